@@ -1,0 +1,125 @@
+#ifndef INCLUDE_ccpull_pull_h__
+#define INCLUDE_ccpull_pull_h__
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common.h"
+
+CCP_BEGIN_DECL
+
+/* ---- context ---- */
+
+typedef struct ccp_context ccp_context;
+
+/* Creates a context. *out is owned by the caller (ccp_context_free). */
+CCP_EXTERN(int) ccp_context_new(ccp_context **out);
+CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
+/* Message of the last failed call on ctx ("" if none). Owned by ctx, valid until the next call on it. */
+CCP_EXTERN(const char *) ccp_context_last_error(const ccp_context *ctx);
+/* "X.Y.Z" of the library. Static. */
+CCP_EXTERN(const char *) ccp_version(void);
+
+/* ---- options ---- */
+
+typedef enum {
+	CCP_SNAPSHOTTER_DEFAULT = 0,
+	CCP_SNAPSHOTTER_COPY = 1,    /* BUNDLE/rootfs is a plain directory tree */
+	CCP_SNAPSHOTTER_OVERLAY = 2  /* BUNDLE/rootfs is an overlay mount of the store's layers */
+} ccp_snapshotter;
+
+typedef enum {
+	CCP_PROGRESS_LAYER_START = 1, /* a layer begins downloading */
+	CCP_PROGRESS_LAYER_BYTES = 2, /* more bytes of a layer arrived */
+	CCP_PROGRESS_LAYER_DONE = 3,  /* a layer is verified and committed (or reused) */
+	CCP_PROGRESS_ROOTFS = 4       /* all layers done; the rootfs is being assembled */
+} ccp_progress_kind;
+
+typedef struct ccp_progress_event {
+	ccp_progress_kind kind;
+	size_t layer_index;    /* 0-based */
+	size_t layer_count;
+	const char *digest;    /* "sha256:..." of the layer blob */
+	uint64_t done;         /* bytes received */
+	uint64_t total;        /* blob size */
+	int reused;            /* the layer came from the store */
+} ccp_progress_event;
+
+/* Called from the pulling thread or a download thread; must not call back into the library. */
+typedef void (*ccp_progress_cb)(const ccp_progress_event *ev, void *payload);
+
+typedef struct ccp_pull_options {
+	unsigned int version;
+	int insecure_policy;          /* accept any image without evaluating a signature policy */
+	const char *policy;           /* containers-policy.json path or URI; NULL: /etc/containers/policy.json */
+	int tls_verify;               /* 1 (default): verify TLS, HTTPS only; 0: no verification, plain HTTP allowed */
+	const char *registries_conf;  /* registries.conf path; NULL: /etc/containers/registries.conf if present */
+	const char *authfile;         /* containers-auth.json; NULL: none */
+	const char *creds;            /* "USER:PASSWORD" for the registry; overrides authfile */
+	const char *ca_file;          /* extra CA certificates (PEM) for registry TLS */
+	const char *store;            /* layer store directory; NULL: /run/ccpull/store */
+	ccp_snapshotter snapshotter;
+	const char *platform;         /* "os/arch[/variant]"; NULL: the running platform */
+	ccp_progress_cb progress;
+	void *progress_payload;
+} ccp_pull_options;
+
+#define CCP_PULL_OPTIONS_VERSION 1
+#define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
+				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL }
+
+/* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
+CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);
+
+/* ---- pull ---- */
+
+typedef struct ccp_pull_result ccp_pull_result;
+
+/*
+ * Pulls image (a docker reference: "busybox", "registry:5000/app@sha256:...") into bundle:
+ * creates BUNDLE/rootfs and BUNDLE/config.json. BUNDLE is created if missing (its parent must exist)
+ * and must not already hold a rootfs. On failure nothing is left in BUNDLE and the store holds only
+ * fully verified layers. *out is owned by the caller (ccp_pull_result_free).
+ */
+CCP_EXTERN(int) ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const char *bundle,
+			 const ccp_pull_options *opts);
+CCP_EXTERN(void) ccp_pull_result_free(ccp_pull_result *res);
+
+CCP_EXTERN(const char *) ccp_pull_result_image(const ccp_pull_result *res);           /* normalised reference */
+CCP_EXTERN(const char *) ccp_pull_result_manifest_digest(const ccp_pull_result *res); /* of the image manifest */
+CCP_EXTERN(const char *) ccp_pull_result_config_digest(const ccp_pull_result *res);
+CCP_EXTERN(const char *) ccp_pull_result_platform(const ccp_pull_result *res);        /* "linux/amd64" */
+CCP_EXTERN(const char *) ccp_pull_result_rootfs(const ccp_pull_result *res);          /* absolute path */
+CCP_EXTERN(size_t) ccp_pull_result_layer_count(const ccp_pull_result *res);
+CCP_EXTERN(const char *) ccp_pull_result_layer_digest(const ccp_pull_result *res, size_t i);
+CCP_EXTERN(const char *) ccp_pull_result_layer_diff_id(const ccp_pull_result *res, size_t i);
+CCP_EXTERN(const char *) ccp_pull_result_layer_media_type(const ccp_pull_result *res, size_t i);
+CCP_EXTERN(uint64_t) ccp_pull_result_layer_size(const ccp_pull_result *res, size_t i);
+CCP_EXTERN(int) ccp_pull_result_layer_reused(const ccp_pull_result *res, size_t i);
+
+/* ---- inspect ---- */
+
+typedef struct ccp_inspect_result ccp_inspect_result;
+
+/*
+ * Fetches and verifies an image's manifest (and, for an index, lists its platforms) and the config of
+ * the image for opts->platform, without downloading layers. *out is owned by the caller.
+ */
+CCP_EXTERN(int) ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image,
+			    const ccp_pull_options *opts);
+CCP_EXTERN(void) ccp_inspect_result_free(ccp_inspect_result *res);
+CCP_EXTERN(const char *) ccp_inspect_result_image(const ccp_inspect_result *res);
+/* Digest and media type of the top-level manifest (the index for a multi-platform image). */
+CCP_EXTERN(const char *) ccp_inspect_result_digest(const ccp_inspect_result *res);
+CCP_EXTERN(const char *) ccp_inspect_result_media_type(const ccp_inspect_result *res);
+/* The verified bytes of the top-level manifest. */
+CCP_EXTERN(const char *) ccp_inspect_result_raw(const ccp_inspect_result *res, size_t *len);
+/* Platforms listed by an index (0 for a single-platform image). */
+CCP_EXTERN(size_t) ccp_inspect_result_platform_count(const ccp_inspect_result *res);
+CCP_EXTERN(const char *) ccp_inspect_result_platform(const ccp_inspect_result *res, size_t i);
+/* Digest of the platform manifest chosen, and its verified image config (JSON text). */
+CCP_EXTERN(const char *) ccp_inspect_result_manifest_digest(const ccp_inspect_result *res);
+CCP_EXTERN(const char *) ccp_inspect_result_config(const ccp_inspect_result *res, size_t *len);
+CCP_EXTERN(const char *) ccp_inspect_result_config_digest(const ccp_inspect_result *res);
+
+CCP_END_DECL
+#endif

@@ -1,0 +1,288 @@
+#include "bundle/bundle.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+#define COPY_DEPTH_MAX 512
+
+/* Hardlink groups: the first path copied for each (dev, ino) with more than one link. */
+typedef struct link_entry {
+	dev_t dev;
+	ino_t ino;
+	char *path; /* relative to the destination root */
+} link_entry;
+
+typedef struct copy_ctx {
+	int dst_root;
+	int same_owner;
+	link_entry *links;
+	size_t n_links, cap_links;
+	ccp_err *e;
+} copy_ctx;
+
+static const char *find_link(const copy_ctx *c, const struct stat *st)
+{
+	for (size_t i = 0; i < c->n_links; i++)
+		if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
+			return c->links[i].path;
+	return NULL;
+}
+
+static int add_link(copy_ctx *c, const struct stat *st, const char *path)
+{
+	if (c->n_links == c->cap_links) {
+		size_t ncap = c->cap_links ? c->cap_links * 2 : 64;
+		link_entry *n = realloc(c->links, ncap * sizeof(*n));
+		if (!n)
+			return ccp_err_oom(c->e);
+		c->links = n;
+		c->cap_links = ncap;
+	}
+	if (!(c->links[c->n_links].path = strdup(path)))
+		return ccp_err_oom(c->e);
+	c->links[c->n_links].dev = st->st_dev;
+	c->links[c->n_links].ino = st->st_ino;
+	c->n_links++;
+	return 0;
+}
+
+static int xattr_allowed(const char *name)
+{
+	if (strncmp(name, "user.", 5) == 0)
+		return strncmp(name, "user.overlay.", 13) != 0;
+	return strcmp(name, "security.capability") == 0;
+}
+
+static int copy_xattrs(copy_ctx *c, int sfd, int dfd, const char *path)
+{
+	char names[8192], value[65536];
+	ssize_t n = flistxattr(sfd, names, sizeof(names));
+
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot list xattrs of `%s`", path);
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
+		const char *name = names + off;
+		ssize_t vlen;
+		if (!xattr_allowed(name))
+			continue;
+		vlen = fgetxattr(sfd, name, value, sizeof(value));
+		if (vlen < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot read xattr %s of `%s`", name, path);
+		if (fsetxattr(dfd, name, value, (size_t)vlen, 0) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot set xattr %s on `%s`", name, path);
+	}
+	return 0;
+}
+
+/* Owner, mode, xattrs and times on an fd of a directory or regular file (order keeps setuid bits). */
+static int apply_meta_fd(copy_ctx *c, int sfd, int dfd, const struct stat *st, const char *path)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	int r;
+
+	if (c->same_owner && fchown(dfd, st->st_uid, st->st_gid) < 0)
+		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot chown `%s`", path);
+	if (fchmod(dfd, st->st_mode & 07777) < 0)
+		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot chmod `%s`", path);
+	if ((r = copy_xattrs(c, sfd, dfd, path)) != 0)
+		return r;
+	if (futimens(dfd, ts) < 0)
+		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot set times of `%s`", path);
+	return 0;
+}
+
+static int copy_data(copy_ctx *c, int sfd, int dfd, off_t size, const char *path)
+{
+	static __thread char buf[1 << 16];
+	off_t left = size;
+
+	while (left > 0) {
+		ssize_t n = copy_file_range(sfd, NULL, dfd, NULL, (size_t)left, 0);
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+			break;
+		if (n < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot copy `%s`", path);
+		if (n == 0)
+			return left == 0 ? 0 : ccp_err_set(c->e, CCP_ESTORAGE, "`%s` shrank while copying", path);
+		left -= n;
+	}
+	while (left > 0) {
+		ssize_t n = read(sfd, buf, sizeof(buf)), w = 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, n < 0 ? errno : EIO, "cannot read `%s`", path);
+		while (w < n) {
+			ssize_t k = write(dfd, buf + w, (size_t)(n - w));
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot write `%s`", path);
+			w += k;
+		}
+		left -= n;
+	}
+	return 0;
+}
+
+static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth);
+
+static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf *path, int depth)
+{
+	struct stat st;
+	const char *first;
+	int sfd = -1, dfd = -1, r = 0;
+
+	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot stat `%s`", path->data);
+
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR:
+		if (mkdirat(ddir, name, 0700) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot create `%s`", path->data);
+		sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		dfd = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0 || dfd < 0) {
+			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot open `%s`", path->data);
+			break;
+		}
+		/* Children first: creating them changes the directory's times. */
+		if ((r = copy_dir(c, sfd, dfd, path, depth + 1)) == 0)
+			r = apply_meta_fd(c, sfd, dfd, &st, path->data);
+		break;
+	case S_IFREG:
+		if (st.st_nlink > 1 && (first = find_link(c, &st)) != NULL) {
+			if (linkat(c->dst_root, first, ddir, name, 0) < 0)
+				r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot link `%s` to `%s`", path->data, first);
+			break;
+		}
+		sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0) {
+			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot open `%s`", path->data);
+			break;
+		}
+		dfd = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (dfd < 0) {
+			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot create `%s`", path->data);
+			break;
+		}
+		if ((r = copy_data(c, sfd, dfd, st.st_size, path->data)) == 0)
+			r = apply_meta_fd(c, sfd, dfd, &st, path->data);
+		if (r == 0 && st.st_nlink > 1)
+			r = add_link(c, &st, path->data);
+		break;
+	case S_IFLNK: {
+		char target[4097];
+		struct timespec ts[2] = { st.st_atim, st.st_mtim };
+		ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
+		if (n < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot read link `%s`", path->data);
+		target[n] = '\0';
+		if (symlinkat(target, ddir, name) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot create symlink `%s`", path->data);
+		if (c->same_owner && fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot chown `%s`", path->data);
+		if (utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot set times of `%s`", path->data);
+		return 0;
+	}
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+		if (!S_ISFIFO(st.st_mode) && !c->same_owner)
+			return 0; /* device nodes need root; an unprivileged copy leaves them out */
+		if (st.st_nlink > 1 && (first = find_link(c, &st)) != NULL) {
+			if (linkat(c->dst_root, first, ddir, name, 0) < 0)
+				r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot link `%s`", path->data);
+			break;
+		}
+		if (mknodat(ddir, name, (st.st_mode & S_IFMT) | 0600, st.st_rdev) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot create node `%s`", path->data);
+		/* O_PATH fds cannot be fchmod'ed: apply metadata through the parent without following. */
+		if (c->same_owner && fchownat(ddir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot chown `%s`", path->data);
+		if (fchmodat(ddir, name, st.st_mode & 07777, 0) < 0)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot chmod `%s`", path->data);
+		{
+			struct timespec ts[2] = { st.st_atim, st.st_mtim };
+			if (utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+				return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot set times of `%s`", path->data);
+		}
+		if (st.st_nlink > 1)
+			r = add_link(c, &st, path->data);
+		break;
+	default:
+		return 0; /* sockets are not part of images */
+	}
+	if (sfd >= 0)
+		close(sfd);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth)
+{
+	int dupfd, r = 0;
+	DIR *d;
+	struct dirent *de;
+	size_t base = path->len;
+
+	if (depth > COPY_DEPTH_MAX)
+		return ccp_err_set(c->e, CCP_ELAYER, "directory tree deeper than %d at `%s`", COPY_DEPTH_MAX, path->data);
+	if ((dupfd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot open `%s`", path->data);
+	if (!(d = fdopendir(dupfd))) {
+		close(dupfd);
+		return ccp_err_oom(c->e);
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		path->len = base;
+		if ((base && ccp_buf_append(path, "/", 1)) || ccp_buf_puts(path, de->d_name)) {
+			r = ccp_err_oom(c->e);
+			break;
+		}
+		if ((r = copy_entry(c, sfd, dfd, de->d_name, path, depth)) != 0)
+			break;
+	}
+	closedir(d);
+	path->len = base;
+	if (path->data)
+		path->data[base] = '\0';
+	return r;
+}
+
+int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, ccp_err *e)
+{
+	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, e };
+	ccp_buf path = CCP_BUF_INIT(0);
+	struct stat st;
+	int r;
+
+	if (ccp_buf_append(&path, "", 0))
+		return ccp_err_oom(e);
+	if ((r = copy_dir(&c, src_fd, dst_fd, &path, 0)) == 0) {
+		if (fstat(src_fd, &st) < 0)
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot stat the layer root");
+		else
+			r = apply_meta_fd(&c, src_fd, dst_fd, &st, "/");
+	}
+	for (size_t i = 0; i < c.n_links; i++)
+		free(c.links[i].path);
+	free(c.links);
+	ccp_buf_free(&path);
+	return r;
+}

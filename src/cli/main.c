@@ -1,0 +1,395 @@
+/* ccpull: a thin CLI over libccpull. It parses options, calls the library, prints, and exits with
+ * the status of the library's error code (ccpull(1), EXIT STATUS). */
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ccpull/ccpull.h"
+
+#define EXIT_USAGE 2
+
+static const char *prog = "ccpull";
+
+static const char usage_text[] =
+	"Usage: ccpull [--help] [--version] COMMAND [OPTIONS] ARGS\n"
+	"\n"
+	"Pull container images inside a confidential guest: fetch from an OCI registry, verify every\n"
+	"digest, unpack the layers safely and hand a bundle (rootfs + config.json) to the runtime.\n"
+	"\n"
+	"Commands:\n"
+	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
+	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
+	"\n"
+	"Options of pull and inspect:\n"
+	"  --insecure-policy          pull without evaluating a signature policy (required for now)\n"
+	"  --policy PATH              containers-policy.json to enforce (default /etc/containers/policy.json)\n"
+	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n"
+	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n"
+	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n"
+	"  --authfile PATH            containers-auth.json with registry credentials\n"
+	"  --creds USER[:PASSWORD]    credentials for the registry (override --authfile)\n"
+	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n"
+	"  --json                     print the result as one JSON object on stdout\n"
+	"Options of pull only:\n"
+	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n"
+	"  --snapshotter copy         build BUNDLE/rootfs as a plain directory (the default)\n"
+	"  -q, --quiet                no progress output\n"
+	"Options of inspect only:\n"
+	"  --raw                      print the top-level manifest exactly as verified\n"
+	"  --config                   print the image config exactly as verified\n"
+	"\n"
+	"IMAGE is a docker reference: busybox, registry.example.com:5000/app:1.2, app@sha256:<hex>.\n"
+	"\n"
+	"Examples:\n"
+	"  ccpull pull --insecure-policy docker.io/library/busybox:latest /run/bundles/c1\n"
+	"  ccpull pull --insecure-policy --tls-verify=false 127.0.0.1:5000/app:1 /tmp/b --json\n"
+	"  ccpull inspect --tls-verify=false --platform linux/arm64 127.0.0.1:5000/app:1\n"
+	"\n"
+	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n"
+	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n"
+	"7 unsafe or malformed layer content, 8 local storage.\n"
+	"See ccpull(1) for details.\n";
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	exit(EXIT_USAGE);
+}
+
+static int fail(ccp_context *ctx, int code)
+{
+	fprintf(stderr, "%s: %s\n", prog, ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
+									   : ccp_strerror(code));
+	return ccp_exit_status(code);
+}
+
+static int parse_bool(const char *opt, const char *v)
+{
+	if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		return 1;
+	if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		return 0;
+	usage_error("%s expects true or false, not \"%s\"", opt, v);
+}
+
+/* ---- progress on a terminal ---- */
+
+typedef struct progress_state {
+	pthread_mutex_t lock;
+	struct timespec last;
+	uint64_t start_done;
+	struct timespec start;
+} progress_state;
+
+static double elapsed(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void human(char *out, size_t n, double bytes)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+	while (bytes >= 1024 && u < 4) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+static void on_progress(const ccp_progress_event *ev, void *payload)
+{
+	progress_state *ps = payload;
+	struct timespec now;
+	char done[32], total[32], rate[32];
+	const char *short_digest = ev->digest ? ev->digest + 7 : "";
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&ps->lock);
+	switch (ev->kind) {
+	case CCP_PROGRESS_LAYER_START:
+		ps->start = now;
+		ps->last = now;
+		break;
+	case CCP_PROGRESS_LAYER_BYTES:
+		if (elapsed(&ps->last, &now) < 0.1)
+			break;
+		ps->last = now;
+		human(done, sizeof(done), (double)ev->done);
+		human(total, sizeof(total), (double)ev->total);
+		human(rate, sizeof(rate), (double)ev->done / (elapsed(&ps->start, &now) + 1e-9));
+		fprintf(stderr, "\r\033[Klayer %zu/%zu %.12s  %s / %s  %s/s", ev->layer_index + 1, ev->layer_count,
+			short_digest, done, total, rate);
+		break;
+	case CCP_PROGRESS_LAYER_DONE:
+		human(total, sizeof(total), (double)ev->total);
+		fprintf(stderr, "\r\033[Klayer %zu/%zu %.12s  %s  %s\n", ev->layer_index + 1, ev->layer_count,
+			short_digest, total, ev->reused ? "already in the store" : "verified");
+		break;
+	case CCP_PROGRESS_ROOTFS:
+		fprintf(stderr, "assembling rootfs\n");
+		break;
+	}
+	pthread_mutex_unlock(&ps->lock);
+}
+
+/* ---- options shared by pull and inspect ---- */
+
+enum {
+	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
+	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP
+};
+
+static const struct option long_opts[] = {
+	{ "insecure-policy", no_argument, NULL, OPT_INSECURE_POLICY },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "tls-verify", optional_argument, NULL, OPT_TLS_VERIFY },
+	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+	{ "registries-conf", required_argument, NULL, OPT_REGISTRIES_CONF },
+	{ "authfile", required_argument, NULL, OPT_AUTHFILE },
+	{ "creds", required_argument, NULL, OPT_CREDS },
+	{ "platform", required_argument, NULL, OPT_PLATFORM },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "store", required_argument, NULL, OPT_STORE },
+	{ "snapshotter", required_argument, NULL, OPT_SNAPSHOTTER },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "config", no_argument, NULL, OPT_CONFIG },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+typedef struct cli_opts {
+	ccp_pull_options pull;
+	int json, quiet, raw, config;
+} cli_opts;
+
+static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
+{
+	int ch;
+
+	ccp_pull_options_init(&c->pull, CCP_PULL_OPTIONS_VERSION);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+q", long_opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_INSECURE_POLICY: c->pull.insecure_policy = 1; break;
+		case OPT_POLICY: c->pull.policy = optarg; break;
+		case OPT_TLS_VERIFY: c->pull.tls_verify = parse_bool("--tls-verify", optarg); break;
+		case OPT_CA_FILE: c->pull.ca_file = optarg; break;
+		case OPT_REGISTRIES_CONF: c->pull.registries_conf = optarg; break;
+		case OPT_AUTHFILE: c->pull.authfile = optarg; break;
+		case OPT_CREDS: c->pull.creds = optarg; break;
+		case OPT_PLATFORM: c->pull.platform = optarg; break;
+		case OPT_JSON: c->json = 1; break;
+		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		case OPT_STORE:
+		case OPT_SNAPSHOTTER:
+		case 'q':
+			if (!is_pull)
+				usage_error("%s applies to pull only", argv[optind - 1]);
+			if (ch == OPT_STORE)
+				c->pull.store = optarg;
+			else if (ch == 'q')
+				c->quiet = 1;
+			else if (strcmp(optarg, "copy") == 0)
+				c->pull.snapshotter = CCP_SNAPSHOTTER_COPY;
+			else if (strcmp(optarg, "overlay") == 0)
+				c->pull.snapshotter = CCP_SNAPSHOTTER_OVERLAY;
+			else
+				usage_error("unknown snapshotter \"%s\" (copy or overlay)", optarg);
+			break;
+		case OPT_RAW:
+		case OPT_CONFIG:
+			if (is_pull)
+				usage_error("%s applies to inspect only", argv[optind - 1]);
+			if (ch == OPT_RAW)
+				c->raw = 1;
+			else
+				c->config = 1;
+			break;
+		default:
+			usage_error("invalid option");
+		}
+	}
+}
+
+static int print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	if (!s) {
+		json_decref(j);
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	puts(s);
+	free(s);
+	json_decref(j);
+	return 0;
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	cli_opts c = { 0 };
+	progress_state ps = { PTHREAD_MUTEX_INITIALIZER, { 0, 0 }, 0, { 0, 0 } };
+	ccp_context *ctx = NULL;
+	ccp_pull_result *res = NULL;
+	int r;
+
+	parse_options(&c, argc, argv, 1);
+	if (argc - optind != 2)
+		usage_error("pull needs IMAGE and BUNDLE (got %d arguments)", argc - optind);
+	if (!c.quiet && isatty(STDERR_FILENO)) {
+		c.pull.progress = on_progress;
+		c.pull.progress_payload = &ps;
+	}
+	if (ccp_context_new(&ctx) != 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.pull);
+	if (r != 0) {
+		if (c.pull.progress)
+			fputc('\n', stderr);
+		r = fail(ctx, r);
+		ccp_context_free(ctx);
+		return r;
+	}
+	if (c.json) {
+		json_t *layers = json_array();
+		for (size_t i = 0; layers && i < ccp_pull_result_layer_count(res); i++)
+			json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:s, s:b}",
+				"digest", ccp_pull_result_layer_digest(res, i),
+				"diff_id", ccp_pull_result_layer_diff_id(res, i),
+				"size", (json_int_t)ccp_pull_result_layer_size(res, i),
+				"media_type", ccp_pull_result_layer_media_type(res, i),
+				"reused", ccp_pull_result_layer_reused(res, i)));
+		r = print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "image", ccp_pull_result_image(res),
+					 "manifest_digest", ccp_pull_result_manifest_digest(res),
+					 "config_digest", ccp_pull_result_config_digest(res),
+					 "platform", ccp_pull_result_platform(res),
+					 "rootfs", ccp_pull_result_rootfs(res), "layers", layers));
+	} else if (!c.quiet && isatty(STDERR_FILENO)) {
+		fprintf(stderr, "pulled %s (%s) into %s\n", ccp_pull_result_image(res),
+			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
+	}
+	ccp_pull_result_free(res);
+	ccp_context_free(ctx);
+	return r;
+}
+
+static void print_config_summary(const char *cfg, size_t len)
+{
+	json_t *j = json_loadb(cfg, len, 0, NULL);
+	json_t *c = j ? json_object_get(j, "config") : NULL;
+	const char *keys[] = { "Entrypoint", "Cmd", "Env", "WorkingDir", "User", "ExposedPorts", "Labels" };
+
+	for (size_t i = 0; json_is_object(c) && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(c, keys[i]);
+		char *s;
+		if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
+			continue;
+		if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY))) {
+			printf("%-11s %s\n", keys[i], s);
+			free(s);
+		}
+	}
+	json_decref(j);
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	cli_opts c = { 0 };
+	ccp_context *ctx = NULL;
+	ccp_inspect_result *res = NULL;
+	size_t len, n;
+	const char *data;
+	int r = 0;
+
+	parse_options(&c, argc, argv, 0);
+	if (argc - optind != 1)
+		usage_error("inspect needs exactly one IMAGE (got %d arguments)", argc - optind);
+	if (c.raw + c.config + c.json > 1)
+		usage_error("--raw, --config and --json are exclusive");
+	if (ccp_context_new(&ctx) != 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return 1;
+	}
+	if ((r = ccp_inspect(&res, ctx, argv[optind], &c.pull)) != 0) {
+		r = fail(ctx, r);
+		ccp_context_free(ctx);
+		return r;
+	}
+	n = ccp_inspect_result_platform_count(res);
+	if (c.raw || c.config) {
+		data = c.raw ? ccp_inspect_result_raw(res, &len) : ccp_inspect_result_config(res, &len);
+		fwrite(data, 1, len, stdout);
+	} else if (c.json) {
+		json_t *platforms = json_array(), *cfg;
+		data = ccp_inspect_result_config(res, &len);
+		cfg = json_loadb(data, len, 0, NULL);
+		for (size_t i = 0; platforms && i < n; i++)
+			json_array_append_new(platforms, json_string(ccp_inspect_result_platform(res, i)));
+		r = print_json(json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "image", ccp_inspect_result_image(res),
+					 "manifest_digest", ccp_inspect_result_digest(res),
+					 "media_type", ccp_inspect_result_media_type(res), "platforms", platforms,
+					 "image_manifest_digest", ccp_inspect_result_manifest_digest(res),
+					 "config_digest", ccp_inspect_result_config_digest(res),
+					 "config", cfg ? cfg : json_null()));
+	} else {
+		printf("%-11s %s\n", "Image", ccp_inspect_result_image(res));
+		printf("%-11s %s\n", "Digest", ccp_inspect_result_digest(res));
+		printf("%-11s %s\n", "MediaType", ccp_inspect_result_media_type(res));
+		if (n) {
+			printf("%-11s", "Platforms");
+			for (size_t i = 0; i < n; i++)
+				printf("%s%s", i ? ", " : " ", ccp_inspect_result_platform(res, i));
+			printf("\n%-11s %s\n", "Manifest", ccp_inspect_result_manifest_digest(res));
+		}
+		printf("%-11s %s\n", "Config", ccp_inspect_result_config_digest(res));
+		data = ccp_inspect_result_config(res, &len);
+		print_config_summary(data, len);
+	}
+	ccp_inspect_result_free(res);
+	ccp_context_free(ctx);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		usage_error("a command is required");
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("ccpull %s\n", ccp_version());
+		return 0;
+	}
+	if (strcmp(cmd, "pull") == 0)
+		return cmd_pull(argc - 1, argv + 1);
+	if (strcmp(cmd, "inspect") == 0)
+		return cmd_inspect(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "serve") == 0 || strcmp(cmd, "store") == 0 ||
+	    strcmp(cmd, "umount") == 0) {
+		fprintf(stderr, "%s: the %s command is not available in this build of ccpull\n", prog, cmd);
+		return EXIT_USAGE;
+	}
+	usage_error("unknown command \"%s\"", cmd);
+}

@@ -1,0 +1,530 @@
+/* ccp_pull: resolve the image, make or reuse each layer in the store, assemble the bundle. */
+#include "pull/pull_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle/bundle.h"
+#include "layer/layer.h"
+#include "store/store.h"
+#include "util/fs.h"
+
+#define DEFAULT_STORE "/run/ccpull/store"
+
+typedef struct layer_result {
+	char digest[CCP_DIGEST_STR_MAX];
+	char diff_id[CCP_DIGEST_STR_MAX];
+	char *media_type;
+	uint64_t size;
+	int reused;
+} layer_result;
+
+struct ccp_pull_result {
+	char *image;
+	char *rootfs;
+	char manifest_digest[CCP_DIGEST_STR_MAX];
+	char config_digest[CCP_DIGEST_STR_MAX];
+	char platform[200];
+	layer_result *layers;
+	size_t n_layers;
+};
+
+/* ---- context and options ---- */
+
+int ccp_context_new(ccp_context **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : CCP_ENOMEM;
+}
+
+void ccp_context_free(ccp_context *ctx)
+{
+	free(ctx);
+}
+
+const char *ccp_context_last_error(const ccp_context *ctx)
+{
+	return ctx ? ctx->last_error : "";
+}
+
+const char *ccp_version(void)
+{
+	return CCPULL_VERSION;
+}
+
+int ccp_pull_options_init(ccp_pull_options *opts, unsigned int version)
+{
+	ccp_pull_options def = CCP_PULL_OPTIONS_INIT;
+
+	if (version != CCP_PULL_OPTIONS_VERSION)
+		return CCP_EINVALID;
+	*opts = def;
+	return 0;
+}
+
+static int fail(ccp_context *ctx, const ccp_err *e)
+{
+	if (ctx)
+		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", e->msg[0] ? e->msg : ccp_strerror(e->code));
+	return e->code ? e->code : CCP_EINTERNAL;
+}
+
+static int check_options(const ccp_pull_options *o, ccp_err *e)
+{
+	if (o->version != CCP_PULL_OPTIONS_VERSION)
+		return ccp_err_set(e, CCP_EINVALID, "unsupported ccp_pull_options version %u", o->version);
+	if (!o->insecure_policy)
+		return ccp_err_set(e, CCP_EINVALID,
+				   "no signature policy can be evaluated by this build of ccpull (policy %s); refusing to "
+				   "pull. Pass --insecure-policy to pull without verifying signatures",
+				   o->policy ? o->policy : "/etc/containers/policy.json");
+	return 0;
+}
+
+/* ---- layers ---- */
+
+typedef struct blob_source {
+	ccp_registry *reg;
+	char digest[CCP_DIGEST_STR_MAX];
+	uint64_t size;
+} blob_source;
+
+static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
+{
+	blob_source *src = payload;
+	return ccp_registry_stream_blob(src->reg, src->digest, src->size, sink, sink_payload, e);
+}
+
+typedef struct progress_ctx {
+	const ccp_pull_options *o;
+	size_t index, count;
+	const char *digest;
+} progress_ctx;
+
+static void emit(const ccp_pull_options *o, ccp_progress_kind kind, size_t index, size_t count, const char *digest,
+		 uint64_t done, uint64_t total, int reused)
+{
+	ccp_progress_event ev = { kind, index, count, digest, done, total, reused };
+	if (o->progress)
+		o->progress(&ev, o->progress_payload);
+}
+
+static void layer_progress(void *payload, uint64_t done, uint64_t total)
+{
+	progress_ctx *p = payload;
+	emit(p->o, CCP_PROGRESS_LAYER_BYTES, p->index, p->count, p->digest, done, total, 0);
+}
+
+/* chain[0] = diff_id[0]; chain[k] = sha256("chain[k-1] diff_id[k]") (OCI image spec, config.md). */
+static int chain_ids(ccp_digest *chain, const ccp_image_config *cfg, ccp_err *e)
+{
+	for (size_t k = 0; k < cfg->n_diff_ids; k++) {
+		char a[CCP_DIGEST_STR_MAX], b[CCP_DIGEST_STR_MAX], s[2 * CCP_DIGEST_STR_MAX + 2];
+		int r;
+		if (k == 0) {
+			chain[0] = cfg->diff_ids[0];
+			continue;
+		}
+		snprintf(s, sizeof(s), "%s %s", ccp_digest_str(&chain[k - 1], a), ccp_digest_str(&cfg->diff_ids[k], b));
+		if ((r = ccp_digest_compute(&chain[k], CCP_SHA256, s, strlen(s), e)))
+			return r;
+	}
+	return 0;
+}
+
+static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blob_source *src,
+		     progress_ctx *pc, char *name, size_t name_len, ccp_err *e)
+{
+	const ccp_descriptor *d = &rv->man.layers[k];
+	int encrypted = 0, r;
+
+	memset(job, 0, sizeof(*job));
+	ccp_digest_str(&d->digest, src->digest);
+	snprintf(name, name_len, "layer %zu/%zu %s of %s", k + 1, rv->man.n_layers, src->digest, rv->image);
+	if ((r = ccp_layer_media_type(d->media_type, &job->compression, &encrypted, e)))
+		return ccp_err_wrap(e, "%s", name);
+	if (encrypted)
+		return ccp_err_set(e, CCP_EDECRYPT, "%s is encrypted (%s); this build of ccpull cannot decrypt layers",
+				   name, d->media_type);
+	src->reg = rv->reg;
+	src->size = d->size;
+	job->name = name;
+	job->fetch = fetch_blob;
+	job->fetch_payload = src;
+	job->blob_digest = d->digest;
+	job->blob_size = d->size;
+	job->diff_id = rv->cfg.diff_ids[k];
+	job->unpack.same_owner = geteuid() == 0;
+	job->progress = layer_progress;
+	job->progress_payload = pc;
+	pc->digest = src->digest;
+	return 0;
+}
+
+static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *chain)
+{
+	char c[CCP_DIGEST_STR_MAX], d[CCP_DIGEST_STR_MAX], f[CCP_DIGEST_STR_MAX];
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s}", "chain_id", ccp_digest_str(chain, c), "diff_id",
+			      ccp_digest_str(&rv->cfg.diff_ids[k], d), "digest",
+			      ccp_digest_str(&rv->man.layers[k].digest, f), "size", (json_int_t)rv->man.layers[k].size,
+			      "media_type", rv->man.layers[k].media_type);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+/* Makes layer k in the store (unless present), applying it over the layers below it. */
+static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, const ccp_digest *chain,
+		      const ccp_pull_options *o, int *reused, ccp_err *e)
+{
+	char lower_paths[CCP_LAYERS_MAX][PATH_MAX], name[512];
+	const char *lowers[CCP_LAYERS_MAX];
+	ccp_staging st;
+	ccp_layer_job job;
+	blob_source src;
+	progress_ctx pc = { o, k, rv->man.n_layers, NULL };
+	char *meta = NULL;
+	int lock = -1, root = -1, r;
+
+	*reused = 0;
+	if (ccp_store_has_layer(store, &chain[k])) {
+		*reused = 1;
+		return 0;
+	}
+	if ((r = ccp_store_lock_layer(store, &chain[k], &lock, e)))
+		return r;
+	if (ccp_store_has_layer(store, &chain[k])) { /* another pull made it while we waited */
+		*reused = 1;
+		ccp_store_unlock(lock);
+		return 0;
+	}
+	for (size_t i = 0; i < k; i++) {
+		if ((r = ccp_store_layer_path(store, &chain[k - 1 - i], lower_paths[i], PATH_MAX, e)))
+			goto out_unlock;
+		lowers[i] = lower_paths[i];
+	}
+	if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
+		goto out_unlock;
+	if ((r = ccp_stage_begin(store, &st, e)))
+		goto out_unlock;
+	emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
+	if ((r = ccp_stage_open_root(&st, lowers, k, &root, e)))
+		goto out_abort;
+	job.root_fd = root;
+	r = ccp_layer_apply(&job, e);
+	close(root);
+	if (r)
+		goto out_abort;
+	if (!(meta = layer_meta(rv, k, &chain[k]))) {
+		r = ccp_err_oom(e);
+		goto out_abort;
+	}
+	r = ccp_stage_commit(store, &st, &chain[k], meta, e);
+out_abort:
+	ccp_stage_abort(&st);
+out_unlock:
+	free(meta);
+	ccp_store_unlock(lock);
+	return r;
+}
+
+/* Without mount privileges: apply every layer in order straight into the new rootfs. */
+static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pull_options *o, layer_result *lr,
+			  ccp_err *e)
+{
+	for (size_t k = 0; k < rv->man.n_layers; k++) {
+		ccp_layer_job job;
+		blob_source src;
+		progress_ctx pc = { o, k, rv->man.n_layers, NULL };
+		char name[512];
+		int r;
+
+		if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
+			return r;
+		emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
+		job.root_fd = rootfs_fd;
+		if ((r = ccp_layer_apply(&job, e)))
+			return r;
+		lr[k].reused = 0;
+		emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, src.digest, src.size, src.size, 0);
+	}
+	return 0;
+}
+
+/* Copies the merged view of the store layers for chain[0..n-1] into rootfs_fd. */
+static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, int rootfs_fd, ccp_err *e)
+{
+	char paths[CCP_LAYERS_MAX][PATH_MAX];
+	const char *lowers[CCP_LAYERS_MAX];
+	ccp_staging st;
+	int src = -1, r;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((r = ccp_store_layer_path(store, &chain[n - 1 - i], paths[i], PATH_MAX, e)))
+			return r;
+		lowers[i] = paths[i];
+	}
+	if (n == 1) {
+		if ((src = open(paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", paths[0]);
+		r = ccp_tree_copy(src, rootfs_fd, 1, e);
+		close(src);
+		return r;
+	}
+	if ((r = ccp_stage_begin(store, &st, e)))
+		return r;
+	if ((r = ccp_overlay_mount(st.merged, lowers, n, NULL, NULL, e)) == 0) {
+		st.mounted = 1;
+		if ((src = open(st.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", st.merged);
+		} else {
+			r = ccp_tree_copy(src, rootfs_fd, 1, e);
+			close(src);
+		}
+	}
+	ccp_stage_abort(&st);
+	return r;
+}
+
+static char *image_meta(const resolved_image *rv)
+{
+	char m[CCP_DIGEST_STR_MAX], c[CCP_DIGEST_STR_MAX];
+	json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "image", rv->image, "manifest_digest",
+			      ccp_digest_str(&rv->man_digest, m), "config_digest",
+			      ccp_digest_str(&rv->man.config.digest, c), "last_used", (json_int_t)time(NULL));
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+void ccp_pull_result_free(ccp_pull_result *res)
+{
+	if (!res)
+		return;
+	for (size_t i = 0; i < res->n_layers; i++)
+		free(res->layers[i].media_type);
+	free(res->layers);
+	free(res->image);
+	free(res->rootfs);
+	free(res);
+}
+
+static int result_new(ccp_pull_result **out, const resolved_image *rv, ccp_err *e)
+{
+	ccp_pull_result *res = calloc(1, sizeof(*res));
+
+	*out = NULL;
+	if (!res || !(res->image = strdup(rv->image)) ||
+	    !(res->layers = calloc(rv->man.n_layers ? rv->man.n_layers : 1, sizeof(layer_result)))) {
+		ccp_pull_result_free(res);
+		return ccp_err_oom(e);
+	}
+	res->n_layers = rv->man.n_layers;
+	ccp_digest_str(&rv->man_digest, res->manifest_digest);
+	ccp_digest_str(&rv->man.config.digest, res->config_digest);
+	ccp_platform_str(&rv->platform, res->platform, sizeof(res->platform));
+	for (size_t k = 0; k < rv->man.n_layers; k++) {
+		ccp_digest_str(&rv->man.layers[k].digest, res->layers[k].digest);
+		ccp_digest_str(&rv->cfg.diff_ids[k], res->layers[k].diff_id);
+		res->layers[k].size = rv->man.layers[k].size;
+		if (!(res->layers[k].media_type = strdup(rv->man.layers[k].media_type))) {
+			ccp_pull_result_free(res);
+			return ccp_err_oom(e);
+		}
+	}
+	*out = res;
+	return 0;
+}
+
+typedef struct bundle_state {
+	char *bundle;     /* absolute */
+	int fd;
+	int created;      /* we made the bundle directory */
+	char tmp[64];     /* ".rootfs-<id>" while assembling */
+	int rootfs_fd;
+	int wrote_config;
+} bundle_state;
+
+static int bundle_begin(bundle_state *b, const char *bundle, ccp_err *e)
+{
+	char id[17];
+	struct stat st;
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = b->rootfs_fd = -1;
+	if (!(b->bundle = realpath(bundle, NULL))) {
+		if (errno != ENOENT)
+			return ccp_err_errno(e, CCP_EINVALID, errno, "bundle `%s`", bundle);
+		if (mkdir(bundle, 0700) < 0)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot create bundle `%s`", bundle);
+		b->created = 1;
+		if (!(b->bundle = realpath(bundle, NULL)))
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "bundle `%s`", bundle);
+	}
+	if ((b->fd = open(b->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot open bundle `%s`", b->bundle);
+	if (fstatat(b->fd, "rootfs", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return ccp_err_set(e, CCP_EINVALID, "bundle `%s` already has a rootfs; remove it or choose another bundle",
+				   b->bundle);
+	if ((r = ccp_random_id(id, 8, e)))
+		return r;
+	snprintf(b->tmp, sizeof(b->tmp), ".rootfs-%s", id);
+	if (mkdirat(b->fd, b->tmp, 0755) < 0 ||
+	    (b->rootfs_fd = openat(b->fd, b->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot create the rootfs in `%s`", b->bundle);
+	return 0;
+}
+
+static int bundle_finish(bundle_state *b, const resolved_image *rv, ccp_pull_result *res, ccp_err *e)
+{
+	size_t len;
+	int r;
+
+	if ((r = ccp_bundle_write_config(b->fd, b->rootfs_fd, rv->cfg_json, e)))
+		return ccp_err_wrap(e, "config.json for %s", rv->image);
+	b->wrote_config = 1;
+	if (fsync(b->rootfs_fd) < 0 || renameat(b->fd, b->tmp, b->fd, "rootfs") < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot move the rootfs into place in `%s`", b->bundle);
+	b->tmp[0] = '\0';
+	len = strlen(b->bundle) + sizeof("/rootfs");
+	if (!(res->rootfs = malloc(len)))
+		return ccp_err_oom(e);
+	snprintf(res->rootfs, len, "%s/rootfs", b->bundle);
+	return 0;
+}
+
+/* Leaves the bundle as it was before the pull (on failure), or just releases it (on success). */
+static void bundle_end(bundle_state *b, int failed)
+{
+	if (b->rootfs_fd >= 0)
+		close(b->rootfs_fd);
+	if (failed && b->fd >= 0) {
+		if (b->tmp[0])
+			ccp_rm_rf_at(b->fd, b->tmp);
+		if (b->wrote_config)
+			unlinkat(b->fd, "config.json", 0);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	if (failed && b->created && b->bundle)
+		rmdir(b->bundle);
+	free(b->bundle);
+}
+
+int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const char *bundle,
+	     const ccp_pull_options *opts)
+{
+	ccp_pull_options defaults = CCP_PULL_OPTIONS_INIT;
+	const ccp_pull_options *o = opts ? opts : &defaults;
+	ccp_err e = CCP_ERR_INIT;
+	resolved_image rv;
+	bundle_state b;
+	ccp_store *store = NULL;
+	ccp_pull_result *res = NULL;
+	ccp_digest *chain = NULL;
+	char *meta = NULL;
+	int r, privileged = geteuid() == 0, bundle_ready = 0;
+
+	if (!out || !image || !bundle)
+		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
+	*out = NULL;
+	memset(&rv, 0, sizeof(rv));
+	if ((r = check_options(o, &e)))
+		return fail(ctx, &e);
+	if (o->snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
+		ccp_err_set(&e, CCP_EINVALID, "the overlay snapshotter is not available in this build; use --snapshotter copy");
+		return fail(ctx, &e);
+	}
+	if ((r = ccp_resolve_image(&rv, image, o, &e)))
+		goto done;
+	if ((r = result_new(&res, &rv, &e)))
+		goto done;
+	if ((r = bundle_begin(&b, bundle, &e)))
+		goto done_bundle;
+	bundle_ready = 1;
+
+	if (!privileged) {
+		/* Overlay mounts need privileges: no shared store, each pull applies its layers itself. */
+		r = apply_all_into(b.rootfs_fd, &rv, o, res->layers, &e);
+	} else {
+		if ((r = ccp_store_open(&store, o->store ? o->store : DEFAULT_STORE, &e)))
+			goto done_bundle;
+		if (!(chain = calloc(rv.man.n_layers ? rv.man.n_layers : 1, sizeof(*chain)))) {
+			r = ccp_err_oom(&e);
+			goto done_bundle;
+		}
+		if ((r = chain_ids(chain, &rv.cfg, &e)))
+			goto done_bundle;
+		for (size_t k = 0; k < rv.man.n_layers && r == 0; k++) {
+			r = make_layer(store, &rv, k, chain, o, &res->layers[k].reused, &e);
+			if (r == 0)
+				emit(o, CCP_PROGRESS_LAYER_DONE, k, rv.man.n_layers, res->layers[k].digest,
+				     res->layers[k].size, res->layers[k].size, res->layers[k].reused);
+		}
+		if (r == 0) {
+			emit(o, CCP_PROGRESS_ROOTFS, rv.man.n_layers, rv.man.n_layers, NULL, 0, 0, 0);
+			if (rv.man.n_layers)
+				r = assemble_copy(store, chain, rv.man.n_layers, b.rootfs_fd, &e);
+		}
+		if (r == 0 && (meta = image_meta(&rv)))
+			r = ccp_store_put_image(store, &rv.man_digest, meta, &e);
+	}
+	if (r == 0)
+		r = bundle_finish(&b, &rv, res, &e);
+done_bundle:
+	if (bundle_ready)
+		bundle_end(&b, r != 0);
+done:
+	free(meta);
+	free(chain);
+	ccp_store_close(store);
+	ccp_resolved_image_free(&rv);
+	if (r) {
+		ccp_pull_result_free(res);
+		return fail(ctx, &e);
+	}
+	*out = res;
+	return 0;
+}
+
+/* ---- result getters ---- */
+
+const char *ccp_pull_result_image(const ccp_pull_result *res) { return res->image; }
+const char *ccp_pull_result_manifest_digest(const ccp_pull_result *res) { return res->manifest_digest; }
+const char *ccp_pull_result_config_digest(const ccp_pull_result *res) { return res->config_digest; }
+const char *ccp_pull_result_platform(const ccp_pull_result *res) { return res->platform; }
+const char *ccp_pull_result_rootfs(const ccp_pull_result *res) { return res->rootfs; }
+size_t ccp_pull_result_layer_count(const ccp_pull_result *res) { return res->n_layers; }
+
+const char *ccp_pull_result_layer_digest(const ccp_pull_result *res, size_t i)
+{
+	return i < res->n_layers ? res->layers[i].digest : NULL;
+}
+
+const char *ccp_pull_result_layer_diff_id(const ccp_pull_result *res, size_t i)
+{
+	return i < res->n_layers ? res->layers[i].diff_id : NULL;
+}
+
+const char *ccp_pull_result_layer_media_type(const ccp_pull_result *res, size_t i)
+{
+	return i < res->n_layers ? res->layers[i].media_type : NULL;
+}
+
+uint64_t ccp_pull_result_layer_size(const ccp_pull_result *res, size_t i)
+{
+	return i < res->n_layers ? res->layers[i].size : 0;
+}
+
+int ccp_pull_result_layer_reused(const ccp_pull_result *res, size_t i)
+{
+	return i < res->n_layers ? res->layers[i].reused : 0;
+}

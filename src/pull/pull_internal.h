@@ -1,0 +1,41 @@
+/* Internal state of one pull: the resolved image (manifests, config) and its registry connection. */
+#ifndef CCP_PULL_INTERNAL_H
+#define CCP_PULL_INTERNAL_H
+
+#include "ccpull/pull.h"
+#include "config/config.h"
+#include "manifest/manifest.h"
+#include "reference/reference.h"
+#include "registry/registry.h"
+#include "util/buf.h"
+#include "util/json.h"
+
+struct ccp_context {
+	char last_error[CCP_ERR_MSG_MAX];
+};
+
+typedef struct resolved_image {
+	ccp_ref ref;
+	char *image;                 /* normalised reference string */
+	char *endpoint;              /* host[/path] the image came from (after registries.conf) */
+	ccp_registry *reg;
+	ccp_buf top_raw;             /* verified top-level manifest */
+	char *top_media_type;
+	ccp_digest top_digest;
+	ccp_manifest_kind top_kind;
+	char **platforms;            /* listed by an index */
+	size_t n_platforms;
+	ccp_buf man_raw;             /* verified image manifest (== top_raw without an index) */
+	ccp_digest man_digest;
+	ccp_manifest man;
+	ccp_buf cfg_raw;             /* verified image config */
+	json_t *cfg_json;
+	ccp_image_config cfg;
+	ccp_platform platform;       /* of the chosen image */
+} resolved_image;
+
+/* Fetches and verifies manifest(s) and config of image for opts (platform, registry settings). */
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, ccp_err *e);
+void ccp_resolved_image_free(resolved_image *rv);
+
+#endif

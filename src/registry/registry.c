@@ -1,0 +1,1087 @@
+/*
+ * The OCI distribution client. One ccp_registry per (registry host, repository); many threads may
+ * use it at once. Each request gets its own easy handle; connections, DNS and TLS sessions are
+ * shared through a CURLSH so parallel layer downloads reuse connections.
+ *
+ * Request flow (registry_request): pick the scheme once (ping /v2/, https first, http fallback for
+ * insecure registries) -> send with the current Authorization -> follow redirects by hand so that
+ * Authorization only goes to the registry's own origin -> on 401 parse the challenge, (re)authenticate
+ * once and resend -> map the final status to an error. Retries with backoff would wrap
+ * transfer_following() (a later change); nothing else needs to move for that.
+ */
+#include "registry/registry.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "config/config.h"
+#include "util/json.h"
+
+#define MAX_REDIRECTS 5
+#define HEADER_BYTES_MAX (64 * 1024)     /* all header lines of one response */
+#define HEADER_VALUE_MAX (16 * 1024)     /* one kept header value */
+#define ERROR_BODY_MAX (64 * 1024)       /* body of a non-2xx response, kept for its error JSON */
+#define ERROR_DETAIL_MAX 512             /* registry error text quoted in our messages */
+#define TOKEN_BODY_MAX (1024 * 1024)
+#define NAME_MAX_LEN 1024                /* host, repository, reference */
+#define TOKEN_EXPIRY_SLACK 10            /* refresh a bearer token this many seconds early */
+
+static const char MANIFEST_ACCEPT[] =
+	"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+	"application/vnd.docker.distribution.manifest.v2+json, "
+	"application/vnd.docker.distribution.manifest.list.v2+json, "
+	"application/vnd.docker.distribution.manifest.v1+prettyjws, "
+	"application/vnd.docker.distribution.manifest.v1+json";
+
+enum { SCHEME_UNKNOWN, SCHEME_HTTPS, SCHEME_HTTP };
+enum { AUTH_NONE, AUTH_BASIC, AUTH_BEARER };
+
+struct ccp_registry {
+	char *host;
+	char *auth_host;
+	char *repository;
+	int tls_verify;
+	int allow_http;
+	char *ca_file;
+	char *user_agent;
+	long connect_timeout;
+	long low_speed_time;
+	/* credentials (secrets) */
+	char *user;
+	char *password;
+	char *identity_token;
+
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	/* everything below is protected by lock */
+	pthread_mutex_t lock;
+	int scheme;
+	int auth;
+	unsigned auth_gen;     /* bumped whenever auth_header changes */
+	char *auth_header;     /* "Authorization: ..." (secret), NULL when anonymous */
+	char *realm;           /* bearer challenge, kept to refresh the token */
+	char *service;
+	char *chal_scope;
+	time_t token_expiry;   /* CLOCK_MONOTONIC seconds */
+};
+
+/* One HTTP exchange's results, reset at every response (redirect hops, auth retries). */
+typedef struct xfer {
+	/* where a 2xx body goes: a capped buffer or a sink */
+	ccp_buf *body;
+	size_t body_max;
+	ccp_sink_fn sink;
+	void *payload;
+	uint64_t sink_max;
+
+	long status;
+	size_t header_bytes;
+	char *content_type;
+	char *docker_digest;
+	char *www_auth;
+	char *location;
+	ccp_buf errbody;
+	uint64_t received;
+	int overflow;
+	int header_overflow;
+	int sink_rc;
+} xfer;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+static time_t monotonic_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
+{
+	ccp_registry *r = userp;
+	if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&r->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+	ccp_registry *r = userp;
+	if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&r->share_locks[data]);
+}
+
+/* ---- names ---- */
+
+static int valid_host(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int valid_repository(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN || s[0] == '/' || s[n - 1] == '/' || strstr(s, "//") || strstr(s, ".."))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+		      c == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Tags and digests: the characters of both grammars, nothing that could change the URL path. */
+static int valid_reference(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 256 || s[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!(isalnum(c) || c == '.' || c == '_' || c == '-' || c == ':' || c == '+'))
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- lifecycle ---- */
+
+static int dup_opt(char **out, const char *s, ccp_err *e)
+{
+	*out = NULL;
+	if (s && !(*out = strdup(s)))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+static int load_credentials(ccp_registry *r, const ccp_registry_opts *o, ccp_err *e)
+{
+	if (o->creds) {
+		const char *colon = strchr(o->creds, ':');
+		size_t ulen = colon ? (size_t)(colon - o->creds) : strlen(o->creds);
+		if (ulen == 0)
+			return ccp_err_set(e, CCP_EINVALID, "credentials for %s have an empty user name",
+					   r->auth_host);
+		if (!(r->user = strndup(o->creds, ulen)) || !(r->password = strdup(colon ? colon + 1 : "")))
+			return ccp_err_oom(e);
+		return 0;
+	}
+	if (o->authfile)
+		return ccp_authfile_lookup(o->authfile, r->auth_host, r->repository, &r->user, &r->password,
+					   &r->identity_token, e);
+	return 0;
+}
+
+void ccp_registry_free(ccp_registry *r)
+{
+	if (!r)
+		return;
+	if (r->share)
+		curl_share_cleanup(r->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&r->share_locks[i]);
+	pthread_mutex_destroy(&r->lock);
+	free(r->host);
+	free(r->auth_host);
+	free(r->repository);
+	free(r->ca_file);
+	free(r->user_agent);
+	free_secret(r->user);
+	free_secret(r->password);
+	free_secret(r->identity_token);
+	free_secret(r->auth_header);
+	free(r->realm);
+	free(r->service);
+	free(r->chal_scope);
+	free(r);
+}
+
+int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host, const char *repository,
+		     const ccp_registry_opts *opts, ccp_err *e)
+{
+	static const ccp_registry_opts defaults = { .tls_verify = 1 };
+	ccp_registry *r;
+	int rc;
+
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	if (!auth_host)
+		auth_host = host;
+	if (!host || !valid_host(host))
+		return ccp_err_set(e, CCP_EINVALID, "invalid registry host \"%.256s\"", host ? host : "");
+	if (!valid_host(auth_host))
+		return ccp_err_set(e, CCP_EINVALID, "invalid registry host \"%.256s\"", auth_host);
+	if (!repository || !valid_repository(repository))
+		return ccp_err_set(e, CCP_EINVALID, "invalid repository name \"%.256s\" for %s",
+				   repository ? repository : "", host);
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return ccp_err_set(e, CCP_EINTERNAL, "libcurl initialisation failed: %s",
+				   curl_easy_strerror(curl_init_rc));
+
+	if (!(r = calloc(1, sizeof(*r))))
+		return ccp_err_oom(e);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&r->share_locks[i], NULL);
+	pthread_mutex_init(&r->lock, NULL);
+	r->tls_verify = opts->tls_verify && !opts->insecure;
+	r->allow_http = !r->tls_verify;
+	r->connect_timeout = opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 30;
+	r->low_speed_time = opts->low_speed_time_s > 0 ? opts->low_speed_time_s : 60;
+	if ((rc = dup_opt(&r->host, host, e)) || (rc = dup_opt(&r->auth_host, auth_host, e)) ||
+	    (rc = dup_opt(&r->repository, repository, e)) || (rc = dup_opt(&r->ca_file, opts->ca_file, e)) ||
+	    (rc = dup_opt(&r->user_agent, opts->user_agent ? opts->user_agent : "ccpull/" CCPULL_VERSION, e)))
+		goto fail;
+	if ((rc = load_credentials(r, opts, e)) != 0)
+		goto fail;
+
+	if (!(r->share = curl_share_init())) {
+		rc = ccp_err_oom(e);
+		goto fail;
+	}
+	if (curl_share_setopt(r->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(r->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(r->share, CURLSHOPT_USERDATA, r) != CURLSHE_OK ||
+	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		rc = ccp_err_set(e, CCP_EINTERNAL, "cannot set up the libcurl connection share");
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	ccp_registry_free(r);
+	return rc;
+}
+
+/* ---- one HTTP exchange ---- */
+
+static void xfer_reset_response(xfer *x)
+{
+	x->status = 0;
+	x->header_bytes = 0;
+	free(x->content_type);
+	free(x->docker_digest);
+	free(x->www_auth);
+	free(x->location);
+	x->content_type = x->docker_digest = x->www_auth = x->location = NULL;
+	ccp_buf_clear(&x->errbody);
+}
+
+static void xfer_free(xfer *x)
+{
+	xfer_reset_response(x);
+	ccp_buf_free(&x->errbody);
+}
+
+static char *dup_trimmed(const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+		n--;
+	return strndup(p, n);
+}
+
+static int keep_header(char **slot, const char *v, size_t n, xfer *x)
+{
+	if (*slot)
+		return 0; /* the first occurrence wins */
+	if (n > HEADER_VALUE_MAX || memchr(v, '\0', n)) {
+		x->header_overflow = 1;
+		return -1;
+	}
+	if (!(*slot = dup_trimmed(v, n))) {
+		x->header_overflow = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	xfer *x = userp;
+	size_t n = size * nmemb;
+	const char *colon;
+
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		/* a new response (after 1xx or on a new hop): forget the previous one's headers */
+		const char *sp = memchr(data, ' ', n);
+		long code = 0;
+		xfer_reset_response(x);
+		if (sp) {
+			for (size_t i = (size_t)(sp - data) + 1, k = 0; i < n && k < 3; i++, k++) {
+				if (data[i] < '0' || data[i] > '9')
+					break;
+				code = code * 10 + (data[i] - '0');
+			}
+		}
+		x->status = code;
+	}
+	x->header_bytes += n;
+	if (x->header_bytes > HEADER_BYTES_MAX) {
+		x->header_overflow = 1;
+		return 0;
+	}
+	colon = memchr(data, ':', n);
+	if (!colon)
+		return n;
+	{
+		size_t nlen = (size_t)(colon - data), vlen = n - nlen - 1;
+		char **slot = NULL;
+		if (nlen == 12 && strncasecmp(data, "content-type", 12) == 0)
+			slot = &x->content_type;
+		else if (nlen == 21 && strncasecmp(data, "docker-content-digest", 21) == 0)
+			slot = &x->docker_digest;
+		else if (nlen == 16 && strncasecmp(data, "www-authenticate", 16) == 0)
+			slot = &x->www_auth;
+		else if (nlen == 8 && strncasecmp(data, "location", 8) == 0)
+			slot = &x->location;
+		if (slot && keep_header(slot, colon + 1, vlen, x) < 0)
+			return 0;
+	}
+	return n;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	xfer *x = userp;
+	size_t n = size * nmemb;
+
+	if (x->status < 200 || x->status > 299) {
+		/* an error or redirect body: keep the start for its error JSON, drop the rest */
+		size_t room = x->errbody.len < ERROR_BODY_MAX ? ERROR_BODY_MAX - x->errbody.len : 0;
+		if (room && ccp_buf_append(&x->errbody, data, n < room ? n : room) != 0)
+			return 0;
+		return n;
+	}
+	if (x->sink) {
+		if (n > x->sink_max - x->received) {
+			x->overflow = 1;
+			return 0;
+		}
+		x->received += n;
+		if ((x->sink_rc = x->sink(x->payload, data, n)) < 0)
+			return 0;
+		x->sink_rc = 0;
+		return n;
+	}
+	if (x->body) {
+		if (n > x->body_max - x->body->len) {
+			x->overflow = 1;
+			return 0;
+		}
+		if (ccp_buf_append(x->body, data, n) != 0) {
+			x->overflow = 1;
+			return 0;
+		}
+		x->received += n;
+	}
+	return n;
+}
+
+typedef struct req {
+	const char *url;
+	const char *auth_header;   /* NULL: none */
+	const char *accept;        /* "Accept: ..." or NULL */
+	const char *post;          /* form body; NULL: GET */
+	int follow;                /* let curl follow redirects (token endpoint only) */
+	const char *basic_user;    /* CURLOPT_USERNAME (token endpoint only) */
+	const char *basic_pass;
+} req;
+
+/* Performs one request. Returns the CURLcode; errbuf gets curl's detail. */
+static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL_ERROR_SIZE])
+{
+	struct curl_slist *hdrs = NULL, *t;
+	CURL *h;
+	CURLcode c = CURLE_OUT_OF_MEMORY;
+
+	errbuf[0] = '\0';
+	xfer_reset_response(x);
+	if (!(h = curl_easy_init()))
+		return CURLE_FAILED_INIT;
+	if (q->accept) {
+		if (!(t = curl_slist_append(hdrs, q->accept)))
+			goto out;
+		hdrs = t;
+	}
+	if (q->auth_header) {
+		if (!(t = curl_slist_append(hdrs, q->auth_header)))
+			goto out;
+		hdrs = t;
+	}
+#define SET(opt, val)                                          \
+	do {                                                   \
+		if ((c = curl_easy_setopt(h, opt, val)) != CURLE_OK) \
+			goto out;                              \
+	} while (0)
+	SET(CURLOPT_URL, q->url);
+	SET(CURLOPT_SHARE, r->share);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
+	SET(CURLOPT_CONNECTTIMEOUT, r->connect_timeout);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	SET(CURLOPT_LOW_SPEED_TIME, r->low_speed_time);
+	SET(CURLOPT_USERAGENT, r->user_agent);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_HEADERFUNCTION, header_cb);
+	SET(CURLOPT_HEADERDATA, x);
+	SET(CURLOPT_WRITEFUNCTION, write_cb);
+	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
+	SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
+	/* Debian's libcurl also has CURLOPT_CAPATH=/etc/ssl/certs compiled in, which stays in effect,
+	 * so an extra CA file adds to the system roots instead of replacing them. */
+	if (r->ca_file)
+		SET(CURLOPT_CAINFO, r->ca_file);
+	if (hdrs)
+		SET(CURLOPT_HTTPHEADER, hdrs);
+	if (q->post)
+		SET(CURLOPT_POSTFIELDS, q->post);
+	if (q->follow) {
+		/* curl sends CURLOPT_USERNAME/PASSWORD only to the original host (UNRESTRICTED_AUTH off) */
+		SET(CURLOPT_FOLLOWLOCATION, 1L);
+		SET(CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
+	}
+	if (q->basic_user) {
+		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SET(CURLOPT_USERNAME, q->basic_user);
+		SET(CURLOPT_PASSWORD, q->basic_pass ? q->basic_pass : "");
+	}
+#undef SET
+	c = curl_easy_perform(h);
+out:
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	return c;
+}
+
+/* Scheme, host and port of two absolute URLs are equal (default ports made explicit). */
+static int same_origin(const char *a, const char *b)
+{
+	CURLU *ua = curl_url(), *ub = curl_url();
+	char *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL;
+	int same = 0;
+
+	if (ua && ub && curl_url_set(ua, CURLUPART_URL, a, 0) == CURLUE_OK &&
+	    curl_url_set(ub, CURLUPART_URL, b, 0) == CURLUE_OK &&
+	    curl_url_get(ua, CURLUPART_SCHEME, &sa, 0) == CURLUE_OK &&
+	    curl_url_get(ub, CURLUPART_SCHEME, &sb, 0) == CURLUE_OK &&
+	    curl_url_get(ua, CURLUPART_HOST, &ha, 0) == CURLUE_OK &&
+	    curl_url_get(ub, CURLUPART_HOST, &hb, 0) == CURLUE_OK &&
+	    curl_url_get(ua, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+	    curl_url_get(ub, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		same = strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
+	curl_free(sa);
+	curl_free(sb);
+	curl_free(ha);
+	curl_free(hb);
+	curl_free(pa);
+	curl_free(pb);
+	curl_url_cleanup(ua);
+	curl_url_cleanup(ub);
+	return same;
+}
+
+static int is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The absolute URL a redirect points to: Location resolved against the current URL, http(s) only. */
+static int resolve_location(ccp_registry *r, const char *cur, const char *location, char **out,
+			    const char *what, ccp_err *e)
+{
+	CURLU *u;
+	char *abs = NULL, *scheme = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!location || !location[0])
+		return ccp_err_set(e, CCP_EREGISTRY, "%s: redirect from %s without a Location", what, r->host);
+	if (!(u = curl_url()))
+		return ccp_err_oom(e);
+	if (curl_url_set(u, CURLUPART_URL, cur, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &abs, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+		rc = ccp_err_set(e, CCP_EREGISTRY, "%s: %s redirected to an invalid URL", what, r->host);
+		goto out;
+	}
+	/* never downgrade a TLS registry to plain HTTP (or anything else) */
+	if (strcasecmp(scheme, "https") != 0 && !(r->allow_http && strcasecmp(scheme, "http") == 0)) {
+		rc = ccp_err_set(e, CCP_EREGISTRY, "%s: %s redirected to a %s URL, which is not allowed", what,
+				 r->host, scheme);
+		goto out;
+	}
+	if (!(*out = strdup(abs)))
+		rc = ccp_err_oom(e);
+out:
+	curl_free(abs);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
+ * Sends a request to url and follows redirects by hand (at most MAX_REDIRECTS). The Authorization
+ * header goes only to URLs of the registry's own origin: a blob redirected to object storage is
+ * fetched without it (the storage URL carries its own signature). On return x holds the final
+ * response (any status); a transport failure is an error.
+ */
+static int transfer_following(ccp_registry *r, const char *url, const char *auth_header, const char *accept,
+			      const char *what, xfer *x, ccp_err *e)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	char *cur = strdup(url), *next = NULL;
+	int rc = 0;
+
+	if (!cur)
+		return ccp_err_oom(e);
+	for (int hops = 0;; hops++) {
+		req q = { .url = cur, .accept = accept };
+		CURLcode c;
+
+		if (auth_header && same_origin(cur, url))
+			q.auth_header = auth_header;
+		x->overflow = x->header_overflow = 0;
+		x->sink_rc = 0;
+		c = perform(r, &q, x, errbuf);
+		if (c != CURLE_OK) {
+			if (x->sink_rc < 0)
+				rc = x->sink_rc; /* the sink set its own error */
+			else if (x->overflow && x->sink)
+				rc = ccp_err_set(e, CCP_EINTEGRITY, "%s is larger than the expected %llu bytes",
+						 what, (unsigned long long)x->sink_max);
+			else if (x->overflow)
+				rc = ccp_err_set(e, CCP_EREGISTRY, "%s is larger than %zu bytes", what, x->body_max);
+			else if (x->header_overflow)
+				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: response headers from %s are too large",
+						 what, r->host);
+			else if (c == CURLE_PARTIAL_FILE)
+				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: response from %s was truncated", what,
+						 r->host);
+			else if (c == CURLE_OUT_OF_MEMORY)
+				rc = ccp_err_oom(e);
+			else
+				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: request to %s failed: %s", what, cur,
+						 errbuf[0] ? errbuf : curl_easy_strerror(c));
+			break;
+		}
+		if (!is_redirect(x->status))
+			break;
+		if (hops >= MAX_REDIRECTS) {
+			rc = ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d redirects from %s", what,
+					 MAX_REDIRECTS, r->host);
+			break;
+		}
+		if ((rc = resolve_location(r, cur, x->location, &next, what, e)) != 0)
+			break;
+		free(cur);
+		cur = next;
+		next = NULL;
+	}
+	free(cur);
+	free(next);
+	return rc;
+}
+
+/* ---- authentication ---- */
+
+static int basic_header(char **out, const char *user, const char *pass, ccp_err *e)
+{
+	ccp_buf plain = CCP_BUF_INIT(0);
+	char *hdr = NULL;
+	size_t enc_len;
+	int rc = 0;
+
+	*out = NULL;
+	if (ccp_buf_printf(&plain, "%s:%s", user, pass ? pass : "") != 0 || plain.len > 64 * 1024) {
+		ccp_buf_free_secure(&plain);
+		return ccp_err_set(e, CCP_EINVALID, "credentials are too long");
+	}
+	enc_len = 4 * ((plain.len + 2) / 3);
+	if (!(hdr = malloc(sizeof("Authorization: Basic ") + enc_len))) {
+		rc = ccp_err_oom(e);
+		goto out;
+	}
+	memcpy(hdr, "Authorization: Basic ", sizeof("Authorization: Basic ") - 1);
+	EVP_EncodeBlock((unsigned char *)hdr + sizeof("Authorization: Basic ") - 1,
+			(const unsigned char *)plain.data, (int)plain.len);
+	*out = hdr;
+out:
+	ccp_buf_free_secure(&plain);
+	return rc;
+}
+
+static int append_escaped(ccp_buf *b, const char *name, const char *value)
+{
+	char *esc = curl_easy_escape(NULL, value, 0);
+	int rc;
+	if (!esc)
+		return CCP_ENOMEM;
+	rc = ccp_buf_printf(b, "%s%s=%s", b->len ? "&" : "", name, esc);
+	OPENSSL_cleanse(esc, strlen(esc));
+	curl_free(esc);
+	return rc;
+}
+
+/*
+ * Gets a bearer token from the realm of the last challenge, for pull access to our repository
+ * (and the challenge's own scope when it names another one). Called with r->lock held.
+ */
+static int fetch_token_locked(ccp_registry *r, ccp_err *e)
+{
+	ccp_buf params = CCP_BUF_INIT(0), url = CCP_BUF_INIT(0), body = CCP_BUF_INIT(TOKEN_BODY_MAX);
+	ccp_buf scope = CCP_BUF_INIT(0);
+	xfer x = { 0 };
+	char errbuf[CURL_ERROR_SIZE];
+	char *token = NULL, *hdr = NULL;
+	long expires_in = 0;
+	CURLcode c;
+	req q = { 0 };
+	int rc = 0, https = strncasecmp(r->realm, "https://", 8) == 0;
+
+	if (!https && !(strncasecmp(r->realm, "http://", 7) == 0 && (r->allow_http || r->scheme == SCHEME_HTTP)))
+		return ccp_err_set(e, CCP_EREGISTRY,
+				   "token realm \"%.256s\" of %s is not an https URL", r->realm, r->host);
+	if (ccp_buf_printf(&scope, "repository:%s:pull", r->repository) != 0 ||
+	    (r->service && append_escaped(&params, "service", r->service) != 0) ||
+	    append_escaped(&params, "scope", scope.data) != 0 ||
+	    (r->chal_scope && strcmp(r->chal_scope, scope.data) != 0 &&
+	     append_escaped(&params, "scope", r->chal_scope) != 0)) {
+		rc = ccp_err_oom(e);
+		goto out;
+	}
+	if (r->identity_token) {
+		/* OAuth2 refresh-token grant, as containers/image and docker do for identity tokens */
+		if (append_escaped(&params, "grant_type", "refresh_token") != 0 ||
+		    append_escaped(&params, "client_id", "ccpull") != 0 ||
+		    append_escaped(&params, "refresh_token", r->identity_token) != 0 ||
+		    ccp_buf_puts(&url, r->realm) != 0) {
+			rc = ccp_err_oom(e);
+			goto out;
+		}
+		q.post = params.data;
+	} else {
+		if (ccp_buf_printf(&url, "%s%c%s", r->realm, strchr(r->realm, '?') ? '&' : '?', params.data) != 0) {
+			rc = ccp_err_oom(e);
+			goto out;
+		}
+		q.basic_user = r->user;
+		q.basic_pass = r->password;
+	}
+	q.url = url.data;
+	q.follow = 1;
+	x.body = &body;
+	x.body_max = TOKEN_BODY_MAX;
+	c = perform(r, &q, &x, errbuf);
+	if (c != CURLE_OK) {
+		if (x.overflow)
+			rc = ccp_err_set(e, CCP_EREGISTRY, "token response from %.256s is larger than %d bytes",
+					 r->realm, TOKEN_BODY_MAX);
+		else
+			rc = ccp_err_set(e, CCP_EREGISTRY, "cannot get a token for %s from %.256s: %s", r->host,
+					 r->realm, errbuf[0] ? errbuf : curl_easy_strerror(c));
+		goto out;
+	}
+	if (x.status == 401 || x.status == 403) {
+		rc = ccp_err_set(e, CCP_EREGISTRY, "authentication failed for %s: token server %.256s returned %ld",
+				 r->auth_host, r->realm, x.status);
+		goto out;
+	}
+	if (x.status != 200) {
+		rc = ccp_err_set(e, CCP_EREGISTRY, "token server %.256s for %s returned HTTP status %ld", r->realm,
+				 r->host, x.status);
+		goto out;
+	}
+	if ((rc = ccp_token_response_parse(&token, &expires_in, body.data ? body.data : "", body.len, e)) != 0) {
+		ccp_err_wrap(e, "token from %.256s", r->realm);
+		goto out;
+	}
+	if (!(hdr = malloc(sizeof("Authorization: Bearer ") + strlen(token)))) {
+		rc = ccp_err_oom(e);
+		goto out;
+	}
+	memcpy(hdr, "Authorization: Bearer ", sizeof("Authorization: Bearer ") - 1);
+	memcpy(hdr + sizeof("Authorization: Bearer ") - 1, token, strlen(token) + 1);
+	free_secret(r->auth_header);
+	r->auth_header = hdr;
+	r->auth = AUTH_BEARER;
+	r->auth_gen++;
+	r->token_expiry = monotonic_now() + expires_in - (expires_in > 2 * TOKEN_EXPIRY_SLACK ? TOKEN_EXPIRY_SLACK : 0);
+out:
+	free_secret(token);
+	ccp_buf_free_secure(&params);
+	ccp_buf_free_secure(&url);
+	ccp_buf_free_secure(&body);
+	ccp_buf_free(&scope);
+	xfer_free(&x);
+	return rc;
+}
+
+/* Answers a 401 challenge: set up Basic or fetch a Bearer token. Called with r->lock held. */
+static int authenticate_locked(ccp_registry *r, const char *www_auth, ccp_err *e)
+{
+	ccp_auth_challenge ch;
+	int rc;
+
+	if (!www_auth)
+		return ccp_err_set(e, CCP_EREGISTRY, "%s answered 401 without a WWW-Authenticate challenge",
+				   r->host);
+	if ((rc = ccp_auth_challenge_parse(&ch, www_auth, strlen(www_auth), e)) != 0)
+		return ccp_err_wrap(e, "authentication challenge from %s", r->host);
+	switch (ch.scheme) {
+	case 1: {
+		char *hdr;
+		if (!r->user) {
+			rc = ccp_err_set(e, CCP_EREGISTRY,
+					 "%s requires authentication and no credentials are configured for %s",
+					 r->host, r->auth_host);
+			break;
+		}
+		if ((rc = basic_header(&hdr, r->user, r->password, e)) != 0)
+			break;
+		free_secret(r->auth_header);
+		r->auth_header = hdr;
+		r->auth = AUTH_BASIC;
+		r->auth_gen++;
+		break;
+	}
+	case 2:
+		free(r->realm);
+		free(r->service);
+		free(r->chal_scope);
+		r->realm = ch.realm;
+		r->service = ch.service;
+		r->chal_scope = ch.scope;
+		ch.realm = ch.service = ch.scope = NULL;
+		rc = fetch_token_locked(r, e);
+		break;
+	default:
+		rc = ccp_err_set(e, CCP_EREGISTRY, "%s asks for an unsupported authentication scheme", r->host);
+		break;
+	}
+	ccp_auth_challenge_free(&ch);
+	return rc;
+}
+
+/* A copy of the current Authorization header (refreshing an expired token) and its generation. */
+static int current_auth(ccp_registry *r, char **hdr, unsigned *gen, ccp_err *e)
+{
+	int rc = 0;
+
+	*hdr = NULL;
+	pthread_mutex_lock(&r->lock);
+	if (r->auth == AUTH_BEARER && monotonic_now() >= r->token_expiry)
+		rc = fetch_token_locked(r, e);
+	if (!rc && r->auth_header && !(*hdr = strdup(r->auth_header)))
+		rc = ccp_err_oom(e);
+	*gen = r->auth_gen;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* ---- scheme selection ---- */
+
+static int ping_locked(ccp_registry *r, const char *scheme, xfer *x, char errbuf[CURL_ERROR_SIZE], CURLcode *c)
+{
+	ccp_buf url = CCP_BUF_INIT(0);
+	req q = { 0 };
+
+	if (ccp_buf_printf(&url, "%s://%s/v2/", scheme, r->host) != 0)
+		return CCP_ENOMEM;
+	q.url = url.data;
+	*c = perform(r, &q, x, errbuf);
+	ccp_buf_free(&url);
+	return 0;
+}
+
+/*
+ * Decides between https and http once per handle with GET /v2/. Plain http is only tried for
+ * insecure registries and only when https fails at the connection/TLS level, as containers/image
+ * does. A 401 on the ping sets up authentication right away.
+ */
+static int ensure_scheme(ccp_registry *r, ccp_err *e)
+{
+	char err_https[CURL_ERROR_SIZE], err_http[CURL_ERROR_SIZE];
+	xfer x = { 0 };
+	CURLcode c;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->scheme != SCHEME_UNKNOWN)
+		goto out;
+	if (ping_locked(r, "https", &x, err_https, &c) != 0) {
+		rc = ccp_err_oom(e);
+		goto out;
+	}
+	if (c == CURLE_OK) {
+		r->scheme = SCHEME_HTTPS;
+	} else if (r->allow_http) {
+		CURLcode c2;
+		if (ping_locked(r, "http", &x, err_http, &c2) != 0) {
+			rc = ccp_err_oom(e);
+			goto out;
+		}
+		if (c2 != CURLE_OK) {
+			rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: https: %s; http: %s", r->host,
+					 err_https[0] ? err_https : curl_easy_strerror(c),
+					 err_http[0] ? err_http : curl_easy_strerror(c2));
+			goto out;
+		}
+		r->scheme = SCHEME_HTTP;
+	} else {
+		rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: %s", r->host,
+				 err_https[0] ? err_https : curl_easy_strerror(c));
+		goto out;
+	}
+	if (x.status == 401 && r->auth == AUTH_NONE)
+		rc = authenticate_locked(r, x.www_auth, e);
+out:
+	pthread_mutex_unlock(&r->lock);
+	xfer_free(&x);
+	return rc;
+}
+
+/* ---- errors ---- */
+
+/* Appends "CODE: message; ..." from an OCI error body ({"errors":[{"code","message"}]}), if any. */
+static void oci_error_detail(const ccp_buf *body, char *out, size_t outlen)
+{
+	json_t *root = NULL, *errs;
+	size_t i, used = 0;
+	json_t *item;
+
+	out[0] = '\0';
+	if (!body->data || !body->len || ccp_json_parse(&root, body->data, body->len, ERROR_BODY_MAX, "", 0, NULL) != 0)
+		return;
+	errs = json_object_get(root, "errors");
+	if (json_is_array(errs)) {
+		json_array_foreach(errs, i, item) {
+			const char *code = json_string_value(json_object_get(item, "code"));
+			const char *msg = json_string_value(json_object_get(item, "message"));
+			int n;
+			if (!code && !msg)
+				continue;
+			n = snprintf(out + used, outlen - used, "%s%s%s%s", used ? "; " : "", code ? code : "",
+				     code && msg ? ": " : "", msg ? msg : "");
+			if (n < 0 || (size_t)n >= outlen - used)
+				break;
+			used += (size_t)n;
+		}
+	}
+	json_decref(root);
+	/* registry text goes into our messages: keep it printable */
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = ' ';
+}
+
+static int status_error(ccp_registry *r, const xfer *x, const char *what, const char *url, ccp_err *e)
+{
+	char detail[ERROR_DETAIL_MAX];
+	const char *sep;
+
+	oci_error_detail(&x->errbody, detail, sizeof(detail));
+	sep = detail[0] ? " - " : "";
+	switch (x->status) {
+	case 401:
+		return ccp_err_set(e, CCP_EREGISTRY, "authentication failed for %s (%s)%s%s", r->host, what, sep,
+				   detail);
+	case 403:
+		return ccp_err_set(e, CCP_EREGISTRY, "access denied to %s by %s (HTTP 403)%s%s", what, r->host,
+				   sep, detail);
+	case 429:
+		return ccp_err_set(e, CCP_EREGISTRY, "%s: too many requests (HTTP 429) from %s%s%s", what, url,
+				   sep, detail);
+	default:
+		return ccp_err_set(e, CCP_EREGISTRY, "%s: HTTP status %ld from %s%s%s", what, x->status, url, sep,
+				   detail);
+	}
+}
+
+/* ---- requests ---- */
+
+/*
+ * GET <scheme>://host<path>, authenticating on 401 once. On success (2xx) x holds the response;
+ * a 404 returns CCP_EREGISTRY with not_found ("manifest unknown") in the message.
+ */
+static int registry_get(ccp_registry *r, const char *path, const char *accept, const char *what,
+			const char *not_found, xfer *x, ccp_err *e)
+{
+	ccp_buf url = CCP_BUF_INIT(0);
+	char *auth = NULL;
+	unsigned gen;
+	int rc, reauthed = 0;
+
+	if ((rc = ensure_scheme(r, e)) != 0)
+		return ccp_err_wrap(e, "%s", what);
+	if (ccp_buf_printf(&url, "%s://%s%s", r->scheme == SCHEME_HTTP ? "http" : "https", r->host, path) != 0)
+		return ccp_err_oom(e);
+	for (;;) {
+		if ((rc = current_auth(r, &auth, &gen, e)) != 0) {
+			ccp_err_wrap(e, "%s", what);
+			goto out;
+		}
+		rc = transfer_following(r, url.data, auth, accept, what, x, e);
+		free_secret(auth);
+		auth = NULL;
+		if (rc)
+			goto out;
+		if (x->status != 401 || reauthed)
+			break;
+		reauthed = 1;
+		pthread_mutex_lock(&r->lock);
+		/* another thread may have re-authenticated meanwhile: then just resend */
+		if (gen == r->auth_gen)
+			rc = authenticate_locked(r, x->www_auth, e);
+		pthread_mutex_unlock(&r->lock);
+		if (rc) {
+			ccp_err_wrap(e, "%s", what);
+			goto out;
+		}
+	}
+	if (x->status >= 200 && x->status <= 299)
+		rc = 0;
+	else if (x->status == 404) {
+		char detail[ERROR_DETAIL_MAX];
+		oci_error_detail(&x->errbody, detail, sizeof(detail));
+		rc = ccp_err_set(e, CCP_EREGISTRY, "%s: %s%s%s", what, not_found, detail[0] ? " - " : "", detail);
+	} else
+		rc = status_error(r, x, what, url.data, e);
+out:
+	ccp_buf_free(&url);
+	return rc;
+}
+
+static char *strip_media_type(const char *ct)
+{
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return strndup(ct, n);
+}
+
+int ccp_registry_get_manifest(ccp_registry *r, const char *reference, size_t max, ccp_buf *body,
+			      char **media_type, char **content_digest, ccp_err *e)
+{
+	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
+	xfer x = { 0 };
+	int rc;
+
+	*media_type = NULL;
+	*content_digest = NULL;
+	if (!reference || !valid_reference(reference))
+		return ccp_err_set(e, CCP_EINVALID, "invalid manifest reference \"%.256s\" for %s/%s",
+				   reference ? reference : "", r->host, r->repository);
+	snprintf(what, sizeof(what), "manifest %s/%s%c%s", r->host, r->repository,
+		 strchr(reference, ':') ? '@' : ':', reference);
+	snprintf(path, sizeof(path), "/v2/%s/manifests/%s", r->repository, reference);
+	ccp_buf_clear(body);
+	x.body = body;
+	x.body_max = max;
+	if ((rc = registry_get(r, path, MANIFEST_ACCEPT, what, "manifest unknown", &x, e)) != 0)
+		goto out;
+	if (x.content_type && !(*media_type = strip_media_type(x.content_type))) {
+		rc = ccp_err_oom(e);
+		goto out;
+	}
+	if (x.docker_digest && !(*content_digest = strdup(x.docker_digest))) {
+		free(*media_type);
+		*media_type = NULL;
+		rc = ccp_err_oom(e);
+		goto out;
+	}
+	if (!body->data && ccp_buf_append(body, "", 0) != 0)
+		rc = ccp_err_oom(e);
+out:
+	if (rc)
+		ccp_buf_clear(body);
+	xfer_free(&x);
+	return rc;
+}
+
+int ccp_registry_get_blob(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e)
+{
+	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
+	xfer x = { 0 };
+	int rc;
+
+	if (!digest || !valid_reference(digest) || !strchr(digest, ':'))
+		return ccp_err_set(e, CCP_EINVALID, "invalid blob digest \"%.256s\" for %s/%s",
+				   digest ? digest : "", r->host, r->repository);
+	snprintf(what, sizeof(what), "blob %s in %s/%s", digest, r->host, r->repository);
+	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", r->repository, digest);
+	ccp_buf_clear(body);
+	x.body = body;
+	x.body_max = max;
+	rc = registry_get(r, path, NULL, what, "blob unknown", &x, e);
+	if (!rc && !body->data && ccp_buf_append(body, "", 0) != 0)
+		rc = ccp_err_oom(e);
+	if (rc)
+		ccp_buf_clear(body);
+	xfer_free(&x);
+	return rc;
+}
+
+int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_size, ccp_sink_fn sink,
+			     void *payload, ccp_err *e)
+{
+	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
+	xfer x = { 0 };
+	int rc;
+
+	if (!digest || !valid_reference(digest) || !strchr(digest, ':'))
+		return ccp_err_set(e, CCP_EINVALID, "invalid blob digest \"%.256s\" for %s/%s",
+				   digest ? digest : "", r->host, r->repository);
+	snprintf(what, sizeof(what), "blob %s in %s/%s", digest, r->host, r->repository);
+	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", r->repository, digest);
+	x.sink = sink;
+	x.payload = payload;
+	x.sink_max = max_size;
+	rc = registry_get(r, path, NULL, what, "blob unknown", &x, e);
+	if (!rc && x.received < max_size)
+		rc = ccp_err_set(e, CCP_EREGISTRY, "%s: truncated: got %llu of %llu bytes", what,
+				 (unsigned long long)x.received, (unsigned long long)max_size);
+	xfer_free(&x);
+	return rc;
+}

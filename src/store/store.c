@@ -1,0 +1,319 @@
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/fs.h"
+
+struct ccp_store {
+	char *dir;
+	int fd;
+};
+
+static int ensure_layout(ccp_store *s, ccp_err *e)
+{
+	char buf[32];
+	int fd = openat(s->fd, "layout-version", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot read layout-version", s->dir);
+		snprintf(buf, sizeof(buf), "%d\n", CCP_STORE_LAYOUT_VERSION);
+		return ccp_write_file_at(s->fd, "layout-version", buf, strlen(buf), 0644, e);
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot read layout-version", s->dir);
+	buf[n] = '\0';
+	if (strtol(buf, NULL, 10) != CCP_STORE_LAYOUT_VERSION)
+		return ccp_err_set(e, CCP_ESTORAGE, "store `%s` has layout version %.8s; this ccpull uses %d",
+				   s->dir, buf, CCP_STORE_LAYOUT_VERSION);
+	return 0;
+}
+
+/* Removes staging entries whose owner is gone (their lock file is free). */
+static void clean_stale_staging(ccp_store *s)
+{
+	int sfd = openat(s->fd, "staging", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (sfd < 0)
+		return;
+	if (!(d = fdopendir(sfd))) {
+		close(sfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char lockname[300], mnt[PATH_MAX];
+		int lfd;
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || (len > 5 && strcmp(de->d_name + len - 5, ".lock") == 0))
+			continue;
+		snprintf(lockname, sizeof(lockname), "%s.lock", de->d_name);
+		lfd = openat(dirfd(d), lockname, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+			close(lfd);
+			continue; /* a live pull owns it */
+		}
+		snprintf(mnt, sizeof(mnt), "%s/staging/%s/merged", s->dir, de->d_name);
+		umount2(mnt, MNT_DETACH);
+		ccp_rm_rf_at(dirfd(d), de->d_name);
+		unlinkat(dirfd(d), lockname, 0);
+		if (lfd >= 0)
+			close(lfd);
+	}
+	closedir(d);
+}
+
+int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
+{
+	static const char *const subdirs[] = { "layers", "images", "staging" };
+	ccp_store *s;
+	int r;
+
+	*out = NULL;
+	if (dir[0] != '/')
+		return ccp_err_set(e, CCP_EINVALID, "store path `%s` must be absolute", dir);
+	if ((r = ccp_mkdirs(dir, 0700, e)) != 0)
+		return r;
+	if (!(s = calloc(1, sizeof(*s))) || !(s->dir = strdup(dir))) {
+		free(s);
+		return ccp_err_oom(e);
+	}
+	s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->fd < 0) {
+		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open store `%s`", dir);
+		goto fail;
+	}
+	if ((r = ensure_layout(s, e)) != 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		if (mkdirat(s->fd, subdirs[i], 0700) < 0 && errno != EEXIST) {
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot create %s/", dir, subdirs[i]);
+			goto fail;
+		}
+	}
+	clean_stale_staging(s);
+	*out = s;
+	return 0;
+fail:
+	ccp_store_close(s);
+	return r;
+}
+
+void ccp_store_close(ccp_store *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->dir);
+	free(s);
+}
+
+const char *ccp_store_dir(const ccp_store *s)
+{
+	return s->dir;
+}
+
+int ccp_store_layer_path(const ccp_store *s, const ccp_digest *chain, char *out, size_t n, ccp_err *e)
+{
+	if ((size_t)snprintf(out, n, "%s/layers/%s", s->dir, chain->hex) >= n)
+		return ccp_err_set(e, CCP_EINVALID, "store path `%s` is too long", s->dir);
+	return 0;
+}
+
+int ccp_store_has_layer(const ccp_store *s, const ccp_digest *chain)
+{
+	char name[200];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "layers/%s", chain->hex);
+	return fstatat(s->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e)
+{
+	char name[200];
+	int fd;
+
+	snprintf(name, sizeof(name), "layers/%s.lock", chain->hex);
+	fd = openat(s->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store: cannot create lock for layer %s", chain->hex);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int err = errno;
+			close(fd);
+			return ccp_err_errno(e, CCP_ESTORAGE, err, "store: cannot lock layer %s", chain->hex);
+		}
+	}
+	*lock_fd = fd;
+	return 0;
+}
+
+void ccp_store_unlock(int lock_fd)
+{
+	if (lock_fd >= 0)
+		close(lock_fd); /* closing drops the flock */
+}
+
+int ccp_stage_begin(ccp_store *s, ccp_staging *st, ccp_err *e)
+{
+	char id[33], lockname[64];
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+	if ((r = ccp_random_id(id, 16, e)) != 0)
+		return r;
+	snprintf(lockname, sizeof(lockname), "staging/%s.lock", id);
+	st->lock_fd = openat(s->fd, lockname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (st->lock_fd < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot create staging lock", s->dir);
+	if (flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot lock staging", s->dir);
+		goto fail;
+	}
+	if ((size_t)snprintf(st->dir, sizeof(st->dir), "%s/staging/%s", s->dir, id) >= sizeof(st->dir) ||
+	    (size_t)snprintf(st->upper, sizeof(st->upper), "%s/upper", st->dir) >= sizeof(st->upper) ||
+	    (size_t)snprintf(st->work, sizeof(st->work), "%s/work", st->dir) >= sizeof(st->work) ||
+	    (size_t)snprintf(st->merged, sizeof(st->merged), "%s/merged", st->dir) >= sizeof(st->merged)) {
+		r = ccp_err_set(e, CCP_EINVALID, "store path `%s` is too long", s->dir);
+		goto fail;
+	}
+	if (mkdir(st->dir, 0700) < 0 || mkdir(st->upper, 0755) < 0 || mkdir(st->work, 0700) < 0 ||
+	    mkdir(st->merged, 0755) < 0) {
+		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot create staging directory `%s`", st->dir);
+		goto fail;
+	}
+	return 0;
+fail:
+	ccp_stage_abort(st);
+	return r;
+}
+
+int ccp_overlay_mount(const char *target, const char *const *lowers, size_t n_lowers, const char *upper,
+		      const char *work, ccp_err *e)
+{
+	ccp_buf opts = CCP_BUF_INIT(0);
+	int r = 0;
+
+	r |= ccp_buf_puts(&opts, "lowerdir=");
+	for (size_t i = 0; i < n_lowers; i++) {
+		if (strpbrk(lowers[i], ":,\\")) {
+			ccp_buf_free(&opts);
+			return ccp_err_set(e, CCP_EINVALID, "store path `%s` contains ':', ',' or '\\'", lowers[i]);
+		}
+		r |= ccp_buf_printf(&opts, "%s%s", i ? ":" : "", lowers[i]);
+	}
+	if (upper)
+		r |= ccp_buf_printf(&opts, ",upperdir=%s,workdir=%s", upper, work);
+	r |= ccp_buf_puts(&opts, ",redirect_dir=off,index=off,metacopy=off");
+	if (r) {
+		ccp_buf_free(&opts);
+		return ccp_err_oom(e);
+	}
+	/* The kernel takes at most one page of mount options. */
+	if (opts.len >= (size_t)sysconf(_SC_PAGESIZE)) {
+		ccp_buf_free(&opts);
+		return ccp_err_set(e, CCP_ESTORAGE,
+				   "overlay of %zu layers needs %zu bytes of mount options, more than the kernel's limit",
+				   n_lowers, opts.len);
+	}
+	if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts.data) < 0)
+		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot mount overlay on `%s`", target);
+	ccp_buf_free(&opts);
+	return r;
+}
+
+int ccp_stage_open_root(ccp_staging *st, const char *const *lowers, size_t n_lowers, int *root_fd, ccp_err *e)
+{
+	const char *root = st->upper;
+	int r, fd;
+
+	if (n_lowers > 0) {
+		if ((r = ccp_overlay_mount(st->merged, lowers, n_lowers, st->upper, st->work, e)) != 0)
+			return r;
+		st->mounted = 1;
+		root = st->merged;
+	}
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", root);
+	*root_fd = fd;
+	return 0;
+}
+
+static void stage_unmount(ccp_staging *st)
+{
+	if (st->mounted) {
+		if (umount2(st->merged, 0) < 0)
+			umount2(st->merged, MNT_DETACH);
+		st->mounted = 0;
+	}
+}
+
+int ccp_stage_commit(ccp_store *s, ccp_staging *st, const ccp_digest *chain, const char *meta_json, ccp_err *e)
+{
+	char name[200], meta[200];
+	int r;
+
+	stage_unmount(st);
+	/* The layer's files reach the disk before the rename makes them visible. */
+	if (syncfs(s->fd) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot sync", s->dir);
+	/* Metadata first: a layer dir is only ever visible with its metadata beside it. */
+	snprintf(meta, sizeof(meta), "layers/%s.json", chain->hex);
+	if ((r = ccp_write_file_at(s->fd, meta, meta_json, strlen(meta_json), 0644, e)) != 0)
+		return r;
+	snprintf(name, sizeof(name), "layers/%s", chain->hex);
+	if (renameat(AT_FDCWD, st->upper, s->fd, name) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot commit layer %s", s->dir, chain->hex);
+	return 0;
+}
+
+void ccp_stage_abort(ccp_staging *st)
+{
+	stage_unmount(st);
+	if (st->dir[0]) {
+		char *slash = strrchr(st->dir, '/');
+		if (slash) {
+			*slash = '\0';
+			int pfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			*slash = '/';
+			if (pfd >= 0) {
+				char lockname[300];
+				ccp_rm_rf_at(pfd, slash + 1);
+				snprintf(lockname, sizeof(lockname), "%s.lock", slash + 1);
+				unlinkat(pfd, lockname, 0);
+				close(pfd);
+			}
+		}
+		st->dir[0] = '\0';
+	}
+	if (st->lock_fd >= 0) {
+		close(st->lock_fd);
+		st->lock_fd = -1;
+	}
+}
+
+int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *json, ccp_err *e)
+{
+	char name[200];
+
+	snprintf(name, sizeof(name), "images/%s.json", manifest->hex);
+	return ccp_write_file_at(s->fd, name, json, strlen(json), 0644, e);
+}

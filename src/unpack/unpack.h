@@ -1,0 +1,43 @@
+/*
+ * Applies a tar changeset (OCI layer semantics) under a root directory fd, resolving every path
+ * inside the root (openat2 RESOLVE_IN_ROOT, or an O_NOFOLLOW component walk where openat2 is missing)
+ * and applying metadata on fds only. Whiteouts remove from the tree below (only what lower layers
+ * made); whiteout markers never appear in the result.
+ */
+#ifndef CCP_UNPACK_UNPACK_H
+#define CCP_UNPACK_UNPACK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "util/err.h"
+
+#define CCP_UNPACK_MAX_ENTRIES 1000000u
+#define CCP_UNPACK_PATH_MAX 4096   /* bytes of an entry name, a link target, a resolved path */
+#define CCP_UNPACK_DEPTH_MAX 256   /* components of a path */
+
+typedef struct ccp_unpack_opts {
+	int same_owner;          /* chown to the entry's uid/gid and create device nodes (needs root) */
+	int force_fallback_walk; /* tests: use the O_NOFOLLOW walk even where openat2 works */
+	uint64_t max_entries;    /* 0: 1,000,000 */
+	uint64_t max_bytes;      /* total file bytes; 0: no cap beyond the decompression cap */
+} ccp_unpack_opts;
+
+/*
+ * Supplies the tar stream: points *buf at the next bytes and returns their count (the bytes stay
+ * valid until the next call), 0 at the end, or a negative ccp_error_code with e filled (a digest or
+ * decompression failure upstream, a network error).
+ */
+typedef ssize_t (*ccp_unpack_read_fn)(void *payload, const void **buf, ccp_err *e);
+
+/*
+ * Reads a tar stream (ustar, pax, GNU; no compression) from read and applies every entry under
+ * root_fd. The stream may end at an entry boundary without the end-of-archive blocks, as Go's
+ * archive/tar allows; a stream cut inside an entry is refused. Does not read past the end of the
+ * archive: the caller drains the rest of its stream.
+ * Errors: an error of read comes back unchanged (its code and message); malformed or unsafe entries
+ * -> CCP_ELAYER naming the entry; I/O failures -> CCP_ESTORAGE naming the path.
+ */
+int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const ccp_unpack_opts *opts,
+		      ccp_err *e);
+
+#endif

@@ -1,0 +1,78 @@
+/* Internals of the unpacker shared by its files: state, path set, in-root resolution. */
+#ifndef CCP_UNPACK_INT_H
+#define CCP_UNPACK_INT_H
+
+#include <stdint.h>
+#include <time.h>
+#include "unpack/unpack.h"
+
+#define UNPACK_MAX_SYMLINKS 40
+
+/* Directory times applied at the end (children change them while the layer is applied). */
+typedef struct dir_time {
+	char *path;              /* resolved, relative to the root; "" is the root */
+	struct timespec ts[2];   /* atime, mtime */
+} dir_time;
+
+/*
+ * Paths this layer made (and their ancestors), plus the directories whose times are restored at the
+ * end. Keys are keyed 64-bit hashes of resolved paths: a random per-run seed keeps collisions
+ * (which could only make a whiteout spare a lower file) out of an attacker's reach, at 16 bytes a path.
+ */
+typedef struct path_slot {
+	uint64_t h;     /* 0: empty */
+	uint32_t upper; /* made by this layer or an ancestor of such a path */
+	uint32_t dt;    /* index + 1 into dir_times, 0: none */
+} path_slot;
+
+typedef struct path_set {
+	path_slot *slots;
+	size_t cap;     /* power of two */
+	size_t used;
+	size_t max;     /* refuse to grow past this many paths */
+	uint64_t seed[2];
+	dir_time *dts;
+	size_t n_dts, cap_dts;
+} path_set;
+
+int pset_init(path_set *s, size_t max, ccp_err *e);
+void pset_free(path_set *s);
+uint64_t pset_hash(const path_set *s, const char *p, size_t len);
+/* Marks path (and every ancestor) as made by this layer. */
+int pset_add_upper(path_set *s, const char *path, ccp_err *e);
+int pset_is_upper(const path_set *s, const char *path, size_t len);
+/* Records times for dir path: override=1 replaces an existing record (an entry for the dir),
+ * override=0 only snapshots the first time (a directory this layer modifies). */
+int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e);
+/* Returns 1 when path already has a time record. */
+int pset_has_dir_time(const path_set *s, const char *path);
+
+typedef struct resolver {
+	int root_fd;       /* O_PATH directory */
+	int use_openat2;
+	int same_owner;
+	unsigned n_created; /* missing parents made by the last resolve_dir */
+} resolver;
+
+/*
+ * Lexically cleans a tar name under "/": drops "", "." and leading "/", resolves ".." without ever
+ * going above the root. out gets "a/b/c" ("" for the root). Too long or too deep -> CCP_ELAYER.
+ */
+int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e);
+
+/*
+ * Opens directory rel (a cleaned path) inside the root with chroot semantics for symlinks on the way.
+ * create: make missing directories (0755, root-owned with same_owner). *fd gets an O_PATH fd; resolved
+ * (CCP_UNPACK_PATH_MAX + 1 bytes) gets the path it resolved to. *via_symlink is set when a symlink was
+ * followed. A missing component without create -> -ENOENT (no message); a non-directory -> -ENOTDIR.
+ */
+int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolved, int *via_symlink,
+		ccp_err *e);
+
+/* Opens rel (cleaned, relative to root) without following any symlink; flags as for openat. -errno. */
+int open_beneath_nofollow(resolver *r, const char *rel, int flags);
+
+/* Removes name under dirfd recursively without following symlinks: 0 or -errno. */
+int rm_rf_at(int dirfd, const char *name, unsigned depth);
+
+#endif

@@ -1,0 +1,18 @@
+/* Local filesystem helpers for trusted paths (store, bundle): fd-based, never following symlinks. */
+#ifndef CCP_UTIL_FS_H
+#define CCP_UTIL_FS_H
+
+#include <stddef.h>
+#include "util/err.h"
+
+/* Removes name under dirfd recursively without following symlinks. Missing -> 0. errno-style result:
+ * 0 or -errno. */
+int ccp_rm_rf_at(int dirfd, const char *name);
+/* mkdir -p for a trusted local path (each missing component created with mode). */
+int ccp_mkdirs(const char *path, unsigned mode, ccp_err *e);
+/* Writes data to dirfd/name atomically (temporary file, fsync, rename). */
+int ccp_write_file_at(int dirfd, const char *name, const void *data, size_t len, unsigned mode, ccp_err *e);
+/* Random lowercase hex id of 2*nbytes characters into out (size >= 2*nbytes+1). */
+int ccp_random_id(char *out, size_t nbytes, ccp_err *e);
+
+#endif
