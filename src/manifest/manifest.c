@@ -406,9 +406,12 @@ done:
 
 /* ---- platforms ---- */
 
+/* Bounded copy; callers' sources fit (uname's machine is the only one that might not). */
 static void set_str(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src);
+	size_t l = strnlen(src, n - 1);
+	memmove(dst, src, l);
+	dst[l] = '\0';
 }
 
 /* "vN" or "N" with N in 1..99 -> N, else -1. */

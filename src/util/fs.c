@@ -95,7 +95,11 @@ int ccp_write_file_at(int dirfd, const char *name, const void *data, size_t len,
 
 	if ((r = ccp_random_id(id, 8, e)) != 0)
 		return r;
-	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp-%s", name, id) >= sizeof(tmp))
+	/* the temporary file sits beside the target so the rename stays in one directory */
+	const char *base = strrchr(name, '/');
+	int dirlen = base ? (int)(base - name + 1) : 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp-%s", dirlen, name, base ? base + 1 : name, id) >=
+	    sizeof(tmp))
 		return ccp_err_set(e, CCP_EINTERNAL, "file name too long: `%s`", name);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)

@@ -1,7 +1,5 @@
 #include "util/json.h"
 
-#include <string.h>
-
 int ccp_json_parse(json_t **out, const void *data, size_t len, size_t max, const char *what, int code, ccp_err *e)
 {
 	json_error_t jerr;
@@ -38,11 +36,8 @@ int ccp_json_get_string(const json_t *obj, const char *key, int required, const 
 {
 	json_t *v = NULL;
 	int r = get_typed(obj, key, required, &v, JSON_STRING, "a string", what, code, e);
-	if (r == 0 && v) {
-		if (strlen(json_string_value(v)) != json_string_length(v))
-			return ccp_err_set(e, code, "%s: field \"%s\" contains a NUL byte", what, key);
-		*out = json_string_value(v);
-	}
+	if (r == 0 && v)
+		*out = json_string_value(v); /* no NUL inside: parsed without JSON_ALLOW_NUL */
 	return r;
 }
 

@@ -80,12 +80,13 @@ free_port() {
 }
 
 # _start_registry AUTH_YAML: starts docker-registry with the given "auth:" section (or none).
-# Exports REG (127.0.0.1:PORT), REG_STORAGE, REG_ACCESS_LOG (one line per request), REG_LOG.
+# REG_USE_STORAGE=DIR serves an existing storage dir. Exports REG (127.0.0.1:PORT), REG_STORAGE, REG_ACCESS_LOG (one line per request), REG_LOG.
 _start_registry() {
-	local auth=$1 dir port pid attempt i
+	local auth=$1 dir port pid attempt i storage
 	_REG_N=$((_REG_N + 1))
 	dir=$T/registry$_REG_N
-	mkdir -p "$dir/storage"
+	storage=${REG_USE_STORAGE:-$dir/storage}
+	mkdir -p "$dir" "$storage"
 	for attempt in 1 2 3 4 5; do
 		port=$(free_port)
 		cat >"$dir/config.yml" <<-EOF
@@ -96,7 +97,7 @@ _start_registry() {
 			    disabled: false
 			storage:
 			  filesystem:
-			    rootdirectory: $dir/storage
+			    rootdirectory: $storage
 			  delete:
 			    enabled: true
 			http:
@@ -116,7 +117,7 @@ _start_registry() {
 			fi
 			if grep -q "listening on 127.0.0.1:$port" "$dir/registry.log"; then
 				_PIDS+=("$pid")
-				export REG=127.0.0.1:$port REG_STORAGE=$dir/storage REG_ACCESS_LOG=$dir/access.log
+				export REG=127.0.0.1:$port REG_STORAGE=$storage REG_ACCESS_LOG=$dir/access.log
 				export REG_LOG=$dir/registry.log REG_PID=$pid
 				curl -s -o /dev/null --max-time 5 "http://$REG/v2/" ||
 					fail "registry on $REG does not answer"

@@ -1,0 +1,328 @@
+/* In-root path resolution for the unpacker: lexical cleaning, openat2, the O_NOFOLLOW walk, removal. */
+#include "unpack/unpack_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define RM_DEPTH_MAX 1024
+
+int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e)
+{
+	size_t len = 0, depth = 0, inlen = strlen(in);
+	const char *p = in;
+
+	if (inlen > CCP_UNPACK_PATH_MAX)
+		return ccp_err_set(e, CCP_ELAYER, "%s longer than %d bytes", what, CCP_UNPACK_PATH_MAX);
+	while (*p) {
+		const char *c;
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		c = p;
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - c);
+		if (n == 0 || (n == 1 && c[0] == '.'))
+			continue;
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			/* ".." never climbs above the root, as in containerd and umoci. */
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+			if (depth > 0)
+				depth--;
+			continue;
+		}
+		if (++depth > CCP_UNPACK_DEPTH_MAX)
+			return ccp_err_set(e, CCP_ELAYER, "%s has more than %d components: %.200s", what,
+					   CCP_UNPACK_DEPTH_MAX, in);
+		if (len + (len ? 1 : 0) + n >= outsz)
+			return ccp_err_set(e, CCP_ELAYER, "%s too long: %.200s", what, in);
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, c, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = flags | O_CLOEXEC;
+	how.resolve = resolve;
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+/* openat2 is unusable here (old kernel, seccomp): use the walk from now on. */
+static int openat2_unavailable(int err)
+{
+	return err == ENOSYS || err == EINVAL || err == EPERM;
+}
+
+int open_beneath_nofollow(resolver *r, const char *rel, int flags)
+{
+	char comp[256];
+	const char *p = rel;
+	int cur, fd;
+
+	if (!*rel) {
+		fd = openat(r->root_fd, ".", flags | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (r->use_openat2) {
+		fd = sys_openat2(r->root_fd, rel, (uint64_t)(flags | O_NOFOLLOW),
+				 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+		if (fd >= 0)
+			return fd;
+		if (!openat2_unavailable(errno) && errno != EAGAIN)
+			return -errno;
+	}
+	cur = openat(r->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
+		return -errno;
+	for (;;) {
+		const char *c = p;
+		size_t n;
+		int last;
+
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - c);
+		last = *p == '\0';
+		if (*p)
+			p++;
+		if (n == 0 || n >= sizeof(comp)) {
+			close(cur);
+			return n ? -ENAMETOOLONG : -ENOENT;
+		}
+		memcpy(comp, c, n);
+		comp[n] = '\0';
+		fd = openat(cur, comp, (last ? flags : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+		close(cur);
+		if (fd < 0)
+			return -errno;
+		if (last)
+			return fd;
+		cur = fd;
+	}
+}
+
+/* The walk: one component at a time from the root, O_NOFOLLOW, symlinks resolved here in-root. */
+static int walk(resolver *r, const char *rel, int create, int *out, char *res, int *via_symlink, ccp_err *e)
+{
+	char rem[2 * CCP_UNPACK_PATH_MAX + 2], link[CCP_UNPACK_PATH_MAX + 1], comp[256];
+	size_t p = 0, rlen = 0, depth = 0, remlen = strlen(rel);
+	unsigned nlinks = 0;
+	int cur, fd, rc = 0;
+
+	if (remlen >= sizeof(rem))
+		return ccp_err_set(e, CCP_ELAYER, "path too long: %.200s", rel);
+	memcpy(rem, rel, remlen + 1);
+	res[0] = '\0';
+	if ((cur = openat(r->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "opening the root directory");
+
+	while (rem[p]) {
+		size_t c = p, n;
+		ssize_t ln;
+
+		while (rem[p] && rem[p] != '/')
+			p++;
+		n = p - c;
+		if (rem[p])
+			p++;
+		if (n == 0 || (n == 1 && rem[c] == '.'))
+			continue;
+		if (n == 2 && rem[c] == '.' && rem[c + 1] == '.') {
+			while (rlen > 0 && res[rlen - 1] != '/')
+				rlen--;
+			if (rlen > 0)
+				rlen--;
+			res[rlen] = '\0';
+			if (depth > 0)
+				depth--;
+			close(cur);
+			if ((cur = open_beneath_nofollow(r, res, O_PATH | O_DIRECTORY)) < 0) {
+				rc = ccp_err_errno(e, CCP_ESTORAGE, -cur, "reopening %s", *res ? res : "/");
+				return rc;
+			}
+			continue;
+		}
+		if (n >= sizeof(comp)) {
+			rc = ccp_err_set(e, CCP_ELAYER, "path component too long in %.200s", rel);
+			goto out;
+		}
+		memcpy(comp, rem + c, n);
+		comp[n] = '\0';
+	again:
+		fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (++depth > CCP_UNPACK_DEPTH_MAX || rlen + 1 + n > CCP_UNPACK_PATH_MAX) {
+				close(fd);
+				rc = ccp_err_set(e, CCP_ELAYER, "resolved path too long or deep: %.200s", rel);
+				goto out;
+			}
+			if (rlen)
+				res[rlen++] = '/';
+			memcpy(res + rlen, comp, n + 1);
+			rlen += n;
+			close(cur);
+			cur = fd;
+			continue;
+		}
+		if (errno == ENOTDIR || errno == ELOOP) {
+			size_t rest = remlen - p;
+
+			ln = readlinkat(cur, comp, link, sizeof(link));
+			if (ln < 0) {
+				rc = errno == EINVAL ? -ENOTDIR
+						     : ccp_err_errno(e, CCP_ESTORAGE, errno, "reading link %s/%s", res, comp);
+				goto out;
+			}
+			if ((size_t)ln >= sizeof(link) || ln == 0) {
+				rc = ccp_err_set(e, CCP_ELAYER, "bad symlink %s/%s", res, comp);
+				goto out;
+			}
+			if (++nlinks > UNPACK_MAX_SYMLINKS) {
+				rc = ccp_err_set(e, CCP_ELAYER, "too many levels of symbolic links resolving %.200s", rel);
+				goto out;
+			}
+			*via_symlink = 1;
+			if ((size_t)ln + 1 + rest + 1 > sizeof(rem)) {
+				rc = ccp_err_set(e, CCP_ELAYER, "path too long resolving %.200s", rel);
+				goto out;
+			}
+			memmove(rem + ln + 1, rem + p, rest + 1);
+			memcpy(rem, link, (size_t)ln);
+			rem[ln] = '/';
+			remlen = (size_t)ln + 1 + rest;
+			p = 0;
+			if (link[0] == '/') {
+				/* Absolute targets restart at the root (chroot semantics). */
+				close(cur);
+				if ((cur = openat(r->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+					return ccp_err_errno(e, CCP_ESTORAGE, errno, "opening the root directory");
+				rlen = 0;
+				depth = 0;
+				res[0] = '\0';
+			}
+			continue;
+		}
+		if (errno == ENOENT && create) {
+			if (mkdirat(cur, comp, 0755) == 0) {
+				/* Exact mode whatever the umask; owned by root as the layer did not say. */
+				if (fchmodat(cur, comp, 0755, 0) < 0 ||
+				    (r->same_owner && fchownat(cur, comp, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)) {
+					rc = ccp_err_errno(e, CCP_ESTORAGE, errno, "creating directory %s/%s", res, comp);
+					goto out;
+				}
+				r->n_created++;
+				goto again;
+			}
+			if (errno == EEXIST)
+				goto again;
+			rc = ccp_err_errno(e, errno == ENAMETOOLONG ? CCP_ELAYER : CCP_ESTORAGE, errno,
+					   "creating directory %s/%s", res, comp);
+			goto out;
+		}
+		if (errno == ENOENT) {
+			rc = -ENOENT;
+			goto out;
+		}
+		rc = ccp_err_errno(e, errno == ENAMETOOLONG ? CCP_ELAYER : CCP_ESTORAGE, errno, "opening %s/%s", res,
+				   comp);
+		goto out;
+	}
+	*out = cur;
+	return 0;
+out:
+	close(cur);
+	return rc;
+}
+
+int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolved, int *via_symlink, ccp_err *e)
+{
+	*via_symlink = 0;
+	r->n_created = 0;
+	if (!*rel) {
+		resolved[0] = '\0';
+		if ((*fd = openat(r->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "opening the root directory");
+		return 0;
+	}
+	if (r->use_openat2) {
+		/*
+		 * The kernel resolves plain paths in one call. A path through a symlink (ELOOP here) goes
+		 * through the walk, which follows it with the same chroot semantics as RESOLVE_IN_ROOT and
+		 * also yields the resolved path that whiteouts need to tell this layer's paths apart.
+		 */
+		int nfd = sys_openat2(r->root_fd, rel, O_PATH | O_DIRECTORY,
+				      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+		if (nfd >= 0) {
+			size_t n = strlen(rel);
+			memcpy(resolved, rel, n + 1);
+			*fd = nfd;
+			return 0;
+		}
+		if (openat2_unavailable(errno))
+			r->use_openat2 = 0;
+		else if (errno != ELOOP && errno != ENOENT && errno != ENOTDIR && errno != EAGAIN && errno != EXDEV)
+			return ccp_err_errno(e, errno == ENAMETOOLONG ? CCP_ELAYER : CCP_ESTORAGE, errno,
+					     "resolving %.200s", rel);
+	}
+	return walk(r, rel, create, fd, resolved, via_symlink, e);
+}
+
+int rm_rf_at(int dfd, const char *name, unsigned depth)
+{
+	int tries;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (depth > RM_DEPTH_MAX)
+		return -ELOOP;
+	for (tries = 0; tries < 3; tries++) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct dirent *de;
+		DIR *d;
+
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (!(d = fdopendir(fd))) {
+			int err = errno;
+			close(fd);
+			return -err;
+		}
+		while ((de = readdir(d))) {
+			int rc;
+
+			if (de->d_name[0] == '.' &&
+			    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+				continue;
+			if ((rc = rm_rf_at(dirfd(d), de->d_name, depth + 1)) < 0) {
+				closedir(d);
+				return rc;
+			}
+		}
+		closedir(d);
+		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY)
+			return -errno;
+	}
+	return -ENOTEMPTY;
+}

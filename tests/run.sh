@@ -1,0 +1,52 @@
+#!/bin/bash
+# The test command: configures and builds ccpull twice, build/ (normal) and build-asan/
+# (AddressSanitizer + UBSan), and runs the whole ctest suite (unit, conformance, fuzz corpus replay,
+# integration against a real registry on 127.0.0.1) in both. Exits non-zero if anything fails.
+#
+# Run as root (the integration tests set file owners and create device nodes; without root they
+# are skipped). Environment: JOBS (build parallelism, default: number of CPUs), CTEST_JOBS
+# (default 2), CCPULL_WERROR=ON to turn warnings into errors, CTEST_ARGS (extra ctest arguments,
+# e.g. "-L integration").
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+JOBS=${JOBS:-$(nproc)}
+CTEST_JOBS=${CTEST_JOBS:-2}
+read -r -a EXTRA_CTEST <<<"${CTEST_ARGS:-}"
+
+[ "$(id -u)" -eq 0 ] || echo "tests/run.sh: not root: the integration tests will be skipped" >&2
+
+failed=()
+
+# run_config DIR CMAKE_ARGS...: configure, build and test one configuration.
+run_config() {
+	local dir=$SRC/$1
+	shift
+	echo "=== $dir: configure and build"
+	cmake -S "$SRC" -B "$dir" -DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" "$@"
+	cmake --build "$dir" -j "$JOBS"
+	echo "=== $dir: ctest"
+	if ! ctest --test-dir "$dir" --output-on-failure -j "$CTEST_JOBS" "${EXTRA_CTEST[@]}"; then
+		failed+=("$dir")
+	fi
+}
+
+run_config build -DCCPULL_SANITIZE=OFF
+
+# Sanitizers: any UBSan report aborts the process; leak checking where LeakSanitizer can run (it
+# needs ptrace-like access, which some containers deny).
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1
+cmake -S "$SRC" -B "$SRC/build-asan" -DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" -DCCPULL_SANITIZE=ON >/dev/null
+cmake --build "$SRC/build-asan" -j "$JOBS" --target ccpull_cli
+if ! lsan_out=$("$SRC/build-asan/ccpull" --version 2>&1) && grep -q LeakSanitizer <<<"$lsan_out"; then
+	echo "tests/run.sh: LeakSanitizer does not work here; running ASan without leak detection" >&2
+	export ASAN_OPTIONS=${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}
+fi
+run_config build-asan -DCCPULL_SANITIZE=ON
+
+if [ ${#failed[@]} -ne 0 ]; then
+	echo "tests/run.sh: FAILED in: ${failed[*]}" >&2
+	exit 1
+fi
+echo "tests/run.sh: all tests passed in build/ and build-asan/"

@@ -1,0 +1,90 @@
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "store/store.h"
+#include "util/fs.h"
+
+#define CHAIN "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+
+static int exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static int count_entries(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 0", dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/ccp-store-XXXXXX", path[4096], staging[4096];
+	ccp_store *s = NULL;
+	ccp_staging st;
+	ccp_digest chain;
+	ccp_err e = CCP_ERR_INIT;
+	int lock = -1, fd;
+
+	if (!mkdtemp(tmpl))
+		return 1;
+	CHECK(ccp_digest_parse(&chain, CHAIN, strlen(CHAIN), &e) == 0);
+	CHECK(ccp_store_open(&s, "relative/store", &e) == CCP_EINVALID);
+	CHECK(ccp_store_open(&s, tmpl, &e) == 0);
+	CHECK(!ccp_store_has_layer(s, &chain));
+
+	/* a staged layer is invisible until committed, then visible with its metadata */
+	CHECK(ccp_stage_begin(s, &st, &e) == 0);
+	snprintf(path, sizeof(path), "%.4000s/file", st.upper);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(!ccp_store_has_layer(s, &chain));
+	CHECK(ccp_store_lock_layer(s, &chain, &lock, &e) == 0);
+	CHECK(ccp_stage_commit(s, &st, &chain, "{\"chain_id\":\"" CHAIN "\"}", &e) == 0);
+	ccp_stage_abort(&st);
+	ccp_store_unlock(lock);
+	CHECK(ccp_store_has_layer(s, &chain));
+	CHECK(ccp_store_layer_path(s, &chain, staging, sizeof(staging), &e) == 0);
+	snprintf(path, sizeof(path), "%.4000s/file", staging);
+	CHECK(exists(path));
+	snprintf(path, sizeof(path), "%s/layers/%s.json", tmpl, chain.hex);
+	CHECK(exists(path));
+	snprintf(staging, sizeof(staging), "%s/staging", tmpl);
+	CHECK(count_entries(staging) == 0);
+
+	/* an aborted stage leaves nothing */
+	CHECK(ccp_stage_begin(s, &st, &e) == 0);
+	ccp_stage_abort(&st);
+	CHECK(count_entries(staging) == 0);
+
+	/* a staging dir whose owner died is removed by the next open; a live one is kept */
+	CHECK(ccp_stage_begin(s, &st, &e) == 0);
+	snprintf(path, sizeof(path), "%s", st.dir);
+	ccp_store_close(s);
+	CHECK(ccp_store_open(&s, tmpl, &e) == 0);
+	CHECK(exists(path)); /* still locked by us */
+	close(st.lock_fd);   /* the owner "dies" */
+	st.lock_fd = -1;
+	ccp_store_close(s);
+	CHECK(ccp_store_open(&s, tmpl, &e) == 0);
+	CHECK(!exists(path));
+	CHECK(count_entries(staging) == 0);
+	ccp_store_close(s);
+
+	/* a store of another layout version is refused */
+	snprintf(path, sizeof(path), "%s/layout-version", tmpl);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "99\n", 3) == 3);
+	close(fd);
+	CHECK(ccp_store_open(&s, tmpl, &e) == CCP_ESTORAGE);
+	CHECK(strstr(e.msg, "layout version") != NULL);
+
+	ccp_rm_rf_at(AT_FDCWD, tmpl);
+	return test_summary();
+}
