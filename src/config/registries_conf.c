@@ -397,7 +397,6 @@ static int parse_value(tparser *t, tval *v, int depth)
 		return 0;
 	}
 	if (c == '+' || c == '-' || (c >= '0' && c <= '9')) {
-		size_t s = t->pos;
 		int neg = c == '-', digits = 0, prev_us = 0;
 		unsigned long long acc = 0;
 		if (c == '+' || c == '-')
@@ -419,7 +418,7 @@ static int parse_value(tparser *t, tval *v, int depth)
 			digits++;
 		}
 		if (!digits || prev_us || (!at_end(t) && (is_bare(peek(t)) || peek(t) == '.' || peek(t) == ':')))
-			return t->pos = s, perr(t, "unsupported value (only strings, integers, booleans and arrays)");
+			return perr(t, "unsupported value (only strings, integers, booleans and arrays)");
 		if (!neg && acc > (unsigned long long)INT64_MAX)
 			return perr(t, "integer out of range");
 		v->type = TV_INT;

@@ -1,6 +1,7 @@
 /* From a reference to a verified manifest and config: registries.conf endpoints, digests, platform. */
 #include "pull/pull_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -325,6 +326,9 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	rv->cfg_raw.max = CCP_CONFIG_MAX;
 	if ((r = ccp_ref_parse(&rv->ref, image, e)))
 		return r;
+	/* A missing default auth file means no credentials; a named one must exist (as in skopeo). */
+	if (o->authfile && access(o->authfile, R_OK) != 0)
+		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot read auth file `%s`", o->authfile);
 	if (!(rv->image = ccp_ref_string(&rv->ref)))
 		return ccp_err_oom(e);
 	if ((r = endpoints_for(&eps, &n_eps, &rv->ref, conf, o->registries_conf != NULL, e)))

@@ -1,0 +1,441 @@
+/*
+ * The per-layer pipeline (layer.h). A producer thread runs the fetch into a bounded ring while the
+ * calling thread decompresses, hashes the diff_id and unpacks. Failures are ranked after both sides
+ * are done so that the root cause wins: fetch error, then blob size/digest, then the consumer's
+ * error, then the diff_id.
+ */
+#include "layer/layer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#define RING_SIZE (4u << 20)
+#define OUT_SIZE (1u << 20)
+#define DEFAULT_MAX_UNCOMPRESSED (64ULL << 30)
+
+typedef struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t can_read, can_write;
+	unsigned char *buf;
+	uint64_t head, tail; /* bytes written / released, ever */
+	size_t held;         /* bytes handed to the reader and not yet released */
+	int done, code;      /* producer finished, with code */
+} ring;
+
+typedef struct layer {
+	const ccp_layer_job *job;
+	ring r;
+
+	/* producer side */
+	ccp_hasher blob_h;
+	uint64_t blob_bytes;
+	ccp_err sink_err, fetch_err;
+	int sink_code;
+
+	/* consumer side */
+	ccp_compression comp;
+	const unsigned char *in;
+	size_t in_len;
+	unsigned char *out;
+	int pending;      /* the last call filled the output: more may come without input */
+	int started;      /* the decompressor saw input */
+	int gz_state;     /* 0 inside a member, 1 between members, 2 trailing zero bytes */
+	int zframe_open;
+	int at_end;
+	z_stream z;
+	int z_ready;
+	ZSTD_DCtx *zd;
+	ccp_hasher diff_h;
+	uint64_t out_bytes, max_out;
+} layer;
+
+/* ---- ring ---- */
+
+static int ring_init(ring *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!(r->buf = malloc(RING_SIZE)))
+		return -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->can_read, NULL);
+	pthread_cond_init(&r->can_write, NULL);
+	return 0;
+}
+
+static void ring_free(ring *r)
+{
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->can_read);
+	pthread_cond_destroy(&r->can_write);
+	free(r->buf);
+}
+
+static void ring_write(ring *r, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		size_t off, n;
+
+		pthread_mutex_lock(&r->mu);
+		while (r->head - r->tail == RING_SIZE)
+			pthread_cond_wait(&r->can_write, &r->mu);
+		off = (size_t)(r->head % RING_SIZE);
+		n = RING_SIZE - (size_t)(r->head - r->tail);
+		if (n > RING_SIZE - off)
+			n = RING_SIZE - off;
+		if (n > len)
+			n = len;
+		pthread_mutex_unlock(&r->mu);
+		/* The region [head, tail + RING_SIZE) belongs to the writer until head moves. */
+		memcpy(r->buf + off, p, n);
+		pthread_mutex_lock(&r->mu);
+		r->head += n;
+		pthread_cond_signal(&r->can_read);
+		pthread_mutex_unlock(&r->mu);
+		p += n;
+		len -= n;
+	}
+}
+
+static void ring_finish(ring *r, int code)
+{
+	pthread_mutex_lock(&r->mu);
+	r->done = 1;
+	r->code = code;
+	pthread_cond_signal(&r->can_read);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Releases what was handed out before and waits for at least min bytes (or the end). Returns the
+ * contiguous bytes available at *p, 0 at the end, or the producer's error code (at once: a failed
+ * fetch stops the consumer promptly).
+ */
+static ssize_t ring_read(ring *r, const unsigned char **p, size_t min)
+{
+	size_t avail, off, n;
+
+	pthread_mutex_lock(&r->mu);
+	r->tail += r->held;
+	r->held = 0;
+	pthread_cond_signal(&r->can_write);
+	while (r->head - r->tail < min && !r->done)
+		pthread_cond_wait(&r->can_read, &r->mu);
+	if (r->done && r->code < 0) {
+		pthread_mutex_unlock(&r->mu);
+		return r->code;
+	}
+	avail = (size_t)(r->head - r->tail);
+	off = (size_t)(r->tail % RING_SIZE);
+	n = avail < RING_SIZE - off ? avail : RING_SIZE - off;
+	r->held = n;
+	*p = r->buf + off;
+	pthread_mutex_unlock(&r->mu);
+	return (ssize_t)n;
+}
+
+/* ---- producer ---- */
+
+static int sink(void *payload, const void *data, size_t len)
+{
+	layer *l = payload;
+	const ccp_layer_job *job = l->job;
+
+	if (len > job->blob_size - l->blob_bytes) {
+		l->sink_code = ccp_err_set(&l->sink_err, CCP_EINTEGRITY,
+					   "%s: blob is larger than its descriptor size %llu", job->name,
+					   (unsigned long long)job->blob_size);
+		return l->sink_code;
+	}
+	ccp_hasher_update(&l->blob_h, data, len);
+	l->blob_bytes += len;
+	if (job->progress)
+		job->progress(job->progress_payload, l->blob_bytes, job->blob_size);
+	ring_write(&l->r, data, len);
+	return 0;
+}
+
+static void *producer(void *arg)
+{
+	layer *l = arg;
+	int rc = l->job->fetch(l->job->fetch_payload, sink, l, &l->fetch_err);
+
+	if (l->sink_code < 0) {
+		rc = l->sink_code;
+		l->fetch_err = l->sink_err;
+	} else if (rc < 0 && !l->fetch_err.code) {
+		ccp_err_set(&l->fetch_err, rc, "%s: fetching the blob failed", l->job->name);
+	}
+	ring_finish(&l->r, rc < 0 ? rc : 0);
+	return NULL;
+}
+
+/* ---- consumer ---- */
+
+static int producer_failed(layer *l, ssize_t code, ccp_err *e)
+{
+	/* The producer has finished (ring_read saw its code), so its error is stable to read. */
+	*e = l->fetch_err;
+	return (int)code;
+}
+
+static int sniff(layer *l, ccp_err *e)
+{
+	const unsigned char *p;
+	ssize_t n = ring_read(&l->r, &p, 4);
+
+	if (n < 0)
+		return producer_failed(l, n, e);
+	l->r.held = 0; /* a peek: the bytes stay in the ring */
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		l->comp = CCP_COMP_GZIP;
+	else if (n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd)
+		l->comp = CCP_COMP_ZSTD;
+	else
+		l->comp = CCP_COMP_NONE;
+	return 0;
+}
+
+static int inflate_step(layer *l, size_t *produced, ccp_err *e)
+{
+	uInt given;
+	int ret;
+
+	if (l->gz_state == 2) {
+		size_t i;
+		for (i = 0; i < l->in_len; i++)
+			if (l->in[i])
+				return ccp_err_set(e, CCP_ELAYER, "gzip: data after the trailing zero bytes");
+		l->in_len = 0;
+		return 0;
+	}
+	if (l->gz_state == 1) {
+		/* Another member follows, or zero padding that some writers append. */
+		if (l->in[0] == 0) {
+			l->gz_state = 2;
+			return 0;
+		}
+		if (l->in[0] != 0x1f)
+			return ccp_err_set(e, CCP_ELAYER, "gzip: garbage after the compressed stream");
+		if (inflateReset(&l->z) != Z_OK)
+			return ccp_err_set(e, CCP_EINTERNAL, "gzip: inflateReset failed");
+		l->gz_state = 0;
+	}
+	given = l->in_len > UINT32_MAX ? UINT32_MAX : (uInt)l->in_len;
+	l->z.next_in = (Bytef *)l->in;
+	l->z.avail_in = given;
+	l->z.next_out = l->out;
+	l->z.avail_out = OUT_SIZE;
+	ret = inflate(&l->z, Z_NO_FLUSH);
+	l->in += given - l->z.avail_in;
+	l->in_len -= given - l->z.avail_in;
+	*produced = OUT_SIZE - l->z.avail_out;
+	l->pending = l->z.avail_out == 0;
+	if (ret == Z_STREAM_END) {
+		l->gz_state = 1;
+		l->pending = 0;
+	} else if (ret == Z_NEED_DICT || ret == Z_DATA_ERROR || ret == Z_STREAM_ERROR) {
+		return ccp_err_set(e, CCP_ELAYER, "gzip: %s", l->z.msg ? l->z.msg : "invalid data");
+	} else if (ret == Z_MEM_ERROR) {
+		return ccp_err_oom(e);
+	}
+	return 0;
+}
+
+static int zstd_step(layer *l, size_t *produced, ccp_err *e)
+{
+	ZSTD_inBuffer ib = { l->in, l->in_len, 0 };
+	ZSTD_outBuffer ob = { l->out, OUT_SIZE, 0 };
+	size_t ret = ZSTD_decompressStream(l->zd, &ob, &ib);
+
+	if (ZSTD_isError(ret))
+		return ccp_err_set(e, CCP_ELAYER, "zstd: %s", ZSTD_getErrorName(ret));
+	l->in += ib.pos;
+	l->in_len -= ib.pos;
+	*produced = ob.pos;
+	l->pending = ob.pos == ob.size;
+	l->zframe_open = ret != 0; /* frames follow one another until the input ends */
+	return 0;
+}
+
+static int account(layer *l, const void *p, size_t n, ccp_err *e)
+{
+	if (n > l->max_out - l->out_bytes)
+		return ccp_err_set(e, CCP_ELAYER, "decompression bomb: layer expands past %llu bytes",
+				   (unsigned long long)l->max_out);
+	l->out_bytes += n;
+	ccp_hasher_update(&l->diff_h, p, n);
+	return 0;
+}
+
+/* The decompressed stream, for the unpacker (ccp_unpack_read_fn). */
+static ssize_t tar_read(void *payload, const void **buf, ccp_err *e)
+{
+	layer *l = payload;
+	const unsigned char *p;
+	ssize_t n;
+	size_t produced;
+	int rc;
+
+	if (l->at_end)
+		return 0;
+	if (l->comp == CCP_COMP_NONE) {
+		n = ring_read(&l->r, &p, 1);
+		if (n < 0)
+			return producer_failed(l, n, e);
+		if (n == 0) {
+			l->at_end = 1;
+			return 0;
+		}
+		if ((rc = account(l, p, (size_t)n, e)) < 0)
+			return rc;
+		*buf = p;
+		return n;
+	}
+	for (;;) {
+		if (l->in_len == 0 && !l->pending) {
+			n = ring_read(&l->r, &l->in, 1);
+			if (n < 0)
+				return producer_failed(l, n, e);
+			if (n == 0) {
+				if (!l->started || (l->comp == CCP_COMP_GZIP ? l->gz_state == 0 : l->zframe_open))
+					return ccp_err_set(e, CCP_ELAYER, "truncated %s stream",
+							   l->comp == CCP_COMP_GZIP ? "gzip" : "zstd");
+				l->at_end = 1;
+				return 0;
+			}
+			l->in_len = (size_t)n;
+			l->started = 1;
+		}
+		produced = 0;
+		rc = l->comp == CCP_COMP_GZIP ? inflate_step(l, &produced, e) : zstd_step(l, &produced, e);
+		if (rc < 0)
+			return rc;
+		if (produced > 0) {
+			if ((rc = account(l, l->out, produced, e)) < 0)
+				return rc;
+			*buf = l->out;
+			return (ssize_t)produced;
+		}
+	}
+}
+
+static int consumer_init(layer *l, ccp_err *e)
+{
+	int rc;
+
+	if (l->comp == CCP_COMP_SNIFF && (rc = sniff(l, e)) < 0)
+		return rc;
+	if (l->comp == CCP_COMP_GZIP) {
+		/* 16 + 15: gzip wrapper only, 32 KiB window. */
+		if (inflateInit2(&l->z, 16 + 15) != Z_OK)
+			return ccp_err_oom(e);
+		l->z_ready = 1;
+	} else if (l->comp == CCP_COMP_ZSTD) {
+		if (!(l->zd = ZSTD_createDCtx()))
+			return ccp_err_oom(e);
+	} else if (l->comp != CCP_COMP_NONE) {
+		return ccp_err_set(e, CCP_EINVALID, "unknown compression %d", (int)l->comp);
+	}
+	if (l->comp != CCP_COMP_NONE && !(l->out = malloc(OUT_SIZE)))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+static void drain_ring(layer *l)
+{
+	const unsigned char *p;
+
+	while (ring_read(&l->r, &p, 1) > 0)
+		;
+}
+
+int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
+{
+	char want[CCP_DIGEST_STR_MAX], got[CCP_DIGEST_STR_MAX];
+	ccp_err cerr = CCP_ERR_INIT;
+	ccp_digest blob, diff;
+	pthread_t th;
+	layer *l;
+	int rc, crc;
+
+	if (!job || !job->fetch || !job->name || !job->blob_digest.algo || !job->diff_id.algo)
+		return ccp_err_set(e, CCP_EINVALID, "layer job without a fetch function, name or digests");
+	if (!(l = calloc(1, sizeof(*l))))
+		return ccp_err_oom(e);
+	l->job = job;
+	l->comp = job->compression;
+	l->max_out = job->max_uncompressed ? job->max_uncompressed : DEFAULT_MAX_UNCOMPRESSED;
+	if (ring_init(&l->r) < 0) {
+		free(l);
+		return ccp_err_oom(e);
+	}
+	if ((rc = ccp_hasher_init(&l->blob_h, job->blob_digest.algo, e)) < 0)
+		goto out_ring;
+	if ((rc = ccp_hasher_init(&l->diff_h, job->diff_id.algo, e)) < 0)
+		goto out_blob;
+	if (pthread_create(&th, NULL, producer, l) != 0) {
+		rc = ccp_err_set(e, CCP_EINTERNAL, "%s: cannot start the fetch thread", job->name);
+		goto out_diff;
+	}
+
+	crc = consumer_init(l, &cerr);
+	if (crc == 0)
+		crc = ccp_unpack_stream(job->root_fd, tar_read, l, &job->unpack, &cerr);
+	if (crc == 0) {
+		/* Past the tar end: the diff_id covers every decompressed byte, so read them all. */
+		const void *p;
+		ssize_t n;
+		while ((n = tar_read(l, &p, &cerr)) > 0)
+			;
+		if (n < 0)
+			crc = (int)n;
+	}
+	/* Whatever happened above, read the blob to its end so its digest can name the root cause. */
+	drain_ring(l);
+	pthread_join(th, NULL);
+
+	if (l->r.code < 0) {
+		*e = l->fetch_err;
+		rc = l->r.code;
+		goto out_diff;
+	}
+	ccp_hasher_final(&l->blob_h, &blob);
+	if (l->blob_bytes != job->blob_size) {
+		rc = ccp_err_set(e, CCP_EINTEGRITY, "%s: blob size mismatch: expected %llu bytes, got %llu", job->name,
+				 (unsigned long long)job->blob_size, (unsigned long long)l->blob_bytes);
+		goto out_diff;
+	}
+	if (!ccp_digest_equal(&blob, &job->blob_digest)) {
+		rc = ccp_err_set(e, CCP_EINTEGRITY, "%s: blob digest mismatch: expected %s, got %s", job->name,
+				 ccp_digest_str(&job->blob_digest, want), ccp_digest_str(&blob, got));
+		goto out_diff;
+	}
+	if (crc < 0) {
+		*e = cerr;
+		ccp_err_wrap(e, "%s", job->name);
+		rc = crc;
+		goto out_diff;
+	}
+	ccp_hasher_final(&l->diff_h, &diff);
+	if (!ccp_digest_equal(&diff, &job->diff_id)) {
+		rc = ccp_err_set(e, CCP_EINTEGRITY, "%s: diff_id mismatch: expected %s, got %s", job->name,
+				 ccp_digest_str(&job->diff_id, want), ccp_digest_str(&diff, got));
+		goto out_diff;
+	}
+	rc = 0;
+out_diff:
+	ccp_hasher_free(&l->diff_h);
+out_blob:
+	ccp_hasher_free(&l->blob_h);
+out_ring:
+	if (l->z_ready)
+		inflateEnd(&l->z);
+	ZSTD_freeDCtx(l->zd);
+	free(l->out);
+	ring_free(&l->r);
+	free(l);
+	return rc;
+}
