@@ -24,15 +24,13 @@ int ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image, c
 		goto fail;
 	}
 	*out = NULL;
-	if (o->version != CCP_PULL_OPTIONS_VERSION) {
-		ccp_err_set(&e, CCP_EINVALID, "unsupported ccp_pull_options version %u", o->version);
+	if (ccp_check_common_options(o, &e) != 0)
 		goto fail;
-	}
 	if (!(res = calloc(1, sizeof(*res)))) {
 		ccp_err_oom(&e);
 		goto fail;
 	}
-	if ((r = ccp_resolve_image(&res->rv, image, o, &e))) {
+	if ((r = ccp_resolve_image(&res->rv, image, o, NULL, &e))) {
 		ccp_resolved_image_free(&res->rv);
 		free(res);
 		goto fail;

@@ -78,8 +78,10 @@ static int fail(ccp_context *ctx, const ccp_err *e)
 
 static int check_options(const ccp_pull_options *o, ccp_err *e)
 {
-	if (o->version != CCP_PULL_OPTIONS_VERSION)
-		return ccp_err_set(e, CCP_EINVALID, "unsupported ccp_pull_options version %u", o->version);
+	int r = ccp_check_common_options(o, e);
+
+	if (r)
+		return r;
 	if (!o->insecure_policy)
 		return ccp_err_set(e, CCP_EINVALID,
 				   "no signature policy can be evaluated by this build of ccpull (policy %s); refusing to "
@@ -443,20 +445,20 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		ccp_err_set(&e, CCP_EINVALID, "the overlay snapshotter is not available in this build; use --snapshotter copy");
 		return fail(ctx, &e);
 	}
-	if ((r = ccp_resolve_image(&rv, image, o, &e)))
+	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : DEFAULT_STORE, &e)))
+		goto done;
+	if ((r = ccp_resolve_image(&rv, image, o, store, &e)))
 		goto done;
 	if ((r = result_new(&res, &rv, &e)))
 		goto done;
+	bundle_ready = 1;
 	if ((r = bundle_begin(&b, bundle, &e)))
 		goto done_bundle;
-	bundle_ready = 1;
 
 	if (!privileged) {
 		/* Overlay mounts need privileges: no shared store, each pull applies its layers itself. */
 		r = apply_all_into(b.rootfs_fd, &rv, o, res->layers, &e);
 	} else {
-		if ((r = ccp_store_open(&store, o->store ? o->store : DEFAULT_STORE, &e)))
-			goto done_bundle;
 		if (!(chain = calloc(rv.man.n_layers ? rv.man.n_layers : 1, sizeof(*chain)))) {
 			r = ccp_err_oom(&e);
 			goto done_bundle;

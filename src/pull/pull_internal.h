@@ -7,6 +7,7 @@
 #include "manifest/manifest.h"
 #include "reference/reference.h"
 #include "registry/registry.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/json.h"
 
@@ -34,8 +35,15 @@ typedef struct resolved_image {
 	ccp_platform platform;       /* of the chosen image */
 } resolved_image;
 
-/* Fetches and verifies manifest(s) and config of image for opts (platform, registry settings). */
-int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, ccp_err *e);
+/*
+ * Fetches and verifies manifest(s) and config of image for opts (platform, registry settings).
+ * With a store, the verified config is taken from and kept in it.
+ */
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, ccp_store *store,
+		      ccp_err *e);
 void ccp_resolved_image_free(resolved_image *rv);
+
+/* Checks what pull and inspect share before any network access: version, platform syntax. */
+int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e);
 
 #endif

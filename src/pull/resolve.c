@@ -217,7 +217,7 @@ done:
 	return r;
 }
 
-static int fetch_config(resolved_image *rv, ccp_err *e)
+static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.config;
 	char ds[CCP_DIGEST_STR_MAX];
@@ -232,13 +232,18 @@ static int fetch_config(resolved_image *rv, ccp_err *e)
 	if (d->size > CCP_CONFIG_MAX)
 		return ccp_err_set(e, CCP_EREGISTRY, "config %s of %s is %llu bytes, more than the limit of %u", ds,
 				   rv->image, (unsigned long long)d->size, CCP_CONFIG_MAX);
-	if ((r = ccp_registry_get_blob(rv->reg, ds, (size_t)d->size, &rv->cfg_raw, e)))
-		return ccp_err_wrap(e, "config of %s", rv->image);
+	if (!store || ccp_store_get_blob(store, &d->digest, CCP_CONFIG_MAX, &rv->cfg_raw, e) != 0) {
+		if ((r = ccp_registry_get_blob(rv->reg, ds, (size_t)d->size, &rv->cfg_raw, e)))
+			return ccp_err_wrap(e, "config of %s", rv->image);
+		if ((r = verify_digest(&rv->cfg_raw, &d->digest, &got, "config", rv->image, e)))
+			return r;
+		/* only a cache: a pull that cannot keep the config still succeeds */
+		if (store)
+			ccp_store_put_blob(store, &d->digest, rv->cfg_raw.data, rv->cfg_raw.len, NULL);
+	}
 	if (rv->cfg_raw.len != d->size)
 		return ccp_err_set(e, CCP_EINTEGRITY, "config %s of %s is %zu bytes; the manifest says %llu", ds,
 				   rv->image, rv->cfg_raw.len, (unsigned long long)d->size);
-	if ((r = verify_digest(&rv->cfg_raw, &d->digest, &got, "config", rv->image, e)))
-		return r;
 	if ((r = ccp_image_config_parse(&rv->cfg, rv->cfg_raw.data, rv->cfg_raw.len, e)))
 		return ccp_err_wrap(e, "config %s of %s", ds, rv->image);
 	if ((r = ccp_json_parse(&rv->cfg_json, rv->cfg_raw.data, rv->cfg_raw.len, CCP_CONFIG_MAX, "image config",
@@ -251,7 +256,8 @@ static int fetch_config(resolved_image *rv, ccp_err *e)
 	return 0;
 }
 
-static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, ccp_err *e)
+static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, ccp_store *store,
+		      ccp_err *e)
 {
 	ccp_registry_opts ro = { 0 };
 	char reference[CCP_DIGEST_STR_MAX + 128];
@@ -286,7 +292,7 @@ static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_opt
 			ccp_err_wrap(e, "manifest of %s", rv->image);
 	}
 	if (r == 0)
-		r = fetch_config(rv, e);
+		r = fetch_config(rv, store, e);
 	return r;
 }
 
@@ -314,7 +320,8 @@ static void reset_fetched(resolved_image *rv)
 	rv->endpoint = NULL;
 }
 
-int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *o, ccp_err *e)
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *o, ccp_store *store,
+		      ccp_err *e)
 {
 	endpoint *eps = NULL;
 	size_t n_eps = 0;
@@ -335,7 +342,7 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		return r;
 	for (size_t i = 0; i < n_eps; i++) {
 		ccp_err attempt = CCP_ERR_INIT;
-		r = resolve_at(rv, &eps[i], o, &attempt);
+		r = resolve_at(rv, &eps[i], o, store, &attempt);
 		if (r == 0) {
 			size_t len = strlen(eps[i].host) + strlen(eps[i].repository) + 2;
 			if ((rv->endpoint = malloc(len)))
@@ -360,4 +367,15 @@ void ccp_resolved_image_free(resolved_image *rv)
 	ccp_ref_free(&rv->ref);
 	free(rv->image);
 	rv->image = NULL;
+}
+
+int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e)
+{
+	ccp_platform p;
+
+	if (o->version != CCP_PULL_OPTIONS_VERSION)
+		return ccp_err_set(e, CCP_EINVALID, "unsupported ccp_pull_options version %u", o->version);
+	if (o->platform && ccp_platform_parse(&p, o->platform, e) != 0)
+		return ccp_err_set(e, CCP_EINVALID, "invalid platform \"%s\": expected OS/ARCH[/VARIANT]", o->platform);
+	return 0;
 }

@@ -79,7 +79,7 @@ static void clean_stale_staging(ccp_store *s)
 
 int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
 {
-	static const char *const subdirs[] = { "layers", "images", "staging" };
+	static const char *const subdirs[] = { "layers", "images", "staging", "blobs" };
 	ccp_store *s;
 	int r;
 
@@ -316,4 +316,36 @@ int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *js
 
 	snprintf(name, sizeof(name), "images/%s.json", manifest->hex);
 	return ccp_write_file_at(s->fd, name, json, strlen(json), 0644, e);
+}
+
+int ccp_store_get_blob(ccp_store *s, const ccp_digest *d, size_t max, ccp_buf *out, ccp_err *e)
+{
+	char path[PATH_MAX];
+	ccp_digest got;
+	ccp_err ignored = CCP_ERR_INIT;
+	struct stat st;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/blobs/%s-%s", s->dir, ccp_digest_algo_name(d->algo), d->hex) >=
+	    sizeof(path) || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return CCP_EINVALID;
+	ccp_buf_clear(out);
+	if (ccp_read_file(out, path, max, &ignored) != 0)
+		return CCP_EINVALID;
+	if ((r = ccp_digest_compute(&got, d->algo, out->data, out->len, e)))
+		return r;
+	if (!ccp_digest_equal(&got, d)) {
+		ccp_buf_clear(out);
+		unlink(path); /* corrupted: drop it and fetch again */
+		return CCP_EINVALID;
+	}
+	return 0;
+}
+
+int ccp_store_put_blob(ccp_store *s, const ccp_digest *d, const void *data, size_t len, ccp_err *e)
+{
+	char name[200];
+
+	snprintf(name, sizeof(name), "blobs/%s-%s", ccp_digest_algo_name(d->algo), d->hex);
+	return ccp_write_file_at(s->fd, name, data, len, 0644, e);
 }

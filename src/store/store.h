@@ -6,6 +6,7 @@
  *   STORE/layers/<chain-hex>.json {chain_id, diff_id, digest, size, media_type}
  *   STORE/layers/<chain-hex>.lock held while the layer is being made
  *   STORE/images/<manifest-hex>.json
+ *   STORE/blobs/<algo>-<hex>      verified image configs
  *   STORE/staging/<id>/           work in progress, {upper,work,merged}; <id>.lock held by its owner
  * A layer is keyed by its chain ID, not its diff_id, because its upper directory depends on the layers
  * below it (copy-ups, whiteouts).
@@ -16,6 +17,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include "digest/digest.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #define CCP_STORE_LAYOUT_VERSION 1
@@ -65,5 +67,14 @@ int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *js
  */
 int ccp_overlay_mount(const char *target, const char *const *lowers, size_t n_lowers, const char *upper,
 		      const char *work, ccp_err *e);
+
+
+/*
+ * Small verified blobs (image configs) kept so that a re-pull needs no blob from the registry.
+ * ccp_store_get_blob returns CCP_EINVALID (no message) when absent and re-verifies the digest of
+ * what it reads, so a corrupted cache entry is never used.
+ */
+int ccp_store_get_blob(ccp_store *s, const ccp_digest *d, size_t max, ccp_buf *out, ccp_err *e);
+int ccp_store_put_blob(ccp_store *s, const ccp_digest *d, const void *data, size_t len, ccp_err *e);
 
 #endif

@@ -757,7 +757,9 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 		join_path(u->full, parent, base);
 		return do_whiteout(u, parent, base, u->full, e);
 	}
-	if (type == AE_IFCHR || type == AE_IFBLK) {
+	if (link) {
+		/* A hardlink carries no type of its own (libarchive leaves it unset or regular). */
+	} else if (type == AE_IFCHR || type == AE_IFBLK) {
 		/* Device nodes need root; without same_owner they are skipped, as containerd does in a userns. */
 		if (!u->same_owner)
 			return 0;

@@ -76,6 +76,17 @@ expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store3" --json "$REG/basic/img:v
 [ "$(json_get "$T/out" .manifest_digest)" = "$DIGEST" ] || fail "pull by tag@digest: manifest_digest"
 treecmp "$T/ref/rootfs" "$T/b4/rootfs"
 
+log "a bundle that already has a rootfs is refused and left alone (ccpull(1))"
+mkdir -p "$T/b5/rootfs"
+: >"$T/b5/rootfs/marker"
+rc=0
+"$CCPULL" "${CCP_PULL[@]}" --store "$T/store3" -q "$REG/basic/img:v1" "$T/b5" >/dev/null 2>"$T/err" || rc=$?
+[ "$rc" -ne 0 ] || fail "a pull over an existing BUNDLE/rootfs succeeded"
+if [ "$rc" -ge 9 ] || grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/err"; then
+	fail "a pull over an existing BUNDLE/rootfs exited $rc: $(cat "$T/err")"
+fi
+[ "$(ls -A "$T/b5/rootfs")" = marker ] || fail "the existing BUNDLE/rootfs was changed"
+
 log "inspect"
 expect 0 "$CCPULL" inspect --tls-verify=false --json "$REG/basic/img:v1"
 cp "$T/out" "$T/inspect.json"

@@ -44,15 +44,17 @@ check_store_clean() {
 	fi
 }
 
-# tamper_case NAME EXPECTED_RC FILE FLIPPER REF: corrupts FILE, pulls REF (must exit RC), restores.
+# tamper_case NAME EXPECTED_RC FILE FLIPPER REF [STDERR_REGEX]: corrupts FILE, pulls REF (must exit
+# RC, and the message must match STDERR_REGEX: it names what failed), restores FILE.
 tamper_case() {
-	local name=$1 want=$2 file=$3 flipper=$4 ref=$5 b=$T/b-$1
+	local name=$1 want=$2 file=$3 flipper=$4 ref=$5 re=${6:-} b=$T/b-$1
 	log "tamper: $name (expect exit $want)"
 	cp -p "$file" "$T/saved"
 	"$flipper" "$file"
-	cmp -s "$file" "$T/saved" && fail "fixture: $file did not change"
+	if cmp -s "$file" "$T/saved"; then fail "fixture: $file did not change"; fi
 	store_layers >"$T/layers.before"
 	expect "$want" "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$ref" "$b"
+	[ -z "$re" ] || expect_stderr "$re"
 	no_rootfs "$b"
 	check_store_clean "$T/layers.before"
 	cp -p "$T/saved" "$file"
@@ -85,11 +87,21 @@ STORE=$T/store
 expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$REG/tamper/base:v1" "$T/b-base"
 [ "$(store_layers | wc -l)" -ge 1 ] || fail "the base pull committed no layer to the store"
 
-tamper_case layer-byte 5 "$(reg_blob_file "$L2")" flip_byte "$IMG"
-tamper_case layer-longer 5 "$(reg_blob_file "$L2")" append_bytes "$IMG"
-tamper_case config 5 "$(reg_blob_file "$CFG")" flip_hex "$IMG"
-tamper_case manifest-by-tag 5 "$(reg_blob_file "$MDIGEST")" flip_hex "$IMG"
-tamper_case manifest-by-digest 5 "$(reg_blob_file "$MDIGEST")" flip_hex "$REG/tamper/img@$MDIGEST"
+tamper_case layer-byte 5 "$(reg_blob_file "$L2")" flip_byte "$IMG" "${L2#sha256:}"
+tamper_case layer-longer 5 "$(reg_blob_file "$L2")" append_bytes "$IMG" "${L2#sha256:}"
+# A config verified once is kept in the store, so the tampered registry copy must meet a fresh store.
+SHARED_STORE=$STORE
+STORE=$T/store-config
+mkdir -p "$STORE/layers"
+tamper_case config 5 "$(reg_blob_file "$CFG")" flip_hex "$IMG" "${CFG#sha256:}"
+STORE=$SHARED_STORE
+log "a config kept by the store is used instead of the registry's tampered copy"
+cp -p "$(reg_blob_file "$CFG")" "$T/saved-config"
+flip_hex "$(reg_blob_file "$CFG")"
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$IMG" "$T/b-cached-config"
+cp -p "$T/saved-config" "$(reg_blob_file "$CFG")"
+tamper_case manifest-by-tag 5 "$(reg_blob_file "$MDIGEST")" flip_hex "$IMG" "manifest"
+tamper_case manifest-by-digest 5 "$(reg_blob_file "$MDIGEST")" flip_hex "$REG/tamper/img@$MDIGEST" "manifest"
 
 log "after all that, the same store gives the right tree"
 expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$IMG" "$T/b-good"
