@@ -8,7 +8,7 @@
 
 typedef enum { CCP_SHA256 = 1, CCP_SHA512 = 2 } ccp_digest_algo;
 
-#define CCP_DIGEST_STR_MAX (7 + 128 + 1) /* "sha512:" + 128 hex + NUL */
+#define CCP_DIGEST_STR_MAX (8 + 128 + 1) /* "unknown:" or "sha512:", 128 hex, NUL */
 
 typedef struct ccp_digest {
 	ccp_digest_algo algo; /* 0 when unset */

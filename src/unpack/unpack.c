@@ -353,8 +353,8 @@ static int entry_owner(struct archive_entry *ent, const char *path, uid_t *uid, 
 static int meta_fd(unpack *u, int fd, struct archive_entry *ent, const char *path, int kept, int is_reg,
 		   ccp_err *e)
 {
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int rc;
 
 	if ((rc = entry_owner(ent, path, &uid, &gid, e)) < 0)
@@ -381,8 +381,8 @@ static int meta_at(unpack *u, int pfd, const char *name, struct archive_entry *e
 		   int chmod_it, ccp_err *e)
 {
 	struct timespec ts[2];
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int rc;
 
 	if ((rc = entry_owner(ent, path, &uid, &gid, e)) < 0)
@@ -464,7 +464,7 @@ static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsign
 
 static int do_whiteout(unpack *u, const char *parent, const char *base, const char *path, ccp_err *e)
 {
-	int pfd, via, rc, opaque = strcmp(base, WH_OPAQUE) == 0;
+	int pfd = -1, via, rc, opaque = strcmp(base, WH_OPAQUE) == 0;
 	const char *tname = base + strlen(WH_PREFIX);
 	size_t plen;
 
@@ -721,7 +721,7 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 	la_int64_t size = archive_entry_size(ent);
 	mode_t type = archive_entry_filetype(ent);
 	char *base, *parent;
-	int pfd, rc;
+	int pfd = -1, rc;
 
 	if (++u->n_entries > u->max_entries)
 		return ccp_err_set(e, CCP_ELAYER, "layer has more than %llu entries",
@@ -795,7 +795,7 @@ static int apply_dir_times(unpack *u, ccp_err *e)
 		char *slash = strrchr(d->path, '/');
 		const char *name = slash ? slash + 1 : d->path;
 		struct stat st;
-		int pfd;
+		int pfd = -1;
 
 		if (!d->path[0]) {
 			if (utimensat(u->r.root_fd, ".", d->ts, 0) < 0)
