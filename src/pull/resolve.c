@@ -225,10 +225,8 @@ static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 	int r;
 
 	ccp_digest_str(&d->digest, ds);
-	if (!d->media_type || (strcmp(d->media_type, CCP_MT_OCI_CONFIG) != 0 &&
-			       strcmp(d->media_type, CCP_MT_DOCKER_CONFIG) != 0))
-		return ccp_err_set(e, CCP_EREGISTRY, "%s is not a container image: its config has media type \"%s\"",
-				   rv->image, d->media_type ? d->media_type : "");
+	if ((r = ccp_manifest_check_image(&rv->man, e)))
+		return ccp_err_wrap(e, "%s", rv->image);
 	if (d->size > CCP_CONFIG_MAX)
 		return ccp_err_set(e, CCP_EREGISTRY, "config %s of %s is %llu bytes, more than the limit of %u", ds,
 				   rv->image, (unsigned long long)d->size, CCP_CONFIG_MAX);
