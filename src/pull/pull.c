@@ -76,20 +76,6 @@ static int fail(ccp_context *ctx, const ccp_err *e)
 	return e->code ? e->code : CCP_EINTERNAL;
 }
 
-static int check_options(const ccp_pull_options *o, ccp_err *e)
-{
-	int r = ccp_check_common_options(o, e);
-
-	if (r)
-		return r;
-	if (!o->insecure_policy)
-		return ccp_err_set(e, CCP_EINVALID,
-				   "no signature policy can be evaluated by this build of ccpull (policy %s); refusing to "
-				   "pull. Pass --insecure-policy to pull without verifying signatures",
-				   o->policy ? o->policy : "/etc/containers/policy.json");
-	return 0;
-}
-
 /* ---- layers ---- */
 
 typedef struct blob_source {
@@ -430,6 +416,7 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	resolved_image rv;
 	bundle_state b;
 	ccp_store *store = NULL;
+	ccp_policy_gate *gate = NULL;
 	ccp_pull_result *res = NULL;
 	ccp_digest *chain = NULL;
 	char *meta = NULL;
@@ -439,7 +426,7 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
 	*out = NULL;
 	memset(&rv, 0, sizeof(rv));
-	if ((r = check_options(o, &e)))
+	if ((r = ccp_check_common_options(o, &e)) || (r = ccp_policy_gate_prepare(&gate, o, &e)))
 		return fail(ctx, &e);
 	if (o->snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
 		ccp_err_set(&e, CCP_EINVALID, "the overlay snapshotter is not available in this build; use --snapshotter copy");
@@ -448,6 +435,8 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : DEFAULT_STORE, &e)))
 		goto done;
 	if ((r = ccp_resolve_image(&rv, image, o, store, &e)))
+		goto done;
+	if ((r = ccp_policy_gate_check(gate, &rv, &e)))
 		goto done;
 	if ((r = result_new(&res, &rv, &e)))
 		goto done;
@@ -488,6 +477,7 @@ done:
 	free(meta);
 	free(chain);
 	ccp_store_close(store);
+	ccp_policy_gate_free(gate);
 	ccp_resolved_image_free(&rv);
 	if (r) {
 		ccp_pull_result_free(res);

@@ -43,6 +43,16 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		      ccp_err *e);
 void ccp_resolved_image_free(resolved_image *rv);
 
+/*
+ * The signature policy: prepare loads it before any network access (a missing or invalid policy is
+ * CCP_EINVALID; with insecure_policy *out stays NULL and every image passes); check evaluates it for
+ * a resolved image before any layer is fetched, on every pull (store hits included).
+ */
+typedef struct ccp_policy_gate ccp_policy_gate;
+int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e);
+int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e);
+void ccp_policy_gate_free(ccp_policy_gate *gate);
+
 /* Checks what pull and inspect share before any network access: version, platform syntax. */
 int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e);
 
