@@ -21,5 +21,6 @@
 #include "common.h"
 #include "errors.h"
 #include "pull.h"
+#include "store.h"
 
 #endif

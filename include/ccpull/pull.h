@@ -22,9 +22,9 @@ CCP_EXTERN(const char *) ccp_version(void);
 /* ---- options ---- */
 
 typedef enum {
-	CCP_SNAPSHOTTER_DEFAULT = 0,
+	CCP_SNAPSHOTTER_DEFAULT = 0, /* overlay when running as root and the kernel has overlayfs, else copy */
 	CCP_SNAPSHOTTER_COPY = 1,    /* BUNDLE/rootfs is a plain directory tree */
-	CCP_SNAPSHOTTER_OVERLAY = 2  /* BUNDLE/rootfs is an overlay mount of the store's layers */
+	CCP_SNAPSHOTTER_OVERLAY = 2  /* BUNDLE/rootfs is an overlay mount of the store's layers (ccp_bundle_umount) */
 } ccp_snapshotter;
 
 typedef enum {
@@ -61,11 +61,12 @@ typedef struct ccp_pull_options {
 	const char *platform;         /* "os/arch[/variant]"; NULL: the running platform */
 	ccp_progress_cb progress;
 	void *progress_payload;
+	const char *registries_d;     /* registries.d directory (signature lookaside); NULL: the containers default */
 } ccp_pull_options;
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
-				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL }
+				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);
@@ -89,6 +90,11 @@ CCP_EXTERN(const char *) ccp_pull_result_manifest_digest(const ccp_pull_result *
 CCP_EXTERN(const char *) ccp_pull_result_config_digest(const ccp_pull_result *res);
 CCP_EXTERN(const char *) ccp_pull_result_platform(const ccp_pull_result *res);        /* "linux/amd64" */
 CCP_EXTERN(const char *) ccp_pull_result_rootfs(const ccp_pull_result *res);          /* absolute path */
+CCP_EXTERN(const char *) ccp_pull_result_config_path(const ccp_pull_result *res);     /* BUNDLE/config.json */
+/* The OCI runtime config written to BUNDLE/config.json (JSON text). */
+CCP_EXTERN(const char *) ccp_pull_result_config_json(const ccp_pull_result *res);
+/* "overlay" or "copy": how BUNDLE/rootfs was made. */
+CCP_EXTERN(const char *) ccp_pull_result_snapshotter(const ccp_pull_result *res);
 CCP_EXTERN(size_t) ccp_pull_result_layer_count(const ccp_pull_result *res);
 CCP_EXTERN(const char *) ccp_pull_result_layer_digest(const ccp_pull_result *res, size_t i);
 CCP_EXTERN(const char *) ccp_pull_result_layer_diff_id(const ccp_pull_result *res, size_t i);

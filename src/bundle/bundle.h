@@ -3,6 +3,7 @@
 #define CCP_BUNDLE_BUNDLE_H
 
 #include <jansson.h>
+#include "store/store.h"
 #include "util/err.h"
 
 /*
@@ -14,9 +15,23 @@ int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, ccp_err *e);
 
 /*
  * Builds an OCI runtime config.json for an image config (the parsed image config document) and
- * writes it to bundle_fd/config.json. rootfs_fd is used (read-only, resolved in root) to map a
- * user name in the image's User to numeric ids.
+ * writes it to bundle_fd/config.json. rootfs_fd is used (read-only, resolved in root) to map the
+ * image's User to uid, gid and additional gids; a user or group name the image does not define is
+ * CCP_EINVALID. *text_out (if text_out) receives the JSON written (free() it).
  */
-int ccp_bundle_write_config(int bundle_fd, int rootfs_fd, const json_t *image_config, ccp_err *e);
+int ccp_bundle_write_config(int bundle_fd, int rootfs_fd, const json_t *image_config, char **text_out, ccp_err *e);
+
+/*
+ * Makes BUNDLE/rootfs (bundle: absolute path, bundle_fd: its fd) an overlay of the store layers
+ * chain[0..n-1] over BUNDLE/.ccpull/{upper,work}, recorded in the store as used by this bundle.
+ * *rootfs_fd is the mounted rootfs (close it before unmounting). On failure nothing is left.
+ */
+int ccp_bundle_mount_overlay(ccp_store *s, int bundle_fd, const char *bundle, const char *image,
+			     const ccp_digest *chain, size_t n, int *rootfs_fd, ccp_err *e);
+/*
+ * Unmounts an overlay bundle, removes BUNDLE/rootfs, the upper and work dirs and the store's mount
+ * record. Idempotent; CCP_EINVALID when bundle has no BUNDLE/.ccpull/bundle.json.
+ */
+int ccp_bundle_unmount_overlay(const char *bundle, ccp_err *e);
 
 #endif

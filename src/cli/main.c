@@ -25,6 +25,10 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
 	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
+	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n"
+	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n"
+	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n"
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
 	"\n"
 	"Options of pull and inspect:\n"
 	"  --insecure-policy          pull without evaluating a signature policy (required for now)\n"
@@ -32,13 +36,15 @@ static const char usage_text[] =
 	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n"
 	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n"
 	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n"
+	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n"
 	"  --authfile PATH            containers-auth.json with registry credentials\n"
 	"  --creds USER[:PASSWORD]    credentials for the registry (override --authfile)\n"
 	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n"
 	"  --json                     print the result as one JSON object on stdout\n"
 	"Options of pull only:\n"
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n"
-	"  --snapshotter copy         build BUNDLE/rootfs as a plain directory (the default)\n"
+	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n"
+	"                             as root when the kernel has overlayfs) or as a plain directory\n"
 	"  -q, --quiet                no progress output\n"
 	"Options of inspect only:\n"
 	"  --raw                      print the top-level manifest exactly as verified\n"
@@ -150,7 +156,7 @@ static void on_progress(const ccp_progress_event *ev, void *payload)
 
 enum {
 	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
-	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP
+	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D
 };
 
 static const struct option long_opts[] = {
@@ -159,6 +165,7 @@ static const struct option long_opts[] = {
 	{ "tls-verify", optional_argument, NULL, OPT_TLS_VERIFY },
 	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 	{ "registries-conf", required_argument, NULL, OPT_REGISTRIES_CONF },
+	{ "registries-d", required_argument, NULL, OPT_REGISTRIES_D },
 	{ "authfile", required_argument, NULL, OPT_AUTHFILE },
 	{ "creds", required_argument, NULL, OPT_CREDS },
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
@@ -190,6 +197,7 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 		case OPT_TLS_VERIFY: c->pull.tls_verify = parse_bool("--tls-verify", optarg); break;
 		case OPT_CA_FILE: c->pull.ca_file = optarg; break;
 		case OPT_REGISTRIES_CONF: c->pull.registries_conf = optarg; break;
+		case OPT_REGISTRIES_D: c->pull.registries_d = optarg; break;
 		case OPT_AUTHFILE: c->pull.authfile = optarg; break;
 		case OPT_CREDS: c->pull.creds = optarg; break;
 		case OPT_PLATFORM: c->pull.platform = optarg; break;
@@ -276,11 +284,16 @@ static int cmd_pull(int argc, char **argv)
 				"size", (json_int_t)ccp_pull_result_layer_size(res, i),
 				"media_type", ccp_pull_result_layer_media_type(res, i),
 				"reused", ccp_pull_result_layer_reused(res, i)));
-		r = print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "image", ccp_pull_result_image(res),
+		const char *spec = ccp_pull_result_config_json(res);
+		json_t *config = spec ? json_loads(spec, 0, NULL) : NULL;
+		r = print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "image", ccp_pull_result_image(res),
 					 "manifest_digest", ccp_pull_result_manifest_digest(res),
 					 "config_digest", ccp_pull_result_config_digest(res),
 					 "platform", ccp_pull_result_platform(res),
-					 "rootfs", ccp_pull_result_rootfs(res), "layers", layers));
+					 "snapshotter", ccp_pull_result_snapshotter(res),
+					 "rootfs", ccp_pull_result_rootfs(res), "layers", layers,
+					 "config_path", ccp_pull_result_config_path(res),
+					 "config", config ? config : json_null()));
 	} else if (!c.quiet && isatty(STDERR_FILENO)) {
 		fprintf(stderr, "pulled %s (%s) into %s\n", ccp_pull_result_image(res),
 			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
@@ -367,6 +380,159 @@ static int cmd_inspect(int argc, char **argv)
 	return r;
 }
 
+/* ---- store and umount ---- */
+
+static ccp_context *new_context(void)
+{
+	ccp_context *ctx = NULL;
+
+	if (ccp_context_new(&ctx) != 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		exit(1);
+	}
+	return ctx;
+}
+
+static int store_ls(ccp_context *ctx, const char *store, int json)
+{
+	ccp_store_info *info = NULL;
+	json_t *images, *layers, *bundles;
+	char used[32], size[32];
+	int r;
+
+	if ((r = ccp_store_info_load(&info, ctx, store)) != 0)
+		return fail(ctx, r);
+	if (!json) {
+		printf("%-40s %-19s %s\n", "IMAGE", "MANIFEST", "LAYERS");
+		for (size_t i = 0; i < ccp_store_info_image_count(info); i++) {
+			const ccp_store_image *im = ccp_store_info_image(info, i);
+			printf("%-40s %-19.19s %zu\n", im->image, im->manifest_digest, im->layer_count);
+		}
+		printf("\n%-19s %10s %10s %s\n", "LAYER", "BLOB", "DISK", "USED BY");
+		for (size_t i = 0; i < ccp_store_info_layer_count(info); i++) {
+			const ccp_store_layer *l = ccp_store_info_layer(info, i);
+			human(size, sizeof(size), (double)l->size);
+			human(used, sizeof(used), (double)l->disk_usage);
+			printf("%-19.19s %10s %10s ", l->chain_id, size, used);
+			if (l->images + l->bundles)
+				printf("%zu image(s), %zu mounted bundle(s)\n", l->images, l->bundles);
+			else
+				printf("unused\n");
+		}
+		for (size_t i = 0; i < ccp_store_info_bundle_count(info); i++) {
+			const ccp_store_bundle *bd = ccp_store_info_bundle(info, i);
+			printf("%sbundle %s (%s)%s\n", i ? "" : "\n", bd->bundle, bd->image, bd->live ? "" : " not mounted");
+		}
+		ccp_store_info_free(info);
+		return 0;
+	}
+	images = json_array();
+	layers = json_array();
+	bundles = json_array();
+	for (size_t i = 0; images && i < ccp_store_info_image_count(info); i++) {
+		const ccp_store_image *im = ccp_store_info_image(info, i);
+		json_array_append_new(images, json_pack("{s:s, s:s, s:s, s:I, s:I}", "image", im->image,
+							"manifest_digest", im->manifest_digest, "config_digest",
+							im->config_digest, "last_used", (json_int_t)im->last_used,
+							"layers", (json_int_t)im->layer_count));
+	}
+	for (size_t i = 0; layers && i < ccp_store_info_layer_count(info); i++) {
+		const ccp_store_layer *l = ccp_store_info_layer(info, i);
+		json_array_append_new(layers, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "chain_id",
+							l->chain_id, "diff_id", l->diff_id, "digest", l->digest, "size",
+							(json_int_t)l->size, "disk_usage", (json_int_t)l->disk_usage,
+							"images", (json_int_t)l->images, "bundles", (json_int_t)l->bundles,
+							"in_use", l->images + l->bundles > 0));
+	}
+	for (size_t i = 0; bundles && i < ccp_store_info_bundle_count(info); i++) {
+		const ccp_store_bundle *bd = ccp_store_info_bundle(info, i);
+		json_array_append_new(bundles, json_pack("{s:s, s:s, s:b}", "bundle", bd->bundle, "image", bd->image,
+							 "live", bd->live));
+	}
+	ccp_store_info_free(info);
+	return print_json(json_pack("{s:o*, s:o*, s:o*}", "images", images, "layers", layers, "bundles", bundles));
+}
+
+static int cmd_store(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, OPT_STORE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *verb, *store = NULL;
+	ccp_context *ctx;
+	int ch, json = 0, r;
+
+	if (argc < 2)
+		usage_error("store needs a verb: ls, rm or gc");
+	verb = argv[1];
+	argc--;
+	argv++;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_STORE: store = optarg; break;
+		case OPT_JSON: json = 1; break;
+		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		default: usage_error("invalid option");
+		}
+	}
+	ctx = new_context();
+	if (strcmp(verb, "ls") == 0) {
+		if (argc != optind)
+			usage_error("store ls takes no arguments");
+		r = store_ls(ctx, store, json);
+	} else if (strcmp(verb, "rm") == 0) {
+		size_t n = 0;
+		if (argc - optind != 1)
+			usage_error("store rm needs exactly one IMAGE");
+		if ((r = ccp_store_remove_image(ctx, store, argv[optind], &n)) != 0)
+			r = fail(ctx, r);
+		else if (json)
+			r = print_json(json_pack("{s:I}", "removed", (json_int_t)n));
+	} else if (strcmp(verb, "gc") == 0) {
+		ccp_store_gc_stats st = CCP_STORE_GC_STATS_INIT;
+		char freed[32];
+		if (argc != optind)
+			usage_error("store gc takes no arguments");
+		if ((r = ccp_store_gc(ctx, store, &st)) != 0) {
+			r = fail(ctx, r);
+		} else if (json) {
+			r = print_json(json_pack("{s:I, s:I, s:I}", "layers_removed", (json_int_t)st.layers_removed,
+						 "bytes_freed", (json_int_t)st.bytes_freed, "stale_removed",
+						 (json_int_t)st.stale_removed));
+		} else {
+			human(freed, sizeof(freed), (double)st.bytes_freed);
+			printf("removed %zu layer(s) (%s) and %zu stale entr%s\n", st.layers_removed, freed,
+			       st.stale_removed, st.stale_removed == 1 ? "y" : "ies");
+		}
+	} else {
+		usage_error("unknown store verb \"%s\" (ls, rm or gc)", verb);
+	}
+	ccp_context_free(ctx);
+	return r;
+}
+
+static int cmd_umount(int argc, char **argv)
+{
+	ccp_context *ctx;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc != 2)
+		usage_error("umount needs exactly one BUNDLE");
+	ctx = new_context();
+	if ((r = ccp_bundle_umount(ctx, argv[1])) != 0)
+		r = fail(ctx, r);
+	ccp_context_free(ctx);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -386,8 +552,11 @@ int main(int argc, char **argv)
 		return cmd_pull(argc - 1, argv + 1);
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - 1, argv + 1);
-	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "serve") == 0 || strcmp(cmd, "store") == 0 ||
-	    strcmp(cmd, "umount") == 0) {
+	if (strcmp(cmd, "store") == 0)
+		return cmd_store(argc - 1, argv + 1);
+	if (strcmp(cmd, "umount") == 0)
+		return cmd_umount(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "serve") == 0) {
 		fprintf(stderr, "%s: the %s command is not available in this build of ccpull\n", prog, cmd);
 		return EXIT_USAGE;
 	}

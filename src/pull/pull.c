@@ -16,8 +16,6 @@
 #include "store/store.h"
 #include "util/fs.h"
 
-#define DEFAULT_STORE "/run/ccpull/store"
-
 typedef struct layer_result {
 	char digest[CCP_DIGEST_STR_MAX];
 	char diff_id[CCP_DIGEST_STR_MAX];
@@ -29,6 +27,9 @@ typedef struct layer_result {
 struct ccp_pull_result {
 	char *image;
 	char *rootfs;
+	char *config_path;
+	char *config_json;
+	const char *snapshotter;
 	char manifest_digest[CCP_DIGEST_STR_MAX];
 	char config_digest[CCP_DIGEST_STR_MAX];
 	char platform[200];
@@ -172,8 +173,8 @@ static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *ch
 static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, const ccp_digest *chain,
 		      const ccp_pull_options *o, int *reused, ccp_err *e)
 {
-	char lower_paths[CCP_LAYERS_MAX][PATH_MAX], name[512];
-	const char *lowers[CCP_LAYERS_MAX];
+	const char **lowers = NULL;
+	char name[512];
 	ccp_staging st;
 	ccp_layer_job job;
 	blob_source src;
@@ -193,11 +194,8 @@ static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, cons
 		ccp_store_unlock(lock);
 		return 0;
 	}
-	for (size_t i = 0; i < k; i++) {
-		if ((r = ccp_store_layer_path(store, &chain[k - 1 - i], lower_paths[i], PATH_MAX, e)))
-			goto out_unlock;
-		lowers[i] = lower_paths[i];
-	}
+	if ((r = ccp_store_lowers(store, chain, k, &lowers, e)))
+		goto out_unlock;
 	if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
 		goto out_unlock;
 	if ((r = ccp_stage_begin(store, &st, e)))
@@ -218,6 +216,7 @@ static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, cons
 out_abort:
 	ccp_stage_abort(&st);
 out_unlock:
+	free(lowers);
 	free(meta);
 	ccp_store_unlock(lock);
 	return r;
@@ -249,25 +248,26 @@ static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pul
 /* Copies the merged view of the store layers for chain[0..n-1] into rootfs_fd. */
 static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, int rootfs_fd, ccp_err *e)
 {
-	char paths[CCP_LAYERS_MAX][PATH_MAX];
-	const char *lowers[CCP_LAYERS_MAX];
+	const char **lowers = NULL;
 	ccp_staging st;
 	int src = -1, r;
 
-	for (size_t i = 0; i < n; i++) {
-		if ((r = ccp_store_layer_path(store, &chain[n - 1 - i], paths[i], PATH_MAX, e)))
-			return r;
-		lowers[i] = paths[i];
-	}
+	if ((r = ccp_store_lowers(store, chain, n, &lowers, e)))
+		return r;
 	if (n == 1) {
-		if ((src = open(paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", paths[0]);
-		r = ccp_tree_copy(src, rootfs_fd, 1, e);
-		close(src);
+		if ((src = open(lowers[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", lowers[0]);
+		else
+			r = ccp_tree_copy(src, rootfs_fd, 1, e);
+		if (src >= 0)
+			close(src);
+		free(lowers);
 		return r;
 	}
-	if ((r = ccp_stage_begin(store, &st, e)))
+	if ((r = ccp_stage_begin(store, &st, e))) {
+		free(lowers);
 		return r;
+	}
 	if ((r = ccp_overlay_mount(st.merged, lowers, n, NULL, NULL, e)) == 0) {
 		st.mounted = 1;
 		if ((src = open(st.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -278,18 +278,8 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 		}
 	}
 	ccp_stage_abort(&st);
+	free(lowers);
 	return r;
-}
-
-static char *image_meta(const resolved_image *rv)
-{
-	char m[CCP_DIGEST_STR_MAX], c[CCP_DIGEST_STR_MAX];
-	json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "image", rv->image, "manifest_digest",
-			      ccp_digest_str(&rv->man_digest, m), "config_digest",
-			      ccp_digest_str(&rv->man.config.digest, c), "last_used", (json_int_t)time(NULL));
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return s;
 }
 
 void ccp_pull_result_free(ccp_pull_result *res)
@@ -301,6 +291,8 @@ void ccp_pull_result_free(ccp_pull_result *res)
 	free(res->layers);
 	free(res->image);
 	free(res->rootfs);
+	free(res->config_path);
+	free(res->config_json);
 	free(res);
 }
 
@@ -335,12 +327,14 @@ typedef struct bundle_state {
 	char *bundle;     /* absolute */
 	int fd;
 	int created;      /* we made the bundle directory */
-	char tmp[64];     /* ".rootfs-<id>" while assembling */
+	char tmp[64];     /* ".rootfs-<id>" while assembling a copy */
 	int rootfs_fd;
+	int mounted;      /* rootfs is an overlay bundle mount */
 	int wrote_config;
 } bundle_state;
 
-static int bundle_begin(bundle_state *b, const char *bundle, ccp_err *e)
+/* With overlay, BUNDLE/rootfs appears only when mounted: no temporary directory is made. */
+static int bundle_begin(bundle_state *b, const char *bundle, int overlay, ccp_err *e)
 {
 	char id[17];
 	struct stat st;
@@ -362,6 +356,8 @@ static int bundle_begin(bundle_state *b, const char *bundle, ccp_err *e)
 	if (fstatat(b->fd, "rootfs", &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return ccp_err_set(e, CCP_EINVALID, "bundle `%s` already has a rootfs; remove it or choose another bundle",
 				   b->bundle);
+	if (overlay)
+		return 0;
 	if ((r = ccp_random_id(id, 8, e)))
 		return r;
 	snprintf(b->tmp, sizeof(b->tmp), ".rootfs-%s", id);
@@ -376,16 +372,18 @@ static int bundle_finish(bundle_state *b, const resolved_image *rv, ccp_pull_res
 	size_t len;
 	int r;
 
-	if ((r = ccp_bundle_write_config(b->fd, b->rootfs_fd, rv->cfg_json, e)))
+	if ((r = ccp_bundle_write_config(b->fd, b->rootfs_fd, rv->cfg_json, &res->config_json, e)))
 		return ccp_err_wrap(e, "config.json for %s", rv->image);
 	b->wrote_config = 1;
-	if (fsync(b->rootfs_fd) < 0 || renameat(b->fd, b->tmp, b->fd, "rootfs") < 0)
+	if (!b->mounted &&
+	    (fsync(b->rootfs_fd) < 0 || renameat(b->fd, b->tmp, b->fd, "rootfs") < 0))
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot move the rootfs into place in `%s`", b->bundle);
 	b->tmp[0] = '\0';
-	len = strlen(b->bundle) + sizeof("/rootfs");
-	if (!(res->rootfs = malloc(len)))
+	len = strlen(b->bundle) + sizeof("/config.json");
+	if (!(res->rootfs = malloc(len)) || !(res->config_path = malloc(len)))
 		return ccp_err_oom(e);
 	snprintf(res->rootfs, len, "%s/rootfs", b->bundle);
+	snprintf(res->config_path, len, "%s/config.json", b->bundle);
 	return 0;
 }
 
@@ -394,6 +392,12 @@ static void bundle_end(bundle_state *b, int failed)
 {
 	if (b->rootfs_fd >= 0)
 		close(b->rootfs_fd);
+	if (failed && b->mounted) {
+		ccp_err ignored = CCP_ERR_INIT;
+		ccp_bundle_unmount_overlay(b->bundle, &ignored);
+		unlinkat(b->fd, ".ccpull/bundle.json", 0);
+		unlinkat(b->fd, ".ccpull", AT_REMOVEDIR);
+	}
 	if (failed && b->fd >= 0) {
 		if (b->tmp[0])
 			ccp_rm_rf_at(b->fd, b->tmp);
@@ -405,6 +409,46 @@ static void bundle_end(bundle_state *b, int failed)
 	if (failed && b->created && b->bundle)
 		rmdir(b->bundle);
 	free(b->bundle);
+}
+
+/* Overlay when asked for, or by default when running as root on a kernel with overlayfs. */
+static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *overlay, ccp_err *e)
+{
+	*overlay = 0;
+	if (o->snapshotter == CCP_SNAPSHOTTER_COPY)
+		return 0;
+	if (o->snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
+		if (!privileged)
+			return ccp_err_set(e, CCP_EINVALID, "the overlay snapshotter needs root; use --snapshotter copy");
+		if (!ccp_overlay_supported())
+			return ccp_err_set(e, CCP_EINVALID, "this kernel cannot mount overlayfs; use --snapshotter copy");
+		*overlay = 1;
+		return 0;
+	}
+	*overlay = privileged && ccp_overlay_supported();
+	return 0;
+}
+
+/* Makes (or reuses) every layer of the image in the store, then records the image. */
+static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, const ccp_pull_options *o,
+		       ccp_pull_result *res, ccp_err *e)
+{
+	char *meta;
+	int r = 0;
+
+	for (size_t k = 0; k < rv->man.n_layers && r == 0; k++) {
+		r = make_layer(store, rv, k, chain, o, &res->layers[k].reused, e);
+		if (r == 0)
+			emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, res->layers[k].digest, res->layers[k].size,
+			     res->layers[k].size, res->layers[k].reused);
+	}
+	if (r)
+		return r;
+	if (!(meta = ccp_store_image_record(rv->image, &rv->man_digest, &rv->man.config.digest, chain, rv->man.n_layers)))
+		return ccp_err_oom(e);
+	r = ccp_store_put_image(store, &rv->man_digest, meta, e);
+	free(meta);
+	return r;
 }
 
 int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const char *bundle,
@@ -419,8 +463,7 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	ccp_policy_gate *gate = NULL;
 	ccp_pull_result *res = NULL;
 	ccp_digest *chain = NULL;
-	char *meta = NULL;
-	int r, privileged = geteuid() == 0, bundle_ready = 0;
+	int r, privileged = geteuid() == 0, overlay = 0, bundle_ready = 0;
 
 	if (!out || !image || !bundle)
 		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
@@ -428,11 +471,9 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	memset(&rv, 0, sizeof(rv));
 	if ((r = ccp_check_common_options(o, &e)) || (r = ccp_policy_gate_prepare(&gate, o, &e)))
 		return fail(ctx, &e);
-	if (o->snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
-		ccp_err_set(&e, CCP_EINVALID, "the overlay snapshotter is not available in this build; use --snapshotter copy");
-		return fail(ctx, &e);
-	}
-	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : DEFAULT_STORE, &e)))
+	if ((r = choose_snapshotter(o, privileged, &overlay, &e)))
+		goto done;
+	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : CCP_STORE_DEFAULT, &e)))
 		goto done;
 	if ((r = ccp_resolve_image(&rv, image, o, store, &e)))
 		goto done;
@@ -440,33 +481,31 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		goto done;
 	if ((r = result_new(&res, &rv, &e)))
 		goto done;
+	if (rv.man.n_layers == 0)
+		overlay = 0; /* overlayfs needs a lower layer; an empty image is an empty directory */
+	res->snapshotter = overlay ? "overlay" : "copy";
 	bundle_ready = 1;
-	if ((r = bundle_begin(&b, bundle, &e)))
+	if ((r = bundle_begin(&b, bundle, overlay, &e)))
 		goto done_bundle;
 
 	if (!privileged) {
 		/* Overlay mounts need privileges: no shared store, each pull applies its layers itself. */
 		r = apply_all_into(b.rootfs_fd, &rv, o, res->layers, &e);
 	} else {
-		if (!(chain = calloc(rv.man.n_layers ? rv.man.n_layers : 1, sizeof(*chain)))) {
+		size_t n = rv.man.n_layers;
+		if (!(chain = calloc(n ? n : 1, sizeof(*chain)))) {
 			r = ccp_err_oom(&e);
 			goto done_bundle;
 		}
-		if ((r = chain_ids(chain, &rv.cfg, &e)))
+		if ((r = chain_ids(chain, &rv.cfg, &e)) || (r = make_layers(store, &rv, chain, o, res, &e)))
 			goto done_bundle;
-		for (size_t k = 0; k < rv.man.n_layers && r == 0; k++) {
-			r = make_layer(store, &rv, k, chain, o, &res->layers[k].reused, &e);
-			if (r == 0)
-				emit(o, CCP_PROGRESS_LAYER_DONE, k, rv.man.n_layers, res->layers[k].digest,
-				     res->layers[k].size, res->layers[k].size, res->layers[k].reused);
+		emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
+		if (overlay) {
+			if ((r = ccp_bundle_mount_overlay(store, b.fd, b.bundle, rv.image, chain, n, &b.rootfs_fd, &e)) == 0)
+				b.mounted = 1;
+		} else if (n) {
+			r = assemble_copy(store, chain, n, b.rootfs_fd, &e);
 		}
-		if (r == 0) {
-			emit(o, CCP_PROGRESS_ROOTFS, rv.man.n_layers, rv.man.n_layers, NULL, 0, 0, 0);
-			if (rv.man.n_layers)
-				r = assemble_copy(store, chain, rv.man.n_layers, b.rootfs_fd, &e);
-		}
-		if (r == 0 && (meta = image_meta(&rv)))
-			r = ccp_store_put_image(store, &rv.man_digest, meta, &e);
 	}
 	if (r == 0)
 		r = bundle_finish(&b, &rv, res, &e);
@@ -474,7 +513,6 @@ done_bundle:
 	if (bundle_ready)
 		bundle_end(&b, r != 0);
 done:
-	free(meta);
 	free(chain);
 	ccp_store_close(store);
 	ccp_policy_gate_free(gate);
@@ -494,6 +532,9 @@ const char *ccp_pull_result_manifest_digest(const ccp_pull_result *res) { return
 const char *ccp_pull_result_config_digest(const ccp_pull_result *res) { return res->config_digest; }
 const char *ccp_pull_result_platform(const ccp_pull_result *res) { return res->platform; }
 const char *ccp_pull_result_rootfs(const ccp_pull_result *res) { return res->rootfs; }
+const char *ccp_pull_result_config_path(const ccp_pull_result *res) { return res->config_path; }
+const char *ccp_pull_result_config_json(const ccp_pull_result *res) { return res->config_json; }
+const char *ccp_pull_result_snapshotter(const ccp_pull_result *res) { return res->snapshotter; }
 size_t ccp_pull_result_layer_count(const ccp_pull_result *res) { return res->n_layers; }
 
 const char *ccp_pull_result_layer_digest(const ccp_pull_result *res, size_t i)

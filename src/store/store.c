@@ -17,6 +17,7 @@
 struct ccp_store {
 	char *dir;
 	int fd;
+	int gc_lock_fd;  /* STORE/gc.lock: shared by pulls, exclusive for gc */
 };
 
 static int ensure_layout(ccp_store *s, ccp_err *e)
@@ -77,9 +78,24 @@ static void clean_stale_staging(ccp_store *s)
 	closedir(d);
 }
 
-int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
+/*
+ * Every user of the store holds STORE/gc.lock shared; gc holds it exclusively, so it never sees a
+ * layer made by a pull that has not yet written the image or mount record that keeps it.
+ */
+static int lock_store(ccp_store *s, int exclusive, ccp_err *e)
 {
-	static const char *const subdirs[] = { "layers", "images", "staging", "blobs" };
+	s->gc_lock_fd = openat(s->fd, "gc.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (s->gc_lock_fd < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot open gc.lock", s->dir);
+	while (flock(s->gc_lock_fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot lock gc.lock", s->dir);
+	return 0;
+}
+
+static int store_open(ccp_store **out, const char *dir, int exclusive, ccp_err *e)
+{
+	static const char *const subdirs[] = { "layers", "images", "staging", "blobs", "mounts" };
 	ccp_store *s;
 	int r;
 
@@ -92,6 +108,7 @@ int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
 		free(s);
 		return ccp_err_oom(e);
 	}
+	s->gc_lock_fd = -1;
 	s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->fd < 0) {
 		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open store `%s`", dir);
@@ -105,6 +122,8 @@ int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
 			goto fail;
 		}
 	}
+	if ((r = lock_store(s, exclusive, e)) != 0)
+		goto fail;
 	clean_stale_staging(s);
 	*out = s;
 	return 0;
@@ -113,10 +132,27 @@ fail:
 	return r;
 }
 
+int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
+{
+	return store_open(out, dir, 0, e);
+}
+
+int ccp_store_open_exclusive(ccp_store **out, const char *dir, ccp_err *e)
+{
+	return store_open(out, dir, 1, e);
+}
+
+int ccp_store_fd(const ccp_store *s)
+{
+	return s->fd;
+}
+
 void ccp_store_close(ccp_store *s)
 {
 	if (!s)
 		return;
+	if (s->gc_lock_fd >= 0)
+		close(s->gc_lock_fd);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->dir);
@@ -132,6 +168,24 @@ int ccp_store_layer_path(const ccp_store *s, const ccp_digest *chain, char *out,
 {
 	if ((size_t)snprintf(out, n, "%s/layers/%s", s->dir, chain->hex) >= n)
 		return ccp_err_set(e, CCP_EINVALID, "store path `%s` is too long", s->dir);
+	return 0;
+}
+
+int ccp_store_lowers(const ccp_store *s, const ccp_digest *chain, size_t n, const char ***out, ccp_err *e)
+{
+	size_t each = strlen(s->dir) + sizeof("/layers/") + sizeof(chain->hex);
+	const char **v;
+	char *p;
+
+	*out = NULL;
+	if (!(v = malloc((n ? n : 1) * (sizeof(*v) + each))))
+		return ccp_err_oom(e);
+	p = (char *)(v + n);
+	for (size_t i = 0; i < n; i++, p += each) {
+		snprintf(p, each, "%s/layers/%s", s->dir, chain[n - 1 - i].hex);
+		v[i] = p;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -202,40 +256,6 @@ int ccp_stage_begin(ccp_store *s, ccp_staging *st, ccp_err *e)
 	return 0;
 fail:
 	ccp_stage_abort(st);
-	return r;
-}
-
-int ccp_overlay_mount(const char *target, const char *const *lowers, size_t n_lowers, const char *upper,
-		      const char *work, ccp_err *e)
-{
-	ccp_buf opts = CCP_BUF_INIT(0);
-	int r = 0;
-
-	r |= ccp_buf_puts(&opts, "lowerdir=");
-	for (size_t i = 0; i < n_lowers; i++) {
-		if (strpbrk(lowers[i], ":,\\")) {
-			ccp_buf_free(&opts);
-			return ccp_err_set(e, CCP_EINVALID, "store path `%s` contains ':', ',' or '\\'", lowers[i]);
-		}
-		r |= ccp_buf_printf(&opts, "%s%s", i ? ":" : "", lowers[i]);
-	}
-	if (upper)
-		r |= ccp_buf_printf(&opts, ",upperdir=%s,workdir=%s", upper, work);
-	r |= ccp_buf_puts(&opts, ",redirect_dir=off,index=off,metacopy=off");
-	if (r) {
-		ccp_buf_free(&opts);
-		return ccp_err_oom(e);
-	}
-	/* The kernel takes at most one page of mount options. */
-	if (opts.len >= (size_t)sysconf(_SC_PAGESIZE)) {
-		ccp_buf_free(&opts);
-		return ccp_err_set(e, CCP_ESTORAGE,
-				   "overlay of %zu layers needs %zu bytes of mount options, more than the kernel's limit",
-				   n_lowers, opts.len);
-	}
-	if (mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts.data) < 0)
-		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot mount overlay on `%s`", target);
-	ccp_buf_free(&opts);
 	return r;
 }
 

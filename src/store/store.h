@@ -8,8 +8,11 @@
  *   STORE/images/<manifest-hex>.json
  *   STORE/blobs/<algo>-<hex>      verified image configs
  *   STORE/staging/<id>/           work in progress, {upper,work,merged}; <id>.lock held by its owner
+ *   STORE/mounts/<id>.json        an overlay bundle using layers {bundle, rootfs, image, layers}
+ *   STORE/gc.lock                 shared by every user of the store, exclusive for gc
  * A layer is keyed by its chain ID, not its diff_id, because its upper directory depends on the layers
- * below it (copy-ups, whiteouts).
+ * below it (copy-ups, whiteouts). An image record lists its layers' chain IDs; gc keeps the layers an
+ * image record or a live mount record names.
  */
 #ifndef CCP_STORE_STORE_H
 #define CCP_STORE_STORE_H
@@ -21,17 +24,28 @@
 #include "util/err.h"
 
 #define CCP_STORE_LAYOUT_VERSION 1
+#define CCP_STORE_DEFAULT "/run/ccpull/store"
 
 typedef struct ccp_store ccp_store;
 
-/* Opens (creating if needed) the store at dir; removes staging leftovers nobody holds. */
+/*
+ * Opens (creating if needed) the store at dir, holding gc.lock shared until ccp_store_close; removes
+ * staging leftovers nobody holds. The _exclusive form waits until no one else has the store open.
+ */
 int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e);
+int ccp_store_open_exclusive(ccp_store **out, const char *dir, ccp_err *e);
 void ccp_store_close(ccp_store *s);
 const char *ccp_store_dir(const ccp_store *s);
+int ccp_store_fd(const ccp_store *s);
 
 /* Absolute path of the committed layer dir for chain into out. */
 int ccp_store_layer_path(const ccp_store *s, const ccp_digest *chain, char *out, size_t n, ccp_err *e);
 int ccp_store_has_layer(const ccp_store *s, const ccp_digest *chain);
+/*
+ * The layer dirs of chain[0..n-1] as overlay lowers, top-most (chain[n-1]) first, in one allocation
+ * (free() it).
+ */
+int ccp_store_lowers(const ccp_store *s, const ccp_digest *chain, size_t n, const char ***out, ccp_err *e);
 
 /* Exclusive lock for making one layer; other pulls of the same layer wait, unrelated pulls don't. */
 int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e);
@@ -62,11 +76,41 @@ void ccp_stage_abort(ccp_staging *st);
 int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *json, ccp_err *e);
 
 /*
- * Mounts target as an overlay of lowers (top-most first). Read-only when upper is NULL.
- * Options exclude metacopy/redirect_dir/index so upper dirs stay self-contained.
+ * Mounts target as an overlay of lowers (top-most first, absolute paths). Read-only when upper is NULL.
+ * Options exclude metacopy/redirect_dir/index so upper dirs stay self-contained. Uses the new mount
+ * API with one "lowerdir+" per layer; without it (before Linux 6.8), ccp_overlay_mount_legacy: one
+ * mount(2) option string, naming the layers by /proc/self/fd paths when full paths exceed a page.
  */
 int ccp_overlay_mount(const char *target, const char *const *lowers, size_t n_lowers, const char *upper,
 		      const char *work, ccp_err *e);
+int ccp_overlay_mount_legacy(const char *target, const char *const *lowers, size_t n_lowers, const char *upper,
+			     const char *work, ccp_err *e);
+/* 1 when this kernel can mount overlayfs. */
+int ccp_overlay_supported(void);
+/* 1 when path is the root of a mounted overlay (in this mount namespace). */
+int ccp_is_overlay_mount(const char *path);
+
+/* ---- records (records.c) ---- */
+
+/* Image record: {image, manifest_digest, config_digest, last_used, layers: [chain IDs]}. */
+char *ccp_store_image_record(const char *image, const ccp_digest *manifest, const ccp_digest *config,
+			     const ccp_digest *chain, size_t n);
+
+/*
+ * Records that the overlay bundle at bundle (absolute) uses the layers chain[0..n-1]; written before
+ * the mount, so a crash leaves a stale record (removed at gc), never a mount gc does not know.
+ * id (33 bytes) receives the record's name.
+ */
+int ccp_store_add_mount(ccp_store *s, const char *bundle, const char *image, const ccp_digest *chain, size_t n,
+			char *id, ccp_err *e);
+/* Removes mount record id of the store at dir (if present). */
+int ccp_store_remove_mount(const char *dir, const char *id, ccp_err *e);
+
+struct ccp_store_info;
+int ccp_store_scan(struct ccp_store_info **out, const char *dir, ccp_err *e);
+int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_err *e);
+struct ccp_store_gc_stats;
+int ccp_store_collect(const char *dir, struct ccp_store_gc_stats *stats, ccp_err *e);
 
 
 /*

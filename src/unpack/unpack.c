@@ -60,9 +60,12 @@ typedef struct unpack {
 
 /* ---- the tar source ---- */
 
-static void push_block(unpack *u, const unsigned char *b, size_t n)
+/*
+ * Keeps the last TAR_BLOCK bytes seen before the current block. It must run before the source is
+ * asked for more: the source may refill the very buffer the current block points into.
+ */
+static void retire_block(unpack *u)
 {
-	/* Keep the last TAR_BLOCK bytes before the new block. */
 	if (u->cur_len >= TAR_BLOCK) {
 		memcpy(u->hist, u->cur + u->cur_len - TAR_BLOCK, TAR_BLOCK);
 		u->hist_len = TAR_BLOCK;
@@ -72,6 +75,11 @@ static void push_block(unpack *u, const unsigned char *b, size_t n)
 		memcpy(u->hist + keep, u->cur, u->cur_len);
 		u->hist_len = keep + u->cur_len;
 	}
+	u->cur_len = 0;
+}
+
+static void push_block(unpack *u, const unsigned char *b, size_t n)
+{
 	u->cur = b;
 	u->cur_len = n;
 	u->cur_start = u->pos;
@@ -84,6 +92,7 @@ static la_ssize_t src_read(struct archive *a, void *payload, const void **buf)
 	ssize_t n;
 	size_t pad;
 
+	retire_block(u);
 	if (u->src_eof) {
 		if (u->synth_done)
 			return 0;

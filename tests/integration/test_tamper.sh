@@ -135,9 +135,12 @@ expect 4 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "127.0.0.1:$port/tamper/img
 no_rootfs "$T/b-noreg"
 
 log "no policy decision"
-# Without --insecure-policy there is no policy to accept the image (contract: exit 2 until
-# signature policies are implemented); a policy file that does not exist is invalid configuration.
-expect 2 "$CCPULL" pull --tls-verify=false --snapshotter copy --store "$STORE" "$IMG" "$T/b-nopolicy"
+# Without --insecure-policy the policy decides: a policy that is invalid or does not exist is
+# invalid configuration (the default /etc/containers/policy.json may exist on this machine).
+printf '{"default": [{"type": "insecureAcceptAnything"}], "unknownKey": 1}\n' >"$T/bad-policy.json"
+expect 2 "$CCPULL" pull --policy "$T/bad-policy.json" --tls-verify=false --snapshotter copy --store "$STORE" \
+	"$IMG" "$T/b-nopolicy"
+expect_stderr 'unknownKey'
 no_rootfs "$T/b-nopolicy"
 expect 2 "$CCPULL" pull --policy "$T/no-such-policy.json" --tls-verify=false --snapshotter copy --store "$STORE" \
 	"$IMG" "$T/b-nopolicy2"

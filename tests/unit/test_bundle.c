@@ -103,7 +103,7 @@ int main(void)
 			CHECK(fd >= 0 && write(fd, pw, strlen(pw)) == (ssize_t)strlen(pw));
 			close(fd);
 		}
-		CHECK(ccp_bundle_write_config(sfd, dfd, cfg, &e) == 0);
+		CHECK(ccp_bundle_write_config(sfd, dfd, cfg, NULL, &e) == 0);
 		snprintf(p, sizeof(p), "%s/config.json", src);
 		CHECK(ccp_read_file(&out, p, 1 << 20, &e) == 0);
 		spec = json_loadb(out.data, out.len, 0, NULL);
@@ -122,7 +122,7 @@ int main(void)
 		ccp_buf_free(&out);
 		/* an unknown user is a clear error */
 		cfg = json_pack("{s:{s:s}}", "config", "User", "nobody-here");
-		CHECK(ccp_bundle_write_config(sfd, dfd, cfg, &e) == CCP_EINVALID);
+		CHECK(ccp_bundle_write_config(sfd, dfd, cfg, NULL, &e) == CCP_EINVALID);
 		CHECK(strstr(e.msg, "nobody-here") != NULL);
 		json_decref(cfg);
 	}

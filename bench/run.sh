@@ -1,0 +1,176 @@
+#!/bin/bash
+# bench/run.sh: ccpull against containerd (ctr images pull) and skopeo copy + umoci unpack, on the same
+# loopback docker-registry, with the same images, alternating runs; medians of RUNS and peak RSS.
+#
+#   sudo bench/run.sh                 # RUNS=3, images from /usr/share/doc, /usr/include, /usr/bin
+#   RUNS=5 CCPULL=build/ccpull sudo bench/run.sh
+#
+# The images are made once from local directories (GNU tar --sort=name, gzip -n, zstd) and kept in
+# BENCH_DIR (default /var/tmp/ccpull-bench) with the registry's storage; delete it to rebuild.
+# Pulls unpack into a tmpfs mounted on BENCH_DIR/runs for the duration of the benchmark.
+set -euo pipefail
+shopt -s inherit_errexit
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${BENCH_DIR:-/var/tmp/ccpull-bench}
+RUNS=${RUNS:-3}
+CCPULL=${CCPULL:-$SRC/build/ccpull}
+LAYER_DIRS=(${BENCH_LAYERS:-usr/share/doc usr/include usr/bin})
+PORT=${BENCH_PORT:-5077}
+REG=127.0.0.1:$PORT
+
+[ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (containerd, umoci unpack, overlay)" >&2; exit 2; }
+for t in docker-registry skopeo umoci containerd ctr zstd gzip /usr/bin/time /usr/bin/python3; do
+	command -v "$t" >/dev/null || { echo "bench/run.sh: $t is missing (apt-get install containerd skopeo umoci docker-registry zstd time)" >&2; exit 2; }
+done
+[ -x "$CCPULL" ] || { echo "bench/run.sh: $CCPULL not built (cmake -S . -B build && cmake --build build)" >&2; exit 2; }
+
+# Every tool unpacks into a tmpfs, as a confidential guest does (/run is tmpfs in encrypted memory).
+mkdir -p "$WORK/layers" "$WORK/runs"
+mount -t tmpfs -o size=${BENCH_TMPFS_SIZE:-12g} ccpull-bench "$WORK/runs"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	grep " $WORK/runs" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# ---- images ----
+DIFF_IDS=()
+for d in "${LAYER_DIRS[@]}"; do
+	n=$(echo "$d" | tr / _)
+	if [ ! -s "$WORK/layers/$n.tar.zst" ]; then
+		echo "bench: making layer /$d" >&2
+		tar -C / --format=pax --numeric-owner --sort=name -cf "$WORK/layers/$n.tar" "$d"
+		gzip -n -6 -c "$WORK/layers/$n.tar" >"$WORK/layers/$n.tar.gz"
+		zstd -q -3 -T0 -c "$WORK/layers/$n.tar" >"$WORK/layers/$n.tar.zst"
+		sha256sum "$WORK/layers/$n.tar" | cut -c1-64 >"$WORK/layers/$n.diffid"
+		rm "$WORK/layers/$n.tar"
+	fi
+	DIFF_IDS+=("sha256:$(cat "$WORK/layers/$n.diffid")")
+done
+
+cat >"$WORK/registry.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $WORK/registry}, delete: {enabled: true}}
+http: {addr: $REG}
+YML
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fs "http://$REG/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+
+push() { # push TAG SUFFIX MEDIATYPE
+	local args=() i=0
+	for d in "${LAYER_DIRS[@]}"; do
+		args+=("${DIFF_IDS[$i]}:$WORK/layers/$(echo "$d" | tr / _).$2")
+		i=$((i + 1))
+	done
+	/usr/bin/python3 "$SRC/bench/push.py" "$REG" "bench/img:$1" "$3" "${args[@]}" >/dev/null
+}
+push gzip tar.gz application/vnd.oci.image.layer.v1.tar+gzip
+push zstd tar.zst application/vnd.oci.image.layer.v1.tar+zstd
+
+# ---- runners: each prints "SECONDS PEAK_RSS_KIB" ----
+timed() { # timed OUTFILE CMD...: wall seconds and max RSS of CMD (and its children)
+	/usr/bin/time -f "%e %M" -o "$1" "${@:2}" >/dev/null 2>"$1.err" || { cat "$1.err" >&2; return 1; }
+}
+
+run_ccpull() { # run_ccpull TAG SNAPSHOTTER
+	local d=$WORK/runs/ccpull-$$-$RANDOM
+	mkdir -p "$d"
+	timed "$d/t" "$CCPULL" pull -q --insecure-policy --tls-verify=false --store "$d/store" \
+		${2:+--snapshotter "$2"} "$REG/bench/img:$1" "$d/bundle"
+	cat "$d/t"
+	"$CCPULL" umount "$d/bundle" >/dev/null 2>&1 || true
+	rm -rf "$d"
+}
+
+run_ccpull_warm() { # a second pull with the same store: policy and manifests still checked
+	local d=$WORK/runs/ccpull-warm-$$
+	mkdir -p "$d"
+	"$CCPULL" pull -q --insecure-policy --tls-verify=false --store "$d/store" "$REG/bench/img:$1" "$d/b1"
+	timed "$d/t" "$CCPULL" pull -q --insecure-policy --tls-verify=false --store "$d/store" \
+		"$REG/bench/img:$1" "$d/b2"
+	cat "$d/t"
+	"$CCPULL" umount "$d/b1" >/dev/null 2>&1 || true
+	"$CCPULL" umount "$d/b2" >/dev/null 2>&1 || true
+	rm -rf "$d"
+}
+
+run_containerd() { # run_containerd TAG: a private containerd, fresh root each run
+	local d=$WORK/runs/containerd-$$
+	mkdir -p "$d"
+	cat >"$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$d/containerd.sock"
+TOML
+	containerd --config "$d/config.toml" >"$d/log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 100); do [ -S "$d/containerd.sock" ] && break; sleep 0.1; done
+	timed "$d/t" ctr -a "$d/containerd.sock" -n bench images pull --plain-http "$REG/bench/img:$1"
+	local hwm
+	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	grep " $d/" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	read -r secs rss <"$d/t"
+	echo "$secs $((rss > hwm ? rss : hwm))"
+	rm -rf "$d"
+}
+
+run_skopeo_umoci() { # run_skopeo_umoci TAG (umoci cannot read zstd layers)
+	local d=$WORK/runs/skopeo-$$
+	mkdir -p "$d"
+	local start end
+	start=$(date +%s.%N)
+	timed "$d/t1" skopeo copy -q --src-tls-verify=false "docker://$REG/bench/img:$1" "oci:$d/oci:img"
+	timed "$d/t2" umoci unpack --image "$d/oci:img" "$d/bundle"
+	end=$(date +%s.%N)
+	read -r _ r1 <"$d/t1"
+	read -r _ r2 <"$d/t2"
+	echo "$(echo "$end - $start" | bc -l) $((r1 > r2 ? r1 : r2))"
+	rm -rf "$d"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A T M
+# Alternate the tools within each round so that machine noise spreads over all of them.
+ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd containerd:zstd ccpull-warm:gzip)
+declare -A SECS RSS
+for round in $(seq "$RUNS"); do
+	for row in "${ROWS[@]}"; do
+		tool=${row%%:*} tag=${row##*:}
+		case $tool in
+		ccpull-copy) out=$(run_ccpull "$tag" copy) ;;
+		ccpull) out=$(run_ccpull "$tag" "") ;;
+		ccpull-warm) out=$(run_ccpull_warm "$tag") ;;
+		containerd) out=$(run_containerd "$tag") ;;
+		skopeo+umoci) out=$(run_skopeo_umoci "$tag") ;;
+		esac
+		SECS[$row]+="${out%% *} "
+		RSS[$row]+="${out##* } "
+		echo "bench: round $round $row: $out" >&2
+	done
+done
+
+printf '\n%-22s %10s %14s %14s %16s\n' "tool:image" "median s" "peak RSS MiB" "vs containerd" "vs skopeo+umoci"
+for row in "${ROWS[@]}"; do
+	T[$row]=$(printf '%s\n' ${SECS[$row]} | median)
+	M[$row]=$(printf '%s\n' ${RSS[$row]} | sort -n | tail -1)
+done
+for row in "${ROWS[@]}"; do
+	tag=${row##*:}
+	vc=$(echo "${T[$row]} / ${T[containerd:$tag]}" | bc -l)
+	vs=-
+	[ -n "${T[skopeo+umoci:$tag]:-}" ] && vs=$(printf '%.2f' "$(echo "${T[$row]} / ${T[skopeo+umoci:$tag]}" | bc -l)")
+	printf '%-22s %10.2f %14d %14.2f %16s\n' "$row" "${T[$row]}" $((${M[$row]} / 1024)) "$vc" "$vs"
+done
+echo
+echo "image layers: ${LAYER_DIRS[*]}; $(du -ch "$WORK"/layers/*.tar.gz | tail -1 | cut -f1) gzip, $(du -ch "$WORK"/layers/*.tar.zst | tail -1 | cut -f1) zstd; runs: $RUNS"

@@ -1,0 +1,199 @@
+/*
+ * Policy evaluation (containers/image policy_eval.go, policy_eval_signedby.go): every requirement of the
+ * applicable scope must allow the image; a signed requirement is met by one accepted signature.
+ */
+#include "policy/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "signature/signature.h"
+
+#define KEY_FILE_MAX (4u << 20)
+#define REASONS_MAX 2048
+
+typedef struct eval_ctx {
+	const ccp_policy_image *img;
+	char *image_ref;   /* as pulled */
+	const ccp_buf *sigs;
+	size_t n_sigs;
+	int have_sigs;
+} eval_ctx;
+
+static int load_signatures(eval_ctx *c, ccp_err *e)
+{
+	int r;
+
+	if (c->have_sigs)
+		return 0;
+	if (!c->img->get_signatures) {
+		c->have_sigs = 1;
+		return 0;
+	}
+	if ((r = c->img->get_signatures(c->img->payload, &c->sigs, &c->n_sigs, e)))
+		return r;
+	c->have_sigs = 1;
+	return 0;
+}
+
+static int load_keys(const ccp_pr *pr, ccp_gpg_keyring **kr, ccp_err *e)
+{
+	ccp_buf *blobs;
+	size_t n = pr->has_key_data ? 1 : pr->n_key_paths;
+	int r = 0;
+
+	if (pr->has_key_data)
+		return ccp_gpg_keyring_new(kr, &pr->key_data, 1, e);
+	if (!(blobs = calloc(n ? n : 1, sizeof(*blobs))))
+		return ccp_err_oom(e);
+	for (size_t i = 0; i < n && !r; i++) {
+		ccp_err re = CCP_ERR_INIT;
+		if (ccp_read_file(&blobs[i], pr->key_paths[i], KEY_FILE_MAX, &re))
+			r = ccp_err_set(e, CCP_EPOLICY, "%s", re.msg);
+	}
+	if (!r)
+		r = ccp_gpg_keyring_new(kr, blobs, n, e);
+	for (size_t i = 0; i < n; i++)
+		ccp_buf_free(&blobs[i]);
+	free(blobs);
+	return r;
+}
+
+/* One simple signature against a signedBy requirement: 0 accepted, CCP_EPOLICY with the reason, or a hard error. */
+static int check_one(eval_ctx *c, const ccp_pr *pr, ccp_gpg_keyring *kr, const unsigned char *sig, size_t len,
+		     ccp_err *e)
+{
+	ccp_buf payload = CCP_BUF_INIT(CCP_SIG_PAYLOAD_MAX);
+	ccp_sig_payload p = { 0 };
+	ccp_digest signed_d, actual;
+	char signer[130];
+	int r;
+
+	if ((r = ccp_gpg_verify(kr, sig, len, &payload, signer, sizeof(signer), e)))
+		goto out;
+	if ((r = ccp_sig_payload_parse(&p, payload.data, payload.len, e)))
+		goto out;
+	if ((r = ccp_digest_parse(&signed_d, p.manifest_digest, strlen(p.manifest_digest), e)))
+		goto out;
+	if ((r = ccp_sig_manifest_digest(&actual, c->img->manifest, c->img->manifest_len, e)))
+		goto out;
+	/* containers/image compares sha256 digests only. */
+	if (signed_d.algo != CCP_SHA256 || !ccp_digest_equal(&signed_d, &actual)) {
+		r = ccp_err_set(e, CCP_EPOLICY, "Signature for digest %s does not match", p.manifest_digest);
+		goto out;
+	}
+	if (!ccp_prm_matches(&pr->identity, c->image_ref, p.docker_reference)) {
+		r = ccp_err_set(e, CCP_EPOLICY, "Signature for identity \"%.300s\" is not accepted", p.docker_reference);
+		goto out;
+	}
+out:
+	ccp_sig_payload_free(&p);
+	ccp_buf_free(&payload);
+	return r;
+}
+
+static int eval_signed_by(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
+{
+	ccp_gpg_keyring *kr = NULL;
+	ccp_buf reasons = CCP_BUF_INIT(REASONS_MAX);
+	size_t n_simple = 0, rejected = 0;
+	int r, key_err = 0;
+	ccp_err kerr = CCP_ERR_INIT;
+
+	if ((r = load_signatures(c, e)))
+		return r;
+	for (size_t i = 0; i < c->n_sigs; i++) {
+		const unsigned char *data;
+		size_t dlen;
+		ccp_sig_kind kind;
+		ccp_err se = CCP_ERR_INIT;
+
+		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e)))
+			goto out;
+		if (kind != CCP_SIG_SIMPLE)
+			continue;
+		n_simple++;
+		if (strcmp(pr->key_type, "GPGKeys") != 0) {
+			r = ccp_err_set(&se, CCP_EPOLICY, "Unimplemented \"keyType\" value \"%s\"", pr->key_type);
+		} else if (!kr && !key_err) {
+			if ((r = load_keys(pr, &kr, &kerr)) == CCP_ENOMEM) {
+				*e = kerr;
+				goto out;
+			}
+			key_err = r != 0;
+		}
+		if (!se.code) {
+			if (key_err)
+				se = kerr;
+			else if ((r = check_one(c, pr, kr, data, dlen, &se)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+				*e = se;
+				goto out;
+			}
+		}
+		if (!se.code) {
+			r = 0;
+			goto out;
+		}
+		rejected++;
+		/* The message keeps what fits; a long list of reasons is cut, never an error. */
+		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
+			r = ccp_err_oom(e);
+			goto out;
+		}
+	}
+	if (n_simple == 0)
+		r = ccp_err_set(e, CCP_EPOLICY, "A signature was required, but no signature exists");
+	else if (rejected == 1)
+		r = ccp_err_set(e, CCP_EPOLICY, "%s", reasons.data ? reasons.data : "");
+	else
+		r = ccp_err_set(e, CCP_EPOLICY, "None of the signatures were accepted, reasons: %s",
+				reasons.data ? reasons.data : "");
+out:
+	ccp_buf_free(&reasons);
+	ccp_gpg_keyring_free(kr);
+	return r;
+}
+
+int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_err *e)
+{
+	eval_ctx c = { img, NULL, NULL, 0, 0 };
+	const ccp_pr_list *reqs;
+	const char *scope;
+	char scope_desc[300];
+	int r = 0;
+
+	if ((r = ccp_policy_requirements_for(p, img->ref, &reqs, &scope, e)))
+		return r;
+	if (!(c.image_ref = ccp_ref_string(img->ref)))
+		return ccp_err_oom(e);
+	if (scope)
+		snprintf(scope_desc, sizeof(scope_desc), "transports.docker[\"%.250s\"]", scope);
+	else
+		snprintf(scope_desc, sizeof(scope_desc), "default");
+	for (size_t i = 0; i < reqs->n && !r; i++) {
+		const ccp_pr *pr = &reqs->v[i];
+		switch (pr->type) {
+		case CCP_PR_INSECURE_ACCEPT_ANYTHING:
+			break;
+		case CCP_PR_REJECT:
+			r = ccp_err_set(e, CCP_EPOLICY, "Running image %s is rejected by policy.", c.image_ref);
+			break;
+		case CCP_PR_SIGNED_BY:
+			r = eval_signed_by(&c, pr, e);
+			break;
+		case CCP_PR_SIGSTORE_SIGNED:
+			r = ccp_err_set(e, CCP_EPOLICY, "sigstoreSigned requirements are not supported by this build of "
+					"ccpull (cosign verification is not available)");
+			break;
+		case CCP_PR_SIGNED_BASE_LAYER:
+			r = ccp_err_set(e, CCP_EPOLICY, "signedBaseLayer not implemented yet!");
+			break;
+		}
+		if (r)
+			ccp_err_wrap(e, "image %s rejected by the signature policy (scope %s, requirement %zu of %zu)",
+				     c.image_ref, scope_desc, i + 1, reqs->n);
+	}
+	free(c.image_ref);
+	return r;
+}

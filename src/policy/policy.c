@@ -1,0 +1,854 @@
+/*
+ * containers-policy.json parsing (every object strict: unknown keys, wrong types and empty requirement
+ * lists refused, as containers/image's ParanoidUnmarshalJSONObject does), scope lookup and
+ * signedIdentity matching.
+ */
+#include "policy/policy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "signature/signature.h"
+#include "util/json.h"
+
+#define MAX_REQS 1024
+#define MAX_SCOPES 65536
+#define MAX_KEY_PATHS 1024
+
+/* ---- small helpers ---- */
+
+static int bad(ccp_err *e, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(ccp_err *e, const char *what, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ccp_err_set(e, CCP_EINVALID, "invalid policy %s: %s", what, msg);
+}
+
+/* Every key of obj must be one of allowed[]; with exact, all of them must be present too. */
+static int check_keys(const json_t *obj, const char *const *allowed, size_t n, int exact, const char *what,
+		      ccp_err *e)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return bad(e, what, "%s", "a JSON object was expected");
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+		for (i = 0; i < n && strcmp(key, allowed[i]) != 0; i++)
+			;
+		if (i == n)
+			return bad(e, what, "Unknown key \"%.200s\"", key);
+	}
+	if (exact)
+		for (size_t i = 0; i < n; i++)
+			if (!json_object_get(obj, allowed[i]))
+				return bad(e, what, "Key \"%s\" missing in a JSON object", allowed[i]);
+	return 0;
+}
+
+/* Optional string member: absent -> *out NULL; null -> "" (Go leaves the string empty); else a string. */
+static int opt_string(const json_t *obj, const char *key, const char **out, const char *what, ccp_err *e)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (json_is_null(v)) {
+		*out = "";
+		return 0;
+	}
+	if (!json_is_string(v))
+		return bad(e, what, "\"%s\" must be a string", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* distribution/reference DomainRegexp, anchored: labels [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? joined by
+ * dots, or a bracketed IPv6 literal; optional :port. */
+static int domain_ok(const char *s, size_t n)
+{
+	size_t h = 0;
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '[') {
+		while (h + 1 < n && s[h + 1] != ']') {
+			char c = s[h + 1];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':'))
+				return 0;
+			h++;
+		}
+		if (h == 0 || h + 1 >= n)
+			return 0;
+		h += 2;
+	} else {
+		size_t start = 0;
+		while (h < n && s[h] != ':')
+			h++;
+		for (size_t i = 0; i <= h; i++) {
+			if (i == h || s[i] == '.') {
+				if (i == start || !is_alnum(s[start]) || !is_alnum(s[i - 1]))
+					return 0;
+				for (size_t k = start; k < i; k++)
+					if (!is_alnum(s[k]) && s[k] != '-')
+						return 0;
+				start = i + 1;
+			}
+		}
+	}
+	if (h == n)
+		return 1;
+	if (s[h] != ':' || h + 1 == n)
+		return 0;
+	for (size_t i = h + 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* path-component ( "/" path-component )* with [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )* */
+static int path_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (;;) {
+		size_t start = i;
+		while (i < n && is_lower_alnum(s[i]))
+			i++;
+		if (i == start)
+			return 0;
+		if (i == n)
+			return 1;
+		if (s[i] == '/') {
+			i++;
+			continue;
+		}
+		if (s[i] == '.')
+			i++;
+		else if (s[i] == '_')
+			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
+		else if (s[i] == '-')
+			while (i < n && s[i] == '-')
+				i++;
+		else
+			return 0;
+		if (i == n || !is_lower_alnum(s[i]))
+			return 0;
+	}
+}
+
+/* containers/image validateIdentityRemappingPrefix: a domain, or a name that starts with a domain. */
+static int remap_prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	const char *slash = memchr(s, '/', n);
+
+	if (domain_ok(s, n))
+		return 1;
+	return slash && domain_ok(s, (size_t)(slash - s)) && path_ok(slash + 1, n - (size_t)(slash - s) - 1);
+}
+
+/* ---- docker references as reference.ParseNormalizedNamed sees them ---- */
+
+typedef struct named {
+	ccp_ref ref;
+	int name_only;
+	char *name;  /* domain/path */
+	char *str;   /* String(): name[:tag][@digest], no default tag */
+} named;
+
+static void named_free(named *n)
+{
+	ccp_ref_free(&n->ref);
+	free(n->name);
+	free(n->str);
+}
+
+/* Returns 0 or -1 (unparsable or OOM: both mean "no match" to callers). */
+static int named_parse(named *n, const char *s)
+{
+	ccp_err e = CCP_ERR_INIT;
+	const char *last, *at;
+
+	memset(n, 0, sizeof(*n));
+	if (!s || !*s || strncmp(s, "docker://", 9) == 0 || ccp_ref_parse(&n->ref, s, &e))
+		return -1;
+	/* ccp_ref_parse adds ":latest" to a bare name; the tag is real only if the last component has one. */
+	last = strrchr(s, '/');
+	last = last ? last + 1 : s;
+	at = strchr(last, '@');
+	n->name_only = !n->ref.has_digest && !memchr(last, ':', at ? (size_t)(at - last) : strlen(last));
+	if (n->name_only) {
+		free(n->ref.tag);
+		n->ref.tag = NULL;
+	}
+	n->name = ccp_ref_repository(&n->ref);
+	n->str = ccp_ref_string(&n->ref);
+	if (!n->name || !n->str) {
+		named_free(n);
+		return -1;
+	}
+	return 0;
+}
+
+/* matchRepoDigestOrExact on parsed values. */
+static int repo_digest_or_exact(const named *img, const named *sig)
+{
+	if (sig->name_only)
+		return 0;
+	if (img->ref.tag)
+		return strcmp(sig->str, img->str) == 0;
+	if (img->ref.has_digest)
+		return strcmp(sig->name, img->name) == 0;
+	return 0;
+}
+
+static int exact(const named *a, const named *b)
+{
+	return !a->name_only && !b->name_only && strcmp(a->str, b->str) == 0;
+}
+
+/* refMatchesPrefix: the prefix ends at a component, tag or digest boundary of ref. */
+static int ref_matches_prefix(const char *ref, const char *prefix)
+{
+	size_t rl = strlen(ref), pl = strlen(prefix);
+
+	if (rl < pl || memcmp(ref, prefix, pl) != 0)
+		return 0;
+	return rl == pl || ref[pl] == ':' || ref[pl] == '/' || ref[pl] == '@';
+}
+
+int ccp_prm_matches(const ccp_prm *m, const char *image_ref, const char *signed_ref)
+{
+	named img, sig;
+	int res = 0;
+
+	/* exactReference/exactRepository compare with the policy's value instead of the image. */
+	const char *left = m->type == CCP_PRM_EXACT_REFERENCE || m->type == CCP_PRM_EXACT_REPOSITORY ? m->a : image_ref;
+
+	if (named_parse(&img, left))
+		return 0;
+	if (named_parse(&sig, signed_ref)) {
+		named_free(&img);
+		return 0;
+	}
+	switch (m->type) {
+	case CCP_PRM_MATCH_EXACT:
+	case CCP_PRM_EXACT_REFERENCE:
+		res = exact(&img, &sig);
+		break;
+	case CCP_PRM_MATCH_REPO_DIGEST_OR_EXACT:
+		res = repo_digest_or_exact(&img, &sig);
+		break;
+	case CCP_PRM_MATCH_REPOSITORY:
+	case CCP_PRM_EXACT_REPOSITORY:
+		res = strcmp(img.name, sig.name) == 0;
+		break;
+	case CCP_PRM_REMAP_IDENTITY:
+		if (ref_matches_prefix(img.str, m->a)) {
+			/* Replace the prefix and re-parse; the result must be fully qualified (ParseNamed). */
+			size_t bl = strlen(m->b), sl = strlen(img.str) - strlen(m->a);
+			char *s = malloc(bl + sl + 1);
+			named mapped;
+			if (!s)
+				break;
+			memcpy(s, m->b, bl);
+			memcpy(s + bl, img.str + strlen(m->a), sl + 1);
+			if (named_parse(&mapped, s) == 0) {
+				if (strcmp(mapped.str, s) == 0)
+					res = repo_digest_or_exact(&mapped, &sig);
+				named_free(&mapped);
+			}
+			free(s);
+		} else {
+			res = repo_digest_or_exact(&img, &sig);
+		}
+		break;
+	}
+	named_free(&img);
+	named_free(&sig);
+	return res;
+}
+
+/* ---- parsing ---- */
+
+static void prm_free(ccp_prm *m)
+{
+	free(m->a);
+	free(m->b);
+	memset(m, 0, sizeof(*m));
+}
+
+static void pr_free(ccp_pr *r)
+{
+	free(r->key_type);
+	for (size_t i = 0; i < r->n_key_paths; i++)
+		free(r->key_paths[i]);
+	free(r->key_paths);
+	ccp_buf_free(&r->key_data);
+	prm_free(&r->identity);
+	memset(r, 0, sizeof(*r));
+}
+
+static void pr_list_free(ccp_pr_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		pr_free(&l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+void ccp_policy_free(ccp_policy *p)
+{
+	if (!p)
+		return;
+	pr_list_free(&p->def);
+	for (size_t i = 0; i < p->n_docker; i++) {
+		free(p->docker[i].name);
+		pr_list_free(&p->docker[i].reqs);
+	}
+	free(p->docker);
+	memset(p, 0, sizeof(*p));
+}
+
+static int dup_to(char **out, const char *s, ccp_err *e)
+{
+	if (!(*out = strdup(s)))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+static int parse_prm(ccp_prm *m, const json_t *j, const char *what, ccp_err *e)
+{
+	static const char *const k_type[] = { "type" };
+	static const char *const k_ref[] = { "type", "dockerReference" };
+	static const char *const k_repo[] = { "type", "dockerRepository" };
+	static const char *const k_remap[] = { "type", "prefix", "signedPrefix" };
+	const char *type = NULL, *a = NULL, *b = NULL;
+	named n;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if (!json_is_object(j))
+		return bad(e, what, "%s", "signedIdentity must be a JSON object");
+	if ((r = opt_string(j, "type", &type, what, e)))
+		return r;
+	if (!type)
+		type = "";
+	if (strcmp(type, "matchExact") == 0 || strcmp(type, "matchRepoDigestOrExact") == 0 ||
+	    strcmp(type, "matchRepository") == 0) {
+		m->type = type[5] == 'E' ? CCP_PRM_MATCH_EXACT : type[5] == 'R' && type[9] == 'D' ?
+			  CCP_PRM_MATCH_REPO_DIGEST_OR_EXACT : CCP_PRM_MATCH_REPOSITORY;
+		return check_keys(j, k_type, 1, 1, what, e);
+	}
+	if (strcmp(type, "exactReference") == 0) {
+		if ((r = check_keys(j, k_ref, 2, 1, what, e)) || (r = opt_string(j, "dockerReference", &a, what, e)))
+			return r;
+		if (named_parse(&n, a))
+			return bad(e, what, "Invalid format of dockerReference \"%.256s\"", a);
+		r = n.name_only;
+		named_free(&n);
+		if (r)
+			return bad(e, what, "dockerReference \"%.256s\" contains neither a tag nor digest", a);
+		m->type = CCP_PRM_EXACT_REFERENCE;
+		return dup_to(&m->a, a, e);
+	}
+	if (strcmp(type, "exactRepository") == 0) {
+		if ((r = check_keys(j, k_repo, 2, 1, what, e)) || (r = opt_string(j, "dockerRepository", &a, what, e)))
+			return r;
+		if (named_parse(&n, a))
+			return bad(e, what, "Invalid format of dockerRepository \"%.256s\"", a);
+		named_free(&n);
+		m->type = CCP_PRM_EXACT_REPOSITORY;
+		return dup_to(&m->a, a, e);
+	}
+	if (strcmp(type, "remapIdentity") == 0) {
+		if ((r = check_keys(j, k_remap, 3, 1, what, e)) || (r = opt_string(j, "prefix", &a, what, e)) ||
+		    (r = opt_string(j, "signedPrefix", &b, what, e)))
+			return r;
+		if (!remap_prefix_ok(a))
+			return bad(e, what, "prefix \"%.256s\" is not valid", a);
+		if (!remap_prefix_ok(b))
+			return bad(e, what, "prefix \"%.256s\" is not valid", b);
+		m->type = CCP_PRM_REMAP_IDENTITY;
+		if ((r = dup_to(&m->a, a, e)) || (r = dup_to(&m->b, b, e))) {
+			prm_free(m);
+			return r;
+		}
+		return 0;
+	}
+	return bad(e, what, "Unknown policy reference match type \"%.200s\"", type);
+}
+
+static int b64_member(ccp_buf *out, const json_t *j, const char *key, const char *what, ccp_err *e)
+{
+	const json_t *v = json_object_get(j, key);
+	int r;
+
+	if (!json_is_string(v))
+		return bad(e, what, "\"%s\" must be a base64 string", key);
+	out->max = CCP_POLICY_MAX;
+	r = ccp_base64_decode_strict(out, json_string_value(v), json_string_length(v));
+	if (r == CCP_ENOMEM)
+		return ccp_err_oom(e);
+	if (r)
+		return bad(e, what, "\"%s\" is not valid base64", key);
+	return 0;
+}
+
+static int string_array(const json_t *j, const char *key, char ***out, size_t *n, const char *what, ccp_err *e)
+{
+	const json_t *arr = json_object_get(j, key), *v;
+	size_t i;
+
+	if (!json_is_array(arr))
+		return bad(e, what, "\"%s\" must be an array of strings", key);
+	if (json_array_size(arr) > MAX_KEY_PATHS)
+		return bad(e, what, "\"%s\" has too many entries", key);
+	if (!(*out = calloc(json_array_size(arr) + 1, sizeof(char *))))
+		return ccp_err_oom(e);
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v))
+			return bad(e, what, "\"%s\" must be an array of strings", key);
+		if (!((*out)[i] = strdup(json_string_value(v))))
+			return ccp_err_oom(e);
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static int parse_signed_by(ccp_pr *pr, const json_t *j, const char *what, ccp_err *e)
+{
+	static const char *const keys[] = { "type", "keyType", "keyPath", "keyPaths", "keyData", "signedIdentity" };
+	static const char *const key_types[] = { "GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs" };
+	const json_t *kp = json_object_get(j, "keyPath"), *kps = json_object_get(j, "keyPaths");
+	const json_t *kd = json_object_get(j, "keyData"), *si = json_object_get(j, "signedIdentity");
+	const char *kt = NULL, *path = NULL;
+	int r, sources = 0;
+	size_t i;
+
+	if ((r = check_keys(j, keys, 6, 0, what, e)) || (r = opt_string(j, "keyType", &kt, what, e)))
+		return r;
+	if (kt && *kt) {
+		for (i = 0; i < 4 && strcmp(kt, key_types[i]) != 0; i++)
+			;
+		if (i == 4)
+			return bad(e, what, "Unrecognized keyType value \"%.200s\"", kt);
+	}
+	if (si) {
+		if ((r = parse_prm(&pr->identity, si, what, e)))
+			return r;
+	} else {
+		pr->identity.type = CCP_PRM_MATCH_REPO_DIGEST_OR_EXACT;
+	}
+	if (!kp && !kps && !kd)
+		return bad(e, what, "%s", "Exactly one of keyPath, keyPaths and keyData must be specified, none of them present");
+	if (!!kp + !!kps + !!kd > 1)
+		return bad(e, what, "%s", "Exactly one of keyPath, keyPaths and keyData must be specified, more than one present");
+	if (!kt || !*kt)
+		return bad(e, what, "%s", "invalid keyType \"\"");
+	if ((r = dup_to(&pr->key_type, kt, e)))
+		return r;
+	/* Go's zero values: keyPath "" or null, keyPaths null and keyData null count as absent. */
+	if (kp && (r = opt_string(j, "keyPath", &path, what, e)))
+		return r;
+	if (path && *path) {
+		if (!(pr->key_paths = calloc(1, sizeof(char *))))
+			return ccp_err_oom(e);
+		if ((r = dup_to(&pr->key_paths[0], path, e)))
+			return r;
+		pr->n_key_paths = 1;
+		sources++;
+	}
+	if (kps && !json_is_null(kps)) {
+		if ((r = string_array(j, "keyPaths", &pr->key_paths, &pr->n_key_paths, what, e)))
+			return r;
+		sources++;
+	}
+	if (kd && !json_is_null(kd)) {
+		if ((r = b64_member(&pr->key_data, j, "keyData", what, e)))
+			return r;
+		pr->has_key_data = 1;
+		sources++;
+	}
+	if (sources != 1)
+		return bad(e, what, "%s", "exactly one of keyPath, keyPaths and keyData must be specified");
+	return 0;
+}
+
+/* Counts how many of keys[] are present; each must be a string (or a non-empty string array for *s). */
+static int count_sources(const json_t *j, const char *const *keys, size_t n, int *count, const char *what, ccp_err *e)
+{
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *v = json_object_get(j, keys[i]);
+		size_t kl = strlen(keys[i]);
+		if (!v || json_is_null(v))
+			continue;
+		if (keys[i][kl - 1] == 's' && keys[i][kl - 2] != 'y') { /* keyPaths, keyDatas, ...Paths, ...Datas */
+			const json_t *x;
+			size_t k;
+			if (!json_is_array(v))
+				return bad(e, what, "\"%s\" must be an array", keys[i]);
+			if (json_array_size(v) == 0)
+				return bad(e, what, "\"%s\" contains no entries", keys[i]);
+			json_array_foreach(v, k, x)
+				if (!json_is_string(x))
+					return bad(e, what, "\"%s\" must be an array of strings", keys[i]);
+		} else if (!json_is_string(v) && !json_is_object(v)) {
+			return bad(e, what, "\"%s\" has the wrong type", keys[i]);
+		}
+		(*count)++;
+	}
+	return 0;
+}
+
+static int parse_sigstore(ccp_pr *pr, const json_t *j, const char *what, ccp_err *e)
+{
+	static const char *const keys[] = { "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
+					    "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
+					    "rekorPublicKeyDatas", "signedIdentity" };
+	static const char *const sources[] = { "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki" };
+	static const char *const rekor[] = { "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
+					     "rekorPublicKeyDatas" };
+	static const char *const fulcio_keys[] = { "caPath", "caData", "oidcIssuer", "subjectEmail" };
+	static const char *const pki_keys[] = { "caRootsPath", "caRootsData", "caIntermediatesPath",
+						"caIntermediatesData", "subjectEmail", "subjectHostname" };
+	const json_t *si = json_object_get(j, "signedIdentity"), *f = json_object_get(j, "fulcio");
+	const json_t *p = json_object_get(j, "pki");
+	int r, ns, nr, n;
+
+	if ((r = check_keys(j, keys, 12, 0, what, e)) || (r = count_sources(j, sources, 6, &ns, what, e)) ||
+	    (r = count_sources(j, rekor, 4, &nr, what, e)))
+		return r;
+	if (ns != 1)
+		return bad(e, what, "%s", "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified");
+	if (nr > 1)
+		return bad(e, what, "%s", "at most one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData "
+			   "and rekorPublicKeyDatas can be used");
+	if (f && !json_is_null(f)) {
+		const char *issuer = NULL, *email = NULL;
+		if ((r = check_keys(f, fulcio_keys, 4, 0, what, e)) || (r = count_sources(f, fulcio_keys, 2, &n, what, e)))
+			return r;
+		if (n != 1)
+			return bad(e, what, "%s", "exactly one of fulcio.caPath and fulcio.caData must be specified");
+		if ((r = opt_string(f, "oidcIssuer", &issuer, what, e)) || (r = opt_string(f, "subjectEmail", &email, what, e)))
+			return r;
+		if (!issuer || !*issuer)
+			return bad(e, what, "%s", "fulcio.oidcIssuer not specified");
+		if (!email || !*email)
+			return bad(e, what, "%s", "fulcio.subjectEmail not specified");
+		if (nr == 0)
+			return bad(e, what, "%s", "At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData "
+				   "and rekorPublicKeyDatas must be specified if fulcio is used");
+	}
+	if (p && !json_is_null(p)) {
+		int ni, nsub;
+		if ((r = check_keys(p, pki_keys, 6, 0, what, e)) || (r = count_sources(p, pki_keys, 2, &n, what, e)) ||
+		    (r = count_sources(p, pki_keys + 2, 2, &ni, what, e)) || (r = count_sources(p, pki_keys + 4, 2, &nsub, what, e)))
+			return r;
+		if (n != 1)
+			return bad(e, what, "%s", "exactly one of pki.caRootsPath and pki.caRootsData must be specified");
+		if (ni > 1)
+			return bad(e, what, "%s", "at most one of pki.caIntermediatesPath and pki.caIntermediatesData can be used");
+		if (nsub == 0)
+			return bad(e, what, "%s", "at least one of pki.subjectEmail and pki.subjectHostname must be specified");
+		if (nr)
+			return bad(e, what, "%s", "rekor keys cannot be used with pki");
+	}
+	if (si) {
+		if ((r = parse_prm(&pr->identity, si, what, e)))
+			return r;
+	} else {
+		pr->identity.type = CCP_PRM_MATCH_REPO_DIGEST_OR_EXACT;
+	}
+	return 0;
+}
+
+static int parse_pr(ccp_pr *pr, const json_t *j, const char *what, ccp_err *e)
+{
+	static const char *const k_type[] = { "type" };
+	static const char *const k_base[] = { "type", "baseLayerIdentity" };
+	const char *type = NULL;
+	int r;
+
+	memset(pr, 0, sizeof(*pr));
+	if (!json_is_object(j))
+		return bad(e, what, "%s", "a policy requirement must be a JSON object");
+	if ((r = opt_string(j, "type", &type, what, e)))
+		return r;
+	if (!type)
+		type = "";
+	if (strcmp(type, "insecureAcceptAnything") == 0 || strcmp(type, "reject") == 0) {
+		pr->type = type[0] == 'i' ? CCP_PR_INSECURE_ACCEPT_ANYTHING : CCP_PR_REJECT;
+		return check_keys(j, k_type, 1, 1, what, e);
+	}
+	if (strcmp(type, "signedBy") == 0) {
+		pr->type = CCP_PR_SIGNED_BY;
+		return parse_signed_by(pr, j, what, e);
+	}
+	if (strcmp(type, "sigstoreSigned") == 0) {
+		pr->type = CCP_PR_SIGSTORE_SIGNED;
+		return parse_sigstore(pr, j, what, e);
+	}
+	if (strcmp(type, "signedBaseLayer") == 0) {
+		pr->type = CCP_PR_SIGNED_BASE_LAYER;
+		if ((r = check_keys(j, k_base, 2, 1, what, e)))
+			return r;
+		return parse_prm(&pr->identity, json_object_get(j, "baseLayerIdentity"), what, e);
+	}
+	return bad(e, what, "Unknown policy requirement type \"%.200s\"", type);
+}
+
+static int parse_list(ccp_pr_list *l, const json_t *j, const char *what, ccp_err *e)
+{
+	const json_t *v;
+	size_t i;
+	int r;
+
+	if (!json_is_array(j))
+		return bad(e, what, "%s", "a list of policy requirements was expected");
+	if (json_array_size(j) == 0)
+		return bad(e, what, "%s", "List of verification policy requirements must not be empty");
+	if (json_array_size(j) > MAX_REQS)
+		return bad(e, what, "%s", "too many policy requirements");
+	if (!(l->v = calloc(json_array_size(j), sizeof(*l->v))))
+		return ccp_err_oom(e);
+	json_array_foreach(j, i, v) {
+		l->n = i + 1;
+		if ((r = parse_pr(&l->v[i], v, what, e)))
+			return r;
+	}
+	return 0;
+}
+
+/* transports.dir scopes: absolute, clean, not "/" (directory_transport.go). */
+static int dir_scope_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (s[0] != '/' || n == 1 || s[n - 1] == '/' || strstr(s, "//") || strstr(s, "/./") || strstr(s, "/../"))
+		return 0;
+	if ((n >= 2 && strcmp(s + n - 2, "/.") == 0) || (n >= 3 && strcmp(s + n - 3, "/..") == 0))
+		return 0;
+	return 1;
+}
+
+static int parse_transports(ccp_policy *p, const json_t *t, const char *what, ccp_err *e)
+{
+	const char *tname, *scope;
+	json_t *scopes, *reqs;
+	int r;
+
+	if (!json_is_object(t))
+		return bad(e, what, "%s", "\"transports\" must be a JSON object");
+	json_object_foreach((json_t *)t, tname, scopes) {
+		int is_docker = strcmp(tname, "docker") == 0;
+		char where[300];
+
+		if (!json_is_object(scopes))
+			return bad(e, what, "transport \"%.200s\" must map scopes to requirement lists", tname);
+		if (is_docker && json_object_size(scopes) > MAX_SCOPES)
+			return bad(e, what, "%s", "too many docker scopes");
+		if (is_docker && !(p->docker = calloc(json_object_size(scopes) + 1, sizeof(*p->docker))))
+			return ccp_err_oom(e);
+		json_object_foreach(scopes, scope, reqs) {
+			ccp_pr_list tmp = { NULL, 0 };
+			if (strcmp(tname, "dir") == 0 && *scope && !dir_scope_ok(scope))
+				return bad(e, what, "Unknown key \"%.200s\"", scope);
+			snprintf(where, sizeof(where), "%s (transports.%.60s[\"%.160s\"])", what, tname, scope);
+			if (is_docker) {
+				ccp_policy_scope *s = &p->docker[p->n_docker++];
+				if ((r = dup_to(&s->name, scope, e)) || (r = parse_list(&s->reqs, reqs, where, e)))
+					return r;
+			} else {
+				/* Other transports are validated like containers/image does and otherwise ignored. */
+				r = parse_list(&tmp, reqs, where, e);
+				pr_list_free(&tmp);
+				if (r)
+					return r;
+			}
+		}
+	}
+	return 0;
+}
+
+int ccp_policy_parse(ccp_policy *out, const void *data, size_t len, const char *what, ccp_err *e)
+{
+	static const char *const keys[] = { "default", "transports" };
+	json_t *j = NULL, *d, *t;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = ccp_json_parse(&j, data, len, CCP_POLICY_MAX, what, CCP_EINVALID, e)))
+		return r;
+	if ((r = check_keys(j, keys, 2, 0, what, e)))
+		goto out;
+	d = json_object_get(j, "default");
+	if (!d || json_is_null(d)) {
+		r = bad(e, what, "%s", "Default policy is missing");
+		goto out;
+	}
+	if ((r = parse_list(&out->def, d, what, e)))
+		goto out;
+	t = json_object_get(j, "transports");
+	if (t && !json_is_null(t) && (r = parse_transports(out, t, what, e)))
+		goto out;
+out:
+	json_decref(j);
+	if (r)
+		ccp_policy_free(out);
+	return r;
+}
+
+int ccp_policy_load(ccp_policy *out, const char *path_or_uri, ccp_err *e)
+{
+	ccp_buf b = CCP_BUF_INIT(0);
+	const char *path = path_or_uri;
+	char what[300];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (strncmp(path, "kbs://", 6) == 0)
+		return ccp_err_set(e, CCP_EINVALID, "policy %s: kbs:// resources are not supported by this build of ccpull",
+				   path_or_uri);
+	if (strncmp(path, "file://", 7) == 0) {
+		path += 7;
+		if (path[0] != '/')
+			return ccp_err_set(e, CCP_EINVALID, "policy %s: a file:// URI must hold an absolute path",
+					   path_or_uri);
+	} else if (strstr(path, "://")) {
+		return ccp_err_set(e, CCP_EINVALID, "policy %s: unsupported URI scheme (a path, file:// or kbs:///)",
+				   path_or_uri);
+	}
+	if ((r = ccp_read_file(&b, path, CCP_POLICY_MAX, e)))
+		return ccp_err_wrap(e, "cannot read the signature policy");
+	snprintf(what, sizeof(what), "in %.280s", path);
+	r = ccp_policy_parse(out, b.data, b.len, what, e);
+	ccp_buf_free(&b);
+	return r;
+}
+
+/* ---- scopes ---- */
+
+void ccp_policy_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int push(char ***v, size_t *n, const char *s, size_t len)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(char *));
+	if (!nv)
+		return -1;
+	*v = nv;
+	if (!(nv[*n] = strndup(s, len)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+int ccp_policy_scopes(const ccp_ref *ref, char ***out, size_t *n, ccp_err *e)
+{
+	ccp_ref id = *ref;
+	char *ident, *name = NULL;
+	const char *host;
+	size_t len, hostlen;
+
+	*out = NULL;
+	*n = 0;
+	/* The identity is name:tag or name@digest; a pinned digest wins over a tag. */
+	if (id.has_digest)
+		id.tag = NULL;
+	if (!(ident = ccp_ref_string(&id)) || push(out, n, ident, strlen(ident)) || !(name = ccp_ref_repository(ref)))
+		goto oom;
+	free(ident);
+	ident = NULL;
+	/* The repository, then each parent namespace down to host[:port]. */
+	len = strlen(name);
+	for (;;) {
+		if (push(out, n, name, len))
+			goto oom;
+		while (len > 0 && name[len - 1] != '/')
+			len--;
+		if (len == 0)
+			break;
+		len--;
+	}
+	/* Then *.suffix for each dot of the host without its port. */
+	host = name;
+	hostlen = strcspn(name, "/");
+	hostlen = strcspn(name, ":") < hostlen ? strcspn(name, ":") : hostlen;
+	for (const char *dot = memchr(host, '.', hostlen); dot; dot = memchr(host, '.', hostlen)) {
+		char buf[300];
+		hostlen -= (size_t)(dot + 1 - host);
+		host = dot + 1;
+		snprintf(buf, sizeof(buf), "*.%.*s", (int)hostlen, host);
+		if (push(out, n, buf, strlen(buf)))
+			goto oom;
+	}
+	free(name);
+	return 0;
+oom:
+	free(ident);
+	free(name);
+	ccp_policy_strv_free(*out, *n);
+	*out = NULL;
+	*n = 0;
+	return ccp_err_oom(e);
+}
+
+static const ccp_policy_scope *find_scope(const ccp_policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_docker; i++)
+		if (strcmp(p->docker[i].name, name) == 0)
+			return &p->docker[i];
+	return NULL;
+}
+
+int ccp_policy_requirements_for(const ccp_policy *p, const ccp_ref *ref, const ccp_pr_list **out,
+				const char **scope, ccp_err *e)
+{
+	char **v = NULL;
+	size_t n = 0;
+	const ccp_policy_scope *s = NULL;
+	int r;
+
+	if ((r = ccp_policy_scopes(ref, &v, &n, e)))
+		return r;
+	for (size_t i = 0; i < n && !s; i++)
+		s = find_scope(p, v[i]);
+	ccp_policy_strv_free(v, n);
+	if (!s)
+		s = find_scope(p, "");
+	if (s) {
+		*scope = s->name;
+		*out = &s->reqs;
+	} else {
+		*scope = NULL;
+		*out = &p->def;
+	}
+	return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * containers-policy.json(5): strict parsing, scope lookup and evaluation for docker images, with the
+ * semantics of containers/image (signature/policy_config.go, policy_eval*.go, policy_reference_match.go).
+ */
+#ifndef CCP_POLICY_POLICY_H
+#define CCP_POLICY_POLICY_H
+
+#include <stddef.h>
+#include "reference/reference.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define CCP_POLICY_MAX (4u << 20)
+
+typedef enum {
+	CCP_PRM_MATCH_EXACT = 1,
+	CCP_PRM_MATCH_REPO_DIGEST_OR_EXACT,
+	CCP_PRM_MATCH_REPOSITORY,
+	CCP_PRM_EXACT_REFERENCE,  /* a = dockerReference */
+	CCP_PRM_EXACT_REPOSITORY, /* a = dockerRepository */
+	CCP_PRM_REMAP_IDENTITY    /* a = prefix, b = signedPrefix */
+} ccp_prm_type;
+
+typedef struct ccp_prm {
+	ccp_prm_type type;
+	char *a, *b;
+} ccp_prm;
+
+typedef enum {
+	CCP_PR_INSECURE_ACCEPT_ANYTHING = 1,
+	CCP_PR_REJECT,
+	CCP_PR_SIGNED_BY,
+	CCP_PR_SIGSTORE_SIGNED,
+	CCP_PR_SIGNED_BASE_LAYER
+} ccp_pr_type;
+
+typedef struct ccp_pr {
+	ccp_pr_type type;
+	char *key_type;        /* signedBy */
+	char **key_paths;      /* signedBy keyPath (one) or keyPaths */
+	size_t n_key_paths;
+	ccp_buf key_data;      /* signedBy keyData, base64-decoded */
+	int has_key_data;
+	ccp_prm identity;      /* signedBy/sigstoreSigned signedIdentity, signedBaseLayer baseLayerIdentity */
+} ccp_pr;
+
+typedef struct ccp_pr_list {
+	ccp_pr *v;
+	size_t n;
+} ccp_pr_list;
+
+typedef struct ccp_policy_scope {
+	char *name;
+	ccp_pr_list reqs;
+} ccp_policy_scope;
+
+typedef struct ccp_policy {
+	ccp_pr_list def;            /* "default" */
+	ccp_policy_scope *docker;   /* transports.docker, "" included */
+	size_t n_docker;
+} ccp_policy;
+
+/* Parses a policy; CCP_EINVALID naming the offending key or value. what names the source in messages. */
+int ccp_policy_parse(ccp_policy *out, const void *data, size_t len, const char *what, ccp_err *e);
+/* Loads a policy from a path or a file:// URI (kbs:/// is refused with CCP_EINVALID for now). */
+int ccp_policy_load(ccp_policy *out, const char *path_or_uri, ccp_err *e);
+void ccp_policy_free(ccp_policy *p);
+
+/*
+ * The requirements that apply to ref: the most specific transports.docker scope (identity, then
+ * namespaces from the repository up to *.domain wildcards), then "", then default. *scope receives
+ * the scope's name, or NULL for "default".
+ */
+int ccp_policy_requirements_for(const ccp_policy *p, const ccp_ref *ref, const ccp_pr_list **out,
+				const char **scope, ccp_err *e);
+
+/* The scope names tried for ref, most specific first (containers/image PolicyConfigurationNamespaces,
+ * preceded by the identity). *out is malloc'ed, each string too; free with ccp_policy_strv_free. */
+int ccp_policy_scopes(const ccp_ref *ref, char ***out, size_t *n, ccp_err *e);
+void ccp_policy_strv_free(char **v, size_t n);
+
+/* signedIdentity: does a signature claiming signed_ref match the image pulled as image_ref? */
+int ccp_prm_matches(const ccp_prm *m, const char *image_ref, const char *signed_ref);
+
+/* An image as the policy sees it. */
+typedef struct ccp_policy_image {
+	const ccp_ref *ref;           /* the reference pulled */
+	const void *manifest;         /* the verified image manifest (the chosen instance of an index) */
+	size_t manifest_len;
+	/* Supplies the stored signatures (raw blobs) on first need; owned by the provider. */
+	int (*get_signatures)(void *payload, const ccp_buf **sigs, size_t *n, ccp_err *e);
+	void *payload;
+} ccp_policy_image;
+
+/*
+ * Allowed (0) iff every requirement of the applicable scope allows the image. Rejection is CCP_EPOLICY
+ * with a message naming the image, the scope and the reason; failures to fetch signatures keep their code.
+ */
+int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_err *e);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * OpenPGP verification of simple signatures with gpgme, in a keyring that holds only the policy's keys:
+ * a private GNUPGHOME made for the requirement and removed afterwards, so neither the user's keyring nor
+ * its trust settings take part (containers/image signature/mechanism_gpgme.go).
+ */
+#include "signature/signature.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <gpgme.h>
+
+#include "util/fs.h"
+
+#define MAX_TRUSTED 1024
+#define FPR_MAX 128
+
+struct ccp_gpg_keyring {
+	char home[PATH_MAX];
+	gpgme_ctx_t ctx;
+	char **trusted;  /* primary fingerprints of the imported keys */
+	size_t n_trusted;
+};
+
+static pthread_once_t gpgme_once = PTHREAD_ONCE_INIT;
+static int gpgme_ok;
+
+static void gpgme_init(void)
+{
+	gpgme_ok = gpgme_check_version(NULL) != NULL &&
+		   gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
+}
+
+static int gpg_fail(ccp_err *e, int code, gpgme_error_t err, const char *what)
+{
+	return ccp_err_set(e, code, "%s: %s", what, gpgme_strerror(err));
+}
+
+void ccp_gpg_keyring_free(ccp_gpg_keyring *k)
+{
+	if (!k)
+		return;
+	if (k->ctx)
+		gpgme_release(k->ctx);
+	for (size_t i = 0; i < k->n_trusted; i++)
+		free(k->trusted[i]);
+	free(k->trusted);
+	if (k->home[0]) {
+		int r = ccp_rm_rf_at(AT_FDCWD, k->home);
+		(void)r; /* best effort: a leftover directory holds public keys only */
+	}
+	free(k);
+}
+
+static int add_trusted(ccp_gpg_keyring *k, const char *fpr, ccp_err *e)
+{
+	char **n;
+
+	for (size_t i = 0; i < k->n_trusted; i++)
+		if (strcmp(k->trusted[i], fpr) == 0)
+			return 0;
+	if (k->n_trusted >= MAX_TRUSTED)
+		return ccp_err_set(e, CCP_EPOLICY, "more than %d keys in a signedBy requirement", MAX_TRUSTED);
+	if (!(n = realloc(k->trusted, (k->n_trusted + 1) * sizeof(*n))))
+		return ccp_err_oom(e);
+	k->trusted = n;
+	if (!(k->trusted[k->n_trusted] = strdup(fpr)))
+		return ccp_err_oom(e);
+	k->n_trusted++;
+	return 0;
+}
+
+int ccp_gpg_keyring_new(ccp_gpg_keyring **out, const ccp_buf *blobs, size_t n_blobs, ccp_err *e)
+{
+	ccp_gpg_keyring *k;
+	const char *tmp = getenv("TMPDIR");
+	gpgme_error_t err;
+	int r;
+
+	*out = NULL;
+	pthread_once(&gpgme_once, gpgme_init);
+	if (!gpgme_ok)
+		return ccp_err_set(e, CCP_EPOLICY, "gpgme cannot find a usable gpg engine");
+	if (!(k = calloc(1, sizeof(*k))))
+		return ccp_err_oom(e);
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)
+		tmp = "/tmp";
+	snprintf(k->home, sizeof(k->home), "%s/ccpull-gpg-XXXXXX", tmp);
+	if (!mkdtemp(k->home)) {
+		r = ccp_err_errno(e, CCP_EPOLICY, errno, "cannot create a temporary GNUPGHOME under %s", tmp);
+		k->home[0] = '\0';
+		goto fail;
+	}
+	if ((err = gpgme_new(&k->ctx))) {
+		r = gpg_fail(e, CCP_EPOLICY, err, "gpgme_new");
+		goto fail;
+	}
+	if ((err = gpgme_set_protocol(k->ctx, GPGME_PROTOCOL_OpenPGP)) ||
+	    (err = gpgme_ctx_set_engine_info(k->ctx, GPGME_PROTOCOL_OpenPGP, NULL, k->home))) {
+		r = gpg_fail(e, CCP_EPOLICY, err, "gpgme engine setup");
+		goto fail;
+	}
+	gpgme_set_armor(k->ctx, 0);
+	gpgme_set_textmode(k->ctx, 0);
+	for (size_t i = 0; i < n_blobs; i++) {
+		gpgme_data_t d;
+		gpgme_import_result_t res;
+
+		if ((err = gpgme_data_new_from_mem(&d, blobs[i].data ? blobs[i].data : "", blobs[i].len, 0))) {
+			r = gpg_fail(e, CCP_EPOLICY, err, "gpgme data");
+			goto fail;
+		}
+		err = gpgme_op_import(k->ctx, d);
+		gpgme_data_release(d);
+		if (err) {
+			r = gpg_fail(e, CCP_EPOLICY, err, "importing policy keys");
+			goto fail;
+		}
+		res = gpgme_op_import_result(k->ctx);
+		for (gpgme_import_status_t s = res ? res->imports : NULL; s; s = s->next)
+			if (s->result == GPG_ERR_NO_ERROR && s->fpr && (r = add_trusted(k, s->fpr, e)))
+				goto fail;
+	}
+	if (k->n_trusted == 0) {
+		r = ccp_err_set(e, CCP_EPOLICY, "no public keys imported");
+		goto fail;
+	}
+	*out = k;
+	return 0;
+fail:
+	ccp_gpg_keyring_free(k);
+	return r;
+}
+
+static int is_trusted(const ccp_gpg_keyring *k, const char *fpr)
+{
+	for (size_t i = 0; i < k->n_trusted; i++)
+		if (strcmp(k->trusted[i], fpr) == 0)
+			return 1;
+	return 0;
+}
+
+int ccp_gpg_verify(ccp_gpg_keyring *k, const void *sig, size_t len, ccp_buf *payload, char *signer,
+		   size_t signer_len, ccp_err *e)
+{
+	gpgme_data_t in = NULL, plain = NULL;
+	gpgme_verify_result_t res;
+	gpgme_signature_t s;
+	gpgme_error_t err;
+	char *text = NULL;
+	size_t text_len = 0;
+	char fpr[FPR_MAX];
+	int r, count = 0;
+
+	if ((err = gpgme_data_new_from_mem(&in, sig, len, 0)) || (err = gpgme_data_new(&plain))) {
+		r = gpg_fail(e, CCP_EPOLICY, err, "gpgme data");
+		goto out;
+	}
+	if ((err = gpgme_op_verify(k->ctx, in, NULL, plain))) {
+		r = gpg_fail(e, CCP_EPOLICY, err, "invalid GPG signature");
+		goto out;
+	}
+	res = gpgme_op_verify_result(k->ctx);
+	for (s = res ? res->signatures : NULL; s; s = s->next)
+		count++;
+	if (count != 1) {
+		r = ccp_err_set(e, CCP_EPOLICY, "unexpected GPG signature count %d", count);
+		goto out;
+	}
+	s = res->signatures;
+	if (s->status != GPG_ERR_NO_ERROR || s->validity == GPGME_VALIDITY_NEVER ||
+	    s->validity_reason != GPG_ERR_NO_ERROR || s->wrong_key_usage) {
+		r = ccp_err_set(e, CCP_EPOLICY, "invalid GPG signature by key %s: %s",
+				s->fpr ? s->fpr : "(unknown)",
+				gpgme_strerror(s->status ? s->status : s->validity_reason));
+		goto out;
+	}
+	if (!s->fpr || strlen(s->fpr) >= sizeof(fpr)) {
+		r = ccp_err_set(e, CCP_EPOLICY, "GPG signature without a usable key fingerprint");
+		goto out;
+	}
+	snprintf(fpr, sizeof(fpr), "%s", s->fpr);
+	if (!is_trusted(k, fpr)) {
+		/* Signed by a subkey: the policy names primary keys. */
+		gpgme_key_t key = NULL;
+		if (gpgme_get_key(k->ctx, fpr, &key, 0) || !key || !key->subkeys || !key->subkeys->fpr) {
+			if (key)
+				gpgme_key_unref(key);
+			r = ccp_err_set(e, CCP_EPOLICY, "signature by key %s is not accepted", fpr);
+			goto out;
+		}
+		if (!is_trusted(k, key->subkeys->fpr)) {
+			r = ccp_err_set(e, CCP_EPOLICY, "signature by key %s of %s is not accepted", fpr,
+					key->subkeys->fpr);
+			gpgme_key_unref(key);
+			goto out;
+		}
+		snprintf(fpr, sizeof(fpr), "%s", key->subkeys->fpr);
+		gpgme_key_unref(key);
+	}
+	text = gpgme_data_release_and_get_mem(plain, &text_len);
+	plain = NULL;
+	if (text_len > CCP_SIG_PAYLOAD_MAX) {
+		r = ccp_err_set(e, CCP_EPOLICY, "signed payload is %zu bytes, more than %u", text_len,
+				CCP_SIG_PAYLOAD_MAX);
+		goto out;
+	}
+	if ((r = ccp_buf_append(payload, text ? text : "", text_len))) {
+		r = r == CCP_ENOMEM ? ccp_err_oom(e) : ccp_err_set(e, CCP_EPOLICY, "signed payload too large");
+		goto out;
+	}
+	snprintf(signer, signer_len, "%s", fpr);
+	r = 0;
+out:
+	if (text)
+		gpgme_free(text);
+	if (plain)
+		gpgme_data_release(plain);
+	if (in)
+		gpgme_data_release(in);
+	return r;
+}
