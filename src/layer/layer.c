@@ -15,6 +15,9 @@
 #define RING_SIZE (4u << 20)
 #define OUT_SIZE (1u << 20)
 #define DEFAULT_MAX_UNCOMPRESSED (64ULL << 30)
+/* Bytes allowed after the tar's end-of-archive blocks: record padding of any real writer (GNU tar
+ * pads to 10 KiB, `tar -b 2048` to 1 MiB), far less than a decompression bomb appended there. */
+#define MAX_TRAILER (32ULL << 20)
 
 typedef struct ring {
 	pthread_mutex_t mu;
@@ -382,17 +385,30 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	}
 
 	crc = consumer_init(l, &cerr);
-	if (crc == 0)
-		crc = ccp_unpack_stream(job->root_fd, tar_read, l, &job->unpack, &cerr);
+	if (crc == 0) {
+		/* File data can never exceed the decompressed bytes: an entry declaring more fails at once. */
+		ccp_unpack_opts uo = job->unpack;
+		if (!uo.max_bytes || uo.max_bytes > l->max_out)
+			uo.max_bytes = l->max_out;
+		crc = ccp_unpack_stream(job->root_fd, tar_read, l, &uo, &cerr);
+	}
 	if (crc == 0) {
 		/* Past the tar end: the diff_id covers every decompressed byte, so read them all. */
+		uint64_t end = l->out_bytes;
 		const void *p;
 		ssize_t n;
-		while ((n = tar_read(l, &p, &cerr)) > 0)
-			;
+		while ((n = tar_read(l, &p, &cerr)) > 0) {
+			if (l->out_bytes - end > MAX_TRAILER) {
+				n = ccp_err_set(&cerr, CCP_ELAYER, "more than %llu bytes after the end of the tar archive",
+						(unsigned long long)MAX_TRAILER);
+				break;
+			}
+		}
 		if (n < 0)
 			crc = (int)n;
 	}
+	if (job->uncompressed)
+		*job->uncompressed = l->out_bytes;
 	/* Whatever happened above, read the blob to its end so its digest can name the root cause. */
 	drain_ring(l);
 	pthread_join(th, NULL);

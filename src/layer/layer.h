@@ -32,7 +32,9 @@ typedef struct ccp_layer_job {
 	ccp_digest diff_id;           /* expected digest of the decompressed stream */
 	int root_fd;                  /* directory to apply the layer's changeset to */
 	ccp_unpack_opts unpack;
-	uint64_t max_uncompressed;    /* cap on decompressed bytes; 0: 64 GiB */
+	uint64_t max_uncompressed;    /* cap on decompressed bytes (also caps file data); 0: 64 GiB.
+	                               * A per-image cap: pass what is left of it, subtract *uncompressed */
+	uint64_t *uncompressed;       /* out, may be NULL: decompressed bytes read, also on failure */
 	ccp_layer_progress_fn progress;
 	void *progress_payload;
 } ccp_layer_job;

@@ -349,6 +349,9 @@ static int parse_prm(ccp_prm *m, const json_t *j, const char *what, ccp_err *e)
 	int r;
 
 	memset(m, 0, sizeof(*m));
+	/* null reads as an object without a type, as Go's decoder sees it. */
+	if (json_is_null(j))
+		return bad(e, what, "%s", "Unknown policy reference match type \"\"");
 	if (!json_is_object(j))
 		return bad(e, what, "%s", "signedIdentity must be a JSON object");
 	if ((r = opt_string(j, "type", &type, what, e)))

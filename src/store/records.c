@@ -443,7 +443,7 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 		goto out;
 	for (size_t i = 0; i < info->n_images; i++) {
 		const ccp_store_image *im = &info->images[i].pub;
-		char name[80], d[CCP_DIGEST_STR_MAX];
+		char name[96], d[CCP_DIGEST_STR_MAX];
 		if (by_digest ? strcmp(im->manifest_digest, ccp_digest_str(&want, d)) != 0
 			      : strcmp(im->image, norm) != 0)
 			continue;
@@ -544,7 +544,7 @@ int ccp_store_collect(const char *dir, ccp_store_gc_stats *stats, ccp_err *e)
 	if ((r = ccp_store_open_exclusive(&s, dir, e)) || (r = scan_fd(&info, ccp_store_fd(s), e)))
 		goto out;
 	for (size_t i = 0; i < info->n_bundles; i++) {
-		char name[80];
+		char name[96];
 		if (info->bundles[i].pub.live)
 			continue;
 		snprintf(name, sizeof(name), "mounts/%s.json", info->bundles[i].name);

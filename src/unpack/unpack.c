@@ -41,7 +41,7 @@ typedef struct unpack {
 	ccp_err src_err;
 	int src_code;
 	int src_eof, synth_done;
-	uint64_t pos, data_end;
+	uint64_t pos, data_end, next_header; /* next_header: where the next entry's headers start */
 	const unsigned char *cur;
 	size_t cur_len;
 	uint64_t cur_start;
@@ -328,6 +328,32 @@ static int set_xattrs(unpack *u, int fd, struct archive_entry *ent, const char *
 		if (errno == ERANGE || errno == E2BIG || errno == EINVAL)
 			return ccp_err_errno(e, CCP_ELAYER, errno, "entry %s: xattr %s", path, name);
 		return io_err(e, errno, "setting xattr on", path);
+	}
+	return 0;
+}
+
+/* Limits on the xattrs an entry carries, checked before anything is made. */
+static int check_xattrs(struct archive_entry *ent, const char *path, ccp_err *e)
+{
+	const char *name;
+	const void *val;
+	size_t sz, n = 0, total = 0, nlen;
+
+	archive_entry_xattr_reset(ent);
+	while (archive_entry_xattr_next(ent, &name, &val, &sz) == ARCHIVE_OK) {
+		nlen = name ? strlen(name) : 0;
+		if (++n > CCP_UNPACK_XATTR_MAX)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: more than %d xattrs", path,
+					   CCP_UNPACK_XATTR_MAX);
+		if (nlen == 0 || nlen > 255)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: xattr name empty or longer than 255 bytes", path);
+		if (sz > CCP_UNPACK_XATTR_VALUE_MAX)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: xattr %s value of %zu bytes, more than %d", path,
+					   name, sz, CCP_UNPACK_XATTR_VALUE_MAX);
+		total += nlen + sz;
+		if (total > CCP_UNPACK_XATTR_TOTAL_MAX)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: xattrs larger than %d bytes", path,
+					   CCP_UNPACK_XATTR_TOTAL_MAX);
 	}
 	return 0;
 }
@@ -748,6 +774,24 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 		return ccp_err_set(e, CCP_ELAYER, "entry %.200s: sparse files are not supported", raw);
 	if ((type != AE_IFREG || link) && (size > 0 || !header_size_field_zero(hdr)))
 		return ccp_err_set(e, CCP_ELAYER, "entry %.200s: non-regular entry with a data size", raw);
+	/* PAX and GNU long-name headers before this one (libarchive buffers them whole). */
+	if (data_start - TAR_BLOCK - u->next_header > CCP_UNPACK_HEADER_MAX)
+		return ccp_err_set(e, CCP_ELAYER, "entry %.200s: extended headers larger than %d bytes", raw,
+				   CCP_UNPACK_HEADER_MAX);
+	u->next_header = u->data_end + (TAR_BLOCK - u->data_end % TAR_BLOCK) % TAR_BLOCK;
+	/* A bomb declares its size up front: refuse it before writing a byte. */
+	if (u->max_bytes && (uint64_t)size > u->max_bytes - u->bytes)
+		return ccp_err_set(e, CCP_ELAYER, "entry %.200s declares %lld bytes, more than the %llu bytes left for the layer",
+				   raw, (long long)size, (unsigned long long)(u->max_bytes - u->bytes));
+	if ((rc = check_xattrs(ent, raw, e)) < 0)
+		return rc;
+	if (type == AE_IFCHR || type == AE_IFBLK) {
+		/* Linux device numbers: 12-bit major, 20-bit minor; anything else aliases another device. */
+		if (archive_entry_rdevmajor(ent) > 0xfff || archive_entry_rdevminor(ent) > 0xfffff)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: device number %lu:%lu out of range", raw,
+					   (unsigned long)archive_entry_rdevmajor(ent),
+					   (unsigned long)archive_entry_rdevminor(ent));
+	}
 
 	if ((rc = clean_path(raw, u->name, sizeof(u->name), "entry name", e)) < 0)
 		return rc;
@@ -762,6 +806,9 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 		base = u->name;
 		parent = "";
 	}
+	/* Whiteout names are files: as a directory they would reach the tree as markers. */
+	if (strncmp(parent, WH_PREFIX, strlen(WH_PREFIX)) == 0 || strstr(parent, "/" WH_PREFIX))
+		return ccp_err_set(e, CCP_ELAYER, "entry %.200s: whiteout name used as a directory", raw);
 	if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
 		join_path(u->full, parent, base);
 		return do_whiteout(u, parent, base, u->full, e);

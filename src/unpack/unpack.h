@@ -14,12 +14,16 @@
 #define CCP_UNPACK_MAX_ENTRIES 1000000u
 #define CCP_UNPACK_PATH_MAX 4096   /* bytes of an entry name, a link target, a resolved path */
 #define CCP_UNPACK_DEPTH_MAX 256   /* components of a path */
+#define CCP_UNPACK_XATTR_MAX 128   /* xattrs of an entry (all of them, also those never applied) */
+#define CCP_UNPACK_XATTR_VALUE_MAX 65536  /* bytes of one value (the kernel's XATTR_SIZE_MAX) */
+#define CCP_UNPACK_XATTR_TOTAL_MAX (256 * 1024) /* bytes of names and values of an entry */
+#define CCP_UNPACK_HEADER_MAX (1024 * 1024)     /* bytes of the headers of one entry (PAX, GNU long names) */
 
 typedef struct ccp_unpack_opts {
 	int same_owner;          /* chown to the entry's uid/gid and create device nodes (needs root) */
 	int force_fallback_walk; /* tests: use the O_NOFOLLOW walk even where openat2 works */
 	uint64_t max_entries;    /* 0: 1,000,000 */
-	uint64_t max_bytes;      /* total file bytes; 0: no cap beyond the decompression cap */
+	uint64_t max_bytes;      /* total file bytes; 0: no cap. An entry declaring more fails before any write */
 } ccp_unpack_opts;
 
 /*

@@ -119,9 +119,9 @@ expect 0 "$CCPULL" store gc --store "$STORE" --json
 [ "$(json_get "$T/out" .layers_removed)" = 3 ] || fail "gc did not remove the unused layers: $(cat "$T/out")"
 [ "$(json_get "$T/out" .stale_removed)" -ge 1 ] || fail "gc did not remove the stale mount record"
 expect 0 "$CCPULL" store ls --store "$STORE" --json
-[ "$(jq '.layers | length + (.bundles | length) + (.images | length)' "$T/out")" = 0 ] ||
+[ "$(jq '(.layers | length) + (.bundles | length) + (.images | length)' "$T/out")" = 0 ] ||
 	fail "store not empty after gc: $(cat "$T/out")"
-[ -z "$(ls -A "$STORE/layers" "$STORE/mounts" "$STORE/staging" "$STORE/blobs")" ] ||
+[ -z "$(find "$STORE/layers" "$STORE/mounts" "$STORE/staging" "$STORE/blobs" -mindepth 1)" ] ||
 	fail "store directories not empty after gc: $(ls -AR "$STORE")"
 expect 0 "$CCPULL" umount "$T/b2"
 

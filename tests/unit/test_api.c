@@ -15,10 +15,12 @@ int main(void)
 	CHECK(ccp_context_new(&ctx) == 0);
 	CHECK_STR(ccp_context_last_error(ctx), "");
 
-	/* no policy, no pull: refused before anything is fetched or created */
+	/* no policy, no pull: refused before anything is fetched or created (the default policy file may exist) */
+	o.policy = "/nonexistent/policy.json";
 	CHECK(ccp_pull(&res, ctx, "127.0.0.1:1/nothing:here", "/nonexistent/bundle", &o) == CCP_EINVALID);
 	CHECK(res == NULL);
 	CHECK(strstr(ccp_context_last_error(ctx), "--insecure-policy") != NULL);
+	o.policy = NULL;
 
 	/* a malformed platform or reference is a usage error, found before connecting (port 1 is closed) */
 	o.insecure_policy = 1;
