@@ -45,6 +45,13 @@ if ! lsan_out=$("$SRC/build-asan/ccpull" --version 2>&1) && grep -q LeakSanitize
 fi
 run_config build-asan -DCCPULL_SANITIZE=ON
 
+# Fuzzing: every harness built with clang + libFuzzer (ASan + UBSan) and fuzzed for FUZZ_SECONDS
+# (default 20) from its corpus; FUZZ_SECONDS=0 skips this phase.
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+	echo "=== fuzzing each target for ${FUZZ_SECONDS:-20} s"
+	"$SRC/fuzz/run.sh" || failed+=(fuzz)
+fi
+
 if [ ${#failed[@]} -ne 0 ]; then
 	echo "tests/run.sh: FAILED in: ${failed[*]}" >&2
 	exit 1

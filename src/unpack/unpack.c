@@ -787,10 +787,12 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 		return rc;
 	if (type == AE_IFCHR || type == AE_IFBLK) {
 		/* Linux device numbers: 12-bit major, 20-bit minor; anything else aliases another device. */
-		if (archive_entry_rdevmajor(ent) > 0xfff || archive_entry_rdevminor(ent) > 0xfffff)
-			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: device number %lu:%lu out of range", raw,
-					   (unsigned long)archive_entry_rdevmajor(ent),
-					   (unsigned long)archive_entry_rdevminor(ent));
+		unsigned long ma = (unsigned long)archive_entry_rdevmajor(ent), mi = (unsigned long)archive_entry_rdevminor(ent);
+		if (ma > 0xfff || mi > 0xfffff)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: device number %lu:%lu out of range", raw, ma, mi);
+		/* 0:0 is overlayfs' whiteout: it cannot be stored in a layer applied through overlayfs. */
+		if (type == AE_IFCHR && ma == 0 && mi == 0)
+			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: character device 0:0 (an overlay whiteout)", raw);
 	}
 
 	if ((rc = clean_path(raw, u->name, sizeof(u->name), "entry name", e)) < 0)

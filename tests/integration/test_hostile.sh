@@ -57,7 +57,7 @@ state >"$T/sentinel.before"
 
 "$PY" "$GEN" gen "$T/cases" --outside "$OUT"
 mapfile -t CASES < <("$PY" "$GEN" list "$T/cases" | grep -E "${HOSTILE_CASES:-.}")
-[ "${#CASES[@]}" -ge 40 ] || fail "only ${#CASES[@]} hostile cases"
+[ -n "${HOSTILE_CASES:-}" ] || [ "${#CASES[@]}" -ge 40 ] || fail "only ${#CASES[@]} hostile cases"
 
 start_registry
 "$PY" "$GEN" push "$T/cases" "$REG" --regpush-dir "$IT_DIR"

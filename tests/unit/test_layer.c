@@ -11,6 +11,7 @@
 
 static char g_root[256];
 static ccp_err g_err;
+static uint64_t g_uncompressed;
 
 typedef struct memfetch {
 	const unsigned char *data;
@@ -133,6 +134,8 @@ static int run(const blob *b, const blob *tar, ccp_compression comp, uint64_t si
 	job.root_fd = open(g_root, O_RDONLY | O_DIRECTORY);
 	job.unpack.same_owner = geteuid() == 0;
 	job.max_uncompressed = max_uncompressed;
+	g_uncompressed = 0;
+	job.uncompressed = &g_uncompressed;
 	ccp_err_clear(&g_err);
 	rc = ccp_layer_apply(&job, &g_err);
 	if (rc)
@@ -166,6 +169,7 @@ int main(void)
 	blob zs = zstd_frames(&tar, 3), garbage, gzbad;
 
 	CHECK(run(&tar, &tar, CCP_COMP_NONE, 0, 0, 0, 0, 0) == 0 && unpacked_ok(big));
+	CHECK(g_uncompressed == tar.n);
 	done();
 	CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, 0, 0) == 0 && unpacked_ok(big));
 	done();
@@ -214,9 +218,30 @@ int main(void)
 	/* ... or more. */
 	CHECK(run(&gz, &tar, CCP_COMP_GZIP, 100, 0, 0, 0, 0) == CCP_EINTEGRITY);
 	done();
+	/* An entry declaring more than the cap fails at its header, before any data is written. */
 	CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, 1u << 20, 0) == CCP_ELAYER);
+	CHECK(strstr(g_err.msg, "declares") != NULL);
+	CHECK(g_uncompressed <= (1u << 20));
+	done();
+	/* Each entry fits, the stream does not. */
+	CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, big + 100, 0) == CCP_ELAYER);
 	CHECK(strstr(g_err.msg, "decompression bomb") != NULL);
 	done();
+	/* Zeros after the end of the archive: a little is padding, a lot is a bomb. */
+	{
+		const size_t extra = 40u << 20;
+		blob padded;
+		padded.n = tar.n + extra;
+		padded.p = calloc(1, padded.n);
+		memcpy(padded.p, tar.p, tar.n);
+		CHECK(run(&padded, &padded, CCP_COMP_NONE, 0, 0, 0, 0, 0) == CCP_ELAYER);
+		CHECK(strstr(g_err.msg, "after the end of the tar") != NULL);
+		done();
+		padded.n = tar.n + (1u << 20);
+		CHECK(run(&padded, &padded, CCP_COMP_NONE, 0, 0, 0, 0, 0) == 0 && unpacked_ok(big));
+		done();
+		free(padded.p);
+	}
 	CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, 0, 3000) == CCP_EREGISTRY);
 	CHECK(strstr(g_err.msg, "connection reset") != NULL);
 	done();
