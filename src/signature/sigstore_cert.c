@@ -273,7 +273,7 @@ int ccp_pki_verify(STACK_OF(X509) *roots, STACK_OF(X509) *intermediates, const c
 	if (hostname) {
 		/* Go's VerifyHostname: IP literals against IP SANs, names against DNS SANs only. */
 		int ok = X509_check_ip_asc(leaf, hostname, 0);
-		if (ok < 0)
+		if (ok == -2) /* not an IP address */
 			ok = X509_check_host(leaf, hostname, strlen(hostname),
 					     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
 		if (ok != 1) {
