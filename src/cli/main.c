@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
 	"\n"
 	"Options of pull and inspect:\n"
-	"  --insecure-policy          pull without evaluating a signature policy (required for now)\n"
+	"  --insecure-policy          accept any image without evaluating a signature policy\n"
 	"  --policy PATH              containers-policy.json to enforce (default /etc/containers/policy.json)\n"
 	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n"
 	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n"
