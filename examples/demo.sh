@@ -37,6 +37,10 @@ CCPULL=$SRC/build/ccpull
 WORK=$(mktemp -d /tmp/ccpull-demo.XXXXXX)
 REG_PID=
 cleanup() {
+	# Overlay bundles are mounts: unmount them before the work directory goes.
+	for b in "$WORK"/bundle*; do
+		[ -d "$b" ] && "$CCPULL" umount "$b" >/dev/null 2>&1 || true
+	done
 	if [ -n "$REG_PID" ]; then
 		kill "$REG_PID" 2>/dev/null || true
 		wait "$REG_PID" 2>/dev/null || true
@@ -110,5 +114,10 @@ cat "$WORK/bundle/rootfs/etc/motd"
 say "A second pull reuses the layers from the store"
 "$CCPULL" pull --insecure-policy --tls-verify=false --store "$WORK/store" --json "$IMAGE" "$WORK/bundle2" |
 	jq -c '.layers[] | {digest, reused}'
+
+say "Unmount the overlay bundles (ccpull umount) and collect unused layers (ccpull store gc)"
+"$CCPULL" umount "$WORK/bundle"
+"$CCPULL" umount "$WORK/bundle2"
+"$CCPULL" store gc --store "$WORK/store"
 
 say "Done (the registry is stopped on exit)"

@@ -13,7 +13,10 @@
 
 typedef struct fuzz_tree {
 	char base[64], root[96];
+	struct stat st[4]; /* base/outside, .../sentinel, .../keep, base: nothing may touch them */
 } fuzz_tree;
+
+static const char *const fuzz_watched[4] = { "outside", "outside/sentinel", "outside/sentinel/keep", "." };
 
 static int fuzz_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -55,6 +58,33 @@ static void fuzz_tree_make(fuzz_tree *t)
 	mkdir(p, 0755);
 	fuzz_path(p, sizeof(p), t->root, "lower/f");
 	close(open(p, O_CREAT | O_WRONLY, 0644));
+	/* Absolute host paths of the sentinel, as a hostile lower layer would hold them. */
+	{
+		char tgt[256];
+		fuzz_path(tgt, sizeof(tgt), t->base, "outside");
+		fuzz_path(p, sizeof(p), t->root, "out");
+		if (symlink(tgt, p))
+			abort();
+		fuzz_path(tgt, sizeof(tgt), t->base, "outside/sentinel/keep");
+		fuzz_path(p, sizeof(p), t->root, "outf");
+		if (symlink(tgt, p))
+			abort();
+	}
+	for (int i = 0; i < 4; i++) {
+		fuzz_path(p, sizeof(p), t->base, fuzz_watched[i]);
+		if (lstat(p, &t->st[i]))
+			abort();
+	}
+}
+
+/* Same inode, type, mode, owner, size, links, mtime and ctime: nothing was chmod-ed, chown-ed,
+ * written, linked, xattr-ed or time-stamped. base itself gains no entries (its ctime would move). */
+static int fuzz_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_mode == b->st_mode && a->st_uid == b->st_uid &&
+	       a->st_gid == b->st_gid && a->st_size == b->st_size && a->st_nlink == b->st_nlink &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 static int fuzz_marker_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -89,6 +119,12 @@ static void fuzz_tree_check(fuzz_tree *t)
 		    strcmp(de->d_name, "outside"))
 			n += 100;
 	closedir(d);
+	for (int i = 0; i < 4; i++) {
+		struct stat st;
+		fuzz_path(p, sizeof(p), t->base, fuzz_watched[i]);
+		if (lstat(p, &st) || !fuzz_same(&st, &t->st[i]))
+			n += 100;
+	}
 	if (n != 1) {
 		fprintf(stderr, "something outside the root changed under %s\n", t->base);
 		abort();

@@ -441,6 +441,8 @@ def build(out):
     case("component_too_long", "name component > 255 bytes", [tar(F("d/" + "c" * 300, "x"))], rc=7)
     case("link_too_long", "symlink target too long", [tar(S("s", "t" * 5000))], rc=7)
     case("too_deep", "too many components", [tar(F("d/" * 300 + "f", "x"))], rc=7)
+    case("pax_header_chain", "a run of PAX headers over 1 MiB",
+         [tar(pax([("comment", "c" * 600000)]) * 3 + F("f", "x"))], rc=7)
     case("pax_header_huge", "oversized PAX header", [tar(entry("f", extra_pax=[("comment", "c" * (2 << 20))]))], rc=7)
 
     # --- decompression bombs (blobs built directly; they fail long before their end) ---
@@ -594,6 +596,14 @@ def cmd_check(a):
 def cmd_seeds(a):
     """Unpack fuzzer seeds: first byte 0 (raw unpacker) / 1,2,3 (pipeline none/gzip/zstd)."""
     build("/tmp/ccp_fuzz_outside")
+    # Aimed at the fuzzer's own lower layer (fuzz/fuzz_tree.h): out -> its sentinel dir (absolute),
+    # outf -> the sentinel file, rel -> ../outside, abs -> /.
+    case("fuzz_lower_links", "writes through the fuzz tree's lower symlinks",
+         [tar(F("out/pwn", "x"), F("rel/sentinel/pwn", "x"), F("abs/tmp/pwn", "x"), H("h", "outf"),
+              H("h2", "out/sentinel/keep"), D("out/sentinel", 0o777), F("outf", "x", 0o777))])
+    case("fuzz_lower_wh", "whiteouts through the fuzz tree's lower symlinks",
+         [tar(F("out/.wh.sentinel", ""), F("rel/sentinel/.wh.keep", ""), F("out/sentinel/.wh..wh..opq", ""),
+              F("abs/.wh.tmp", ""), F(".wh.outf", ""), F("lower/.wh..wh..opq", ""))])
     os.makedirs(a.dir, exist_ok=True)
     for c in CASES:
         for k, L in enumerate(c["layers"]):

@@ -62,11 +62,18 @@ typedef struct ccp_pull_options {
 	ccp_progress_cb progress;
 	void *progress_payload;
 	const char *registries_d;     /* registries.d directory (signature lookaside); NULL: the containers default */
+	/* Keys for encrypted layers, each tried per layer: "jwe:PATH[:PASSWORD]" (a PEM or DER private key;
+	 * PASSWORD as pass=SECRET, file=PATH or literal) or "provider:NAME[:PARAMS]" (a keyprovider of
+	 * keyprovider_config, PARAMS handed to it in the ocicrypt DecryptConfig). */
+	const char *const *decryption_keys;
+	size_t n_decryption_keys;
+	const char *keyprovider_config; /* ocicrypt keyprovider config (JSON); NULL: none. Every provider in it
+	                                 * is tried for layers wrapped for it */
 } ccp_pull_options;
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
-				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL }
+				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

@@ -46,6 +46,9 @@ static const char usage_text[] =
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n"
 	"                             as root when the kernel has overlayfs) or as a plain directory\n"
 	"  -q, --quiet                no progress output\n"
+	"  --decryption-key jwe:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n"
+	"                             key for encrypted layers (repeatable; every key is tried per layer)\n"
+	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
 	"Options of inspect only:\n"
 	"  --raw                      print the top-level manifest exactly as verified\n"
 	"  --config                   print the image config exactly as verified\n"
@@ -156,7 +159,8 @@ static void on_progress(const ccp_progress_event *ev, void *payload)
 
 enum {
 	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
-	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D
+	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D,
+	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG
 };
 
 static const struct option long_opts[] = {
@@ -176,12 +180,15 @@ static const struct option long_opts[] = {
 	{ "config", no_argument, NULL, OPT_CONFIG },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "decryption-key", required_argument, NULL, OPT_DECRYPTION_KEY },
+	{ "keyprovider-config", required_argument, NULL, OPT_KEYPROVIDER_CONFIG },
 	{ NULL, 0, NULL, 0 }
 };
 
 typedef struct cli_opts {
 	ccp_pull_options pull;
 	int json, quiet, raw, config;
+	const char *keys[64];         /* --decryption-key */
 } cli_opts;
 
 static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
@@ -189,6 +196,9 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 	int ch;
 
 	ccp_pull_options_init(&c->pull, CCP_PULL_OPTIONS_VERSION);
+	if (getenv("OCICRYPT_KEYPROVIDER_CONFIG") && *getenv("OCICRYPT_KEYPROVIDER_CONFIG"))
+		c->pull.keyprovider_config = getenv("OCICRYPT_KEYPROVIDER_CONFIG");
+	c->pull.decryption_keys = c->keys;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+q", long_opts, NULL)) != -1) {
 		switch (ch) {
@@ -203,6 +213,17 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 		case OPT_PLATFORM: c->pull.platform = optarg; break;
 		case OPT_JSON: c->json = 1; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		case OPT_DECRYPTION_KEY:
+		case OPT_KEYPROVIDER_CONFIG:
+			if (!is_pull)
+				usage_error("%s applies to pull only", argv[optind - 1]);
+			if (ch == OPT_KEYPROVIDER_CONFIG)
+				c->pull.keyprovider_config = optarg;
+			else if (c->pull.n_decryption_keys == sizeof(c->keys) / sizeof(c->keys[0]))
+				usage_error("at most %zu --decryption-key options", sizeof(c->keys) / sizeof(c->keys[0]));
+			else
+				c->keys[c->pull.n_decryption_keys++] = optarg;
+			break;
 		case OPT_STORE:
 		case OPT_SNAPSHOTTER:
 		case 'q':

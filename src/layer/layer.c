@@ -53,6 +53,8 @@ typedef struct layer {
 	ZSTD_DCtx *zd;
 	ccp_hasher diff_h;
 	uint64_t out_bytes, max_out;
+	ccp_decryptor *dec;  /* encrypted blob */
+	uint64_t dec_upto;   /* ring offset up to which bytes are decrypted */
 } layer;
 
 /* ---- ring ---- */
@@ -139,6 +141,25 @@ static ssize_t ring_read(ring *r, const unsigned char **p, size_t min)
 	return (ssize_t)n;
 }
 
+/*
+ * ring_read for the consumer. For an encrypted blob every byte is HMACed and decrypted in place the
+ * first time it is handed out (a peek hands bytes out again: they are not decrypted twice). A
+ * failure there is kept in the decryptor and reported by ccp_decryptor_final.
+ */
+static ssize_t layer_read(layer *l, const unsigned char **p, size_t min)
+{
+	ssize_t n = ring_read(&l->r, p, min);
+
+	if (n > 0 && l->dec && l->r.tail + (uint64_t)n > l->dec_upto) {
+		size_t skip = (size_t)(l->dec_upto - l->r.tail);
+		unsigned char *q = (unsigned char *)*p + skip; /* the region is the reader's until released */
+		ccp_err ignored = CCP_ERR_INIT;
+		ccp_decryptor_update(l->dec, q, q, (size_t)n - skip, &ignored);
+		l->dec_upto = l->r.tail + (uint64_t)n;
+	}
+	return n;
+}
+
 /* ---- producer ---- */
 
 static int sink(void *payload, const void *data, size_t len)
@@ -187,7 +208,7 @@ static int producer_failed(layer *l, ssize_t code, ccp_err *e)
 static int sniff(layer *l, ccp_err *e)
 {
 	const unsigned char *p;
-	ssize_t n = ring_read(&l->r, &p, 4);
+	ssize_t n = layer_read(l, &p, 4);
 
 	if (n < 0)
 		return producer_failed(l, n, e);
@@ -285,7 +306,7 @@ static ssize_t tar_read(void *payload, const void **buf, ccp_err *e)
 	if (l->at_end)
 		return 0;
 	if (l->comp == CCP_COMP_NONE) {
-		n = ring_read(&l->r, &p, 1);
+		n = layer_read(l, &p, 1);
 		if (n < 0)
 			return producer_failed(l, n, e);
 		if (n == 0) {
@@ -299,7 +320,7 @@ static ssize_t tar_read(void *payload, const void **buf, ccp_err *e)
 	}
 	for (;;) {
 		if (l->in_len == 0 && !l->pending) {
-			n = ring_read(&l->r, &l->in, 1);
+			n = layer_read(l, &l->in, 1);
 			if (n < 0)
 				return producer_failed(l, n, e);
 			if (n == 0) {
@@ -351,7 +372,7 @@ static void drain_ring(layer *l)
 {
 	const unsigned char *p;
 
-	while (ring_read(&l->r, &p, 1) > 0)
+	while (layer_read(l, &p, 1) > 0)
 		;
 }
 
@@ -379,6 +400,12 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 		goto out_ring;
 	if ((rc = ccp_hasher_init(&l->diff_h, job->diff_id.algo, e)) < 0)
 		goto out_blob;
+	if (job->decrypt) {
+		rc = ccp_decryptor_new(&l->dec, job->decrypt, e);
+		ccp_layer_crypt_wipe(job->decrypt); /* the decryptor keeps the key schedule only */
+		if (rc < 0)
+			goto out_diff;
+	}
 	if (pthread_create(&th, NULL, producer, l) != 0) {
 		rc = ccp_err_set(e, CCP_EINTERNAL, "%s: cannot start the fetch thread", job->name);
 		goto out_diff;
@@ -429,6 +456,10 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 				 ccp_digest_str(&job->blob_digest, want), ccp_digest_str(&blob, got));
 		goto out_diff;
 	}
+	if (l->dec && (rc = ccp_decryptor_final(l->dec, e)) < 0) {
+		ccp_err_wrap(e, "%s", job->name);
+		goto out_diff;
+	}
 	if (crc < 0) {
 		*e = cerr;
 		ccp_err_wrap(e, "%s", job->name);
@@ -447,6 +478,9 @@ out_diff:
 out_blob:
 	ccp_hasher_free(&l->blob_h);
 out_ring:
+	ccp_decryptor_free(l->dec);
+	if (job->decrypt)
+		ccp_layer_crypt_wipe(job->decrypt);
 	if (l->z_ready)
 		inflateEnd(&l->z);
 	ZSTD_freeDCtx(l->zd);

@@ -1,10 +1,13 @@
 /*
  * The per-layer pipeline, one pass and bounded memory:
- *   blob bytes -> size cap + blob digest -> gzip | zstd | none -> diff_id digest -> tar reader -> unpack
+ *   blob bytes -> size cap + blob digest -> [AES-256-CTR + HMAC] -> gzip | zstd | none -> diff_id digest
+ *   -> tar reader -> unpack
  * The blob is produced by a fetch function on its own thread (the download overlaps decompression
  * and unpacking) into a bounded ring. On any failure the rest of the blob is still read (bounded by
  * the descriptor size) so that a blob digest mismatch is reported as the root cause (CCP_EINTEGRITY)
- * rather than the malformed content it produced (CCP_ELAYER).
+ * rather than the malformed content it produced (CCP_ELAYER). An encrypted layer's HMAC ranks
+ * right after the blob digest; its plaintext reaches only the caller's staging root, which the
+ * caller discards on failure.
  */
 #ifndef CCP_LAYER_LAYER_H
 #define CCP_LAYER_LAYER_H
@@ -12,6 +15,7 @@
 #include <stdint.h>
 #include "digest/digest.h"
 #include "manifest/manifest.h"
+#include "ocicrypt/ocicrypt.h"
 #include "registry/registry.h"
 #include "unpack/unpack.h"
 #include "util/err.h"
@@ -37,6 +41,8 @@ typedef struct ccp_layer_job {
 	uint64_t *uncompressed;       /* out, may be NULL: decompressed bytes read, also on failure */
 	ccp_layer_progress_fn progress;
 	void *progress_payload;
+	ccp_layer_crypt *decrypt;     /* ocicrypt-encrypted blob: key, nonce, expected HMAC (wiped by
+	                               * ccp_layer_apply); NULL for a plain blob */
 } ccp_layer_job;
 
 /* Runs the pipeline. On failure the caller discards whatever was written under root_fd. */

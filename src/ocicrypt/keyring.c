@@ -314,8 +314,11 @@ int ccp_keyring_new(ccp_keyring **out, const char *const *specs, size_t n_specs,
 		r = add_providers(kr, &cfg, specs, n_specs, e);
 	ccp_kp_config_free(&cfg);
 	if (r) {
-		if (r != CCP_ENOMEM && e && e->code != CCP_ENOMEM)
-			e->code = r = CCP_EINVALID;
+		if (r != CCP_ENOMEM) {
+			r = CCP_EINVALID; /* a key or config we were given is unusable: exit 2 */
+			if (e)
+				e->code = r;
+		}
 		ccp_keyring_free(kr);
 		return r;
 	}

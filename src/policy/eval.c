@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "signature/signature.h"
+#include "signature/sigstore.h"
 
 #define KEY_FILE_MAX (4u << 20)
 #define REASONS_MAX 2048
@@ -155,6 +157,108 @@ out:
 	return r;
 }
 
+/* The signed digest and identity of a verified payload against the image (both kinds of signatures). */
+static int check_claims(eval_ctx *c, const ccp_pr *pr, const ccp_sig_payload *p, ccp_err *e)
+{
+	ccp_digest signed_d, actual;
+	int r;
+
+	if ((r = ccp_digest_parse(&signed_d, p->manifest_digest, strlen(p->manifest_digest), e)))
+		return r;
+	if ((r = ccp_sig_manifest_digest(&actual, c->img->manifest, c->img->manifest_len, e)))
+		return r;
+	/* containers/image compares sha256 digests only. */
+	if (signed_d.algo != CCP_SHA256 || !ccp_digest_equal(&signed_d, &actual))
+		return ccp_err_set(e, CCP_EPOLICY, "Signature for digest %s does not match", p->manifest_digest);
+	if (!ccp_prm_matches(&pr->identity, c->image_ref, p->docker_reference))
+		return ccp_err_set(e, CCP_EPOLICY, "Signature for identity \"%.300s\" is not accepted", p->docker_reference);
+	return 0;
+}
+
+/* One sigstore signature body: 0 accepted, 1 not a signature (other attachment), CCP_EPOLICY, or a hard error. */
+static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trust *t, const unsigned char *data,
+			  size_t len, ccp_err *e)
+{
+	ccp_sigstore_sig sig;
+	ccp_sig_payload p = { 0 };
+	int r;
+
+	if ((r = ccp_sigstore_sig_parse(&sig, data, len, e)))
+		return r;
+	if (strcmp(sig.mime_type, CCP_SIGSTORE_MIME) != 0) {
+		ccp_sigstore_sig_free(&sig);
+		return 1;
+	}
+	if (!(r = ccp_sigstore_verify(t, &sig, (int64_t)time(NULL), &p, e)))
+		r = check_claims(c, pr, &p, e);
+	ccp_sig_payload_free(&p);
+	ccp_sigstore_sig_free(&sig);
+	return r;
+}
+
+static int eval_sigstore_signed(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
+{
+	ccp_sigstore_trust *t = NULL;
+	ccp_buf reasons = CCP_BUF_INIT(REASONS_MAX);
+	size_t n_other = 0, n_attach = 0, rejected = 0;
+	int r, trust_err = 0;
+	ccp_err terr = CCP_ERR_INIT;
+
+	if ((r = load_signatures(c, e)))
+		return r;
+	for (size_t i = 0; i < c->n_sigs; i++) {
+		const unsigned char *data;
+		size_t dlen;
+		ccp_sig_kind kind;
+		ccp_err se = CCP_ERR_INIT;
+
+		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e)))
+			goto out;
+		if (kind != CCP_SIG_SIGSTORE) {
+			n_other++;
+			continue;
+		}
+		/* Trust material is loaded once, when the first signature needs it; bad material rejects them all. */
+		if (!t && !trust_err) {
+			if ((r = ccp_sigstore_trust_load(&t, pr->sigstore, &terr)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+				*e = terr;
+				goto out;
+			}
+			trust_err = r != 0;
+		}
+		if (trust_err)
+			se = terr;
+		else if ((r = check_sigstore(c, pr, t, data, dlen, &se)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+			*e = se;
+			goto out;
+		} else if (r == 1) {
+			n_attach++;
+			continue;
+		}
+		if (!se.code) {
+			r = 0;
+			goto out;
+		}
+		rejected++;
+		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
+			r = ccp_err_oom(e);
+			goto out;
+		}
+	}
+	if (rejected == 0)
+		r = ccp_err_set(e, CCP_EPOLICY, "A signature was required, but no signature exists (%zu non-sigstore "
+				"signatures, %zu sigstore non-signature attachments)", n_other, n_attach);
+	else if (rejected == 1)
+		r = ccp_err_set(e, CCP_EPOLICY, "%s", reasons.data ? reasons.data : "");
+	else
+		r = ccp_err_set(e, CCP_EPOLICY, "None of the signatures were accepted, reasons: %s",
+				reasons.data ? reasons.data : "");
+out:
+	ccp_buf_free(&reasons);
+	ccp_sigstore_trust_free(t);
+	return r;
+}
+
 int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_err *e)
 {
 	eval_ctx c = { img, NULL, NULL, 0, 0 };
@@ -183,8 +287,7 @@ int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_er
 			r = eval_signed_by(&c, pr, e);
 			break;
 		case CCP_PR_SIGSTORE_SIGNED:
-			r = ccp_err_set(e, CCP_EPOLICY, "sigstoreSigned requirements are not supported by this build of "
-					"ccpull (cosign verification is not available)");
+			r = eval_sigstore_signed(&c, pr, e);
 			break;
 		case CCP_PR_SIGNED_BASE_LAYER:
 			r = ccp_err_set(e, CCP_EPOLICY, "signedBaseLayer not implemented yet!");

@@ -306,6 +306,8 @@ static void pr_free(ccp_pr *r)
 	free(r->key_paths);
 	ccp_buf_free(&r->key_data);
 	prm_free(&r->identity);
+	ccp_sigstore_policy_free(r->sigstore);
+	free(r->sigstore);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -526,6 +528,116 @@ static int count_sources(const json_t *j, const char *const *keys, size_t n, int
 	return 0;
 }
 
+/* One piece of sigstore trust material: a path (kept, read on evaluation) or base64 data (decoded now). */
+static int sigstore_src(ccp_sigstore_src *dst, const char *key, const json_t *v, const char *what, ccp_err *e)
+{
+	int r;
+
+	if (!json_is_string(v))
+		return bad(e, what, "\"%s\" must be a string", key);
+	if (!strstr(key, "Data"))
+		return dup_to(&dst->path, json_string_value(v), e);
+	dst->data.max = CCP_POLICY_MAX;
+	r = ccp_base64_decode_strict(&dst->data, json_string_value(v), json_string_length(v));
+	if (r == CCP_ENOMEM)
+		return ccp_err_oom(e);
+	if (r)
+		return bad(e, what, "\"%s\" is not valid base64", key);
+	return 0;
+}
+
+/* An optional non-empty subject string; empty means "not required", as in containers/image. */
+static int subject(char **out, const json_t *obj, const char *key, const char *what, ccp_err *e)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return bad(e, what, "pki.%s must be a string", key);
+	return *json_string_value(v) ? dup_to(out, json_string_value(v), e) : 0;
+}
+
+/* Collects the single-or-list key sources named keys[0..4) (path, paths, data, datas) of obj. */
+static int sigstore_srcs(ccp_sigstore_src **out, size_t *n, const json_t *obj, const char *const *keys,
+			 const char *what, ccp_err *e)
+{
+	for (size_t k = 0; k < 4; k++) {
+		const json_t *v = json_object_get(obj, keys[k]), *x;
+		size_t i;
+		int r;
+
+		if (!v || json_is_null(v))
+			continue;
+		if (!(*out = calloc(json_is_array(v) ? json_array_size(v) : 1, sizeof(**out))))
+			return ccp_err_oom(e);
+		if (!json_is_array(v)) {
+			*n = 1;
+			return sigstore_src(&(*out)[0], keys[k], v, what, e);
+		}
+		if (json_array_size(v) > MAX_KEY_PATHS)
+			return bad(e, what, "\"%s\" has too many entries", keys[k]);
+		json_array_foreach(v, i, x) {
+			*n = i + 1;
+			if ((r = sigstore_src(&(*out)[i], keys[k], x, what, e)))
+				return r;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* Copies the validated key sources of a sigstoreSigned requirement into pr->sigstore. */
+static int fill_sigstore(ccp_pr *pr, const json_t *j, const char *what, ccp_err *e)
+{
+	static const char *const keys[] = { "keyPath", "keyPaths", "keyData", "keyDatas" };
+	static const char *const rekor[] = { "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
+					     "rekorPublicKeyDatas" };
+	const json_t *f = json_object_get(j, "fulcio"), *p = json_object_get(j, "pki"), *v;
+	ccp_sigstore_policy *sp;
+	int r;
+
+	if (!(sp = pr->sigstore = calloc(1, sizeof(*sp))))
+		return ccp_err_oom(e);
+	if ((r = sigstore_srcs(&sp->keys, &sp->n_keys, j, keys, what, e)) ||
+	    (r = sigstore_srcs(&sp->rekor_keys, &sp->n_rekor_keys, j, rekor, what, e)))
+		return r;
+	if (json_is_object(f)) {
+		sp->has_fulcio = 1;
+		if ((v = json_object_get(f, "caPath")) && !json_is_null(v))
+			r = sigstore_src(&sp->fulcio_ca, "caPath", v, what, e);
+		else
+			r = sigstore_src(&sp->fulcio_ca, "caData", json_object_get(f, "caData"), what, e);
+		if (r || (r = dup_to(&sp->fulcio_issuer, json_string_value(json_object_get(f, "oidcIssuer")), e)) ||
+		    (r = dup_to(&sp->fulcio_email, json_string_value(json_object_get(f, "subjectEmail")), e)))
+			return r;
+	}
+	if (json_is_object(p)) {
+		sp->has_pki = 1;
+		if ((v = json_object_get(p, "caRootsPath")) && !json_is_null(v))
+			r = sigstore_src(&sp->pki_roots, "caRootsPath", v, what, e);
+		else
+			r = sigstore_src(&sp->pki_roots, "caRootsData", json_object_get(p, "caRootsData"), what, e);
+		if (r)
+			return r;
+		if ((v = json_object_get(p, "caIntermediatesPath")) && !json_is_null(v)) {
+			sp->has_pki_intermediates = 1;
+			r = sigstore_src(&sp->pki_intermediates, "caIntermediatesPath", v, what, e);
+		} else if ((v = json_object_get(p, "caIntermediatesData")) && !json_is_null(v)) {
+			sp->has_pki_intermediates = 1;
+			r = sigstore_src(&sp->pki_intermediates, "caIntermediatesData", v, what, e);
+		}
+		if (r)
+			return r;
+		if ((r = subject(&sp->pki_email, p, "subjectEmail", what, e)) ||
+		    (r = subject(&sp->pki_hostname, p, "subjectHostname", what, e)))
+			return r;
+		if (!sp->pki_email && !sp->pki_hostname)
+			return bad(e, what, "%s", "at least one of pki.subjectEmail and pki.subjectHostname must be specified");
+	}
+	return 0;
+}
+
 static int parse_sigstore(ccp_pr *pr, const json_t *j, const char *what, ccp_err *e)
 {
 	static const char *const keys[] = { "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
@@ -585,7 +697,7 @@ static int parse_sigstore(ccp_pr *pr, const json_t *j, const char *what, ccp_err
 	} else {
 		pr->identity.type = CCP_PRM_MATCH_REPO_DIGEST_OR_EXACT;
 	}
-	return 0;
+	return fill_sigstore(pr, j, what, e);
 }
 
 static int parse_pr(ccp_pr *pr, const json_t *j, const char *what, ccp_err *e)

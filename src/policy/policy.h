@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include "reference/reference.h"
+#include "signature/sigstore.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -42,6 +43,7 @@ typedef struct ccp_pr {
 	ccp_buf key_data;      /* signedBy keyData, base64-decoded */
 	int has_key_data;
 	ccp_prm identity;      /* signedBy/sigstoreSigned signedIdentity, signedBaseLayer baseLayerIdentity */
+	ccp_sigstore_policy *sigstore; /* sigstoreSigned key sources */
 } ccp_pr;
 
 typedef struct ccp_pr_list {

@@ -13,6 +13,7 @@
 
 #include "bundle/bundle.h"
 #include "layer/layer.h"
+#include "ocicrypt/ocicrypt.h"
 #include "store/store.h"
 #include "util/fs.h"
 
@@ -83,6 +84,7 @@ typedef struct blob_source {
 	ccp_registry *reg;
 	char digest[CCP_DIGEST_STR_MAX];
 	uint64_t size;
+	ccp_layer_crypt crypt;   /* an encrypted layer's key; wiped after use */
 } blob_source;
 
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
@@ -128,6 +130,29 @@ static int chain_ids(ccp_digest *chain, const ccp_image_config *cfg, ccp_err *e)
 	return 0;
 }
 
+/* An encrypted layer's key, unwrapped by the configured key providers (on every pull: a layer in
+ * the store is reused only by someone who could decrypt it). */
+static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, const ccp_pull_options *o,
+		     const char *name, ccp_err *e)
+{
+	ccp_enc_info info;
+	ccp_keyring *kr = NULL;
+	json_t *ann = NULL;
+	int r;
+
+	if ((r = ccp_manifest_layer_annotations(&ann, rv->man_raw.data, rv->man_raw.len, k, e)))
+		return ccp_err_wrap(e, "%s", name);
+	r = ccp_enc_info_parse(&info, ann, e);
+	json_decref(ann);
+	if (r)
+		return ccp_err_wrap(e, "%s", name);
+	if ((r = ccp_keyring_new(&kr, o->decryption_keys, o->n_decryption_keys, o->keyprovider_config, e)) == 0)
+		r = ccp_keyring_unwrap(out, kr, &info, name, e);
+	ccp_keyring_free(kr);
+	ccp_enc_info_free(&info);
+	return r;
+}
+
 static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blob_source *src,
 		     progress_ctx *pc, char *name, size_t name_len, ccp_err *e)
 {
@@ -139,9 +164,9 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	snprintf(name, name_len, "layer %zu/%zu %s of %s", k + 1, rv->man.n_layers, src->digest, rv->image);
 	if ((r = ccp_layer_media_type(d->media_type, &job->compression, &encrypted, e)))
 		return ccp_err_wrap(e, "%s", name);
-	if (encrypted)
-		return ccp_err_set(e, CCP_EDECRYPT, "%s is encrypted (%s); this build of ccpull cannot decrypt layers",
-				   name, d->media_type);
+	if (encrypted && (r = layer_key(&src->crypt, rv, k, pc->o, name, e)))
+		return r;
+	job->decrypt = encrypted ? &src->crypt : NULL;
 	src->reg = rv->reg;
 	src->size = d->size;
 	job->name = name;
@@ -183,20 +208,25 @@ static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, cons
 	int lock = -1, root = -1, r;
 
 	*reused = 0;
+	/* Before the store lookup: an encrypted layer is reused only when its key is at hand. */
+	if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
+		return r;
 	if (ccp_store_has_layer(store, &chain[k])) {
 		*reused = 1;
+		ccp_layer_crypt_wipe(&src.crypt);
 		return 0;
 	}
-	if ((r = ccp_store_lock_layer(store, &chain[k], &lock, e)))
+	if ((r = ccp_store_lock_layer(store, &chain[k], &lock, e))) {
+		ccp_layer_crypt_wipe(&src.crypt);
 		return r;
+	}
 	if (ccp_store_has_layer(store, &chain[k])) { /* another pull made it while we waited */
 		*reused = 1;
+		ccp_layer_crypt_wipe(&src.crypt);
 		ccp_store_unlock(lock);
 		return 0;
 	}
 	if ((r = ccp_store_lowers(store, chain, k, &lowers, e)))
-		goto out_unlock;
-	if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
 		goto out_unlock;
 	if ((r = ccp_stage_begin(store, &st, e)))
 		goto out_unlock;
@@ -216,6 +246,7 @@ static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, cons
 out_abort:
 	ccp_stage_abort(&st);
 out_unlock:
+	ccp_layer_crypt_wipe(&src.crypt);
 	free(lowers);
 	free(meta);
 	ccp_store_unlock(lock);
@@ -237,7 +268,9 @@ static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pul
 			return r;
 		emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
 		job.root_fd = rootfs_fd;
-		if ((r = ccp_layer_apply(&job, e)))
+		r = ccp_layer_apply(&job, e);
+		ccp_layer_crypt_wipe(&src.crypt);
+		if (r)
 			return r;
 		lr[k].reused = 0;
 		emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, src.digest, src.size, src.size, 0);

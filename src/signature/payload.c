@@ -12,6 +12,7 @@
 #include "util/json.h"
 
 #define SIG_TYPE "atomic container signature"
+#define SIGSTORE_TYPE "cosign container image signature"
 #define SCHEMA1_MAX (4u << 20)
 
 void ccp_sig_payload_free(ccp_sig_payload *p)
@@ -53,7 +54,9 @@ static int string_member(const json_t *obj, const char *key, const char *what, c
 	return 0;
 }
 
-int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, ccp_err *e)
+/* cosign writes "optional": null; simple signing requires an object. */
+static int parse_payload(ccp_sig_payload *out, const void *data, size_t len, const char *sig_type, int null_optional,
+			 ccp_err *e)
 {
 	static const char *const top_keys[] = { "critical", "optional" };
 	static const char *const crit_keys[] = { "type", "image", "identity" };
@@ -75,7 +78,7 @@ int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, cc
 	if ((r = exact_keys(crit, "critical", crit_keys, 3, e)) ||
 	    (r = string_member(crit, "type", "critical", &type, e)))
 		goto out;
-	if (strcmp(type, SIG_TYPE) != 0) {
+	if (strcmp(type, sig_type) != 0) {
 		r = ccp_err_set(e, CCP_EPOLICY, "signature payload: unrecognized signature type \"%.64s\"", type);
 		goto out;
 	}
@@ -89,7 +92,9 @@ int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, cc
 		r = ccp_err_set(e, CCP_EPOLICY, "signature payload: invalid docker-manifest-digest: %s", derr.msg);
 		goto out;
 	}
-	if (!json_is_object(opt)) {
+	if (null_optional && json_is_null(opt))
+		opt = NULL;
+	else if (!json_is_object(opt)) {
 		r = ccp_err_set(e, CCP_EPOLICY, "signature payload: optional is not a JSON object");
 		goto out;
 	}
@@ -118,6 +123,16 @@ int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, cc
 out:
 	json_decref(j);
 	return r;
+}
+
+int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, ccp_err *e)
+{
+	return parse_payload(out, data, len, SIG_TYPE, 0, e);
+}
+
+int ccp_sigstore_payload_parse(ccp_sig_payload *out, const void *data, size_t len, ccp_err *e)
+{
+	return parse_payload(out, data, len, SIGSTORE_TYPE, 1, e);
 }
 
 int ccp_base64_decode_strict(ccp_buf *out, const char *s, size_t len)

@@ -20,6 +20,8 @@ typedef struct ccp_sig_payload {
 
 /* Parses a payload exactly as containers/image does (unknown or missing keys refused). CCP_EPOLICY on error. */
 int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, ccp_err *e);
+/* The same schema with type "cosign container image signature" and "optional" allowed to be null (cosign). */
+int ccp_sigstore_payload_parse(ccp_sig_payload *out, const void *data, size_t len, ccp_err *e);
 void ccp_sig_payload_free(ccp_sig_payload *p);
 
 /* A private GNUPGHOME holding only the policy's keys; removed by ccp_gpg_keyring_free. */

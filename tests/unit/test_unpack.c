@@ -13,6 +13,7 @@
 #include "unpack/unpack.h"
 
 static int g_walk;
+static uint64_t g_max_entries, g_max_bytes;
 static char g_base[256], g_root[300];
 static ccp_err g_err;
 
@@ -48,6 +49,8 @@ static int unpack_buf(const void *data, size_t len)
 
 	o.same_owner = geteuid() == 0;
 	o.force_fallback_walk = g_walk;
+	o.max_entries = g_max_entries;
+	o.max_bytes = g_max_bytes;
 	ccp_err_clear(&g_err);
 	rc = ccp_unpack_stream(fd, mem_read, &m, &o, &g_err);
 	close(fd);
@@ -510,10 +513,82 @@ static void test_limits(void)
 	CHECK(unpack_tb(&t) == CCP_ELAYER);
 }
 
+/* The limits of the issue: each fails with a layer error that names it, before writing. */
+static void test_more_limits(void)
+{
+	struct archive_entry *e;
+	char big[200];
+	char *huge;
+	tarb t;
+	int i;
+
+	g_max_entries = 5;
+	tb_begin(&t);
+	for (i = 0; i < 10; i++) {
+		snprintf(big, sizeof(big), "f%d", i);
+		tb_file(&t, big, 0644, "x");
+	}
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "entries"));
+	g_max_entries = 0;
+
+	g_max_bytes = 100;
+	memset(big, 'b', 150);
+	big[150] = '\0';
+	tb_begin(&t);
+	tb_file(&t, "small", 0644, "ok");
+	tb_file(&t, "bomb", 0644, big);
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "declares") && !exists("bomb"));
+	g_max_bytes = 0;
+
+	tb_begin(&t);
+	e = tb_entry("xf", AE_IFREG, 0644);
+	archive_entry_set_size(e, 0);
+	for (i = 0; i < CCP_UNPACK_XATTR_MAX + 1; i++) {
+		snprintf(big, sizeof(big), "user.x%d", i);
+		archive_entry_xattr_add_entry(e, big, "v", 1);
+	}
+	tb_put(&t, e, NULL, 0);
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "xattrs") && !exists("xf"));
+
+	huge = calloc(1, 2u << 20);
+	memset(huge, 'v', (2u << 20) - 1);
+	tb_begin(&t);
+	e = tb_entry("xv", AE_IFREG, 0644);
+	archive_entry_set_size(e, 0);
+	archive_entry_xattr_add_entry(e, "user.big", huge, CCP_UNPACK_XATTR_VALUE_MAX + 1);
+	tb_put(&t, e, NULL, 0);
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "value") && !exists("xv"));
+	tb_begin(&t);
+	e = tb_entry("xh", AE_IFREG, 0644);
+	archive_entry_set_size(e, 0);
+	archive_entry_xattr_add_entry(e, "user.huge", huge, (2u << 20) - 1);
+	tb_put(&t, e, NULL, 0);
+	/* libarchive refuses one special header over 1 MiB; the unpacker, a run of them. */
+	CHECK(unpack_tb(&t) == CCP_ELAYER && !exists("xh"));
+	free(huge);
+
+	tb_begin(&t);
+	tb_file(&t, "a/.wh.b/c", 0644, "x");
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "whiteout name") && !exists("a/.wh.b"));
+
+	/* Device numbers are checked with and without the privilege to make them. */
+	tb_begin(&t);
+	tb_node(&t, "dev/bad", AE_IFCHR, 4096, 1);
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "out of range"));
+	tb_begin(&t);
+	tb_node(&t, "dev/bad", AE_IFBLK, 8, 0x100000);
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "out of range"));
+	tb_begin(&t);
+	tb_node(&t, "wh", AE_IFCHR, 0, 0);
+	CHECK(unpack_tb(&t) == CCP_ELAYER && strstr(g_err.msg, "0:0") && !exists("wh"));
+	CHECK(outside_intact());
+}
+
 int main(void)
 {
 	void (*tests[])(void) = { test_basic, test_whiteouts, test_opaque_keeps_layer_children, test_hostile,
-				  test_root_entry, test_malformed, test_upstream_error, test_xattrs, test_limits };
+				  test_root_entry, test_malformed, test_upstream_error, test_xattrs, test_limits,
+				  test_more_limits };
 	size_t i;
 
 	umask(022);

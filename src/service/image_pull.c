@@ -1,0 +1,134 @@
+/*
+ * api.ImagePullService.PullImage{image_url, bundle_path} -> {manifest_digest}, as the Confidential
+ * Data Hub answers it for kata-agent: BUNDLE/rootfs and BUNDLE/config.json are ready when it returns.
+ */
+#define _XOPEN_SOURCE 700
+#include "service.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.pb-c.h"
+#include "ttrpc.h"
+
+static void pull_image(svc_request *rq);
+
+const svc_method svc_image_pull_method = { "api.ImagePullService", "PullImage", pull_image };
+
+/* google.rpc code for a library error; the message carries the cause and ccpull(1)'s exit status. */
+static int rpc_code(int r)
+{
+	switch (r) {
+	case CCP_EINVALID: return RPC_INVALID_ARGUMENT;
+	case CCP_EPOLICY: return RPC_PERMISSION_DENIED;
+	case CCP_EREGISTRY: return RPC_UNAVAILABLE;
+	case CCP_EINTEGRITY: return RPC_DATA_LOSS;
+	case CCP_EDECRYPT: return RPC_FAILED_PRECONDITION;
+	case CCP_ELAYER: return RPC_INVALID_ARGUMENT;
+	case CCP_ESTORAGE: return RPC_RESOURCE_EXHAUSTED;
+	case CCP_ENOMEM: return RPC_RESOURCE_EXHAUSTED;
+	default: return RPC_INTERNAL;
+	}
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) == 0 ? 0 : -1;
+}
+
+/* Nobody received the result: take the bundle back down so that nothing is left mounted or written. */
+static void undo(const svc_config *cfg, ccp_context *ctx, const ccp_pull_result *res, const char *bundle)
+{
+	char path[PATH_MAX];
+	int r = 0;
+
+	if (strcmp(ccp_pull_result_snapshotter(res), "overlay") == 0)
+		r = ccp_bundle_umount(ctx, bundle);
+	else
+		r = nftw(ccp_pull_result_rootfs(res), remove_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) < (int)sizeof(path))
+		unlink(path);
+	if (r != 0)
+		fprintf(stderr, "ccpull serve: could not undo the pull into %s: %s\n", bundle,
+			ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : "cannot remove the rootfs");
+	else
+		svc_log(cfg, "pull into %s undone: nobody received its result", bundle);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void pull_image(svc_request *rq)
+{
+	const svc_config *cfg = svc_request_config(rq);
+	ccp_pull_options opts = *cfg->pull;
+	Api__ImagePullRequest *in;
+	Api__ImagePullResponse out = API__IMAGE_PULL_RESPONSE__INIT;
+	ccp_context *ctx = NULL;
+	ccp_pull_result *res = NULL;
+	struct timespec t0;
+	const uint8_t *payload;
+	uint8_t *buf = NULL;
+	size_t len;
+	char msg[1536];
+	int r;
+
+	payload = svc_request_payload(rq, &len);
+	if (!(in = api__image_pull_request__unpack(NULL, len, payload))) {
+		svc_reply(rq, RPC_INVALID_ARGUMENT, "malformed ImagePullRequest", NULL, 0);
+		return;
+	}
+	if (!in->image_url[0] || in->bundle_path[0] != '/' || strlen(in->bundle_path) >= PATH_MAX - 64) {
+		svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage needs an image_url and an absolute bundle_path", NULL, 0);
+		goto out;
+	}
+	/* one pull at a time into a bundle (a retry after a timeout waits for the abandoned pull's undo) */
+	if (svc_request_hold(rq, in->bundle_path) != 0) {
+		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		goto out;
+	}
+	if (ccp_context_new(&ctx) != 0) {
+		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		goto out;
+	}
+	opts.progress = NULL;
+	opts.progress_payload = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	svc_log(cfg, "PullImage %s into %s", in->image_url, in->bundle_path);
+	r = ccp_pull(&res, ctx, in->image_url, in->bundle_path, &opts);
+	if (r != 0) {
+		snprintf(msg, sizeof(msg), "%s (ccpull exit status %d)",
+			 ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : ccp_strerror(r),
+			 ccp_exit_status(r));
+		svc_log(cfg, "PullImage %s failed after %.1f s: %s", in->image_url, seconds_since(&t0), msg);
+		svc_reply(rq, rpc_code(r), msg, NULL, 0);
+		goto out;
+	}
+	out.manifest_digest = (char *)ccp_pull_result_manifest_digest(res);
+	len = api__image_pull_response__get_packed_size(&out);
+	if (!(buf = malloc(len ? len : 1))) {
+		if (!svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0))
+			undo(cfg, ctx, res, in->bundle_path);
+		goto out;
+	}
+	api__image_pull_response__pack(&out, buf);
+	svc_log(cfg, "PullImage %s: %s in %.1f s", in->image_url, out.manifest_digest, seconds_since(&t0));
+	if (!svc_reply(rq, RPC_OK, NULL, buf, len))
+		undo(cfg, ctx, res, in->bundle_path);
+out:
+	free(buf);
+	ccp_pull_result_free(res);
+	ccp_context_free(ctx);
+	api__image_pull_request__free_unpacked(in, NULL);
+}

@@ -1,0 +1,581 @@
+/* The ttrpc server behind `ccpull serve`: connections, request dispatch, deadlines, drain (service.h). */
+#include "service.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ttrpc.h"
+
+#define DEFAULT_MAX_CONNECTIONS 64
+#define DEFAULT_MAX_REQUESTS 32
+#define DEFAULT_MAX_REQUESTS_PER_CONNECTION 16
+#define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
+
+static const svc_method *const methods[] = { &svc_image_pull_method };
+
+typedef struct svc_server svc_server;
+typedef struct svc_conn svc_conn;
+
+struct svc_conn {
+	svc_conn *next;
+	svc_server *srv;
+	int fd;
+	pthread_mutex_t wlock;  /* one frame at a time on the socket */
+	size_t refs;            /* the reader thread and each request in flight; under srv->lock */
+	size_t inflight;        /* under srv->lock */
+	unsigned long id;
+};
+
+struct svc_request {
+	svc_request *next;
+	svc_server *srv;
+	svc_conn *conn;
+	const svc_method *method;
+	uint32_t stream_id;
+	int has_deadline;
+	struct timespec deadline;  /* CLOCK_MONOTONIC */
+	int answered;              /* under srv->lock */
+	char *key;                 /* held by svc_request_hold; under srv->lock */
+	uint8_t *payload;
+	size_t payload_len;
+};
+
+struct svc_server {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* CLOCK_MONOTONIC; broadcast whenever requests, keys or connections change */
+	const svc_config *cfg;
+	size_t max_conns, max_reqs, max_reqs_per_conn;
+	int stopping;         /* SIGTERM: no new requests */
+	int timer_exit;
+	size_t n_conns, n_reqs;
+	svc_conn *conns;      /* connections whose reader runs */
+	svc_request *reqs;    /* requests in flight */
+	unsigned long next_conn_id;
+};
+
+void svc_log(const svc_config *cfg, const char *fmt, ...)
+{
+	va_list ap;
+	char line[2048];
+
+	if (cfg->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ccpull serve: %s\n", line);
+}
+
+/* ---- connections ---- */
+
+static void conn_unref_locked(svc_conn *c)
+{
+	if (--c->refs)
+		return;
+	close(c->fd);
+	pthread_mutex_destroy(&c->wlock);
+	free(c);
+}
+
+static void conn_unref(svc_conn *c)
+{
+	svc_server *s = c->srv;
+
+	pthread_mutex_lock(&s->lock);
+	conn_unref_locked(c);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *message, const uint8_t *payload,
+			size_t len)
+{
+	uint8_t *frame;
+	size_t n;
+	int r;
+
+	if (ttrpc_response_frame(&frame, &n, stream_id, code, message, payload, len) != 0) {
+		/* too large or out of memory: the client still gets an answer on this stream */
+		if (code == RPC_OK || ttrpc_response_frame(&frame, &n, stream_id, RPC_RESOURCE_EXHAUSTED,
+							    "ccpull serve: response too large or out of memory",
+							    NULL, 0) != 0)
+			return -1;
+	}
+	pthread_mutex_lock(&c->wlock);
+	r = write_all(c->fd, frame, n);
+	pthread_mutex_unlock(&c->wlock);
+	free(frame);
+	return r;
+}
+
+/* 0: n bytes read; 1: clean end of stream before the first byte; -1: error or a short read. */
+static int read_full(int fd, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return got ? -1 : 1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int discard(int fd, uint32_t n)
+{
+	uint8_t buf[16384];
+
+	while (n) {
+		size_t k = n < sizeof(buf) ? n : sizeof(buf);
+		if (read_full(fd, buf, k) != 0)
+			return -1;
+		n -= (uint32_t)k;
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+const uint8_t *svc_request_payload(const svc_request *rq, size_t *len)
+{
+	*len = rq->payload_len;
+	return rq->payload;
+}
+
+const svc_config *svc_request_config(const svc_request *rq)
+{
+	return rq->srv->cfg;
+}
+
+int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len)
+{
+	svc_server *s = rq->srv;
+
+	pthread_mutex_lock(&s->lock);
+	if (rq->answered) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	rq->answered = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return conn_respond(rq->conn, rq->stream_id, code, message, payload, len) == 0;
+}
+
+int svc_request_hold(svc_request *rq, const char *key)
+{
+	svc_server *s = rq->srv;
+	char *k = strdup(key);
+	int held;
+
+	if (!k)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	do {
+		held = 0;
+		for (svc_request *o = s->reqs; o; o = o->next)
+			if (o != rq && o->key && strcmp(o->key, k) == 0)
+				held = 1;
+		if (held && !rq->answered)
+			pthread_cond_wait(&s->cond, &s->lock);
+	} while (held && !rq->answered);
+	if (rq->answered) {
+		pthread_mutex_unlock(&s->lock);
+		free(k);
+		return -1;
+	}
+	rq->key = k;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void request_end(svc_request *rq)
+{
+	svc_server *s = rq->srv;
+	svc_conn *c = rq->conn;
+
+	pthread_mutex_lock(&s->lock);
+	for (svc_request **pp = &s->reqs; *pp; pp = &(*pp)->next) {
+		if (*pp == rq) {
+			*pp = rq->next;
+			break;
+		}
+	}
+	s->n_reqs--;
+	c->inflight--;
+	conn_unref_locked(c);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	free(rq->key);
+	free(rq->payload);
+	free(rq);
+}
+
+static void *request_thread(void *arg)
+{
+	svc_request *rq = arg;
+
+	rq->method->handler(rq);
+	request_end(rq);
+	return NULL;
+}
+
+static int timespec_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Answers DEADLINE_EXCEEDED for every request whose timeout passed; the pull itself goes on and is undone. */
+static void *timer_thread(void *arg)
+{
+	svc_server *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->timer_exit) {
+		struct timespec now;
+		svc_request *next = NULL;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		for (svc_request *rq = s->reqs; rq; rq = rq->next)
+			if (rq->has_deadline && !rq->answered && (!next || timespec_before(&rq->deadline, &next->deadline)))
+				next = rq;
+		if (next && !timespec_before(&now, &next->deadline)) {
+			svc_conn *c = next->conn;
+			uint32_t id = next->stream_id;
+			next->answered = 1;
+			c->refs++;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			svc_log(s->cfg, "connection %lu stream %u: deadline exceeded", c->id, id);
+			conn_respond(c, id, RPC_DEADLINE_EXCEEDED, "ccpull serve: the request's timeout passed", NULL, 0);
+			pthread_mutex_lock(&s->lock);
+			conn_unref_locked(c);
+			continue;
+		}
+		if (next)
+			pthread_cond_timedwait(&s->cond, &s->lock, &next->deadline);
+		else
+			pthread_cond_wait(&s->cond, &s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static const svc_method *find_method(const char *service, const char *method, int *service_known)
+{
+	*service_known = 0;
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(methods[i]->service, service) != 0)
+			continue;
+		*service_known = 1;
+		if (strcmp(methods[i]->method, method) == 0)
+			return methods[i];
+	}
+	return NULL;
+}
+
+static void set_deadline(svc_request *rq, int64_t timeout_nano)
+{
+	struct timespec now;
+	int64_t sec = timeout_nano / 1000000000, nsec = timeout_nano % 1000000000;
+
+	if (timeout_nano <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rq->has_deadline = 1;
+	rq->deadline.tv_sec = now.tv_sec + (time_t)sec;
+	rq->deadline.tv_nsec = now.tv_nsec + (long)nsec;
+	if (rq->deadline.tv_nsec >= 1000000000) {
+		rq->deadline.tv_sec++;
+		rq->deadline.tv_nsec -= 1000000000;
+	}
+}
+
+/* Starts a request on its own thread, or answers it at once. */
+static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
+{
+	svc_server *s = c->srv;
+	const svc_method *m;
+	svc_request *rq;
+	pthread_t th;
+	pthread_attr_t attr;
+	char msg[512];
+	int known, code = RPC_OK;
+
+	if (!(m = find_method(req->service, req->method, &known))) {
+		snprintf(msg, sizeof(msg), known ? "method %s" : "service %s", known ? req->method : req->service);
+		svc_log(s->cfg, "connection %lu stream %u: unimplemented %s.%s", c->id, stream_id, req->service,
+			req->method);
+		conn_respond(c, stream_id, RPC_UNIMPLEMENTED, msg, NULL, 0);
+		return;
+	}
+	if (!(rq = calloc(1, sizeof(*rq))) ||
+	    (req->payload.len && !(rq->payload = malloc(req->payload.len)))) {
+		free(rq);
+		conn_respond(c, stream_id, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		return;
+	}
+	if (req->payload.len)
+		memcpy(rq->payload, req->payload.data, req->payload.len);
+	rq->payload_len = req->payload.len;
+	rq->srv = s;
+	rq->conn = c;
+	rq->method = m;
+	rq->stream_id = stream_id;
+	set_deadline(rq, req->timeout_nano);
+
+	pthread_mutex_lock(&s->lock);
+	if (s->stopping) {
+		code = RPC_UNAVAILABLE;
+		snprintf(msg, sizeof(msg), "ccpull serve is shutting down");
+	} else if (c->inflight >= s->max_reqs_per_conn || s->n_reqs >= s->max_reqs) {
+		code = RPC_RESOURCE_EXHAUSTED;
+		snprintf(msg, sizeof(msg), "too many requests in flight (at most %zu per connection, %zu in all)",
+			 s->max_reqs_per_conn, s->max_reqs);
+	} else {
+		for (svc_request *o = s->reqs; o; o = o->next) {
+			if (o->conn == c && o->stream_id == stream_id) {
+				code = RPC_INVALID_ARGUMENT;
+				snprintf(msg, sizeof(msg), "stream %u is already in use", stream_id);
+			}
+		}
+	}
+	if (code == RPC_OK) {
+		rq->next = s->reqs;
+		s->reqs = rq;
+		s->n_reqs++;
+		c->inflight++;
+		c->refs++;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (code != RPC_OK) {
+		svc_log(s->cfg, "connection %lu stream %u: %s", c->id, stream_id, msg);
+		free(rq->payload);
+		free(rq);
+		conn_respond(c, stream_id, code, msg, NULL, 0);
+		return;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, request_thread, rq) != 0) {
+		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: cannot start a thread", NULL, 0);
+		request_end(rq);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* Reads frames until the client goes away or sends something that is not ttrpc. */
+static void *conn_thread(void *arg)
+{
+	svc_conn *c = arg;
+	svc_server *s = c->srv;
+	uint8_t hb[TTRPC_HEADER_LEN];
+	const char *why = "closed by the client";
+
+	for (;;) {
+		ttrpc_header h;
+		uint8_t *data;
+		Ttrpc__Request *req;
+		int r = read_full(c->fd, hb, sizeof(hb));
+
+		if (r != 0) {
+			if (r < 0)
+				why = "cut off in a frame header";
+			break;
+		}
+		ttrpc_header_decode(&h, hb);
+		if (h.length > TTRPC_DATA_MAX) {
+			/* as ttrpc does: skip the data, refuse that stream, keep the connection */
+			char msg[128];
+			if (discard(c->fd, h.length) != 0) {
+				why = "cut off in an oversized frame";
+				break;
+			}
+			snprintf(msg, sizeof(msg), "message length %u exceeds the maximum message size of %u", h.length,
+				 TTRPC_DATA_MAX);
+			svc_log(s->cfg, "connection %lu stream %u: %s", c->id, h.stream_id, msg);
+			conn_respond(c, h.stream_id, RPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
+			continue;
+		}
+		if (!(data = malloc(h.length ? h.length : 1))) {
+			why = "out of memory";
+			break;
+		}
+		if (read_full(c->fd, data, h.length) != 0) {
+			free(data);
+			why = "cut off in a frame";
+			break;
+		}
+		if (h.type != TTRPC_TYPE_REQUEST) {
+			/* unary only: data frames and unknown types are ignored, as ttrpc servers do */
+			free(data);
+			continue;
+		}
+		if (h.stream_id % 2 != 1) {
+			free(data);
+			conn_respond(c, h.stream_id, RPC_INVALID_ARGUMENT,
+				     "stream id must be odd for client initiated streams", NULL, 0);
+			continue;
+		}
+		req = ttrpc_request_decode(data, h.length);
+		free(data);
+		if (!req) {
+			/* the framing held but the peer does not speak ttrpc: answer, then end this connection */
+			conn_respond(c, h.stream_id, RPC_INVALID_ARGUMENT, "malformed ttrpc request", NULL, 0);
+			why = "malformed request";
+			break;
+		}
+		dispatch(c, h.stream_id, req);
+		ttrpc__request__free_unpacked(req, NULL);
+	}
+	svc_log(s->cfg, "connection %lu: %s", c->id, why);
+	/* replies still to come on a closed connection fail, and their pulls are undone */
+	shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_lock(&s->lock);
+	for (svc_conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	s->n_conns--;
+	conn_unref_locked(c);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void accept_one(svc_server *s, int listen_fd)
+{
+	struct timeval tv = { SEND_TIMEOUT_SEC, 0 };
+	pthread_attr_t attr;
+	pthread_t th;
+	svc_conn *c;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			fprintf(stderr, "ccpull serve: accept: %s\n", strerror(errno));
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->n_conns >= s->max_conns) {
+		pthread_mutex_unlock(&s->lock);
+		fprintf(stderr, "ccpull serve: refusing a connection: %zu connections already open\n", s->max_conns);
+		close(fd);
+		return;
+	}
+	pthread_mutex_unlock(&s->lock);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (!(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->refs = 1;
+	pthread_mutex_init(&c->wlock, NULL);
+	pthread_mutex_lock(&s->lock);
+	c->id = ++s->next_conn_id;
+	c->next = s->conns;
+	s->conns = c;
+	s->n_conns++;
+	pthread_mutex_unlock(&s->lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, conn_thread, c) != 0) {
+		fprintf(stderr, "ccpull serve: cannot start a connection thread\n");
+		pthread_mutex_lock(&s->lock);
+		s->conns = c->next;
+		s->n_conns--;
+		conn_unref_locked(c);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
+{
+	svc_server s = { 0 };
+	pthread_condattr_t ca;
+	pthread_t timer;
+	struct pollfd pfd[2] = { { sig_fd, POLLIN, 0 }, { listen_fd, POLLIN, 0 } };
+
+	s.cfg = cfg;
+	s.max_conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
+	s.max_reqs = cfg->max_requests ? cfg->max_requests : DEFAULT_MAX_REQUESTS;
+	s.max_reqs_per_conn = cfg->max_requests_per_connection ? cfg->max_requests_per_connection
+							       : DEFAULT_MAX_REQUESTS_PER_CONNECTION;
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&timer, NULL, timer_thread, &s) != 0) {
+		fprintf(stderr, "ccpull serve: cannot start the timer thread\n");
+		return -1;
+	}
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "ccpull serve: poll: %s\n", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				svc_log(cfg, "signal %u: draining", si.ssi_signo);
+			break;
+		}
+		if (pfd[1].revents)
+			accept_one(&s, listen_fd);
+	}
+
+	/* drain: answer what is in flight, then close every connection */
+	pthread_mutex_lock(&s.lock);
+	s.stopping = 1;
+	while (s.n_reqs)
+		pthread_cond_wait(&s.cond, &s.lock);
+	for (svc_conn *c = s.conns; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	while (s.n_conns || s.n_reqs)
+		pthread_cond_wait(&s.cond, &s.lock);
+	s.timer_exit = 1;
+	pthread_cond_broadcast(&s.cond);
+	pthread_mutex_unlock(&s.lock);
+	pthread_join(timer, NULL);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+	svc_log(cfg, "stopped");
+	return 0;
+}

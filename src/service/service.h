@@ -1,0 +1,67 @@
+/*
+ * `ccpull serve`: a ttrpc server on a unix socket that speaks the Confidential Data Hub's
+ * api.ImagePullService, so that kata-agent pulls through ccpull unchanged. It uses only the public
+ * API of libccpull (include/ccpull).
+ *
+ * Threads: the caller's thread accepts connections; each connection has a reader thread; each
+ * request runs on a thread of its own (bounded per connection and in total), so requests on one
+ * connection are served concurrently; a timer thread answers DEADLINE_EXCEEDED when a request's
+ * timeout_nano passes. Each pull uses its own ccp_context.
+ */
+#ifndef CCP_SERVICE_SERVICE_H
+#define CCP_SERVICE_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ccpull/ccpull.h"
+
+typedef struct svc_config {
+	const ccp_pull_options *pull;        /* applied to every pull (progress is ignored) */
+	size_t max_connections;              /* 0: 64 */
+	size_t max_requests;                 /* requests in flight, all connections; 0: 32 */
+	size_t max_requests_per_connection;  /* 0: 16 */
+	int quiet;                           /* no per-request log lines */
+} svc_config;
+
+/*
+ * Serves on listen_fd (a listening unix socket) until sig_fd (a signalfd for SIGTERM and SIGINT,
+ * which the caller has blocked before any thread starts) becomes readable. Then it stops accepting,
+ * refuses new requests with UNAVAILABLE, waits for the requests in flight to be answered, closes
+ * the connections and returns 0. Returns -1 (after a message on stderr) if it cannot start.
+ */
+int svc_run(int listen_fd, int sig_fd, const svc_config *cfg);
+
+/* ---- for method handlers ---- */
+
+typedef struct svc_request svc_request;
+
+typedef struct svc_method {
+	const char *service;   /* fully qualified: "api.ImagePullService" */
+	const char *method;    /* "PullImage" */
+	void (*handler)(svc_request *rq);  /* runs on the request's own thread; must call svc_reply once */
+} svc_method;
+
+extern const svc_method svc_image_pull_method;
+
+/* The request's payload (the serialized method input) and its server's configuration. */
+const uint8_t *svc_request_payload(const svc_request *rq, size_t *len);
+const svc_config *svc_request_config(const svc_request *rq);
+
+/*
+ * Sends the response, unless the request was already answered (its deadline passed). Returns 1 when
+ * this call delivered the response to the connection, 0 when it did not (already answered, or the
+ * client is gone): then nobody will learn the result, and the handler undoes its effects.
+ */
+int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len);
+
+/*
+ * Waits until no other request in flight holds key (e.g. a bundle path), then holds it until the
+ * request ends. Returns 0, or -1 when the request was answered meanwhile (its deadline passed) or
+ * memory ran out; on -1 the handler replies (a no-op if already answered) and returns.
+ */
+int svc_request_hold(svc_request *rq, const char *key);
+
+/* Logs one line on stderr unless the configuration is quiet. */
+void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

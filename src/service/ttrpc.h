@@ -1,0 +1,53 @@
+/*
+ * ttrpc framing (github.com/containerd/ttrpc, PROTOCOL.md): a 10-byte header (data length u32 BE,
+ * stream id u32 BE, type u8, flags u8) and at most 4 MiB of data. Request frames carry a
+ * ttrpc.Request, response frames a ttrpc.Response whose status is a google.rpc.Status.
+ */
+#ifndef CCP_SERVICE_TTRPC_H
+#define CCP_SERVICE_TTRPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ttrpc.pb-c.h"
+
+#define TTRPC_HEADER_LEN 10
+#define TTRPC_DATA_MAX (4u << 20) /* ttrpc's messageLengthMax */
+
+enum { TTRPC_TYPE_REQUEST = 1, TTRPC_TYPE_RESPONSE = 2, TTRPC_TYPE_DATA = 3 };
+
+/* google.rpc.Code */
+enum {
+	RPC_OK = 0, RPC_CANCELLED = 1, RPC_UNKNOWN = 2, RPC_INVALID_ARGUMENT = 3, RPC_DEADLINE_EXCEEDED = 4,
+	RPC_NOT_FOUND = 5, RPC_ALREADY_EXISTS = 6, RPC_PERMISSION_DENIED = 7, RPC_RESOURCE_EXHAUSTED = 8,
+	RPC_FAILED_PRECONDITION = 9, RPC_ABORTED = 10, RPC_OUT_OF_RANGE = 11, RPC_UNIMPLEMENTED = 12,
+	RPC_INTERNAL = 13, RPC_UNAVAILABLE = 14, RPC_DATA_LOSS = 15, RPC_UNAUTHENTICATED = 16
+};
+
+typedef struct ttrpc_header {
+	uint32_t length;
+	uint32_t stream_id;
+	uint8_t type;
+	uint8_t flags;
+} ttrpc_header;
+
+void ttrpc_header_decode(ttrpc_header *h, const uint8_t b[TTRPC_HEADER_LEN]);
+void ttrpc_header_encode(uint8_t b[TTRPC_HEADER_LEN], const ttrpc_header *h);
+
+/*
+ * Decodes the data of a request frame. NULL when it is not a well-formed Request, or when its
+ * service or method name is empty, too long or not printable ASCII (names are logged and echoed in
+ * statuses). Free with ttrpc__request__free_unpacked(req, NULL).
+ */
+Ttrpc__Request *ttrpc_request_decode(const uint8_t *data, size_t len);
+
+/*
+ * Builds a whole response frame for stream_id: header + Response{status{code, message}, payload}.
+ * message may be NULL; it is cut to 4 KiB. *out is malloc'ed. Returns 0, or -1 when out of memory or when the frame would exceed 4 MiB.
+ */
+int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
+			 const uint8_t *payload, size_t payload_len);
+
+/* "UNIMPLEMENTED" for RPC_UNIMPLEMENTED; "UNKNOWN" for a code outside google.rpc.Code. */
+const char *ttrpc_code_name(int code);
+
+#endif
