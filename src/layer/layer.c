@@ -5,11 +5,11 @@
  * error, then the diff_id.
  */
 #include "layer/layer.h"
+#include "layer/gunzip.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #define RING_SIZE (4u << 20)
@@ -28,9 +28,25 @@ typedef struct ring {
 	int done, code;      /* producer finished, with code */
 } ring;
 
+/*
+ * Decompressed chunks on their way from the decompressing thread to the unpacker: inflating (and
+ * hashing the diff_id of) one part of a layer overlaps writing the files of the part before it.
+ */
+#define STAGE_SLOTS 4
+typedef struct stage {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *buf[STAGE_SLOTS];
+	size_t len[STAGE_SLOTS];
+	uint64_t filled, taken, released; /* slots, ever */
+	int done, code, stop;
+	ccp_err err;
+} stage;
+
 typedef struct layer {
 	const ccp_layer_job *job;
 	ring r;
+	stage st;
 
 	/* producer side */
 	ccp_hasher blob_h;
@@ -42,14 +58,14 @@ typedef struct layer {
 	ccp_compression comp;
 	const unsigned char *in;
 	size_t in_len;
-	unsigned char *out;
+	unsigned char *out;  /* where the decompressor writes: out_own, or a stage slot */
+	unsigned char *out_own;
 	int pending;      /* the last call filled the output: more may come without input */
 	int started;      /* the decompressor saw input */
 	int gz_state;     /* 0 inside a member, 1 between members, 2 trailing zero bytes */
 	int zframe_open;
 	int at_end;
-	z_stream z;
-	int z_ready;
+	ccp_gunzip *gz;
 	ZSTD_DCtx *zd;
 	ccp_hasher diff_h;
 	uint64_t out_bytes, max_out;
@@ -224,8 +240,7 @@ static int sniff(layer *l, ccp_err *e)
 
 static int inflate_step(layer *l, size_t *produced, ccp_err *e)
 {
-	uInt given;
-	int ret;
+	int member_end = 0, rc;
 
 	if (l->gz_state == 2) {
 		size_t i;
@@ -243,27 +258,16 @@ static int inflate_step(layer *l, size_t *produced, ccp_err *e)
 		}
 		if (l->in[0] != 0x1f)
 			return ccp_err_set(e, CCP_ELAYER, "gzip: garbage after the compressed stream");
-		if (inflateReset(&l->z) != Z_OK)
-			return ccp_err_set(e, CCP_EINTERNAL, "gzip: inflateReset failed");
+		if ((rc = ccp_gunzip_reset(l->gz, e)) < 0)
+			return rc;
 		l->gz_state = 0;
 	}
-	given = l->in_len > UINT32_MAX ? UINT32_MAX : (uInt)l->in_len;
-	l->z.next_in = (Bytef *)l->in;
-	l->z.avail_in = given;
-	l->z.next_out = l->out;
-	l->z.avail_out = OUT_SIZE;
-	ret = inflate(&l->z, Z_NO_FLUSH);
-	l->in += given - l->z.avail_in;
-	l->in_len -= given - l->z.avail_in;
-	*produced = OUT_SIZE - l->z.avail_out;
-	l->pending = l->z.avail_out == 0;
-	if (ret == Z_STREAM_END) {
+	if ((rc = ccp_gunzip_step(l->gz, &l->in, &l->in_len, l->out, OUT_SIZE, produced, &member_end, e)) < 0)
+		return rc;
+	l->pending = *produced == OUT_SIZE;
+	if (member_end) {
 		l->gz_state = 1;
 		l->pending = 0;
-	} else if (ret == Z_NEED_DICT || ret == Z_DATA_ERROR || ret == Z_STREAM_ERROR) {
-		return ccp_err_set(e, CCP_ELAYER, "gzip: %s", l->z.msg ? l->z.msg : "invalid data");
-	} else if (ret == Z_MEM_ERROR) {
-		return ccp_err_oom(e);
 	}
 	return 0;
 }
@@ -353,17 +357,15 @@ static int consumer_init(layer *l, ccp_err *e)
 	if (l->comp == CCP_COMP_SNIFF && (rc = sniff(l, e)) < 0)
 		return rc;
 	if (l->comp == CCP_COMP_GZIP) {
-		/* 16 + 15: gzip wrapper only, 32 KiB window. */
-		if (inflateInit2(&l->z, 16 + 15) != Z_OK)
-			return ccp_err_oom(e);
-		l->z_ready = 1;
+		if ((rc = ccp_gunzip_new(&l->gz, e)) < 0)
+			return rc;
 	} else if (l->comp == CCP_COMP_ZSTD) {
 		if (!(l->zd = ZSTD_createDCtx()))
 			return ccp_err_oom(e);
 	} else if (l->comp != CCP_COMP_NONE) {
 		return ccp_err_set(e, CCP_EINVALID, "unknown compression %d", (int)l->comp);
 	}
-	if (l->comp != CCP_COMP_NONE && !(l->out = malloc(OUT_SIZE)))
+	if (l->comp != CCP_COMP_NONE && !(l->out = l->out_own = malloc(OUT_SIZE)))
 		return ccp_err_oom(e);
 	return 0;
 }
@@ -376,14 +378,115 @@ static void drain_ring(layer *l)
 		;
 }
 
+/* ---- stage: a second thread decompresses while the caller unpacks ---- */
+
+static int stage_init(stage *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	for (int i = 0; i < STAGE_SLOTS; i++)
+		if (!(s->buf[i] = malloc(OUT_SIZE)))
+			return -1;
+	return 0;
+}
+
+static void stage_free(stage *s)
+{
+	for (int i = 0; i < STAGE_SLOTS; i++)
+		free(s->buf[i]);
+	if (s->buf[0]) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+	}
+}
+
+/* The decompressing thread: fills free slots through tar_read until the stream ends or fails. */
+static void *decompressor(void *arg)
+{
+	layer *l = arg;
+	stage *s = &l->st;
+
+	for (;;) {
+		ccp_err err = CCP_ERR_INIT;
+		const void *p;
+		unsigned slot;
+		ssize_t n;
+
+		pthread_mutex_lock(&s->mu);
+		while (!s->stop && s->filled - s->released >= STAGE_SLOTS)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stop) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		slot = (unsigned)(s->filled % STAGE_SLOTS);
+		pthread_mutex_unlock(&s->mu);
+
+		l->out = s->buf[slot];
+		n = tar_read(l, &p, &err);
+		pthread_mutex_lock(&s->mu);
+		if (n > 0) {
+			s->len[slot] = (size_t)n;
+			s->filled++;
+		} else {
+			s->done = 1;
+			s->code = (int)n;
+			if (n < 0)
+				s->err = err;
+		}
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		if (n <= 0)
+			return NULL;
+	}
+}
+
+/* The unpacker's source when a decompressing thread runs: the next filled slot. */
+static ssize_t staged_read(void *payload, const void **buf, ccp_err *e)
+{
+	layer *l = payload;
+	stage *s = &l->st;
+	ssize_t n;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->taken > s->released) { /* the slot handed out last time is no longer used */
+		s->released = s->taken;
+		pthread_cond_broadcast(&s->cv);
+	}
+	while (s->taken == s->filled && !s->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->taken < s->filled) {
+		unsigned slot = (unsigned)(s->taken % STAGE_SLOTS);
+		*buf = s->buf[slot];
+		n = (ssize_t)s->len[slot];
+		s->taken++;
+	} else {
+		n = s->code;
+		if (n < 0)
+			*e = s->err;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static void stage_stop(stage *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 {
 	char want[CCP_DIGEST_STR_MAX], got[CCP_DIGEST_STR_MAX];
 	ccp_err cerr = CCP_ERR_INIT;
 	ccp_digest blob, diff;
-	pthread_t th;
+	pthread_t th, dth;
+	ccp_unpack_read_fn source = tar_read;
 	layer *l;
-	int rc, crc;
+	int rc, crc, staged = 0;
 
 	if (!job || !job->fetch || !job->name || !job->blob_digest.algo || !job->diff_id.algo)
 		return ccp_err_set(e, CCP_EINVALID, "layer job without a fetch function, name or digests");
@@ -412,20 +515,33 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	}
 
 	crc = consumer_init(l, &cerr);
+	if (crc == 0 && l->comp != CCP_COMP_NONE) {
+		if (stage_init(&l->st) < 0) {
+			crc = ccp_err_oom(&cerr);
+		} else if (pthread_create(&dth, NULL, decompressor, l) != 0) {
+			crc = ccp_err_set(&cerr, CCP_EINTERNAL, "cannot start the decompression thread");
+		} else {
+			staged = 1;
+			source = staged_read;
+			free(l->out_own); /* the decompressor writes into the stage's slots now */
+			l->out_own = NULL;
+		}
+	}
 	if (crc == 0) {
 		/* File data can never exceed the decompressed bytes: an entry declaring more fails at once. */
 		ccp_unpack_opts uo = job->unpack;
 		if (!uo.max_bytes || uo.max_bytes > l->max_out)
 			uo.max_bytes = l->max_out;
-		crc = ccp_unpack_stream(job->root_fd, tar_read, l, &uo, &cerr);
+		crc = ccp_unpack_stream(job->root_fd, source, l, &uo, &cerr);
 	}
 	if (crc == 0) {
 		/* Past the tar end: the diff_id covers every decompressed byte, so read them all. */
-		uint64_t end = l->out_bytes;
+		uint64_t trailer = 0;
 		const void *p;
 		ssize_t n;
-		while ((n = tar_read(l, &p, &cerr)) > 0) {
-			if (l->out_bytes - end > MAX_TRAILER) {
+		while ((n = source(l, &p, &cerr)) > 0) {
+			trailer += (uint64_t)n;
+			if (trailer > MAX_TRAILER) {
 				n = ccp_err_set(&cerr, CCP_ELAYER, "more than %llu bytes after the end of the tar archive",
 						(unsigned long long)MAX_TRAILER);
 				break;
@@ -433,6 +549,10 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 		}
 		if (n < 0)
 			crc = (int)n;
+	}
+	if (staged) {
+		stage_stop(&l->st);
+		pthread_join(dth, NULL);
 	}
 	if (job->uncompressed)
 		*job->uncompressed = l->out_bytes;
@@ -481,10 +601,10 @@ out_ring:
 	ccp_decryptor_free(l->dec);
 	if (job->decrypt)
 		ccp_layer_crypt_wipe(job->decrypt);
-	if (l->z_ready)
-		inflateEnd(&l->z);
+	ccp_gunzip_free(l->gz);
 	ZSTD_freeDCtx(l->zd);
-	free(l->out);
+	stage_free(&l->st);
+	free(l->out_own);
 	ring_free(&l->r);
 	free(l);
 	return rc;
