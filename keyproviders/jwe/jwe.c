@@ -155,8 +155,10 @@ static int parse_json(jwe *j, const char *s, size_t len, ccp_err *e)
 	if (rs) {
 		if (!json_is_array(rs) || json_array_size(rs) == 0 || json_array_size(rs) > RECIPIENTS_MAX)
 			return bad(e, "\"recipients\" must be an array of 1 to 64 entries");
-		if (json_object_get(j->doc, "header") || json_object_get(j->doc, "encrypted_key"))
-			return bad(e, "both \"recipients\" and flattened recipient members");
+		/* go-jose also writes the first recipient's "encrypted_key" at the top; like go-jose, the
+		 * recipients list is what counts. */
+		if (json_object_get(j->doc, "header"))
+			return bad(e, "both \"recipients\" and a flattened recipient \"header\"");
 		for (size_t i = 0; i < json_array_size(rs); i++) {
 			json_t *ri = json_array_get(rs, i);
 			if (!json_is_object(ri))

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
 	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
 	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n"
+	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n"
 	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n"
 	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n"
 	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
@@ -554,6 +555,8 @@ static int cmd_umount(int argc, char **argv)
 	return r;
 }
 
+int cmd_serve(int argc, char **argv); /* serve.c */
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -577,7 +580,9 @@ int main(int argc, char **argv)
 		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(cmd, "umount") == 0)
 		return cmd_umount(argc - 1, argv + 1);
-	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "serve") == 0) {
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0) {
 		fprintf(stderr, "%s: the %s command is not available in this build of ccpull\n", prog, cmd);
 		return EXIT_USAGE;
 	}

@@ -168,6 +168,9 @@ static int check_claims(eval_ctx *c, const ccp_pr *pr, const ccp_sig_payload *p,
 	if ((r = ccp_sig_manifest_digest(&actual, c->img->manifest, c->img->manifest_len, e)))
 		return r;
 	/* containers/image compares sha256 digests only. */
+	if (signed_d.algo == CCP_SHA256 && !ccp_digest_equal(&signed_d, &actual) && c->img->index &&
+	    (r = ccp_digest_compute(&actual, CCP_SHA256, c->img->index, c->img->index_len, e)))
+		return r;
 	if (signed_d.algo != CCP_SHA256 || !ccp_digest_equal(&signed_d, &actual))
 		return ccp_err_set(e, CCP_EPOLICY, "Signature for digest %s does not match", p->manifest_digest);
 	if (!ccp_prm_matches(&pr->identity, c->image_ref, p->docker_reference))

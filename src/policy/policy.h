@@ -89,6 +89,8 @@ typedef struct ccp_policy_image {
 	const ccp_ref *ref;           /* the reference pulled */
 	const void *manifest;         /* the verified image manifest (the chosen instance of an index) */
 	size_t manifest_len;
+	const void *index;            /* the verified index it was chosen from, or NULL: a sigstore signature */
+	size_t index_len;             /* of either digest satisfies sigstoreSigned */
 	/* Supplies the stored signatures (raw blobs) on first need; owned by the provider. */
 	int (*get_signatures)(void *payload, const ccp_buf **sigs, size_t *n, ccp_err *e);
 	void *payload;

@@ -12,6 +12,7 @@
 
 #include "config/registries_d.h"
 #include "policy/policy.h"
+#include "registry/attachments.h"
 #include "registry/lookaside.h"
 
 #define DEFAULT_POLICY "/etc/containers/policy.json"
@@ -21,6 +22,24 @@ struct ccp_policy_gate {
 	ccp_registries_d regd;
 	ccp_lookaside_opts lookaside;
 };
+
+/*
+ * registries.d use-sigstore-attachments for the image: the most specific docker scope that sets it, then
+ * default-docker; false when nothing does (containers/image registries_d.go useSigstoreAttachments).
+ */
+static int use_attachments(const ccp_registries_d *c, char *const *scopes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < c->n_docker; k++)
+			if (strcmp(c->docker[k].scope, scopes[i]) == 0 && c->docker[k].use_sigstore_attachments >= 0)
+				return c->docker[k].use_sigstore_attachments;
+	return c->def && c->def->use_sigstore_attachments > 0;
+}
+
+static int is_index(ccp_manifest_kind k)
+{
+	return k == CCP_KIND_OCI_INDEX || k == CCP_KIND_DOCKER_LIST;
+}
 
 typedef struct sig_source {
 	ccp_policy_gate *gate;
@@ -79,6 +98,17 @@ static int get_signatures(void *payload, const ccp_buf **sigs, size_t *n, ccp_er
 		return r;
 	base = ccp_registries_d_lookaside(&s->gate->regd, scopes, n_scopes);
 	r = ccp_lookaside_fetch(&s->sigs, base, rv->ref.path, &d, &s->gate->lookaside, e);
+	/* Sigstore signatures of the image manifest and, for an index, of the index too. */
+	if (!r && use_attachments(&s->gate->regd, scopes, n_scopes)) {
+		r = ccp_attachments_fetch(&s->sigs, rv->reg, &d, e);
+		if (!r && is_index(rv->top_kind)) {
+			ccp_digest td = rv->top_digest;
+			if (td.algo != CCP_SHA256)
+				r = ccp_digest_compute(&td, CCP_SHA256, rv->top_raw.data, rv->top_raw.len, e);
+			if (!r)
+				r = ccp_attachments_fetch(&s->sigs, rv->reg, &td, e);
+		}
+	}
 	ccp_policy_strv_free(scopes, n_scopes);
 	if (r)
 		return ccp_err_wrap(e, "signatures of %s", rv->image);
@@ -102,6 +132,10 @@ int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_e
 	img.ref = &rv->ref;
 	img.manifest = rv->man_raw.data;
 	img.manifest_len = rv->man_raw.len;
+	if (is_index(rv->top_kind)) {
+		img.index = rv->top_raw.data;
+		img.index_len = rv->top_raw.len;
+	}
 	img.get_signatures = get_signatures;
 	img.payload = &src;
 	r = ccp_policy_evaluate(&gate->policy, &img, e);

@@ -1040,6 +1040,51 @@ out:
 	return rc;
 }
 
+int ccp_registry_get_optional(ccp_registry *r, const char *kind, const char *reference, const char *accept,
+			      size_t max, ccp_buf *body, char **media_type, int *found, ccp_err *e)
+{
+	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN], hdr[256];
+	xfer x = { 0 };
+	int rc;
+
+	*media_type = NULL;
+	*found = 0;
+	if (snprintf(hdr, sizeof(hdr), "Accept: %s", accept) >= (int)sizeof(hdr))
+		return ccp_err_set(e, CCP_EINVALID, "Accept header too long");
+	if ((strcmp(kind, "manifests") != 0 && strcmp(kind, "referrers") != 0) || !reference ||
+	    !valid_reference(reference))
+		return ccp_err_set(e, CCP_EINVALID, "invalid %s reference \"%.256s\" for %s/%s", kind,
+				   reference ? reference : "", r->host, r->repository);
+	snprintf(what, sizeof(what), "%s of %s/%s %s", kind, r->host, r->repository, reference);
+	snprintf(path, sizeof(path), "/v2/%s/%s/%s", r->repository, kind, reference);
+	ccp_buf_clear(body);
+	x.body = body;
+	x.body_max = max;
+	rc = registry_get(r, path, hdr, what, "not found", &x, e);
+	if (rc && x.status == 404) {
+		ccp_err_clear(e);
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	*found = 1;
+	if (x.content_type && !(*media_type = strip_media_type(x.content_type)))
+		rc = ccp_err_oom(e);
+	else if (!body->data && ccp_buf_append(body, "", 0) != 0)
+		rc = ccp_err_oom(e);
+out:
+	if (rc || !*found)
+		ccp_buf_clear(body);
+	if (rc) {
+		free(*media_type);
+		*media_type = NULL;
+		*found = 0;
+	}
+	xfer_free(&x);
+	return rc;
+}
+
 int ccp_registry_get_blob(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e)
 {
 	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];

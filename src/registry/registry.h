@@ -43,6 +43,14 @@ void ccp_registry_free(ccp_registry *r);
 int ccp_registry_get_manifest(ccp_registry *r, const char *reference, size_t max, ccp_buf *body,
 			      char **media_type, char **content_digest, ccp_err *e);
 
+/*
+ * GET /v2/<repo>/<kind>/<reference>, kind "manifests" or "referrers", with the given Accept header, for
+ * content that may be absent (sigstore attachments): a 404 gives *found = 0 and no error. Otherwise like
+ * ccp_registry_get_manifest; the caller verifies what it gets.
+ */
+int ccp_registry_get_optional(ccp_registry *r, const char *kind, const char *reference, const char *accept,
+			      size_t max, ccp_buf *body, char **media_type, int *found, ccp_err *e);
+
 /* GET a small blob (config) into body, at most max bytes. The caller verifies the digest. */
 int ccp_registry_get_blob(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e);
 

@@ -2,7 +2,6 @@
  * api.ImagePullService.PullImage{image_url, bundle_path} -> {manifest_digest}, as the Confidential
  * Data Hub answers it for kata-agent: BUNDLE/rootfs and BUNDLE/config.json are ready when it returns.
  */
-#define _XOPEN_SOURCE 700
 #include "service.h"
 
 #include <fcntl.h>
@@ -118,8 +117,8 @@ static void pull_image(svc_request *rq)
 	out.manifest_digest = (char *)ccp_pull_result_manifest_digest(res);
 	len = api__image_pull_response__get_packed_size(&out);
 	if (!(buf = malloc(len ? len : 1))) {
-		if (!svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0))
-			undo(cfg, ctx, res, in->bundle_path);
+		undo(cfg, ctx, res, in->bundle_path);
+		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		goto out;
 	}
 	api__image_pull_response__pack(&out, buf);

@@ -86,15 +86,6 @@ static void conn_unref_locked(svc_conn *c)
 	free(c);
 }
 
-static void conn_unref(svc_conn *c)
-{
-	svc_server *s = c->srv;
-
-	pthread_mutex_lock(&s->lock);
-	conn_unref_locked(c);
-	pthread_mutex_unlock(&s->lock);
-}
-
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
@@ -528,6 +519,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_condattr_t ca;
 	pthread_t timer;
 	struct pollfd pfd[2] = { { sig_fd, POLLIN, 0 }, { listen_fd, POLLIN, 0 } };
+	int rc = 0;
 
 	s.cfg = cfg;
 	s.max_conns = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
@@ -541,6 +533,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&timer, NULL, timer_thread, &s) != 0) {
 		fprintf(stderr, "ccpull serve: cannot start the timer thread\n");
+		close(listen_fd);
 		return -1;
 	}
 
@@ -549,12 +542,16 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "ccpull serve: poll: %s\n", strerror(errno));
+			close(listen_fd);
+			rc = -1;
 			break;
 		}
 		if (pfd[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				svc_log(cfg, "signal %u: draining", si.ssi_signo);
+			struct signalfd_siginfo si = { 0 };
+			if (read(sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				si.ssi_signo = 0;
+			close(listen_fd);
+			svc_log(cfg, "signal %u: no new connections; finishing the requests in flight", si.ssi_signo);
 			break;
 		}
 		if (pfd[1].revents)
@@ -577,5 +574,5 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_cond_destroy(&s.cond);
 	pthread_mutex_destroy(&s.lock);
 	svc_log(cfg, "stopped");
-	return 0;
+	return rc;
 }

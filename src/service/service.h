@@ -24,10 +24,11 @@ typedef struct svc_config {
 } svc_config;
 
 /*
- * Serves on listen_fd (a listening unix socket) until sig_fd (a signalfd for SIGTERM and SIGINT,
- * which the caller has blocked before any thread starts) becomes readable. Then it stops accepting,
- * refuses new requests with UNAVAILABLE, waits for the requests in flight to be answered, closes
- * the connections and returns 0. Returns -1 (after a message on stderr) if it cannot start.
+ * Serves on listen_fd (a listening unix socket, closed by this call) until sig_fd (a signalfd for
+ * SIGTERM and SIGINT, which the caller has blocked before any thread starts) becomes readable. Then
+ * it closes listen_fd (new connections are refused), answers new requests on open connections with
+ * UNAVAILABLE, waits for the requests in flight to finish, closes the connections and returns 0.
+ * Returns -1 (after a message on stderr) if it cannot start or poll fails.
  */
 int svc_run(int listen_fd, int sig_fd, const svc_config *cfg);
 

@@ -386,12 +386,14 @@ int ccp_sigstore_verify(const ccp_sigstore_trust *t, const ccp_sigstore_sig *sig
 								    CCP_COSIGN_ANN_SIGNATURE);
 		goto out;
 	}
-	r = ccp_err_set(e, CCP_EPOLICY, "cryptographic signature verification failed");
+	r = CCP_EPOLICY;
 	for (size_t i = 0; i < n_keys && r; i++)
 		if (ccp_sigstore_sig_check(keys[i], (unsigned char *)raw.data, raw.len, sig->payload.data, sig->payload.len))
 			r = 0;
-	if (r)
+	if (r) {
+		r = ccp_err_set(e, CCP_EPOLICY, "cryptographic signature verification failed");
 		goto out;
+	}
 	r = ccp_sigstore_payload_parse(out, sig->payload.data, sig->payload.len, e);
 out:
 	EVP_PKEY_free(cert_key);

@@ -69,6 +69,20 @@ int ccp_pem_certs_parse(STACK_OF(X509) **out, const char *data, size_t len, cons
 	return 0;
 }
 
+/* Go treats a certificate as valid up to and including its notAfter second; OpenSSL does not. */
+static int at_not_after(int ok, X509_STORE_CTX *ctx)
+{
+	X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+	X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
+
+	if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CERT_HAS_EXPIRED && cur &&
+	    ASN1_TIME_cmp_time_t(X509_get0_notAfter(cur), X509_VERIFY_PARAM_get_time(vp)) == 0) {
+		X509_STORE_CTX_set_error(ctx, X509_V_OK);
+		return 1;
+	}
+	return ok;
+}
+
 /* Chain building and code-signing EKU on every certificate that restricts usages (Go's x509 Verify). */
 static int verify_chain(X509 *leaf, STACK_OF(X509) *roots, STACK_OF(X509) *untrusted, int64_t t, ccp_err *e)
 {
@@ -93,6 +107,7 @@ static int verify_chain(X509 *leaf, STACK_OF(X509) *roots, STACK_OF(X509) *untru
 	/* Any configured CA is a trust anchor, self-signed or not, as in Go. */
 	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN);
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)t);
+	X509_STORE_CTX_set_verify_cb(ctx, at_not_after);
 	if (X509_verify_cert(ctx) != 1) {
 		r = ccp_err_set(e, CCP_EPOLICY, "verifying leaf certificate failed: %s",
 				X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));

@@ -1,0 +1,247 @@
+// ttrpc_client: a second, independent ttrpc implementation (containerd's Go ttrpc) calling
+// `ccpull serve` as kata-agent calls the Confidential Data Hub, plus raw frames for the cases a
+// well-behaved client never sends. Built offline by test_serve.sh (GO111MODULE=off, Debian's gocode).
+//
+//	pull SOCK IMAGE BUNDLE               PullImage; prints the manifest digest
+//	call SOCK SERVICE METHOD             any method with an empty payload; prints the status code
+//	concurrent SOCK SLOW_IMG SLOW_BUNDLE FAST_IMG FAST_BUNDLE RELEASE
+//	                                     two PullImage calls on one connection: the fast one must
+//	                                     finish while the slow one is held, then RELEASE is created
+//	raw-timeout SOCK IMAGE BUNDLE MS     PullImage with timeout_nano = MS ms; prints the status code
+//	malformed SOCK                       undecodable request, truncated frame: only those connections end
+//	oversize SOCK                        a frame over 4 MiB is refused; the connection goes on
+//
+// Errors print "ERROR <code>: <message>" and exit 1.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"github.com/gogo/protobuf/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// api.ImagePullRequest / api.ImagePullResponse, field numbers of guest-components' api.proto.
+type ImagePullRequest struct {
+	ImageUrl   string `protobuf:"bytes,1,opt,name=image_url,proto3"`
+	BundlePath string `protobuf:"bytes,2,opt,name=bundle_path,proto3"`
+}
+
+func (m *ImagePullRequest) Reset()         { *m = ImagePullRequest{} }
+func (m *ImagePullRequest) String() string { return fmt.Sprintf("%+v", *m) }
+func (*ImagePullRequest) ProtoMessage()    {}
+
+type ImagePullResponse struct {
+	ManifestDigest string `protobuf:"bytes,1,opt,name=manifest_digest,proto3"`
+}
+
+func (m *ImagePullResponse) Reset()         { *m = ImagePullResponse{} }
+func (m *ImagePullResponse) String() string { return fmt.Sprintf("%+v", *m) }
+func (*ImagePullResponse) ProtoMessage()    {}
+
+type Empty struct{}
+
+func (m *Empty) Reset()         { *m = Empty{} }
+func (m *Empty) String() string { return "{}" }
+func (*Empty) ProtoMessage()    {}
+
+const service = "api.ImagePullService"
+
+func die(format string, a ...interface{}) {
+	fmt.Fprintf(os.Stderr, "ttrpc_client: "+format+"\n", a...)
+	os.Exit(2)
+}
+
+func dial(sock string) net.Conn {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		die("dial %s: %v", sock, err)
+	}
+	return c
+}
+
+func pull(c *ttrpc.Client, image, bundle string) (string, error) {
+	var resp ImagePullResponse
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Second)
+	defer cancel()
+	err := c.Call(ctx, service, "PullImage", &ImagePullRequest{ImageUrl: image, BundlePath: bundle}, &resp)
+	return resp.ManifestDigest, err
+}
+
+func report(err error) {
+	st, _ := status.FromError(err)
+	fmt.Printf("ERROR %s: %s\n", st.Code(), st.Message())
+	os.Exit(1)
+}
+
+// Raw framing: header (length, stream id BE; type; flags) + data.
+func writeFrame(c net.Conn, id uint32, typ byte, data []byte, length uint32) {
+	h := make([]byte, 10)
+	binary.BigEndian.PutUint32(h[0:4], length)
+	binary.BigEndian.PutUint32(h[4:8], id)
+	h[8] = typ
+	if _, err := c.Write(append(h, data...)); err != nil {
+		die("write: %v", err)
+	}
+}
+
+func readResponse(c net.Conn) (uint32, *ttrpc.Response, error) {
+	h := make([]byte, 10)
+	if _, err := io.ReadFull(c, h); err != nil {
+		return 0, nil, err
+	}
+	if h[8] != 2 {
+		die("frame type %d, want a response", h[8])
+	}
+	p := make([]byte, binary.BigEndian.Uint32(h[0:4]))
+	if _, err := io.ReadFull(c, p); err != nil {
+		return 0, nil, err
+	}
+	var r ttrpc.Response
+	if err := proto.Unmarshal(p, &r); err != nil {
+		die("response does not decode: %v", err)
+	}
+	return binary.BigEndian.Uint32(h[4:8]), &r, nil
+}
+
+func request(svc, method string, payload []byte, timeout int64) []byte {
+	p, err := proto.Marshal(&ttrpc.Request{Service: svc, Method: method, Payload: payload, TimeoutNano: timeout})
+	if err != nil {
+		die("marshal: %v", err)
+	}
+	return p
+}
+
+func expectCode(c net.Conn, id uint32, want codes.Code) {
+	got, r, err := readResponse(c)
+	if err != nil {
+		die("stream %d: no response: %v", id, err)
+	}
+	if got != id || codes.Code(r.Status.GetCode()) != want {
+		die("stream %d: got stream %d code %v (%s), want %v", id, got, codes.Code(r.Status.GetCode()),
+			r.Status.GetMessage(), want)
+	}
+}
+
+func expectEOF(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		die("connection still open after a malformed frame (read %d, %v)", n, err)
+	}
+}
+
+func main() {
+	if len(os.Args) < 3 {
+		die("usage: ttrpc_client COMMAND SOCK ARGS...")
+	}
+	cmd, sock, args := os.Args[1], os.Args[2], os.Args[3:]
+	switch {
+	case cmd == "pull" && len(args) == 2:
+		c := ttrpc.NewClient(dial(sock))
+		defer c.Close()
+		d, err := pull(c, args[0], args[1])
+		if err != nil {
+			report(err)
+		}
+		fmt.Println(d)
+	case cmd == "call" && len(args) == 2:
+		c := ttrpc.NewClient(dial(sock))
+		defer c.Close()
+		err := c.Call(context.Background(), args[0], args[1], &Empty{}, &Empty{})
+		st, _ := status.FromError(err)
+		fmt.Println(st.Code())
+	case cmd == "concurrent" && len(args) == 5:
+		c := ttrpc.NewClient(dial(sock))
+		defer c.Close()
+		type result struct {
+			d   string
+			err error
+		}
+		slow, fast := make(chan result, 1), make(chan result, 1)
+		go func() { d, err := pull(c, args[0], args[1]); slow <- result{d, err} }()
+		go func() { d, err := pull(c, args[2], args[3]); fast <- result{d, err} }()
+		f := <-fast
+		if f.err != nil {
+			report(f.err)
+		}
+		select {
+		case <-slow:
+			die("the held pull finished before it was released")
+		default:
+		}
+		if fh, err := os.Create(args[4]); err != nil {
+			die("%v", err)
+		} else {
+			fh.Close()
+		}
+		s := <-slow
+		if s.err != nil {
+			report(s.err)
+		}
+		fmt.Println(s.d)
+		fmt.Println(f.d)
+	case cmd == "raw-timeout" && len(args) == 3:
+		ms, err := strconv.ParseInt(args[2], 10, 64)
+		if err != nil {
+			die("%v", err)
+		}
+		c := dial(sock)
+		defer c.Close()
+		in, _ := proto.Marshal(&ImagePullRequest{ImageUrl: args[0], BundlePath: args[1]})
+		p := request(service, "PullImage", in, ms*int64(time.Millisecond))
+		writeFrame(c, 1, 1, p, uint32(len(p)))
+		_, r, err := readResponse(c)
+		if err != nil {
+			die("no response: %v", err)
+		}
+		fmt.Println(codes.Code(r.Status.GetCode()))
+	case cmd == "malformed" && len(args) == 0:
+		good := ttrpc.NewClient(dial(sock))
+		defer good.Close()
+		// data that is not a ttrpc.Request: answered INVALID_ARGUMENT, then the connection ends
+		bad := dial(sock)
+		junk := []byte{0xff, 0xff, 0xff, 0xff, 0x0f}
+		writeFrame(bad, 1, 1, junk, uint32(len(junk)))
+		expectCode(bad, 1, codes.InvalidArgument)
+		expectEOF(bad)
+		// a frame cut off in its data
+		cut := dial(sock)
+		p := request(service, "PullImage", nil, 0)
+		writeFrame(cut, 3, 1, p[:len(p)/2], uint32(len(p)))
+		cut.(*net.UnixConn).CloseWrite()
+		expectEOF(cut)
+		// an even stream id is refused on that stream only
+		even := dial(sock)
+		writeFrame(even, 2, 1, p, uint32(len(p)))
+		expectCode(even, 2, codes.InvalidArgument)
+		writeFrame(even, 5, 1, request("no.Such", "Method", nil, 0), uint32(len(request("no.Such", "Method", nil, 0))))
+		expectCode(even, 5, codes.Unimplemented)
+		// the server still serves the first connection
+		err := good.Call(context.Background(), service, "NoSuchMethod", &Empty{}, &Empty{})
+		if st, _ := status.FromError(err); st.Code() != codes.Unimplemented {
+			die("after malformed frames: %v", err)
+		}
+		fmt.Println("OK")
+	case cmd == "oversize" && len(args) == 0:
+		c := dial(sock)
+		defer c.Close()
+		big := make([]byte, 4<<20+1)
+		go writeFrame(c, 7, 1, big, uint32(len(big)))
+		expectCode(c, 7, codes.ResourceExhausted)
+		p := request("no.Such", "Method", nil, 0)
+		writeFrame(c, 9, 1, p, uint32(len(p)))
+		expectCode(c, 9, codes.Unimplemented)
+		fmt.Println("OK")
+	default:
+		die("unknown command or wrong arguments: %v", os.Args[1:])
+	}
+}
