@@ -20,7 +20,7 @@ WORK=${WORK:-$(mktemp -d)}
 OBJ=$WORK/ccpull-obj
 mkdir -p "$OUT" "$OBJ"
 
-PKGS="libcurl libcrypto jansson libarchive libzstd zlib gpgme yaml-0.1"
+PKGS="libcurl libcrypto jansson libarchive libzstd zlib gpgme yaml-0.1 libprotobuf-c"
 # shellcheck disable=SC2086
 DEP_CFLAGS=$(pkg-config --cflags $PKGS)
 # shellcheck disable=SC2086
@@ -28,12 +28,20 @@ DEP_LIBS=$(pkg-config --libs $PKGS)
 VERSION=$(sed -n 's/^project(ccpull VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")
 COMMON="-std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DCCPULL_VERSION=\"$VERSION\" -I$ROOT/include -I$ROOT/src -I$ROOT"
 
-# The library, once.
+# The ttrpc service's protobuf code, generated as the CMake build does.
+GEN=$WORK/service-gen
+mkdir -p "$GEN"
+for proto in "$ROOT"/src/service/*.proto; do
+	protoc-c --c_out="$GEN" -I"$ROOT/src/service" "$proto"
+done
+COMMON="$COMMON -I$GEN"
+
+# The library (with the service), once.
 rm -f "$OBJ"/*.o "$WORK/libccpull_fuzz.a"
-for src in "$ROOT"/src/*/*.c "$ROOT"/keyproviders/*/*.c; do
+for src in "$ROOT"/src/*/*.c "$ROOT"/keyproviders/*/*.c "$GEN"/*.pb-c.c; do
 	[ -f "$src" ] || continue
 	case $src in "$ROOT"/src/cli/*) continue ;; esac
-	obj=$OBJ/$(echo "${src#"$ROOT"/}" | tr / _).o
+	obj=$OBJ/$(echo "${src#"$ROOT"/}" | tr / _ | tr -d .).o
 	# shellcheck disable=SC2086
 	$CC $CFLAGS $COMMON $DEP_CFLAGS -c "$src" -o "$obj"
 done
