@@ -69,11 +69,14 @@ typedef struct ccp_pull_options {
 	size_t n_decryption_keys;
 	const char *keyprovider_config; /* ocicrypt keyprovider config (JSON); NULL: none. Every provider in it
 	                                 * is tried for layers wrapped for it */
+	unsigned int retries;         /* further attempts of a registry request after a transient failure
+	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
+	unsigned int timeout_s;       /* time limit of the whole pull or inspect in seconds; 0 (default): none */
 } ccp_pull_options;
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
-				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL }
+				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0 }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

@@ -1,5 +1,7 @@
 /* ccpull: a thin CLI over libccpull. It parses options, calls the library, prints, and exits with
  * the status of the library's error code (ccpull(1), EXIT STATUS). */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -42,6 +44,8 @@ static const char usage_text[] =
 	"  --creds USER[:PASSWORD]    credentials for the registry (override --authfile)\n"
 	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n"
 	"  --json                     print the result as one JSON object on stdout\n"
+	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n"
+	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
 	"Options of pull only:\n"
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n"
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n"
@@ -161,7 +165,7 @@ static void on_progress(const ccp_progress_event *ev, void *payload)
 enum {
 	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
 	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D,
-	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG
+	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG, OPT_RETRY_TIMES, OPT_TIMEOUT
 };
 
 static const struct option long_opts[] = {
@@ -183,6 +187,8 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "decryption-key", required_argument, NULL, OPT_DECRYPTION_KEY },
 	{ "keyprovider-config", required_argument, NULL, OPT_KEYPROVIDER_CONFIG },
+	{ "retry-times", required_argument, NULL, OPT_RETRY_TIMES },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -213,6 +219,21 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 		case OPT_CREDS: c->pull.creds = optarg; break;
 		case OPT_PLATFORM: c->pull.platform = optarg; break;
 		case OPT_JSON: c->json = 1; break;
+		case OPT_RETRY_TIMES:
+		case OPT_TIMEOUT: {
+			unsigned long max = ch == OPT_RETRY_TIMES ? 20 : 7 * 86400, v;
+			char *end;
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !isdigit((unsigned char)optarg[0]) || v > max)
+				usage_error("%s expects a number from 0 to %lu, not \"%s\"",
+					    ch == OPT_RETRY_TIMES ? "--retry-times" : "--timeout", max, optarg);
+			if (ch == OPT_RETRY_TIMES)
+				c->pull.retries = (unsigned int)v;
+			else
+				c->pull.timeout_s = (unsigned int)v;
+			break;
+		}
 		case OPT_HELP: fputs(usage_text, stdout); exit(0);
 		case OPT_DECRYPTION_KEY:
 		case OPT_KEYPROVIDER_CONFIG:

@@ -81,6 +81,7 @@ int ccp_decryptor_final(ccp_decryptor *d, ccp_err *e)
 	OPENSSL_cleanse(got, sizeof(got));
 	if (!ok)
 		return ccp_err_set(e, CCP_EINTEGRITY,
-				   "HMAC mismatch: the encrypted layer is not what its pubopts annotation authenticates");
+				   "HMAC mismatch: the encrypted layer is not what its pubopts annotation authenticates "
+				   "(altered, or the unwrapped key is not its key)");
 	return 0;
 }

@@ -254,8 +254,8 @@ static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 	return 0;
 }
 
-static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, ccp_store *store,
-		      ccp_err *e)
+static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, uint64_t deadline_ms,
+		      ccp_store *store, ccp_err *e)
 {
 	ccp_registry_opts ro = { 0 };
 	char reference[CCP_DIGEST_STR_MAX + 128];
@@ -267,6 +267,8 @@ static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_opt
 	ro.ca_file = o->ca_file;
 	ro.authfile = o->authfile;
 	ro.creds = o->creds;
+	ro.retries = o->retries;
+	ro.deadline_ms = deadline_ms;
 	if ((r = ccp_registry_new(&rv->reg, ep->host, auth_host, ep->repository, &ro, e)))
 		return r;
 	if (rv->ref.has_digest)
@@ -324,6 +326,8 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	endpoint *eps = NULL;
 	size_t n_eps = 0;
 	const char *conf = o->registries_conf ? o->registries_conf : DEFAULT_REGISTRIES_CONF;
+	/* one time limit for the whole pull, mirrors included; layers use the same handle */
+	uint64_t deadline_ms = ccp_registry_deadline(o->timeout_s);
 	int r;
 
 	memset(rv, 0, sizeof(*rv));
@@ -340,7 +344,7 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		return r;
 	for (size_t i = 0; i < n_eps; i++) {
 		ccp_err attempt = CCP_ERR_INIT;
-		r = resolve_at(rv, &eps[i], o, store, &attempt);
+		r = resolve_at(rv, &eps[i], o, deadline_ms, store, &attempt);
 		if (r == 0) {
 			size_t len = strlen(eps[i].host) + strlen(eps[i].repository) + 2;
 			if ((rv->endpoint = malloc(len)))

@@ -6,8 +6,9 @@
  * Request flow (registry_request): pick the scheme once (ping /v2/, https first, http fallback for
  * insecure registries) -> send with the current Authorization -> follow redirects by hand so that
  * Authorization only goes to the registry's own origin -> on 401 parse the challenge, (re)authenticate
- * once and resend -> map the final status to an error. Retries with backoff would wrap
- * transfer_following() (a later change); nothing else needs to move for that.
+ * once and resend -> map the final status to an error. registry_get repeats all of that after a
+ * transient failure (retry_wait: backoff, Retry-After, attempt count, wait budget, deadline); a
+ * streamed blob asks for the rest with a Range request and skips what a full answer repeats.
  */
 #include "registry/registry.h"
 
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/random.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -32,6 +34,10 @@
 #define TOKEN_BODY_MAX (1024 * 1024)
 #define NAME_MAX_LEN 1024                /* host, repository, reference */
 #define TOKEN_EXPIRY_SLACK 10            /* refresh a bearer token this many seconds early */
+#define RETRY_BASE_MS 500                /* first backoff; doubles per retry */
+#define RETRY_BACKOFF_MAX_MS 10000       /* cap of one backoff */
+#define RETRY_AFTER_MAX_MS 30000         /* a longer Retry-After is cut to this */
+#define RETRY_WAIT_BUDGET_MS 90000       /* all waits of one request together */
 
 static const char MANIFEST_ACCEPT[] =
 	"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
@@ -53,6 +59,8 @@ struct ccp_registry {
 	char *user_agent;
 	long connect_timeout;
 	long low_speed_time;
+	unsigned retries;
+	uint64_t deadline_ms;  /* CLOCK_MONOTONIC; 0: none */
 	/* credentials (secrets) */
 	char *user;
 	char *password;
@@ -88,11 +96,21 @@ typedef struct xfer {
 	char *docker_digest;
 	char *www_auth;
 	char *location;
+	char *retry_after;
+	char *content_range;
 	ccp_buf errbody;
-	uint64_t received;
+	int body_started;      /* the first 2xx body byte of this response was seen */
+	uint64_t skip;         /* bytes of this response the sink already has */
+
+	/* across the responses of one request */
+	uint64_t received;     /* bytes given to the sink or body */
+	uint64_t range_from;   /* ask for the body from this offset (a resumed stream); 0: all */
 	int overflow;
 	int header_overflow;
 	int sink_rc;
+	int range_bad;         /* a 206 that does not continue where we stopped */
+	int deadline_hit;
+	int transient;         /* the failure may go away: worth another attempt */
 } xfer;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -116,6 +134,18 @@ static time_t monotonic_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t ccp_registry_deadline(unsigned int timeout_s)
+{
+	return timeout_s ? monotonic_ms() + (uint64_t)timeout_s * 1000 : 0;
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
@@ -260,6 +290,8 @@ int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host
 	r->allow_http = !r->tls_verify;
 	r->connect_timeout = opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 30;
 	r->low_speed_time = opts->low_speed_time_s > 0 ? opts->low_speed_time_s : 60;
+	r->retries = opts->retries < CCP_RETRIES_MAX ? opts->retries : CCP_RETRIES_MAX;
+	r->deadline_ms = opts->deadline_ms;
 	if ((rc = dup_opt(&r->host, host, e)) || (rc = dup_opt(&r->auth_host, auth_host, e)) ||
 	    (rc = dup_opt(&r->repository, repository, e)) || (rc = dup_opt(&r->ca_file, opts->ca_file, e)) ||
 	    (rc = dup_opt(&r->user_agent, opts->user_agent ? opts->user_agent : "ccpull/" CCPULL_VERSION, e)))
@@ -287,6 +319,103 @@ fail:
 	return rc;
 }
 
+/* ---- retries ---- */
+
+uint64_t ccp_retry_backoff_ms(unsigned int attempt, uint32_t jitter)
+{
+	uint64_t d = RETRY_BASE_MS;
+
+	for (unsigned i = 0; i < attempt && d < RETRY_BACKOFF_MAX_MS; i++)
+		d *= 2;
+	if (d > RETRY_BACKOFF_MAX_MS)
+		d = RETRY_BACKOFF_MAX_MS;
+	/* the upper half is random so that parallel downloads and guests do not retry in lockstep */
+	return d / 2 + jitter % (d / 2 + 1);
+}
+
+int ccp_retry_after_parse(const char *value, time_t now, uint64_t *ms)
+{
+	uint64_t s = 0;
+	const char *p = value;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p >= '0' && *p <= '9') {
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (s <= RETRY_AFTER_MAX_MS)
+				s = s * 10 + (uint64_t)(*p - '0');
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p)
+			return -1;
+	} else {
+		time_t t = *p ? curl_getdate(p, NULL) : -1;
+		if (t == -1)
+			return -1;
+		s = t > now ? (uint64_t)(t - now) : 0;
+	}
+	*ms = s < RETRY_AFTER_MAX_MS / 1000 ? s * 1000 : RETRY_AFTER_MAX_MS;
+	return 0;
+}
+
+static uint32_t jitter_value(void)
+{
+	uint32_t v;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_nsec ^ (uint32_t)(uintptr_t)&v;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Adds " (gave up after N attempts[: why])" to the last failure's message. */
+static void err_gave_up(ccp_err *e, unsigned attempts, const char *why)
+{
+	size_t len = strlen(e->msg);
+
+	if (len < sizeof(e->msg))
+		snprintf(e->msg + len, sizeof(e->msg) - len, " (gave up after %u attempts%s%s)", attempts,
+			 why ? ": " : "", why ? why : "");
+}
+
+/*
+ * Waits before attempt number attempt + 2 of a request whose last failure is in e. Returns -1 when
+ * no attempt is left: the retries, the wait budget of the request (*waited) or the deadline are used
+ * up; e then says so.
+ */
+static int retry_wait(ccp_registry *r, unsigned attempt, const char *retry_after, uint64_t *waited, ccp_err *e)
+{
+	uint64_t delay = ccp_retry_backoff_ms(attempt, jitter_value()), ra;
+
+	if (attempt >= r->retries) {
+		if (r->retries)
+			err_gave_up(e, attempt + 1, NULL);
+		return -1;
+	}
+	if (retry_after && ccp_retry_after_parse(retry_after, time(NULL), &ra) == 0 && ra > delay)
+		delay = ra;
+	if (*waited + delay > RETRY_WAIT_BUDGET_MS) {
+		err_gave_up(e, attempt + 1, "the registry keeps failing");
+		return -1;
+	}
+	if (r->deadline_ms && monotonic_ms() + delay >= r->deadline_ms) {
+		err_gave_up(e, attempt + 1, "the pull's time limit runs out");
+		return -1;
+	}
+	sleep_ms(delay);
+	*waited += delay;
+	return 0;
+}
+
 /* ---- one HTTP exchange ---- */
 
 static void xfer_reset_response(xfer *x)
@@ -297,8 +426,12 @@ static void xfer_reset_response(xfer *x)
 	free(x->docker_digest);
 	free(x->www_auth);
 	free(x->location);
-	x->content_type = x->docker_digest = x->www_auth = x->location = NULL;
+	free(x->retry_after);
+	free(x->content_range);
+	x->content_type = x->docker_digest = x->www_auth = x->location = x->retry_after = x->content_range = NULL;
 	ccp_buf_clear(&x->errbody);
+	x->body_started = 0;
+	x->skip = 0;
 }
 
 static void xfer_free(xfer *x)
@@ -372,10 +505,54 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 			slot = &x->www_auth;
 		else if (nlen == 8 && strncasecmp(data, "location", 8) == 0)
 			slot = &x->location;
+		else if (nlen == 11 && strncasecmp(data, "retry-after", 11) == 0)
+			slot = &x->retry_after;
+		else if (nlen == 13 && strncasecmp(data, "content-range", 13) == 0)
+			slot = &x->content_range;
 		if (slot && keep_header(slot, colon + 1, vlen, x) < 0)
 			return 0;
 	}
 	return n;
+}
+
+/* First byte of "bytes FIRST-LAST/LENGTH" (RFC 9110 14.4). */
+static int content_range_start(const char *v, uint64_t *start)
+{
+	uint64_t s = 0;
+	const char *p;
+
+	if (strncasecmp(v, "bytes", 5) != 0 || (v[5] != ' ' && v[5] != '\t'))
+		return -1;
+	for (p = v + 6; *p == ' '; p++)
+		;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (s > (UINT64_MAX - 9) / 10)
+			return -1;
+		s = s * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != '-')
+		return -1;
+	*start = s;
+	return 0;
+}
+
+/*
+ * At the first body byte of a 2xx response to a stream: how much of it the sink already has. A 206
+ * must start at or before the byte we asked for; a 200 is the whole blob again.
+ */
+static int start_stream_body(xfer *x)
+{
+	uint64_t start = 0;
+
+	x->body_started = 1;
+	if (x->status == 206 && (!x->content_range || content_range_start(x->content_range, &start) != 0))
+		return -1;
+	if (start > x->received)
+		return -1;
+	x->skip = x->received - start;
+	return 0;
 }
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
@@ -391,12 +568,23 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		return n;
 	}
 	if (x->sink) {
-		if (n > x->sink_max - x->received) {
+		size_t k = 0;
+		if (!x->body_started && start_stream_body(x) != 0) {
+			x->range_bad = 1;
+			return 0;
+		}
+		if (x->skip) {
+			k = n < x->skip ? n : (size_t)x->skip;
+			x->skip -= k;
+			if (k == n)
+				return n;
+		}
+		if (n - k > x->sink_max - x->received) {
 			x->overflow = 1;
 			return 0;
 		}
-		x->received += n;
-		if ((x->sink_rc = x->sink(x->payload, data, n)) < 0)
+		x->received += n - k;
+		if ((x->sink_rc = x->sink(x->payload, data + k, n - k)) < 0)
 			return 0;
 		x->sink_rc = 0;
 		return n;
@@ -423,6 +611,7 @@ typedef struct req {
 	int follow;                /* let curl follow redirects (token endpoint only) */
 	const char *basic_user;    /* CURLOPT_USERNAME (token endpoint only) */
 	const char *basic_pass;
+	uint64_t range_from;       /* > 0: ask for the body from this byte on */
 } req;
 
 /* Performs one request. Returns the CURLcode; errbuf gets curl's detail. */
@@ -431,9 +620,16 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	struct curl_slist *hdrs = NULL, *t;
 	CURL *h;
 	CURLcode c = CURLE_OUT_OF_MEMORY;
+	char range[32];
+	uint64_t now = 0;
 
 	errbuf[0] = '\0';
 	xfer_reset_response(x);
+	if (r->deadline_ms && (now = monotonic_ms()) >= r->deadline_ms) {
+		x->deadline_hit = 1;
+		snprintf(errbuf, CURL_ERROR_SIZE, "the pull's time limit ran out");
+		return CURLE_OPERATION_TIMEDOUT;
+	}
 	if (!(h = curl_easy_init()))
 		return CURLE_FAILED_INIT;
 	if (q->accept) {
@@ -486,8 +682,17 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		SET(CURLOPT_USERNAME, q->basic_user);
 		SET(CURLOPT_PASSWORD, q->basic_pass ? q->basic_pass : "");
 	}
+	if (q->range_from) {
+		snprintf(range, sizeof(range), "%llu-", (unsigned long long)q->range_from);
+		SET(CURLOPT_RANGE, range);
+	}
+	/* the whole exchange, connecting and the sink's work included, ends by the deadline */
+	if (r->deadline_ms)
+		SET(CURLOPT_TIMEOUT_MS, (long)(r->deadline_ms - now));
 #undef SET
 	c = curl_easy_perform(h);
+	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms)
+		x->deadline_hit = 1;
 out:
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hdrs);
@@ -519,6 +724,31 @@ static int same_origin(const char *a, const char *b)
 	curl_url_cleanup(ua);
 	curl_url_cleanup(ub);
 	return same;
+}
+
+/* Failures of the connection or the transfer itself that a later attempt may not see. */
+static int curl_transient(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_SSL_CONNECT_ERROR:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int status_transient(long status)
+{
+	return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 static int is_redirect(long status)
@@ -576,18 +806,29 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 
 	if (!cur)
 		return ccp_err_oom(e);
+	x->transient = 0;
 	for (int hops = 0;; hops++) {
-		req q = { .url = cur, .accept = accept };
+		req q = { .url = cur, .accept = accept, .range_from = x->range_from };
 		CURLcode c;
 
 		if (auth_header && same_origin(cur, url))
 			q.auth_header = auth_header;
-		x->overflow = x->header_overflow = 0;
+		x->overflow = x->header_overflow = x->range_bad = x->deadline_hit = 0;
 		x->sink_rc = 0;
 		c = perform(r, &q, x, errbuf);
 		if (c != CURLE_OK) {
+			x->transient = curl_transient(c) && !x->sink_rc && !x->overflow && !x->header_overflow &&
+				       !x->range_bad && !x->deadline_hit;
 			if (x->sink_rc < 0)
 				rc = x->sink_rc; /* the sink set its own error */
+			else if (x->deadline_hit)
+				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: the pull's time limit ran out (%s)", what,
+						 cur);
+			else if (x->range_bad)
+				rc = ccp_err_set(e, CCP_EREGISTRY,
+						 "%s: %s answered the request for the rest from byte %llu with "
+						 "content from another offset",
+						 what, r->host, (unsigned long long)x->received);
 			else if (x->overflow && x->sink)
 				rc = ccp_err_set(e, CCP_EINTEGRITY, "%s is larger than the expected %llu bytes",
 						 what, (unsigned long long)x->sink_max);
@@ -676,6 +917,7 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 	char errbuf[CURL_ERROR_SIZE];
 	char *token = NULL, *hdr = NULL;
 	long expires_in = 0;
+	uint64_t waited = 0;
 	CURLcode c;
 	req q = { 0 };
 	int rc = 0, https = strncasecmp(r->realm, "https://", 8) == 0;
@@ -713,25 +955,33 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 	q.follow = 1;
 	x.body = &body;
 	x.body_max = TOKEN_BODY_MAX;
-	c = perform(r, &q, &x, errbuf);
-	if (c != CURLE_OK) {
-		if (x.overflow)
-			rc = ccp_err_set(e, CCP_EREGISTRY, "token response from %.256s is larger than %d bytes",
-					 r->realm, TOKEN_BODY_MAX);
-		else
-			rc = ccp_err_set(e, CCP_EREGISTRY, "cannot get a token for %s from %.256s: %s", r->host,
-					 r->realm, errbuf[0] ? errbuf : curl_easy_strerror(c));
-		goto out;
-	}
-	if (x.status == 401 || x.status == 403) {
-		rc = ccp_err_set(e, CCP_EREGISTRY, "authentication failed for %s: token server %.256s returned %ld",
-				 r->auth_host, r->realm, x.status);
-		goto out;
-	}
-	if (x.status != 200) {
-		rc = ccp_err_set(e, CCP_EREGISTRY, "token server %.256s for %s returned HTTP status %ld", r->realm,
-				 r->host, x.status);
-		goto out;
+	for (unsigned attempt = 0;; attempt++) {
+		int transient;
+		ccp_buf_clear(&body);
+		c = perform(r, &q, &x, errbuf);
+		if (c != CURLE_OK) {
+			transient = curl_transient(c) && !x.overflow && !x.header_overflow && !x.deadline_hit;
+			if (x.overflow)
+				rc = ccp_err_set(e, CCP_EREGISTRY, "token response from %.256s is larger than %d bytes",
+						 r->realm, TOKEN_BODY_MAX);
+			else
+				rc = ccp_err_set(e, CCP_EREGISTRY, "cannot get a token for %s from %.256s: %s", r->host,
+						 r->realm, errbuf[0] ? errbuf : curl_easy_strerror(c));
+		} else if (x.status == 401 || x.status == 403) {
+			rc = ccp_err_set(e, CCP_EREGISTRY,
+					 "authentication failed for %s: token server %.256s returned %ld", r->auth_host,
+					 r->realm, x.status);
+			goto out;
+		} else if (x.status != 200) {
+			transient = status_transient(x.status);
+			rc = ccp_err_set(e, CCP_EREGISTRY, "token server %.256s for %s returned HTTP status %ld",
+					 r->realm, r->host, x.status);
+		} else {
+			break;
+		}
+		if (!transient || retry_wait(r, attempt, x.retry_after, &waited, e) != 0)
+			goto out;
+		rc = 0;
 	}
 	if ((rc = ccp_token_response_parse(&token, &expires_in, body.data ? body.data : "", body.len, e)) != 0) {
 		ccp_err_wrap(e, "token from %.256s", r->realm);
@@ -840,13 +1090,14 @@ static int ping_locked(ccp_registry *r, const char *scheme, xfer *x, char errbuf
  * insecure registries and only when https fails at the connection/TLS level, as containers/image
  * does. A 401 on the ping sets up authentication right away.
  */
-static int ensure_scheme(ccp_registry *r, ccp_err *e)
+static int ensure_scheme_once(ccp_registry *r, int *transient, ccp_err *e)
 {
 	char err_https[CURL_ERROR_SIZE], err_http[CURL_ERROR_SIZE];
 	xfer x = { 0 };
 	CURLcode c;
 	int rc = 0;
 
+	*transient = 0;
 	pthread_mutex_lock(&r->lock);
 	if (r->scheme != SCHEME_UNKNOWN)
 		goto out;
@@ -863,6 +1114,7 @@ static int ensure_scheme(ccp_registry *r, ccp_err *e)
 			goto out;
 		}
 		if (c2 != CURLE_OK) {
+			*transient = curl_transient(c2) && !x.deadline_hit;
 			rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: https: %s; http: %s", r->host,
 					 err_https[0] ? err_https : curl_easy_strerror(c),
 					 err_http[0] ? err_http : curl_easy_strerror(c2));
@@ -870,6 +1122,7 @@ static int ensure_scheme(ccp_registry *r, ccp_err *e)
 		}
 		r->scheme = SCHEME_HTTP;
 	} else {
+		*transient = curl_transient(c) && !x.deadline_hit;
 		rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: %s", r->host,
 				 err_https[0] ? err_https : curl_easy_strerror(c));
 		goto out;
@@ -880,6 +1133,18 @@ out:
 	pthread_mutex_unlock(&r->lock);
 	xfer_free(&x);
 	return rc;
+}
+
+static int ensure_scheme(ccp_registry *r, ccp_err *e)
+{
+	uint64_t waited = 0;
+	int rc, transient;
+
+	for (unsigned attempt = 0;; attempt++) {
+		rc = ensure_scheme_once(r, &transient, e);
+		if (!rc || !transient || retry_wait(r, attempt, NULL, &waited, e) != 0)
+			return rc;
+	}
 }
 
 /* ---- errors ---- */
@@ -941,32 +1206,23 @@ static int status_error(ccp_registry *r, const xfer *x, const char *what, const 
 
 /* ---- requests ---- */
 
-/*
- * GET <scheme>://host<path>, authenticating on 401 once. On success (2xx) x holds the response;
- * a 404 returns CCP_EREGISTRY with not_found ("manifest unknown") in the message.
- */
-static int registry_get(ccp_registry *r, const char *path, const char *accept, const char *what,
-			const char *not_found, xfer *x, ccp_err *e)
+/* One attempt of registry_get: send, authenticating on 401 once, and map the final status. */
+static int get_once(ccp_registry *r, const char *url, const char *accept, const char *what,
+		    const char *not_found, xfer *x, ccp_err *e)
 {
-	ccp_buf url = CCP_BUF_INIT(0);
 	char *auth = NULL;
 	unsigned gen;
 	int rc, reauthed = 0;
 
-	if ((rc = ensure_scheme(r, e)) != 0)
-		return ccp_err_wrap(e, "%s", what);
-	if (ccp_buf_printf(&url, "%s://%s%s", r->scheme == SCHEME_HTTP ? "http" : "https", r->host, path) != 0)
-		return ccp_err_oom(e);
+	x->transient = 0;
 	for (;;) {
-		if ((rc = current_auth(r, &auth, &gen, e)) != 0) {
-			ccp_err_wrap(e, "%s", what);
-			goto out;
-		}
-		rc = transfer_following(r, url.data, auth, accept, what, x, e);
+		if ((rc = current_auth(r, &auth, &gen, e)) != 0)
+			return ccp_err_wrap(e, "%s", what);
+		rc = transfer_following(r, url, auth, accept, what, x, e);
 		free_secret(auth);
 		auth = NULL;
 		if (rc)
-			goto out;
+			return rc;
 		if (x->status != 401 || reauthed)
 			break;
 		reauthed = 1;
@@ -975,20 +1231,54 @@ static int registry_get(ccp_registry *r, const char *path, const char *accept, c
 		if (gen == r->auth_gen)
 			rc = authenticate_locked(r, x->www_auth, e);
 		pthread_mutex_unlock(&r->lock);
-		if (rc) {
-			ccp_err_wrap(e, "%s", what);
-			goto out;
-		}
+		if (rc)
+			return ccp_err_wrap(e, "%s", what);
 	}
-	if (x->status >= 200 && x->status <= 299)
-		rc = 0;
-	else if (x->status == 404) {
+	if (x->status == 404) {
 		char detail[ERROR_DETAIL_MAX];
 		oci_error_detail(&x->errbody, detail, sizeof(detail));
-		rc = ccp_err_set(e, CCP_EREGISTRY, "%s: %s%s%s", what, not_found, detail[0] ? " - " : "", detail);
-	} else
-		rc = status_error(r, x, what, url.data, e);
-out:
+		return ccp_err_set(e, CCP_EREGISTRY, "%s: %s%s%s", what, not_found, detail[0] ? " - " : "", detail);
+	}
+	if (x->status < 200 || x->status > 299) {
+		x->transient = status_transient(x->status);
+		return status_error(r, x, what, url, e);
+	}
+	/* a body that ended early without a transport error (no Content-Length, clean close) */
+	if (x->sink && x->received < x->sink_max) {
+		x->transient = 1;
+		return ccp_err_set(e, CCP_EREGISTRY, "%s: truncated: got %llu of %llu bytes", what,
+				   (unsigned long long)x->received, (unsigned long long)x->sink_max);
+	}
+	return 0;
+}
+
+/*
+ * GET <scheme>://host<path>, retrying transient failures (retry_wait). On success (2xx) x holds the
+ * response; a 404 returns CCP_EREGISTRY with not_found ("manifest unknown") in the message. A stream
+ * goes on from the bytes its sink has; a buffered body starts over.
+ */
+static int registry_get(ccp_registry *r, const char *path, const char *accept, const char *what,
+			const char *not_found, xfer *x, ccp_err *e)
+{
+	ccp_buf url = CCP_BUF_INIT(0);
+	uint64_t waited = 0;
+	int rc;
+
+	if ((rc = ensure_scheme(r, e)) != 0)
+		return ccp_err_wrap(e, "%s", what);
+	if (ccp_buf_printf(&url, "%s://%s%s", r->scheme == SCHEME_HTTP ? "http" : "https", r->host, path) != 0)
+		return ccp_err_oom(e);
+	for (unsigned attempt = 0;; attempt++) {
+		rc = get_once(r, url.data, accept, what, not_found, x, e);
+		if (!rc || !x->transient || retry_wait(r, attempt, x->retry_after, &waited, e) != 0)
+			break;
+		if (x->sink) {
+			x->range_from = x->received;
+		} else if (x->body) {
+			ccp_buf_clear(x->body);
+			x->received = 0;
+		}
+	}
 	ccp_buf_free(&url);
 	return rc;
 }
@@ -1124,9 +1414,6 @@ int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_s
 	x.payload = payload;
 	x.sink_max = max_size;
 	rc = registry_get(r, path, NULL, what, "blob unknown", &x, e);
-	if (!rc && x.received < max_size)
-		rc = ccp_err_set(e, CCP_EREGISTRY, "%s: truncated: got %llu of %llu bytes", what,
-				 (unsigned long long)x.received, (unsigned long long)max_size);
 	xfer_free(&x);
 	return rc;
 }

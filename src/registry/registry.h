@@ -4,12 +4,18 @@
  * proxies from the environment, redirects (credentials never follow a redirect to another host),
  * size-capped bodies and streamed blobs. Every function is safe to call from several threads at once
  * on the same handle (layers are fetched in parallel); connections are shared through a curl share.
+ *
+ * Transient failures (connection refused or reset, timeouts, truncated bodies, HTTP 408, 429, 500,
+ * 502, 503, 504) are retried with exponential backoff and jitter, honouring Retry-After; the number
+ * of attempts, the time spent waiting and an optional deadline bound every request. A streamed blob
+ * cut off mid-way resumes with a Range request, so the sink sees every byte exactly once.
  */
 #ifndef CCP_REGISTRY_REGISTRY_H
 #define CCP_REGISTRY_REGISTRY_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -24,7 +30,26 @@ typedef struct ccp_registry_opts {
 	const char *user_agent;   /* NULL: "ccpull/VERSION" */
 	long connect_timeout_s;   /* 0: 30 */
 	long low_speed_time_s;    /* abort when below 1 KiB/s for this long; 0: 60 */
+	unsigned int retries;     /* attempts after the first for a transient failure (at most CCP_RETRIES_MAX) */
+	uint64_t deadline_ms;     /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when every request stops; 0: none */
 } ccp_registry_opts;
+
+#define CCP_RETRIES_MAX 20
+
+/* The deadline timeout_s seconds from now, for ccp_registry_opts.deadline_ms (0 for 0: no deadline). */
+uint64_t ccp_registry_deadline(unsigned int timeout_s);
+
+/*
+ * The wait before retry number attempt (0 for the first retry): 500 ms doubling up to 10 s, of which
+ * the upper half is jitter chosen by the random value jitter. Exposed for tests.
+ */
+uint64_t ccp_retry_backoff_ms(unsigned int attempt, uint32_t jitter);
+
+/*
+ * Parses a Retry-After value (delay-seconds or an HTTP-date, RFC 9110 10.2.3) into *ms, counted from
+ * now (a date in the past is 0) and capped at 30 s. Returns 0, or -1 for an invalid value.
+ */
+int ccp_retry_after_parse(const char *value, time_t now, uint64_t *ms);
 
 /*
  * host: "host[:port]" to contact (after mirror/docker.io mapping). repository: "library/busybox".
@@ -59,8 +84,10 @@ typedef int (*ccp_sink_fn)(void *payload, const void *data, size_t len);
 
 /*
  * Streams GET /v2/<repo>/blobs/<digest> to sink. Fails with CCP_EINTEGRITY once more than max_size
- * bytes arrive; a shorter body is reported as CCP_EREGISTRY (truncated). If the sink aborts, its
- * code is returned and e is left as the sink set it (the sink keeps its own error).
+ * bytes arrive; a body that stays shorter after the retries is CCP_EREGISTRY (truncated). A transfer
+ * cut off mid-way goes on from the next byte (Range; a server that answers with the whole blob has
+ * the bytes already delivered skipped), so sink sees the blob's bytes once each, in order. If the sink
+ * aborts, its code is returned and e is left as the sink set it (the sink keeps its own error).
  */
 int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_size, ccp_sink_fn sink,
 			     void *payload, ccp_err *e);

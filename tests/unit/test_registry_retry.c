@@ -1,0 +1,87 @@
+/* Backoff between retries and Retry-After parsing (registry.c). */
+#include <stdint.h>
+#include <time.h>
+#include "registry/registry.h"
+#include "test.h"
+
+static void test_backoff(void)
+{
+	/* 500 ms doubling, capped at 10 s; the upper half is jitter */
+	CHECK(ccp_retry_backoff_ms(0, 0) == 250);
+	CHECK(ccp_retry_backoff_ms(0, 250) == 500);
+	CHECK(ccp_retry_backoff_ms(0, 251) == 250);
+	CHECK(ccp_retry_backoff_ms(1, 0) == 500);
+	CHECK(ccp_retry_backoff_ms(1, 500) == 1000);
+	CHECK(ccp_retry_backoff_ms(2, 0) == 1000);
+	CHECK(ccp_retry_backoff_ms(4, 0) == 4000);
+	CHECK(ccp_retry_backoff_ms(5, 0) == 5000);
+	CHECK(ccp_retry_backoff_ms(5, 5000) == 10000);
+	CHECK(ccp_retry_backoff_ms(20, UINT32_MAX) <= 10000);
+	CHECK(ccp_retry_backoff_ms(UINT32_MAX, UINT32_MAX) <= 10000);
+	CHECK(ccp_retry_backoff_ms(UINT32_MAX, 0) == 5000);
+	/* every jitter value stays within [d/2, d] */
+	for (unsigned a = 0; a < 40; a++) {
+		for (uint32_t j = 0; j < 100000; j += 997) {
+			uint64_t d = ccp_retry_backoff_ms(a, j * 2654435761u);
+			uint64_t full = a >= 5 ? 10000 : 500ull << a;
+			if (d < full / 2 || d > full) {
+				CHECK(!"backoff out of range");
+				return;
+			}
+		}
+	}
+	/* the worst case of the default 3 retries stays a few seconds */
+	CHECK(ccp_retry_backoff_ms(0, UINT32_MAX) + ccp_retry_backoff_ms(1, UINT32_MAX) +
+		      ccp_retry_backoff_ms(2, UINT32_MAX) <=
+	      3500);
+}
+
+static void test_retry_after(void)
+{
+	const time_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT, the example of RFC 9110 */
+	uint64_t ms = 12345;
+
+	CHECK(ccp_retry_after_parse("0", now, &ms) == 0 && ms == 0);
+	CHECK(ccp_retry_after_parse("1", now, &ms) == 0 && ms == 1000);
+	CHECK(ccp_retry_after_parse("  7 ", now, &ms) == 0 && ms == 7000);
+	CHECK(ccp_retry_after_parse("29", now, &ms) == 0 && ms == 29000);
+	/* capped at 30 s, also for absurd values that would overflow */
+	CHECK(ccp_retry_after_parse("30", now, &ms) == 0 && ms == 30000);
+	CHECK(ccp_retry_after_parse("120", now, &ms) == 0 && ms == 30000);
+	CHECK(ccp_retry_after_parse("99999999999999999999999999999999", now, &ms) == 0 && ms == 30000);
+	/* HTTP-date forms (IMF-fixdate, RFC 850, asctime) */
+	CHECK(ccp_retry_after_parse("Sun, 06 Nov 1994 08:49:42 GMT", now, &ms) == 0 && ms == 5000);
+	CHECK(ccp_retry_after_parse("Sunday, 06-Nov-94 08:49:47 GMT", now, &ms) == 0 && ms == 10000);
+	CHECK(ccp_retry_after_parse("Sun Nov  6 08:49:38 1994", now, &ms) == 0 && ms == 1000);
+	CHECK(ccp_retry_after_parse("Sun, 06 Nov 1994 09:49:37 GMT", now, &ms) == 0 && ms == 30000);
+	/* a date in the past: no wait */
+	CHECK(ccp_retry_after_parse("Sun, 06 Nov 1994 08:00:00 GMT", now, &ms) == 0 && ms == 0);
+	/* invalid values leave ms alone */
+	ms = 4242;
+	CHECK(ccp_retry_after_parse("", now, &ms) == -1);
+	CHECK(ccp_retry_after_parse("-1", now, &ms) == -1);
+	CHECK(ccp_retry_after_parse("1.5", now, &ms) == -1);
+	CHECK(ccp_retry_after_parse("5 seconds", now, &ms) == -1);
+	CHECK(ccp_retry_after_parse("soon", now, &ms) == -1);
+	CHECK(ms == 4242);
+}
+
+static void test_deadline(void)
+{
+	struct timespec ts;
+	uint64_t now_ms, d;
+
+	CHECK(ccp_registry_deadline(0) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	d = ccp_registry_deadline(10);
+	CHECK(d >= now_ms + 10000 && d < now_ms + 70000);
+}
+
+int main(void)
+{
+	test_backoff();
+	test_retry_after();
+	test_deadline();
+	return test_summary();
+}
