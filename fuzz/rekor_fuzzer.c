@@ -38,11 +38,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *again;
 		/* Canonical output is JSON and a fixed point. */
 		if (ccp_json_canonicalize(&a, j) == 0) {
-			if (!(again = json_loadb(a.data, a.len, 0, NULL)))
+			/*
+			 * ES6 number formatting writes 1.2e20 as 120000000000000000000, an integer jansson
+			 * refuses as too big: such output must still be JSON (read as reals), but the fixed
+			 * point is only checked when jansson reads it back exactly.
+			 */
+			if ((again = json_loadb(a.data, a.len, 0, NULL))) {
+				if (ccp_json_canonicalize(&b, again) == 0 &&
+				    (a.len != b.len || memcmp(a.data, b.data, a.len)))
+					__builtin_trap();
+				json_decref(again);
+			} else if ((again = json_loadb(a.data, a.len, JSON_DECODE_INT_AS_REAL, NULL))) {
+				json_decref(again);
+			} else {
 				__builtin_trap();
-			if (ccp_json_canonicalize(&b, again) == 0 && (a.len != b.len || memcmp(a.data, b.data, a.len)))
-				__builtin_trap();
-			json_decref(again);
+			}
 		}
 		ccp_buf_free(&a);
 		ccp_buf_free(&b);

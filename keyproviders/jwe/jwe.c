@@ -63,6 +63,7 @@ static int bad(ccp_err *e, const char *what)
 static int b64u(ccp_buf *out, const char *s, size_t len, const char *what, ccp_err *e)
 {
 	int r = ccp_b64_decode(out, s, len, 1);
+
 	if (r == CCP_ENOMEM)
 		return ccp_err_oom(e);
 	return r ? ccp_err_set(e, CCP_EDECRYPT, "JWE: %s is not valid base64url", what) : 0;

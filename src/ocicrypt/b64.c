@@ -22,7 +22,7 @@ static int b64_value(unsigned char c, int url)
 	return -1;
 }
 
-int ccp_b64_decode(ccp_buf *out, const char *s, size_t len, int url)
+static int b64_decode_append(ccp_buf *out, const char *s, size_t len, int url)
 {
 	unsigned char quad[4], tri[3];
 	size_t i, data_len = len, n = 0;
@@ -83,4 +83,21 @@ int ccp_b64_encode(char **out, const void *data, size_t len)
 	EVP_EncodeBlock((unsigned char *)*out, data, (int)len);
 	(*out)[n] = '\0';
 	return 0;
+}
+
+/* Appends the decoded bytes to out; on failure out is left as it was (or freed if it was empty). */
+int ccp_b64_decode(ccp_buf *out, const char *s, size_t len, int url)
+{
+	size_t start = out->len;
+	int r = b64_decode_append(out, s, len, url);
+
+	if (r) {
+		if (start == 0) {
+			ccp_buf_free_secure(out);
+		} else {
+			out->len = start;
+			out->data[start] = '\0';
+		}
+	}
+	return r;
 }

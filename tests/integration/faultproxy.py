@@ -10,8 +10,8 @@ a missing file means no faults. It holds a JSON list of rules:
   {"id": "m503", "match": "GET /v2/.*/manifests/", "times": 1, "fault": "status", ...}
 
 "match" is a regular expression searched in "METHOD PATH"; "times" is how many matching requests
-the rule applies to (default: all of them), counted per "id" for the life of the proxy. The first
-rule that matches and has times left applies. Faults:
+the rule applies to (default: all of them), counted per "id" from the time RULES_FILE was last
+replaced. The first rule that matches and has times left applies. Faults:
 
   status        answer "code" (503, 429, ...) with an OCI error body and "retry_after" (a header
                 value) if given; nothing is forwarded
@@ -49,20 +49,23 @@ USED = {}
 
 
 def load_rules():
+    """The rules and a key that changes whenever RULES_FILE is replaced."""
     try:
         with open(RULES_FILE) as f:
-            return json.load(f)
+            st = os.fstat(f.fileno())
+            return json.load(f), (st.st_ino, st.st_mtime_ns)
     except FileNotFoundError:
-        return []
+        return [], None
 
 
 def pick_rule(method, path):
     line = method + " " + path
     with LOCK:
-        for rule in load_rules():
+        rules, version = load_rules()
+        for rule in rules:
             if not re.search(rule["match"], line):
                 continue
-            rid = rule.get("id", rule["match"])
+            rid = (version, rule.get("id", rule["match"]))
             times = rule.get("times", -1)
             if times >= 0 and USED.get(rid, 0) >= times:
                 continue
