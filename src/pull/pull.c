@@ -85,7 +85,26 @@ typedef struct blob_source {
 	char digest[CCP_DIGEST_STR_MAX];
 	uint64_t size;
 	ccp_layer_crypt crypt;   /* an encrypted layer's key; wiped after use */
+	uint64_t uncompressed;   /* bytes the layer expanded to */
 } blob_source;
+
+/* Decompressed bytes one image may expand to, all its layers together (a layer alone: 64 GiB). */
+#define IMAGE_UNCOMPRESSED_MAX (128ULL << 30)
+#define LAYER_UNCOMPRESSED_MAX (64ULL << 30)
+
+/* Gives the layer what is left of the image's budget; *left shrinks by what it used. */
+static int apply_within_budget(ccp_layer_job *job, blob_source *src, uint64_t *left, ccp_err *e)
+{
+	int r;
+
+	job->max_uncompressed = *left < LAYER_UNCOMPRESSED_MAX ? *left : LAYER_UNCOMPRESSED_MAX;
+	job->uncompressed = &src->uncompressed;
+	r = ccp_layer_apply(job, e);
+	*left -= src->uncompressed < *left ? src->uncompressed : *left;
+	if (r == CCP_ELAYER && *left == 0)
+		ccp_err_wrap(e, "the image expands past %llu bytes", (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
+	return r;
+}
 
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
 {
@@ -196,7 +215,7 @@ static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *ch
 
 /* Makes layer k in the store (unless present), applying it over the layers below it. */
 static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, const ccp_digest *chain,
-		      const ccp_pull_options *o, int *reused, ccp_err *e)
+		      const ccp_pull_options *o, int *reused, uint64_t *budget, ccp_err *e)
 {
 	const char **lowers = NULL;
 	char name[512];
@@ -234,7 +253,7 @@ static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, cons
 	if ((r = ccp_stage_open_root(&st, lowers, k, &root, e)))
 		goto out_abort;
 	job.root_fd = root;
-	r = ccp_layer_apply(&job, e);
+	r = apply_within_budget(&job, &src, budget, e);
 	close(root);
 	if (r)
 		goto out_abort;
@@ -257,6 +276,8 @@ out_unlock:
 static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pull_options *o, layer_result *lr,
 			  ccp_err *e)
 {
+	uint64_t budget = IMAGE_UNCOMPRESSED_MAX;
+
 	for (size_t k = 0; k < rv->man.n_layers; k++) {
 		ccp_layer_job job;
 		blob_source src;
@@ -268,7 +289,7 @@ static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pul
 			return r;
 		emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
 		job.root_fd = rootfs_fd;
-		r = ccp_layer_apply(&job, e);
+		r = apply_within_budget(&job, &src, &budget, e);
 		ccp_layer_crypt_wipe(&src.crypt);
 		if (r)
 			return r;
@@ -466,11 +487,12 @@ static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *ov
 static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, const ccp_pull_options *o,
 		       ccp_pull_result *res, ccp_err *e)
 {
+	uint64_t budget = IMAGE_UNCOMPRESSED_MAX;
 	char *meta;
 	int r = 0;
 
 	for (size_t k = 0; k < rv->man.n_layers && r == 0; k++) {
-		r = make_layer(store, rv, k, chain, o, &res->layers[k].reused, e);
+		r = make_layer(store, rv, k, chain, o, &res->layers[k].reused, &budget, e);
 		if (r == 0)
 			emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, res->layers[k].digest, res->layers[k].size,
 			     res->layers[k].size, res->layers[k].reused);
