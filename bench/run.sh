@@ -72,6 +72,35 @@ push() { # push TAG SUFFIX MEDIATYPE
 push gzip tar.gz application/vnd.oci.image.layer.v1.tar+gzip
 push zstd tar.zst application/vnd.oci.image.layer.v1.tar+zstd
 
+# Encrypted + signed: skopeo encrypts every layer for a JWE key and signs with a GPG key (simple
+# signing, lookaside in a local directory); ccpull pulls it with a signedBy policy and the private key.
+SEC=$WORK/secure
+if [ ! -s "$SEC/policy.json" ]; then
+	rm -rf "$SEC"
+	mkdir -p "$SEC/gnupg" "$SEC/sigstore" "$SEC/registries.d"
+	chmod 700 "$SEC/gnupg"
+	openssl genrsa -out "$SEC/priv.pem" 2048 2>/dev/null
+	openssl rsa -in "$SEC/priv.pem" -pubout -out "$SEC/pub.pem" 2>/dev/null
+	GNUPGHOME=$SEC/gnupg gpg --batch --passphrase '' --quick-gen-key bench@ccpull.invalid rsa2048 sign never 2>/dev/null
+	GNUPGHOME=$SEC/gnupg gpg --batch --export bench@ccpull.invalid >"$SEC/pub.gpg"
+	cat >"$SEC/registries.d/bench.yaml" <<YML
+docker:
+  $REG:
+    lookaside: file://$SEC/sigstore
+    lookaside-staging: file://$SEC/sigstore
+YML
+	cat >"$SEC/policy.json" <<JSON
+{"default": [{"type": "reject"}],
+ "transports": {"docker": {"$REG/bench": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "$SEC/pub.gpg"}]}}}
+JSON
+fi
+FPR=$(GNUPGHOME=$SEC/gnupg gpg --batch --with-colons --list-keys bench@ccpull.invalid | awk -F: '/^fpr/ {print $10; exit}')
+if ! curl -fs -o /dev/null "http://$REG/v2/bench/img/manifests/secure" || [ ! -d "$SEC/sigstore/bench" ]; then
+	GNUPGHOME=$SEC/gnupg skopeo --registries.d "$SEC/registries.d" copy -q --src-tls-verify=false \
+		--dest-tls-verify=false --encryption-key "jwe:$SEC/pub.pem" --sign-by "$FPR" \
+		"docker://$REG/bench/img:gzip" "docker://$REG/bench/img:secure"
+fi
+
 # ---- runners: each prints "SECONDS PEAK_RSS_KIB" ----
 timed() { # timed OUTFILE CMD...: wall seconds and max RSS of CMD (and its children)
 	/usr/bin/time -f "%e %M" -o "$1" "${@:2}" >/dev/null 2>"$1.err" || { cat "$1.err" >&2; return 1; }
@@ -82,6 +111,17 @@ run_ccpull() { # run_ccpull TAG SNAPSHOTTER
 	mkdir -p "$d"
 	timed "$d/t" "$CCPULL" pull -q --insecure-policy --tls-verify=false --store "$d/store" \
 		${2:+--snapshotter "$2"} "$REG/bench/img:$1" "$d/bundle"
+	cat "$d/t"
+	"$CCPULL" umount "$d/bundle" >/dev/null 2>&1 || true
+	rm -rf "$d"
+}
+
+run_ccpull_secure() { # the encrypted + signed image, policy evaluated and every layer decrypted
+	local d=$WORK/runs/ccpull-secure-$$
+	mkdir -p "$d"
+	timed "$d/t" "$CCPULL" pull -q --policy "$SEC/policy.json" --registries-d "$SEC/registries.d" \
+		--decryption-key "jwe:$SEC/priv.pem" --tls-verify=false --store "$d/store" "$REG/bench/img:secure" \
+		"$d/bundle"
 	cat "$d/t"
 	"$CCPULL" umount "$d/bundle" >/dev/null 2>&1 || true
 	rm -rf "$d"
@@ -142,7 +182,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A T M
 # Alternate the tools within each round so that machine noise spreads over all of them.
-ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd containerd:zstd ccpull-warm:gzip)
+ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd containerd:zstd ccpull-warm:gzip
+      ccpull-secure:gzip)
 declare -A SECS RSS
 for round in $(seq "$RUNS"); do
 	for row in "${ROWS[@]}"; do
@@ -151,6 +192,7 @@ for round in $(seq "$RUNS"); do
 		ccpull-copy) out=$(run_ccpull "$tag" copy) ;;
 		ccpull) out=$(run_ccpull "$tag" "") ;;
 		ccpull-warm) out=$(run_ccpull_warm "$tag") ;;
+		ccpull-secure) out=$(run_ccpull_secure) ;;
 		containerd) out=$(run_containerd "$tag") ;;
 		skopeo+umoci) out=$(run_skopeo_umoci "$tag") ;;
 		esac
@@ -172,5 +214,5 @@ for row in "${ROWS[@]}"; do
 	[ -n "${T[skopeo+umoci:$tag]:-}" ] && vs=$(printf '%.2f' "$(echo "${T[$row]} / ${T[skopeo+umoci:$tag]}" | bc -l)")
 	printf '%-22s %10.2f %14d %14.2f %16s\n' "$row" "${T[$row]}" $((${M[$row]} / 1024)) "$vc" "$vs"
 done
-echo
+printf '\nencrypted + signed vs plain (ccpull, overlay): %.2f\n' "$(echo "${T[ccpull-secure:gzip]} / ${T[ccpull:gzip]}" | bc -l)"
 echo "image layers: ${LAYER_DIRS[*]}; $(du -ch "$WORK"/layers/*.tar.gz | tail -1 | cut -f1) gzip, $(du -ch "$WORK"/layers/*.tar.zst | tail -1 | cut -f1) zstd; runs: $RUNS"
