@@ -54,6 +54,10 @@ static const char usage_text[] =
 	"  --decryption-key jwe:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n"
 	"                             key for encrypted layers (repeatable; every key is tried per layer)\n"
 	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
+	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG policies and the CoCo key provider\n"
+	"                             attestation-agent's KEKs are released to this guest after attestation\n"
+	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS (auto: the TEE found, else sample)\n"
+	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS\n"
 	"Options of inspect only:\n"
 	"  --raw                      print the top-level manifest exactly as verified\n"
 	"  --config                   print the image config exactly as verified\n"
@@ -165,7 +169,7 @@ static void on_progress(const ccp_progress_event *ev, void *payload)
 enum {
 	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
 	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D,
-	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG, OPT_RETRY_TIMES, OPT_TIMEOUT
+	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG, OPT_RETRY_TIMES, OPT_TIMEOUT, OPT_KBS, OPT_ATTESTER, OPT_KBS_CERT
 };
 
 static const struct option long_opts[] = {
@@ -189,6 +193,9 @@ static const struct option long_opts[] = {
 	{ "keyprovider-config", required_argument, NULL, OPT_KEYPROVIDER_CONFIG },
 	{ "retry-times", required_argument, NULL, OPT_RETRY_TIMES },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "kbs", required_argument, NULL, OPT_KBS },
+	{ "attester", required_argument, NULL, OPT_ATTESTER },
+	{ "kbs-cert", required_argument, NULL, OPT_KBS_CERT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -219,6 +226,21 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 		case OPT_CREDS: c->pull.creds = optarg; break;
 		case OPT_PLATFORM: c->pull.platform = optarg; break;
 		case OPT_JSON: c->json = 1; break;
+		case OPT_KBS:
+		case OPT_KBS_CERT:
+		case OPT_ATTESTER:
+			if (!is_pull)
+				usage_error("%s applies to pull only", argv[optind - 1]);
+			if (ch == OPT_KBS)
+				c->pull.kbs = optarg;
+			else if (ch == OPT_KBS_CERT)
+				c->pull.kbs_cert = optarg;
+			else if (strcmp(optarg, "auto") && strcmp(optarg, "sample") && strcmp(optarg, "tdx") &&
+			    strcmp(optarg, "snp") && strcmp(optarg, "aa"))
+				usage_error("--attester expects auto, sample, tdx, snp or aa, not \"%s\"", optarg);
+			else
+				c->pull.attester = optarg;
+			break;
 		case OPT_RETRY_TIMES:
 		case OPT_TIMEOUT: {
 			unsigned long max = ch == OPT_RETRY_TIMES ? 20 : 7 * 86400, v;

@@ -6,10 +6,12 @@
 #include "pull/pull_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../../keyproviders/kbs/kbs.h"
 #include "config/registries_d.h"
 #include "policy/policy.h"
 #include "registry/attachments.h"
@@ -47,6 +49,24 @@ typedef struct sig_source {
 	ccp_sig_list sigs;
 } sig_source;
 
+/* A policy released by the KBS after attestation: a KBS failure is exit 6, a bad policy exit 2. */
+static int gate_kbs_policy(ccp_policy *p, const char *uri, const ccp_pull_options *o, ccp_err *e)
+{
+	ccp_kbs_config kc = { o->kbs, o->attester, o->kbs_cert, NULL, 0 };
+	ccp_buf b = CCP_BUF_INIT(0);
+	char what[300];
+	int r;
+
+	if (!o->kbs)
+		return ccp_err_set(e, CCP_EINVALID, "policy %.200s: a kbs:// resource needs --kbs URL", uri);
+	if ((r = ccp_kbs_fetch(&b, &kc, uri, e)))
+		return ccp_err_wrap(e, "signature policy %.200s", uri);
+	snprintf(what, sizeof(what), "in %.280s", uri);
+	r = ccp_policy_parse(p, b.data, b.len, what, e);
+	ccp_buf_free(&b);
+	return r;
+}
+
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e)
 {
 	ccp_policy_gate *g;
@@ -59,7 +79,11 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, cc
 		return 0;
 	if (!(g = calloc(1, sizeof(*g))))
 		return ccp_err_oom(e);
-	if ((r = ccp_policy_load(&g->policy, path, e))) {
+	if (strncmp(path, "kbs://", 6) == 0)
+		r = gate_kbs_policy(&g->policy, path, o, e);
+	else
+		r = ccp_policy_load(&g->policy, path, e);
+	if (r) {
 		ccp_policy_gate_free(g);
 		/* Without a policy there is no decision: refuse rather than guess (exit 2). */
 		if (r == CCP_EINVALID)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../keyproviders/kbs/kbs.h"
 #include "bundle/bundle.h"
 #include "layer/layer.h"
 #include "ocicrypt/ocicrypt.h"
@@ -156,7 +157,10 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 {
 	ccp_enc_info info;
 	ccp_keyring *kr = NULL;
+	ccp_keyprovider *kbs = NULL;
 	json_t *ann = NULL;
+	const char **specs = NULL;
+	size_t n = 0;
 	int r;
 
 	if ((r = ccp_manifest_layer_annotations(&ann, rv->man_raw.data, rv->man_raw.len, k, e)))
@@ -165,9 +169,25 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 	json_decref(ann);
 	if (r)
 		return ccp_err_wrap(e, "%s", name);
-	if ((r = ccp_keyring_new(&kr, o->decryption_keys, o->n_decryption_keys, o->keyprovider_config, e)) == 0)
+	if (o->n_decryption_keys && !(specs = calloc(o->n_decryption_keys, sizeof(*specs)))) {
+		ccp_enc_info_free(&info);
+		return ccp_err_oom(e);
+	}
+	/* With a KBS, the CoCo key provider "attestation-agent" is built in: no keyprovider config for it. */
+	for (size_t i = 0; i < o->n_decryption_keys; i++) {
+		const char *s = o->decryption_keys[i];
+		if (!(o->kbs && s && strncmp(s, "provider:attestation-agent", 26) == 0 && (!s[26] || s[26] == ':')))
+			specs[n++] = s;
+	}
+	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0 && o->kbs) {
+		ccp_kbs_config kc = { o->kbs, o->attester, o->kbs_cert, NULL, 0 };
+		if ((r = ccp_kbs_provider_new(&kbs, &kc, e)) == 0)
+			r = ccp_keyring_add(kr, kbs, e);
+	}
+	if (r == 0)
 		r = ccp_keyring_unwrap(out, kr, &info, name, e);
 	ccp_keyring_free(kr);
+	free(specs);
 	ccp_enc_info_free(&info);
 	return r;
 }

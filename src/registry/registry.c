@@ -955,6 +955,7 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 	q.follow = 1;
 	x.body = &body;
 	x.body_max = TOKEN_BODY_MAX;
+	/* waits with r->lock held: the other requests need this token anyway */
 	for (unsigned attempt = 0;; attempt++) {
 		int transient;
 		ccp_buf_clear(&body);

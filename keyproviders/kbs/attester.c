@@ -1,0 +1,208 @@
+/*
+ * Evidence sources in Trustee's formats: the sample attester (tests only) and Intel TDX through the
+ * kernel's configfs-tsm report interface (Linux 6.7+): mkdir an entry under
+ * /sys/kernel/config/tsm/report, write the report data to inblob, read the quote from outblob.
+ */
+#include "kbs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ocicrypt/ocicrypt.h"
+#include "util/fs.h"
+
+#define QUOTE_MAX (1u << 20)
+#define REPORT_DATA_LEN 64
+
+int ccp_attester_parse(ccp_attester_kind *out, const char *name, ccp_err *e)
+{
+	static const struct {
+		const char *name;
+		ccp_attester_kind k;
+	} names[] = { { "auto", CCP_ATTESTER_AUTO }, { "sample", CCP_ATTESTER_SAMPLE }, { "tdx", CCP_ATTESTER_TDX },
+		      { "snp", CCP_ATTESTER_SNP }, { "aa", CCP_ATTESTER_AA } };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!name || strcmp(name, names[i].name) == 0) {
+			*out = name ? names[i].k : CCP_ATTESTER_AUTO;
+			return 0;
+		}
+	return ccp_err_set(e, CCP_EINVALID, "unknown attester \"%.64s\" (auto, sample, tdx, snp or aa)", name);
+}
+
+const char *ccp_attester_tee(ccp_attester_kind k)
+{
+	return k == CCP_ATTESTER_TDX ? "tdx" : k == CCP_ATTESTER_SNP ? "snp" : "sample";
+}
+
+static int exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+ccp_attester_kind ccp_attester_detect(const char *tsm_root)
+{
+	const char *root = tsm_root ? tsm_root : CCP_KBS_TSM_ROOT;
+
+	/* The guest devices say which TEE this is; configfs-tsm alone does not (its provider is only
+	 * visible inside a report entry, and making one here would be a side effect of detection). */
+	if (exists("/dev/tdx_guest") || (exists(root) && exists("/sys/devices/virtual/misc/tdx_guest")))
+		return CCP_ATTESTER_TDX;
+	if (exists("/dev/sev-guest") || exists("/sys/devices/platform/sev-guest"))
+		return CCP_ATTESTER_SNP;
+	return CCP_ATTESTER_SAMPLE;
+}
+
+/* ---- configfs-tsm ---- */
+
+static int read_at(ccp_buf *out, const char *dir, const char *name, size_t max, ccp_err *e)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm path too long");
+	out->max = max;
+	if (ccp_read_file(out, path, max, e))
+		return ccp_err_wrap(e, "configfs-tsm report");
+	return 0;
+}
+
+static int write_at(const char *dir, const char *name, const void *data, size_t len, ccp_err *e)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm path too long");
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return ccp_err_errno(e, CCP_EDECRYPT, errno, "configfs-tsm report: cannot open %s", path);
+	/* configfs attributes take one write. */
+	n = write(fd, data, len);
+	if (n < 0 || (size_t)n != len) {
+		int err = n < 0 ? errno : EIO;
+		close(fd);
+		return ccp_err_errno(e, CCP_EDECRYPT, err, "configfs-tsm report: cannot write %s", path);
+	}
+	if (close(fd) < 0)
+		return ccp_err_errno(e, CCP_EDECRYPT, errno, "configfs-tsm report: cannot write %s", path);
+	return 0;
+}
+
+int ccp_tsm_report_at(ccp_buf *outblob, const char *entry, const char *provider, int privlevel,
+		      const unsigned char *inblob, size_t len, ccp_err *e)
+{
+	ccp_buf b = CCP_BUF_INIT(0);
+	size_t pl = strlen(provider);
+	unsigned long gen;
+	char *end, lvl[16];
+	int r;
+
+	if ((r = read_at(&b, entry, "provider", 64, e)))
+		goto out;
+	if (b.len != pl + 1 || memcmp(b.data, provider, pl) != 0 || b.data[pl] != '\n') {
+		r = ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm report: provider is \"%.32s\", not %s",
+				b.data ? b.data : "", provider);
+		goto out;
+	}
+	if (privlevel >= 0) {
+		snprintf(lvl, sizeof(lvl), "%d", privlevel);
+		if ((r = write_at(entry, "privlevel", lvl, strlen(lvl), e)))
+			goto out;
+	}
+	if ((r = write_at(entry, "inblob", inblob, len, e)) || (r = read_at(outblob, entry, "outblob", QUOTE_MAX, e)))
+		goto out;
+	ccp_buf_clear(&b);
+	if ((r = read_at(&b, entry, "generation", 32, e)))
+		goto out;
+	errno = 0;
+	gen = strtoul(b.data ? b.data : "", &end, 10);
+	if (errno || !b.data || end == b.data || (*end && strcmp(end, "\n") != 0)) {
+		r = ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm report: unreadable generation");
+		goto out;
+	}
+	/* Someone else wrote inblob between our write and read: the quote may not hold our data. */
+	if (gen > 1)
+		r = ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm report: another writer raced us (generation %lu)", gen);
+	if (r == 0 && outblob->len == 0)
+		r = ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm report: empty outblob");
+out:
+	ccp_buf_free(&b);
+	return r;
+}
+
+static int tsm_report(ccp_buf *out, const char *root, const char *provider, int privlevel, const unsigned char *rd,
+		      ccp_err *e)
+{
+	char entry[4096], id[17];
+	int r;
+
+	if ((r = ccp_random_id(id, 8, e)))
+		return r;
+	if ((size_t)snprintf(entry, sizeof(entry), "%s/ccpull-%s", root, id) >= sizeof(entry))
+		return ccp_err_set(e, CCP_EINVALID, "configfs-tsm root path too long");
+	if (mkdir(entry, 0700) < 0)
+		return ccp_err_errno(e, CCP_EDECRYPT, errno, "configfs-tsm: cannot create a report entry under %s", root);
+	r = ccp_tsm_report_at(out, entry, provider, privlevel, rd, REPORT_DATA_LEN, e);
+	rmdir(entry);
+	return r;
+}
+
+/* ---- evidence ---- */
+
+static int b64_member(json_t *o, const char *key, const void *data, size_t len)
+{
+	char *s = NULL;
+	int r = ccp_b64_encode(&s, data, len) || json_object_set_new(o, key, json_string(s)) ? -1 : 0;
+
+	free(s);
+	return r;
+}
+
+int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_root, const unsigned char *rd,
+			  size_t rd_len, ccp_err *e)
+{
+	unsigned char padded[REPORT_DATA_LEN] = { 0 };
+	ccp_buf quote = CCP_BUF_INIT(QUOTE_MAX);
+	json_t *o;
+	int r = 0;
+
+	*out = NULL;
+	if (rd_len > REPORT_DATA_LEN)
+		return ccp_err_set(e, CCP_EDECRYPT, "report data of %zu bytes, more than %d", rd_len, REPORT_DATA_LEN);
+	memcpy(padded, rd, rd_len);
+	if (!(o = json_object()))
+		return ccp_err_oom(e);
+	switch (k) {
+	case CCP_ATTESTER_SAMPLE:
+		/* Trustee's sample evidence: the report data as is, not padded. */
+		if (json_object_set_new(o, "svn", json_string("1")) || b64_member(o, "report_data", rd, rd_len))
+			r = ccp_err_oom(e);
+		break;
+	case CCP_ATTESTER_TDX:
+		if ((r = tsm_report(&quote, tsm_root ? tsm_root : CCP_KBS_TSM_ROOT, "tdx_guest", -1, padded, e))) {
+			ccp_err_wrap(e, "TDX evidence");
+			break;
+		}
+		/* The CC event log is optional for Trustee's TDX verifier. */
+		if (json_object_set_new(o, "cc_eventlog", json_null()) || b64_member(o, "quote", quote.data, quote.len))
+			r = ccp_err_oom(e);
+		break;
+	default:
+		r = ccp_err_set(e, CCP_EDECRYPT,
+				"the %s attester is not available in this build (use --attester sample or tdx)",
+				k == CCP_ATTESTER_SNP ? "snp" : "aa");
+	}
+	ccp_buf_free(&quote);
+	if (r) {
+		json_decref(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}

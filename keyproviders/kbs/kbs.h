@@ -1,0 +1,144 @@
+/*
+ * The Trustee KBS client (kbs/docs/kbs_attestation_protocol.md): the RCAR handshake
+ * (POST /kbs/v0/auth -> challenge and kbs-session-id cookie; POST /kbs/v0/attest with evidence
+ * whose report data binds the hash of the runtime data {nonce, tee-pubkey} -> token), then
+ * GET /kbs/v0/resource/<repository>/<type>/<tag> -> a JWE for the ephemeral key of the session.
+ *
+ * Also the CoCo key provider "attestation-agent": its annotation packet names a KBS resource (the
+ * KEK) that unwraps the layer's key options.
+ *
+ * Every failure is CCP_EDECRYPT (exit 6: key unavailable, KBS or attestation) unless the
+ * configuration itself is wrong (CCP_EINVALID).
+ */
+#ifndef CCP_KEYPROVIDERS_KBS_H
+#define CCP_KEYPROVIDERS_KBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "ccpull/sys/keyprovider.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define CCP_KBS_RESOURCE_MAX (1u << 20) /* bytes of one resource (and of any KBS response) */
+#define CCP_KBS_PATH_MAX 512            /* "repository/type/tag" */
+#define CCP_KBS_TSM_ROOT "/sys/kernel/config/tsm/report"
+#define CCP_KBS_PROTOCOL_VERSION "0.4.0"
+#define CCP_COCO_SCHEME "provider.attestation-agent"
+
+/* ---- resource URIs ---- */
+
+/*
+ * The resource path "repository/type/tag" of kbs:///R/T/G, kbs://HOST[:PORT]/R/T/G (the host is not
+ * used: resources come from the configured KBS) or /R/T/G (coco_keyprovider's key ids). Each part is
+ * 1 to 128 of [A-Za-z0-9._-], not "." or "..". CCP_EINVALID otherwise.
+ */
+int ccp_kbs_resource_path(char out[CCP_KBS_PATH_MAX], const char *uri, ccp_err *e);
+
+/* ---- protocol messages ---- */
+
+typedef struct ccp_kbs_challenge {
+	char *nonce;
+	const char *hash;  /* "sha256", "sha384" (the default), "sha512" or "sm3" */
+} ccp_kbs_challenge;
+
+/* {"nonce": "...", "extra-params": {"selected-hash-algorithm": "..."}}; the name is case-insensitive. */
+int ccp_kbs_parse_challenge(ccp_kbs_challenge *out, const void *data, size_t len, ccp_err *e);
+void ccp_kbs_challenge_free(ccp_kbs_challenge *c);
+
+/* {"token": "<JWT>"}: *token malloc'ed (wipe it); *exp the JWT's exp claim, 0 when absent or unreadable. */
+int ccp_kbs_parse_token(char **token, int64_t *exp, const void *data, size_t len, ccp_err *e);
+
+/* An RFC 7807 error body as "TYPE: detail" (the last path segment of type), printable and bounded. */
+void ccp_kbs_problem(char *out, size_t out_len, const void *body, size_t len);
+
+/* The hash names this build can compute, for the auth request's supported-hash-algorithms. */
+json_t *ccp_kbs_supported_hashes(void);
+
+/* The public JWK of an ephemeral EC P-256 ({alg, crv, kty, x, y}) or RSA ({alg, e, kty, n}) key. */
+int ccp_kbs_jwk(json_t **out, void *pkey, ccp_err *e);
+
+/*
+ * The runtime data hashed into the evidence, as Trustee's client and KBS do: the RFC 8785 canonical
+ * JSON of {"additional-evidence": additional, "nonce": nonce, "tee-pubkey": jwk}.
+ */
+int ccp_kbs_runtime_data(ccp_buf *canon, const char *nonce, const json_t *jwk, const char *additional, ccp_err *e);
+/* RFC 8785 canonical JSON of v (strings, objects, arrays, true/false/null and integers only). */
+int ccp_jcs(ccp_buf *out, const json_t *v, ccp_err *e);
+/* Digest of data with the named hash; md holds at least 64 bytes. */
+int ccp_kbs_hash(unsigned char *md, size_t *md_len, const char *hash, const void *data, size_t len, ccp_err *e);
+
+/* ---- attesters ---- */
+
+typedef enum {
+	CCP_ATTESTER_AUTO = 0,
+	CCP_ATTESTER_SAMPLE,
+	CCP_ATTESTER_TDX,
+	CCP_ATTESTER_SNP,
+	CCP_ATTESTER_AA
+} ccp_attester_kind;
+
+/* "auto", "sample", "tdx", "snp", "aa" (NULL: auto). CCP_EINVALID for anything else. */
+int ccp_attester_parse(ccp_attester_kind *out, const char *name, ccp_err *e);
+/* auto: tdx or snp when the TEE's guest device or configfs-tsm provider exists, else sample. */
+ccp_attester_kind ccp_attester_detect(const char *tsm_root);
+/* Trustee's tee name of an attester ("sample", "tdx", "snp"). */
+const char *ccp_attester_tee(ccp_attester_kind k);
+
+/*
+ * The primary evidence of kind for report data rd (the runtime data digest, at most 64 bytes):
+ * sample {"svn": "1", "report_data": base64(rd)}; tdx {"cc_eventlog": null, "quote": base64(TD quote)}
+ * with the quote from configfs-tsm under tsm_root (NULL: CCP_KBS_TSM_ROOT).
+ */
+int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_root, const unsigned char *rd,
+			  size_t rd_len, ccp_err *e);
+
+/*
+ * One configfs-tsm report in an existing report entry directory: checks its provider
+ * ("tdx_guest", "sev_guest"), writes privlevel (>= 0) and inblob, reads outblob, and refuses the
+ * result when another writer raced us (generation > 1).
+ */
+int ccp_tsm_report_at(ccp_buf *outblob, const char *entry, const char *provider, int privlevel,
+		      const unsigned char *inblob, size_t len, ccp_err *e);
+
+/* ---- the CoCo annotation packet ---- */
+
+typedef struct ccp_coco_packet {
+	char path[CCP_KBS_PATH_MAX]; /* the KEK's resource path, from kid */
+	ccp_buf wrapped;             /* wrapped_data */
+	ccp_buf iv;
+	int ctr;                     /* wrap_type A256CTR (else A256GCM) */
+} ccp_coco_packet;
+
+/*
+ * Parses a packet: v1 {kid, wrapped_data, iv, wrap_type} or v2 (version "0.1.0", provider "kbs",
+ * provider_settings, annotations). Malformed, another provider or wrap type: CCP_EDECRYPT.
+ */
+int ccp_coco_packet_parse(ccp_coco_packet *out, const void *data, size_t len, ccp_err *e);
+void ccp_coco_packet_free(ccp_coco_packet *p);
+/* wrapped_data decrypted with the 32-byte KEK (A256GCM: 12-byte iv, 16-byte tag at the end; A256CTR: 16-byte iv). */
+int ccp_coco_unwrap(ccp_buf *out, const ccp_coco_packet *p, const unsigned char *kek, size_t kek_len, ccp_err *e);
+
+/* ---- the client ---- */
+
+typedef struct ccp_kbs_config {
+	const char *url;       /* https://HOST[:PORT] (http:// only when written so) */
+	const char *attester;  /* see ccp_attester_parse */
+	const char *cert;      /* PEM CA bundle for the KBS's TLS certificate, or NULL for the system's */
+	const char *tsm_root;  /* NULL: CCP_KBS_TSM_ROOT (tests point it elsewhere) */
+	int rsa;               /* ephemeral key: 0 EC P-256 (Trustee's default), 1 RSA 2048 (RSA-OAEP-256) */
+} ccp_kbs_config;
+
+/*
+ * Fetches a resource (kbs:///R/T/G or /R/T/G) into out (a secret: free it with ccp_buf_free_secure).
+ * One attested session per configuration is kept for the process, and resources are cached in
+ * memory for a short time (never on disk), so a pull attests once.
+ */
+int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e);
+/* Forgets the session and wipes the cached resources. */
+void ccp_kbs_reset(void);
+
+/* The key provider of scheme provider.attestation-agent, backed by the KBS of cfg (strings copied). */
+int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_err *e);
+
+#endif
