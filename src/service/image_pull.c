@@ -103,6 +103,12 @@ static void pull_image(svc_request *rq)
 	}
 	opts.progress = NULL;
 	opts.progress_payload = NULL;
+	/* The request's deadline bounds the pull itself, so a timed-out pull stops instead of running on. */
+	{
+		unsigned int left = svc_request_seconds_left(rq);
+		if (left && (!opts.timeout_s || left < opts.timeout_s))
+			opts.timeout_s = left;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	svc_log(cfg, "PullImage %s into %s", in->image_url, in->bundle_path);
 	r = ccp_pull(&res, ctx, in->image_url, in->bundle_path, &opts);

@@ -165,6 +165,18 @@ const svc_config *svc_request_config(const svc_request *rq)
 	return rq->srv->cfg;
 }
 
+unsigned int svc_request_seconds_left(const svc_request *rq)
+{
+	struct timespec now;
+	double left;
+
+	if (!rq->has_deadline)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = (double)(rq->deadline.tv_sec - now.tv_sec) + (double)(rq->deadline.tv_nsec - now.tv_nsec) / 1e9;
+	return left < 1 ? 1 : left > 604800 ? 604800 : (unsigned int)(left + 0.999);
+}
+
 int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len)
 {
 	svc_server *s = rq->srv;

@@ -47,6 +47,8 @@ extern const svc_method svc_image_pull_method;
 /* The request's payload (the serialized method input) and its server's configuration. */
 const uint8_t *svc_request_payload(const svc_request *rq, size_t *len);
 const svc_config *svc_request_config(const svc_request *rq);
+/* Whole seconds until the request's deadline (at least 1), or 0 when it has none. */
+unsigned int svc_request_seconds_left(const svc_request *rq);
 
 /*
  * Sends the response, unless the request was already answered (its deadline passed). Returns 1 when
