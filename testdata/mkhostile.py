@@ -575,10 +575,13 @@ def cmd_check(a):
     if a.owner:
         uid, gid = (int(x) for x in a.owner.split(":"))
         nw = {}
-        for p, (k, mode, _, _, det, xs) in want.items():
+        for p, (k, mode, ouid, ogid, det, xs) in want.items():
             if k in ("c", "b"):
                 continue  # devices are made only with privileges
-            nw[p] = [k, mode, uid, gid, det, [x for x in xs if not x.startswith("security.")]]
+            xs = [x for x in xs if not x.startswith("security.")]
+            if k in ("f", "d") and (ouid, ogid) != (0, 0):
+                xs = sorted(xs + ["user.rootlesscontainers"])  # the owner, recorded as umoci does
+            nw[p] = [k, mode, uid, gid, det, xs]
         want = nw
     got, glinks = scan(a.rootfs)
     bad = []

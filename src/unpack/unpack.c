@@ -384,6 +384,49 @@ static int entry_owner(struct archive_entry *ent, const char *path, uid_t *uid, 
 	return 0;
 }
 
+/*
+ * Without privileges an entry's owner cannot be applied; it is recorded as umoci's rootless mode
+ * does, in a user.rootlesscontainers xattr holding the protobuf message {uint32 uid = 1; uint32 gid = 2}
+ * (none for 0:0). The kernel keeps user.* xattrs on regular files and directories only, so other
+ * entries (symlinks, fifos) keep the unpacking user's ownership, as with umoci.
+ */
+static size_t put_varint(unsigned char *p, uint32_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+static int record_owner(int fd, uid_t uid, gid_t gid, const char *path, ccp_err *e)
+{
+	unsigned char msg[2 + 2 * 5];
+	size_t n = 0;
+
+	if (uid == 0 && gid == 0) {
+		if (fremovexattr(fd, "user.rootlesscontainers") < 0 && errno != ENODATA && errno != ENOTSUP)
+			return io_err(e, errno, "clearing the recorded owner of", path);
+		return 0;
+	}
+	if (uid) {
+		msg[n++] = 0x08; /* field 1, varint */
+		n += put_varint(msg + n, (uint32_t)uid);
+	}
+	if (gid) {
+		msg[n++] = 0x10; /* field 2, varint */
+		n += put_varint(msg + n, (uint32_t)gid);
+	}
+	if (fsetxattr(fd, "user.rootlesscontainers", msg, n, 0) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno,
+				     "%s: cannot record its owner %lu:%lu (an unprivileged pull needs user xattrs)", path,
+				     (unsigned long)uid, (unsigned long)gid);
+	return 0;
+}
+
 /* Owner, then mode (chown clears setuid), xattrs and (files only) times, all on fd. */
 static int meta_fd(unpack *u, int fd, struct archive_entry *ent, const char *path, int kept, int is_reg,
 		   ccp_err *e)
@@ -401,6 +444,8 @@ static int meta_fd(unpack *u, int fd, struct archive_entry *ent, const char *pat
 	if (kept && (rc = clear_xattrs(u, fd, ent, path, e)) < 0)
 		return rc;
 	if ((rc = set_xattrs(u, fd, ent, path, e)) < 0)
+		return rc;
+	if (!u->same_owner && (rc = record_owner(fd, uid, gid, path, e)) < 0)
 		return rc;
 	if (is_reg) {
 		struct timespec ts[2];

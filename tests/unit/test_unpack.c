@@ -41,13 +41,15 @@ static ssize_t mem_read(void *p, const void **buf, ccp_err *e)
 	return (ssize_t)n;
 }
 
+static int g_rootless; /* unpack as an unprivileged pull would, even as root */
+
 static int unpack_buf(const void *data, size_t len)
 {
 	memsrc m = { data, len, 0, 97, 0, 0 };
 	ccp_unpack_opts o = { 0 };
 	int fd = open(g_root, O_RDONLY | O_DIRECTORY), rc;
 
-	o.same_owner = geteuid() == 0;
+	o.same_owner = geteuid() == 0 && !g_rootless;
 	o.force_fallback_walk = g_walk;
 	o.max_entries = g_max_entries;
 	o.max_bytes = g_max_bytes;
@@ -584,9 +586,42 @@ static void test_more_limits(void)
 	CHECK(outside_intact());
 }
 
+/* Without privileges, owners are recorded in user.rootlesscontainers as umoci does. */
+static void test_rootless_owner(void)
+{
+	tarb t;
+	struct archive_entry *en;
+	char path[400];
+	unsigned char v[32];
+	ssize_t n;
+
+	tb_begin(&t);
+	en = tb_entry("owned", AE_IFREG, 0644);
+	archive_entry_set_uid(en, 1000);
+	archive_entry_set_gid(en, 1001);
+	archive_entry_set_size(en, 1);
+	tb_put(&t, en, "x", 1);
+	en = tb_entry("gidonly", AE_IFDIR, 0755);
+	archive_entry_set_gid(en, 5);
+	tb_put(&t, en, NULL, 0);
+	tb_file(&t, "rootfile", 0644, "y");
+	g_rootless = 1;
+	CHECK(unpack_tb(&t) == 0);
+	g_rootless = 0;
+	snprintf(path, sizeof(path), "%s/owned", g_root);
+	n = getxattr(path, "user.rootlesscontainers", v, sizeof(v));
+	/* uid 1000 = field 1 varint e8 07, gid 1001 = field 2 varint e9 07 */
+	CHECK(n == 6 && memcmp(v, "\x08\xe8\x07\x10\xe9\x07", 6) == 0);
+	snprintf(path, sizeof(path), "%s/gidonly", g_root);
+	n = getxattr(path, "user.rootlesscontainers", v, sizeof(v));
+	CHECK(n == 2 && v[0] == 0x10 && v[1] == 5);
+	snprintf(path, sizeof(path), "%s/rootfile", g_root);
+	CHECK(getxattr(path, "user.rootlesscontainers", v, sizeof(v)) < 0 && errno == ENODATA);
+}
+
 int main(void)
 {
-	void (*tests[])(void) = { test_basic, test_whiteouts, test_opaque_keeps_layer_children, test_hostile,
+	void (*tests[])(void) = { test_rootless_owner, test_basic, test_whiteouts, test_opaque_keeps_layer_children, test_hostile,
 				  test_root_entry, test_malformed, test_upstream_error, test_xattrs, test_limits,
 				  test_more_limits };
 	size_t i;
