@@ -19,8 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common.h"
+#include "config.h"
 #include "errors.h"
 #include "pull.h"
 #include "store.h"
+#include "verify.h"
 
 #endif

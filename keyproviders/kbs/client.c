@@ -208,7 +208,6 @@ static int http(session *s, const char *method, const char *path, const char *bo
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
-	(void)method;
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -344,6 +343,9 @@ static int handshake(session *s, ccp_err *e)
 		return r;
 	if (kind == CCP_ATTESTER_AUTO)
 		kind = ccp_attester_detect(s->tsm_root);
+	if (kind == CCP_ATTESTER_SNP || kind == CCP_ATTESTER_AA)
+		return ccp_err_set(e, CCP_EDECRYPT, "the %s attester is not available in this build (sample or tdx)",
+				   kind == CCP_ATTESTER_SNP ? "snp" : "aa");
 	for (int i = 1;; i++) {
 		if ((r = handshake_once(s, kind, &retry, e)) == 0 || !retry || i == ATTEMPTS)
 			return r;

@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
 	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
+	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n"
 	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n"
 	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n"
 	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n"
@@ -43,6 +44,8 @@ static const char usage_text[] =
 	"  --authfile PATH            containers-auth.json with registry credentials\n"
 	"  --creds USER[:PASSWORD]    credentials for the registry (override --authfile)\n"
 	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n"
+	"  --config PATH              ccpull.toml: the Confidential Data Hub's config ([image], [kbc]);\n"
+	"                             options given on the command line win over the file\n"
 	"  --json                     print the result as one JSON object on stdout\n"
 	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n"
 	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
@@ -60,7 +63,7 @@ static const char usage_text[] =
 	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS\n"
 	"Options of inspect only:\n"
 	"  --raw                      print the top-level manifest exactly as verified\n"
-	"  --config                   print the image config exactly as verified\n"
+	"  --image-config             print the image config exactly as verified\n"
 	"\n"
 	"IMAGE is a docker reference: busybox, registry.example.com:5000/app:1.2, app@sha256:<hex>.\n"
 	"\n"
@@ -169,7 +172,8 @@ static void on_progress(const ccp_progress_event *ev, void *payload)
 enum {
 	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
 	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D,
-	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG, OPT_RETRY_TIMES, OPT_TIMEOUT, OPT_KBS, OPT_ATTESTER, OPT_KBS_CERT
+	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG, OPT_RETRY_TIMES, OPT_TIMEOUT, OPT_KBS, OPT_ATTESTER, OPT_KBS_CERT,
+	OPT_CONFIG_FILE
 };
 
 static const struct option long_opts[] = {
@@ -186,7 +190,8 @@ static const struct option long_opts[] = {
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "snapshotter", required_argument, NULL, OPT_SNAPSHOTTER },
 	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "config", no_argument, NULL, OPT_CONFIG },
+	{ "image-config", no_argument, NULL, OPT_CONFIG },
+	{ "config", required_argument, NULL, OPT_CONFIG_FILE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "decryption-key", required_argument, NULL, OPT_DECRYPTION_KEY },
@@ -203,6 +208,8 @@ typedef struct cli_opts {
 	ccp_pull_options pull;
 	int json, quiet, raw, config;
 	const char *keys[64];         /* --decryption-key */
+	const char *config_file;      /* --config */
+	ccp_config *cfg;
 } cli_opts;
 
 static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
@@ -226,6 +233,7 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 		case OPT_CREDS: c->pull.creds = optarg; break;
 		case OPT_PLATFORM: c->pull.platform = optarg; break;
 		case OPT_JSON: c->json = 1; break;
+		case OPT_CONFIG_FILE: c->config_file = optarg; break;
 		case OPT_KBS:
 		case OPT_KBS_CERT:
 		case OPT_ATTESTER:
@@ -299,6 +307,27 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 	}
 }
 
+/* --config: the file fills what the command line left unset; its proxies go to libcurl's environment. */
+static int apply_config(cli_opts *c, ccp_context *ctx)
+{
+	static const char *const proxies[] = { "https_proxy", "http_proxy", "no_proxy" };
+	int r;
+
+	if (!c->config_file)
+		return 0;
+	if ((r = ccp_config_load(&c->cfg, ctx, c->config_file)) != 0 ||
+	    (r = ccp_config_apply(c->cfg, ctx, &c->pull)) != 0)
+		return fail(ctx, r);
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+		const char *v = ccp_config_proxy(c->cfg, proxies[i]);
+		if (v && setenv(proxies[i], v, 1) != 0) {
+			fprintf(stderr, "%s: cannot set %s\n", prog, proxies[i]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int print_json(json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
@@ -332,11 +361,17 @@ static int cmd_pull(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
+	if ((r = apply_config(&c, ctx)) != 0) {
+		ccp_config_free(c.cfg);
+		ccp_context_free(ctx);
+		return r;
+	}
 	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.pull);
 	if (r != 0) {
 		if (c.pull.progress)
 			fputc('\n', stderr);
 		r = fail(ctx, r);
+		ccp_config_free(c.cfg);
 		ccp_context_free(ctx);
 		return r;
 	}
@@ -364,6 +399,7 @@ static int cmd_pull(int argc, char **argv)
 			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
 	}
 	ccp_pull_result_free(res);
+	ccp_config_free(c.cfg);
 	ccp_context_free(ctx);
 	return r;
 }
@@ -400,13 +436,19 @@ static int cmd_inspect(int argc, char **argv)
 	if (argc - optind != 1)
 		usage_error("inspect needs exactly one IMAGE (got %d arguments)", argc - optind);
 	if (c.raw + c.config + c.json > 1)
-		usage_error("--raw, --config and --json are exclusive");
+		usage_error("--raw, --image-config and --json are exclusive");
 	if (ccp_context_new(&ctx) != 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
+	if ((r = apply_config(&c, ctx)) != 0) {
+		ccp_config_free(c.cfg);
+		ccp_context_free(ctx);
+		return r;
+	}
 	if ((r = ccp_inspect(&res, ctx, argv[optind], &c.pull)) != 0) {
 		r = fail(ctx, r);
+		ccp_config_free(c.cfg);
 		ccp_context_free(ctx);
 		return r;
 	}
@@ -441,6 +483,7 @@ static int cmd_inspect(int argc, char **argv)
 		print_config_summary(data, len);
 	}
 	ccp_inspect_result_free(res);
+	ccp_config_free(c.cfg);
 	ccp_context_free(ctx);
 	return r;
 }
@@ -599,6 +642,7 @@ static int cmd_umount(int argc, char **argv)
 }
 
 int cmd_serve(int argc, char **argv); /* serve.c */
+int cmd_verify(int argc, char **argv); /* verify.c */
 
 int main(int argc, char **argv)
 {
@@ -625,9 +669,7 @@ int main(int argc, char **argv)
 		return cmd_umount(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
-	if (strcmp(cmd, "verify") == 0) {
-		fprintf(stderr, "%s: the %s command is not available in this build of ccpull\n", prog, cmd);
-		return EXIT_USAGE;
-	}
+	if (strcmp(cmd, "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
 	usage_error("unknown command \"%s\"", cmd);
 }

@@ -21,6 +21,7 @@
 #include "service/service.h"
 
 #define DEFAULT_SOCKET "/run/confidential-containers/cdh.sock"
+#define DEFAULT_AA_SOCKET "/run/confidential-containers/attestation-agent/attestation-agent.sock"
 #define SD_LISTEN_FDS_START 3
 
 int cmd_serve(int argc, char **argv);
@@ -37,6 +38,16 @@ static const char serve_usage[] =
 	"  --max-connections N        connections served at once (default 64)\n"
 	"  --max-requests N           requests in flight, all connections (default 32; 16 per connection)\n"
 	"  -q, --quiet                no log line per request\n"
+	"  --config PATH              the Confidential Data Hub's config (cdh.toml): [image], [kbc], [aa];\n"
+	"                             without it, the image settings of the kernel command line, as CDH\n"
+	"                             (agent.image_policy_file, agent.https_proxy, ...). Options win over it\n"
+	"\n"
+	"After each successful pull, when the attestation agent's socket exists ([aa] aa_socket, default\n"
+	DEFAULT_AA_SOCKET "),\n"
+	"the pull is recorded in the runtime measurement (domain github.com/confidential-containers,\n"
+	"operation PullImage, content {\"image\":..., \"digest\":...}), as CDH does; when that fails, the\n"
+	"pull fails.\n"
+	"\n"
 	"Options applied to every pull (as for ccpull pull):\n"
 	"  --insecure-policy, --policy PATH, --tls-verify=false, --ca-file PATH, --registries-conf PATH,\n"
 	"  --registries-d DIR, --authfile PATH, --creds USER:PASS, --platform OS/ARCH[/VARIANT],\n"
@@ -137,9 +148,42 @@ static int bind_socket(const char *path)
 	return fd;
 }
 
+/*
+ * --config, or the kernel command line as CDH reads it without one: fills what the options left
+ * unset, exports the proxies for libcurl (before any thread starts) and names the AA socket.
+ */
+static int load_config(ccp_config **config, ccp_context **ctx, const char *path, ccp_pull_options *pull,
+		       svc_config *cfg)
+{
+	static const char *const proxies[] = { "https_proxy", "http_proxy", "no_proxy" };
+	int r;
+
+	if (ccp_context_new(ctx) != 0) {
+		fprintf(stderr, "ccpull serve: out of memory\n");
+		return -1;
+	}
+	r = path ? ccp_config_load(config, *ctx, path) : ccp_config_load_cmdline(config, *ctx, NULL);
+	if (r == 0)
+		r = ccp_config_apply(*config, *ctx, pull);
+	if (r != 0) {
+		fprintf(stderr, "ccpull serve: %s\n", ccp_context_last_error(*ctx));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
+		const char *v = ccp_config_proxy(*config, proxies[i]);
+		if (v && setenv(proxies[i], v, 1) != 0) {
+			fprintf(stderr, "ccpull serve: cannot set %s\n", proxies[i]);
+			return -1;
+		}
+	}
+	cfg->aa_socket = ccp_config_aa_socket(*config) ? ccp_config_aa_socket(*config) : DEFAULT_AA_SOCKET;
+	return 0;
+}
+
 enum {
 	S_SOCKET = 256, S_MAX_CONNECTIONS, S_MAX_REQUESTS, S_INSECURE_POLICY, S_POLICY, S_TLS_VERIFY, S_CA_FILE,
-	S_REGISTRIES_CONF, S_REGISTRIES_D, S_AUTHFILE, S_CREDS, S_PLATFORM, S_STORE, S_SNAPSHOTTER, S_HELP
+	S_REGISTRIES_CONF, S_REGISTRIES_D, S_AUTHFILE, S_CREDS, S_PLATFORM, S_STORE, S_SNAPSHOTTER, S_HELP,
+	S_CONFIG
 };
 
 int cmd_serve(int argc, char **argv)
@@ -161,11 +205,14 @@ int cmd_serve(int argc, char **argv)
 		{ "store", required_argument, NULL, S_STORE },
 		{ "snapshotter", required_argument, NULL, S_SNAPSHOTTER },
 		{ "help", no_argument, NULL, S_HELP },
+		{ "config", required_argument, NULL, S_CONFIG },
 		{ NULL, 0, NULL, 0 }
 	};
 	ccp_pull_options pull;
 	svc_config cfg = { 0 };
-	const char *socket_path = DEFAULT_SOCKET;
+	const char *socket_path = DEFAULT_SOCKET, *config_path = NULL;
+	ccp_context *ctx = NULL;
+	ccp_config *config = NULL;
 	unsigned long n;
 	sigset_t sigs;
 	int ch, listen_fd, sig_fd, r;
@@ -211,32 +258,43 @@ int cmd_serve(int argc, char **argv)
 				serve_usage_error("unknown snapshotter (copy or overlay):", optarg);
 			break;
 		case S_HELP: fputs(serve_usage, stdout); return 0;
+		case S_CONFIG: config_path = optarg; break;
 		default: serve_usage_error("invalid option", NULL);
 		}
 	}
 	if (optind != argc)
 		serve_usage_error("serve takes no arguments, got", argv[optind]);
 	cfg.pull = &pull;
+	if (load_config(&config, &ctx, config_path, &pull, &cfg) != 0) {
+		r = 2;
+		goto out;
+	}
 
 	/* before any thread exists, so that every thread inherits the mask and only sig_fd sees them */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	r = 1;
 	if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0 || (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "ccpull serve: signalfd: %s\n", strerror(errno));
-		return 1;
+		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	listen_fd = activated_socket();
-	if (listen_fd < 0 && (listen_fd = bind_socket(socket_path)) < 0)
-		return 1;
+	if (listen_fd < 0 && (listen_fd = bind_socket(socket_path)) < 0) {
+		close(sig_fd);
+		goto out;
+	}
 	if (listen_fd == SD_LISTEN_FDS_START)
 		socket_path = NULL;
 	svc_log(&cfg, "ccpull %s serving api.ImagePullService on %s", ccp_version(),
 		socket_path ? socket_path : "the socket passed by systemd");
-	r = svc_run(listen_fd, sig_fd, &cfg);
+	r = svc_run(listen_fd, sig_fd, &cfg) == 0 ? 0 : 1;
 	close(sig_fd);
 	if (socket_path)
 		unlink(socket_path);
-	return r == 0 ? 0 : 1;
+out:
+	ccp_config_free(config);
+	ccp_context_free(ctx);
+	return r;
 }

@@ -3,6 +3,7 @@
 #define CCP_CONFIG_CONFIG_H
 
 #include <stddef.h>
+#include "config/toml.h"
 #include "util/err.h"
 
 /* One [[registry]] of registries.conf (containers-registries.conf(5)), v2 format. */
@@ -31,6 +32,22 @@ typedef struct ccp_registries_conf {
 int ccp_registries_conf_load(ccp_registries_conf *out, const char *path, ccp_err *e);
 int ccp_registries_conf_parse(ccp_registries_conf *out, const char *data, size_t len, ccp_err *e);
 void ccp_registries_conf_free(ccp_registries_conf *c);
+
+/*
+ * registries.conf carried inside a larger TOML document (the CDH config's [image.registry_config]):
+ * feed the sink the events of that part with names relative to it ("registry", "registry" KEYSEP
+ * "mirror", top-level keys under ""), then finish, which validates as ccp_registries_conf_parse does
+ * and hands the result to *out (or frees it on error).
+ */
+typedef struct ccp_registries_conf_reader {
+	ccp_toml_sink sink;
+	ccp_registries_conf conf;
+	int in_registry;   /* current table: 0 other, 1 [[registry]], 2 [[registry.mirror]], 3..5 v1 tables */
+	int v1, v2;        /* which format versions were seen (mixing them is an error) */
+} ccp_registries_conf_reader;
+
+void ccp_registries_conf_reader_init(ccp_registries_conf_reader *rd);
+int ccp_registries_conf_reader_finish(ccp_registries_conf_reader *rd, ccp_registries_conf *out, ccp_err *e);
 /* The entry whose prefix matches "domain/path" best (longest prefix, containers/image rules), or NULL. */
 const ccp_reg_entry *ccp_registries_conf_find(const ccp_registries_conf *c, const char *repository);
 

@@ -21,7 +21,50 @@ typedef struct eval_ctx {
 	const ccp_buf *sigs;
 	size_t n_sigs;
 	int have_sigs;
+	ccp_policy_explain *x; /* NULL: no explanation wanted */
+	size_t req;        /* the requirement being evaluated */
 } eval_ctx;
+
+static void finding_free(ccp_policy_finding *f)
+{
+	free(f->signer);
+	free(f->identity);
+	free(f->digest);
+	free(f->reason);
+	f->signer = f->identity = f->digest = f->reason = NULL;
+}
+
+static int set_str(char **slot, const char *v, ccp_err *e)
+{
+	free(*slot);
+	if (!(*slot = strdup(v)))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+/* Records what a requirement made of signature f->signature; f's strings move into the explanation. */
+static int add_finding(eval_ctx *c, ccp_policy_finding *f, ccp_verdict v, const char *reason, ccp_err *e)
+{
+	ccp_policy_finding *nv;
+
+	if (!c->x) {
+		finding_free(f);
+		return 0;
+	}
+	f->verdict = v;
+	if (reason && set_str(&f->reason, reason, e)) {
+		finding_free(f);
+		return CCP_ENOMEM;
+	}
+	if (!(nv = realloc(c->x->findings, (c->x->n_findings + 1) * sizeof(*nv)))) {
+		finding_free(f);
+		return ccp_err_oom(e);
+	}
+	c->x->findings = nv;
+	c->x->findings[c->x->n_findings++] = *f;
+	memset(f, 0, sizeof(*f));
+	return 0;
+}
 
 static int load_signatures(eval_ctx *c, ccp_err *e)
 {
@@ -62,9 +105,12 @@ static int load_keys(const ccp_pr *pr, ccp_gpg_keyring **kr, ccp_err *e)
 	return r;
 }
 
-/* One simple signature against a signedBy requirement: 0 accepted, CCP_EPOLICY with the reason, or a hard error. */
+/*
+ * One simple signature against a signedBy requirement: 0 accepted, CCP_EPOLICY with the reason, or a hard
+ * error. f (may be NULL) receives the signer, identity and digest as far as they were reached.
+ */
 static int check_one(eval_ctx *c, const ccp_pr *pr, ccp_gpg_keyring *kr, const unsigned char *sig, size_t len,
-		     ccp_err *e)
+		     ccp_policy_finding *f, ccp_err *e)
 {
 	ccp_buf payload = CCP_BUF_INIT(CCP_SIG_PAYLOAD_MAX);
 	ccp_sig_payload p = { 0 };
@@ -74,7 +120,11 @@ static int check_one(eval_ctx *c, const ccp_pr *pr, ccp_gpg_keyring *kr, const u
 
 	if ((r = ccp_gpg_verify(kr, sig, len, &payload, signer, sizeof(signer), e)))
 		goto out;
+	if (f && (r = set_str(&f->signer, signer, e)))
+		goto out;
 	if ((r = ccp_sig_payload_parse(&p, payload.data, payload.len, e)))
+		goto out;
+	if (f && ((r = set_str(&f->identity, p.docker_reference, e)) || (r = set_str(&f->digest, p.manifest_digest, e))))
 		goto out;
 	if ((r = ccp_digest_parse(&signed_d, p.manifest_digest, strlen(p.manifest_digest), e)))
 		goto out;
@@ -110,11 +160,20 @@ static int eval_signed_by(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 		size_t dlen;
 		ccp_sig_kind kind;
 		ccp_err se = CCP_ERR_INIT;
+		ccp_policy_finding f = { c->req, i, 0, 0, NULL, NULL, NULL, NULL };
 
-		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e)))
+		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e))) {
+			if (add_finding(c, &f, CCP_VERDICT_REJECTED, e->msg, e) == CCP_ENOMEM)
+				r = CCP_ENOMEM;
 			goto out;
-		if (kind != CCP_SIG_SIMPLE)
+		}
+		f.kind = (int)kind;
+		if (kind != CCP_SIG_SIMPLE) {
+			if ((r = add_finding(c, &f, CCP_VERDICT_SKIPPED, "not a simple signing signature: signedBy "
+					     "checks those only", e)))
+				goto out;
 			continue;
+		}
 		n_simple++;
 		if (strcmp(pr->key_type, "GPGKeys") != 0) {
 			r = ccp_err_set(&se, CCP_EPOLICY, "Unimplemented \"keyType\" value \"%s\"", pr->key_type);
@@ -128,15 +187,19 @@ static int eval_signed_by(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 		if (!se.code) {
 			if (key_err)
 				se = kerr;
-			else if ((r = check_one(c, pr, kr, data, dlen, &se)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+			else if ((r = check_one(c, pr, kr, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
+				 r == CCP_EINTERNAL) {
+				finding_free(&f);
 				*e = se;
 				goto out;
 			}
 		}
 		if (!se.code) {
-			r = 0;
+			r = add_finding(c, &f, CCP_VERDICT_ACCEPTED, NULL, e);
 			goto out;
 		}
+		if ((r = add_finding(c, &f, CCP_VERDICT_REJECTED, se.msg, e)))
+			goto out;
 		rejected++;
 		/* The message keeps what fits; a long list of reasons is cut, never an error. */
 		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
@@ -158,11 +221,13 @@ out:
 }
 
 /* The signed digest and identity of a verified payload against the image (both kinds of signatures). */
-static int check_claims(eval_ctx *c, const ccp_pr *pr, const ccp_sig_payload *p, ccp_err *e)
+static int check_claims(eval_ctx *c, const ccp_pr *pr, const ccp_sig_payload *p, ccp_policy_finding *f, ccp_err *e)
 {
 	ccp_digest signed_d, actual;
 	int r;
 
+	if (f && ((r = set_str(&f->identity, p->docker_reference, e)) || (r = set_str(&f->digest, p->manifest_digest, e))))
+		return r;
 	if ((r = ccp_digest_parse(&signed_d, p->manifest_digest, strlen(p->manifest_digest), e)))
 		return r;
 	if ((r = ccp_sig_manifest_digest(&actual, c->img->manifest, c->img->manifest_len, e)))
@@ -180,7 +245,7 @@ static int check_claims(eval_ctx *c, const ccp_pr *pr, const ccp_sig_payload *p,
 
 /* One sigstore signature body: 0 accepted, 1 not a signature (other attachment), CCP_EPOLICY, or a hard error. */
 static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trust *t, const unsigned char *data,
-			  size_t len, ccp_err *e)
+			  size_t len, ccp_policy_finding *f, ccp_err *e)
 {
 	ccp_sigstore_sig sig;
 	ccp_sig_payload p = { 0 };
@@ -193,7 +258,7 @@ static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trus
 		return 1;
 	}
 	if (!(r = ccp_sigstore_verify(t, &sig, (int64_t)time(NULL), &p, e)))
-		r = check_claims(c, pr, &p, e);
+		r = check_claims(c, pr, &p, f, e);
 	ccp_sig_payload_free(&p);
 	ccp_sigstore_sig_free(&sig);
 	return r;
@@ -214,10 +279,18 @@ static int eval_sigstore_signed(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 		size_t dlen;
 		ccp_sig_kind kind;
 		ccp_err se = CCP_ERR_INIT;
+		ccp_policy_finding f = { c->req, i, 0, 0, NULL, NULL, NULL, NULL };
 
-		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e)))
+		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e))) {
+			if (add_finding(c, &f, CCP_VERDICT_REJECTED, e->msg, e) == CCP_ENOMEM)
+				r = CCP_ENOMEM;
 			goto out;
+		}
+		f.kind = (int)kind;
 		if (kind != CCP_SIG_SIGSTORE) {
+			if ((r = add_finding(c, &f, CCP_VERDICT_SKIPPED, "not a sigstore signature: sigstoreSigned "
+					     "checks those only", e)))
+				goto out;
 			n_other++;
 			continue;
 		}
@@ -231,17 +304,24 @@ static int eval_sigstore_signed(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 		}
 		if (trust_err)
 			se = terr;
-		else if ((r = check_sigstore(c, pr, t, data, dlen, &se)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+		else if ((r = check_sigstore(c, pr, t, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
+			 r == CCP_EINTERNAL) {
+			finding_free(&f);
 			*e = se;
 			goto out;
 		} else if (r == 1) {
+			if ((r = add_finding(c, &f, CCP_VERDICT_SKIPPED, "a sigstore attachment that is not a "
+					     "signature", e)))
+				goto out;
 			n_attach++;
 			continue;
 		}
 		if (!se.code) {
-			r = 0;
+			r = add_finding(c, &f, CCP_VERDICT_ACCEPTED, NULL, e);
 			goto out;
 		}
+		if ((r = add_finding(c, &f, CCP_VERDICT_REJECTED, se.msg, e)))
+			goto out;
 		rejected++;
 		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
 			r = ccp_err_oom(e);
@@ -262,15 +342,62 @@ out:
 	return r;
 }
 
+const char *ccp_pr_type_name(ccp_pr_type t)
+{
+	switch (t) {
+	case CCP_PR_INSECURE_ACCEPT_ANYTHING: return "insecureAcceptAnything";
+	case CCP_PR_REJECT: return "reject";
+	case CCP_PR_SIGNED_BY: return "signedBy";
+	case CCP_PR_SIGSTORE_SIGNED: return "sigstoreSigned";
+	case CCP_PR_SIGNED_BASE_LAYER: return "signedBaseLayer";
+	}
+	return "";
+}
+
+void ccp_policy_explain_free(ccp_policy_explain *x)
+{
+	if (!x)
+		return;
+	free(x->scope);
+	for (size_t i = 0; x->outcomes && x->reqs && i < x->reqs->n; i++)
+		free(x->outcomes[i].reason);
+	free(x->outcomes);
+	for (size_t i = 0; i < x->n_findings; i++)
+		finding_free(&x->findings[i]);
+	free(x->findings);
+	memset(x, 0, sizeof(*x));
+}
+
+/* The scope and one outcome slot per requirement, before anything is evaluated. */
+static int explain_start(ccp_policy_explain *x, const ccp_pr_list *reqs, const char *scope, ccp_err *e)
+{
+	x->have_scope = 1;
+	if (scope && !(x->scope = strdup(scope)))
+		return ccp_err_oom(e);
+	if (!(x->outcomes = calloc(reqs->n ? reqs->n : 1, sizeof(*x->outcomes))))
+		return ccp_err_oom(e);
+	x->reqs = reqs;
+	return 0;
+}
+
 int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_err *e)
 {
-	eval_ctx c = { img, NULL, NULL, 0, 0 };
+	return ccp_policy_evaluate_explain(p, img, NULL, e);
+}
+
+int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img, ccp_policy_explain *x,
+				ccp_err *e)
+{
+	eval_ctx c = { img, NULL, NULL, 0, 0, x, 0 };
 	const ccp_pr_list *reqs;
 	const char *scope;
 	char scope_desc[300];
+	size_t i;
 	int r = 0;
 
 	if ((r = ccp_policy_requirements_for(p, img->ref, &reqs, &scope, e)))
+		return r;
+	if (x && (r = explain_start(x, reqs, scope, e)))
 		return r;
 	if (!(c.image_ref = ccp_ref_string(img->ref)))
 		return ccp_err_oom(e);
@@ -278,8 +405,9 @@ int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_er
 		snprintf(scope_desc, sizeof(scope_desc), "transports.docker[\"%.250s\"]", scope);
 	else
 		snprintf(scope_desc, sizeof(scope_desc), "default");
-	for (size_t i = 0; i < reqs->n && !r; i++) {
+	for (i = 0; i < reqs->n && !r; i++) {
 		const ccp_pr *pr = &reqs->v[i];
+		c.req = i;
 		switch (pr->type) {
 		case CCP_PR_INSECURE_ACCEPT_ANYTHING:
 			break;
@@ -296,9 +424,23 @@ int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_er
 			r = ccp_err_set(e, CCP_EPOLICY, "signedBaseLayer not implemented yet!");
 			break;
 		}
+		if (x && !r)
+			x->outcomes[i].verdict = CCP_VERDICT_ACCEPTED;
+		if (x && r == CCP_EPOLICY) {
+			x->outcomes[i].verdict = CCP_VERDICT_REJECTED;
+			if (!(x->outcomes[i].reason = strdup(e->msg)))
+				r = ccp_err_oom(e);
+		}
 		if (r)
 			ccp_err_wrap(e, "image %s rejected by the signature policy (scope %s, requirement %zu of %zu)",
 				     c.image_ref, scope_desc, i + 1, reqs->n);
+	}
+	/* containers/image stops at the first requirement that rejects: the rest were not looked at */
+	for (; x && i < reqs->n; i++)
+		x->outcomes[i].verdict = CCP_VERDICT_SKIPPED;
+	if (x && c.have_sigs && img->get_signatures) {
+		x->have_signatures = 1;
+		x->n_signatures = c.n_sigs;
 	}
 	free(c.image_ref);
 	return r;

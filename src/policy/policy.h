@@ -6,6 +6,7 @@
 #define CCP_POLICY_POLICY_H
 
 #include <stddef.h>
+#include "ccpull/verify.h"
 #include "reference/reference.h"
 #include "signature/sigstore.h"
 #include "util/buf.h"
@@ -101,5 +102,47 @@ typedef struct ccp_policy_image {
  * with a message naming the image, the scope and the reason; failures to fetch signatures keep their code.
  */
 int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_err *e);
+
+/* ---- explanation: what an evaluation looked at (ccpull verify) ---- */
+
+/* One signature as one requirement saw it. Strings are malloc'ed, NULL when not reached. */
+typedef struct ccp_policy_finding {
+	size_t requirement;   /* index in the scope's requirement list */
+	size_t signature;     /* index in the image's signature list */
+	int kind;             /* ccp_sig_kind; 0: a blob of unknown format */
+	ccp_verdict verdict;  /* accepted, rejected, or skipped (a kind this requirement does not check) */
+	char *signer;         /* simple signing: the primary key fingerprint, once the OpenPGP signature verified */
+	char *identity;       /* the docker reference the signature claims, once its payload parsed */
+	char *digest;         /* the manifest digest it claims */
+	char *reason;         /* why it was refused or skipped */
+} ccp_policy_finding;
+
+typedef struct ccp_policy_outcome {
+	ccp_verdict verdict;  /* 0 when evaluation stopped on an error before a verdict */
+	char *reason;         /* the rejection message, NULL otherwise */
+} ccp_policy_outcome;
+
+/*
+ * Filled by ccp_policy_evaluate_explain; the decision is the same as without it. Requirements after a
+ * rejecting one are not evaluated (verdict CCP_VERDICT_SKIPPED), and a signed requirement stops at the
+ * first accepted signature, as containers/image does.
+ */
+typedef struct ccp_policy_explain {
+	int have_scope;               /* the scope lookup succeeded */
+	char *scope;                  /* transports.docker scope name ("" included); NULL: "default" */
+	const ccp_pr_list *reqs;      /* the requirements applied: owned by the policy */
+	ccp_policy_outcome *outcomes; /* one per requirement */
+	ccp_policy_finding *findings;
+	size_t n_findings;
+	int have_signatures;          /* signatures were fetched (a signed requirement was evaluated) */
+	size_t n_signatures;
+} ccp_policy_explain;
+
+/* ccp_policy_evaluate, recording into x (initialised to zeros; free with ccp_policy_explain_free). */
+int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img, ccp_policy_explain *x,
+				ccp_err *e);
+void ccp_policy_explain_free(ccp_policy_explain *x);
+/* "signedBy", "sigstoreSigned", ...: the policy's name of a requirement type. Static. */
+const char *ccp_pr_type_name(ccp_pr_type t);
 
 #endif

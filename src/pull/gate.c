@@ -11,11 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../keyproviders/kbs/kbs.h"
+#include "keyproviders/kbs/kbs.h"
 #include "config/registries_d.h"
 #include "policy/policy.h"
 #include "registry/attachments.h"
 #include "registry/lookaside.h"
+#include "registry/sigext.h"
 
 #define DEFAULT_POLICY "/etc/containers/policy.json"
 
@@ -47,7 +48,57 @@ typedef struct sig_source {
 	ccp_policy_gate *gate;
 	const resolved_image *rv;
 	ccp_sig_list sigs;
+	const char **from;      /* per signature: where it came from (static strings) */
+	char *store;            /* where simple signatures were read */
 } sig_source;
+
+/* Labels the signatures fetched since the last call with their source. */
+static int mark_from(sig_source *s, const char *what, ccp_err *e)
+{
+	const char **nv;
+	size_t have = 0;
+
+	if (s->from)
+		while (have < s->sigs.n && s->from[have])
+			have++;
+	if (!(nv = realloc(s->from, (s->sigs.n + 1) * sizeof(*nv))))
+		return ccp_err_oom(e);
+	s->from = nv;
+	for (size_t i = have; i < s->sigs.n; i++)
+		nv[i] = what;
+	nv[s->sigs.n] = NULL;
+	return 0;
+}
+
+/* Simple signatures: the registry's own extension when its ping announced one, else the lookaside store. */
+static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes, size_t n_scopes, ccp_err *e)
+{
+	const resolved_image *rv = s->rv;
+	const char *base, *ep = rv->endpoint ? rv->endpoint : rv->image;
+	size_t hl = strcspn(ep, "/");
+	ccp_buf store = CCP_BUF_INIT(0);
+	char dstr[CCP_DIGEST_STR_MAX];
+	int ext, r;
+
+	if ((r = ccp_registry_supports_signatures(rv->reg, &ext, e)))
+		return r;
+	if (ext) {
+		memset(&s->sigs, 0, sizeof(s->sigs));
+		if ((r = ccp_sigext_fetch(&s->sigs, rv->reg, d, e)))
+			return r;
+		if (ccp_buf_printf(&store, "%.*s/extensions/v2/%s/signatures/%s", (int)hl, ep, ep + hl + (ep[hl] ? 1 : 0),
+				   ccp_digest_str(d, dstr)))
+			return ccp_err_oom(e);
+		s->store = ccp_buf_detach(&store);
+		return mark_from(s, "registry-extension", e);
+	}
+	base = ccp_registries_d_lookaside(&s->gate->regd, scopes, n_scopes);
+	if ((r = ccp_lookaside_fetch(&s->sigs, base, rv->ref.path, d, &s->gate->lookaside, e)))
+		return r;
+	if (!(s->store = strdup(base)))
+		return ccp_err_oom(e);
+	return mark_from(s, "lookaside", e);
+}
 
 /* A policy released by the KBS after attestation: a KBS failure is exit 6, a bad policy exit 2. */
 static int gate_kbs_policy(ccp_policy *p, const char *uri, const ccp_pull_options *o, ccp_err *e)
@@ -111,7 +162,6 @@ static int get_signatures(void *payload, const ccp_buf **sigs, size_t *n, ccp_er
 	ccp_digest d = rv->man_digest;
 	char **scopes = NULL;
 	size_t n_scopes = 0;
-	const char *base;
 	int r;
 
 	/* Signatures are stored under the sha256 digest of the manifest. */
@@ -120,8 +170,7 @@ static int get_signatures(void *payload, const ccp_buf **sigs, size_t *n, ccp_er
 		return r;
 	if ((r = ccp_policy_scopes(&rv->ref, &scopes, &n_scopes, e)))
 		return r;
-	base = ccp_registries_d_lookaside(&s->gate->regd, scopes, n_scopes);
-	r = ccp_lookaside_fetch(&s->sigs, base, rv->ref.path, &d, &s->gate->lookaside, e);
+	r = fetch_simple(s, &d, scopes, n_scopes, e);
 	/* Sigstore signatures of the image manifest and, for an index, of the index too. */
 	if (!r && use_attachments(&s->gate->regd, scopes, n_scopes)) {
 		r = ccp_attachments_fetch(&s->sigs, rv->reg, &d, e);
@@ -132,6 +181,8 @@ static int get_signatures(void *payload, const ccp_buf **sigs, size_t *n, ccp_er
 			if (!r)
 				r = ccp_attachments_fetch(&s->sigs, rv->reg, &td, e);
 		}
+		if (!r)
+			r = mark_from(s, "sigstore-attachment", e);
 	}
 	ccp_policy_strv_free(scopes, n_scopes);
 	if (r)
@@ -142,6 +193,11 @@ static int get_signatures(void *payload, const ccp_buf **sigs, size_t *n, ccp_er
 }
 
 int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e)
+{
+	return ccp_policy_gate_explain(gate, rv, NULL, e);
+}
+
+int ccp_policy_gate_explain(ccp_policy_gate *gate, const resolved_image *rv, ccp_gate_report *rep, ccp_err *e)
 {
 	sig_source src;
 	ccp_policy_image img;
@@ -162,9 +218,30 @@ int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_e
 	}
 	img.get_signatures = get_signatures;
 	img.payload = &src;
-	r = ccp_policy_evaluate(&gate->policy, &img, e);
+	r = ccp_policy_evaluate_explain(&gate->policy, &img, rep ? &rep->explain : NULL, e);
+	if (rep && src.from) {
+		rep->sources = src.from;
+		rep->n_sources = src.sigs.n;
+		src.from = NULL;
+	}
+	if (rep) {
+		rep->signature_store = src.store;
+		src.store = NULL;
+	}
+	free(src.from);
+	free(src.store);
 	ccp_sig_list_free(&src.sigs);
 	return r;
+}
+
+void ccp_gate_report_free(ccp_gate_report *rep)
+{
+	if (!rep)
+		return;
+	ccp_policy_explain_free(&rep->explain);
+	free(rep->sources);
+	free(rep->signature_store);
+	memset(rep, 0, sizeof(*rep));
 }
 
 void ccp_policy_gate_free(ccp_policy_gate *gate)

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../keyproviders/kbs/kbs.h"
+#include "keyproviders/kbs/kbs.h"
 #include "bundle/bundle.h"
 #include "layer/layer.h"
 #include "ocicrypt/ocicrypt.h"

@@ -5,6 +5,7 @@
 #include "ccpull/pull.h"
 #include "config/config.h"
 #include "manifest/manifest.h"
+#include "policy/policy.h"
 #include "reference/reference.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -51,6 +52,18 @@ void ccp_resolved_image_free(resolved_image *rv);
 typedef struct ccp_policy_gate ccp_policy_gate;
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e);
 int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e);
+
+/* What one evaluation checked (ccp_verify): the policy's explanation and where each signature came from. */
+typedef struct ccp_gate_report {
+	ccp_policy_explain explain;
+	char *signature_store;  /* lookaside base URL, or HOST/extensions/v2/REPO/signatures/DIGEST; NULL: none read */
+	const char **sources;   /* per signature: "lookaside", "registry-extension", "sigstore-attachment" */
+	size_t n_sources;
+} ccp_gate_report;
+
+/* ccp_policy_gate_check, recording into rep (zeroed by the caller; free with ccp_gate_report_free). */
+int ccp_policy_gate_explain(ccp_policy_gate *gate, const resolved_image *rv, ccp_gate_report *rep, ccp_err *e);
+void ccp_gate_report_free(ccp_gate_report *rep);
 void ccp_policy_gate_free(ccp_policy_gate *gate);
 
 /* Checks what pull and inspect share before any network access: version, platform syntax. */

@@ -79,6 +79,7 @@ struct ccp_registry {
 	char *service;
 	char *chal_scope;
 	time_t token_expiry;   /* CLOCK_MONOTONIC seconds */
+	int supports_signatures; /* the ping answered X-Registry-Supports-Signatures: 1 */
 };
 
 /* One HTTP exchange's results, reset at every response (redirect hops, auth retries). */
@@ -98,6 +99,7 @@ typedef struct xfer {
 	char *location;
 	char *retry_after;
 	char *content_range;
+	char *supports_sigs;   /* X-Registry-Supports-Signatures */
 	ccp_buf errbody;
 	int body_started;      /* the first 2xx body byte of this response was seen */
 	uint64_t skip;         /* bytes of this response the sink already has */
@@ -428,7 +430,9 @@ static void xfer_reset_response(xfer *x)
 	free(x->location);
 	free(x->retry_after);
 	free(x->content_range);
+	free(x->supports_sigs);
 	x->content_type = x->docker_digest = x->www_auth = x->location = x->retry_after = x->content_range = NULL;
+	x->supports_sigs = NULL;
 	ccp_buf_clear(&x->errbody);
 	x->body_started = 0;
 	x->skip = 0;
@@ -509,6 +513,8 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
 			slot = &x->retry_after;
 		else if (nlen == 13 && strncasecmp(data, "content-range", 13) == 0)
 			slot = &x->content_range;
+		else if (nlen == 30 && strncasecmp(data, "x-registry-supports-signatures", 30) == 0)
+			slot = &x->supports_sigs;
 		if (slot && keep_header(slot, colon + 1, vlen, x) < 0)
 			return 0;
 	}
@@ -1128,6 +1134,8 @@ static int ensure_scheme_once(ccp_registry *r, int *transient, ccp_err *e)
 				 err_https[0] ? err_https : curl_easy_strerror(c));
 		goto out;
 	}
+	/* As containers/image detectProperties: the ping's header, whether it answered 200 or 401. */
+	r->supports_signatures = x.supports_sigs && strcmp(x.supports_sigs, "1") == 0;
 	if (x.status == 401 && r->auth == AUTH_NONE)
 		rc = authenticate_locked(r, x.www_auth, e);
 out:
@@ -1372,6 +1380,42 @@ out:
 		*media_type = NULL;
 		*found = 0;
 	}
+	xfer_free(&x);
+	return rc;
+}
+
+int ccp_registry_supports_signatures(ccp_registry *r, int *out, ccp_err *e)
+{
+	int rc;
+
+	*out = 0;
+	if ((rc = ensure_scheme(r, e)) != 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	*out = r->supports_signatures;
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+int ccp_registry_get_signatures(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e)
+{
+	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
+	xfer x = { 0 };
+	int rc;
+
+	if (!digest || !valid_reference(digest) || !strchr(digest, ':'))
+		return ccp_err_set(e, CCP_EINVALID, "invalid manifest digest \"%.256s\" for %s/%s",
+				   digest ? digest : "", r->host, r->repository);
+	snprintf(what, sizeof(what), "signatures of %s/%s@%s", r->host, r->repository, digest);
+	snprintf(path, sizeof(path), "/extensions/v2/%s/signatures/%s", r->repository, digest);
+	ccp_buf_clear(body);
+	x.body = body;
+	x.body_max = max;
+	rc = registry_get(r, path, "Accept: application/json", what, "not found", &x, e);
+	if (!rc && !body->data && ccp_buf_append(body, "", 0) != 0)
+		rc = ccp_err_oom(e);
+	if (rc)
+		ccp_buf_clear(body);
 	xfer_free(&x);
 	return rc;
 }

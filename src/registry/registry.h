@@ -76,6 +76,19 @@ int ccp_registry_get_manifest(ccp_registry *r, const char *reference, size_t max
 int ccp_registry_get_optional(ccp_registry *r, const char *kind, const char *reference, const char *accept,
 			      size_t max, ccp_buf *body, char **media_type, int *found, ccp_err *e);
 
+/*
+ * Whether the registry's /v2/ answer carried X-Registry-Supports-Signatures: 1 (pings it if not done yet):
+ * then simple signatures come from its API extension instead of a lookaside store.
+ */
+int ccp_registry_supports_signatures(ccp_registry *r, int *out, ccp_err *e);
+
+/*
+ * GET /extensions/v2/<repo>/signatures/<digest> (the X-Registry-Supports-Signatures extension) into body,
+ * at most max bytes (more -> CCP_EREGISTRY). Any status but 2xx, 404 included, is CCP_EREGISTRY, as in
+ * containers/image. The caller parses and bounds the list.
+ */
+int ccp_registry_get_signatures(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e);
+
 /* GET a small blob (config) into body, at most max bytes. The caller verifies the digest. */
 int ccp_registry_get_blob(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e);
 

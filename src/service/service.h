@@ -21,6 +21,7 @@ typedef struct svc_config {
 	size_t max_requests;                 /* requests in flight, all connections; 0: 32 */
 	size_t max_requests_per_connection;  /* 0: 16 */
 	int quiet;                           /* no per-request log lines */
+	const char *aa_socket;               /* attestation-agent's ttrpc socket; NULL: no measurement */
 } svc_config;
 
 /*

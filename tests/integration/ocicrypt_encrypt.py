@@ -2,6 +2,7 @@
 """A test encryptor that writes ocicrypt's layer encryption format into an OCI layout.
 
   ocicrypt_encrypt.py LAYOUT SRC_TAG DST_TAG [--jwe PUB.pem]... [--provider NAME --kek FILE]
+                      [--coco KID --kek FILE [--coco-wrap A256GCM|A256CTR] [--coco-v2]]
                       [--bad-hmac] [--hmac-in-cipheroptions] [--only-last]
 
 Each layer (or only the last) is encrypted the way containers/ocicrypt does it: a random 32-byte key
@@ -10,7 +11,12 @@ and 16-byte nonce, AES-256-CTR, HMAC-SHA256 with the same key over the ciphertex
   jwe:              a JWE (RSA-OAEP for RSA keys, ECDH-ES+A256KW for EC keys, enc A256GCM), flattened
                     JSON serialization like go-jose, in org.opencontainers.image.enc.keys.jwe;
   provider.NAME:    the test keyprovider's packet {"kid","iv","wrapped_data"} (AES-256-GCM under KEK)
-                    in org.opencontainers.image.enc.keys.provider.NAME (keyprovider.py unwraps it).
+                    in org.opencontainers.image.enc.keys.provider.NAME (keyprovider.py unwraps it);
+  --coco KID:       CoCo's annotation packet as coco_keyprovider writes it, {"kid": KID, "wrapped_data",
+                    "iv", "wrap_type"} with the private options encrypted under the KEK (a KBS resource
+                    named by KID) with A256GCM (12-byte iv, tag appended) or A256CTR (16-byte iv), in
+                    org.opencontainers.image.enc.keys.provider.attestation-agent; --coco-v2 adds the
+                    v2 fields (version "0.1.0", provider "kbs", provider_settings, annotations).
 --bad-hmac writes a wrong HMAC (blob and diff_id digests stay right).
 """
 import argparse
@@ -58,6 +64,20 @@ def wrap_provider(kek, plain):
     return json.dumps(packet).encode()
 
 
+def wrap_coco(kek, plain, kid, wrap, v2):
+    if wrap == "A256CTR":
+        iv = os.urandom(16)
+        enc = Cipher(algorithms.AES(kek), modes.CTR(iv)).encryptor()
+        wrapped = enc.update(plain) + enc.finalize()
+    else:
+        iv = os.urandom(12)
+        wrapped = AESGCM(kek).encrypt(iv, plain, None)
+    packet = {"kid": kid, "wrapped_data": b64(wrapped), "iv": b64(iv), "wrap_type": wrap}
+    if v2:
+        packet.update(version="0.1.0", provider="kbs", provider_settings={}, annotations={})
+    return json.dumps(packet).encode()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("layout")
@@ -66,6 +86,9 @@ def main():
     ap.add_argument("--jwe", action="append", default=[])
     ap.add_argument("--provider")
     ap.add_argument("--kek")
+    ap.add_argument("--coco")
+    ap.add_argument("--coco-wrap", default="A256GCM", choices=["A256GCM", "A256CTR"])
+    ap.add_argument("--coco-v2", action="store_true")
     ap.add_argument("--bad-hmac", action="store_true")
     ap.add_argument("--hmac-in-cipheroptions", action="store_true")
     ap.add_argument("--only-last", action="store_true")
@@ -103,6 +126,11 @@ def main():
             with open(a.kek, "rb") as f:
                 kek = f.read()
             ann["org.opencontainers.image.enc.keys.provider." + a.provider] = b64(wrap_provider(kek, priv))
+        if a.coco:
+            with open(a.kek, "rb") as f:
+                kek = f.read()
+            ann["org.opencontainers.image.enc.keys.provider.attestation-agent"] = b64(
+                wrap_coco(kek, priv, a.coco, a.coco_wrap, a.coco_v2))
         ann["org.opencontainers.image.enc.pubopts"] = b64(json.dumps(pub).encode())
         digest, size = put_blob(a.layout, ct)
         layer.update({"mediaType": layer["mediaType"] + "+encrypted", "digest": digest, "size": size,

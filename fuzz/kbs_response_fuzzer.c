@@ -1,0 +1,120 @@
+/* Fuzzes what a KBS sends back (keyproviders/kbs). First byte: 0 the auth challenge, 1 the attest
+ * response (token), 2 an RFC 7807 error, 3 a resource JWE opened with the EC P-256 key of the jwe
+ * fuzzer (a tee key), 4 a resource URI, 5 the canonical JSON of any document. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/decoder.h>
+#include <openssl/evp.h>
+#include "keyproviders/kbs/kbs.h"
+#include "ocicrypt/ocicrypt.h"
+#include "util/json.h"
+#include "jwe_fuzzer_keys.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A resource path has three parts, none empty, "." or "..", and nothing of a query. */
+static int path_ok(const char *s)
+{
+	size_t parts = 1;
+
+	if (strchr(s, '?') || strchr(s, '#'))
+		return 0;
+	for (const char *p = s;; p++) {
+		const char *q = strchr(p, '/');
+		size_t n = q ? (size_t)(q - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (!q)
+			break;
+		parts++;
+		p = q;
+	}
+	return parts == 3;
+}
+
+static EVP_PKEY *load(const char *pem)
+{
+	EVP_PKEY *k = NULL;
+	const unsigned char *p = (const unsigned char *)pem;
+	size_t len = strlen(pem);
+	OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(&k, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
+
+	if (!d || OSSL_DECODER_from_data(d, &p, &len) != 1)
+		__builtin_trap();
+	OSSL_DECODER_CTX_free(d);
+	return k;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static EVP_PKEY *ec;
+	ccp_err e = CCP_ERR_INIT;
+	const char *in = (const char *)data + 1;
+	size_t n = size - 1;
+
+	if (!ec)
+		ec = load(fuzz_ec_pem);
+	if (size < 1 || size > 256 * 1024)
+		return 0;
+	switch (data[0]) {
+	case 0: {
+		ccp_kbs_challenge c;
+		if (ccp_kbs_parse_challenge(&c, in, n, &e) == 0) {
+			if (!c.nonce || !c.hash)
+				__builtin_trap();
+			ccp_kbs_challenge_free(&c);
+		}
+		break;
+	}
+	case 1: {
+		char *tok = NULL;
+		int64_t exp = 0;
+		if (ccp_kbs_parse_token(&tok, &exp, in, n, &e) == 0 && (!tok || !*tok || exp < 0))
+			__builtin_trap();
+		free(tok);
+		break;
+	}
+	case 2: {
+		char msg[128];
+		ccp_kbs_problem(msg, sizeof(msg), in, n);
+		for (size_t i = 0; msg[i]; i++)
+			if (msg[i] < 0x20 || msg[i] > 0x7e)
+				__builtin_trap();
+		break;
+	}
+	case 3: {
+		ccp_buf plain = CCP_BUF_INIT(0);
+		int r = ccp_jwe_decrypt(ec, in, n, &plain, &e);
+		if (r != 0 && ((r != CCP_EDECRYPT && r != CCP_ENOMEM) || !e.msg[0]))
+			__builtin_trap();
+		ccp_buf_free_secure(&plain);
+		break;
+	}
+	case 4: {
+		char uri[1024], path[CCP_KBS_PATH_MAX];
+		if (n >= sizeof(uri))
+			return 0;
+		memcpy(uri, in, n);
+		uri[n] = '\0';
+		if (ccp_kbs_resource_path(path, uri, &e) == 0 && !path_ok(path))
+			__builtin_trap();
+		break;
+	}
+	default: {
+		json_t *j = NULL;
+		ccp_buf canon = CCP_BUF_INIT(1u << 20);
+		if (ccp_json_parse(&j, in, n, 1u << 20, "doc", CCP_EDECRYPT, &e) == 0 && ccp_jcs(&canon, j, &e) == 0) {
+			/* Canonical output parses back to an equal document. */
+			json_t *k = NULL;
+			if (ccp_json_parse(&k, canon.data, canon.len, 1u << 20, "canon", CCP_EDECRYPT, &e) || !json_equal(j, k))
+				__builtin_trap();
+			json_decref(k);
+		}
+		json_decref(j);
+		ccp_buf_free(&canon);
+	}
+	}
+	return 0;
+}

@@ -1,0 +1,251 @@
+/*
+ * ccpull verify: the signature policy's decision for an image without pulling it, and what was checked
+ * (ccpull(1), VERIFY). Exit status as for a pull: 0 accepted, 3 rejected, 2 no usable policy, 4 registry.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccpull/ccpull.h"
+
+int cmd_verify(int argc, char **argv);
+
+static const char verify_usage[] =
+	"Usage: ccpull verify [OPTIONS] IMAGE\n"
+	"\n"
+	"Evaluate the signature policy for IMAGE as a pull would, without fetching its layers, and show\n"
+	"what was checked: the policy scope that applied, each requirement, and each signature with the\n"
+	"reason it was accepted or refused. Exit status 0 when the policy accepts the image, 3 when it\n"
+	"rejects it, 2 without a usable policy, 4 when the registry fails.\n"
+	"\n"
+	"  --policy PATH|URI          containers-policy.json (default /etc/containers/policy.json)\n"
+	"  --registries-d DIR         registries.d: where signatures are looked up\n"
+	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n"
+	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n"
+	"  --registries-conf PATH     registries.conf\n"
+	"  --authfile PATH            containers-auth.json with registry credentials\n"
+	"  --creds USER[:PASSWORD]    credentials for the registry\n"
+	"  --platform OS/ARCH[/VAR]   the instance of a multi-platform image to check\n"
+	"  --retry-times N            retry a failed registry request up to N times (default 3)\n"
+	"  --timeout SECONDS          give up after this long\n"
+	"  --kbs URL, --attester A, --kbs-cert PATH   a kbs:/// policy released by a Trustee KBS\n"
+	"  --json                     print the result as one JSON object on stdout\n"
+	"\n"
+	"See ccpull(1), VERIFY.\n";
+
+static void __attribute__((noreturn, format(printf, 1, 2))) verify_usage_error(const char *fmt, ...);
+static void verify_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ccpull: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ccpull verify --help' for more information.\n", stderr);
+	exit(2);
+}
+
+enum {
+	V_POLICY = 256, V_INSECURE_POLICY, V_TLS_VERIFY, V_CA_FILE, V_REGISTRIES_CONF, V_REGISTRIES_D, V_AUTHFILE,
+	V_CREDS, V_PLATFORM, V_JSON, V_RETRY_TIMES, V_TIMEOUT, V_KBS, V_ATTESTER, V_KBS_CERT, V_HELP
+};
+
+static unsigned int parse_number(const char *opt, const char *v, unsigned long max)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || !isdigit((unsigned char)v[0]) || n > max)
+		verify_usage_error("%s expects a number from 0 to %lu, not \"%s\"", opt, max, v);
+	return (unsigned int)n;
+}
+
+static void parse_verify_options(ccp_pull_options *o, int *json, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, V_POLICY },
+		{ "insecure-policy", no_argument, NULL, V_INSECURE_POLICY },
+		{ "tls-verify", optional_argument, NULL, V_TLS_VERIFY },
+		{ "ca-file", required_argument, NULL, V_CA_FILE },
+		{ "registries-conf", required_argument, NULL, V_REGISTRIES_CONF },
+		{ "registries-d", required_argument, NULL, V_REGISTRIES_D },
+		{ "authfile", required_argument, NULL, V_AUTHFILE },
+		{ "creds", required_argument, NULL, V_CREDS },
+		{ "platform", required_argument, NULL, V_PLATFORM },
+		{ "json", no_argument, NULL, V_JSON },
+		{ "retry-times", required_argument, NULL, V_RETRY_TIMES },
+		{ "timeout", required_argument, NULL, V_TIMEOUT },
+		{ "kbs", required_argument, NULL, V_KBS },
+		{ "attester", required_argument, NULL, V_ATTESTER },
+		{ "kbs-cert", required_argument, NULL, V_KBS_CERT },
+		{ "help", no_argument, NULL, V_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	ccp_pull_options_init(o, CCP_PULL_OPTIONS_VERSION);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case V_POLICY: o->policy = optarg; break;
+		case V_INSECURE_POLICY: o->insecure_policy = 1; break;
+		case V_TLS_VERIFY:
+			if (!optarg || strcmp(optarg, "true") == 0 || strcmp(optarg, "1") == 0)
+				o->tls_verify = 1;
+			else if (strcmp(optarg, "false") == 0 || strcmp(optarg, "0") == 0)
+				o->tls_verify = 0;
+			else
+				verify_usage_error("--tls-verify expects true or false, not \"%s\"", optarg);
+			break;
+		case V_CA_FILE: o->ca_file = optarg; break;
+		case V_REGISTRIES_CONF: o->registries_conf = optarg; break;
+		case V_REGISTRIES_D: o->registries_d = optarg; break;
+		case V_AUTHFILE: o->authfile = optarg; break;
+		case V_CREDS: o->creds = optarg; break;
+		case V_PLATFORM: o->platform = optarg; break;
+		case V_JSON: *json = 1; break;
+		case V_RETRY_TIMES: o->retries = parse_number("--retry-times", optarg, 20); break;
+		case V_TIMEOUT: o->timeout_s = parse_number("--timeout", optarg, 7 * 86400); break;
+		case V_KBS: o->kbs = optarg; break;
+		case V_KBS_CERT: o->kbs_cert = optarg; break;
+		case V_ATTESTER:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "sample") && strcmp(optarg, "tdx") &&
+			    strcmp(optarg, "snp") && strcmp(optarg, "aa"))
+				verify_usage_error("--attester expects auto, sample, tdx, snp or aa, not \"%s\"", optarg);
+			o->attester = optarg;
+			break;
+		case V_HELP: fputs(verify_usage, stdout); exit(0);
+		default: verify_usage_error("invalid option");
+		}
+	}
+}
+
+static const char *scope_text(const ccp_verify_result *res, char *buf, size_t n)
+{
+	const char *scope = ccp_verify_result_scope(res);
+
+	if (!scope)
+		return "default";
+	snprintf(buf, n, "transports.docker[\"%s\"]", scope);
+	return buf;
+}
+
+static void print_text(const ccp_verify_result *res)
+{
+	size_t n_reqs = ccp_verify_result_requirement_count(res), n_sigs = ccp_verify_result_signature_count(res);
+	const char *store = ccp_verify_result_signature_store(res);
+	char scope[1200];
+
+	printf("Image        %s\n", ccp_verify_result_image(res));
+	printf("Manifest     %s\n", ccp_verify_result_manifest_digest(res));
+	printf("Scope        %s\n", scope_text(res, scope, sizeof(scope)));
+	if (*store)
+		printf("Signatures   %zu, simple signatures from %s\n", ccp_verify_result_signature_total(res), store);
+	for (size_t i = 0; i < n_reqs; i++) {
+		const ccp_verify_requirement *q = ccp_verify_result_requirement(res, i);
+		printf("Requirement  %zu/%zu %s: %s\n", i + 1, n_reqs, q->type, ccp_verdict_name(q->verdict));
+		if (*q->keys)
+			printf("    keys     %s\n", q->keys);
+		if (*q->signed_identity)
+			printf("    identity %s\n", q->signed_identity);
+		if (*q->reason)
+			printf("    reason   %s\n", q->reason);
+		for (size_t k = 0; k < n_sigs; k++) {
+			const ccp_verify_signature *s = ccp_verify_result_signature(res, k);
+			if (s->requirement != i)
+				continue;
+			printf("    signature %zu (%s, %s): %s\n", s->index + 1, s->format, s->source,
+			       ccp_verdict_name(s->verdict));
+			if (*s->signer)
+				printf("        signer   %s\n", s->signer);
+			if (*s->identity)
+				printf("        identity %s\n", s->identity);
+			if (*s->digest)
+				printf("        digest   %s\n", s->digest);
+			if (*s->reason)
+				printf("        reason   %s\n", s->reason);
+		}
+	}
+	printf("Decision     %s\n", ccp_verify_result_accepted(res) ? "accepted" : "rejected");
+}
+
+static int print_json(const ccp_verify_result *res)
+{
+	json_t *reqs = json_array(), *root, *scope;
+	const char *sc = ccp_verify_result_scope(res);
+	char *s;
+
+	for (size_t i = 0; reqs && i < ccp_verify_result_requirement_count(res); i++) {
+		const ccp_verify_requirement *q = ccp_verify_result_requirement(res, i);
+		json_t *sigs = json_array();
+		for (size_t k = 0; sigs && k < ccp_verify_result_signature_count(res); k++) {
+			const ccp_verify_signature *g = ccp_verify_result_signature(res, k);
+			if (g->requirement != i)
+				continue;
+			json_array_append_new(sigs, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+				"index", (json_int_t)g->index, "format", g->format, "source", g->source,
+				"verdict", ccp_verdict_name(g->verdict), "signer", g->signer, "identity", g->identity,
+				"digest", g->digest, "reason", g->reason));
+		}
+		json_array_append_new(reqs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o*}", "type", q->type,
+						      "keys", q->keys, "signed_identity", q->signed_identity,
+						      "verdict", ccp_verdict_name(q->verdict), "reason", q->reason,
+						      "signatures", sigs));
+	}
+	scope = sc ? json_pack("{s:s, s:s}", "section", "transports.docker", "name", sc)
+		   : json_pack("{s:s}", "section", "default");
+	root = json_pack("{s:s, s:s, s:b, s:s, s:o*, s:s, s:I, s:o*}", "image", ccp_verify_result_image(res),
+			 "manifest_digest", ccp_verify_result_manifest_digest(res),
+			 "accepted", ccp_verify_result_accepted(res), "reason", ccp_verify_result_reason(res),
+			 "scope", scope, "signature_store", ccp_verify_result_signature_store(res),
+			 "signature_total", (json_int_t)ccp_verify_result_signature_total(res),
+			 "requirements", reqs);
+	if (!root || !(s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
+		json_decref(root);
+		fputs("ccpull: out of memory\n", stderr);
+		return -1;
+	}
+	puts(s);
+	free(s);
+	json_decref(root);
+	return 0;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	ccp_pull_options o;
+	ccp_context *ctx = NULL;
+	ccp_verify_result *res = NULL;
+	int json = 0, r;
+
+	parse_verify_options(&o, &json, argc, argv);
+	if (argc - optind != 1)
+		verify_usage_error("verify needs exactly one IMAGE (got %d arguments)", argc - optind);
+	if (ccp_context_new(&ctx) != 0) {
+		fputs("ccpull: out of memory\n", stderr);
+		return 1;
+	}
+	r = ccp_verify(&res, ctx, argv[optind], &o);
+	if (res) {
+		if (json) {
+			if (print_json(res) != 0 && !r)
+				r = CCP_ENOMEM;
+		} else {
+			print_text(res);
+		}
+	}
+	if (r)
+		fprintf(stderr, "ccpull: %s\n", ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
+									   : ccp_strerror(r));
+	ccp_verify_result_free(res);
+	ccp_context_free(ctx);
+	return ccp_exit_status(r);
+}

@@ -1,0 +1,175 @@
+/* The X-Registry-Supports-Signatures extension: fetching and parsing its signature list. */
+#include "registry/sigext.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+#include "util/json.h"
+
+#define SCHEMA_VERSION 2
+#define TYPE_ATOMIC "atomic"
+
+/*
+ * Go's encoding/json []byte: standard alphabet, padding required, CR and LF ignored. A content with
+ * anything else is an error. out receives the bytes (at most CCP_LOOKASIDE_SIG_MAX).
+ */
+static int b64_decode(ccp_buf *out, const char *s, size_t len)
+{
+	char *clean;
+	size_t n = 0, pad = 0;
+	int dec;
+	unsigned char *bytes;
+
+	if (!(clean = malloc(len + 1)))
+		return CCP_ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			pad++;
+		} else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+				    c == '+' || c == '/')) {
+			free(clean);
+			return CCP_EINVALID;
+		}
+		clean[n++] = c;
+	}
+	if (n % 4 || pad > 2 || n / 4 * 3 - pad > CCP_LOOKASIDE_SIG_MAX) {
+		free(clean);
+		return CCP_EINVALID;
+	}
+	if (!(bytes = malloc(n / 4 * 3 + 1))) {
+		free(clean);
+		return CCP_ENOMEM;
+	}
+	dec = n ? EVP_DecodeBlock(bytes, (const unsigned char *)clean, (int)n) : 0;
+	free(clean);
+	if (dec < 0) {
+		free(bytes);
+		return CCP_EINVALID;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes */
+	if (ccp_buf_append(out, bytes, (size_t)dec - pad)) {
+		free(bytes);
+		return CCP_ENOMEM;
+	}
+	free(bytes);
+	return 0;
+}
+
+static int list_add(ccp_sig_list *out, ccp_buf *b, ccp_err *e)
+{
+	ccp_buf *nv = realloc(out->v, (out->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return ccp_err_oom(e);
+	out->v = nv;
+	out->v[out->n++] = *b;
+	memset(b, 0, sizeof(*b));
+	return 0;
+}
+
+int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char *what, ccp_err *e)
+{
+	json_t *root = NULL, *list = NULL, *item;
+	size_t i, added = 0;
+	int r;
+
+	if ((r = ccp_json_parse(&root, data, len, CCP_SIGEXT_LIST_MAX, what, CCP_EREGISTRY, e)))
+		return r;
+	if (!json_is_object(root)) {
+		r = ccp_err_set(e, CCP_EREGISTRY, "%s: not a JSON object", what);
+		goto out;
+	}
+	/* json.Unmarshal semantics: unknown keys ignored, a missing or null list is empty */
+	list = json_object_get(root, "signatures");
+	if (!list || json_is_null(list))
+		goto out;
+	if (!json_is_array(list)) {
+		r = ccp_err_set(e, CCP_EREGISTRY, "%s: \"signatures\" is not an array", what);
+		goto out;
+	}
+	json_array_foreach(list, i, item) {
+		json_t *ver, *type, *content;
+		ccp_buf sig = CCP_BUF_INIT(CCP_LOOKASIDE_SIG_MAX);
+
+		if (!json_is_object(item)) {
+			r = ccp_err_set(e, CCP_EREGISTRY, "%s: signature %zu is not an object", what, i + 1);
+			goto out;
+		}
+		ver = json_object_get(item, "schemaVersion");
+		type = json_object_get(item, "type");
+		content = json_object_get(item, "content");
+		if ((ver && !json_is_integer(ver) && !json_is_null(ver)) ||
+		    (type && !json_is_string(type) && !json_is_null(type)) ||
+		    (content && !json_is_string(content) && !json_is_null(content)) ||
+		    (json_object_get(item, "name") && !json_is_string(json_object_get(item, "name")) &&
+		     !json_is_null(json_object_get(item, "name")))) {
+			r = ccp_err_set(e, CCP_EREGISTRY, "%s: signature %zu has a member of the wrong type", what, i + 1);
+			goto out;
+		}
+		if (!json_is_integer(ver) || json_integer_value(ver) != SCHEMA_VERSION || !json_is_string(type) ||
+		    strcmp(json_string_value(type), TYPE_ATOMIC) != 0)
+			continue;
+		if (json_is_string(content) &&
+		    (r = b64_decode(&sig, json_string_value(content), json_string_length(content)))) {
+			ccp_buf_free(&sig);
+			r = r == CCP_ENOMEM ? ccp_err_oom(e)
+					    : ccp_err_set(e, CCP_EREGISTRY, "%s: signature %zu: invalid base64 content "
+							  "(or larger than %u bytes)", what, i + 1, CCP_LOOKASIDE_SIG_MAX);
+			goto out;
+		}
+		/*
+		 * containers/image takes the content as a simple signature whatever its bytes; a blob that
+		 * looks like another format would be classified as one here, so it is left out (as a simple
+		 * signature it could never verify).
+		 */
+		if (sig.len && ((const unsigned char *)sig.data)[0] == 0) {
+			ccp_buf_free(&sig);
+			continue;
+		}
+		if (++added > CCP_LOOKASIDE_MAX_SIGS) {
+			ccp_buf_free(&sig);
+			r = ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d signatures", what, CCP_LOOKASIDE_MAX_SIGS);
+			goto out;
+		}
+		if (!sig.data && ccp_buf_append(&sig, "", 0)) {
+			r = ccp_err_oom(e);
+			goto out;
+		}
+		if ((r = list_add(out, &sig, e))) {
+			ccp_buf_free(&sig);
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return r;
+}
+
+int ccp_sigext_fetch(ccp_sig_list *out, ccp_registry *r, const ccp_digest *d, ccp_err *e)
+{
+	ccp_buf body = CCP_BUF_INIT(CCP_SIGEXT_LIST_MAX);
+	char dstr[CCP_DIGEST_STR_MAX], what[CCP_DIGEST_STR_MAX + 64];
+	ccp_digest check;
+	size_t before = out->n;
+	int rc;
+
+	/* The digest goes into a URL path: it must be a well-formed digest (CVE-2024-3727). */
+	ccp_digest_str(d, dstr);
+	if (ccp_digest_parse(&check, dstr, strlen(dstr), e))
+		return ccp_err_wrap(e, "signature extension lookup");
+	if ((rc = ccp_registry_get_signatures(r, dstr, CCP_SIGEXT_LIST_MAX, &body, e)))
+		return rc;
+	snprintf(what, sizeof(what), "signature list of %s", dstr);
+	rc = ccp_sigext_parse(out, body.data, body.len, what, e);
+	ccp_buf_free(&body);
+	if (rc) {
+		/* leave out as it was: drop what this call appended */
+		while (out->n > before)
+			ccp_buf_free(&out->v[--out->n]);
+	}
+	return rc;
+}
