@@ -72,6 +72,25 @@ push() { # push TAG SUFFIX MEDIATYPE
 push gzip tar.gz application/vnd.oci.image.layer.v1.tar+gzip
 push zstd tar.zst application/vnd.oci.image.layer.v1.tar+zstd
 
+# Scaling: 1, 2 and 3 copies of the /usr/include layer (each copy is applied in full), so bytes and
+# files processed grow 1:2:3.
+scale_args=()
+for d in "${LAYER_DIRS[@]}"; do
+	if [ "$d" = usr/include ]; then
+		i=0
+		for dd in "${LAYER_DIRS[@]}"; do [ "$dd" = usr/include ] && break; i=$((i + 1)); done
+		scale_args=("${DIFF_IDS[$i]}:$WORK/layers/usr_include.tar.gz")
+	fi
+done
+if [ ${#scale_args[@]} -eq 1 ]; then
+	for n in 1 2 3; do
+		args=()
+		for _ in $(seq "$n"); do args+=("${scale_args[0]}"); done
+		/usr/bin/python3 "$SRC/bench/push.py" "$REG" "bench/img:scale$n" application/vnd.oci.image.layer.v1.tar+gzip \
+			"${args[@]}" >/dev/null
+	done
+fi
+
 # Encrypted + signed: skopeo encrypts every layer for a JWE key and signs with a GPG key (simple
 # signing, lookaside in a local directory); ccpull pulls it with a signedBy policy and the private key.
 SEC=$WORK/secure
@@ -184,6 +203,7 @@ declare -A T M
 # Alternate the tools within each round so that machine noise spreads over all of them.
 ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd containerd:zstd ccpull-warm:gzip
       ccpull-secure:gzip)
+[ ${#scale_args[@]} -eq 1 ] && ROWS+=(ccpull:scale1 ccpull:scale2 ccpull:scale3)
 declare -A SECS RSS
 for round in $(seq "$RUNS"); do
 	for row in "${ROWS[@]}"; do
@@ -209,10 +229,19 @@ for row in "${ROWS[@]}"; do
 done
 for row in "${ROWS[@]}"; do
 	tag=${row##*:}
+	if [ -z "${T[containerd:$tag]:-}" ]; then
+		printf '%-22s %10.2f %14d %14s %16s\n' "$row" "${T[$row]}" $((${M[$row]} / 1024)) - -
+		continue
+	fi
 	vc=$(echo "${T[$row]} / ${T[containerd:$tag]}" | bc -l)
 	vs=-
 	[ -n "${T[skopeo+umoci:$tag]:-}" ] && vs=$(printf '%.2f' "$(echo "${T[$row]} / ${T[skopeo+umoci:$tag]}" | bc -l)")
 	printf '%-22s %10.2f %14d %14.2f %16s\n' "$row" "${T[$row]}" $((${M[$row]} / 1024)) "$vc" "$vs"
 done
+if [ ${#scale_args[@]} -eq 1 ]; then
+	printf '\nscaling (1, 2, 3 copies of the /usr/include layer): %.2f s, %.2f s, %.2f s; per copy %.2f, %.2f, %.2f\n' \
+		"${T[ccpull:scale1]}" "${T[ccpull:scale2]}" "${T[ccpull:scale3]}" "${T[ccpull:scale1]}" \
+		"$(echo "${T[ccpull:scale2]} / 2" | bc -l)" "$(echo "${T[ccpull:scale3]} / 3" | bc -l)"
+fi
 printf '\nencrypted + signed vs plain (ccpull, overlay): %.2f\n' "$(echo "${T[ccpull-secure:gzip]} / ${T[ccpull:gzip]}" | bc -l)"
 echo "image layers: ${LAYER_DIRS[*]}; $(du -ch "$WORK"/layers/*.tar.gz | tail -1 | cut -f1) gzip, $(du -ch "$WORK"/layers/*.tar.zst | tail -1 | cut -f1) zstd; runs: $RUNS"
