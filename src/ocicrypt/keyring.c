@@ -182,29 +182,71 @@ static int read_password(ccp_buf *pw, const char *spec, ccp_err *e)
 	return ccp_buf_puts(pw, spec) ? ccp_err_oom(e) : 0;
 }
 
-static int add_jwe(ccp_keyring *kr, const char *spec, ccp_err *e)
+/* "PATH[:PASSWORD]" of a key spec: path into *path, the password (if any) into pw. */
+static int split_spec(ccp_buf *path, ccp_buf *pw, int *has_pw, const char *spec, const char *scheme, ccp_err *e)
+{
+	const char *colon = strchr(spec, ':');
+
+	*has_pw = colon != NULL;
+	if (ccp_buf_append(path, spec, colon ? (size_t)(colon - spec) : strlen(spec)))
+		return ccp_err_set(e, CCP_EINVALID, "decryption key path is too long");
+	if (path->len == 0)
+		return ccp_err_set(e, CCP_EINVALID, "decryption key %s: needs a path (%s:PATH[:PASSWORD])", scheme, scheme);
+	if (colon && read_password(pw, colon + 1, e))
+		return e->code;
+	if (colon && !pw->data && ccp_buf_puts(pw, ""))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+static int add_key(ccp_keyring *kr, const char *spec, const char *scheme, ccp_err *e)
 {
 	ccp_buf path = CCP_BUF_INIT(4096), pw = CCP_BUF_INIT(0);
-	const char *colon = strchr(spec, ':');
 	ccp_keyprovider *kp = NULL;
-	int r;
+	int r, has_pw;
 
-	if ((r = ccp_buf_append(&path, spec, colon ? (size_t)(colon - spec) : strlen(spec)))) {
-		r = ccp_err_set(e, CCP_EINVALID, "decryption key path is too long");
-		goto out;
+	if ((r = split_spec(&path, &pw, &has_pw, spec, scheme, e)) == 0) {
+		r = strcmp(scheme, "jwe") == 0 ? ccp_jwe_provider_new(&kp, path.data, has_pw ? pw.data : NULL, e)
+					       : ccp_pgp_provider_new(&kp, path.data, has_pw ? pw.data : NULL, e);
+		if (r == 0)
+			r = ccp_keyring_add(kr, kp, e);
 	}
-	if (path.len == 0) {
-		r = ccp_err_set(e, CCP_EINVALID, "decryption key jwe: needs a path (jwe:PATH[:PASSWORD])");
-		goto out;
-	}
-	if (colon && (r = read_password(&pw, colon + 1, e)))
-		goto out;
-	if ((r = ccp_jwe_provider_new(&kp, path.data, colon ? (pw.data ? pw.data : "") : NULL, e)))
-		goto out;
-	r = ccp_keyring_add(kr, kp, e);
-out:
 	ccp_buf_free(&path);
 	ccp_buf_free_secure(&pw);
+	return r;
+}
+
+/* Every pkcs7: spec together: keys and the certificates they pair with may come in separate files. */
+static int add_pkcs7(ccp_keyring *kr, const char *const *specs, size_t n, ccp_err *e)
+{
+	ccp_buf *path = calloc(n, sizeof(*path)), *pw = calloc(n, sizeof(*pw));
+	const char **paths = calloc(n, sizeof(*paths)), **pws = calloc(n, sizeof(*pws));
+	ccp_keyprovider *kp = NULL;
+	size_t m = 0;
+	int r = 0, has_pw;
+
+	if (!path || !pw || !paths || !pws)
+		r = ccp_err_oom(e);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!specs[i] || strncmp(specs[i], "pkcs7:", 6) != 0)
+			continue;
+		path[m] = (ccp_buf)CCP_BUF_INIT(4096);
+		pw[m] = (ccp_buf)CCP_BUF_INIT(0);
+		r = split_spec(&path[m], &pw[m], &has_pw, specs[i] + 6, "pkcs7", e);
+		paths[m] = path[m].data;
+		pws[m] = has_pw ? pw[m].data : NULL;
+		m++;
+	}
+	if (r == 0 && (r = ccp_pkcs7_provider_new(&kp, paths, pws, m, e)) == 0)
+		r = ccp_keyring_add(kr, kp, e);
+	for (size_t i = 0; i < m; i++) {
+		ccp_buf_free(&path[i]);
+		ccp_buf_free_secure(&pw[i]);
+	}
+	free(path);
+	free(pw);
+	free(paths);
+	free(pws);
 	return r;
 }
 
@@ -285,6 +327,7 @@ int ccp_keyring_new(ccp_keyring **out, const char *const *specs, size_t n_specs,
 {
 	ccp_kp_config cfg = { 0 };
 	ccp_keyring *kr;
+	size_t pkcs7 = 0;
 	int r = 0;
 
 	*out = NULL;
@@ -294,12 +337,19 @@ int ccp_keyring_new(ccp_keyring **out, const char *const *specs, size_t n_specs,
 		if (!specs[i])
 			r = ccp_err_set(e, CCP_EINVALID, "decryption key %zu is NULL", i);
 		else if (strncmp(specs[i], "jwe:", 4) == 0)
-			r = add_jwe(kr, specs[i] + 4, e);
+			r = add_key(kr, specs[i] + 4, "jwe", e);
+		else if (strncmp(specs[i], "pgp:", 4) == 0)
+			r = add_key(kr, specs[i] + 4, "pgp", e);
+		else if (strncmp(specs[i], "pkcs7:", 6) == 0)
+			pkcs7++;
 		else if (strncmp(specs[i], "provider:", 9) != 0)
 			r = ccp_err_set(e, CCP_EINVALID,
-					"decryption key \"%.200s\": expected jwe:PATH[:PASSWORD] or provider:NAME[:PARAMS]",
+					"decryption key \"%.200s\": expected jwe:PATH[:PASSWORD], pkcs7:PATH[:PASSWORD], "
+					"pgp:PATH[:PASSWORD] or provider:NAME[:PARAMS]",
 					specs[i]);
 	}
+	if (r == 0 && pkcs7)
+		r = add_pkcs7(kr, specs, n_specs, e);
 	if (r == 0 && config_path) {
 		ccp_buf raw = CCP_BUF_INIT(0);
 		char what[300];
@@ -386,7 +436,7 @@ int ccp_keyring_unwrap(ccp_layer_crypt *out, ccp_keyring *kr, const ccp_enc_info
 		list_schemes(&msg, info);
 		r = ccp_err_set(e, CCP_EDECRYPT,
 				"%s is encrypted for %s and no decryption key given handles these schemes "
-				"(--decryption-key jwe:PATH, or provider:NAME with --keyprovider-config)",
+				"(--decryption-key jwe:PATH, pkcs7:PATH, pgp:PATH, or provider:NAME with --keyprovider-config)",
 				layer, msg.data ? msg.data : "");
 	} else {
 		ccp_buf schemes = CCP_BUF_INIT(CCP_ERR_MSG_MAX);

@@ -117,8 +117,29 @@ int ccp_jwe_decrypt(void *pkey, const void *jwe, size_t len, ccp_buf *plain, ccp
 /* ocicrypt keyprovider protocol over a command's stdin/stdout. args excludes argv[0]. */
 int ccp_cmd_provider_new(ccp_keyprovider **out, const char *name, const char *path, const char *const *args,
 			 size_t n_args, ccp_err *e);
-/* A grpc keyprovider entry: unwrap fails with a message saying this build has no grpc transport. */
+/*
+ * ocicrypt keyprovider protocol over gRPC (keyprovider.KeyProviderService/UnWrapKey, HTTP/2 cleartext);
+ * address "HOST:PORT", "dns:///HOST:PORT" or "unix:PATH".
+ */
 int ccp_grpc_provider_new(ccp_keyprovider **out, const char *name, const char *address, ccp_err *e);
+/* Appends one gRPC message (uncompressed) holding keyProviderKeyWrapProtocolInput{payload}. */
+int ccp_grpc_frame_request(ccp_buf *out, const void *payload, size_t len, ccp_err *e);
+/* The field of the one keyProviderKeyWrapProtocolOutput message of a unary answer body (CCP_EDECRYPT if malformed). */
+int ccp_grpc_parse_response(ccp_buf *out, const void *body, size_t len, ccp_err *e);
+
+/*
+ * PKCS#7/CMS EnvelopedData (ocicrypt's pkcs7 scheme): RSA key transport (PKCS#1 v1.5) to a recipient named
+ * by the issuer and serial of an X.509 certificate, AES-GCM content. Each file holds private keys (PEM or
+ * DER, with passwords[i] when encrypted; passwords[i] may be NULL), certificates, or both; every key is
+ * paired with the certificates of its public key. No key with a certificate: CCP_EINVALID.
+ */
+int ccp_pkcs7_provider_new(ccp_keyprovider **out, const char *const *paths, const char *const *passwords, size_t n,
+			   ccp_err *e);
+/* Decrypts an EnvelopedData (DER) for cert with pkey (X509 *, EVP_PKEY *); CCP_EDECRYPT if it does not open. */
+int ccp_pkcs7_decrypt(void *cert, void *pkey, const void *der, size_t len, ccp_buf *plain, ccp_err *e);
+
+/* OpenPGP (ocicrypt's pgp scheme): a secret key file (binary or armored) in a private GNUPGHOME, via gpgme. */
+int ccp_pgp_provider_new(ccp_keyprovider **out, const char *path, const char *password, ccp_err *e);
 
 /* The keyprovider protocol's messages. */
 int ccp_keyprovider_request(char **out, const char *dc_json, const unsigned char *wrapped, size_t len,

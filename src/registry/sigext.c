@@ -9,6 +9,9 @@
 
 #define SCHEMA_VERSION 2
 #define TYPE_ATOMIC "atomic"
+/* The stored form of a simple signature (containers/image internal/signature): whatever the bytes. */
+static const char SIMPLE_PREFIX[] = "\0simple-signing\n";
+#define PREFIX_LEN (sizeof(SIMPLE_PREFIX) - 1)
 
 /*
  * Go's encoding/json []byte: standard alphabet, padding required, CR and LF ignored. A content with
@@ -93,7 +96,7 @@ int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char
 	}
 	json_array_foreach(list, i, item) {
 		json_t *ver, *type, *content;
-		ccp_buf sig = CCP_BUF_INIT(CCP_LOOKASIDE_SIG_MAX);
+		ccp_buf sig = CCP_BUF_INIT(CCP_LOOKASIDE_SIG_MAX + PREFIX_LEN);
 
 		if (!json_is_object(item)) {
 			r = ccp_err_set(e, CCP_EREGISTRY, "%s: signature %zu is not an object", what, i + 1);
@@ -113,30 +116,28 @@ int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char
 		if (!json_is_integer(ver) || json_integer_value(ver) != SCHEMA_VERSION || !json_is_string(type) ||
 		    strcmp(json_string_value(type), TYPE_ATOMIC) != 0)
 			continue;
-		if (json_is_string(content) &&
-		    (r = b64_decode(&sig, json_string_value(content), json_string_length(content)))) {
+		/* An empty content can never verify; containers/image refuses it and goes on, as skipping it does. */
+		if (!json_is_string(content) || json_string_length(content) == 0)
+			continue;
+		/*
+		 * containers/image takes the content as a simple signature whatever its bytes
+		 * (SimpleSigningFromBlob): stored with the prefix, it is never mistaken for another format.
+		 */
+		if (ccp_buf_append(&sig, SIMPLE_PREFIX, PREFIX_LEN)) {
+			ccp_buf_free(&sig);
+			r = ccp_err_oom(e);
+			goto out;
+		}
+		if ((r = b64_decode(&sig, json_string_value(content), json_string_length(content)))) {
 			ccp_buf_free(&sig);
 			r = r == CCP_ENOMEM ? ccp_err_oom(e)
 					    : ccp_err_set(e, CCP_EREGISTRY, "%s: signature %zu: invalid base64 content "
 							  "(or larger than %u bytes)", what, i + 1, CCP_LOOKASIDE_SIG_MAX);
 			goto out;
 		}
-		/*
-		 * containers/image takes the content as a simple signature whatever its bytes; a blob that
-		 * looks like another format would be classified as one here, so it is left out (as a simple
-		 * signature it could never verify).
-		 */
-		if (sig.len && ((const unsigned char *)sig.data)[0] == 0) {
-			ccp_buf_free(&sig);
-			continue;
-		}
 		if (++added > CCP_LOOKASIDE_MAX_SIGS) {
 			ccp_buf_free(&sig);
 			r = ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d signatures", what, CCP_LOOKASIDE_MAX_SIGS);
-			goto out;
-		}
-		if (!sig.data && ccp_buf_append(&sig, "", 0)) {
-			r = ccp_err_oom(e);
 			goto out;
 		}
 		if ((r = list_add(out, &sig, e))) {

@@ -19,8 +19,9 @@
 
 /*
  * Parses an extension signature list and appends the content of every entry with schemaVersion 2 and
- * type "atomic" to out; other entries are skipped, as containers/image skips them. A malformed list,
- * a wrong type or invalid base64 is CCP_EREGISTRY; more than CCP_LOOKASIDE_MAX_SIGS signatures too.
+ * type "atomic" to out as a simple signature ("\0simple-signing\n" + content, the stored form that
+ * ccp_sig_classify reads); other entries and empty contents are skipped. A malformed list, a wrong
+ * type or invalid base64 is CCP_EREGISTRY; more than CCP_LOOKASIDE_MAX_SIGS signatures too.
  */
 int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char *what, ccp_err *e);
 

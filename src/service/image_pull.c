@@ -120,6 +120,23 @@ static void pull_image(svc_request *rq)
 		svc_reply(rq, rpc_code(r), msg, NULL, 0);
 		goto out;
 	}
+	/* as CDH: an image that cannot be recorded in the runtime measurement is not handed out */
+	if (cfg->aa_socket) {
+		char why[1024];
+		int m = svc_measure_pull(cfg->aa_socket, in->image_url, ccp_pull_result_manifest_digest(res), why,
+					 sizeof(why));
+		if (m < 0) {
+			snprintf(msg, sizeof(msg), "%s: pulled, but cannot record it in the runtime measurement "
+				 "(attestation agent %s): %s", in->image_url, cfg->aa_socket, why);
+			svc_log(cfg, "PullImage %s failed: %s", in->image_url, msg);
+			undo(cfg, ctx, res, in->bundle_path);
+			svc_reply(rq, RPC_INTERNAL, msg, NULL, 0);
+			goto out;
+		}
+		if (m == 0)
+			svc_log(cfg, "PullImage %s: recorded in the runtime measurement%s%s", in->image_url,
+				why[0] ? ": " : "", why);
+	}
 	out.manifest_digest = (char *)ccp_pull_result_manifest_digest(res);
 	len = api__image_pull_response__get_packed_size(&out);
 	if (!(buf = malloc(len ? len : 1))) {

@@ -65,6 +65,15 @@ int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *pay
  */
 int svc_request_hold(svc_request *rq, const char *key);
 
+/*
+ * Records a pull in the runtime measurement, as CDH does: the attestation agent's
+ * ExtendRuntimeMeasurement on aa_socket with domain "github.com/confidential-containers", operation
+ * "PullImage" and content {"image":"<image_url>", "digest":"<digest>"}. Returns 1 when aa_socket
+ * does not exist (nothing recorded, msg ""), 0 when recorded or when the agent answers that
+ * measurement is not supported or not enabled (then msg says so), -1 on failure (msg says why).
+ */
+int svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen);
+
 /* Logs one line on stderr unless the configuration is quiet. */
 void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

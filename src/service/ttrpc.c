@@ -92,6 +92,39 @@ int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int
 	return 0;
 }
 
+int ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, const char *service,
+			const char *method, const uint8_t *payload, size_t payload_len, int64_t timeout_nano)
+{
+	Ttrpc__Request req = TTRPC__REQUEST__INIT;
+	ttrpc_header h = { 0, stream_id, TTRPC_TYPE_REQUEST, 0 };
+	size_t n;
+	uint8_t *buf;
+
+	*out = NULL;
+	*out_len = 0;
+	req.service = (char *)service;
+	req.method = (char *)method;
+	req.payload.data = (uint8_t *)payload;
+	req.payload.len = payload ? payload_len : 0;
+	req.timeout_nano = timeout_nano;
+	n = ttrpc__request__get_packed_size(&req);
+	if (n > TTRPC_DATA_MAX || !(buf = malloc(TTRPC_HEADER_LEN + n)))
+		return -1;
+	h.length = (uint32_t)n;
+	ttrpc_header_encode(buf, &h);
+	ttrpc__request__pack(&req, buf + TTRPC_HEADER_LEN);
+	*out = buf;
+	*out_len = TTRPC_HEADER_LEN + n;
+	return 0;
+}
+
+Ttrpc__Response *ttrpc_response_decode(const uint8_t *data, size_t len)
+{
+	if (len > TTRPC_DATA_MAX)
+		return NULL;
+	return ttrpc__response__unpack(NULL, len, data);
+}
+
 const char *ttrpc_code_name(int code)
 {
 	static const char *const names[] = {

@@ -47,6 +47,21 @@ Ttrpc__Request *ttrpc_request_decode(const uint8_t *data, size_t len);
 int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
 			 const uint8_t *payload, size_t payload_len);
 
+/* ---- client side ---- */
+
+/*
+ * Builds a whole request frame for stream_id: header + Request{service, method, payload,
+ * timeout_nano}. *out is malloc'ed. Returns 0, or -1 when out of memory or over 4 MiB.
+ */
+int ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, const char *service,
+			const char *method, const uint8_t *payload, size_t payload_len, int64_t timeout_nano);
+
+/*
+ * Decodes the data of a response frame. NULL when it is not a well-formed Response. A missing status
+ * means OK. Free with ttrpc__response__free_unpacked(resp, NULL).
+ */
+Ttrpc__Response *ttrpc_response_decode(const uint8_t *data, size_t len);
+
 /* "UNIMPLEMENTED" for RPC_UNIMPLEMENTED; "UNKNOWN" for a code outside google.rpc.Code. */
 const char *ttrpc_code_name(int code);
 

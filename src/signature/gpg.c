@@ -42,19 +42,67 @@ static int gpg_fail(ccp_err *e, int code, gpgme_error_t err, const char *what)
 	return ccp_err_set(e, code, "%s: %s", what, gpgme_strerror(err));
 }
 
+int ccp_gpg_home_new(struct gpgme_context **out, char *home, size_t home_len, int code, ccp_err *e)
+{
+	const char *tmp = getenv("TMPDIR");
+	gpgme_ctx_t ctx = NULL;
+	gpgme_error_t err;
+
+	*out = NULL;
+	home[0] = '\0';
+	pthread_once(&gpgme_once, gpgme_init);
+	if (!gpgme_ok)
+		return ccp_err_set(e, code, "gpgme cannot find a usable gpg engine");
+	if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)
+		tmp = "/tmp";
+	snprintf(home, home_len, "%s/ccpull-gpg-XXXXXX", tmp);
+	if (!mkdtemp(home)) {
+		home[0] = '\0';
+		return ccp_err_errno(e, code, errno, "cannot create a temporary GNUPGHOME under %s", tmp);
+	}
+	if ((err = gpgme_new(&ctx))) {
+		ccp_gpg_home_free(NULL, home, 0);
+		return gpg_fail(e, code, err, "gpgme_new");
+	}
+	if ((err = gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP)) ||
+	    (err = gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL, home))) {
+		ccp_gpg_home_free(ctx, home, 0);
+		return gpg_fail(e, code, err, "gpgme engine setup");
+	}
+	*out = ctx;
+	return 0;
+}
+
+void ccp_gpg_home_free(struct gpgme_context *ctx, char *home, int agent)
+{
+	if (ctx)
+		gpgme_release(ctx);
+	if (!home || !home[0])
+		return;
+	if (agent) {
+		/* Secret key operations start a gpg-agent for the home: stop it (no shell: gpgme spawns gpgconf). */
+		const char *gpgconf = gpgme_get_dirinfo("gpgconf-name");
+		const char *argv[] = { "gpgconf", "--homedir", home, "--kill", "gpg-agent", NULL };
+		gpgme_ctx_t sc = NULL;
+		if (gpgconf && gpgme_new(&sc) == 0 && gpgme_set_protocol(sc, GPGME_PROTOCOL_SPAWN) == 0) {
+			gpgme_error_t err = gpgme_op_spawn(sc, gpgconf, argv, NULL, NULL, NULL, 0);
+			(void)err; /* best effort: an orphaned agent exits once its socket is gone */
+		}
+		if (sc)
+			gpgme_release(sc);
+	}
+	if (ccp_rm_rf_at(AT_FDCWD, home) == 0)
+		home[0] = '\0';
+}
+
 void ccp_gpg_keyring_free(ccp_gpg_keyring *k)
 {
 	if (!k)
 		return;
-	if (k->ctx)
-		gpgme_release(k->ctx);
 	for (size_t i = 0; i < k->n_trusted; i++)
 		free(k->trusted[i]);
 	free(k->trusted);
-	if (k->home[0]) {
-		int r = ccp_rm_rf_at(AT_FDCWD, k->home);
-		(void)r; /* best effort: a leftover directory holds public keys only */
-	}
+	ccp_gpg_home_free(k->ctx, k->home, 0); /* best effort: a leftover directory holds public keys only */
 	free(k);
 }
 
@@ -79,33 +127,14 @@ static int add_trusted(ccp_gpg_keyring *k, const char *fpr, ccp_err *e)
 int ccp_gpg_keyring_new(ccp_gpg_keyring **out, const ccp_buf *blobs, size_t n_blobs, ccp_err *e)
 {
 	ccp_gpg_keyring *k;
-	const char *tmp = getenv("TMPDIR");
 	gpgme_error_t err;
 	int r;
 
 	*out = NULL;
-	pthread_once(&gpgme_once, gpgme_init);
-	if (!gpgme_ok)
-		return ccp_err_set(e, CCP_EPOLICY, "gpgme cannot find a usable gpg engine");
 	if (!(k = calloc(1, sizeof(*k))))
 		return ccp_err_oom(e);
-	if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)
-		tmp = "/tmp";
-	snprintf(k->home, sizeof(k->home), "%s/ccpull-gpg-XXXXXX", tmp);
-	if (!mkdtemp(k->home)) {
-		r = ccp_err_errno(e, CCP_EPOLICY, errno, "cannot create a temporary GNUPGHOME under %s", tmp);
-		k->home[0] = '\0';
+	if ((r = ccp_gpg_home_new(&k->ctx, k->home, sizeof(k->home), CCP_EPOLICY, e)))
 		goto fail;
-	}
-	if ((err = gpgme_new(&k->ctx))) {
-		r = gpg_fail(e, CCP_EPOLICY, err, "gpgme_new");
-		goto fail;
-	}
-	if ((err = gpgme_set_protocol(k->ctx, GPGME_PROTOCOL_OpenPGP)) ||
-	    (err = gpgme_ctx_set_engine_info(k->ctx, GPGME_PROTOCOL_OpenPGP, NULL, k->home))) {
-		r = gpg_fail(e, CCP_EPOLICY, err, "gpgme engine setup");
-		goto fail;
-	}
 	gpgme_set_armor(k->ctx, 0);
 	gpgme_set_textmode(k->ctx, 0);
 	for (size_t i = 0; i < n_blobs; i++) {

@@ -3,6 +3,12 @@
 
   cosign_sign.py keygen OUT.key OUT.pub
       an ECDSA P-256 key pair (PKCS#8 / PKIX PEM)
+  cosign_sign.py generate-key-pair OUT.key OUT.pub [--pem-type SIGSTORE|COSIGN] [--scrypt-n N]
+      what `cosign generate-key-pair` writes: an ECDSA P-256 key as "ENCRYPTED <TYPE> PRIVATE KEY" PEM
+      holding {"kdf": scrypt N r=8 p=1 + salt, "cipher": nacl/secretbox + nonce, "ciphertext"} (the
+      secretbox of the PKCS#8 DER under scrypt(COSIGN_PASSWORD)), and OUT.pub (PKIX PEM)
+  cosign_sign.py decrypt-key IN.key OUT.key
+      decrypts an encrypted key file with COSIGN_PASSWORD into PKCS#8 PEM (for openssl)
   cosign_sign.py ca DIR ISSUER EMAIL NOT_BEFORE NOT_AFTER
       a Fulcio-like root (DIR/ca.pem) and a leaf (DIR/leaf.pem, DIR/leaf.key) valid from NOT_BEFORE to
       NOT_AFTER (Unix times) with code-signing EKU, the email SAN and the OIDC issuer in both extensions
@@ -17,17 +23,28 @@
       --bad-set                  change the SET body after the log signed it
       --append                   keep the signatures already there
       --out-sig FILE --out-payload FILE   also write the raw signature and payload (for openssl dgst)
+      KEY may be an encrypted key file (password in COSIGN_PASSWORD, as for cosign).
+  cosign_sign.py tamper REGISTRY REPO DIGEST OUTDIR [--positions N]
+      reads the sha256-<hex>.sig manifest of DIGEST (first layer) and writes OUTDIR/orig.json (the
+      manifest as served) and, for N positions spread over each field (first and last byte included),
+      OUTDIR/<field>-<pos>.json with one byte changed: "signature" (annotation text), "certificate"
+      (its DER, PEM re-encoded), "bundle" (JSON text), "payload" (pushed as a new blob). Prints
+      "field pos file" lines.
 """
 import argparse
 import base64
 import datetime
 import hashlib
 import json
+import os
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
+import nacl.exceptions
+import nacl.secret
+import nacl.utils
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -45,9 +62,70 @@ def sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+# cosign's encrypted key file (go-securesystemslib encrypted.Encrypt): scrypt + NaCl secretbox.
+ENC_TYPES = ("ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIGN PRIVATE KEY")
+SCRYPT_NS = (32768, 65536, 131072)
+
+
+def password():
+    pw = os.environ.get("COSIGN_PASSWORD")
+    if pw is None:
+        sys.exit("COSIGN_PASSWORD is not set")
+    return pw.encode()
+
+
+def scrypt_key(pw, salt, n, r, p):
+    return hashlib.scrypt(pw, salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 << 20)
+
+
+def pem_wrap(pem_type, der):
+    body = base64.b64encode(der).decode()
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return ("-----BEGIN %s-----\n%s\n-----END %s-----\n" % (pem_type, "\n".join(lines), pem_type)).encode()
+
+
+def pem_unwrap(data):
+    lines = data.decode().strip().splitlines()
+    if len(lines) < 3 or not lines[0].startswith("-----BEGIN ") or not lines[-1].startswith("-----END "):
+        sys.exit("not a PEM block")
+    return lines[0][11:-5], base64.b64decode("".join(lines[1:-1]), validate=True)
+
+
+def encrypt_key(der, pw, n):
+    salt = nacl.utils.random(32)
+    nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
+    box = nacl.secret.SecretBox(scrypt_key(pw, salt, n, 8, 1))
+    # SecretBox.encrypt(...).ciphertext is tag || ciphertext, as Go's secretbox.Seal.
+    return json.dumps({"kdf": {"name": "scrypt", "params": {"N": n, "r": 8, "p": 1}, "salt": b64(salt)},
+                       "cipher": {"name": "nacl/secretbox", "nonce": b64(nonce)},
+                       "ciphertext": b64(box.encrypt(der, nonce).ciphertext)}, separators=(",", ":")).encode()
+
+
+def decrypt_key(blob, pw):
+    d = json.loads(blob)
+    kdf, cipher = d["kdf"], d["cipher"]
+    params = kdf["params"]
+    if kdf["name"] != "scrypt" or cipher["name"] != "nacl/secretbox":
+        sys.exit("unsupported kdf or cipher: %s, %s" % (kdf["name"], cipher["name"]))
+    if params["N"] not in SCRYPT_NS or params["r"] != 8 or params["p"] != 1:
+        sys.exit("unsupported scrypt parameters %r" % params)
+    key = scrypt_key(pw, base64.b64decode(kdf["salt"], validate=True), params["N"], 8, 1)
+    nonce = base64.b64decode(cipher["nonce"], validate=True)
+    try:
+        return nacl.secret.SecretBox(key).decrypt(base64.b64decode(d["ciphertext"], validate=True), nonce)
+    except nacl.exceptions.CryptoError:
+        sys.exit("decryption failed: wrong password or corrupt key file")
+
+
 def load_key(path):
     with open(path, "rb") as f:
-        return serialization.load_pem_private_key(f.read(), None)
+        data = f.read()
+    if data.lstrip().startswith(b"-----BEGIN ENCRYPTED "):
+        pem_type, blob = pem_unwrap(data)
+        if pem_type not in ENC_TYPES:
+            sys.exit("%s: unsupported PEM type %s" % (path, pem_type))
+        return serialization.load_der_private_key(decrypt_key(blob, password()), None)
+    return serialization.load_pem_private_key(data, None)
 
 
 def pub_pem(key):
@@ -62,6 +140,29 @@ def keygen(args):
                                   serialization.NoEncryption()))
     with open(args[1], "wb") as f:
         f.write(pub_pem(key))
+
+
+def generate_key_pair(argv):
+    p = argparse.ArgumentParser(prog="cosign_sign.py generate-key-pair")
+    p.add_argument("key")
+    p.add_argument("pub")
+    p.add_argument("--pem-type", choices=("SIGSTORE", "COSIGN"), default="SIGSTORE")
+    p.add_argument("--scrypt-n", type=int, choices=SCRYPT_NS, default=32768)
+    a = p.parse_args(argv)
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    with open(a.key, "wb") as f:
+        f.write(pem_wrap("ENCRYPTED %s PRIVATE KEY" % a.pem_type, encrypt_key(der, password(), a.scrypt_n)))
+    with open(a.pub, "wb") as f:
+        f.write(pub_pem(key))
+
+
+def decrypt_key_file(args):
+    key = load_key(args[0])
+    with open(args[1], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
 
 
 def ca(args):
@@ -193,11 +294,70 @@ def sign(argv):
     request("PUT", f"{base}/v2/{a.repo}/manifests/{tag}", manifest, OCI_MANIFEST).close()
 
 
+def positions(length, n):
+    n = min(n, length)
+    return sorted({i * (length - 1) // max(n - 1, 1) for i in range(n)})
+
+
+def tamper(argv):
+    p = argparse.ArgumentParser(prog="cosign_sign.py tamper")
+    for a in ("registry", "repo", "digest", "outdir"):
+        p.add_argument(a)
+    p.add_argument("--positions", type=int, default=16)
+    a = p.parse_args(argv)
+    base = "http://" + a.registry
+    tag = "sha256-" + a.digest.split(":", 1)[1] + ".sig"
+    with request("GET", f"{base}/v2/{a.repo}/manifests/{tag}", accept=OCI_MANIFEST) as r:
+        orig = r.read()
+    with open(os.path.join(a.outdir, "orig.json"), "wb") as f:
+        f.write(orig)
+    manifest = json.loads(orig)
+    layer = manifest["layers"][0]
+    ann = layer["annotations"]
+    with request("GET", f"{base}/v2/{a.repo}/blobs/{layer['digest']}") as r:
+        payload = r.read()
+
+    def flip(data, i):
+        b = bytearray(data)
+        b[i] ^= 0x01
+        return bytes(b)
+
+    def emit(field, pos, new_layer):
+        m = json.loads(orig)
+        m["layers"][0] = new_layer
+        out = os.path.join(a.outdir, f"{field}-{pos}.json")
+        with open(out, "wb") as f:
+            f.write(json.dumps(m).encode())
+        print(field, pos, out)
+
+    def with_annotation(name, value):
+        return dict(layer, annotations=dict(ann, **{name: value}))
+
+    sig = ann["dev.cosignproject.cosign/signature"].encode()
+    for i in positions(len(sig), a.positions):
+        emit("signature", i, with_annotation("dev.cosignproject.cosign/signature", flip(sig, i).decode()))
+    if "dev.sigstore.cosign/certificate" in ann:
+        # Flipping PEM text can leave the DER unchanged (base64 padding bits): change the DER itself.
+        cert_type, cert_der = pem_unwrap(ann["dev.sigstore.cosign/certificate"].encode())
+        for i in positions(len(cert_der), a.positions):
+            emit("certificate", i, with_annotation("dev.sigstore.cosign/certificate",
+                                                   pem_wrap(cert_type, flip(cert_der, i)).decode()))
+    if "dev.sigstore.cosign/bundle" in ann:
+        bundle = ann["dev.sigstore.cosign/bundle"].encode()
+        for i in positions(len(bundle), a.positions):
+            emit("bundle", i, with_annotation("dev.sigstore.cosign/bundle", flip(bundle, i).decode()))
+    for i in positions(len(payload), a.positions):
+        bad = flip(payload, i)
+        push_blob(base, a.repo, bad)
+        emit("payload", i, dict(layer, digest=sha(bad), size=len(bad)))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"keygen": keygen, "ca": ca, "sign": sign}.get(cmd, lambda _: sys.exit(__doc__))(args)
+    {"keygen": keygen, "generate-key-pair": generate_key_pair, "decrypt-key": decrypt_key_file, "ca": ca,
+     "sign": sign, "tamper": tamper}.get(cmd, lambda _: sys.exit(__doc__))(args)
 
 
 if __name__ == "__main__":

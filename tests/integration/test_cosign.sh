@@ -2,10 +2,12 @@
 # Sigstore (cosign) signatures from the registry: images pushed by skopeo, signed by cosign_sign.py the
 # way cosign does (sha256-<hex>.sig manifest, simplesigning payload, annotations), read with
 # use-sigstore-attachments. Key, keyData and Fulcio + Rekor policies; accepted (0) and rejected (3) cases.
+# Keys also in cosign's encrypted key file format; one byte changed in any field of a signature rejects it.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
 "$PY" -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed (see .ci/packages)"
+"$PY" -c 'import nacl.secret' 2>/dev/null || skip "python3-nacl is not installed (see .ci/packages)"
 SIGN="$PY $IT_DIR/cosign_sign.py"
 
 start_registry
@@ -57,6 +59,42 @@ push "$OCI:v1" "cs/unsigned:v1"
 # Two signatures, the first by an unknown key: one accepted signature is enough.
 sign_image cs/mixed "$T/other.key"
 $SIGN sign "$REG" cs/mixed "$(reg_digest cs/mixed:v1)" "$REG/cs/mixed" "$T/cosign.key" --append
+# Keys in cosign's encrypted format (signatures.md section 5): the current PEM type with the scrypt N
+# go-securesystemslib writes, and the older type with the N skopeo 1.9.3 requires.
+export COSIGN_PASSWORD='correct horse'
+$SIGN generate-key-pair "$T/enc.key" "$T/enc.pub" --scrypt-n 65536
+$SIGN generate-key-pair "$T/enc-old.key" "$T/enc-old.pub" --pem-type COSIGN --scrypt-n 32768
+# check_enc_key FILE PEM-TYPE N: the file has cosign's layout (checked with jq and base64, not the signer).
+check_enc_key() {
+	local f=$1 type=$2 n=$3 j=$T/enc.json
+	[ "$(head -n 1 "$f")" = "-----BEGIN ENCRYPTED $type PRIVATE KEY-----" ] || fail "$f: PEM type: $(head -n 1 "$f")"
+	[ "$(tail -n 1 "$f")" = "-----END ENCRYPTED $type PRIVATE KEY-----" ] || fail "$f: PEM end: $(tail -n 1 "$f")"
+	sed '1d;$d' "$f" | base64 -d >"$j" || fail "$f: PEM body is not base64"
+	jq -e --argjson n "$n" '(keys_unsorted == ["kdf", "cipher", "ciphertext"]) and .kdf.name == "scrypt" and
+		.kdf.params == {"N": $n, "r": 8, "p": 1} and .cipher.name == "nacl/secretbox"' "$j" >/dev/null ||
+		fail "$f: not cosign's layout: $(cat "$j")"
+	[ "$(jq -r .kdf.salt "$j" | base64 -d | wc -c)" = 32 ] || fail "$f: salt is not 32 bytes"
+	[ "$(jq -r .cipher.nonce "$j" | base64 -d | wc -c)" = 24 ] || fail "$f: nonce is not 24 bytes"
+	# The secretbox is the 16-byte tag and the PKCS#8 DER of the key: 138 bytes for P-256.
+	[ "$(jq -r .ciphertext "$j" | base64 -d | wc -c)" = $((16 + 138)) ] || fail "$f: ciphertext size"
+}
+check_enc_key "$T/enc.key" SIGSTORE 65536
+check_enc_key "$T/enc-old.key" COSIGN 32768
+# Decrypted, it is the private key of the public key written with it (checked by openssl).
+$SIGN decrypt-key "$T/enc.key" "$T/enc.dec"
+openssl pkey -in "$T/enc.dec" -pubout | cmp -s - "$T/enc.pub" || fail "the decrypted key does not match enc.pub"
+if COSIGN_PASSWORD=wrong $SIGN decrypt-key "$T/enc.key" "$T/enc.bad" 2>/dev/null; then
+	fail "an encrypted key file decrypts with a wrong password"
+fi
+sign_image cs/enckey "$T/enc.key" --out-sig "$T/enc.sig" --out-payload "$T/enc.payload"
+openssl dgst -sha256 -verify "$T/enc.pub" -signature "$T/enc.sig" "$T/enc.payload" >/dev/null ||
+	fail "openssl does not verify the signature made with the encrypted key file"
+sign_image cs/enckeyold "$T/enc-old.key"
+push "$OCI:v1" "cs/encwrongpw:v1"
+if COSIGN_PASSWORD=wrong $SIGN sign "$REG" cs/encwrongpw "$(reg_digest cs/encwrongpw:v1)" "$REG/cs/encwrongpw" \
+	"$T/enc.key" 2>/dev/null; then
+	fail "signed with an encrypted key file and a wrong password"
+fi
 # Key + Rekor.
 sign_image cs/keyrekor "$T/cosign.key" --rekor-key "$T/rekor.key" --time "$NOW"
 sign_image cs/keybadset "$T/cosign.key" --rekor-key "$T/rekor.key" --time "$NOW" --bad-set
@@ -80,6 +118,8 @@ ss "\"keyPath\": \"$T/cosign.pub\"" >"$P/key.json"
 ss "\"keyData\": \"$(base64 -w0 "$T/cosign.pub")\"" >"$P/keydata.json"
 ss "\"keyPaths\": [\"$T/other.pub\", \"$T/cosign.pub\"]" >"$P/keypaths.json"
 ss "\"keyPath\": \"$T/other.pub\"" >"$P/otherkey.json"
+ss "\"keyPath\": \"$T/enc.pub\"" >"$P/enc.json"
+ss "\"keyPaths\": [\"$T/enc.pub\", \"$T/enc-old.pub\"]" >"$P/encboth.json"
 ss "\"keyPath\": \"$T/cosign.pub\", \"rekorPublicKeyPath\": \"$T/rekor.pub\"" >"$P/keyrekor.json"
 fulcio() { # CA ISSUER EMAIL REKOR
 	ss "\"fulcio\": {\"caPath\": \"$1\", \"oidcIssuer\": \"$2\", \"subjectEmail\": \"$3\"}, \"rekorPublicKeyPath\": \"$4\""
@@ -129,6 +169,16 @@ expect_stderr 'no signature exists'
 check 3 key cs/key "$T/regd-off"
 # cosign signatures carry a repository, not a tag: matchExact refuses them.
 check 3 exact cs/key
+check 0 enc cs/enckey
+check 0 encboth cs/enckey
+check 0 encboth cs/enckeyold
+check 3 otherkey cs/enckey
+expect_stderr 'cryptographic signature verification failed'
+check 3 key cs/enckey
+check 3 enc cs/key
+check 3 enc cs/enckeyold
+check 3 enc cs/encwrongpw
+expect_stderr 'no signature exists'
 check 0 keyrekor cs/keyrekor
 check 3 keyrekor cs/key
 expect_stderr 'bundle'
@@ -156,3 +206,50 @@ check 3 key cs/tamper
 [ "$(grep -c "GET /v2/cs/tamper/blobs/$layer " "$REG_ACCESS_LOG" || true)" = "$gets" ] ||
 	fail "a rejected image had its layer fetched"
 log "$n cosign policy x image cases"
+
+# Tampering: one byte changed at TAMPER_POSITIONS positions spread over each field of a signature (the
+# signature annotation, certificate, Rekor bundle, payload) must reject the image, and the original
+# signature, put back, must be accepted again each time. Rekor's cross-checks see most changes first, so
+# signatures without Rekor are tampered too: by the encrypted key (changes reach the ECDSA check) and
+# with a PKI certificate (changes reach the X.509 checks).
+TAMPER_POSITIONS=16
+sign_image cs/tloop "$F/leaf.key" --cert "$F/leaf.pem" --chain "$F/chain.pem" --rekor-key "$T/rekor.key" \
+	--time $((NB + 60))
+mkdir -p "$T/pki"
+$SIGN ca "$T/pki" https://issuer.example.com signer@example.com $((NOW - 60)) $((NOW + 3600))
+sign_image cs/pki "$T/pki/leaf.key" --cert "$T/pki/leaf.pem" --chain "$T/pki/chain.pem"
+ss "\"pki\": {\"caRootsPath\": \"$T/pki/ca.pem\", \"subjectEmail\": \"signer@example.com\"}" >"$P/pki.json"
+check 0 pki cs/pki
+check 3 pki cs/fulcio
+# tamper_loop IMAGE POLICY FIELD...: every tampered copy of FIELDs of IMAGE's signature, then the original.
+tamper_loop() {
+	local img=$1 pol=$2 digest url d=$T/tl-${1//\//-} field pos file n=0
+	shift 2
+	digest=$(reg_digest "$img:v1")
+	url="http://$REG/v2/$img/manifests/sha256-${digest#sha256:}.sig"
+	mkdir -p "$d"
+	$SIGN tamper "$REG" "$img" "$digest" "$d" --positions "$TAMPER_POSITIONS" >"$d/all"
+	: >"$d/list"
+	for field in "$@"; do
+		grep "^$field " "$d/all" >>"$d/list" || true
+		[ "$(grep -c "^$field " "$d/list")" = "$TAMPER_POSITIONS" ] || fail "tamper $img: not $TAMPER_POSITIONS $field cases"
+	done
+	while read -r field pos file; do
+		for f in "$file" "$d/orig.json"; do
+			curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "@$f" "$url" \
+				>/dev/null || fail "could not put $f as the signature of $img"
+			expect "$([ "$f" = "$file" ] && echo 3 || echo 0)" "$CCPULL" verify --policy "$P/$pol.json" \
+				--registries-d "$T/regd" --tls-verify=false "$REG/$img:v1"
+			[ "$f" = "$file" ] || continue
+			expect_stderr "$REG/$img:v1 rejected"
+			printf '%s %s: %s\n' "$field" "$pos" "$(grep -v '^ ' "$T/err" | tail -n 1 | sed 's/.*requirement [0-9]* of [0-9]*): //')" >>"$T/tamper-reasons"
+		done
+		n=$((n + 1))
+	done <"$d/list"
+	log "$img: $n tampered signatures rejected, each accepted again once restored"
+}
+tamper_loop cs/tloop fulcio signature certificate bundle payload
+tamper_loop cs/enckey enc signature payload
+tamper_loop cs/pki pki certificate
+log "why tampered signatures were rejected:"
+cut -d: -f2- "$T/tamper-reasons" | sed 's/ near .*//' | sort | uniq -c | sort -rn >&2

@@ -10,6 +10,10 @@
 //	raw-timeout SOCK IMAGE BUNDLE MS     PullImage with timeout_nano = MS ms; prints the status code
 //	malformed SOCK                       undecodable request, truncated frame: only those connections end
 //	oversize SOCK                        a frame over 4 MiB is refused; the connection goes on
+//	aa-server SOCK LOG [ok|fail|not-supported]
+//	                                     serves the attestation agent's ExtendRuntimeMeasurement on
+//	                                     SOCK, appends each request to LOG as one JSON line and
+//	                                     answers Result OK, an INTERNAL error or NOT_SUPPORTED
 //
 // Errors print "ERROR <code>: <message>" and exit 1.
 package main
@@ -17,11 +21,13 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/containerd/ttrpc"
@@ -47,6 +53,71 @@ type ImagePullResponse struct {
 func (m *ImagePullResponse) Reset()         { *m = ImagePullResponse{} }
 func (m *ImagePullResponse) String() string { return fmt.Sprintf("%+v", *m) }
 func (*ImagePullResponse) ProtoMessage()    {}
+
+// attestation_agent.ExtendRuntimeMeasurementRequest / Response, field numbers of guest-components'
+// attestation-agent.proto.
+type ExtendRuntimeMeasurementRequest struct {
+	Domain        string  `protobuf:"bytes,1,opt,name=Domain,proto3"`
+	Operation     string  `protobuf:"bytes,2,opt,name=Operation,proto3"`
+	Content       string  `protobuf:"bytes,3,opt,name=Content,proto3"`
+	RegisterIndex *uint64 `protobuf:"varint,4,opt,name=RegisterIndex,proto3"`
+}
+
+func (m *ExtendRuntimeMeasurementRequest) Reset()         { *m = ExtendRuntimeMeasurementRequest{} }
+func (m *ExtendRuntimeMeasurementRequest) String() string { return fmt.Sprintf("%+v", *m) }
+func (*ExtendRuntimeMeasurementRequest) ProtoMessage()    {}
+
+type ExtendRuntimeMeasurementResponse struct {
+	Result int32 `protobuf:"varint,1,opt,name=Result,proto3"`
+}
+
+func (m *ExtendRuntimeMeasurementResponse) Reset()         { *m = ExtendRuntimeMeasurementResponse{} }
+func (m *ExtendRuntimeMeasurementResponse) String() string { return fmt.Sprintf("%+v", *m) }
+func (*ExtendRuntimeMeasurementResponse) ProtoMessage()    {}
+
+// aaServer serves ExtendRuntimeMeasurement until killed; the log line is written before the answer.
+func aaServer(sock, logPath, mode string) {
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		die("listen %s: %v", sock, err)
+	}
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0644)
+	if err != nil {
+		die("%v", err)
+	}
+	s, err := ttrpc.NewServer()
+	if err != nil {
+		die("%v", err)
+	}
+	var mu sync.Mutex
+	s.Register("attestation_agent.AttestationAgentService", map[string]ttrpc.Method{
+		"ExtendRuntimeMeasurement": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var req ExtendRuntimeMeasurementRequest
+			if err := unmarshal(&req); err != nil {
+				return nil, err
+			}
+			line, _ := json.Marshal(map[string]interface{}{"domain": req.Domain, "operation": req.Operation,
+				"content": req.Content, "register_index_set": req.RegisterIndex != nil})
+			mu.Lock()
+			_, werr := f.Write(append(line, '\n'))
+			mu.Unlock()
+			if werr != nil {
+				die("%v", werr)
+			}
+			switch mode {
+			case "fail":
+				return nil, status.Errorf(codes.Internal, "test attestation agent: extend refused")
+			case "not-supported":
+				return &ExtendRuntimeMeasurementResponse{Result: 1}, nil
+			}
+			return &ExtendRuntimeMeasurementResponse{}, nil
+		},
+	})
+	fmt.Println("serving")
+	if err := s.Serve(context.Background(), l); err != nil {
+		die("serve: %v", err)
+	}
+}
 
 type Empty struct{}
 
@@ -241,6 +312,12 @@ func main() {
 		writeFrame(c, 9, 1, p, uint32(len(p)))
 		expectCode(c, 9, codes.Unimplemented)
 		fmt.Println("OK")
+	case cmd == "aa-server" && (len(args) == 1 || len(args) == 2):
+		mode := "ok"
+		if len(args) == 2 {
+			mode = args[1]
+		}
+		aaServer(sock, args[0], mode)
 	default:
 		die("unknown command or wrong arguments: %v", os.Args[1:])
 	}

@@ -1,0 +1,348 @@
+/* ccpull.toml (the CDH config): every key, the kernel command line, multi-line strings, and the
+ * public ccp_config API mapping onto ccp_pull_options. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "ccpull/ccpull.h"
+#include "config/cdh_config.h"
+#include "test.h"
+
+static int parse(ccp_cdh_config *c, const char *s, ccp_err *e)
+{
+	return ccp_cdh_config_parse(c, s, strlen(s), e);
+}
+
+static const char full[] =
+	"socket = \"unix:///run/confidential-containers/cdh.sock\"\n"
+	"[aa]\n"
+	"aa_socket = \"unix:///run/aa.sock\"\n"
+	"[kbc]\n"
+	"name = \"cc_kbc\"\n"
+	"url = \"https://kbs.example:8080\"\n"
+	"kbs_cert = \"\"\"\n-----BEGIN CERTIFICATE-----\nKBS\n-----END CERTIFICATE-----\n\"\"\"\n"
+	"[[credentials]]\n"
+	"path = \"/run/confidential-containers/cdh/kbs/x\"\n"
+	"resource_uri = \"kbs:///default/x/y\"\n"
+	"[image]\n"
+	"work_dir = \"/run/image-rs\"\n"
+	"max_concurrent_layer_downloads_per_image = 4\n"
+	"sigstore_config_uri = \"file:///etc/sigstore.yaml\"\n"
+	"sigstore_config = \"default-docker:\\n  sigstore: file:///s\\n\"\n"
+	"image_security_policy_uri = \"kbs:///default/security-policy/test\"\n"
+	"image_security_policy = '''\n{\"default\": [{\"type\": \"reject\"}]}\n'''\n"
+	"authenticated_registry_credentials_uri = \"file:///etc/auth.json\"\n"
+	"registry_configuration_uri = \"/etc/registries.conf\"\n"
+	"extra_root_certificates = [\"\"\"\n-----BEGIN CERTIFICATE-----\nONE\n-----END CERTIFICATE-----\n\"\"\",\n"
+	"  \"-----BEGIN CERTIFICATE-----\\nTWO\\n-----END CERTIFICATE-----\"]\n"
+	"some_undefined_field = \"unknown value\"\n"
+	"[image.registry_config]\n"
+	"unqualified-search-registries = [\"docker.io\", \"example1.com\"]\n"
+	"[[image.registry_config.registry]]\n"
+	"prefix = \"example.com/foo\"\n"
+	"insecure = false\n"
+	"blocked = false\n"
+	"location = \"internal-registry-for-example.com/bar\"\n"
+	"[[image.registry_config.registry.mirror]]\n"
+	"location = \"example-mirror-0.local/mirror-for-foo\"\n"
+	"[[image.registry_config.registry.mirror]]\n"
+	"location = \"example-mirror-1.local/mirrors/foo\"\n"
+	"insecure = true\n"
+	"[[image.registry_config.registry]]\n"
+	"prefix = \"example.com/banned\"\n"
+	"blocked = true\n"
+	"[image.image_pull_proxy]\n"
+	"https_proxy = \"http://127.0.0.1:5432\"\n"
+	"http_proxy = \"http://127.0.0.1:5433\"\n"
+	"no_proxy = \"192.168.0.1,localhost\"\n"
+	"[log]\n"
+	"level = \"info\"\n";
+
+static void test_every_key(void)
+{
+	ccp_cdh_config c;
+	ccp_err e = CCP_ERR_INIT;
+
+	CHECK(parse(&c, full, &e) == 0);
+	if (e.msg[0])
+		fprintf(stderr, "%s\n", e.msg);
+	CHECK_STR(c.work_dir, "/run/image-rs");
+	CHECK(c.max_layer_downloads == 4);
+	CHECK_STR(c.sigstore_config_uri, "file:///etc/sigstore.yaml");
+	CHECK_STR(c.sigstore_config, "default-docker:\n  sigstore: file:///s\n");
+	CHECK_STR(c.policy_uri, "kbs:///default/security-policy/test");
+	CHECK_STR(c.policy, "{\"default\": [{\"type\": \"reject\"}]}\n");
+	CHECK_STR(c.auth_uri, "file:///etc/auth.json");
+	CHECK_STR(c.registries_uri, "/etc/registries.conf");
+	CHECK(c.n_extra_root_certificates == 2);
+	if (c.n_extra_root_certificates == 2) {
+		CHECK_STR(c.extra_root_certificates[0], "-----BEGIN CERTIFICATE-----\nONE\n-----END CERTIFICATE-----\n");
+		CHECK_STR(c.extra_root_certificates[1], "-----BEGIN CERTIFICATE-----\nTWO\n-----END CERTIFICATE-----");
+	}
+	CHECK(c.has_registry_config);
+	CHECK(c.registry_config.n_unqualified == 2);
+	CHECK(c.registry_config.n_entries == 2);
+	if (c.registry_config.n_entries == 2) {
+		ccp_reg_entry *en = &c.registry_config.entries[0];
+		CHECK_STR(en->prefix, "example.com/foo");
+		CHECK_STR(en->location, "internal-registry-for-example.com/bar");
+		CHECK(en->n_mirrors == 2 && !en->mirrors[0].insecure && en->mirrors[1].insecure);
+		CHECK_STR(en->mirrors[1].location, "example-mirror-1.local/mirrors/foo");
+		CHECK(c.registry_config.entries[1].blocked);
+	}
+	CHECK_STR(c.https_proxy, "http://127.0.0.1:5432");
+	CHECK_STR(c.http_proxy, "http://127.0.0.1:5433");
+	CHECK_STR(c.no_proxy, "192.168.0.1,localhost");
+	CHECK_STR(c.kbc_name, "cc_kbc");
+	CHECK_STR(c.kbs_url, "https://kbs.example:8080");
+	CHECK_STR(c.kbs_cert, "-----BEGIN CERTIFICATE-----\nKBS\n-----END CERTIFICATE-----\n");
+	CHECK_STR(c.aa_socket, "unix:///run/aa.sock");
+	ccp_cdh_config_free(&c);
+
+	/* dotted keys reach the same settings; "" is unset (kbs_cert = "" in CDH's examples) */
+	CHECK(parse(&c, "image.work_dir = \"/w\"\nimage.image_pull_proxy.no_proxy = \"x\"\n"
+			"image.registry_config.unqualified-search-registries = [\"quay.io\"]\n"
+			"[kbc]\nname = \"offline_fs_kbc\"\nurl = \"\"\nkbs_cert = \"\"\n", &e) == 0);
+	CHECK_STR(c.work_dir, "/w");
+	CHECK_STR(c.no_proxy, "x");
+	CHECK(c.has_registry_config && c.registry_config.n_unqualified == 1);
+	CHECK(!c.kbs_url && !c.kbs_cert);
+	ccp_cdh_config_free(&c);
+	/* nothing ccpull knows: an empty configuration */
+	CHECK(parse(&c, "[log]\nlevel = \"warn\"\n[kbc]\nname = \"offline_fs_kbc\"\n", &e) == 0);
+	CHECK(!c.work_dir && !c.has_registry_config && !c.policy_uri);
+	ccp_cdh_config_free(&c);
+}
+
+static void bad(const char *doc, const char *want)
+{
+	ccp_cdh_config c;
+	ccp_err e = CCP_ERR_INIT;
+
+	CHECK(parse(&c, doc, &e) == CCP_EINVALID);
+	if (!strstr(e.msg, want)) {
+		fprintf(stderr, "for %s: message \"%s\" lacks \"%s\"\n", doc, e.msg, want);
+		CHECK(0);
+	}
+	CHECK(!c.work_dir && !c.has_registry_config);
+}
+
+static void test_errors(void)
+{
+	bad("[image]\nwork_dir = 3\n", "line 2: image.work_dir must be a string");
+	bad("[image]\nimage_security_policy_uri = true\n", "image.image_security_policy_uri must be a string");
+	bad("[image]\nmax_concurrent_layer_downloads_per_image = 0\n", "from 1 to 1024");
+	bad("[image]\nmax_concurrent_layer_downloads_per_image = \"3\"\n", "from 1 to 1024");
+	bad("[image]\nextra_root_certificates = \"x\"\n", "array of strings");
+	bad("[image]\nextra_root_certificates = [1]\n", "array of strings");
+	bad("[image]\nextra_root_certificates = [\"not a cert\"]\n", "entry 1 is not a PEM");
+	bad("image.work_dir = \"/a\"\n[image]\nwork_dir = \"/b\"\n", "line 3: image.work_dir is set more than once");
+	bad("[image]\nwork_dir = \"/a\"\nwork_dir = \"/b\"\n", "duplicate key");
+	bad("[[image.registry_config]]\n", "must be a table");
+	bad("[image]\nregistry_config = 1\n", "must be a table");
+	bad("[image.registry_config]\n[[image.registry_config.registry]]\ninsecure = true\n",
+	    "image.registry_config: registries.conf");
+	bad("[image.registry_config]\n[[image.registry_config.registry]]\nlocation = \"a\"\nblocked = \"yes\"\n",
+	    "\"blocked\" must be a boolean");
+	bad("[aa]\naa_socket = [\"x\"]\n", "aa.aa_socket must be a string");
+	bad("[kbc]\nurl = 1\n", "kbc.url must be a string");
+	bad("[image]\nimage_security_policy = \"\"\"\nunterminated\n", "unterminated multi-line string");
+	bad("[image]\nx = { a = 1 }\n", "inline tables");
+}
+
+static void test_multiline(void)
+{
+	ccp_cdh_config c;
+	ccp_err e = CCP_ERR_INIT;
+
+	/* TOML 1.0: first newline dropped, CRLF -> LF, line ending backslash, quotes before the end */
+	CHECK(parse(&c, "[image]\r\nwork_dir = \"\"\"\r\na\\\r\n   \t\n  b\r\nc\\t\"\"\"\"\"\n"
+			"sigstore_config = '''x\\n\"\"y'''''\n", &e) == 0);
+	CHECK_STR(c.work_dir, "ab\nc\t\"\"");
+	CHECK_STR(c.sigstore_config, "x\\n\"\"y''");
+	ccp_cdh_config_free(&c);
+	bad("[image]\nwork_dir = \"\"\"a\"\"\"\"\"\"\n", "too many quotes");
+	bad("[image]\nwork_dir = \"\"\"a\x01\"\"\"\n", "control character");
+	/* the line after a multi-line string is counted right */
+	bad("[image]\nwork_dir = \"\"\"\n1\n2\n\"\"\"\nx = 1 2\n", "line 6:");
+	/* not in keys, and not in registries.conf */
+	bad("\"\"\"k\"\"\" = 1\n", "multi-line strings are not supported");
+	{
+		ccp_registries_conf rc;
+		CHECK(ccp_registries_conf_parse(&rc, "x = '''a'''\n", 12, &e) == CCP_EINVALID);
+	}
+}
+
+static void test_cmdline(void)
+{
+	ccp_cdh_config c;
+	ccp_err e = CCP_ERR_INIT;
+	const char *cl = "BOOT_IMAGE=/vmlinuz agent.no_proxy=localhost   \n agent.image_registry_auth=file:///a.json "
+			 "agent.https_proxy=http://1.2.3.4:1234 agent.http_proxy=http://5.6.7.8:1 "
+			 "agent.image_policy_file=file:///etc/image-policy.json console=ttyS0";
+	char with[512];
+
+	CHECK(ccp_cdh_config_from_cmdline(&c, cl, strlen(cl), &e) == 0);
+	CHECK_STR(c.no_proxy, "localhost");
+	CHECK_STR(c.https_proxy, "http://1.2.3.4:1234");
+	CHECK_STR(c.http_proxy, "http://5.6.7.8:1");
+	CHECK_STR(c.auth_uri, "file:///a.json");
+	CHECK(c.policy_uri == NULL);  /* without agent.enable_signature_verification=true */
+	ccp_cdh_config_free(&c);
+	snprintf(with, sizeof(with), "%s agent.enable_signature_verification=true\n", cl);
+	CHECK(ccp_cdh_config_from_cmdline(&c, with, strlen(with), &e) == 0);
+	CHECK_STR(c.policy_uri, "file:///etc/image-policy.json");
+	ccp_cdh_config_free(&c);
+	snprintf(with, sizeof(with), "%s agent.enable_signature_verification=1", cl);
+	CHECK(ccp_cdh_config_from_cmdline(&c, with, strlen(with), &e) == 0);
+	CHECK(c.policy_uri == NULL);  /* Rust's bool parse: only "true" */
+	ccp_cdh_config_free(&c);
+	/* the last occurrence wins; a prefix of another key does not match */
+	CHECK(ccp_cdh_config_from_cmdline(&c, "agent.no_proxyx=a agent.no_proxy=b agent.no_proxy=c", 52, &e) == 0);
+	CHECK_STR(c.no_proxy, "c");
+	ccp_cdh_config_free(&c);
+}
+
+static void test_format_roundtrip(void)
+{
+	ccp_cdh_config c;
+	ccp_registries_conf rc;
+	ccp_buf b = CCP_BUF_INIT(0);
+	ccp_err e = CCP_ERR_INIT;
+
+	CHECK(parse(&c, full, &e) == 0);
+	CHECK(ccp_registries_conf_format(&c.registry_config, &b, &e) == 0);
+	CHECK(ccp_registries_conf_parse(&rc, b.data, b.len, &e) == 0);
+	CHECK(rc.n_entries == 2 && rc.n_unqualified == 2);
+	if (rc.n_entries == 2) {
+		CHECK_STR(rc.entries[0].location, "internal-registry-for-example.com/bar");
+		CHECK(rc.entries[0].n_mirrors == 2 && rc.entries[0].mirrors[1].insecure);
+		CHECK(rc.entries[1].blocked);
+	}
+	ccp_registries_conf_free(&rc);
+	ccp_buf_free(&b);
+	ccp_cdh_config_free(&c);
+}
+
+static char *slurp(const char *path)
+{
+	ccp_buf b = CCP_BUF_INIT(0);
+	ccp_err e = CCP_ERR_INIT;
+	if (ccp_read_file(&b, path, 1 << 20, &e) != 0)
+		return NULL;
+	return ccp_buf_detach(&b);
+}
+
+static void test_public_api(void)
+{
+	char dir[] = "/tmp/ccpull-toml-test.XXXXXX", path[256], *s;
+	ccp_context *ctx = NULL;
+	ccp_config *cfg = NULL;
+	ccp_pull_options o;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("TMPDIR", dir, 1);
+	CHECK(ccp_context_new(&ctx) == 0);
+	snprintf(path, sizeof(path), "%s/cdh.toml", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("[aa]\naa_socket = \"unix:///run/aa.sock\"\n[kbc]\nname = \"cc_kbc\"\nurl = \"http://kbs:8080\"\n"
+	      "kbs_cert = \"-----BEGIN CERTIFICATE-----\\nK\\n-----END CERTIFICATE-----\\n\"\n"
+	      "[image]\nwork_dir = \"/run/image-rs\"\nimage_security_policy = '{\"default\": []}'\n"
+	      "sigstore_config = \"default-docker:\\n  sigstore: file:///sig\\n\"\n"
+	      "authenticated_registry_credentials_uri = \"file:///etc/auth.json\"\n"
+	      "registry_configuration_uri = \"/etc/ignored-registries.conf\"\n"
+	      "extra_root_certificates = [\"-----BEGIN CERTIFICATE-----\\nA\\n-----END CERTIFICATE-----\"]\n"
+	      "[image.registry_config]\n[[image.registry_config.registry]]\nlocation = \"r.example\"\ninsecure = true\n"
+	      "[image.image_pull_proxy]\nhttps_proxy = \"http://p:3128\"\n", f);
+	fclose(f);
+	CHECK(ccp_config_load(&cfg, ctx, path) == 0);
+	if (!cfg) {
+		fprintf(stderr, "%s\n", ccp_context_last_error(ctx));
+		ccp_context_free(ctx);
+		return;
+	}
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	o.authfile = "/from/the/command/line.json";
+	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK_STR(o.store, "/run/image-rs");
+	CHECK_STR(o.authfile, "/from/the/command/line.json");  /* the command line wins */
+	CHECK_STR(o.kbs, "http://kbs:8080");
+	CHECK(o.policy && strncmp(o.policy, dir, strlen(dir)) == 0);
+	CHECK((s = o.policy ? slurp(o.policy) : NULL) && strcmp(s, "{\"default\": []}") == 0);
+	free(s);
+	CHECK((s = o.kbs_cert ? slurp(o.kbs_cert) : NULL) && strstr(s, "\nK\n"));
+	free(s);
+	CHECK((s = o.ca_file ? slurp(o.ca_file) : NULL) && strstr(s, "\nA\n"));
+	free(s);
+	CHECK((s = o.registries_conf ? slurp(o.registries_conf) : NULL) && strstr(s, "location = \"r.example\"") &&
+	      strstr(s, "insecure = true"));
+	free(s);
+	snprintf(path, sizeof(path), "%s/sigstore.yaml", o.registries_d ? o.registries_d : "");
+	CHECK((s = slurp(path)) && strstr(s, "file:///sig"));
+	free(s);
+	CHECK_STR(ccp_config_proxy(cfg, "https_proxy"), "http://p:3128");
+	CHECK(ccp_config_proxy(cfg, "http_proxy") == NULL);
+	CHECK_STR(ccp_config_aa_socket(cfg), "/run/aa.sock");
+	snprintf(path, sizeof(path), "%s", o.policy ? o.policy : "");
+	ccp_config_free(cfg);
+	CHECK(access(path, F_OK) != 0);  /* the written documents go with the configuration */
+
+	/* kbs:// only where the option takes it */
+	snprintf(path, sizeof(path), "%s/kbs.toml", dir);
+	if ((f = fopen(path, "w"))) {
+		fputs("[image]\nsigstore_config_uri = \"kbs:///default/sigstore-config/test\"\n", f);
+		fclose(f);
+	}
+	cfg = NULL;
+	CHECK(ccp_config_load(&cfg, ctx, path) == CCP_EINVALID && !cfg);
+	CHECK(strstr(ccp_context_last_error(ctx), "sigstore_config_uri") != NULL);
+	if ((f = fopen(path, "w"))) {
+		fputs("[image]\nimage_security_policy_uri = \"kbs:///default/security-policy/test\"\n"
+		      "registry_configuration_uri = \"https://x/registries.conf\"\n", f);
+		fclose(f);
+	}
+	CHECK(ccp_config_load(&cfg, ctx, path) == CCP_EINVALID && !cfg);
+	CHECK(strstr(ccp_context_last_error(ctx), "unsupported URI scheme") != NULL);
+	CHECK(ccp_config_load(&cfg, ctx, "/nonexistent/ccpull.toml") == CCP_EINVALID && !cfg);
+
+	/* the kernel command line; an unreadable one is an empty configuration */
+	snprintf(path, sizeof(path), "%s/cmdline", dir);
+	if ((f = fopen(path, "w"))) {
+		fputs("agent.enable_signature_verification=true agent.image_policy_file=kbs:///default/p/t "
+		      "agent.image_registry_auth=file:///auth.json\n", f);
+		fclose(f);
+	}
+	CHECK(ccp_config_load_cmdline(&cfg, ctx, path) == 0 && cfg);
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	if (cfg)
+		CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK_STR(o.policy, "kbs:///default/p/t");
+	CHECK_STR(o.authfile, "/auth.json");
+	ccp_config_free(cfg);
+	CHECK(ccp_config_load_cmdline(&cfg, ctx, "/nonexistent/cmdline") == 0 && cfg);
+	ccp_config_free(cfg);
+
+	snprintf(path, sizeof(path), "%s/cdh.toml", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/kbs.toml", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cmdline", dir);
+	unlink(path);
+	CHECK(rmdir(dir) == 0);  /* nothing else was left in TMPDIR */
+	ccp_context_free(ctx);
+}
+
+int main(void)
+{
+	test_every_key();
+	test_errors();
+	test_multiline();
+	test_cmdline();
+	test_format_roundtrip();
+	test_public_api();
+	return test_summary();
+}
