@@ -5,7 +5,7 @@
  * the ciphertext and the GCMParameters (RFC 5084) as algorithm parameters.
  *
  * OpenSSL's CMS code cannot be used on these objects: ocicrypt's encoder (go.mozilla.org/pkcs7, as in
- * skopeo 1.9.3) writes the GCMParameters SEQUENCE with the primitive bit (0x10, not 0x30), which
+ * skopeo 1.9.3) writes the GCM parameters as a primitive-flagged SEQUENCE (0x10, not 0x30), which
  * OpenSSL's decoder rejects, and CMS EnvelopedData has no place for a GCM tag. So the structure is
  * walked with OpenSSL's TLV reader (ASN1_get_object) and its element decoders, and the two crypto
  * steps use EVP. Key files (keys and certificates, PEM or DER) are read with OSSL_STORE.
@@ -180,13 +180,23 @@ static int parse_content(envelope *env, const tlv *eci, ccp_err *e)
 	if (env->cipher_nid != NID_aes_128_gcm && env->cipher_nid != NID_aes_192_gcm && env->cipher_nid != NID_aes_256_gcm)
 		return ccp_err_set(e, CCP_EDECRYPT, "PKCS7: content encryption %s is not supported (AES-GCM only, as ocicrypt)",
 				   env->cipher_nid != NID_undef ? OBJ_nid2sn(env->cipher_nid) : "(unknown)");
-	/* GCMParameters ::= SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen INTEGER DEFAULT 12 }; see above for
-	 * why a primitive SEQUENCE is taken. */
+	/*
+	 * GCMParameters ::= SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen INTEGER DEFAULT 12 } (RFC 5084).
+	 * go.mozilla.org/pkcs7 writes a primitive-flagged SEQUENCE whose content is a second, proper
+	 * SEQUENCE { [4] IMPLICIT nonce, INTEGER }, and reads only that form back: both are taken.
+	 */
 	if (expect(&params, &q, qe, V_ASN1_SEQUENCE, -1) || q != qe)
 		return bad(e, "malformed GCM parameters");
 	q = params.c;
 	qe = params.c + params.len;
-	if (expect(&t, &q, qe, V_ASN1_OCTET_STRING, 0) || t.len == 0 || t.len > 64)
+	if (q < qe && *q == (V_ASN1_CONSTRUCTED | V_ASN1_SEQUENCE)) {
+		if (expect(&params, &q, qe, V_ASN1_SEQUENCE, 1) || q != qe)
+			return bad(e, "malformed GCM parameters");
+		q = params.c;
+		qe = params.c + params.len;
+	}
+	if (next(&t, &q, qe) || t.cons || t.tag != V_ASN1_OCTET_STRING ||
+	    (t.cls != V_ASN1_UNIVERSAL && t.cls != V_ASN1_CONTEXT_SPECIFIC) || t.len == 0 || t.len > 64)
 		return bad(e, "malformed GCM nonce");
 	env->nonce = t.c;
 	env->nonce_len = t.len;
@@ -461,6 +471,8 @@ static int load_file(loaded *l, const char *path, const char *password, ccp_err 
 		OSSL_STORE_INFO *info = OSSL_STORE_load(st);
 		int type = info ? OSSL_STORE_INFO_get_type(info) : 0;
 		if (!info) {
+			if (OSSL_STORE_eof(st))
+				break; /* the end reads as an error too */
 			if (OSSL_STORE_error(st)) {
 				r = ccp_err_set(e, CCP_EINVALID, "decryption key `%s`: unreadable object%s", path,
 						password ? " (or the password is wrong)"

@@ -80,14 +80,18 @@ void ccp_gpg_home_free(struct gpgme_context *ctx, char *home, int agent)
 	if (!home || !home[0])
 		return;
 	if (agent) {
-		/* Secret key operations start a gpg-agent for the home: stop it (no shell: gpgme spawns gpgconf). */
+		/*
+		 * Secret key operations start a gpg-agent for the home: stop it, and remove its socket
+		 * directory when gpg put it under /run/user (gpgme spawns gpgconf, no shell). Best effort:
+		 * an orphaned agent exits once its socket is gone.
+		 */
 		const char *gpgconf = gpgme_get_dirinfo("gpgconf-name");
-		const char *argv[] = { "gpgconf", "--homedir", home, "--kill", "gpg-agent", NULL };
+		const char *kill_argv[] = { "gpgconf", "--homedir", home, "--kill", "gpg-agent", NULL };
+		const char *rmdir_argv[] = { "gpgconf", "--homedir", home, "--remove-socketdir", NULL };
 		gpgme_ctx_t sc = NULL;
-		if (gpgconf && gpgme_new(&sc) == 0 && gpgme_set_protocol(sc, GPGME_PROTOCOL_SPAWN) == 0) {
-			gpgme_error_t err = gpgme_op_spawn(sc, gpgconf, argv, NULL, NULL, NULL, 0);
-			(void)err; /* best effort: an orphaned agent exits once its socket is gone */
-		}
+		if (gpgconf && gpgme_new(&sc) == 0 && gpgme_set_protocol(sc, GPGME_PROTOCOL_SPAWN) == 0 &&
+		    gpgme_op_spawn(sc, gpgconf, kill_argv, NULL, NULL, NULL, 0) == 0)
+			gpgme_op_spawn(sc, gpgconf, rmdir_argv, NULL, NULL, NULL, 0);
 		if (sc)
 			gpgme_release(sc);
 	}

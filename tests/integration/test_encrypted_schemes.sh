@@ -24,6 +24,8 @@ openssl x509 -in "$K/p7a.crt" -outform DER -out "$K/p7a.der"
 # pgp: keys in a private GNUPGHOME (skopeo reads recipients from $GNUPGHOME's public keyring).
 export GNUPGHOME=$T/gnupg
 mkdir -m 0700 "$GNUPGHOME"
+# gpg starts an agent for this home: stop it whatever the outcome (lib.sh's _cleanup takes $?).
+trap 'rc=$?; gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null; (exit $rc); _cleanup' EXIT
 gpgkey() { # UID PASSPHRASE
 	gpg --batch --pinentry-mode loopback --passphrase "$2" --quick-gen-key "$1" rsa2048 cert,sign never 2>/dev/null
 	local fpr
@@ -119,7 +121,10 @@ pull_fail pkcs7-badpass 2 enc/pkcs7:v1 'password' --decryption-key "pkcs7:$K/p7a
 pull_fail pkcs7-jwekey 6 enc/pkcs7:v1 'encrypted for pkcs7.*no decryption key given handles' \
 	--decryption-key "jwe:$K/rsa.pem"
 
-# --- pgp ---
+# --- pgp --- (ccpull's private GNUPGHOMEs go to $TMPDIR: a directory of this test's own)
+TMPGPG=$T/tmp
+mkdir -p "$TMPGPG"
+export TMPDIR=$TMPGPG
 pull_ok pgp enc/pgp:v1 --decryption-key "pgp:$K/alice.gpg"
 pull_ok pgp-armored enc/pgp:v1 --decryption-key "pgp:$K/alice.asc"
 pull_ok pgp-pass enc/pgp-carol:v1 --decryption-key "pgp:$K/carol.gpg:pass=hunter2"
@@ -130,10 +135,18 @@ pull_fail pgp-wrong 6 enc/pgp:v1 'no decryption key opens it.*pgp:.*bob\.gpg.*no
 pull_fail pgp-nopass 6 enc/pgp-carol:v1 'needs a password' --decryption-key "pgp:$K/carol.gpg"
 pull_fail pgp-badpass 6 enc/pgp-carol:v1 'needs another password' --decryption-key "pgp:$K/carol.gpg:pass=wrong"
 pull_fail pgp-notakey 2 enc/pgp:v1 'holds no OpenPGP secret key' --decryption-key "pgp:$K/p7a.crt"
-# No gpg-agent or home of ccpull's is left behind.
-if pgrep -f "gpg-agent.*ccpull-gpg-" >/dev/null; then
-	fail "a gpg-agent of ccpull is still running: $(pgrep -af 'gpg-agent.*ccpull-gpg-')"
+# No gpg-agent or GNUPGHOME of ccpull's is left behind.
+# (gpgconf --kill asks the agent to exit: give it a while to do so on a busy machine.)
+for i in $(seq 1 100); do
+	pgrep -f "gpg-agent.*$TMPGPG/ccpull-gpg-" >/dev/null || break
+	sleep 0.2
+done
+if pgrep -f "gpg-agent.*$TMPGPG/ccpull-gpg-" >/dev/null; then
+	fail "a gpg-agent of ccpull is still running: $(pgrep -af "gpg-agent.*$TMPGPG/ccpull-gpg-")"
 fi
+[ -z "$(find "$TMPGPG" -maxdepth 1 -name 'ccpull-gpg-*' -print -quit)" ] || fail "ccpull left a GNUPGHOME in $TMPGPG"
+
+unset TMPDIR
 
 # --- one image, three schemes: any one key opens it ---
 pull_ok mixed-pgp enc/mixed:v1 --decryption-key "pgp:$K/bob.gpg"
