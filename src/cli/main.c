@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ccpull/ccpull.h"
+#include "cli/options.h"
 
 #define EXIT_USAGE 2
 
@@ -78,33 +79,13 @@ static const char usage_text[] =
 	"7 unsafe or malformed layer content, 8 local storage.\n"
 	"See ccpull(1) for details.\n";
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-	exit(EXIT_USAGE);
-}
+#define usage_error(...) cli_usage_error(NULL, __VA_ARGS__)
 
 static int fail(ccp_context *ctx, int code)
 {
 	fprintf(stderr, "%s: %s\n", prog, ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
 									   : ccp_strerror(code));
 	return ccp_exit_status(code);
-}
-
-static int parse_bool(const char *opt, const char *v)
-{
-	if (!v || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		return 1;
-	if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		return 0;
-	usage_error("%s expects true or false, not \"%s\"", opt, v);
 }
 
 /* ---- progress on a terminal ---- */
@@ -168,133 +149,46 @@ static void on_progress(const ccp_progress_event *ev, void *payload)
 	pthread_mutex_unlock(&ps->lock);
 }
 
-/* ---- options shared by pull and inspect ---- */
+/* ---- options of pull and inspect ---- */
 
-enum {
-	OPT_INSECURE_POLICY = 256, OPT_POLICY, OPT_TLS_VERIFY, OPT_CA_FILE, OPT_REGISTRIES_CONF, OPT_AUTHFILE,
-	OPT_CREDS, OPT_PLATFORM, OPT_JSON, OPT_STORE, OPT_SNAPSHOTTER, OPT_RAW, OPT_CONFIG, OPT_HELP, OPT_REGISTRIES_D,
-	OPT_DECRYPTION_KEY, OPT_KEYPROVIDER_CONFIG, OPT_RETRY_TIMES, OPT_TIMEOUT, OPT_KBS, OPT_ATTESTER, OPT_KBS_CERT,
-	OPT_CONFIG_FILE
-};
+enum { OPT_JSON = CLI_OPT_LOCAL, OPT_RAW, OPT_IMAGE_CONFIG, OPT_HELP };
 
 static const struct option long_opts[] = {
-	{ "insecure-policy", no_argument, NULL, OPT_INSECURE_POLICY },
-	{ "policy", required_argument, NULL, OPT_POLICY },
-	{ "tls-verify", optional_argument, NULL, OPT_TLS_VERIFY },
-	{ "ca-file", required_argument, NULL, OPT_CA_FILE },
-	{ "registries-conf", required_argument, NULL, OPT_REGISTRIES_CONF },
-	{ "registries-d", required_argument, NULL, OPT_REGISTRIES_D },
-	{ "authfile", required_argument, NULL, OPT_AUTHFILE },
-	{ "creds", required_argument, NULL, OPT_CREDS },
-	{ "platform", required_argument, NULL, OPT_PLATFORM },
+	CLI_SHARED_LONG_OPTIONS,
 	{ "json", no_argument, NULL, OPT_JSON },
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "snapshotter", required_argument, NULL, OPT_SNAPSHOTTER },
 	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "image-config", no_argument, NULL, OPT_CONFIG },
-	{ "config", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "image-config", no_argument, NULL, OPT_IMAGE_CONFIG },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, OPT_HELP },
-	{ "decryption-key", required_argument, NULL, OPT_DECRYPTION_KEY },
-	{ "keyprovider-config", required_argument, NULL, OPT_KEYPROVIDER_CONFIG },
-	{ "retry-times", required_argument, NULL, OPT_RETRY_TIMES },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "kbs", required_argument, NULL, OPT_KBS },
-	{ "attester", required_argument, NULL, OPT_ATTESTER },
-	{ "kbs-cert", required_argument, NULL, OPT_KBS_CERT },
 	{ NULL, 0, NULL, 0 }
 };
 
 typedef struct cli_opts {
-	ccp_pull_options pull;
+	cli_image_opts img;
 	int json, quiet, raw, config;
-	const char *keys[64];         /* --decryption-key */
-	const char *config_file;      /* --config */
-	ccp_config *cfg;
 } cli_opts;
 
 static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 {
+	const char *command = is_pull ? "pull" : "inspect";
+	unsigned groups = is_pull ? CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS : CLI_GROUP_IMAGE;
 	int ch;
 
-	ccp_pull_options_init(&c->pull, CCP_PULL_OPTIONS_VERSION);
-	if (getenv("OCICRYPT_KEYPROVIDER_CONFIG") && *getenv("OCICRYPT_KEYPROVIDER_CONFIG"))
-		c->pull.keyprovider_config = getenv("OCICRYPT_KEYPROVIDER_CONFIG");
-	c->pull.decryption_keys = c->keys;
+	cli_image_opts_init(&c->img);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+q", long_opts, NULL)) != -1) {
+		if (cli_image_option(&c->img, ch, optarg, groups, command))
+			continue;
 		switch (ch) {
-		case OPT_INSECURE_POLICY: c->pull.insecure_policy = 1; break;
-		case OPT_POLICY: c->pull.policy = optarg; break;
-		case OPT_TLS_VERIFY: c->pull.tls_verify = parse_bool("--tls-verify", optarg); break;
-		case OPT_CA_FILE: c->pull.ca_file = optarg; break;
-		case OPT_REGISTRIES_CONF: c->pull.registries_conf = optarg; break;
-		case OPT_REGISTRIES_D: c->pull.registries_d = optarg; break;
-		case OPT_AUTHFILE: c->pull.authfile = optarg; break;
-		case OPT_CREDS: c->pull.creds = optarg; break;
-		case OPT_PLATFORM: c->pull.platform = optarg; break;
 		case OPT_JSON: c->json = 1; break;
-		case OPT_CONFIG_FILE: c->config_file = optarg; break;
-		case OPT_KBS:
-		case OPT_KBS_CERT:
-		case OPT_ATTESTER:
-			if (!is_pull)
-				usage_error("%s applies to pull only", argv[optind - 1]);
-			if (ch == OPT_KBS)
-				c->pull.kbs = optarg;
-			else if (ch == OPT_KBS_CERT)
-				c->pull.kbs_cert = optarg;
-			else if (strcmp(optarg, "auto") && strcmp(optarg, "sample") && strcmp(optarg, "tdx") &&
-			    strcmp(optarg, "snp") && strcmp(optarg, "aa"))
-				usage_error("--attester expects auto, sample, tdx, snp or aa, not \"%s\"", optarg);
-			else
-				c->pull.attester = optarg;
-			break;
-		case OPT_RETRY_TIMES:
-		case OPT_TIMEOUT: {
-			unsigned long max = ch == OPT_RETRY_TIMES ? 20 : 7 * 86400, v;
-			char *end;
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || !isdigit((unsigned char)optarg[0]) || v > max)
-				usage_error("%s expects a number from 0 to %lu, not \"%s\"",
-					    ch == OPT_RETRY_TIMES ? "--retry-times" : "--timeout", max, optarg);
-			if (ch == OPT_RETRY_TIMES)
-				c->pull.retries = (unsigned int)v;
-			else
-				c->pull.timeout_s = (unsigned int)v;
-			break;
-		}
 		case OPT_HELP: fputs(usage_text, stdout); exit(0);
-		case OPT_DECRYPTION_KEY:
-		case OPT_KEYPROVIDER_CONFIG:
-			if (!is_pull)
-				usage_error("%s applies to pull only", argv[optind - 1]);
-			if (ch == OPT_KEYPROVIDER_CONFIG)
-				c->pull.keyprovider_config = optarg;
-			else if (c->pull.n_decryption_keys == sizeof(c->keys) / sizeof(c->keys[0]))
-				usage_error("at most %zu --decryption-key options", sizeof(c->keys) / sizeof(c->keys[0]));
-			else
-				c->keys[c->pull.n_decryption_keys++] = optarg;
-			break;
-		case OPT_STORE:
-		case OPT_SNAPSHOTTER:
 		case 'q':
 			if (!is_pull)
-				usage_error("%s applies to pull only", argv[optind - 1]);
-			if (ch == OPT_STORE)
-				c->pull.store = optarg;
-			else if (ch == 'q')
-				c->quiet = 1;
-			else if (strcmp(optarg, "copy") == 0)
-				c->pull.snapshotter = CCP_SNAPSHOTTER_COPY;
-			else if (strcmp(optarg, "overlay") == 0)
-				c->pull.snapshotter = CCP_SNAPSHOTTER_OVERLAY;
-			else
-				usage_error("unknown snapshotter \"%s\" (copy or overlay)", optarg);
+				usage_error("-q applies to pull only");
+			c->quiet = 1;
 			break;
 		case OPT_RAW:
-		case OPT_CONFIG:
+		case OPT_IMAGE_CONFIG:
 			if (is_pull)
 				usage_error("%s applies to inspect only", argv[optind - 1]);
 			if (ch == OPT_RAW)
@@ -306,27 +200,6 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 			usage_error("invalid option");
 		}
 	}
-}
-
-/* --config: the file fills what the command line left unset; its proxies go to libcurl's environment. */
-static int apply_config(cli_opts *c, ccp_context *ctx)
-{
-	static const char *const proxies[] = { "https_proxy", "http_proxy", "no_proxy" };
-	int r;
-
-	if (!c->config_file)
-		return 0;
-	if ((r = ccp_config_load(&c->cfg, ctx, c->config_file)) != 0 ||
-	    (r = ccp_config_apply(c->cfg, ctx, &c->pull)) != 0)
-		return fail(ctx, r);
-	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
-		const char *v = ccp_config_proxy(c->cfg, proxies[i]);
-		if (v && setenv(proxies[i], v, 1) != 0) {
-			fprintf(stderr, "%s: cannot set %s\n", prog, proxies[i]);
-			return 1;
-		}
-	}
-	return 0;
 }
 
 static int print_json(json_t *j)
@@ -355,24 +228,24 @@ static int cmd_pull(int argc, char **argv)
 	if (argc - optind != 2)
 		usage_error("pull needs IMAGE and BUNDLE (got %d arguments)", argc - optind);
 	if (!c.quiet && isatty(STDERR_FILENO)) {
-		c.pull.progress = on_progress;
-		c.pull.progress_payload = &ps;
+		c.img.pull.progress = on_progress;
+		c.img.pull.progress_payload = &ps;
 	}
 	if (ccp_context_new(&ctx) != 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	if ((r = apply_config(&c, ctx)) != 0) {
-		ccp_config_free(c.cfg);
+	if ((r = cli_load_config(&c.img, ctx, 0, "pull")) != 0) {
+		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
 	}
-	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.pull);
+	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.img.pull);
 	if (r != 0) {
-		if (c.pull.progress)
+		if (c.img.pull.progress)
 			fputc('\n', stderr);
 		r = fail(ctx, r);
-		ccp_config_free(c.cfg);
+		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
 	}
@@ -400,7 +273,7 @@ static int cmd_pull(int argc, char **argv)
 			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
 	}
 	ccp_pull_result_free(res);
-	ccp_config_free(c.cfg);
+	cli_image_opts_free(&c.img);
 	ccp_context_free(ctx);
 	return r;
 }
@@ -442,14 +315,14 @@ static int cmd_inspect(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	if ((r = apply_config(&c, ctx)) != 0) {
-		ccp_config_free(c.cfg);
+	if ((r = cli_load_config(&c.img, ctx, 0, "inspect")) != 0) {
+		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
 	}
-	if ((r = ccp_inspect(&res, ctx, argv[optind], &c.pull)) != 0) {
+	if ((r = ccp_inspect(&res, ctx, argv[optind], &c.img.pull)) != 0) {
 		r = fail(ctx, r);
-		ccp_config_free(c.cfg);
+		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
 	}
@@ -484,7 +357,7 @@ static int cmd_inspect(int argc, char **argv)
 		print_config_summary(data, len);
 	}
 	ccp_inspect_result_free(res);
-	ccp_config_free(c.cfg);
+	cli_image_opts_free(&c.img);
 	ccp_context_free(ctx);
 	return r;
 }
@@ -565,7 +438,7 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 static int cmd_store(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
+		{ "store", required_argument, NULL, CLI_OPT_STORE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 }
@@ -582,7 +455,7 @@ static int cmd_store(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (ch) {
-		case OPT_STORE: store = optarg; break;
+		case CLI_OPT_STORE: store = optarg; break;
 		case OPT_JSON: json = 1; break;
 		case OPT_HELP: fputs(usage_text, stdout); exit(0);
 		default: usage_error("invalid option");

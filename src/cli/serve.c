@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ccpull/ccpull.h"
+#include "cli/options.h"
 #include "service/service.h"
 
 #define DEFAULT_SOCKET "/run/confidential-containers/cdh.sock"
@@ -51,7 +52,8 @@ static const char serve_usage[] =
 	"Options applied to every pull (as for ccpull pull):\n"
 	"  --insecure-policy, --policy PATH, --tls-verify=false, --ca-file PATH, --registries-conf PATH,\n"
 	"  --registries-d DIR, --authfile PATH, --creds USER:PASS, --platform OS/ARCH[/VARIANT],\n"
-	"  --store DIR, --snapshotter overlay|copy\n"
+	"  --store DIR, --snapshotter overlay|copy, --decryption-key KEY, --keyprovider-config PATH,\n"
+	"  --kbs URL, --attester A, --kbs-cert PATH, --retry-times N, --timeout SECONDS\n"
 	"\n"
 	"See ccpull(1), SERVE.\n";
 
@@ -148,78 +150,32 @@ static int bind_socket(const char *path)
 	return fd;
 }
 
-/*
- * --config, or the kernel command line as CDH reads it without one: fills what the options left
- * unset, exports the proxies for libcurl (before any thread starts) and names the AA socket.
- */
-static int load_config(ccp_config **config, ccp_context **ctx, const char *path, ccp_pull_options *pull,
-		       svc_config *cfg)
-{
-	static const char *const proxies[] = { "https_proxy", "http_proxy", "no_proxy" };
-	int r;
-
-	if (ccp_context_new(ctx) != 0) {
-		fprintf(stderr, "ccpull serve: out of memory\n");
-		return -1;
-	}
-	r = path ? ccp_config_load(config, *ctx, path) : ccp_config_load_cmdline(config, *ctx, NULL);
-	if (r == 0)
-		r = ccp_config_apply(*config, *ctx, pull);
-	if (r != 0) {
-		fprintf(stderr, "ccpull serve: %s\n", ccp_context_last_error(*ctx));
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++) {
-		const char *v = ccp_config_proxy(*config, proxies[i]);
-		if (v && setenv(proxies[i], v, 1) != 0) {
-			fprintf(stderr, "ccpull serve: cannot set %s\n", proxies[i]);
-			return -1;
-		}
-	}
-	cfg->aa_socket = ccp_config_aa_socket(*config) ? ccp_config_aa_socket(*config) : DEFAULT_AA_SOCKET;
-	return 0;
-}
-
-enum {
-	S_SOCKET = 256, S_MAX_CONNECTIONS, S_MAX_REQUESTS, S_INSECURE_POLICY, S_POLICY, S_TLS_VERIFY, S_CA_FILE,
-	S_REGISTRIES_CONF, S_REGISTRIES_D, S_AUTHFILE, S_CREDS, S_PLATFORM, S_STORE, S_SNAPSHOTTER, S_HELP,
-	S_CONFIG
-};
+enum { S_SOCKET = CLI_OPT_LOCAL, S_MAX_CONNECTIONS, S_MAX_REQUESTS, S_HELP };
 
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		CLI_SHARED_LONG_OPTIONS,
 		{ "socket", required_argument, NULL, S_SOCKET },
 		{ "max-connections", required_argument, NULL, S_MAX_CONNECTIONS },
 		{ "max-requests", required_argument, NULL, S_MAX_REQUESTS },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "insecure-policy", no_argument, NULL, S_INSECURE_POLICY },
-		{ "policy", required_argument, NULL, S_POLICY },
-		{ "tls-verify", optional_argument, NULL, S_TLS_VERIFY },
-		{ "ca-file", required_argument, NULL, S_CA_FILE },
-		{ "registries-conf", required_argument, NULL, S_REGISTRIES_CONF },
-		{ "registries-d", required_argument, NULL, S_REGISTRIES_D },
-		{ "authfile", required_argument, NULL, S_AUTHFILE },
-		{ "creds", required_argument, NULL, S_CREDS },
-		{ "platform", required_argument, NULL, S_PLATFORM },
-		{ "store", required_argument, NULL, S_STORE },
-		{ "snapshotter", required_argument, NULL, S_SNAPSHOTTER },
 		{ "help", no_argument, NULL, S_HELP },
-		{ "config", required_argument, NULL, S_CONFIG },
 		{ NULL, 0, NULL, 0 }
 	};
-	ccp_pull_options pull;
+	cli_image_opts img;
 	svc_config cfg = { 0 };
-	const char *socket_path = DEFAULT_SOCKET, *config_path = NULL;
+	const char *socket_path = DEFAULT_SOCKET;
 	ccp_context *ctx = NULL;
-	ccp_config *config = NULL;
 	unsigned long n;
 	sigset_t sigs;
 	int ch, listen_fd, sig_fd, r;
 
-	ccp_pull_options_init(&pull, CCP_PULL_OPTIONS_VERSION);
+	cli_image_opts_init(&img);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
+		if (cli_image_option(&img, ch, optarg, CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS, "serve"))
+			continue;
 		switch (ch) {
 		case S_SOCKET: socket_path = optarg; break;
 		case S_MAX_CONNECTIONS:
@@ -232,43 +188,22 @@ int cmd_serve(int argc, char **argv)
 				cfg.max_requests = n;
 			break;
 		case 'q': cfg.quiet = 1; break;
-		case S_INSECURE_POLICY: pull.insecure_policy = 1; break;
-		case S_POLICY: pull.policy = optarg; break;
-		case S_TLS_VERIFY:
-			if (!optarg || strcmp(optarg, "true") == 0)
-				pull.tls_verify = 1;
-			else if (strcmp(optarg, "false") == 0)
-				pull.tls_verify = 0;
-			else
-				serve_usage_error("--tls-verify expects true or false, not", optarg);
-			break;
-		case S_CA_FILE: pull.ca_file = optarg; break;
-		case S_REGISTRIES_CONF: pull.registries_conf = optarg; break;
-		case S_REGISTRIES_D: pull.registries_d = optarg; break;
-		case S_AUTHFILE: pull.authfile = optarg; break;
-		case S_CREDS: pull.creds = optarg; break;
-		case S_PLATFORM: pull.platform = optarg; break;
-		case S_STORE: pull.store = optarg; break;
-		case S_SNAPSHOTTER:
-			if (strcmp(optarg, "copy") == 0)
-				pull.snapshotter = CCP_SNAPSHOTTER_COPY;
-			else if (strcmp(optarg, "overlay") == 0)
-				pull.snapshotter = CCP_SNAPSHOTTER_OVERLAY;
-			else
-				serve_usage_error("unknown snapshotter (copy or overlay):", optarg);
-			break;
 		case S_HELP: fputs(serve_usage, stdout); return 0;
-		case S_CONFIG: config_path = optarg; break;
 		default: serve_usage_error("invalid option", NULL);
 		}
 	}
 	if (optind != argc)
 		serve_usage_error("serve takes no arguments, got", argv[optind]);
-	cfg.pull = &pull;
-	if (load_config(&config, &ctx, config_path, &pull, &cfg) != 0) {
-		r = 2;
+	cfg.pull = &img.pull;
+	/* --config, or without it the kernel command line as CDH reads it; before any thread starts */
+	if (ccp_context_new(&ctx) != 0) {
+		fprintf(stderr, "ccpull serve: out of memory\n");
+		r = 1;
 		goto out;
 	}
+	if ((r = cli_load_config(&img, ctx, 1, "serve")) != 0)
+		goto out;
+	cfg.aa_socket = ccp_config_aa_socket(img.config) ? ccp_config_aa_socket(img.config) : DEFAULT_AA_SOCKET;
 
 	/* before any thread exists, so that every thread inherits the mask and only sig_fd sees them */
 	sigemptyset(&sigs);
@@ -294,7 +229,7 @@ int cmd_serve(int argc, char **argv)
 	if (socket_path)
 		unlink(socket_path);
 out:
-	ccp_config_free(config);
+	cli_image_opts_free(&img);
 	ccp_context_free(ctx);
 	return r;
 }

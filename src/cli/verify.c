@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ccpull/ccpull.h"
+#include "cli/options.h"
 
 int cmd_verify(int argc, char **argv);
 
@@ -34,96 +35,32 @@ static const char verify_usage[] =
 	"  --retry-times N            retry a failed registry request up to N times (default 3)\n"
 	"  --timeout SECONDS          give up after this long\n"
 	"  --kbs URL, --attester A, --kbs-cert PATH   a kbs:/// policy released by a Trustee KBS\n"
+	"  --config PATH              ccpull.toml (the Confidential Data Hub's config); options win over it\n"
 	"  --json                     print the result as one JSON object on stdout\n"
 	"\n"
 	"See ccpull(1), VERIFY.\n";
 
-static void __attribute__((noreturn, format(printf, 1, 2))) verify_usage_error(const char *fmt, ...);
-static void verify_usage_error(const char *fmt, ...)
-{
-	va_list ap;
+enum { V_JSON = CLI_OPT_LOCAL, V_HELP };
 
-	fputs("ccpull: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\nTry 'ccpull verify --help' for more information.\n", stderr);
-	exit(2);
-}
-
-enum {
-	V_POLICY = 256, V_INSECURE_POLICY, V_TLS_VERIFY, V_CA_FILE, V_REGISTRIES_CONF, V_REGISTRIES_D, V_AUTHFILE,
-	V_CREDS, V_PLATFORM, V_JSON, V_RETRY_TIMES, V_TIMEOUT, V_KBS, V_ATTESTER, V_KBS_CERT, V_HELP
-};
-
-static unsigned int parse_number(const char *opt, const char *v, unsigned long max)
-{
-	unsigned long n;
-	char *end;
-
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || !isdigit((unsigned char)v[0]) || n > max)
-		verify_usage_error("%s expects a number from 0 to %lu, not \"%s\"", opt, max, v);
-	return (unsigned int)n;
-}
-
-static void parse_verify_options(ccp_pull_options *o, int *json, int argc, char **argv)
+static void parse_verify_options(cli_image_opts *c, int *json, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, V_POLICY },
-		{ "insecure-policy", no_argument, NULL, V_INSECURE_POLICY },
-		{ "tls-verify", optional_argument, NULL, V_TLS_VERIFY },
-		{ "ca-file", required_argument, NULL, V_CA_FILE },
-		{ "registries-conf", required_argument, NULL, V_REGISTRIES_CONF },
-		{ "registries-d", required_argument, NULL, V_REGISTRIES_D },
-		{ "authfile", required_argument, NULL, V_AUTHFILE },
-		{ "creds", required_argument, NULL, V_CREDS },
-		{ "platform", required_argument, NULL, V_PLATFORM },
+		CLI_SHARED_LONG_OPTIONS,
 		{ "json", no_argument, NULL, V_JSON },
-		{ "retry-times", required_argument, NULL, V_RETRY_TIMES },
-		{ "timeout", required_argument, NULL, V_TIMEOUT },
-		{ "kbs", required_argument, NULL, V_KBS },
-		{ "attester", required_argument, NULL, V_ATTESTER },
-		{ "kbs-cert", required_argument, NULL, V_KBS_CERT },
 		{ "help", no_argument, NULL, V_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
-	ccp_pull_options_init(o, CCP_PULL_OPTIONS_VERSION);
+	cli_image_opts_init(c);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		if (cli_image_option(c, ch, optarg, CLI_GROUP_IMAGE | CLI_GROUP_KBS, "verify"))
+			continue;
 		switch (ch) {
-		case V_POLICY: o->policy = optarg; break;
-		case V_INSECURE_POLICY: o->insecure_policy = 1; break;
-		case V_TLS_VERIFY:
-			if (!optarg || strcmp(optarg, "true") == 0 || strcmp(optarg, "1") == 0)
-				o->tls_verify = 1;
-			else if (strcmp(optarg, "false") == 0 || strcmp(optarg, "0") == 0)
-				o->tls_verify = 0;
-			else
-				verify_usage_error("--tls-verify expects true or false, not \"%s\"", optarg);
-			break;
-		case V_CA_FILE: o->ca_file = optarg; break;
-		case V_REGISTRIES_CONF: o->registries_conf = optarg; break;
-		case V_REGISTRIES_D: o->registries_d = optarg; break;
-		case V_AUTHFILE: o->authfile = optarg; break;
-		case V_CREDS: o->creds = optarg; break;
-		case V_PLATFORM: o->platform = optarg; break;
 		case V_JSON: *json = 1; break;
-		case V_RETRY_TIMES: o->retries = parse_number("--retry-times", optarg, 20); break;
-		case V_TIMEOUT: o->timeout_s = parse_number("--timeout", optarg, 7 * 86400); break;
-		case V_KBS: o->kbs = optarg; break;
-		case V_KBS_CERT: o->kbs_cert = optarg; break;
-		case V_ATTESTER:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "sample") && strcmp(optarg, "tdx") &&
-			    strcmp(optarg, "snp") && strcmp(optarg, "aa"))
-				verify_usage_error("--attester expects auto, sample, tdx, snp or aa, not \"%s\"", optarg);
-			o->attester = optarg;
-			break;
 		case V_HELP: fputs(verify_usage, stdout); exit(0);
-		default: verify_usage_error("invalid option");
+		default: cli_usage_error("verify", "invalid option");
 		}
 	}
 }
@@ -221,19 +158,24 @@ static int print_json(const ccp_verify_result *res)
 
 int cmd_verify(int argc, char **argv)
 {
-	ccp_pull_options o;
+	cli_image_opts c;
 	ccp_context *ctx = NULL;
 	ccp_verify_result *res = NULL;
 	int json = 0, r;
 
-	parse_verify_options(&o, &json, argc, argv);
+	parse_verify_options(&c, &json, argc, argv);
 	if (argc - optind != 1)
-		verify_usage_error("verify needs exactly one IMAGE (got %d arguments)", argc - optind);
+		cli_usage_error("verify", "verify needs exactly one IMAGE (got %d arguments)", argc - optind);
 	if (ccp_context_new(&ctx) != 0) {
 		fputs("ccpull: out of memory\n", stderr);
 		return 1;
 	}
-	r = ccp_verify(&res, ctx, argv[optind], &o);
+	if ((r = cli_load_config(&c, ctx, 0, "verify")) != 0) {
+		cli_image_opts_free(&c);
+		ccp_context_free(ctx);
+		return r;
+	}
+	r = ccp_verify(&res, ctx, argv[optind], &c.pull);
 	if (res) {
 		if (json) {
 			if (print_json(res) != 0 && !r)
@@ -246,6 +188,7 @@ int cmd_verify(int argc, char **argv)
 		fprintf(stderr, "ccpull: %s\n", ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
 									   : ccp_strerror(r));
 	ccp_verify_result_free(res);
+	cli_image_opts_free(&c);
 	ccp_context_free(ctx);
 	return ccp_exit_status(r);
 }

@@ -1,0 +1,75 @@
+/*
+ * The options every command that reads images takes (pull, inspect, verify, serve): one table, one
+ * parser, one way to read --config, so that the commands cannot drift apart.
+ */
+#ifndef CCP_CLI_OPTIONS_H
+#define CCP_CLI_OPTIONS_H
+
+#include <getopt.h>
+#include "ccpull/ccpull.h"
+
+enum {
+	CLI_OPT_INSECURE_POLICY = 256, CLI_OPT_POLICY, CLI_OPT_TLS_VERIFY, CLI_OPT_CA_FILE, CLI_OPT_REGISTRIES_CONF,
+	CLI_OPT_REGISTRIES_D, CLI_OPT_AUTHFILE, CLI_OPT_CREDS, CLI_OPT_PLATFORM, CLI_OPT_CONFIG, CLI_OPT_RETRY_TIMES,
+	CLI_OPT_TIMEOUT, CLI_OPT_KBS, CLI_OPT_ATTESTER, CLI_OPT_KBS_CERT, CLI_OPT_STORE, CLI_OPT_SNAPSHOTTER,
+	CLI_OPT_DECRYPTION_KEY, CLI_OPT_KEYPROVIDER_CONFIG,
+	CLI_OPT_LOCAL = 512 /* each command numbers its own options from here */
+};
+
+/* Which shared options a command accepts. */
+#define CLI_GROUP_IMAGE 1u  /* registry, policy, platform, --config, retries, timeout */
+#define CLI_GROUP_KBS 2u    /* --kbs, --attester, --kbs-cert */
+#define CLI_GROUP_LAYERS 4u /* --store, --snapshotter, --decryption-key, --keyprovider-config */
+
+/* Entries for a getopt_long table; a command appends its own and the terminating zero entry. */
+#define CLI_SHARED_LONG_OPTIONS                                                          \
+	{ "insecure-policy", no_argument, NULL, CLI_OPT_INSECURE_POLICY },               \
+	{ "policy", required_argument, NULL, CLI_OPT_POLICY },                           \
+	{ "tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY },                   \
+	{ "ca-file", required_argument, NULL, CLI_OPT_CA_FILE },                         \
+	{ "registries-conf", required_argument, NULL, CLI_OPT_REGISTRIES_CONF },         \
+	{ "registries-d", required_argument, NULL, CLI_OPT_REGISTRIES_D },               \
+	{ "authfile", required_argument, NULL, CLI_OPT_AUTHFILE },                       \
+	{ "creds", required_argument, NULL, CLI_OPT_CREDS },                             \
+	{ "platform", required_argument, NULL, CLI_OPT_PLATFORM },                       \
+	{ "config", required_argument, NULL, CLI_OPT_CONFIG },                           \
+	{ "retry-times", required_argument, NULL, CLI_OPT_RETRY_TIMES },                 \
+	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },                         \
+	{ "kbs", required_argument, NULL, CLI_OPT_KBS },                                 \
+	{ "attester", required_argument, NULL, CLI_OPT_ATTESTER },                       \
+	{ "kbs-cert", required_argument, NULL, CLI_OPT_KBS_CERT },                       \
+	{ "store", required_argument, NULL, CLI_OPT_STORE },                             \
+	{ "snapshotter", required_argument, NULL, CLI_OPT_SNAPSHOTTER },                 \
+	{ "decryption-key", required_argument, NULL, CLI_OPT_DECRYPTION_KEY },           \
+	{ "keyprovider-config", required_argument, NULL, CLI_OPT_KEYPROVIDER_CONFIG }
+
+#define CLI_MAX_KEYS 64
+
+typedef struct cli_image_opts {
+	ccp_pull_options pull;
+	const char *keys[CLI_MAX_KEYS]; /* --decryption-key */
+	const char *config_file;        /* --config */
+	ccp_config *config;             /* loaded by cli_load_config */
+} cli_image_opts;
+
+/* Defaults, plus $OCICRYPT_KEYPROVIDER_CONFIG. */
+void cli_image_opts_init(cli_image_opts *c);
+void cli_image_opts_free(cli_image_opts *c);
+
+/*
+ * Applies ch when it is a shared option and returns 1, or returns 0 for any other ch. A bad value,
+ * or an option outside `groups`, is a usage error of `command` (exit 2).
+ */
+int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups, const char *command);
+
+/*
+ * Reads --config (or, with cmdline_fallback and no --config, the agent.* keys of the kernel command
+ * line as CDH does): fills what the command line left unset and exports the file's proxies for
+ * libcurl. Call before any thread starts. Returns 0, or the exit status after printing the error.
+ */
+int cli_load_config(cli_image_opts *c, ccp_context *ctx, int cmdline_fallback, const char *command);
+
+/* "ccpull[ COMMAND]: message" and a pointer to --help on stderr; exits 2. */
+void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif
