@@ -72,22 +72,21 @@ push() { # push TAG SUFFIX MEDIATYPE
 push gzip tar.gz application/vnd.oci.image.layer.v1.tar+gzip
 push zstd tar.zst application/vnd.oci.image.layer.v1.tar+zstd
 
-# Scaling: 1, 2 and 3 copies of the /usr/include layer (each copy is applied in full), so bytes and
-# files processed grow 1:2:3.
+# Scaling: images of 1, 2 and 3 distinct layers, each a copy of /usr/include under its own
+# directory, so bytes and files grow 1:2:3 and every layer adds new files.
 scale_args=()
-for d in "${LAYER_DIRS[@]}"; do
-	if [ "$d" = usr/include ]; then
-		i=0
-		for dd in "${LAYER_DIRS[@]}"; do [ "$dd" = usr/include ] && break; i=$((i + 1)); done
-		scale_args=("${DIFF_IDS[$i]}:$WORK/layers/usr_include.tar.gz")
-	fi
-done
-if [ ${#scale_args[@]} -eq 1 ]; then
+if [ -d /usr/include ]; then
 	for n in 1 2 3; do
-		args=()
-		for _ in $(seq "$n"); do args+=("${scale_args[0]}"); done
-		/usr/bin/python3 "$SRC/bench/push.py" "$REG" "bench/img:scale$n" application/vnd.oci.image.layer.v1.tar+gzip \
-			"${args[@]}" >/dev/null
+		if [ ! -s "$WORK/layers/scale$n.tar.gz" ]; then
+			tar -C / --format=pax --numeric-owner --sort=name --transform "s,^usr/include,copy$n," \
+				-cf "$WORK/layers/scale$n.tar" usr/include
+			gzip -n -6 -c "$WORK/layers/scale$n.tar" >"$WORK/layers/scale$n.tar.gz"
+			sha256sum "$WORK/layers/scale$n.tar" | cut -c1-64 >"$WORK/layers/scale$n.diffid"
+			rm "$WORK/layers/scale$n.tar"
+		fi
+		scale_args+=("sha256:$(cat "$WORK/layers/scale$n.diffid"):$WORK/layers/scale$n.tar.gz")
+		/usr/bin/python3 "$SRC/bench/push.py" "$REG" "bench/img:scale$n" \
+			application/vnd.oci.image.layer.v1.tar+gzip "${scale_args[@]}" >/dev/null
 	done
 fi
 
@@ -203,7 +202,9 @@ declare -A T M
 # Alternate the tools within each round so that machine noise spreads over all of them.
 ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd containerd:zstd ccpull-warm:gzip
       ccpull-secure:gzip)
-[ ${#scale_args[@]} -eq 1 ] && ROWS+=(ccpull:scale1 ccpull:scale2 ccpull:scale3)
+[ ${#scale_args[@]} -eq 3 ] && ROWS+=(ccpull:scale1 ccpull:scale2 ccpull:scale3)
+# BENCH_ROWS="ccpull:gzip ccpull-secure:gzip" measures only those rows.
+[ -n "${BENCH_ROWS:-}" ] && read -r -a ROWS <<<"$BENCH_ROWS"
 declare -A SECS RSS
 for round in $(seq "$RUNS"); do
 	for row in "${ROWS[@]}"; do
@@ -238,10 +239,12 @@ for row in "${ROWS[@]}"; do
 	[ -n "${T[skopeo+umoci:$tag]:-}" ] && vs=$(printf '%.2f' "$(echo "${T[$row]} / ${T[skopeo+umoci:$tag]}" | bc -l)")
 	printf '%-22s %10.2f %14d %14.2f %16s\n' "$row" "${T[$row]}" $((${M[$row]} / 1024)) "$vc" "$vs"
 done
-if [ ${#scale_args[@]} -eq 1 ]; then
-	printf '\nscaling (1, 2, 3 copies of the /usr/include layer): %.2f s, %.2f s, %.2f s; per copy %.2f, %.2f, %.2f\n' \
+if [ -n "${T[ccpull:scale3]:-}" ]; then
+	printf '\nscaling (1, 2, 3 distinct /usr/include-sized layers): %.2f s, %.2f s, %.2f s; per layer %.2f, %.2f, %.2f\n' \
 		"${T[ccpull:scale1]}" "${T[ccpull:scale2]}" "${T[ccpull:scale3]}" "${T[ccpull:scale1]}" \
 		"$(echo "${T[ccpull:scale2]} / 2" | bc -l)" "$(echo "${T[ccpull:scale3]} / 3" | bc -l)"
 fi
-printf '\nencrypted + signed vs plain (ccpull, overlay): %.2f\n' "$(echo "${T[ccpull-secure:gzip]} / ${T[ccpull:gzip]}" | bc -l)"
-echo "image layers: ${LAYER_DIRS[*]}; $(du -ch "$WORK"/layers/*.tar.gz | tail -1 | cut -f1) gzip, $(du -ch "$WORK"/layers/*.tar.zst | tail -1 | cut -f1) zstd; runs: $RUNS"
+if [ -n "${T[ccpull-secure:gzip]:-}" ] && [ -n "${T[ccpull:gzip]:-}" ]; then
+	printf '\nencrypted + signed vs plain (ccpull, overlay): %.2f\n' "$(echo "${T[ccpull-secure:gzip]} / ${T[ccpull:gzip]}" | bc -l)"
+fi
+echo "image layers: ${LAYER_DIRS[*]}; $(du -ch "$WORK"/layers/usr_*.tar.gz | tail -1 | cut -f1) gzip, $(du -ch "$WORK"/layers/usr_*.tar.zst | tail -1 | cut -f1) zstd; runs: $RUNS"

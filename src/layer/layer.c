@@ -70,7 +70,7 @@ typedef struct layer {
 	ccp_hasher diff_h;
 	uint64_t out_bytes, max_out;
 	ccp_decryptor *dec;  /* encrypted blob */
-	uint64_t dec_upto;   /* ring offset up to which bytes are decrypted */
+	unsigned char plain[1 << 16]; /* the producer's decryption buffer */
 } layer;
 
 /* ---- ring ---- */
@@ -157,25 +157,6 @@ static ssize_t ring_read(ring *r, const unsigned char **p, size_t min)
 	return (ssize_t)n;
 }
 
-/*
- * ring_read for the consumer. For an encrypted blob every byte is HMACed and decrypted in place the
- * first time it is handed out (a peek hands bytes out again: they are not decrypted twice). A
- * failure there is kept in the decryptor and reported by ccp_decryptor_final.
- */
-static ssize_t layer_read(layer *l, const unsigned char **p, size_t min)
-{
-	ssize_t n = ring_read(&l->r, p, min);
-
-	if (n > 0 && l->dec && l->r.tail + (uint64_t)n > l->dec_upto) {
-		size_t skip = (size_t)(l->dec_upto - l->r.tail);
-		unsigned char *q = (unsigned char *)*p + skip; /* the region is the reader's until released */
-		ccp_err ignored = CCP_ERR_INIT;
-		ccp_decryptor_update(l->dec, q, q, (size_t)n - skip, &ignored);
-		l->dec_upto = l->r.tail + (uint64_t)n;
-	}
-	return n;
-}
-
 /* ---- producer ---- */
 
 static int sink(void *payload, const void *data, size_t len)
@@ -193,7 +174,23 @@ static int sink(void *payload, const void *data, size_t len)
 	l->blob_bytes += len;
 	if (job->progress)
 		job->progress(job->progress_payload, l->blob_bytes, job->blob_size);
-	ring_write(&l->r, data, len);
+	if (!l->dec) {
+		ring_write(&l->r, data, len);
+		return 0;
+	}
+	/*
+	 * Encrypted: decrypt and HMAC here, beside the blob digest, so the consumer's thread only
+	 * decompresses. A decryption failure is kept in the decryptor and reported by
+	 * ccp_decryptor_final, after the blob digest, so the root cause comes first.
+	 */
+	for (const unsigned char *in = data; len > 0;) {
+		size_t k = len < sizeof(l->plain) ? len : sizeof(l->plain);
+		ccp_err ignored = CCP_ERR_INIT;
+		ccp_decryptor_update(l->dec, in, l->plain, k, &ignored);
+		ring_write(&l->r, l->plain, k);
+		in += k;
+		len -= k;
+	}
 	return 0;
 }
 
@@ -224,7 +221,7 @@ static int producer_failed(layer *l, ssize_t code, ccp_err *e)
 static int sniff(layer *l, ccp_err *e)
 {
 	const unsigned char *p;
-	ssize_t n = layer_read(l, &p, 4);
+	ssize_t n = ring_read(&l->r, &p, 4);
 
 	if (n < 0)
 		return producer_failed(l, n, e);
@@ -310,7 +307,7 @@ static ssize_t tar_read(void *payload, const void **buf, ccp_err *e)
 	if (l->at_end)
 		return 0;
 	if (l->comp == CCP_COMP_NONE) {
-		n = layer_read(l, &p, 1);
+		n = ring_read(&l->r, &p, 1);
 		if (n < 0)
 			return producer_failed(l, n, e);
 		if (n == 0) {
@@ -324,7 +321,7 @@ static ssize_t tar_read(void *payload, const void **buf, ccp_err *e)
 	}
 	for (;;) {
 		if (l->in_len == 0 && !l->pending) {
-			n = layer_read(l, &l->in, 1);
+			n = ring_read(&l->r, &l->in, 1);
 			if (n < 0)
 				return producer_failed(l, n, e);
 			if (n == 0) {
@@ -374,7 +371,7 @@ static void drain_ring(layer *l)
 {
 	const unsigned char *p;
 
-	while (layer_read(l, &p, 1) > 0)
+	while (ring_read(&l->r, &p, 1) > 0)
 		;
 }
 
