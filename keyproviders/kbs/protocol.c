@@ -385,7 +385,8 @@ static int jcs_value(ccp_buf *b, const json_t *v, int depth)
 			return CCP_ENOMEM;
 		json_object_foreach((json_t *)v, k, m)
 			keys[i++] = k;
-		qsort(keys, n, sizeof(*keys), key_cmp);
+		if (n)
+			qsort(keys, n, sizeof(*keys), key_cmp); /* qsort must not get a NULL array */
 		r = ccp_buf_append(b, "{", 1);
 		for (i = 0; i < n && !r; i++)
 			r = (i ? ccp_buf_append(b, ",", 1) : 0) || jcs_string(b, keys[i], strlen(keys[i])) ||

@@ -77,7 +77,7 @@ static int list_add(ccp_sig_list *out, ccp_buf *b, ccp_err *e)
 int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char *what, ccp_err *e)
 {
 	json_t *root = NULL, *list = NULL, *item;
-	size_t i, added = 0;
+	size_t i, added = 0, before = out->n;
 	int r;
 
 	if ((r = ccp_json_parse(&root, data, len, CCP_SIGEXT_LIST_MAX, what, CCP_EREGISTRY, e)))
@@ -147,6 +147,11 @@ int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char
 	}
 out:
 	json_decref(root);
+	if (r) {
+		/* leave out as it was: drop what this call appended */
+		while (out->n > before)
+			ccp_buf_free(&out->v[--out->n]);
+	}
 	return r;
 }
 
@@ -155,7 +160,6 @@ int ccp_sigext_fetch(ccp_sig_list *out, ccp_registry *r, const ccp_digest *d, cc
 	ccp_buf body = CCP_BUF_INIT(CCP_SIGEXT_LIST_MAX);
 	char dstr[CCP_DIGEST_STR_MAX], what[CCP_DIGEST_STR_MAX + 64];
 	ccp_digest check;
-	size_t before = out->n;
 	int rc;
 
 	/* The digest goes into a URL path: it must be a well-formed digest (CVE-2024-3727). */
@@ -167,10 +171,5 @@ int ccp_sigext_fetch(ccp_sig_list *out, ccp_registry *r, const ccp_digest *d, cc
 	snprintf(what, sizeof(what), "signature list of %s", dstr);
 	rc = ccp_sigext_parse(out, body.data, body.len, what, e);
 	ccp_buf_free(&body);
-	if (rc) {
-		/* leave out as it was: drop what this call appended */
-		while (out->n > before)
-			ccp_buf_free(&out->v[--out->n]);
-	}
 	return rc;
 }
