@@ -3,6 +3,9 @@
 
 Usage: stallproxy.py PORT_FILE UPSTREAM(host:port) DIR
 
+With DIR/NAME.only holding a digest, only that blob of slow/NAME is held (the others pass), so a
+pull can be held at a chosen layer.
+
 Forwards every request to UPSTREAM. A GET or HEAD of /v2/slow/NAME/blobs/... first creates
 DIR/NAME.stalled (so the test knows that pull is in flight), then waits until DIR/NAME.release
 exists. Writes its port to PORT_FILE once listening. Lets tests hold a pull open without timing
@@ -22,7 +25,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sys.stderr.write("stallproxy: " + (fmt % args) + "\n")
 
     def relay(self, method):
-        if self.path.startswith("/v2/slow/") and "/blobs/" in self.path:
+        if self.path.startswith("/v2/slow/") and "/blobs/" in self.path and self.held(self.path.split("/")[3]):
             name = self.path.split("/")[3]
             open(os.path.join(DIR, name + ".stalled"), "a").close()
             while not os.path.exists(os.path.join(DIR, name + ".release")):
@@ -41,6 +44,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if method != "HEAD":
             self.wfile.write(body)
         conn.close()
+
+    def held(self, name):
+        try:
+            with open(os.path.join(DIR, name + ".only")) as f:
+                return f.read().strip() in self.path
+        except FileNotFoundError:
+            return True
 
     def do_GET(self):
         self.relay("GET")
