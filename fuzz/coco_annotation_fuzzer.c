@@ -5,27 +5,9 @@
 #include <string.h>
 #include "keyproviders/kbs/kbs.h"
 
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A resource path has three parts, none empty, "." or "..", and nothing of a query. */
-static int path_ok(const char *s)
-{
-	size_t parts = 1;
-
-	if (strchr(s, '?') || strchr(s, '#'))
-		return 0;
-	for (const char *p = s;; p++) {
-		const char *q = strchr(p, '/');
-		size_t n = q ? (size_t)(q - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (!q)
-			break;
-		parts++;
-		p = q;
-	}
-	return parts == 3;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (ccp_coco_packet_parse(&p, data, size, &e) != 0)
 		return e.msg[0] ? 0 : (__builtin_trap(), 0);
-	if (!path_ok(p.path) || (p.ctr ? p.iv.len != 16 : p.iv.len != 12))
+	if (!fuzz_resource_path_ok(p.path) || (p.ctr ? p.iv.len != 16 : p.iv.len != 12))
 		__builtin_trap();
 	r = ccp_coco_unwrap(&out, &p, kek, sizeof(kek), &e);
 	if (r != 0 && r != CCP_EDECRYPT && r != CCP_ENOMEM)

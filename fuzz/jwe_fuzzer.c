@@ -9,20 +9,9 @@
 #include "ocicrypt/ocicrypt.h"
 #include "jwe_fuzzer_keys.h"
 
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static EVP_PKEY *load(const char *pem)
-{
-	EVP_PKEY *k = NULL;
-	const unsigned char *p = (const unsigned char *)pem;
-	size_t len = strlen(pem);
-	OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(&k, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
-
-	if (!d || OSSL_DECODER_from_data(d, &p, &len) != 1)
-		__builtin_trap();
-	OSSL_DECODER_CTX_free(d);
-	return k;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	if (!rsa) {
-		rsa = load(fuzz_rsa_pem);
-		ec = load(fuzz_ec_pem);
+		rsa = fuzz_load_pem_key(fuzz_rsa_pem);
+		ec = fuzz_load_pem_key(fuzz_ec_pem);
 	}
 	if (size < 1 || size > 256 * 1024)
 		return 0;

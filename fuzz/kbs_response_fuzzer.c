@@ -12,40 +12,9 @@
 #include "util/json.h"
 #include "jwe_fuzzer_keys.h"
 
+#include "fuzz_common.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A resource path has three parts, none empty, "." or "..", and nothing of a query. */
-static int path_ok(const char *s)
-{
-	size_t parts = 1;
-
-	if (strchr(s, '?') || strchr(s, '#'))
-		return 0;
-	for (const char *p = s;; p++) {
-		const char *q = strchr(p, '/');
-		size_t n = q ? (size_t)(q - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (!q)
-			break;
-		parts++;
-		p = q;
-	}
-	return parts == 3;
-}
-
-static EVP_PKEY *load(const char *pem)
-{
-	EVP_PKEY *k = NULL;
-	const unsigned char *p = (const unsigned char *)pem;
-	size_t len = strlen(pem);
-	OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(&k, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
-
-	if (!d || OSSL_DECODER_from_data(d, &p, &len) != 1)
-		__builtin_trap();
-	OSSL_DECODER_CTX_free(d);
-	return k;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -55,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size - 1;
 
 	if (!ec)
-		ec = load(fuzz_ec_pem);
+		ec = fuzz_load_pem_key(fuzz_ec_pem);
 	if (size < 1 || size > 256 * 1024)
 		return 0;
 	switch (data[0]) {
@@ -98,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(uri, in, n);
 		uri[n] = '\0';
-		if (ccp_kbs_resource_path(path, uri, &e) == 0 && !path_ok(path))
+		if (ccp_kbs_resource_path(path, uri, &e) == 0 && !fuzz_resource_path_ok(path))
 			__builtin_trap();
 		break;
 	}
