@@ -25,12 +25,18 @@ typedef struct ring {
 	unsigned char *buf;
 	uint64_t head, tail; /* bytes written / released, ever */
 	size_t held;         /* bytes handed to the reader and not yet released */
+	/* What a waiting side needs before it is worth waking (0: not waiting): batching the
+	 * hand-offs saves a futex wake-up and a context switch per network read. */
+	size_t reader_wants, writer_wants;
 	int done, code;      /* producer finished, with code */
 } ring;
 
+#define RING_BATCH (64u << 10)
+
 /*
- * Decompressed chunks on their way from the decompressing thread to the unpacker: inflating (and
- * hashing the diff_id of) one part of a layer overlaps writing the files of the part before it.
+ * Decompressed chunks on their way from the decompressing thread to the unpacker and, beside it, the
+ * thread hashing the diff_id: inflating one part of a layer overlaps hashing it and writing the files
+ * of the part before it. A slot is free again once both have seen it.
  */
 #define STAGE_SLOTS 4
 typedef struct stage {
@@ -38,7 +44,7 @@ typedef struct stage {
 	pthread_cond_t cv;
 	unsigned char *buf[STAGE_SLOTS];
 	size_t len[STAGE_SLOTS];
-	uint64_t filled, taken, released; /* slots, ever */
+	uint64_t filled, taken, released, hashed; /* slots, ever */
 	int done, code, stop;
 	ccp_err err;
 } stage;
@@ -68,6 +74,7 @@ typedef struct layer {
 	ccp_gunzip *gz;
 	ZSTD_DCtx *zd;
 	ccp_hasher diff_h;
+	int hash_staged;  /* the stage's hashing thread, not account(), feeds diff_h */
 	uint64_t out_bytes, max_out;
 	ccp_decryptor *dec;  /* encrypted blob */
 	unsigned char plain[1 << 16]; /* the producer's decryption buffer */
@@ -100,8 +107,12 @@ static void ring_write(ring *r, const unsigned char *p, size_t len)
 		size_t off, n;
 
 		pthread_mutex_lock(&r->mu);
-		while (r->head - r->tail == RING_SIZE)
-			pthread_cond_wait(&r->can_write, &r->mu);
+		if (RING_SIZE - (r->head - r->tail) < (len < RING_BATCH ? len : RING_BATCH)) {
+			r->writer_wants = len < RING_BATCH ? len : RING_BATCH;
+			while (RING_SIZE - (r->head - r->tail) < r->writer_wants)
+				pthread_cond_wait(&r->can_write, &r->mu);
+			r->writer_wants = 0;
+		}
 		off = (size_t)(r->head % RING_SIZE);
 		n = RING_SIZE - (size_t)(r->head - r->tail);
 		if (n > RING_SIZE - off)
@@ -113,7 +124,8 @@ static void ring_write(ring *r, const unsigned char *p, size_t len)
 		memcpy(r->buf + off, p, n);
 		pthread_mutex_lock(&r->mu);
 		r->head += n;
-		pthread_cond_signal(&r->can_read);
+		if (r->reader_wants && r->head - r->tail >= r->reader_wants)
+			pthread_cond_signal(&r->can_read);
 		pthread_mutex_unlock(&r->mu);
 		p += n;
 		len -= n;
@@ -130,9 +142,9 @@ static void ring_finish(ring *r, int code)
 }
 
 /*
- * Releases what was handed out before and waits for at least min bytes (or the end). Returns the
- * contiguous bytes available at *p, 0 at the end, or the producer's error code (at once: a failed
- * fetch stops the consumer promptly).
+ * Releases what was handed out before and waits for at least min bytes (or the end); when it has to
+ * wait, it waits for a batch. Returns the contiguous bytes available at *p, 0 at the end, or the
+ * producer's error code (at once: a failed fetch stops the consumer promptly).
  */
 static ssize_t ring_read(ring *r, const unsigned char **p, size_t min)
 {
@@ -141,9 +153,14 @@ static ssize_t ring_read(ring *r, const unsigned char **p, size_t min)
 	pthread_mutex_lock(&r->mu);
 	r->tail += r->held;
 	r->held = 0;
-	pthread_cond_signal(&r->can_write);
-	while (r->head - r->tail < min && !r->done)
-		pthread_cond_wait(&r->can_read, &r->mu);
+	if (r->writer_wants && RING_SIZE - (r->head - r->tail) >= r->writer_wants)
+		pthread_cond_signal(&r->can_write);
+	if (r->head - r->tail < min && !r->done) {
+		r->reader_wants = min > RING_BATCH ? min : RING_BATCH;
+		while (r->head - r->tail < r->reader_wants && !r->done)
+			pthread_cond_wait(&r->can_read, &r->mu);
+		r->reader_wants = 0;
+	}
 	if (r->done && r->code < 0) {
 		pthread_mutex_unlock(&r->mu);
 		return r->code;
@@ -291,7 +308,8 @@ static int account(layer *l, const void *p, size_t n, ccp_err *e)
 		return ccp_err_set(e, CCP_ELAYER, "decompression bomb: layer expands past %llu bytes",
 				   (unsigned long long)l->max_out);
 	l->out_bytes += n;
-	ccp_hasher_update(&l->diff_h, p, n);
+	if (!l->hash_staged)
+		ccp_hasher_update(&l->diff_h, p, n);
 	return 0;
 }
 
@@ -411,7 +429,7 @@ static void *decompressor(void *arg)
 		ssize_t n;
 
 		pthread_mutex_lock(&s->mu);
-		while (!s->stop && s->filled - s->released >= STAGE_SLOTS)
+		while (!s->stop && s->filled - (s->released < s->hashed ? s->released : s->hashed) >= STAGE_SLOTS)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (s->stop) {
 			pthread_mutex_unlock(&s->mu);
@@ -437,6 +455,30 @@ static void *decompressor(void *arg)
 		if (n <= 0)
 			return NULL;
 	}
+}
+
+/* The diff_id's thread: hashes every filled slot, in order, until the stream ends or the stage stops. */
+static void *diff_hasher(void *arg)
+{
+	layer *l = arg;
+	stage *s = &l->st;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && s->hashed == s->filled && !s->done)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stop || s->hashed == s->filled)
+			break;
+		unsigned slot = (unsigned)(s->hashed % STAGE_SLOTS);
+		pthread_mutex_unlock(&s->mu);
+		/* The slot stays filled until hashed moves past it. */
+		ccp_hasher_update(&l->diff_h, s->buf[slot], s->len[slot]);
+		pthread_mutex_lock(&s->mu);
+		s->hashed++;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 /* The unpacker's source when a decompressing thread runs: the next filled slot. */
@@ -480,7 +522,7 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	char want[CCP_DIGEST_STR_MAX], got[CCP_DIGEST_STR_MAX];
 	ccp_err cerr = CCP_ERR_INIT;
 	ccp_digest blob, diff;
-	pthread_t th, dth;
+	pthread_t th, dth, hth;
 	ccp_unpack_read_fn source = tar_read;
 	layer *l;
 	int rc, crc, staged = 0;
@@ -513,9 +555,14 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 
 	crc = consumer_init(l, &cerr);
 	if (crc == 0 && l->comp != CCP_COMP_NONE) {
+		l->hash_staged = 1; /* set before the decompressor's first account() */
 		if (stage_init(&l->st) < 0) {
 			crc = ccp_err_oom(&cerr);
+		} else if (pthread_create(&hth, NULL, diff_hasher, l) != 0) {
+			crc = ccp_err_set(&cerr, CCP_EINTERNAL, "cannot start the diff_id thread");
 		} else if (pthread_create(&dth, NULL, decompressor, l) != 0) {
+			stage_stop(&l->st);
+			pthread_join(hth, NULL);
 			crc = ccp_err_set(&cerr, CCP_EINTERNAL, "cannot start the decompression thread");
 		} else {
 			staged = 1;
@@ -548,6 +595,10 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 			crc = (int)n;
 	}
 	if (staged) {
+		/* After a clean end the hasher finishes the filled slots by itself; otherwise stop it too. */
+		if (crc < 0)
+			stage_stop(&l->st);
+		pthread_join(hth, NULL);
 		stage_stop(&l->st);
 		pthread_join(dth, NULL);
 	}

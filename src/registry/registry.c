@@ -668,6 +668,8 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, x);
+	/* Large reads: a layer arrives in a few thousand callbacks rather than tens of thousands. */
+	SET(CURLOPT_BUFFERSIZE, 256L << 10);
 	SET(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
 	SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
 	/* Debian's libcurl also has CURLOPT_CAPATH=/etc/ssl/certs compiled in, which stays in effect,
