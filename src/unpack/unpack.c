@@ -427,19 +427,27 @@ static int record_owner(int fd, uid_t uid, gid_t gid, const char *path, ccp_err 
 	return 0;
 }
 
-/* Owner, then mode (chown clears setuid), xattrs and (files only) times, all on fd. */
+/*
+ * Owner, then mode (chown clears setuid), xattrs and (files only) times, all on fd. fresh, when not
+ * NULL, is the fstat of a file this unpack just created: an owner and mode it already has are not
+ * set again (most files of an image are root's, and each setattr is costly through overlayfs).
+ */
 static int meta_fd(unpack *u, int fd, struct archive_entry *ent, const char *path, int kept, int is_reg,
-		   ccp_err *e)
+		   const struct stat *fresh, ccp_err *e)
 {
+	mode_t perm = archive_entry_perm(ent) & 07777;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	int rc;
+	int rc, chowned = 0;
 
 	if ((rc = entry_owner(ent, path, &uid, &gid, e)) < 0)
 		return rc;
-	if (u->same_owner && fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return io_err(e, errno, "chown", path);
-	if (fchmod(fd, archive_entry_perm(ent) & 07777) < 0)
+	if (u->same_owner && !(fresh && fresh->st_uid == uid && fresh->st_gid == gid)) {
+		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return io_err(e, errno, "chown", path);
+		chowned = 1;
+	}
+	if ((!fresh || chowned || (fresh->st_mode & 07777) != perm) && fchmod(fd, perm) < 0)
 		return io_err(e, errno, "chmod", path);
 	if (kept && (rc = clear_xattrs(u, fd, ent, path, e)) < 0)
 		return rc;
@@ -611,11 +619,14 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 
 static int make_reg(unpack *u, int pfd, const char *name, struct archive_entry *ent, ccp_err *e)
 {
+	struct stat st;
 	int fd, rc, tries;
 
 	for (tries = 0;; tries++) {
-		/* 0600 while the data is written; the entry's mode (setuid too) is applied after chown. */
-		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		/* Created with the entry's permission bits (less the umask); setuid, setgid and sticky
+		 * bits are only applied by meta_fd, after the owner. */
+		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    archive_entry_perm(ent) & 0777);
 		if (fd >= 0)
 			break;
 		if (errno != EEXIST || tries > 0)
@@ -623,8 +634,12 @@ static int make_reg(unpack *u, int pfd, const char *name, struct archive_entry *
 		if ((rc = remove_existing(u, pfd, name, u->full, e)) < 0)
 			return rc;
 	}
-	if ((rc = write_data(u, fd, u->full, e)) == 0)
-		rc = meta_fd(u, fd, ent, u->full, 0, 1, e);
+	if ((rc = write_data(u, fd, u->full, e)) == 0) {
+		if (fstat(fd, &st) < 0)
+			rc = io_err(e, errno, "stat", u->full);
+		else
+			rc = meta_fd(u, fd, ent, u->full, 0, 1, &st, e);
+	}
 	if (close(fd) < 0 && rc == 0)
 		rc = io_err(e, errno, "closing", u->full);
 	return rc;
@@ -652,7 +667,7 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 	}
 	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return io_err(e, errno, "opening", u->full);
-	rc = meta_fd(u, fd, ent, u->full, kept, 0, e);
+	rc = meta_fd(u, fd, ent, u->full, kept, 0, NULL, e);
 	close(fd);
 	if (rc < 0)
 		return rc;
@@ -785,7 +800,7 @@ static int apply_root(unpack *u, struct archive_entry *ent, ccp_err *e)
 	/* As umoci: a directory entry for the root applies its metadata to the root. */
 	if ((fd = openat(u->r.root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return io_err(e, errno, "opening", "");
-	rc = meta_fd(u, fd, ent, "", 1, 0, e);
+	rc = meta_fd(u, fd, ent, "", 1, 0, NULL, e);
 	close(fd);
 	if (rc < 0)
 		return rc;
