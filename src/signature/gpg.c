@@ -179,23 +179,47 @@ static int is_trusted(const ccp_gpg_keyring *k, const char *fpr)
 	return 0;
 }
 
+/* The signed payload as gpgme writes it, capped as it arrives: a compressed packet in a small
+ * signature could otherwise expand without bound before its size is seen. */
+typedef struct capped_payload {
+	ccp_buf buf;
+	int over;
+} capped_payload;
+
+static ssize_t payload_write(void *handle, const void *data, size_t size)
+{
+	capped_payload *c = handle;
+
+	if (ccp_buf_append(&c->buf, data, size) < 0) {
+		c->over = 1;
+		errno = EFBIG;
+		return -1;
+	}
+	return (ssize_t)size;
+}
+
 int ccp_gpg_verify(ccp_gpg_keyring *k, const void *sig, size_t len, ccp_buf *payload, char *signer,
 		   size_t signer_len, ccp_err *e)
 {
+	struct gpgme_data_cbs cbs = { .write = payload_write };
+	capped_payload text = { CCP_BUF_INIT(CCP_SIG_PAYLOAD_MAX), 0 };
 	gpgme_data_t in = NULL, plain = NULL;
 	gpgme_verify_result_t res;
 	gpgme_signature_t s;
 	gpgme_error_t err;
-	char *text = NULL;
-	size_t text_len = 0;
 	char fpr[FPR_MAX];
 	int r, count = 0;
 
-	if ((err = gpgme_data_new_from_mem(&in, sig, len, 0)) || (err = gpgme_data_new(&plain))) {
+	if ((err = gpgme_data_new_from_mem(&in, sig, len, 0)) || (err = gpgme_data_new_from_cbs(&plain, &cbs, &text))) {
 		r = gpg_fail(e, CCP_EPOLICY, err, "gpgme data");
 		goto out;
 	}
-	if ((err = gpgme_op_verify(k->ctx, in, NULL, plain))) {
+	err = gpgme_op_verify(k->ctx, in, NULL, plain);
+	if (text.over) {
+		r = ccp_err_set(e, CCP_EPOLICY, "signed payload is more than %u bytes", CCP_SIG_PAYLOAD_MAX);
+		goto out;
+	}
+	if (err) {
 		r = gpg_fail(e, CCP_EPOLICY, err, "invalid GPG signature");
 		goto out;
 	}
@@ -237,22 +261,14 @@ int ccp_gpg_verify(ccp_gpg_keyring *k, const void *sig, size_t len, ccp_buf *pay
 		snprintf(fpr, sizeof(fpr), "%s", key->subkeys->fpr);
 		gpgme_key_unref(key);
 	}
-	text = gpgme_data_release_and_get_mem(plain, &text_len);
-	plain = NULL;
-	if (text_len > CCP_SIG_PAYLOAD_MAX) {
-		r = ccp_err_set(e, CCP_EPOLICY, "signed payload is %zu bytes, more than %u", text_len,
-				CCP_SIG_PAYLOAD_MAX);
-		goto out;
-	}
-	if ((r = ccp_buf_append(payload, text ? text : "", text_len))) {
+	if ((r = ccp_buf_append(payload, text.buf.data ? text.buf.data : "", text.buf.len))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : ccp_err_set(e, CCP_EPOLICY, "signed payload too large");
 		goto out;
 	}
 	snprintf(signer, signer_len, "%s", fpr);
 	r = 0;
 out:
-	if (text)
-		gpgme_free(text);
+	ccp_buf_free(&text.buf);
 	if (plain)
 		gpgme_data_release(plain);
 	if (in)
