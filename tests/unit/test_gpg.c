@@ -15,11 +15,19 @@
 
 static char home[] = "/tmp/ccpull-gpg-XXXXXX";
 
-/* Runs gpg with a private GNUPGHOME; stdout to out_path when given. 0 on exit status 0. */
+/* Runs gpg (or gpgconf, when args start with it) with the private home; stdout to out_path when
+ * given. 0 on exit status 0. */
 static int gpg(const char *out_path, const char *const *args)
 {
 	const char *argv[16] = { "gpg", "--batch", "--quiet", "--homedir", home };
 	size_t n = 5;
+
+	if (strcmp(args[0], "gpgconf") == 0) {
+		argv[0] = *args++;
+		n = 1;
+		argv[n++] = "--homedir";
+		argv[n++] = home;
+	}
 	pid_t pid;
 	int st;
 
@@ -32,7 +40,7 @@ static int gpg(const char *out_path, const char *const *args)
 		int fd = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd < 0 || dup2(fd, 1) < 0)
 			_exit(127);
-		execvp("gpg", (char *const *)argv);
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
@@ -113,6 +121,8 @@ int main(void)
 	CHECK(payload.len == 0);
 
 	ccp_buf_free(&payload);
+	/* gpg started an agent for this home: stop it with the home. */
+	gpg(NULL, (const char *const[]){ "gpgconf", "--kill", "gpg-agent", NULL });
 	ccp_rm_rf_at(AT_FDCWD, home);
 	return test_summary();
 }
