@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "service/ttrpc.h"
+#include "ttrpc/ttrpc.h"
 #include "api.pb-c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -28,11 +28,11 @@ DEP_LIBS=$(pkg-config --libs $PKGS)
 VERSION=$(sed -n 's/^project(ccpull VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")
 COMMON="-std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DCCPULL_VERSION=\"$VERSION\" -I$ROOT/include -I$ROOT/src -I$ROOT"
 
-# The ttrpc service's protobuf code, generated as the CMake build does.
+# The protobuf code of the library's ttrpc module and of the service, generated as the CMake build does.
 GEN=$WORK/service-gen
 mkdir -p "$GEN"
-for proto in "$ROOT"/src/service/*.proto; do
-	protoc-c --c_out="$GEN" -I"$ROOT/src/service" "$proto"
+for proto in "$ROOT"/src/ttrpc/*.proto "$ROOT"/src/service/*.proto; do
+	protoc-c --c_out="$GEN" -I"$(dirname "$proto")" "$proto"
 done
 COMMON="$COMMON -I$GEN"
 

@@ -14,7 +14,7 @@
  *   [image.image_pull_proxy] https_proxy, http_proxy, no_proxy -> ccp_config_proxy()
  *   max_concurrent_layer_downloads_per_image: checked (1..1024) and otherwise ignored
  *   [kbc] name = "cc_kbc", url, kbs_cert -> kbs, kbs_cert (other KBCs: no KBS)
- *   [aa] aa_socket                       -> ccp_config_aa_socket()
+ *   [aa] aa_socket                       -> aa_socket (the aa attester), ccp_config_aa_socket()
  *
  * A kbs:/// URI is supported where the option takes one (the policy); elsewhere loading fails with
  * CCP_EINVALID naming the key. Inline documents are written to a private directory (mode 0700 under

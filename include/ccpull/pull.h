@@ -72,17 +72,26 @@ typedef struct ccp_pull_options {
 	unsigned int retries;         /* further attempts of a registry request after a transient failure
 	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
 	unsigned int timeout_s;       /* time limit of the whole pull or inspect in seconds; 0 (default): none */
-	/* Trustee KBS: kbs:///REPOSITORY/TYPE/TAG resources (the policy) and the CoCo keyprovider
+	/* Trustee KBS: kbs:///REPOSITORY/TYPE/TAG resources (policy, keys, registries.d, authfile,
+	 * registries_conf, ca_file) and the CoCo keyprovider
 	 * "attestation-agent" (its KEKs) come from it after attestation. NULL: no KBS. */
 	const char *kbs;              /* https://HOST[:PORT]; http:// only when written so */
 	const char *attester;         /* evidence: "auto" (NULL: tdx or snp when present, else sample),
 	                               * "sample", "tdx", "snp", "aa" */
 	const char *kbs_cert;         /* CA certificates (PEM) for the KBS's TLS; NULL: the system's */
+	/* An offline source of kbs:/// resources (and CoCo KEKs), asked before the KBS and usable without
+	 * one: a JSON object {"REPOSITORY/TYPE/TAG": "<base64>"} (aa-offline_fs_kbc-resources.json). */
+	const char *kbs_resources;
+	const char *kbs_key;          /* the KBS session's ephemeral key: "ec" (NULL: P-256) or "rsa" (2048) */
+	const char *aa_socket;        /* the attestation agent's ttrpc socket, for the "aa" attester (and "auto"
+	                               * without a TEE device); NULL: ccpull.toml's [aa] aa_socket, else
+	                               * /run/confidential-containers/attestation-agent/attestation-agent.sock */
 } ccp_pull_options;
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
-				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL }
+				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL, \
+				NULL, NULL, NULL }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

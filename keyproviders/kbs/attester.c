@@ -1,7 +1,8 @@
 /*
- * Evidence sources in Trustee's formats: the sample attester (tests only) and Intel TDX through the
- * kernel's configfs-tsm report interface (Linux 6.7+): mkdir an entry under
- * /sys/kernel/config/tsm/report, write the report data to inblob, read the quote from outblob.
+ * Evidence sources in Trustee's formats: the sample attester (tests only), Intel TDX and AMD SEV-SNP
+ * (snp.c) through the kernel's configfs-tsm report interface (Linux 6.7+): mkdir an entry under
+ * /sys/kernel/config/tsm/report, write the report data to inblob, read the quote or report from
+ * outblob (and SNP's certificate table from auxblob). The attestation agent's evidence is aa.c.
  */
 #include "kbs.h"
 
@@ -45,7 +46,13 @@ static int exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
-ccp_attester_kind ccp_attester_detect(const char *tsm_root)
+static int is_socket(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+ccp_attester_kind ccp_attester_detect(const char *tsm_root, const char *aa_socket)
 {
 	const char *root = tsm_root ? tsm_root : CCP_KBS_TSM_ROOT;
 
@@ -55,7 +62,27 @@ ccp_attester_kind ccp_attester_detect(const char *tsm_root)
 		return CCP_ATTESTER_TDX;
 	if (exists("/dev/sev-guest") || exists("/sys/devices/platform/sev-guest"))
 		return CCP_ATTESTER_SNP;
+	/* No TEE device here, but an attestation agent: it knows its TEE (the issue's "GetEvidence when
+	 * its socket exists"); with neither, the sample evidence, as Trustee's client falls back. */
+	if (is_socket(aa_socket ? aa_socket : CCP_AA_SOCKET))
+		return CCP_ATTESTER_AA;
 	return CCP_ATTESTER_SAMPLE;
+}
+
+int ccp_attester_check(ccp_attester_kind k, const char *tsm_root, ccp_err *e)
+{
+	const char *root = tsm_root ? tsm_root : CCP_KBS_TSM_ROOT;
+	struct stat st;
+	int err;
+
+	if (k != CCP_ATTESTER_TDX && k != CCP_ATTESTER_SNP)
+		return 0;
+	err = stat(root, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (err)
+		return ccp_err_errno(e, CCP_EDECRYPT, err,
+				     "the %s attester needs the configfs-tsm report interface %s (Linux 6.7+, in a %s guest)",
+				     ccp_attester_tee(k), root, k == CCP_ATTESTER_TDX ? "TDX" : "SEV-SNP");
+	return 0;
 }
 
 /* ---- configfs-tsm ---- */
@@ -70,6 +97,18 @@ static int read_at(ccp_buf *out, const char *dir, const char *name, size_t max, 
 	if (ccp_read_file(out, path, max, e))
 		return ccp_err_wrap(e, "configfs-tsm report");
 	return 0;
+}
+
+/* read_at, but a missing file reads as empty. */
+static int read_optional(ccp_buf *out, const char *dir, const char *name, size_t max, ccp_err *e)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return ccp_err_set(e, CCP_EDECRYPT, "configfs-tsm path too long");
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	return read_at(out, dir, name, max, e);
 }
 
 static int write_at(const char *dir, const char *name, const void *data, size_t len, ccp_err *e)
@@ -94,8 +133,8 @@ static int write_at(const char *dir, const char *name, const void *data, size_t 
 	return 0;
 }
 
-int ccp_tsm_report_at(ccp_buf *outblob, const char *entry, const char *provider, int privlevel,
-		      const unsigned char *inblob, size_t len, ccp_err *e)
+int ccp_tsm_report_aux_at(ccp_buf *outblob, ccp_buf *auxblob, const char *entry, const char *provider, int privlevel,
+			  const unsigned char *inblob, size_t len, ccp_err *e)
 {
 	ccp_buf b = CCP_BUF_INIT(0);
 	size_t pl = strlen(provider);
@@ -117,6 +156,10 @@ int ccp_tsm_report_at(ccp_buf *outblob, const char *entry, const char *provider,
 	}
 	if ((r = write_at(entry, "inblob", inblob, len, e)) || (r = read_at(outblob, entry, "outblob", QUOTE_MAX, e)))
 		goto out;
+	/* auxblob is optional (a host may supply no certificates); read before generation so the
+	 * race check covers it too */
+	if (auxblob && (r = read_optional(auxblob, entry, "auxblob", CCP_SNP_CERTS_MAX, e)))
+		goto out;
 	ccp_buf_clear(&b);
 	if ((r = read_at(&b, entry, "generation", 32, e)))
 		goto out;
@@ -136,21 +179,25 @@ out:
 	return r;
 }
 
-static int tsm_report(ccp_buf *out, const char *root, const char *provider, int privlevel, const unsigned char *rd,
-		      ccp_err *e)
+int ccp_tsm_report_at(ccp_buf *outblob, const char *entry, const char *provider, int privlevel,
+		      const unsigned char *inblob, size_t len, ccp_err *e)
 {
-	char entry[4096], id[17];
+	return ccp_tsm_report_aux_at(outblob, NULL, entry, provider, privlevel, inblob, len, e);
+}
+
+/* A new report entry under root (its name in entry), removed by the caller with rmdir. */
+static int tsm_entry(char entry[4096], const char *root, ccp_err *e)
+{
+	char id[17];
 	int r;
 
 	if ((r = ccp_random_id(id, 8, e)))
 		return r;
-	if ((size_t)snprintf(entry, sizeof(entry), "%s/ccpull-%s", root, id) >= sizeof(entry))
+	if ((size_t)snprintf(entry, 4096, "%s/ccpull-%s", root, id) >= 4096)
 		return ccp_err_set(e, CCP_EINVALID, "configfs-tsm root path too long");
 	if (mkdir(entry, 0700) < 0)
 		return ccp_err_errno(e, CCP_EDECRYPT, errno, "configfs-tsm: cannot create a report entry under %s", root);
-	r = ccp_tsm_report_at(out, entry, provider, privlevel, rd, REPORT_DATA_LEN, e);
-	rmdir(entry);
-	return r;
+	return 0;
 }
 
 /* ---- evidence ---- */
@@ -169,6 +216,7 @@ int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_roo
 {
 	unsigned char padded[REPORT_DATA_LEN] = { 0 };
 	ccp_buf quote = CCP_BUF_INIT(QUOTE_MAX);
+	char entry[4096];
 	json_t *o;
 	int r = 0;
 
@@ -185,7 +233,11 @@ int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_roo
 			r = ccp_err_oom(e);
 		break;
 	case CCP_ATTESTER_TDX:
-		if ((r = tsm_report(&quote, tsm_root ? tsm_root : CCP_KBS_TSM_ROOT, "tdx_guest", -1, padded, e))) {
+		if ((r = tsm_entry(entry, tsm_root ? tsm_root : CCP_KBS_TSM_ROOT, e)) == 0) {
+			r = ccp_tsm_report_at(&quote, entry, "tdx_guest", -1, padded, REPORT_DATA_LEN, e);
+			rmdir(entry);
+		}
+		if (r) {
 			ccp_err_wrap(e, "TDX evidence");
 			break;
 		}
@@ -193,10 +245,19 @@ int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_roo
 		if (json_object_set_new(o, "cc_eventlog", json_null()) || b64_member(o, "quote", quote.data, quote.len))
 			r = ccp_err_oom(e);
 		break;
+	case CCP_ATTESTER_SNP:
+		json_decref(o);
+		o = NULL;
+		if ((r = tsm_entry(entry, tsm_root ? tsm_root : CCP_KBS_TSM_ROOT, e)) == 0) {
+			r = ccp_snp_evidence_at(&o, entry, padded, e);
+			rmdir(entry);
+		}
+		if (r)
+			ccp_err_wrap(e, "SNP evidence");
+		break;
 	default:
-		r = ccp_err_set(e, CCP_EDECRYPT,
-				"the %s attester is not available in this build (use --attester sample or tdx)",
-				k == CCP_ATTESTER_SNP ? "snp" : "aa");
+		r = ccp_err_set(e, CCP_EINTERNAL, "attester %d has no native evidence (the aa attester's is ccp_aa_evidence)",
+				(int)k);
 	}
 	ccp_buf_free(&quote);
 	if (r) {

@@ -23,13 +23,11 @@
 
 #define ATTEMPTS 3          /* per request, as Trustee's client: resource GETs and handshakes */
 #define COOKIE_MAX 4096
-#define CACHE_SLOTS 16
-#define CACHE_TTL_S 300
 #define CONNECT_TIMEOUT_S 15L
 #define REQUEST_TIMEOUT_S 120L
 
 typedef struct session {
-	char *url, *attester, *cert, *tsm_root;
+	char *url, *attester, *cert, *tsm_root, *aa_socket;
 	int rsa;
 	EVP_PKEY *key;      /* ephemeral, of the current attestation */
 	char *cookie;       /* "kbs-session-id=..." */
@@ -37,16 +35,9 @@ typedef struct session {
 	int64_t exp;        /* of the token, 0 unknown */
 } session;
 
-typedef struct cache_slot {
-	char *url;
-	char path[CCP_KBS_PATH_MAX];
-	ccp_buf data;
-	time_t at;
-} cache_slot;
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static session *cur;
-static cache_slot cache[CACHE_SLOTS];
+static ccp_resource_cache cache;  /* KBS resources: "URL PATH" -> bytes; slots allocated on first use */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_rc;
@@ -83,6 +74,7 @@ static void session_free(session *s)
 	free(s->attester);
 	free(s->cert);
 	free(s->tsm_root);
+	free(s->aa_socket);
 	free(s);
 }
 
@@ -94,7 +86,7 @@ static int same(const char *a, const char *b)
 static int session_matches(const session *s, const ccp_kbs_config *c)
 {
 	return same(s->url, c->url) && same(s->attester, c->attester) && same(s->cert, c->cert) &&
-	       same(s->tsm_root, c->tsm_root) && s->rsa == !!c->rsa;
+	       same(s->tsm_root, c->tsm_root) && same(s->aa_socket, c->aa_socket) && s->rsa == !!c->rsa;
 }
 
 static int dup_opt(char **out, const char *s)
@@ -110,7 +102,7 @@ static int session_new(session **out, const ccp_kbs_config *c, ccp_err *e)
 
 	*out = NULL;
 	if (!s || dup_opt(&s->url, c->url) || dup_opt(&s->attester, c->attester) || dup_opt(&s->cert, c->cert) ||
-	    dup_opt(&s->tsm_root, c->tsm_root)) {
+	    dup_opt(&s->tsm_root, c->tsm_root) || dup_opt(&s->aa_socket, c->aa_socket)) {
 		session_free(s);
 		return ccp_err_oom(e);
 	}
@@ -216,6 +208,10 @@ static int http(session *s, const char *method, const char *path, const char *bo
 	if (rc == CURLE_WRITE_ERROR)
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s %s: response larger than %u bytes", s->url, method, path,
 				   CCP_KBS_RESOURCE_MAX);
+	if (rc == CURLE_PEER_FAILED_VERIFICATION)
+		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s %s: its TLS certificate is not trusted by %s (%s)", s->url,
+				   method, path, s->cert ? s->cert : "the system's CAs (give the KBS's CA with --kbs-cert)",
+				   *errbuf ? errbuf : curl_easy_strerror(rc));
 	if (rc != CURLE_OK)
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s %s: %s", s->url, method, path,
 				   *errbuf ? errbuf : curl_easy_strerror(rc));
@@ -254,7 +250,7 @@ static int json_text(char **out, json_t *j, ccp_err *e)
 }
 
 /* Returns 0, or an error; *retry says whether another attempt may help (network, 5xx). */
-static int handshake_once(session *s, ccp_attester_kind kind, int *retry, ccp_err *e)
+static int handshake_once(session *s, ccp_attester_kind kind, const char *tee, int *retry, ccp_err *e)
 {
 	ccp_kbs_challenge ch = { 0 };
 	response resp;
@@ -268,7 +264,7 @@ static int handshake_once(session *s, ccp_attester_kind kind, int *retry, ccp_er
 	*retry = 0;
 	session_forget_attestation(s);
 	if ((r = json_text(&req, json_pack("{s:s, s:s, s:{s:o}}", "version", CCP_KBS_PROTOCOL_VERSION, "tee",
-					   ccp_attester_tee(kind), "extra-params", "supported-hash-algorithms",
+					   tee, "extra-params", "supported-hash-algorithms",
 					   ccp_kbs_supported_hashes()),
 			   e)))
 		return r;
@@ -299,7 +295,8 @@ static int handshake_once(session *s, ccp_attester_kind kind, int *retry, ccp_er
 	if ((r = new_key(&s->key, s->rsa, e)) || (r = ccp_kbs_jwk(&jwk, s->key, e)) ||
 	    (r = ccp_kbs_runtime_data(&canon, ch.nonce, jwk, "", e)) ||
 	    (r = ccp_kbs_hash(md, &md_len, ch.hash, canon.data, canon.len, e)) ||
-	    (r = ccp_attester_evidence(&ev, kind, s->tsm_root, md, md_len, e)))
+	    (r = kind == CCP_ATTESTER_AA ? ccp_aa_evidence(&ev, s->aa_socket, md, md_len, e)
+					  : ccp_attester_evidence(&ev, kind, s->tsm_root, md, md_len, e)))
 		goto out;
 	att = json_pack("{s:{s:s, s:O}, s:{s:O, s:s}}", "runtime-data", "nonce", ch.nonce, "tee-pubkey", jwk,
 			"tee-evidence", "primary_evidence", ev, "additional_evidence", "");
@@ -313,7 +310,7 @@ static int handshake_once(session *s, ccp_attester_kind kind, int *retry, ccp_er
 		status_text(st, sizeof(st), &resp);
 		*retry = resp.status >= 500;
 		r = ccp_err_set(e, CCP_EDECRYPT, "KBS %s refused the %s evidence (POST /kbs/v0/attest): %s", s->url,
-				ccp_attester_tee(kind), st);
+				tee, st);
 	} else if ((r = ccp_kbs_parse_token(&s->token, &s->exp, resp.body.data, resp.body.len, e)) == 0) {
 		if (resp.cookie) {
 			wipe_str(&s->cookie);
@@ -337,17 +334,24 @@ out:
 static int handshake(session *s, ccp_err *e)
 {
 	ccp_attester_kind kind;
+	char tee[CCP_AA_TEE_MAX];
 	int r, retry = 0;
 
 	if ((r = ccp_attester_parse(&kind, s->attester, e)))
 		return r;
 	if (kind == CCP_ATTESTER_AUTO)
-		kind = ccp_attester_detect(s->tsm_root);
-	if (kind == CCP_ATTESTER_SNP || kind == CCP_ATTESTER_AA)
-		return ccp_err_set(e, CCP_EDECRYPT, "the %s attester is not available in this build (sample or tdx)",
-				   kind == CCP_ATTESTER_SNP ? "snp" : "aa");
+		kind = ccp_attester_detect(s->tsm_root, s->aa_socket);
+	/* the attestation agent knows its TEE; the native attesters are their TEE */
+	if (kind == CCP_ATTESTER_AA && (r = ccp_aa_tee(tee, s->aa_socket, e)))
+		return r;
+	if (kind != CCP_ATTESTER_AA) {
+		/* no round trip to the KBS for evidence that cannot be made here */
+		if ((r = ccp_attester_check(kind, s->tsm_root, e)))
+			return r;
+		snprintf(tee, sizeof(tee), "%s", ccp_attester_tee(kind));
+	}
 	for (int i = 1;; i++) {
-		if ((r = handshake_once(s, kind, &retry, e)) == 0 || !retry || i == ATTEMPTS)
+		if ((r = handshake_once(s, kind, tee, &retry, e)) == 0 || !retry || i == ATTEMPTS)
 			return r;
 		pause_before_retry();
 	}
@@ -400,76 +404,66 @@ static int get_resource(session *s, const char *path, ccp_buf *out, ccp_err *e)
 	}
 }
 
-static void slot_clear(cache_slot *c)
+/* The offline file's copy of path: 1 found, 0 not listed, or an error. */
+static int offline_get(ccp_buf *out, const char *file, const char *path, ccp_err *e)
 {
-	free(c->url);
-	c->url = NULL;
-	ccp_buf_free_secure(&c->data);
-	memset(c->path, 0, sizeof(c->path));
-	c->at = 0;
+	ccp_offline_resources o;
+	const ccp_offline_entry *en;
+	int r;
+
+	if ((r = ccp_offline_resources_load(&o, file, e)))
+		return r;
+	if ((en = ccp_offline_resources_find(&o, path))) {
+		out->max = 0;
+		r = ccp_buf_append(out, en->data.data ? en->data.data : "", en->data.len) ? ccp_err_oom(e) : 1;
+	}
+	ccp_offline_resources_free(&o);
+	return r;
 }
 
-static time_t now_s(void)
+int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
-static cache_slot *cache_find(const char *url, const char *path)
-{
-	time_t now = now_s();
-
-	for (size_t i = 0; i < CACHE_SLOTS; i++) {
-		cache_slot *c = &cache[i];
-		if (c->url && now - c->at >= CACHE_TTL_S)
-			slot_clear(c);
-		if (c->url && strcmp(c->url, url) == 0 && strcmp(c->path, path) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-static void cache_put(const char *url, const char *path, const ccp_buf *data)
-{
-	cache_slot *victim = &cache[0];
-
-	for (size_t i = 0; i < CACHE_SLOTS; i++) {
-		if (!cache[i].url) {
-			victim = &cache[i];
-			break;
-		}
-		if (cache[i].at < victim->at)
-			victim = &cache[i];
-	}
-	slot_clear(victim);
-	if (!(victim->url = strdup(url)) || ccp_buf_append(&victim->data, data->data ? data->data : "", data->len)) {
-		slot_clear(victim);
-		return; /* the cache is an optimisation */
-	}
-	snprintf(victim->path, sizeof(victim->path), "%s", path);
-	victim->at = now_s();
+	if (!name || strcmp(name, "ec") == 0)
+		*rsa = 0;
+	else if (strcmp(name, "rsa") == 0)
+		*rsa = 1;
+	else
+		return ccp_err_set(e, CCP_EINVALID, "KBS key type \"%.64s\": expected ec or rsa", name);
+	return 0;
 }
 
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e)
 {
-	char path[CCP_KBS_PATH_MAX];
-	cache_slot *hit;
+	char path[CCP_KBS_PATH_MAX], key[CCP_KBS_PATH_MAX + 4200];
 	ccp_attester_kind kind;
 	int r;
 
-	if (!cfg || !cfg->url || !*cfg->url)
-		return ccp_err_set(e, CCP_EINVALID, "%.200s needs a KBS (--kbs URL)", uri);
+	if (!cfg || ((!cfg->url || !*cfg->url) && !cfg->offline))
+		return ccp_err_set(e, CCP_EINVALID, "%.200s needs a KBS or an offline source (--kbs URL or "
+				   "--kbs-resources FILE)", uri);
+	if ((r = ccp_kbs_resource_path(path, uri, e)))
+		return r;
+	/* The offline file is read on every fetch: it is local, and not a copy to keep. */
+	if (cfg->offline && (r = offline_get(out, cfg->offline, path, e)) != 0)
+		return r < 0 ? r : 0;
+	if (!cfg->url || !*cfg->url)
+		return ccp_err_set(e, CCP_EDECRYPT, "resource %s is not in the offline resources %.256s (and no KBS is "
+				   "configured)", path, cfg->offline);
 	if (strncmp(cfg->url, "https://", 8) != 0 && strncmp(cfg->url, "http://", 7) != 0)
 		return ccp_err_set(e, CCP_EINVALID, "KBS URL \"%.200s\" must start with https:// (or http://)", cfg->url);
-	if ((r = ccp_kbs_resource_path(path, uri, e)) || (r = ccp_attester_parse(&kind, cfg->attester, e)))
+	if ((r = ccp_attester_parse(&kind, cfg->attester, e)))
 		return r;
+	if ((size_t)snprintf(key, sizeof(key), "%s %s", cfg->url, path) >= sizeof(key))
+		return ccp_err_set(e, CCP_EINVALID, "KBS URL too long");
 	pthread_mutex_lock(&lock);
-	if ((hit = cache_find(cfg->url, path))) {
-		out->max = 0;
-		r = ccp_buf_append(out, hit->data.data ? hit->data.data : "", hit->data.len) ? ccp_err_oom(e) : 0;
+	if (!cache.slots &&
+	    ccp_resource_cache_init(&cache, CCP_KBS_CACHE_ENTRIES, CCP_KBS_CACHE_BYTES, CCP_KBS_CACHE_TTL_S, NULL)) {
 		pthread_mutex_unlock(&lock);
-		return r;
+		return ccp_err_oom(e);
+	}
+	if ((r = ccp_resource_cache_get(&cache, key, out)) != 0) {
+		pthread_mutex_unlock(&lock);
+		return r < 0 ? ccp_err_oom(e) : 0;
 	}
 	if (cur && !session_matches(cur, cfg)) {
 		session_free(cur);
@@ -478,7 +472,7 @@ int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_
 	if (!cur && (r = session_new(&cur, cfg, e)))
 		goto out;
 	if ((r = get_resource(cur, path, out, e)) == 0)
-		cache_put(cfg->url, path, out);
+		ccp_resource_cache_put(&cache, key, out->data, out->len);
 out:
 	pthread_mutex_unlock(&lock);
 	return r;
@@ -489,7 +483,6 @@ void ccp_kbs_reset(void)
 	pthread_mutex_lock(&lock);
 	session_free(cur);
 	cur = NULL;
-	for (size_t i = 0; i < CACHE_SLOTS; i++)
-		slot_clear(&cache[i]);
+	ccp_resource_cache_free(&cache);
 	pthread_mutex_unlock(&lock);
 }

@@ -129,7 +129,7 @@ int ccp_coco_unwrap(ccp_buf *out, const ccp_coco_packet *p, const unsigned char 
 
 typedef struct coco_provider {
 	ccp_keyprovider base;
-	char *url, *attester, *cert;
+	char *url, *attester, *cert, *offline, *aa_socket;
 	ccp_kbs_config cfg;
 	char desc[320];
 } coco_provider;
@@ -181,6 +181,8 @@ static void coco_free(ccp_keyprovider *kp)
 	free(p->url);
 	free(p->attester);
 	free(p->cert);
+	free(p->offline);
+	free(p->aa_socket);
 	free(p);
 }
 
@@ -189,8 +191,9 @@ int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_e
 	coco_provider *p = calloc(1, sizeof(*p));
 
 	*out = NULL;
-	if (!p || !(p->url = strdup(cfg->url)) || (cfg->attester && !(p->attester = strdup(cfg->attester))) ||
-	    (cfg->cert && !(p->cert = strdup(cfg->cert)))) {
+	if (!p || (cfg->url && !(p->url = strdup(cfg->url))) || (cfg->attester && !(p->attester = strdup(cfg->attester))) ||
+	    (cfg->cert && !(p->cert = strdup(cfg->cert))) || (cfg->offline && !(p->offline = strdup(cfg->offline))) ||
+	    (cfg->aa_socket && !(p->aa_socket = strdup(cfg->aa_socket)))) {
 		if (p)
 			coco_free(&p->base);
 		return ccp_err_oom(e);
@@ -199,8 +202,14 @@ int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_e
 	p->cfg.url = p->url;
 	p->cfg.attester = p->attester;
 	p->cfg.cert = p->cert;
+	p->cfg.offline = p->offline;
+	p->cfg.aa_socket = p->aa_socket;
 	p->base.version = CCP_KEYPROVIDER_VERSION;
-	snprintf(p->desc, sizeof(p->desc), "provider:attestation-agent (KBS %.280s)", cfg->url);
+	if (cfg->url)
+		snprintf(p->desc, sizeof(p->desc), "provider:attestation-agent (KBS %.280s)", cfg->url);
+	else
+		snprintf(p->desc, sizeof(p->desc), "provider:attestation-agent (offline resources %.260s)",
+			 cfg->offline ? cfg->offline : "");
 	p->base.description = p->desc;
 	p->base.handles = coco_handles;
 	p->base.unwrap = coco_unwrap;

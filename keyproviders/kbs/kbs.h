@@ -17,11 +17,12 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "ccpull/sys/keyprovider.h"
+#include "config/resource.h"
 #include "util/buf.h"
 #include "util/err.h"
 
 #define CCP_KBS_RESOURCE_MAX (1u << 20) /* bytes of one resource (and of any KBS response) */
-#define CCP_KBS_PATH_MAX 512            /* "repository/type/tag" */
+#define CCP_KBS_PATH_MAX CCP_RESOURCE_PATH_MAX /* "repository/type/tag" */
 #define CCP_KBS_TSM_ROOT "/sys/kernel/config/tsm/report"
 #define CCP_KBS_PROTOCOL_VERSION "0.4.0"
 #define CCP_COCO_SCHEME "provider.attestation-agent"
@@ -80,15 +81,25 @@ typedef enum {
 
 /* "auto", "sample", "tdx", "snp", "aa" (NULL: auto). CCP_EINVALID for anything else. */
 int ccp_attester_parse(ccp_attester_kind *out, const char *name, ccp_err *e);
-/* auto: tdx or snp when the TEE's guest device or configfs-tsm provider exists, else sample. */
-ccp_attester_kind ccp_attester_detect(const char *tsm_root);
-/* Trustee's tee name of an attester ("sample", "tdx", "snp"). */
+/*
+ * auto: tdx or snp when the TEE's guest device exists; else aa when the attestation agent's socket
+ * (aa_socket, NULL: CCP_AA_SOCKET) exists; else sample.
+ */
+ccp_attester_kind ccp_attester_detect(const char *tsm_root, const char *aa_socket);
+/*
+ * Whether native attester k can make evidence here, checked before a handshake starts: tdx and snp
+ * need the configfs-tsm report directory tsm_root (NULL: CCP_KBS_TSM_ROOT). CCP_EDECRYPT naming the
+ * attester otherwise.
+ */
+int ccp_attester_check(ccp_attester_kind k, const char *tsm_root, ccp_err *e);
+/* Trustee's tee name of a native attester ("sample", "tdx", "snp"); the aa attester asks the AA. */
 const char *ccp_attester_tee(ccp_attester_kind k);
 
 /*
- * The primary evidence of kind for report data rd (the runtime data digest, at most 64 bytes):
- * sample {"svn": "1", "report_data": base64(rd)}; tdx {"cc_eventlog": null, "quote": base64(TD quote)}
- * with the quote from configfs-tsm under tsm_root (NULL: CCP_KBS_TSM_ROOT).
+ * The primary evidence of a native kind for report data rd (the runtime data digest, at most 64
+ * bytes): sample {"svn": "1", "report_data": base64(rd)}; tdx {"cc_eventlog": null, "quote":
+ * base64(TD quote)}; snp see ccp_snp_evidence; tdx and snp through configfs-tsm under tsm_root (NULL:
+ * CCP_KBS_TSM_ROOT). The aa kind is ccp_aa_evidence.
  */
 int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_root, const unsigned char *rd,
 			  size_t rd_len, ccp_err *e);
@@ -100,6 +111,41 @@ int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_roo
  */
 int ccp_tsm_report_at(ccp_buf *outblob, const char *entry, const char *provider, int privlevel,
 		      const unsigned char *inblob, size_t len, ccp_err *e);
+/* The same, also reading auxblob (absent or empty: auxblob left empty) when auxblob is not NULL. */
+int ccp_tsm_report_aux_at(ccp_buf *outblob, ccp_buf *auxblob, const char *entry, const char *provider, int privlevel,
+			  const unsigned char *inblob, size_t len, ccp_err *e);
+
+/* ---- AMD SEV-SNP (snp.c) ---- */
+
+#define CCP_SNP_REPORT_LEN 1184
+#define CCP_SNP_REPORT_DATA_LEN 64
+#define CCP_SNP_CERTS_MAX (256u << 10) /* bytes of the host's certificate table */
+
+/*
+ * Trustee's SNP evidence {"attestation_report": {...}, "cert_chain": [...] or null} (the serde form
+ * of the sev crate's AttestationReport and CertTableEntry; see snp.c) of a binary attestation report
+ * (versions 2 to 5) and the host's GUID certificate table (certs_len 0: none). The report must carry
+ * rd as its REPORT_DATA. Anything malformed: CCP_EDECRYPT.
+ */
+int ccp_snp_evidence(json_t **out, const void *report, size_t report_len, const void *certs, size_t certs_len,
+		     const unsigned char rd[CCP_SNP_REPORT_DATA_LEN], ccp_err *e);
+/* ccp_snp_evidence of a configfs-tsm report (provider sev_guest, VMPL 0) in an existing entry directory. */
+int ccp_snp_evidence_at(json_t **out, const char *entry, const unsigned char rd[CCP_SNP_REPORT_DATA_LEN], ccp_err *e);
+
+/* ---- the attestation agent (aa.c) ---- */
+
+#define CCP_AA_SOCKET "/run/confidential-containers/attestation-agent/attestation-agent.sock"
+#define CCP_AA_TEE_MAX 32
+
+/*
+ * attestation_agent.AttestationAgentService (guest-components'
+ * protos/protos/attestation-agent/attestation-agent.proto) on the AA's ttrpc socket (NULL:
+ * CCP_AA_SOCKET), as guest-components' kbs_protocol AA evidence provider calls it: GetTeeType -> the
+ * tee name for the auth request (lowercase letters and digits); GetEvidence{RuntimeData: rd} -> the
+ * primary evidence, a JSON document. Failures name the AA and the socket: CCP_EDECRYPT.
+ */
+int ccp_aa_tee(char out[CCP_AA_TEE_MAX], const char *aa_socket, ccp_err *e);
+int ccp_aa_evidence(json_t **out, const char *aa_socket, const unsigned char *rd, size_t rd_len, ccp_err *e);
 
 /* ---- the CoCo annotation packet ---- */
 
@@ -127,16 +173,27 @@ typedef struct ccp_kbs_config {
 	const char *cert;      /* PEM CA bundle for the KBS's TLS certificate, or NULL for the system's */
 	const char *tsm_root;  /* NULL: CCP_KBS_TSM_ROOT (tests point it elsewhere) */
 	int rsa;               /* ephemeral key: 0 EC P-256 (Trustee's default), 1 RSA 2048 (RSA-OAEP-256) */
+	const char *offline;   /* an offline resources file (ccp_offline_resources_parse), asked before the KBS;
+	                        * either it or url must be set */
+	const char *aa_socket; /* the attestation agent's ttrpc socket for the aa attester; NULL: CCP_AA_SOCKET */
 } ccp_kbs_config;
 
 /*
- * Fetches a resource (kbs:///R/T/G or /R/T/G) into out (a secret: free it with ccp_buf_free_secure).
- * One attested session per configuration is kept for the process, and resources are cached in
- * memory for a short time (never on disk), so a pull attests once.
+ * Fetches a resource (kbs:///R/T/G or /R/T/G) into out (a secret: free it with ccp_buf_free_secure):
+ * from the offline file when it lists the resource, else from the KBS (none: CCP_EDECRYPT naming the
+ * resource and the file). One attested session per configuration is kept for the process, and KBS
+ * resources are cached in memory (never on disk; CCP_KBS_CACHE_* bounds), so a pull attests once.
  */
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e);
 /* Forgets the session and wipes the cached resources. */
 void ccp_kbs_reset(void);
+
+#define CCP_KBS_CACHE_ENTRIES 32
+#define CCP_KBS_CACHE_BYTES (4u << 20)
+#define CCP_KBS_CACHE_TTL_S 300
+
+/* The resource key pair type of a --kbs-key value: "ec" (NULL: ec) -> 0, "rsa" -> 1; else CCP_EINVALID. */
+int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e);
 
 /* The key provider of scheme provider.attestation-agent, backed by the KBS of cfg (strings copied). */
 int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_err *e);

@@ -2,7 +2,6 @@
  * JWK and the canonical runtime data whose hash binds the evidence to the session. */
 #include "kbs.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,62 +11,19 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "config/resource.h"
 #include "ocicrypt/ocicrypt.h"
 #include "util/json.h"
 
 #define TOKEN_MAX (64u << 10)
 #define NONCE_MAX 4096
-#define PART_MAX 128
 
 /* ---- resource paths ---- */
 
-static int path_part_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > PART_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return 0;
-	return 1;
-}
-
+/* The one grammar of resource paths lives with the resource URIs (config/resource.h). */
 int ccp_kbs_resource_path(char out[CCP_KBS_PATH_MAX], const char *uri, ccp_err *e)
 {
-	const char *p = uri, *seg[3], *s;
-	size_t len[3], n = 0;
-
-	if (strncmp(p, "kbs://", 6) == 0) {
-		p += 6;
-		p = strchr(p, '/'); /* skip an authority: the configured KBS is the one asked */
-		if (!p)
-			goto bad;
-	}
-	if (*p != '/')
-		goto bad;
-	p++;
-	for (s = p;; s++) {
-		if (*s != '/' && *s)
-			continue;
-		if (n == 3)
-			goto bad;
-		seg[n] = p;
-		len[n] = (size_t)(s - p);
-		if (!path_part_ok(seg[n], len[n]))
-			goto bad;
-		n++;
-		if (!*s)
-			break;
-		p = s + 1;
-	}
-	if (n != 3)
-		goto bad;
-	snprintf(out, CCP_KBS_PATH_MAX, "%.*s/%.*s/%.*s", (int)len[0], seg[0], (int)len[1], seg[1], (int)len[2],
-		 seg[2]);
-	return 0;
-bad:
-	return ccp_err_set(e, CCP_EINVALID,
-			   "KBS resource \"%.200s\": expected kbs:///REPOSITORY/TYPE/TAG (each part of [A-Za-z0-9._-])",
-			   uri);
+	return ccp_resource_kbs_path(out, uri, e);
 }
 
 /* ---- hashes ---- */

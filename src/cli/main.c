@@ -59,11 +59,20 @@ static const char usage_text[] =
 	"                             key for encrypted layers (repeatable; every key is tried per layer);\n"
 	"                             pkcs7 needs the private key and its certificate (one file or two specs)\n"
 	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
-	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG policies and the CoCo key provider\n"
-	"                             attestation-agent's KEKs are released to this guest after attestation\n"
-	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS (auto: the TEE found, else sample)\n"
-	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS\n"
-	"Options of inspect only:\n"
+	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG resources (--policy and its keys,\n"
+	"                             --registries-d, --authfile, --registries-conf, --ca-file) and the CoCo\n"
+	"                             key provider attestation-agent's KEKs are released after attestation\n"
+	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa from\n"
+	"                             the attestation agent; auto: the TEE device found, else aa when the\n"
+	"                             agent's socket exists, else sample\n"
+	"  --aa-socket PATH           the attestation agent's ttrpc socket (default [aa] aa_socket, else\n"
+	"                             /run/confidential-containers/attestation-agent/attestation-agent.sock)\n"
+	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS (without it: the system's);\n"
+	"                             plain HTTP only for a --kbs http:// URL\n"
+	"  --kbs-resources FILE       offline kbs:/// resources and KEKs: {\"REPO/TYPE/TAG\": \"<base64>\"}\n"
+	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it\n"
+	"  --kbs-key ec|rsa           the KBS session's ephemeral key: EC P-256 (default) or RSA 2048\n"
+	"Options of inspect only (it also takes the --kbs options, for kbs:/// resources):\n"
 	"  --raw                      print the top-level manifest exactly as verified\n"
 	"  --image-config             print the image config exactly as verified\n"
 	"\n"
@@ -171,7 +180,8 @@ typedef struct cli_opts {
 static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 {
 	const char *command = is_pull ? "pull" : "inspect";
-	unsigned groups = is_pull ? CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS : CLI_GROUP_IMAGE;
+	/* inspect takes the KBS options for kbs:/// --authfile, --registries-conf and --ca-file */
+	unsigned groups = is_pull ? CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS : CLI_GROUP_IMAGE | CLI_GROUP_KBS;
 	int ch;
 
 	cli_image_opts_init(&c->img);

@@ -64,6 +64,9 @@ static unsigned option_group(int ch)
 	case CLI_OPT_KBS:
 	case CLI_OPT_ATTESTER:
 	case CLI_OPT_KBS_CERT:
+	case CLI_OPT_KBS_RESOURCES:
+	case CLI_OPT_KBS_KEY:
+	case CLI_OPT_AA_SOCKET:
 		return CLI_GROUP_KBS;
 	case CLI_OPT_STORE:
 	case CLI_OPT_SNAPSHOTTER:
@@ -98,6 +101,13 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	case CLI_OPT_TIMEOUT: o->timeout_s = parse_number(command, "--timeout", arg, 7 * 86400); break;
 	case CLI_OPT_KBS: o->kbs = arg; break;
 	case CLI_OPT_KBS_CERT: o->kbs_cert = arg; break;
+	case CLI_OPT_KBS_RESOURCES: o->kbs_resources = arg; break;
+	case CLI_OPT_AA_SOCKET: o->aa_socket = arg; break;
+	case CLI_OPT_KBS_KEY:
+		if (strcmp(arg, "ec") && strcmp(arg, "rsa"))
+			cli_usage_error(command, "--kbs-key expects ec or rsa, not \"%s\"", arg);
+		o->kbs_key = arg;
+		break;
 	case CLI_OPT_ATTESTER:
 		if (strcmp(arg, "auto") && strcmp(arg, "sample") && strcmp(arg, "tdx") && strcmp(arg, "snp") &&
 		    strcmp(arg, "aa"))

@@ -43,7 +43,8 @@ static const char serve_usage[] =
 	"                             without it, the image settings of the kernel command line, as CDH\n"
 	"                             (agent.image_policy_file, agent.https_proxy, ...). Options win over it\n"
 	"\n"
-	"After each successful pull, when the attestation agent's socket exists ([aa] aa_socket, default\n"
+	"After each successful pull, when the attestation agent's socket exists (--aa-socket, [aa] aa_socket,\n"
+	"default "
 	DEFAULT_AA_SOCKET "),\n"
 	"the pull is recorded in the runtime measurement (domain github.com/confidential-containers,\n"
 	"operation PullImage, content {\"image\":..., \"digest\":...}), as CDH does; when that fails, the\n"
@@ -53,7 +54,8 @@ static const char serve_usage[] =
 	"  --insecure-policy, --policy PATH, --tls-verify=false, --ca-file PATH, --registries-conf PATH,\n"
 	"  --registries-d DIR, --authfile PATH, --creds USER:PASS, --platform OS/ARCH[/VARIANT],\n"
 	"  --store DIR, --snapshotter overlay|copy, --decryption-key KEY, --keyprovider-config PATH,\n"
-	"  --kbs URL, --attester A, --kbs-cert PATH, --retry-times N, --timeout SECONDS\n"
+	"  --kbs URL, --attester A, --aa-socket PATH, --kbs-cert PATH, --kbs-resources FILE, --kbs-key ec|rsa,\n"
+	"  --retry-times N, --timeout SECONDS\n"
 	"\n"
 	"See ccpull(1), SERVE.\n";
 
@@ -203,7 +205,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	if ((r = cli_load_config(&img, ctx, 1, "serve")) != 0)
 		goto out;
-	cfg.aa_socket = ccp_config_aa_socket(img.config) ? ccp_config_aa_socket(img.config) : DEFAULT_AA_SOCKET;
+	/* --aa-socket, else [aa] aa_socket (filled in by cli_load_config), else the default */
+	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;
 
 	/* before any thread exists, so that every thread inherits the mask and only sig_fd sees them */
 	sigemptyset(&sigs);

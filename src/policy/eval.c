@@ -94,13 +94,19 @@ static int load_keys(const ccp_pr *pr, ccp_gpg_keyring **kr, ccp_err *e)
 		return ccp_err_oom(e);
 	for (size_t i = 0; i < n && !r; i++) {
 		ccp_err re = CCP_ERR_INIT;
-		if (ccp_read_file(&blobs[i], pr->key_paths[i], KEY_FILE_MAX, &re))
+		if (pr->key_blobs && pr->key_blobs[i].data) {
+			if (ccp_buf_append(&blobs[i], pr->key_blobs[i].data, pr->key_blobs[i].len))
+				r = ccp_err_oom(e);
+		} else if (ccp_resource_is_kbs(pr->key_paths[i])) {
+			r = ccp_err_set(e, CCP_EPOLICY, "keyPath %.256s: the KBS resource was not fetched", pr->key_paths[i]);
+		} else if (ccp_read_file(&blobs[i], pr->key_paths[i], KEY_FILE_MAX, &re)) {
 			r = ccp_err_set(e, CCP_EPOLICY, "%s", re.msg);
+		}
 	}
 	if (!r)
 		r = ccp_gpg_keyring_new(kr, blobs, n, e);
 	for (size_t i = 0; i < n; i++)
-		ccp_buf_free(&blobs[i]);
+		ccp_buf_free_secure(&blobs[i]);
 	free(blobs);
 	return r;
 }

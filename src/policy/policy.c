@@ -301,9 +301,13 @@ static void prm_free(ccp_prm *m)
 static void pr_free(ccp_pr *r)
 {
 	free(r->key_type);
-	for (size_t i = 0; i < r->n_key_paths; i++)
+	for (size_t i = 0; i < r->n_key_paths; i++) {
 		free(r->key_paths[i]);
+		if (r->key_blobs)
+			ccp_buf_free_secure(&r->key_blobs[i]);
+	}
 	free(r->key_paths);
+	free(r->key_blobs);
 	ccp_buf_free(&r->key_data);
 	prm_free(&r->identity);
 	ccp_sigstore_policy_free(r->sigstore);
@@ -845,8 +849,8 @@ int ccp_policy_load(ccp_policy *out, const char *path_or_uri, ccp_err *e)
 
 	memset(out, 0, sizeof(*out));
 	if (strncmp(path, "kbs://", 6) == 0)
-		return ccp_err_set(e, CCP_EINVALID, "policy %s: kbs:// resources are not supported by this build of ccpull",
-				   path_or_uri);
+		return ccp_err_set(e, CCP_EINVALID, "policy %s: a kbs:// resource is read through a KBS or an offline "
+				   "source (ccp_resource_read)", path_or_uri);
 	if (strncmp(path, "file://", 7) == 0) {
 		path += 7;
 		if (path[0] != '/')

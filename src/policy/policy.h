@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "ccpull/verify.h"
 #include "reference/reference.h"
+#include "config/resource.h"
 #include "signature/sigstore.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -41,6 +42,7 @@ typedef struct ccp_pr {
 	char *key_type;        /* signedBy */
 	char **key_paths;      /* signedBy keyPath (one) or keyPaths */
 	size_t n_key_paths;
+	ccp_buf *key_blobs;    /* per key path: a kbs:// key fetched by ccp_policy_fetch_resources (a NULL data: none) */
 	ccp_buf key_data;      /* signedBy keyData, base64-decoded */
 	int has_key_data;
 	ccp_prm identity;      /* signedBy/sigstoreSigned signedIdentity, signedBaseLayer baseLayerIdentity */
@@ -65,8 +67,16 @@ typedef struct ccp_policy {
 
 /* Parses a policy; CCP_EINVALID naming the offending key or value. what names the source in messages. */
 int ccp_policy_parse(ccp_policy *out, const void *data, size_t len, const char *what, ccp_err *e);
-/* Loads a policy from a path or a file:// URI (kbs:/// is refused with CCP_EINVALID for now). */
+/* Loads a policy from a path or a file:// URI (kbs:/// needs ccp_resource_read and ccp_policy_parse). */
 int ccp_policy_load(ccp_policy *out, const char *path_or_uri, ccp_err *e);
+/*
+ * Fetches the kbs:// keys named by the requirements that apply to ref (signedBy keyPath(s);
+ * sigstoreSigned keyPath(s), rekor keys, fulcio caPath, pki caRootsPath and caIntermediatesPath)
+ * through src, once: the policy keeps them for the verifiers (wiped by ccp_policy_free). Local paths
+ * are still read when evaluated. A resource that cannot be fetched keeps its code (KBS: CCP_EDECRYPT)
+ * with a message naming the scope, the key and the URI.
+ */
+int ccp_policy_fetch_resources(ccp_policy *p, const ccp_ref *ref, const ccp_resource_src *src, ccp_err *e);
 void ccp_policy_free(ccp_policy *p);
 
 /*

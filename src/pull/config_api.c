@@ -11,15 +11,18 @@
 
 #include "ccpull/config.h"
 #include "config/cdh_config.h"
+#include "config/resource.h"
 #include "util/fs.h"
 
 #define CMDLINE_MAX (64 * 1024)
 #define DOC_MAX (1024 * 1024)
+#define CCP_OFFLINE_FS_KBC_RESOURCES "/etc/aa-offline_fs_kbc-resources.json"
 
 struct ccp_config {
 	ccp_cdh_config c;
 	char *dir;  /* private directory of the documents written from inline values, or NULL */
 	char *store, *policy, *registries_conf, *registries_d, *authfile, *ca_file, *kbs, *kbs_cert, *aa_socket;
+	char *kbs_resources;
 };
 
 static int finish(ccp_context *ctx, int r, const ccp_err *e)
@@ -47,28 +50,30 @@ void ccp_config_free(ccp_config *cfg)
 	free(cfg->kbs);
 	free(cfg->kbs_cert);
 	free(cfg->aa_socket);
+	free(cfg->kbs_resources);
 	free(cfg);
 }
 
-/* A local file named by a path or a file:// URI. kbs:// only where allow_kbs (the option takes it). */
-static int resolve_uri(char **out, const char *key, const char *uri, int allow_kbs, ccp_err *e)
+/*
+ * A local file named by a path or a file:// URI, or a kbs:// resource (kept as the URI: the option
+ * fetches it at pull time, as CDH does for every *_uri key).
+ */
+static int resolve_uri(char **out, const char *key, const char *uri, ccp_err *e)
 {
 	const char *path = uri;
+	char rpath[CCP_RESOURCE_PATH_MAX];
 
-	if (strncmp(uri, "kbs://", 6) == 0) {
-		if (!allow_kbs)
-			return ccp_err_set(e, CCP_EINVALID,
-					   "%s = \"%.256s\": kbs:// resources are not supported for this key yet "
-					   "(only for image_security_policy_uri); use a local path", key, uri);
-		path = uri;
+	if (ccp_resource_is_kbs(uri)) {
+		if (ccp_resource_kbs_path(rpath, uri, e))
+			return ccp_err_wrap(e, "%s", key);
 	} else if (strncmp(uri, "file://", 7) == 0) {
 		path = uri + 7;
 		if (path[0] != '/')
 			return ccp_err_set(e, CCP_EINVALID, "%s = \"%.256s\": a file:// URI must hold an absolute path",
 					   key, uri);
 	} else if (strstr(uri, "://")) {
-		return ccp_err_set(e, CCP_EINVALID, "%s = \"%.256s\": unsupported URI scheme (a path or file://%s)", key,
-				   uri, allow_kbs ? ", or kbs://" : "");
+		return ccp_err_set(e, CCP_EINVALID, "%s = \"%.256s\": unsupported URI scheme (a path, file:// or kbs:///)",
+				   key, uri);
 	}
 	if (!(*out = strdup(path)))
 		return ccp_err_oom(e);
@@ -131,14 +136,17 @@ static int resolve(ccp_config *cfg, ccp_err *e)
 		return ccp_err_oom(e);
 	/* image-rs: the URI wins over the inline document */
 	if (c->policy_uri)
-		r = resolve_uri(&cfg->policy, "image_security_policy_uri", c->policy_uri, 1, e);
+		r = resolve_uri(&cfg->policy, "image_security_policy_uri", c->policy_uri, e);
 	else if (c->policy)
 		r = write_doc(cfg, "policy.json", c->policy, strlen(c->policy), &cfg->policy, e);
 	if (r)
 		return r;
-	if (c->sigstore_config_uri) {
+	if (c->sigstore_config_uri && ccp_resource_is_kbs(c->sigstore_config_uri)) {
+		/* one registries.d document, fetched at pull time */
+		r = resolve_uri(&cfg->registries_d, "sigstore_config_uri", c->sigstore_config_uri, e);
+	} else if (c->sigstore_config_uri) {
 		char *path = NULL;
-		if ((r = resolve_uri(&path, "sigstore_config_uri", c->sigstore_config_uri, 0, e)))
+		if ((r = resolve_uri(&path, "sigstore_config_uri", c->sigstore_config_uri, e)))
 			return r;
 		r = ccp_read_file(&b, path, DOC_MAX, e);
 		free(path);
@@ -152,14 +160,14 @@ static int resolve(ccp_config *cfg, ccp_err *e)
 	}
 	if (r)
 		return r;
-	if (c->auth_uri && (r = resolve_uri(&cfg->authfile, "authenticated_registry_credentials_uri", c->auth_uri, 0, e)))
+	if (c->auth_uri && (r = resolve_uri(&cfg->authfile, "authenticated_registry_credentials_uri", c->auth_uri, e)))
 		return r;
 	if (c->has_registry_config) {
 		if (!(r = ccp_registries_conf_format(&c->registry_config, &b, e)))
 			r = write_doc(cfg, "registries.conf", b.data ? b.data : "", b.len, &cfg->registries_conf, e);
 		ccp_buf_free(&b);
 	} else if (c->registries_uri) {
-		r = resolve_uri(&cfg->registries_conf, "registry_configuration_uri", c->registries_uri, 0, e);
+		r = resolve_uri(&cfg->registries_conf, "registry_configuration_uri", c->registries_uri, e);
 	}
 	if (r)
 		return r;
@@ -177,7 +185,17 @@ static int resolve(ccp_config *cfg, ccp_err *e)
 		if (r)
 			return r;
 	}
-	/* CDH's KBC "cc_kbc" is the Trustee KBS; offline_fs_kbc and the others hold no KBS */
+	/* CDH's KBC "offline_fs_kbc" reads its resources from a fixed file; a path or file:// url names
+	 * another one (for tests and initdata) */
+	if (c->kbc_name && strcmp(c->kbc_name, "offline_fs_kbc") == 0) {
+		if (c->kbs_url && (c->kbs_url[0] == '/' || strncmp(c->kbs_url, "file://", 7) == 0))
+			r = resolve_uri(&cfg->kbs_resources, "[kbc] url", c->kbs_url, e);
+		else if (!(cfg->kbs_resources = strdup(CCP_OFFLINE_FS_KBC_RESOURCES)))
+			r = ccp_err_oom(e);
+		if (r)
+			return r;
+	}
+	/* CDH's KBC "cc_kbc" is the Trustee KBS; the others hold no KBS */
 	if (c->kbc_name && strcmp(c->kbc_name, "cc_kbc") == 0 && c->kbs_url && strcmp(c->kbs_url, "null") != 0) {
 		if (!(cfg->kbs = strdup(c->kbs_url)))
 			return ccp_err_oom(e);
@@ -255,6 +273,8 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 	FILL(ca_file);
 	FILL(kbs);
 	FILL(kbs_cert);
+	FILL(kbs_resources);
+	FILL(aa_socket);
 #undef FILL
 	return 0;
 }

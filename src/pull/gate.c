@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keyproviders/kbs/kbs.h"
 #include "config/registries_d.h"
 #include "policy/policy.h"
 #include "registry/attachments.h"
@@ -24,6 +23,9 @@ struct ccp_policy_gate {
 	ccp_policy policy;
 	ccp_registries_d regd;
 	ccp_lookaside_opts lookaside;
+	ccp_pull_resources res;     /* where the kbs:// keys of the policy come from */
+	int ca_fd;                  /* a kbs:// ca_file for lookaside reads, or -1 */
+	char ca_path[CCP_MEMFILE_PATH_MAX];
 };
 
 /*
@@ -101,20 +103,30 @@ static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes,
 }
 
 /* A policy released by the KBS after attestation: a KBS failure is exit 6, a bad policy exit 2. */
-static int gate_kbs_policy(ccp_policy *p, const char *uri, const ccp_pull_options *o, ccp_err *e)
+static int gate_kbs_policy(ccp_policy *p, const char *uri, const ccp_resource_src *src, ccp_err *e)
 {
-	ccp_kbs_config kc = { o->kbs, o->attester, o->kbs_cert, NULL, 0 };
 	ccp_buf b = CCP_BUF_INIT(0);
 	char what[300];
 	int r;
 
-	if (!o->kbs)
-		return ccp_err_set(e, CCP_EINVALID, "policy %.200s: a kbs:// resource needs --kbs URL", uri);
-	if ((r = ccp_kbs_fetch(&b, &kc, uri, e)))
-		return ccp_err_wrap(e, "signature policy %.200s", uri);
+	if ((r = ccp_resource_read(&b, uri, CCP_POLICY_MAX, src, "signature policy", e)))
+		return r;
 	snprintf(what, sizeof(what), "in %.280s", uri);
 	r = ccp_policy_parse(p, b.data, b.len, what, e);
-	ccp_buf_free(&b);
+	ccp_buf_free_secure(&b);
+	return r;
+}
+
+/* registries.d given as one kbs:// resource holding a registries.d YAML document. */
+static int gate_kbs_registries_d(ccp_registries_d *c, const char *uri, const ccp_resource_src *src, ccp_err *e)
+{
+	ccp_buf b = CCP_BUF_INIT(0);
+	int r;
+
+	if ((r = ccp_resource_read(&b, uri, 0, src, "registries.d", e)))
+		return r;
+	r = ccp_registries_d_parse(c, b.data, b.len, uri, e);
+	ccp_buf_free_secure(&b);
 	return r;
 }
 
@@ -130,8 +142,13 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, cc
 		return 0;
 	if (!(g = calloc(1, sizeof(*g))))
 		return ccp_err_oom(e);
-	if (strncmp(path, "kbs://", 6) == 0)
-		r = gate_kbs_policy(&g->policy, path, o, e);
+	g->ca_fd = -1;
+	if ((r = ccp_pull_resources_init(&g->res, o, e))) {
+		ccp_policy_gate_free(g);
+		return r;
+	}
+	if (ccp_resource_is_kbs(path))
+		r = gate_kbs_policy(&g->policy, path, &g->res.src, e);
 	else
 		r = ccp_policy_load(&g->policy, path, e);
 	if (r) {
@@ -141,16 +158,21 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, cc
 			ccp_err_wrap(e, "no usable signature policy (pass --insecure-policy to pull without one)");
 		return r;
 	}
-	if (o->registries_d && access(o->registries_d, F_OK) != 0) {
-		ccp_policy_gate_free(g);
-		return ccp_err_errno(e, CCP_EINVALID, errno, "registries.d directory %s", o->registries_d);
+	if (ccp_resource_is_kbs(regd)) {
+		r = gate_kbs_registries_d(&g->regd, regd, &g->res.src, e);
+	} else if (o->registries_d && access(o->registries_d, F_OK) != 0) {
+		r = ccp_err_errno(e, CCP_EINVALID, errno, "registries.d directory %s", o->registries_d);
+	} else {
+		r = ccp_registries_d_load(&g->regd, regd, e);
 	}
-	if ((r = ccp_registries_d_load(&g->regd, regd, e))) {
+	if (!r && ccp_resource_is_kbs(o->ca_file))
+		r = ccp_pull_memfile(&g->ca_fd, g->ca_path, o->ca_file, &g->res.src, "CA file", e);
+	if (r) {
 		ccp_policy_gate_free(g);
 		return r;
 	}
 	g->lookaside.tls_verify = o->tls_verify;
-	g->lookaside.ca_file = o->ca_file;
+	g->lookaside.ca_file = g->ca_fd >= 0 ? g->ca_path : o->ca_file;
 	*out = g;
 	return 0;
 }
@@ -205,6 +227,8 @@ int ccp_policy_gate_explain(ccp_policy_gate *gate, const resolved_image *rv, ccp
 
 	if (!gate)
 		return 0;
+	if ((r = ccp_policy_fetch_resources(&gate->policy, &rv->ref, &gate->res.src, e)))
+		return ccp_err_wrap(e, "keys of the signature policy for %s", rv->image);
 	memset(&src, 0, sizeof(src));
 	src.gate = gate;
 	src.rv = rv;
@@ -250,5 +274,7 @@ void ccp_policy_gate_free(ccp_policy_gate *gate)
 		return;
 	ccp_policy_free(&gate->policy);
 	ccp_registries_d_free(&gate->regd);
+	if (gate->ca_fd >= 0)
+		close(gate->ca_fd);
 	free(gate);
 }

@@ -176,12 +176,13 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 	/* With a KBS, the CoCo key provider "attestation-agent" is built in: no keyprovider config for it. */
 	for (size_t i = 0; i < o->n_decryption_keys; i++) {
 		const char *s = o->decryption_keys[i];
-		if (!(o->kbs && s && strncmp(s, "provider:attestation-agent", 26) == 0 && (!s[26] || s[26] == ':')))
+		if (!((o->kbs || o->kbs_resources) && s && strncmp(s, "provider:attestation-agent", 26) == 0 &&
+		      (!s[26] || s[26] == ':')))
 			specs[n++] = s;
 	}
-	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0 && o->kbs) {
-		ccp_kbs_config kc = { o->kbs, o->attester, o->kbs_cert, NULL, 0 };
-		if ((r = ccp_kbs_provider_new(&kbs, &kc, e)) == 0)
+	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0 && (o->kbs || o->kbs_resources)) {
+		ccp_pull_resources res;
+		if ((r = ccp_pull_resources_init(&res, o, e)) == 0 && (r = ccp_kbs_provider_new(&kbs, &res.kc, e)) == 0)
 			r = ccp_keyring_add(kr, kbs, e);
 	}
 	if (r == 0)

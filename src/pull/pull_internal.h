@@ -4,6 +4,8 @@
 
 #include "ccpull/pull.h"
 #include "config/config.h"
+#include "config/resource.h"
+#include "keyproviders/kbs/kbs.h"
 #include "manifest/manifest.h"
 #include "policy/policy.h"
 #include "reference/reference.h"
@@ -11,6 +13,8 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/json.h"
+
+#define CCP_MEMFILE_PATH_MAX 32
 
 struct ccp_context {
 	char last_error[CCP_ERR_MSG_MAX];
@@ -34,6 +38,9 @@ typedef struct resolved_image {
 	json_t *cfg_json;
 	ccp_image_config cfg;
 	ccp_platform platform;       /* of the chosen image */
+	int has_ca_fd;               /* a kbs:// ca_file, in the memfd ca_fd (named ca_path) while reg uses it */
+	int ca_fd;
+	char ca_path[CCP_MEMFILE_PATH_MAX];
 } resolved_image;
 
 /*
@@ -65,6 +72,22 @@ typedef struct ccp_gate_report {
 int ccp_policy_gate_explain(ccp_policy_gate *gate, const resolved_image *rv, ccp_gate_report *rep, ccp_err *e);
 void ccp_gate_report_free(ccp_gate_report *rep);
 void ccp_policy_gate_free(ccp_policy_gate *gate);
+
+/* Where kbs:/// resources of a pull come from: the KBS and the offline file of the options. */
+typedef struct ccp_pull_resources {
+	ccp_kbs_config kc;      /* strings borrowed from the options */
+	ccp_resource_src src;   /* fetch NULL without --kbs and --kbs-resources */
+} ccp_pull_resources;
+
+/* Fills res from o (CCP_EINVALID for a bad kbs_key). res must not move while src is used. */
+int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e);
+
+/*
+ * The resource uri in a memfd, for a library that takes a path (libcurl's CA bundle): *fd (close it
+ * when done) and path "/proc/self/fd/N". Never on disk.
+ */
+int ccp_pull_memfile(int *fd, char path[CCP_MEMFILE_PATH_MAX], const char *uri, const ccp_resource_src *src,
+		     const char *what, ccp_err *e);
 
 /* Checks what pull and inspect share before any network access: version, platform syntax. */
 int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e);

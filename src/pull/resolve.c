@@ -49,9 +49,25 @@ static int endpoint_set(endpoint *ep, const char *location, const char *rest, in
 	return 0;
 }
 
+/* registries.conf from a path, or from a kbs:// resource. */
+static int load_conf(ccp_registries_conf *conf, const char *conf_path, const ccp_resource_src *src, ccp_err *e)
+{
+	ccp_buf b = CCP_BUF_INIT(0);
+	int r;
+
+	if (!ccp_resource_is_kbs(conf_path))
+		return ccp_registries_conf_load(conf, conf_path, e);
+	if ((r = ccp_resource_read(&b, conf_path, 0, src, "registries.conf", e)))
+		return r;
+	if ((r = ccp_registries_conf_parse(conf, b.data, b.len, e)))
+		ccp_err_wrap(e, "registries.conf %.256s", conf_path);
+	ccp_buf_free_secure(&b);
+	return r;
+}
+
 /* The endpoints to try, mirrors first, as containers/image orders them. */
 static int endpoints_for(endpoint **out, size_t *n_out, const ccp_ref *ref, const char *conf_path, int explicit_conf,
-			 ccp_err *e)
+			 const ccp_resource_src *src, ccp_err *e)
 {
 	ccp_registries_conf conf = { 0 };
 	const ccp_reg_entry *ent = NULL;
@@ -65,7 +81,7 @@ static int endpoints_for(endpoint **out, size_t *n_out, const ccp_ref *ref, cons
 	if (!repo)
 		return ccp_err_oom(e);
 	if (conf_path && (explicit_conf || access(conf_path, F_OK) == 0)) {
-		if ((r = ccp_registries_conf_load(&conf, conf_path, e)) != 0) {
+		if ((r = load_conf(&conf, conf_path, src, e)) != 0) {
 			free(repo);
 			return r;
 		}
@@ -254,8 +270,8 @@ static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 	return 0;
 }
 
-static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, uint64_t deadline_ms,
-		      ccp_store *store, ccp_err *e)
+static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, const ccp_buf *auth,
+		      uint64_t deadline_ms, ccp_store *store, ccp_err *e)
 {
 	ccp_registry_opts ro = { 0 };
 	char reference[CCP_DIGEST_STR_MAX + 128];
@@ -264,8 +280,9 @@ static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_opt
 
 	ro.tls_verify = o->tls_verify;
 	ro.insecure = ep->insecure;
-	ro.ca_file = o->ca_file;
+	ro.ca_file = rv->has_ca_fd ? rv->ca_path : o->ca_file;
 	ro.authfile = o->authfile;
+	ro.authfile_data = auth;
 	ro.creds = o->creds;
 	ro.retries = o->retries;
 	ro.deadline_ms = deadline_ms;
@@ -326,6 +343,8 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	endpoint *eps = NULL;
 	size_t n_eps = 0;
 	const char *conf = o->registries_conf ? o->registries_conf : DEFAULT_REGISTRIES_CONF;
+	ccp_pull_resources res;
+	ccp_buf auth = CCP_BUF_INIT(0);
 	/* one time limit for the whole pull, mirrors included; layers use the same handle */
 	uint64_t deadline_ms = ccp_registry_deadline(o->timeout_s);
 	int r;
@@ -335,16 +354,29 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	rv->cfg_raw.max = CCP_CONFIG_MAX;
 	if ((r = ccp_ref_parse(&rv->ref, image, e)))
 		return r;
-	/* A missing default auth file means no credentials; a named one must exist (as in skopeo). */
-	if (o->authfile && access(o->authfile, R_OK) != 0)
-		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot read auth file `%s`", o->authfile);
-	if (!(rv->image = ccp_ref_string(&rv->ref)))
-		return ccp_err_oom(e);
-	if ((r = endpoints_for(&eps, &n_eps, &rv->ref, conf, o->registries_conf != NULL, e)))
+	if ((r = ccp_pull_resources_init(&res, o, e)))
 		return r;
+	/* A missing default auth file means no credentials; a named one must exist (as in skopeo). */
+	if (ccp_resource_is_kbs(o->authfile)) {
+		if ((r = ccp_resource_read(&auth, o->authfile, 0, &res.src, "auth file", e)))
+			return r;
+	} else if (o->authfile && access(o->authfile, R_OK) != 0) {
+		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot read auth file `%s`", o->authfile);
+	}
+	if (ccp_resource_is_kbs(o->ca_file)) {
+		if ((r = ccp_pull_memfile(&rv->ca_fd, rv->ca_path, o->ca_file, &res.src, "CA file", e)))
+			goto out;
+		rv->has_ca_fd = 1;
+	}
+	if (!(rv->image = ccp_ref_string(&rv->ref))) {
+		r = ccp_err_oom(e);
+		goto out;
+	}
+	if ((r = endpoints_for(&eps, &n_eps, &rv->ref, conf, o->registries_conf != NULL, &res.src, e)))
+		goto out;
 	for (size_t i = 0; i < n_eps; i++) {
 		ccp_err attempt = CCP_ERR_INIT;
-		r = resolve_at(rv, &eps[i], o, deadline_ms, store, &attempt);
+		r = resolve_at(rv, &eps[i], o, auth.data ? &auth : NULL, deadline_ms, store, &attempt);
 		if (r == 0) {
 			size_t len = strlen(eps[i].host) + strlen(eps[i].repository) + 2;
 			if ((rv->endpoint = malloc(len)))
@@ -360,6 +392,8 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		rv->cfg_raw.max = CCP_CONFIG_MAX;
 	}
 	endpoints_free(eps, n_eps);
+out:
+	ccp_buf_free_secure(&auth);
 	return r;
 }
 
@@ -369,6 +403,9 @@ void ccp_resolved_image_free(resolved_image *rv)
 	ccp_ref_free(&rv->ref);
 	free(rv->image);
 	rv->image = NULL;
+	if (rv->has_ca_fd)
+		close(rv->ca_fd);
+	rv->has_ca_fd = 0;
 }
 
 int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e)

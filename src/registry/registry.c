@@ -229,6 +229,9 @@ static int load_credentials(ccp_registry *r, const ccp_registry_opts *o, ccp_err
 			return ccp_err_oom(e);
 		return 0;
 	}
+	if (o->authfile_data)
+		return ccp_authfile_lookup_data(o->authfile_data->data ? o->authfile_data->data : "", o->authfile_data->len,
+						r->auth_host, r->repository, &r->user, &r->password, &r->identity_token, e);
 	if (o->authfile)
 		return ccp_authfile_lookup(o->authfile, r->auth_host, r->repository, &r->user, &r->password,
 					   &r->identity_token, e);

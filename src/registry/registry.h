@@ -26,6 +26,7 @@ typedef struct ccp_registry_opts {
 	int insecure;             /* registries.conf insecure=true: plain HTTP allowed, TLS unchecked */
 	const char *ca_file;      /* extra CA bundle (PEM); NULL: system roots only */
 	const char *authfile;     /* containers-auth.json path; NULL: none */
+	const ccp_buf *authfile_data; /* or its content (a kbs:// auth.json), which wins over authfile */
 	const char *creds;        /* "user:password" or "user" (no password); overrides authfile */
 	const char *user_agent;   /* NULL: "ccpull/VERSION" */
 	long connect_timeout_s;   /* 0: 30 */

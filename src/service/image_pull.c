@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "api.pb-c.h"
-#include "ttrpc.h"
+#include "ttrpc/ttrpc.h"
 
 static void pull_image(svc_request *rq);
 

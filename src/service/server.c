@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ttrpc.h"
+#include "ttrpc/ttrpc.h"
 
 #define DEFAULT_MAX_CONNECTIONS 64
 #define DEFAULT_MAX_REQUESTS 32

@@ -3,6 +3,7 @@
  * the stored signature form, and the steps of one signature's verification.
  */
 #include "signature/sigstore.h"
+#include "config/resource.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ struct ccp_sigstore_trust {
 static void src_free(ccp_sigstore_src *s)
 {
 	free(s->path);
-	ccp_buf_free(&s->data);
+	ccp_buf_free_secure(&s->data);
 }
 
 void ccp_sigstore_policy_free(ccp_sigstore_policy *p)
@@ -128,8 +129,11 @@ static int read_src(ccp_buf *out, const ccp_sigstore_src *s, const char *what, c
 {
 	ccp_err re = CCP_ERR_INIT;
 
-	if (!s->path)
+	/* inline data, or a kbs:// resource the policy fetched */
+	if (!s->path || (ccp_resource_is_kbs(s->path) && s->data.data))
 		return ccp_buf_append(out, s->data.data ? s->data.data : "", s->data.len) == CCP_ENOMEM ? ccp_err_oom(e) : 0;
+	if (ccp_resource_is_kbs(s->path))
+		return ccp_err_set(e, CCP_EPOLICY, "%s: the KBS resource %.256s was not fetched", what, s->path);
 	if (ccp_read_file(out, s->path, CCP_SIGSTORE_TRUST_FILE_MAX, &re))
 		return ccp_err_set(e, CCP_EPOLICY, "%s: %s", what, re.msg);
 	return 0;

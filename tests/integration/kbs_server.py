@@ -13,7 +13,7 @@ GET  /kbs/v0/resource/REPO/TYPE/TAG  (cookie of an attested session or Bearer to
 Errors are RFC 7807 {"type": ".../kbs/errors/<T>", "detail"}. --resources is a JSON object mapping
 REPO/TYPE/TAG to base64 contents. --session-uses N forgets a session after N resources (the client must
 re-attest after a 401). --refuse fails every attestation; --tamper-jwe flips a ciphertext bit.
-The log records one line per event (auth, attest ok|refused, resource PATH STATUS).
+The log records one line per event (auth, attest ok|refused, tee-pubkey KTY, resource PATH STATUS).
 """
 import argparse
 import base64
@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -179,6 +180,7 @@ class Handler(BaseHTTPRequestHandler):
                      token=kbs.token({"exp": int(time.time()) + 3600, "iat": int(time.time()),
                                       "tee-pubkey": rd["tee-pubkey"]}))
             kbs.log("attest ok")
+            kbs.log("tee-pubkey %s" % rd["tee-pubkey"].get("kty"))
             return self.reply(200, {"token": s["token"]}, cookie=sid)
         self.error(404, "InvalidRequestPath", "no such endpoint")
 
@@ -222,8 +224,14 @@ def main():
     ap.add_argument("--refuse", action="store_true")
     ap.add_argument("--tamper-jwe", action="store_true")
     ap.add_argument("--deny", action="append", default=[])
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate chain and key")
     a = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if a.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        # the handshake runs in the request's thread: a client that gives up cannot stall accept()
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     srv.kbs = KBS(a)
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:

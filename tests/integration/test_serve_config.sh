@@ -201,7 +201,7 @@ expect_stderr 'connect to 127\.0\.0\.1 port 9\b'
 printf '[image]\nwork_dir = 3\n' >"$T/bad.toml"
 expect 2 "$CCPULL" pull --config "$T/bad.toml" "$ORIGIN/cfg/app:v1" "$T/b9"
 expect_stderr 'bad\.toml.*line 2: image\.work_dir must be a string'
-printf '[image]\nregistry_configuration_uri = "kbs:///default/registry/test"\n' >"$T/kbs.toml"
+printf '[image]\nregistry_configuration_uri = "kbs:///default/registry"\n' >"$T/kbs.toml"
 expect 2 "$CCPULL" serve --socket "$T/x.sock" --config "$T/kbs.toml"
-expect_stderr 'registry_configuration_uri.*kbs:// resources are not supported'
+expect_stderr 'registry_configuration_uri.*REPOSITORY/TYPE/TAG'
 [ ! -e "$T/x.sock" ] || fail "serve bound its socket with an invalid config"

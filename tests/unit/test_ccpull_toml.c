@@ -291,15 +291,45 @@ static void test_public_api(void)
 	ccp_config_free(cfg);
 	CHECK(access(path, F_OK) != 0);  /* the written documents go with the configuration */
 
-	/* kbs:// only where the option takes it */
+	/* kbs:// for every *_uri key, as CDH: kept as URIs, fetched at pull time; offline_fs_kbc's file */
 	snprintf(path, sizeof(path), "%s/kbs.toml", dir);
 	if ((f = fopen(path, "w"))) {
-		fputs("[image]\nsigstore_config_uri = \"kbs:///default/sigstore-config/test\"\n", f);
+		fputs("[kbc]\nname = \"offline_fs_kbc\"\n[image]\n"
+		      "sigstore_config_uri = \"kbs:///default/sigstore-config/test\"\n"
+		      "authenticated_registry_credentials_uri = \"kbs:///default/credential/test\"\n"
+		      "registry_configuration_uri = \"kbs:///default/registry-configuration/test\"\n", f);
 		fclose(f);
 	}
 	cfg = NULL;
+	CHECK(ccp_config_load(&cfg, ctx, path) == 0 && cfg);
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	if (cfg)
+		CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK_STR(o.registries_d, "kbs:///default/sigstore-config/test");
+	CHECK_STR(o.authfile, "kbs:///default/credential/test");
+	CHECK_STR(o.registries_conf, "kbs:///default/registry-configuration/test");
+	CHECK_STR(o.kbs_resources, "/etc/aa-offline_fs_kbc-resources.json");
+	CHECK(o.kbs == NULL);
+	ccp_config_free(cfg);
+	cfg = NULL;
+	if ((f = fopen(path, "w"))) {
+		fputs("[kbc]\nname = \"offline_fs_kbc\"\nurl = \"file:///run/offline.json\"\n[image]\n"
+		      "sigstore_config_uri = \"kbs:///default/sigstore-config\"\n", f);
+		fclose(f);
+	}
 	CHECK(ccp_config_load(&cfg, ctx, path) == CCP_EINVALID && !cfg);
 	CHECK(strstr(ccp_context_last_error(ctx), "sigstore_config_uri") != NULL);
+	if ((f = fopen(path, "w"))) {
+		fputs("[kbc]\nname = \"offline_fs_kbc\"\nurl = \"file:///run/offline.json\"\n", f);
+		fclose(f);
+	}
+	CHECK(ccp_config_load(&cfg, ctx, path) == 0 && cfg);
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	if (cfg)
+		CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK_STR(o.kbs_resources, "/run/offline.json");
+	ccp_config_free(cfg);
+	cfg = NULL;
 	if ((f = fopen(path, "w"))) {
 		fputs("[image]\nimage_security_policy_uri = \"kbs:///default/security-policy/test\"\n"
 		      "registry_configuration_uri = \"https://x/registries.conf\"\n", f);

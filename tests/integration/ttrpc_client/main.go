@@ -13,13 +13,17 @@
 //	aa-server SOCK LOG [ok|fail|not-supported]
 //	                                     serves the attestation agent's ExtendRuntimeMeasurement on
 //	                                     SOCK, appends each request to LOG as one JSON line and
-//	                                     answers Result OK, an INTERNAL error or NOT_SUPPORTED
+//	                                     answers Result OK, an INTERNAL error or NOT_SUPPORTED; and
+//	                                     GetTeeType ("sample") and GetEvidence (Trustee's sample
+//	                                     evidence of the RuntimeData; with fail, an INTERNAL error),
+//	                                     logged as {"method": ..., "runtime_data": base64}
 //
 // Errors print "ERROR <code>: <message>" and exit 1.
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -75,7 +79,33 @@ func (m *ExtendRuntimeMeasurementResponse) Reset()         { *m = ExtendRuntimeM
 func (m *ExtendRuntimeMeasurementResponse) String() string { return fmt.Sprintf("%+v", *m) }
 func (*ExtendRuntimeMeasurementResponse) ProtoMessage()    {}
 
-// aaServer serves ExtendRuntimeMeasurement until killed; the log line is written before the answer.
+// attestation_agent.GetEvidenceRequest / GetEvidenceResponse / GetTeeTypeRequest / GetTeeTypeResponse.
+type GetEvidenceRequest struct {
+	RuntimeData []byte `protobuf:"bytes,1,opt,name=RuntimeData,proto3"`
+}
+
+func (m *GetEvidenceRequest) Reset()         { *m = GetEvidenceRequest{} }
+func (m *GetEvidenceRequest) String() string { return fmt.Sprintf("%+v", *m) }
+func (*GetEvidenceRequest) ProtoMessage()    {}
+
+type GetEvidenceResponse struct {
+	Evidence []byte `protobuf:"bytes,1,opt,name=Evidence,proto3"`
+}
+
+func (m *GetEvidenceResponse) Reset()         { *m = GetEvidenceResponse{} }
+func (m *GetEvidenceResponse) String() string { return fmt.Sprintf("%+v", *m) }
+func (*GetEvidenceResponse) ProtoMessage()    {}
+
+type GetTeeTypeResponse struct {
+	Tee string `protobuf:"bytes,1,opt,name=tee,proto3"`
+}
+
+func (m *GetTeeTypeResponse) Reset()         { *m = GetTeeTypeResponse{} }
+func (m *GetTeeTypeResponse) String() string { return fmt.Sprintf("%+v", *m) }
+func (*GetTeeTypeResponse) ProtoMessage()    {}
+
+// aaServer serves ExtendRuntimeMeasurement, GetTeeType and GetEvidence until killed; the log line is
+// written before the answer.
 func aaServer(sock, logPath, mode string) {
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -90,6 +120,15 @@ func aaServer(sock, logPath, mode string) {
 		die("%v", err)
 	}
 	var mu sync.Mutex
+	logLine := func(v map[string]interface{}) {
+		line, _ := json.Marshal(v)
+		mu.Lock()
+		_, werr := f.Write(append(line, '\n'))
+		mu.Unlock()
+		if werr != nil {
+			die("%v", werr)
+		}
+	}
 	s.Register("attestation_agent.AttestationAgentService", map[string]ttrpc.Method{
 		"ExtendRuntimeMeasurement": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var req ExtendRuntimeMeasurementRequest
@@ -111,6 +150,28 @@ func aaServer(sock, logPath, mode string) {
 				return &ExtendRuntimeMeasurementResponse{Result: 1}, nil
 			}
 			return &ExtendRuntimeMeasurementResponse{}, nil
+		},
+		"GetTeeType": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var req Empty
+			if err := unmarshal(&req); err != nil {
+				return nil, err
+			}
+			logLine(map[string]interface{}{"method": "GetTeeType"})
+			return &GetTeeTypeResponse{Tee: "sample"}, nil
+		},
+		"GetEvidence": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+			var req GetEvidenceRequest
+			if err := unmarshal(&req); err != nil {
+				return nil, err
+			}
+			logLine(map[string]interface{}{"method": "GetEvidence", "runtime_data": req.RuntimeData})
+			if mode == "fail" {
+				return nil, status.Errorf(codes.Internal, "test attestation agent: no evidence")
+			}
+			// Trustee's sample attester: {"svn": "1", "report_data": base64(runtime data)}
+			ev, _ := json.Marshal(map[string]string{"svn": "1",
+				"report_data": base64.StdEncoding.EncodeToString(req.RuntimeData)})
+			return &GetEvidenceResponse{Evidence: ev}, nil
 		},
 	})
 	fmt.Println("serving")

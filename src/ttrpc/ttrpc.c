@@ -1,8 +1,14 @@
-/* ttrpc frames and the Request/Response envelope (see ttrpc.h). */
-#include "ttrpc.h"
+/* ttrpc frames, the Request/Response envelope and a unary client call (see ttrpc.h). */
+#include "ttrpc/ttrpc.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #define NAME_MAX_LEN 256
 #define STATUS_MESSAGE_MAX 4096
@@ -136,4 +142,89 @@ const char *ttrpc_code_name(int code)
 	if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))
 		return "UNKNOWN";
 	return names[code];
+}
+
+static int io_all(int fd, uint8_t *p, size_t n, int writing)
+{
+	while (n) {
+		ssize_t k = writing ? send(fd, p, n, MSG_NOSIGNAL) : read(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int ttrpc_call(const char *sock, const char *service, const char *method, const uint8_t *payload, size_t plen,
+	       int timeout_s, size_t max_response, Ttrpc__Response **out, char *msg, size_t mlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { timeout_s, 0 };
+	uint8_t *frame = NULL, hb[TTRPC_HEADER_LEN], *data = NULL;
+	ttrpc_header h;
+	size_t n;
+	int fd, r = -1;
+
+	*out = NULL;
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		snprintf(msg, mlen, "socket path %.200s is too long", sock);
+		return -1;
+	}
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(msg, mlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		snprintf(msg, mlen, "connect to %.200s: %s", sock, strerror(errno));
+		goto out;
+	}
+	if (ttrpc_request_frame(&frame, &n, 1, service, method, payload, plen, (int64_t)timeout_s * 1000000000) != 0) {
+		snprintf(msg, mlen, "out of memory");
+		goto out;
+	}
+	errno = 0;
+	if (io_all(fd, frame, n, 1) != 0) {
+		snprintf(msg, mlen, "send to %.200s: %s", sock, errno ? strerror(errno) : "connection closed");
+		goto out;
+	}
+	/* the answer on stream 1; anything else on the connection is skipped */
+	for (;;) {
+		errno = 0;
+		if (io_all(fd, hb, sizeof(hb), 0) != 0) {
+			snprintf(msg, mlen, "no answer from %.200s: %s", sock,
+				 errno == EAGAIN ? "timed out" : errno ? strerror(errno) : "connection closed");
+			goto out;
+		}
+		ttrpc_header_decode(&h, hb);
+		if (h.length > max_response || h.length > TTRPC_DATA_MAX) {
+			snprintf(msg, mlen, "answer from %.200s is too large (%u bytes)", sock, h.length);
+			goto out;
+		}
+		free(data);
+		if (!(data = malloc(h.length ? h.length : 1))) {
+			snprintf(msg, mlen, "out of memory");
+			goto out;
+		}
+		if (io_all(fd, data, h.length, 0) != 0) {
+			snprintf(msg, mlen, "answer from %.200s cut off", sock);
+			goto out;
+		}
+		if (h.type == TTRPC_TYPE_RESPONSE && h.stream_id == 1)
+			break;
+	}
+	if (!(*out = ttrpc_response_decode(data, h.length)))
+		snprintf(msg, mlen, "malformed ttrpc response from %.200s", sock);
+	else
+		r = 0;
+out:
+	free(frame);
+	free(data);
+	close(fd);
+	return r;
 }

@@ -2,9 +2,13 @@
  * ttrpc framing (github.com/containerd/ttrpc, PROTOCOL.md): a 10-byte header (data length u32 BE,
  * stream id u32 BE, type u8, flags u8) and at most 4 MiB of data. Request frames carry a
  * ttrpc.Request, response frames a ttrpc.Response whose status is a google.rpc.Status.
+ *
+ * Used by the library (the attestation agent's API for the KBS client) and by `ccpull serve` (its
+ * server, and the AA's runtime measurement). The protobuf-c code of ttrpc.proto and
+ * attestation_agent.proto is generated at build time.
  */
-#ifndef CCP_SERVICE_TTRPC_H
-#define CCP_SERVICE_TTRPC_H
+#ifndef CCP_TTRPC_TTRPC_H
+#define CCP_TTRPC_TTRPC_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +65,16 @@ int ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, cons
  * means OK. Free with ttrpc__response__free_unpacked(resp, NULL).
  */
 Ttrpc__Response *ttrpc_response_decode(const uint8_t *data, size_t len);
+
+/*
+ * One unary call on a new connection to the unix socket sock (stream 1): the request of service and
+ * method with payload, waiting at most timeout_s for each read and write; frames of other streams
+ * are skipped, a response over max_response bytes is refused. On 0, *out is the decoded response
+ * (its status may still be an error; free with ttrpc__response__free_unpacked(*out, NULL)). On -1,
+ * msg says what failed, naming the socket (connect, send, no answer, timeout, cut off, malformed).
+ */
+int ttrpc_call(const char *sock, const char *service, const char *method, const uint8_t *payload, size_t plen,
+	       int timeout_s, size_t max_response, Ttrpc__Response **out, char *msg, size_t mlen);
 
 /* "UNIMPLEMENTED" for RPC_UNIMPLEMENTED; "UNKNOWN" for a code outside google.rpc.Code. */
 const char *ttrpc_code_name(int code);

@@ -1,0 +1,71 @@
+/*
+ * The resources of a pull: kbs:/// URIs in the options (policy, keys, registries.d, auth.json,
+ * registries.conf, CA certificates) are fetched through the KBS client, which also reads the offline
+ * resources file. They stay in memory; a CA bundle, which libcurl takes by path, goes to a memfd.
+ */
+#include "pull/pull_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int fetch_cb(void *payload, const char *uri, ccp_buf *out, ccp_err *e)
+{
+	return ccp_kbs_fetch(out, payload, uri, e);
+}
+
+int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e)
+{
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->kc.url = o->kbs;
+	res->kc.attester = o->attester;
+	res->kc.cert = o->kbs_cert;
+	res->kc.offline = o->kbs_resources;
+	res->kc.aa_socket = o->aa_socket;
+	res->kc.aa_socket = o->aa_socket;
+	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs_key, e)))
+		return r;
+	if (o->kbs || o->kbs_resources) {
+		res->src.fetch = fetch_cb;
+		res->src.payload = &res->kc;
+	}
+	return 0;
+}
+
+int ccp_pull_memfile(int *fd, char path[CCP_MEMFILE_PATH_MAX], const char *uri, const ccp_resource_src *src,
+		     const char *what, ccp_err *e)
+{
+	ccp_buf b = CCP_BUF_INIT(0);
+	size_t off = 0;
+	int r;
+
+	*fd = -1;
+	if ((r = ccp_resource_read(&b, uri, 0, src, what, e)))
+		return r;
+	if ((*fd = memfd_create("ccpull-resource", MFD_CLOEXEC)) < 0) {
+		r = ccp_err_errno(e, CCP_EINTERNAL, errno, "%s %.256s: memfd_create", what, uri);
+		goto out;
+	}
+	while (off < b.len) {
+		ssize_t n = write(*fd, b.data + off, b.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = ccp_err_errno(e, CCP_EINTERNAL, errno, "%s %.256s: writing the memfd", what, uri);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	snprintf(path, CCP_MEMFILE_PATH_MAX, "/proc/self/fd/%d", *fd);
+out:
+	ccp_buf_free_secure(&b);
+	if (r && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
