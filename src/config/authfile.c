@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include "util/b64.h"
 #include "util/buf.h"
 #include "util/json.h"
 
@@ -67,57 +67,27 @@ static char *normalize_key(const char *key)
 	return ccp_buf_detach(&b);
 }
 
-/* Strict standard base64 with padding (EVP_DecodeBlock alone accepts whitespace and drops padding). */
-static int b64_decode(unsigned char **out, size_t *outlen, const char *in, size_t n)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t pad = 0;
-	unsigned char *buf;
-	int dec;
-
-	*out = NULL;
-	*outlen = 0;
-	if (n == 0 || n % 4 != 0 || n > AUTH_FIELD_MAX)
-		return -1;
-	if (in[n - 1] == '=')
-		pad++;
-	if (in[n - 2] == '=')
-		pad++;
-	for (size_t i = 0; i < n - pad; i++)
-		if (!in[i] || !strchr(alphabet, in[i]))
-			return -1;
-	if (!(buf = malloc(n / 4 * 3 + 1)))
-		return -2;
-	dec = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)n);
-	if (dec < 0 || (size_t)dec != n / 4 * 3) {
-		OPENSSL_cleanse(buf, n / 4 * 3 + 1);
-		free(buf);
-		return -1;
-	}
-	*outlen = (size_t)dec - pad;
-	buf[*outlen] = '\0';
-	*out = buf;
-	return 0;
-}
-
 static int decode_auth(const char *key, const char *auth, char **user, char **password, ccp_err *e)
 {
-	unsigned char *plain = NULL;
-	size_t plen = 0;
+	ccp_buf b = CCP_BUF_INIT(AUTH_FIELD_MAX);
+	const char *plain;
+	size_t plen;
 	char *colon;
 	int r;
 
-	r = b64_decode(&plain, &plen, auth, strlen(auth));
-	if (r == -2)
+	r = ccp_b64_decode(&b, auth, strlen(auth), 0);
+	if (r == CCP_ENOMEM)
 		return ccp_err_oom(e);
 	if (r < 0)
 		return ccp_err_set(e, CCP_EINVALID, "auth file: \"auth\" of \"%.256s\" is not valid base64", key);
+	plain = b.data;
+	plen = b.len;
 	colon = memchr(plain, ':', plen);
-	if (memchr(plain, '\0', plen) || !colon || colon == (char *)plain) {
+	if (memchr(plain, '\0', plen) || !colon || colon == plain) {
 		r = ccp_err_set(e, CCP_EINVALID, "auth file: \"auth\" of \"%.256s\" is not \"user:password\"", key);
 		goto out;
 	}
-	if (!(*user = strndup((char *)plain, (size_t)(colon - (char *)plain))) || !(*password = strdup(colon + 1))) {
+	if (!(*user = strndup(plain, (size_t)(colon - plain))) || !(*password = strdup(colon + 1))) {
 		ccp_secret_free(*user);
 		*user = NULL;
 		r = ccp_err_oom(e);
@@ -125,8 +95,7 @@ static int decode_auth(const char *key, const char *auth, char **user, char **pa
 	}
 	r = 0;
 out:
-	OPENSSL_cleanse(plain, plen);
-	free(plain);
+	ccp_buf_free_secure(&b);
 	return r;
 }
 

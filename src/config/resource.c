@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
+#include "util/b64.h"
 #include "util/json.h"
 
 #define PART_MAX 128
@@ -113,36 +113,6 @@ int ccp_resource_read(ccp_buf *out, const char *uri, size_t max, const ccp_resou
 
 /* ---- offline resources ---- */
 
-/* Strict standard base64 with padding into out (EVP_DecodeBlock alone accepts whitespace). */
-static int b64_decode(ccp_buf *out, const char *in, size_t n)
-{
-	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t pad = 0;
-	unsigned char *tmp;
-	int dec, r;
-
-	if (n == 0)
-		return ccp_buf_append(out, "", 0);
-	if (n % 4 != 0)
-		return CCP_EINVALID;
-	if (in[n - 1] == '=')
-		pad++;
-	if (in[n - 2] == '=')
-		pad++;
-	for (size_t i = 0; i < n - pad; i++)
-		if (!in[i] || !strchr(alphabet, in[i]))
-			return CCP_EINVALID;
-	if (n / 4 * 3 > CCP_RESOURCE_MAX)
-		return CCP_EINVALID;
-	if (!(tmp = malloc(n / 4 * 3 + 1)))
-		return CCP_ENOMEM;
-	dec = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)n);
-	r = dec < 0 || (size_t)dec != n / 4 * 3 ? CCP_EINVALID : ccp_buf_append(out, tmp, (size_t)dec - pad);
-	OPENSSL_cleanse(tmp, n / 4 * 3 + 1);
-	free(tmp);
-	return r;
-}
-
 /* The parsed document holds the base64 of secrets: wipe jansson's copies before freeing them. */
 static void json_wipe_strings(json_t *j)
 {
@@ -199,7 +169,7 @@ int ccp_offline_resources_parse(ccp_offline_resources *out, const void *data, si
 			goto out;
 		}
 		en->data.max = CCP_RESOURCE_MAX;
-		if ((r = b64_decode(&en->data, json_string_value(v), json_string_length(v)))) {
+		if ((r = ccp_b64_decode(&en->data, json_string_value(v), json_string_length(v), 0))) {
 			ccp_buf_free_secure(&en->data);
 			r = r == CCP_ENOMEM ? ccp_err_oom(e)
 					    : ccp_err_set(e, CCP_EINVALID, "%s: resource %s is not valid base64 (or larger "

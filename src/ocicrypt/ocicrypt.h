@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include "ccpull/sys/keyprovider.h"
 #include "util/buf.h"
+#include "util/b64.h"
 #include "util/err.h"
 
 #define CCP_OCICRYPT_KEY_LEN 32
@@ -26,12 +27,6 @@
 #define CCP_OCICRYPT_WRAPPED_MAX 64           /* wrapped keys per scheme */
 #define CCP_OCICRYPT_ANNOTATION_MAX (1u << 20) /* bytes of one annotation value */
 #define CCP_OCICRYPT_OPTS_MAX (64u << 10)      /* bytes of unwrapped key options */
-
-/* ---- base64 (strict: no whitespace; std needs padding, url takes none) ---- */
-
-int ccp_b64_decode(ccp_buf *out, const char *s, size_t len, int url);
-/* Standard alphabet with padding; *out malloc'ed and NUL-terminated. */
-int ccp_b64_encode(char **out, const void *data, size_t len);
 
 /* ---- annotations ---- */
 

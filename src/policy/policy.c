@@ -417,7 +417,7 @@ static int b64_member(ccp_buf *out, const json_t *j, const char *key, const char
 	if (!json_is_string(v))
 		return bad(e, what, "\"%s\" must be a base64 string", key);
 	out->max = CCP_POLICY_MAX;
-	r = ccp_base64_decode_strict(out, json_string_value(v), json_string_length(v));
+	r = ccp_b64_decode_go(out, json_string_value(v), json_string_length(v));
 	if (r == CCP_ENOMEM)
 		return ccp_err_oom(e);
 	if (r)
@@ -542,7 +542,7 @@ static int sigstore_src(ccp_sigstore_src *dst, const char *key, const json_t *v,
 	if (!strstr(key, "Data"))
 		return dup_to(&dst->path, json_string_value(v), e);
 	dst->data.max = CCP_POLICY_MAX;
-	r = ccp_base64_decode_strict(&dst->data, json_string_value(v), json_string_length(v));
+	r = ccp_b64_decode_go(&dst->data, json_string_value(v), json_string_length(v));
 	if (r == CCP_ENOMEM)
 		return ccp_err_oom(e);
 	if (r)
@@ -840,31 +840,18 @@ out:
 	return r;
 }
 
-int ccp_policy_load(ccp_policy *out, const char *path_or_uri, ccp_err *e)
+int ccp_policy_load(ccp_policy *out, const char *uri, const ccp_resource_src *src, ccp_err *e)
 {
 	ccp_buf b = CCP_BUF_INIT(0);
-	const char *path = path_or_uri;
 	char what[300];
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (strncmp(path, "kbs://", 6) == 0)
-		return ccp_err_set(e, CCP_EINVALID, "policy %s: a kbs:// resource is read through a KBS or an offline "
-				   "source (ccp_resource_read)", path_or_uri);
-	if (strncmp(path, "file://", 7) == 0) {
-		path += 7;
-		if (path[0] != '/')
-			return ccp_err_set(e, CCP_EINVALID, "policy %s: a file:// URI must hold an absolute path",
-					   path_or_uri);
-	} else if (strstr(path, "://")) {
-		return ccp_err_set(e, CCP_EINVALID, "policy %s: unsupported URI scheme (a path, file:// or kbs:///)",
-				   path_or_uri);
-	}
-	if ((r = ccp_read_file(&b, path, CCP_POLICY_MAX, e)))
-		return ccp_err_wrap(e, "cannot read the signature policy");
-	snprintf(what, sizeof(what), "in %.280s", path);
+	if ((r = ccp_resource_read(&b, uri, CCP_POLICY_MAX, src, "signature policy", e)))
+		return r;
+	snprintf(what, sizeof(what), "in %.280s", uri);
 	r = ccp_policy_parse(out, b.data, b.len, what, e);
-	ccp_buf_free(&b);
+	ccp_buf_free_secure(&b);
 	return r;
 }
 

@@ -67,8 +67,8 @@ typedef struct ccp_policy {
 
 /* Parses a policy; CCP_EINVALID naming the offending key or value. what names the source in messages. */
 int ccp_policy_parse(ccp_policy *out, const void *data, size_t len, const char *what, ccp_err *e);
-/* Loads a policy from a path or a file:// URI (kbs:/// needs ccp_resource_read and ccp_policy_parse). */
-int ccp_policy_load(ccp_policy *out, const char *path_or_uri, ccp_err *e);
+/* Loads a policy from a path, a file:// URI or (through src, which may be NULL otherwise) kbs:///. */
+int ccp_policy_load(ccp_policy *out, const char *uri, const ccp_resource_src *src, ccp_err *e);
 /*
  * Fetches the kbs:// keys named by the requirements that apply to ref (signedBy keyPath(s);
  * sigstoreSigned keyPath(s), rekor keys, fulcio caPath, pki caRootsPath and caIntermediatesPath)

@@ -103,20 +103,6 @@ static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes,
 }
 
 /* A policy released by the KBS after attestation: a KBS failure is exit 6, a bad policy exit 2. */
-static int gate_kbs_policy(ccp_policy *p, const char *uri, const ccp_resource_src *src, ccp_err *e)
-{
-	ccp_buf b = CCP_BUF_INIT(0);
-	char what[300];
-	int r;
-
-	if ((r = ccp_resource_read(&b, uri, CCP_POLICY_MAX, src, "signature policy", e)))
-		return r;
-	snprintf(what, sizeof(what), "in %.280s", uri);
-	r = ccp_policy_parse(p, b.data, b.len, what, e);
-	ccp_buf_free_secure(&b);
-	return r;
-}
-
 /* registries.d given as one kbs:// resource holding a registries.d YAML document. */
 static int gate_kbs_registries_d(ccp_registries_d *c, const char *uri, const ccp_resource_src *src, ccp_err *e)
 {
@@ -147,11 +133,7 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, cc
 		ccp_policy_gate_free(g);
 		return r;
 	}
-	if (ccp_resource_is_kbs(path))
-		r = gate_kbs_policy(&g->policy, path, &g->res.src, e);
-	else
-		r = ccp_policy_load(&g->policy, path, e);
-	if (r) {
+	if ((r = ccp_policy_load(&g->policy, path, &g->res.src, e))) {
 		ccp_policy_gate_free(g);
 		/* Without a policy there is no decision: refuse rather than guess (exit 2). */
 		if (r == CCP_EINVALID)

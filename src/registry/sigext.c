@@ -3,8 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
+#include "util/b64.h"
 #include "util/json.h"
 
 #define SCHEMA_VERSION 2
@@ -12,55 +12,6 @@
 /* The stored form of a simple signature (containers/image internal/signature): whatever the bytes. */
 static const char SIMPLE_PREFIX[] = "\0simple-signing\n";
 #define PREFIX_LEN (sizeof(SIMPLE_PREFIX) - 1)
-
-/*
- * Go's encoding/json []byte: standard alphabet, padding required, CR and LF ignored. A content with
- * anything else is an error. out receives the bytes (at most CCP_LOOKASIDE_SIG_MAX).
- */
-static int b64_decode(ccp_buf *out, const char *s, size_t len)
-{
-	char *clean;
-	size_t n = 0, pad = 0;
-	int dec;
-	unsigned char *bytes;
-
-	if (!(clean = malloc(len + 1)))
-		return CCP_ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			pad++;
-		} else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-				    c == '+' || c == '/')) {
-			free(clean);
-			return CCP_EINVALID;
-		}
-		clean[n++] = c;
-	}
-	if (n % 4 || pad > 2 || n / 4 * 3 - pad > CCP_LOOKASIDE_SIG_MAX) {
-		free(clean);
-		return CCP_EINVALID;
-	}
-	if (!(bytes = malloc(n / 4 * 3 + 1))) {
-		free(clean);
-		return CCP_ENOMEM;
-	}
-	dec = n ? EVP_DecodeBlock(bytes, (const unsigned char *)clean, (int)n) : 0;
-	free(clean);
-	if (dec < 0) {
-		free(bytes);
-		return CCP_EINVALID;
-	}
-	/* EVP_DecodeBlock counts the padding as zero bytes */
-	if (ccp_buf_append(out, bytes, (size_t)dec - pad)) {
-		free(bytes);
-		return CCP_ENOMEM;
-	}
-	free(bytes);
-	return 0;
-}
 
 static int list_add(ccp_sig_list *out, ccp_buf *b, ccp_err *e)
 {
@@ -128,7 +79,7 @@ int ccp_sigext_parse(ccp_sig_list *out, const void *data, size_t len, const char
 			r = ccp_err_oom(e);
 			goto out;
 		}
-		if ((r = b64_decode(&sig, json_string_value(content), json_string_length(content)))) {
+		if ((r = ccp_b64_decode_go(&sig, json_string_value(content), json_string_length(content)))) {
 			ccp_buf_free(&sig);
 			r = r == CCP_ENOMEM ? ccp_err_oom(e)
 					    : ccp_err_set(e, CCP_EREGISTRY, "%s: signature %zu: invalid base64 content "

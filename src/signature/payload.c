@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
 #include "util/json.h"
 
@@ -135,49 +134,6 @@ int ccp_sigstore_payload_parse(ccp_sig_payload *out, const void *data, size_t le
 	return parse_payload(out, data, len, SIGSTORE_TYPE, 1, e);
 }
 
-int ccp_base64_decode_strict(ccp_buf *out, const char *s, size_t len)
-{
-	ccp_buf clean = CCP_BUF_INIT(0);
-	unsigned char *dec = NULL;
-	size_t pad = 0;
-	int n, r = CCP_EINVALID;
-
-	/* Go's decoder skips CR and LF; everything else must be the standard alphabet with padding. */
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '\r' || c == '\n')
-			continue;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-		      c == '/' || c == '='))
-			goto out;
-		if ((r = ccp_buf_append(&clean, &c, 1)))
-			goto out;
-		r = CCP_EINVALID;
-	}
-	if (clean.len % 4 || clean.len > (size_t)1 << 30)
-		goto out;
-	for (size_t i = 0; i < clean.len; i++)
-		if (clean.data[i] == '=' && (i < clean.len - 2 || (i == clean.len - 2 && clean.data[i + 1] != '=')))
-			goto out;
-	if (clean.len) {
-		pad = (clean.data[clean.len - 1] == '=') + (clean.data[clean.len - 2] == '=');
-		if (!(dec = malloc(clean.len / 4 * 3 + 1))) {
-			r = CCP_ENOMEM;
-			goto out;
-		}
-		n = EVP_DecodeBlock(dec, (const unsigned char *)clean.data, (int)clean.len);
-		if (n < 0 || (size_t)n < pad)
-			goto out;
-		r = ccp_buf_append(out, dec, (size_t)n - pad);
-	} else {
-		r = ccp_buf_append(out, "", 0);
-	}
-out:
-	free(dec);
-	ccp_buf_free(&clean);
-	return r;
-}
-
 /* base64url without padding (JWS), as libtrust decodes it. */
 static int b64url_decode(ccp_buf *out, const char *s, size_t len)
 {
@@ -194,7 +150,7 @@ static int b64url_decode(ccp_buf *out, const char *s, size_t len)
 	while (!r && std.len % 4)
 		r = ccp_buf_append(&std, "=", 1);
 	if (!r)
-		r = ccp_base64_decode_strict(out, std.data ? std.data : "", std.len);
+		r = ccp_b64_decode_go(out, std.data ? std.data : "", std.len);
 	ccp_buf_free(&std);
 	return r;
 }

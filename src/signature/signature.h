@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include "digest/digest.h"
+#include "util/b64.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -63,8 +64,5 @@ typedef enum { CCP_SIG_SIMPLE = 1, CCP_SIG_SIGSTORE = 2 } ccp_sig_kind;
 /* Classifies a stored signature blob and points *data at its body. Unknown format -> CCP_EPOLICY. */
 int ccp_sig_classify(const void *blob, size_t len, ccp_sig_kind *kind, const unsigned char **data, size_t *dlen,
 		     ccp_err *e);
-
-/* Strict base64 (RFC 4648 standard alphabet, padding required, like Go's StdEncoding). */
-int ccp_base64_decode_strict(ccp_buf *out, const char *s, size_t len);
 
 #endif

@@ -95,7 +95,7 @@ int ccp_sigstore_sig_parse(ccp_sigstore_sig *out, const void *data, size_t len, 
 		}
 	}
 	out->payload.max = CCP_SIGSTORE_SIG_MAX;
-	if ((r = ccp_base64_decode_strict(&out->payload, json_string_value(pl), json_string_length(pl)))) {
+	if ((r = ccp_b64_decode_go(&out->payload, json_string_value(pl), json_string_length(pl)))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : ccp_err_set(e, CCP_EPOLICY, "sigstore signature: invalid base64 payload");
 		goto out;
 	}
@@ -385,7 +385,7 @@ int ccp_sigstore_verify(const ccp_sigstore_trust *t, const ccp_sigstore_sig *sig
 		keys = &cert_key;
 		n_keys = 1;
 	}
-	if ((r = ccp_base64_decode_strict(&raw, sig->signature, strlen(sig->signature)))) {
+	if ((r = ccp_b64_decode_go(&raw, sig->signature, strlen(sig->signature)))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : ccp_err_set(e, CCP_EPOLICY, "invalid base64 in %s",
 								    CCP_COSIGN_ANN_SIGNATURE);
 		goto out;

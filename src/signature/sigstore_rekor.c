@@ -252,8 +252,8 @@ static int check_body(const json_t *body, const char *key_or_cert_pem, size_t pe
 		return bad(e, "missing signature");
 	if (!json_is_string(v = json_object_get(sig, "content")))
 		return bad(e, "missing signature content");
-	if ((r = ccp_base64_decode_strict(&got_sig, json_string_value(v), json_string_length(v))) ||
-	    (r = ccp_base64_decode_strict(&want_sig, sig_b64, strlen(sig_b64)))) {
+	if ((r = ccp_b64_decode_go(&got_sig, json_string_value(v), json_string_length(v))) ||
+	    (r = ccp_b64_decode_go(&want_sig, sig_b64, strlen(sig_b64)))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : bad(e, "invalid base64 signature");
 		goto out;
 	}
@@ -266,7 +266,7 @@ static int check_body(const json_t *body, const char *key_or_cert_pem, size_t pe
 		r = bad(e, "missing public key");
 		goto out;
 	}
-	if ((r = ccp_base64_decode_strict(&pk_pem, json_string_value(v), json_string_length(v)))) {
+	if ((r = ccp_b64_decode_go(&pk_pem, json_string_value(v), json_string_length(v)))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : bad(e, "invalid base64 public key");
 		goto out;
 	}
@@ -365,7 +365,7 @@ int ccp_rekor_set_verify(EVP_PKEY *const *rekor_keys, size_t n_keys, const char 
 		r = bad(e, "malformed bundle");
 		goto out;
 	}
-	if ((r = ccp_base64_decode_strict(&set_sig, json_string_value(sv), json_string_length(sv)))) {
+	if ((r = ccp_b64_decode_go(&set_sig, json_string_value(sv), json_string_length(sv)))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : bad(e, "SignedEntryTimestamp is not valid base64");
 		goto out;
 	}
@@ -382,7 +382,7 @@ int ccp_rekor_set_verify(EVP_PKEY *const *rekor_keys, size_t n_keys, const char 
 		goto out;
 	}
 	/* Only now is the entry trusted enough to be parsed further. */
-	if ((r = ccp_base64_decode_strict(&body_raw, json_string_value(bv), json_string_length(bv)))) {
+	if ((r = ccp_b64_decode_go(&body_raw, json_string_value(bv), json_string_length(bv)))) {
 		r = r == CCP_ENOMEM ? ccp_err_oom(e) : bad(e, "body is not valid base64");
 		goto out;
 	}

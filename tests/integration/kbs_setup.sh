@@ -2,8 +2,8 @@
 # Shared by the KBS tests that need one CoCo-encrypted image (sourced after lib.sh): an image whose
 # layers are encrypted the way coco_keyprovider does it (KEK kbs:///default/image-kek/k1), pushed as
 # $REG/kbs/enc:gcm; its plain rootfs in $T/ref/rootfs; the resources ($T/resources.json: the policy
-# accepting $REG/kbs and the KEK); start_kbs NAME [kbs_server.py options] (sets KBS_PORT and KBS_LOG);
-# PULL, the pull options taking the policy from the KBS.
+# accepting $REG/kbs and the KEK, served by start_kbs of lib.sh); PULL, the pull options taking the
+# policy from the KBS.
 
 "$PY" -c 'import jwcrypto, cryptography' 2>/dev/null || skip "python3-jwcrypto and python3-cryptography are needed"
 
@@ -26,28 +26,6 @@ cat >"$T/resources.json" <<-EOF
 	{"default/security-policy/test": "$(base64 -w0 "$T/policy.json")",
 	 "default/image-kek/k1": "$(base64 -w0 "$T/keys/kek")"}
 EOF
-
-start_kbs() {
-	local name=$1 dir=$T/kbs-$1 pid i
-	shift
-	mkdir -p "$dir"
-	KBS_LOG=$T/kbs-$name.log
-	: >"$KBS_LOG"
-	"$PY" "$IT_DIR/kbs_server.py" --resources "$T/resources.json" --port-file "$dir/port" --log "$KBS_LOG" "$@" \
-		2>"$dir/stderr" &
-	pid=$!
-	for i in $(seq 1 100); do
-		if [ -s "$dir/port" ]; then
-			_PIDS+=("$pid")
-			KBS_PORT=$(cat "$dir/port")
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$dir/stderr" >&2 || true
-	fail "KBS $name did not start"
-}
 
 PULL=(pull --tls-verify=false --snapshotter copy --policy kbs:///default/security-policy/test)
 

@@ -178,6 +178,31 @@ start_token_registry() {
     rootcertbundle: $TOKEN_CERT"
 }
 
+# start_kbs NAME [kbs_server.py options]: the test KBS (kbs_server.py) serving $T/resources.json.
+# Sets KBS_PORT, KBS (its http:// URL) and KBS_LOG ($T/kbs-NAME.log: one line per request).
+start_kbs() {
+	local name=$1 dir=$T/kbs-$1 pid i
+	shift
+	mkdir -p "$dir"
+	KBS_LOG=$T/kbs-$name.log
+	: >"$KBS_LOG"
+	"$PY" "$IT_DIR/kbs_server.py" --resources "$T/resources.json" --port-file "$dir/port" --log "$KBS_LOG" "$@" \
+		2>"$dir/stderr" &
+	pid=$!
+	for i in $(seq 1 100); do
+		if [ -s "$dir/port" ]; then
+			_PIDS+=("$pid")
+			KBS_PORT=$(cat "$dir/port")
+			KBS=http://127.0.0.1:$KBS_PORT
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$dir/stderr" >&2 || true
+	fail "KBS $name did not start"
+}
+
 # reg_blob_file DIGEST: where the registry stores a blob (it serves these bytes unverified).
 reg_blob_file() {
 	local hex=${1#sha256:}

@@ -31,7 +31,6 @@ start_aa() {
 start_aa aa ok
 start_aa aa-fail fail
 start_kbs main
-KBS=http://127.0.0.1:$KBS_PORT
 
 kbs_pull_ok aa --kbs "$KBS" --attester aa --aa-socket "$T/aa.sock"
 grep -q '"method":"GetTeeType"' "$T/aa.log" || fail "the agent was not asked for its TEE: $(cat "$T/aa.log")"

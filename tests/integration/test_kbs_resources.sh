@@ -86,28 +86,6 @@ cat >"$T/resources.json" <<-EOF
 	 "default/ca/test": "$(b64f "$T/tls.crt")"}
 EOF
 
-# start_kbs NAME [kbs_server.py options]: sets KBS to its URL; its log is $T/kbs-NAME.log.
-start_kbs() {
-	local name=$1 dir=$T/kbs-$1 pid i
-	shift
-	mkdir -p "$dir"
-	: >"$T/kbs-$name.log"
-	"$PY" "$IT_DIR/kbs_server.py" --resources "$T/resources.json" --port-file "$dir/port" \
-		--log "$T/kbs-$name.log" "$@" 2>"$dir/stderr" &
-	pid=$!
-	for i in $(seq 1 100); do
-		if [ -s "$dir/port" ]; then
-			_PIDS+=("$pid")
-			KBS=http://127.0.0.1:$(cat "$dir/port")
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$dir/stderr" >&2 || true
-	fail "KBS $name did not start"
-}
-
 SECURE=(pull --tls-verify=false --snapshotter copy --policy kbs:///default/security-policy/test
 	--registries-d kbs:///default/sigstore-config/test)
 

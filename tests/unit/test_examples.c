@@ -26,7 +26,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
 		ccp_policy p;
 		snprintf(path, sizeof(path), "%s/examples/policy/%s", src, policies[i]);
-		CHECK(ccp_policy_load(&p, path, &e) == 0);
+		CHECK(ccp_policy_load(&p, path, NULL, &e) == 0);
 		if (e.msg[0])
 			fprintf(stderr, "%s: %s\n", path, e.msg);
 		ccp_policy_free(&p);

@@ -1,11 +1,13 @@
-/* Strict base64 for ocicrypt: the annotations use the standard alphabet with padding (Go's
- * base64.StdEncoding), JWE uses base64url without padding (RFC 7515 section 2). */
-#include "ocicrypt/ocicrypt.h"
+/* Strict base64 (util/b64.h): ocicrypt annotations, auth.json and offline resources use the
+ * standard alphabet with padding (Go's base64.StdEncoding), JWE base64url without (RFC 7515). */
+#include "util/b64.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include "util/err.h"
 
 static int b64_value(unsigned char c, int url)
 {
@@ -85,7 +87,6 @@ int ccp_b64_encode(char **out, const void *data, size_t len)
 	return 0;
 }
 
-/* Appends the decoded bytes to out; on failure out is left as it was (or freed if it was empty). */
 int ccp_b64_decode(ccp_buf *out, const char *s, size_t len, int url)
 {
 	size_t start = out->len;
@@ -99,5 +100,50 @@ int ccp_b64_decode(ccp_buf *out, const char *s, size_t len, int url)
 			out->data[start] = '\0';
 		}
 	}
+	return r;
+}
+
+int ccp_b64_decode_go(ccp_buf *out, const char *s, size_t len)
+{
+	ccp_buf clean = CCP_BUF_INIT(0);
+	unsigned char *dec = NULL;
+	size_t pad = 0;
+	int n, r = CCP_EINVALID;
+
+	/* Go's decoder skips CR and LF; everything else must be the standard alphabet with padding. */
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+		      c == '/' || c == '='))
+			goto out;
+		if ((r = ccp_buf_append(&clean, &c, 1)))
+			goto out;
+		r = CCP_EINVALID;
+	}
+	if (clean.len % 4 || clean.len > (size_t)1 << 30)
+		goto out;
+	for (size_t i = 0; i < clean.len; i++)
+		if (clean.data[i] == '=' && (i < clean.len - 2 || (i == clean.len - 2 && clean.data[i + 1] != '=')))
+			goto out;
+	if (clean.len) {
+		pad = (clean.data[clean.len - 1] == '=') + (clean.data[clean.len - 2] == '=');
+		if (!(dec = malloc(clean.len / 4 * 3 + 1))) {
+			r = CCP_ENOMEM;
+			goto out;
+		}
+		n = EVP_DecodeBlock(dec, (const unsigned char *)clean.data, (int)clean.len);
+		if (n < 0 || (size_t)n < pad)
+			goto out;
+		r = ccp_buf_append(out, dec, (size_t)n - pad);
+	} else {
+		r = ccp_buf_append(out, "", 0);
+	}
+out:
+	if (dec)
+		OPENSSL_cleanse(dec, clean.len / 4 * 3 + 1);
+	free(dec);
+	ccp_buf_free_secure(&clean);
 	return r;
 }
