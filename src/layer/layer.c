@@ -65,6 +65,7 @@ typedef struct layer {
 	const unsigned char *in;
 	size_t in_len;
 	unsigned char *out;  /* where the decompressor writes: out_own, or a stage slot */
+	size_t out_cap;      /* room at out */
 	unsigned char *out_own;
 	int pending;      /* the last call filled the output: more may come without input */
 	int started;      /* the decompressor saw input */
@@ -276,9 +277,9 @@ static int inflate_step(layer *l, size_t *produced, ccp_err *e)
 			return rc;
 		l->gz_state = 0;
 	}
-	if ((rc = ccp_gunzip_step(l->gz, &l->in, &l->in_len, l->out, OUT_SIZE, produced, &member_end, e)) < 0)
+	if ((rc = ccp_gunzip_step(l->gz, &l->in, &l->in_len, l->out, l->out_cap, produced, &member_end, e)) < 0)
 		return rc;
-	l->pending = *produced == OUT_SIZE;
+	l->pending = *produced == l->out_cap;
 	if (member_end) {
 		l->gz_state = 1;
 		l->pending = 0;
@@ -289,7 +290,7 @@ static int inflate_step(layer *l, size_t *produced, ccp_err *e)
 static int zstd_step(layer *l, size_t *produced, ccp_err *e)
 {
 	ZSTD_inBuffer ib = { l->in, l->in_len, 0 };
-	ZSTD_outBuffer ob = { l->out, OUT_SIZE, 0 };
+	ZSTD_outBuffer ob = { l->out, l->out_cap, 0 };
 	size_t ret = ZSTD_decompressStream(l->zd, &ob, &ib);
 
 	if (ZSTD_isError(ret))
@@ -382,6 +383,7 @@ static int consumer_init(layer *l, ccp_err *e)
 	}
 	if (l->comp != CCP_COMP_NONE && !(l->out = l->out_own = malloc(OUT_SIZE)))
 		return ccp_err_oom(e);
+	l->out_cap = OUT_SIZE;
 	return 0;
 }
 
@@ -426,6 +428,7 @@ static void *decompressor(void *arg)
 		ccp_err err = CCP_ERR_INIT;
 		const void *p;
 		unsigned slot;
+		size_t len = 0;
 		ssize_t n;
 
 		pthread_mutex_lock(&s->mu);
@@ -438,13 +441,20 @@ static void *decompressor(void *arg)
 		slot = (unsigned)(s->filled % STAGE_SLOTS);
 		pthread_mutex_unlock(&s->mu);
 
-		l->out = s->buf[slot];
-		n = tar_read(l, &p, &err);
+		/* Fill the slot: one decompression call may yield only a few KiB, and each hand-off costs
+		 * the other threads a wake-up. */
+		do {
+			l->out = s->buf[slot] + len;
+			l->out_cap = OUT_SIZE - len;
+			if ((n = tar_read(l, &p, &err)) > 0)
+				len += (size_t)n;
+		} while (n > 0 && len < OUT_SIZE);
 		pthread_mutex_lock(&s->mu);
-		if (n > 0) {
-			s->len[slot] = (size_t)n;
+		if (len > 0) {
+			s->len[slot] = len;
 			s->filled++;
-		} else {
+		}
+		if (n <= 0) {
 			s->done = 1;
 			s->code = (int)n;
 			if (n < 0)
