@@ -1,17 +1,19 @@
 #!/usr/bin/python3
-"""liarregistry.py PORT LOG: a registry that serves oversized documents, for the resource limits.
+"""liarregistry.py PORT_FILE LOG: a registry that serves oversized documents, for the resource limits.
 
 /v2/huge/manifests/layers: an OCI manifest listing 10,000 layers.
 /v2/huge/manifests/config: a manifest whose config descriptor claims 100 MB.
 /v2/huge/manifests/bigdoc: a 64 MiB manifest body.
 Any blob request is logged and answered with 404, so the test can see that nothing was fetched.
+It binds a free port and writes its number to PORT_FILE.
 """
 import hashlib
 import http.server
 import json
+import os
 import sys
 
-PORT, LOG = int(sys.argv[1]), sys.argv[2]
+PORT_FILE, LOG = sys.argv[1], sys.argv[2]
 MT = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -64,4 +66,8 @@ class H(http.server.BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(PORT_FILE + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(PORT_FILE + ".tmp", PORT_FILE)
+srv.serve_forever()

@@ -75,8 +75,26 @@ _cleanup() {
 trap _cleanup EXIT
 trap 'exit 130' INT TERM
 
+# free_port: a port nothing listens on now (for "nothing listens there" checks; servers the tests
+# start bind port 0 themselves and report it through await_port).
 free_port() {
 	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# await_port PID FILE WHAT: waits until the server PID, started in the background, has bound a free
+# port and written it to FILE; sets PORT and stops the server at exit. Fails showing WHAT otherwise.
+await_port() {
+	local pid=$1 file=$2 what=$3 i
+	for i in $(seq 1 100); do
+		if [ -s "$file" ]; then
+			_PIDS+=("$pid")
+			PORT=$(cat "$file")
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "$what did not start"
 }
 
 # _start_registry AUTH_YAML: starts docker-registry with the given "auth:" section (or none).
@@ -181,26 +199,16 @@ start_token_registry() {
 # start_kbs NAME [kbs_server.py options]: the test KBS (kbs_server.py) serving $T/resources.json.
 # Sets KBS_PORT, KBS (its http:// URL) and KBS_LOG ($T/kbs-NAME.log: one line per request).
 start_kbs() {
-	local name=$1 dir=$T/kbs-$1 pid i
+	local name=$1 dir=$T/kbs-$1
 	shift
 	mkdir -p "$dir"
 	KBS_LOG=$T/kbs-$name.log
 	: >"$KBS_LOG"
 	"$PY" "$IT_DIR/kbs_server.py" --resources "$T/resources.json" --port-file "$dir/port" --log "$KBS_LOG" "$@" \
 		2>"$dir/stderr" &
-	pid=$!
-	for i in $(seq 1 100); do
-		if [ -s "$dir/port" ]; then
-			_PIDS+=("$pid")
-			KBS_PORT=$(cat "$dir/port")
-			KBS=http://127.0.0.1:$KBS_PORT
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$dir/stderr" >&2 || true
-	fail "KBS $name did not start"
+	await_port $! "$dir/port" "KBS $name (stderr: $dir/stderr)"
+	KBS_PORT=$PORT
+	KBS=http://127.0.0.1:$KBS_PORT
 }
 
 # reg_blob_file DIGEST: where the registry stores a blob (it serves these bytes unverified).

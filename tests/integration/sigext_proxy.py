@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A registry front with the X-Registry-Supports-Signatures API extension, for tests (standard library only).
 
-Usage: sigext_proxy.py PORT UPSTREAM(host:port) SIGDIR LOG_FILE
+Usage: sigext_proxy.py PORT_FILE UPSTREAM(host:port) SIGDIR LOG_FILE (it binds a free port and writes
+its number to PORT_FILE)
 
 Forwards every request to UPSTREAM (a plain-HTTP docker-registry). The answer to GET /v2/ carries
 "X-Registry-Supports-Signatures: 1" unless SIGDIR/.no-header exists (checked at every request).
@@ -19,7 +20,7 @@ import os
 import re
 import sys
 
-PORT, UPSTREAM, SIGDIR, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+PORT_FILE, UPSTREAM, SIGDIR, LOG = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 EXT = re.compile(r"^/extensions/v2/(.+)/signatures/(sha256):([0-9a-f]{64})$")
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
@@ -101,4 +102,8 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-Server(("127.0.0.1", PORT), Handler).serve_forever()
+srv = Server(("127.0.0.1", 0), Handler)
+with open(PORT_FILE + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(PORT_FILE + ".tmp", PORT_FILE)
+srv.serve_forever()

@@ -4,12 +4,10 @@
 # bounded memory, and leave nothing behind.
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(free_port)
 PLOG=$T/requests.log
 : >"$PLOG"
-$PY "$IT_DIR/liarregistry.py" "$PORT" "$PLOG" &
-_PIDS+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+$PY "$IT_DIR/liarregistry.py" "$T/liar.port" "$PLOG" &
+await_port $! "$T/liar.port" "liarregistry.py"
 curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null || fail "the test registry did not start"
 
 # limited PULL_CASE REGEX: pull exits 4 with REGEX in the message, fetches no blob, leaves no rootfs,

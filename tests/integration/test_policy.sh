@@ -42,13 +42,9 @@ sk copy --quiet --dest-tls-verify=false --sign-by "$TRUSTED" --sign-identity "$R
 [ -n "$(find "$SIGS" -name 'signature-1')" ] || fail "skopeo wrote no signatures under $SIGS"
 
 # Lookaside over HTTP: a static server on loopback for the same directory.
-HTTP_PORT=$(free_port)
-"$PY" -m http.server --bind 127.0.0.1 --directory "$SIGS" "$HTTP_PORT" >"$T/http.log" 2>&1 &
-_PIDS+=("$!")
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/" && break
-	sleep 0.1
-done
+"$PY" "$IT_DIR/static_http.py" "$SIGS" "$T/http.port" 2>"$T/http.log" &
+await_port $! "$T/http.port" "the lookaside HTTP server"
+HTTP_PORT=$PORT
 printf 'docker:\n  %s/pol:\n    lookaside: http://127.0.0.1:%s\n  %s/mirror:\n    sigstore: http://127.0.0.1:%s\n' \
 	"$REG" "$HTTP_PORT" "$REG" "$HTTP_PORT" >"$T/regd-http/default.yaml"
 

@@ -24,14 +24,9 @@ printf 'default-docker:\n  lookaside-staging: file://%s\n' "$SIGS" >"$T/regd-sig
 printf 'default-docker:\n  lookaside: file://%s\n' "$T/empty" >"$T/regd/default.yaml"
 printf 'default-docker:\n  lookaside: file://%s\n' "$SIGS" >"$T/regd-lookaside/default.yaml"
 
-PORT=$(free_port)
+"$PY" "$IT_DIR/sigext_proxy.py" "$T/proxy.port" "$REG" "$SIGS" "$T/proxy.log" 2>"$T/proxy.err" &
+await_port $! "$T/proxy.port" "sigext_proxy.py"
 PROXY=127.0.0.1:$PORT
-"$PY" "$IT_DIR/sigext_proxy.py" "$PORT" "$REG" "$SIGS" "$T/proxy.log" 2>"$T/proxy.err" &
-_PIDS+=("$!")
-for _ in $(seq 1 100); do
-	curl -s -o /dev/null "http://$PROXY/v2/" && break
-	sleep 0.1
-done
 curl -sf -D - -o /dev/null "http://$PROXY/v2/" | grep -qi '^X-Registry-Supports-Signatures: 1' ||
 	fail "the proxy on $PROXY does not answer /v2/ with the extension header: $(cat "$T/proxy.err")"
 
