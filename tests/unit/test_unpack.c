@@ -619,11 +619,52 @@ static void test_rootless_owner(void)
 	CHECK(getxattr(path, "user.rootlesscontainers", v, sizeof(v)) < 0 && errno == ENODATA);
 }
 
+/* A new file is created with its permission bits and gets an owner or mode only when it lacks
+ * them: a setgid parent's group, the umask and special bits must still end up as the tar says. */
+static void test_fresh_file_meta(void)
+{
+	tarb t;
+	struct archive_entry *en;
+	struct stat st;
+
+	tb_begin(&t);
+	en = tb_entry("sg", AE_IFDIR, 02775);
+	archive_entry_set_gid(en, 5);
+	tb_put(&t, en, NULL, 0);
+	tb_file(&t, "sg/root0", 0644, "a");
+	en = tb_entry("sg/g5", AE_IFREG, 0644);
+	archive_entry_set_gid(en, 5);
+	archive_entry_set_size(en, 1);
+	tb_put(&t, en, "b", 1);
+	en = tb_entry("u7", AE_IFREG, 0640);
+	archive_entry_set_uid(en, 7);
+	archive_entry_set_gid(en, 7);
+	archive_entry_set_size(en, 1);
+	tb_put(&t, en, "c", 1);
+	tb_file(&t, "wide", 0777, "d");
+	tb_file(&t, "ro", 0444, "e");
+	tb_file(&t, "none", 0, "f");
+	tb_file(&t, "sgid", 02755, "g");
+	CHECK(unpack_tb(&t) == 0);
+
+	CHECK(lst("wide", &st) == 0 && (st.st_mode & 07777) == 0777); /* despite umask 022 */
+	CHECK(lst("ro", &st) == 0 && (st.st_mode & 07777) == 0444 && st.st_size == 1);
+	CHECK(lst("none", &st) == 0 && (st.st_mode & 07777) == 0 && st.st_size == 1);
+	CHECK(lst("sgid", &st) == 0 && (st.st_mode & 07777) == 02755);
+	if (geteuid() != 0)
+		return;
+	CHECK(lst("sg", &st) == 0 && st.st_gid == 5 && (st.st_mode & 07777) == 02775);
+	CHECK(lst("sg/root0", &st) == 0 && st.st_uid == 0 && st.st_gid == 0); /* not the setgid parent's 5 */
+	CHECK(lst("sg/g5", &st) == 0 && st.st_gid == 5);
+	CHECK(lst("u7", &st) == 0 && st.st_uid == 7 && st.st_gid == 7 && (st.st_mode & 07777) == 0640);
+	CHECK_STR(slurp("none"), "f");
+}
+
 int main(void)
 {
 	void (*tests[])(void) = { test_rootless_owner, test_basic, test_whiteouts, test_opaque_keeps_layer_children, test_hostile,
 				  test_root_entry, test_malformed, test_upstream_error, test_xattrs, test_limits,
-				  test_more_limits };
+				  test_more_limits, test_fresh_file_meta };
 	size_t i;
 
 	umask(022);
