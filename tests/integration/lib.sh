@@ -166,25 +166,16 @@ start_registry() {
 # start_token_server USER:PASS...: the Bearer token server (tokenserver.py). Exports TOKEN_REALM
 # and TOKEN_CERT; start_token_registry then starts a registry that demands its tokens.
 start_token_server() {
-	local dir=$T/tokenserver u i pid
+	local dir=$T/tokenserver u
 	local args=()
 	mkdir -p "$dir"
 	for u in "$@"; do args+=(--user "$u"); done
 	"$PY" "$IT_DIR/tokenserver.py" --cert "$dir/cert.pem" --port-file "$dir/port" \
 		--issuer ccpull-test-issuer --service ccpull-test-registry "${args[@]}" 2>"$dir/log" &
-	pid=$!
 	TOKEN_LOG=$dir/log
-	for i in $(seq 1 100); do
-		if [ -s "$dir/port" ] && [ -s "$dir/cert.pem" ]; then
-			_PIDS+=("$pid")
-			export TOKEN_REALM="http://127.0.0.1:$(cat "$dir/port")/token" TOKEN_CERT=$dir/cert.pem
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$dir/log" >&2 || true
-	fail "token server did not start"
+	# the certificate is written before the port
+	await_port $! "$dir/port" "token server (log: $dir/log)"
+	export TOKEN_REALM="http://127.0.0.1:$PORT/token" TOKEN_CERT=$dir/cert.pem
 }
 
 start_token_registry() {
