@@ -60,7 +60,87 @@ struct svc_server {
 	svc_conn *conns;      /* connections whose reader runs */
 	svc_request *reqs;    /* requests in flight */
 	unsigned long next_conn_id;
+	size_t n_workers;     /* connection and request threads started and not yet joined */
+	struct svc_worker *exited; /* finished workers waiting to be joined */
 };
+
+/*
+ * Connection and request threads are joined, not detached: a detached thread can still be running
+ * its thread-local destructors (OpenSSL's per-thread state among them) while the process exits.
+ * A worker queues itself on srv->exited when its function returns; whoever starts the next worker,
+ * and the drain at shutdown, join the queue.
+ */
+typedef struct svc_worker {
+	struct svc_worker *next;
+	svc_server *srv;
+	pthread_t th;
+	void *(*fn)(void *);
+	void *arg;
+} svc_worker;
+
+static void *worker_main(void *arg)
+{
+	svc_worker *w = arg;
+	svc_server *s = w->srv;
+
+	w->fn(w->arg);
+	pthread_mutex_lock(&s->lock);
+	w->th = pthread_self();
+	w->next = s->exited;
+	s->exited = w;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Joins the workers that have finished. */
+static void workers_reap(svc_server *s)
+{
+	svc_worker *w, *next;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	w = s->exited;
+	s->exited = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; w; w = next) {
+		next = w->next;
+		pthread_join(w->th, NULL);
+		free(w);
+		n++;
+	}
+	if (n) {
+		pthread_mutex_lock(&s->lock);
+		s->n_workers -= n;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* Runs fn(arg) on a new worker thread. 0, or -1 when no thread could be started. */
+static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
+{
+	svc_worker *w;
+	pthread_t th;
+
+	workers_reap(s);
+	if (!(w = calloc(1, sizeof(*w))))
+		return -1;
+	w->srv = s;
+	w->fn = fn;
+	w->arg = arg;
+	pthread_mutex_lock(&s->lock);
+	s->n_workers++;
+	pthread_mutex_unlock(&s->lock);
+	if (pthread_create(&th, NULL, worker_main, w) != 0) {
+		pthread_mutex_lock(&s->lock);
+		s->n_workers--;
+		pthread_mutex_unlock(&s->lock);
+		free(w);
+		return -1;
+	}
+	return 0;
+}
 
 void svc_log(const svc_config *cfg, const char *fmt, ...)
 {
@@ -327,8 +407,6 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 	svc_server *s = c->srv;
 	const svc_method *m;
 	svc_request *rq;
-	pthread_t th;
-	pthread_attr_t attr;
 	char msg[512];
 	int known, code = RPC_OK;
 
@@ -386,13 +464,10 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 		conn_respond(c, stream_id, code, msg, NULL, 0);
 		return;
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, request_thread, rq) != 0) {
+	if (worker_start(s, request_thread, rq) != 0) {
 		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: cannot start a thread", NULL, 0);
 		request_end(rq);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 /* Reads frames until the client goes away or sends something that is not ttrpc. */
@@ -479,8 +554,6 @@ static void *conn_thread(void *arg)
 static void accept_one(svc_server *s, int listen_fd)
 {
 	struct timeval tv = { SEND_TIMEOUT_SEC, 0 };
-	pthread_attr_t attr;
-	pthread_t th;
 	svc_conn *c;
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -512,9 +585,7 @@ static void accept_one(svc_server *s, int listen_fd)
 	s->conns = c;
 	s->n_conns++;
 	pthread_mutex_unlock(&s->lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, conn_thread, c) != 0) {
+	if (worker_start(s, conn_thread, c) != 0) {
 		fprintf(stderr, "ccpull serve: cannot start a connection thread\n");
 		pthread_mutex_lock(&s->lock);
 		s->conns = c->next;
@@ -522,7 +593,6 @@ static void accept_one(svc_server *s, int listen_fd)
 		conn_unref_locked(c);
 		pthread_mutex_unlock(&s->lock);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
@@ -579,6 +649,14 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 		shutdown(c->fd, SHUT_RDWR);
 	while (s.n_conns || s.n_reqs)
 		pthread_cond_wait(&s.cond, &s.lock);
+	/* every worker has finished its work; wait until each has also exited */
+	while (s.n_workers) {
+		while (!s.exited)
+			pthread_cond_wait(&s.cond, &s.lock);
+		pthread_mutex_unlock(&s.lock);
+		workers_reap(&s);
+		pthread_mutex_lock(&s.lock);
+	}
 	s.timer_exit = 1;
 	pthread_cond_broadcast(&s.cond);
 	pthread_mutex_unlock(&s.lock);
