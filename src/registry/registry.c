@@ -1402,21 +1402,17 @@ int ccp_registry_supports_signatures(ccp_registry *r, int *out, ccp_err *e)
 	return 0;
 }
 
-int ccp_registry_get_signatures(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e)
+/* GET path into body (at most max bytes; an empty body is "" not NULL); body is cleared on failure. */
+static int get_into(ccp_registry *r, const char *path, const char *accept, const char *what, const char *not_found,
+		    size_t max, ccp_buf *body, ccp_err *e)
 {
-	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
 	xfer x = { 0 };
 	int rc;
 
-	if (!digest || !valid_reference(digest) || !strchr(digest, ':'))
-		return ccp_err_set(e, CCP_EINVALID, "invalid manifest digest \"%.256s\" for %s/%s",
-				   digest ? digest : "", r->host, r->repository);
-	snprintf(what, sizeof(what), "signatures of %s/%s@%s", r->host, r->repository, digest);
-	snprintf(path, sizeof(path), "/extensions/v2/%s/signatures/%s", r->repository, digest);
 	ccp_buf_clear(body);
 	x.body = body;
 	x.body_max = max;
-	rc = registry_get(r, path, "Accept: application/json", what, "not found", &x, e);
+	rc = registry_get(r, path, accept, what, not_found, &x, e);
 	if (!rc && !body->data && ccp_buf_append(body, "", 0) != 0)
 		rc = ccp_err_oom(e);
 	if (rc)
@@ -1425,27 +1421,28 @@ int ccp_registry_get_signatures(ccp_registry *r, const char *digest, size_t max,
 	return rc;
 }
 
+int ccp_registry_get_signatures(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e)
+{
+	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
+
+	if (!digest || !valid_reference(digest) || !strchr(digest, ':'))
+		return ccp_err_set(e, CCP_EINVALID, "invalid manifest digest \"%.256s\" for %s/%s",
+				   digest ? digest : "", r->host, r->repository);
+	snprintf(what, sizeof(what), "signatures of %s/%s@%s", r->host, r->repository, digest);
+	snprintf(path, sizeof(path), "/extensions/v2/%s/signatures/%s", r->repository, digest);
+	return get_into(r, path, "Accept: application/json", what, "not found", max, body, e);
+}
+
 int ccp_registry_get_blob(ccp_registry *r, const char *digest, size_t max, ccp_buf *body, ccp_err *e)
 {
 	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
-	xfer x = { 0 };
-	int rc;
 
 	if (!digest || !valid_reference(digest) || !strchr(digest, ':'))
 		return ccp_err_set(e, CCP_EINVALID, "invalid blob digest \"%.256s\" for %s/%s",
 				   digest ? digest : "", r->host, r->repository);
 	snprintf(what, sizeof(what), "blob %s in %s/%s", digest, r->host, r->repository);
 	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", r->repository, digest);
-	ccp_buf_clear(body);
-	x.body = body;
-	x.body_max = max;
-	rc = registry_get(r, path, NULL, what, "blob unknown", &x, e);
-	if (!rc && !body->data && ccp_buf_append(body, "", 0) != 0)
-		rc = ccp_err_oom(e);
-	if (rc)
-		ccp_buf_clear(body);
-	xfer_free(&x);
-	return rc;
+	return get_into(r, path, NULL, what, "blob unknown", max, body, e);
 }
 
 int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_size, ccp_sink_fn sink,
