@@ -232,6 +232,20 @@ mk_tar() {
 		-cf "$2" .
 }
 
+# mk_two_layer_image LAYOUT PAYLOAD_BYTES: LAYOUT:base holds one layer of mk_rich_tree; LAYOUT:v1
+# adds a second layer of $T/l2 (files a test put there first, and PAYLOAD_BYTES random bytes in
+# opt/payload). umoci's unpack of v1 is left in $T/ref.
+mk_two_layer_image() {
+	oci_new "$1" base
+	mk_rich_tree "$T/l1"
+	add_tree_layer "$1:base" "$T/l1"
+	mkdir -p "$T/l2/opt"
+	head -c "$2" /dev/urandom >"$T/l2/opt/payload"
+	mk_tar "$T/l2" "$T/l2.tar"
+	umoci raw add-layer --history.created_by test --image "$1:base" --tag v1 "$T/l2.tar"
+	umoci_tree "$1:v1" "$T/ref"
+}
+
 # oci_new LAYOUT TAG: a new empty image (the layout is created if needed).
 oci_new() {
 	[ -e "$1/index.json" ] || umoci init --layout "$1"

@@ -24,15 +24,9 @@ head -c 32 /dev/urandom >"$K/kek"
 
 # The plain image: two layers.
 OCI=$T/oci
-oci_new "$OCI" base
-mk_rich_tree "$T/l1"
-add_tree_layer "$OCI:base" "$T/l1"
-mkdir -p "$T/l2/opt" "$T/l2/etc"
-head -c 300000 /dev/urandom >"$T/l2/opt/payload"
+mkdir -p "$T/l2/etc"
 printf 'second layer\n' >"$T/l2/etc/motd"
-mk_tar "$T/l2" "$T/l2.tar"
-umoci raw add-layer --history.created_by test --image "$OCI:base" --tag v1 "$T/l2.tar"
-umoci_tree "$OCI:v1" "$T/ref"
+mk_two_layer_image "$OCI" 300000
 
 start_registry
 push "$OCI:v1" enc/plain:v1

@@ -64,14 +64,7 @@ tamper_case() {
 append_bytes() { printf 'extra bytes' >>"$1"; }
 
 OCI=$T/oci
-oci_new "$OCI" base
-mk_rich_tree "$T/l1"
-add_tree_layer "$OCI:base" "$T/l1"
-mkdir -p "$T/l2/opt"
-head -c 60000 /dev/urandom >"$T/l2/opt/payload"
-mk_tar "$T/l2" "$T/l2.tar"
-umoci raw add-layer --history.created_by test --image "$OCI:base" --tag v1 "$T/l2.tar"
-umoci_tree "$OCI:v1" "$T/ref"
+mk_two_layer_image "$OCI" 60000
 
 start_registry
 push "$OCI:base" tamper/base:v1
