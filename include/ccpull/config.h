@@ -12,7 +12,7 @@
  *   [image.registry_config]              -> registries_conf (inline; wins over the URI)
  *   extra_root_certificates              -> ca_file (PEM strings, trusted besides the system roots)
  *   [image.image_pull_proxy] https_proxy, http_proxy, no_proxy -> ccp_config_proxy()
- *   max_concurrent_layer_downloads_per_image: checked (1..1024) and otherwise ignored
+ *   max_concurrent_layer_downloads_per_image (1..1024) -> parallel_layers
  *   [kbc] name = "cc_kbc", url, kbs_cert -> kbs, kbs_cert (other KBCs: no KBS)
  *   [aa] aa_socket                       -> aa_socket (the aa attester), ccp_config_aa_socket()
  *

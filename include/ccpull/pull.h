@@ -86,12 +86,13 @@ typedef struct ccp_pull_options {
 	const char *aa_socket;        /* the attestation agent's ttrpc socket, for the "aa" attester (and "auto"
 	                               * without a TEE device); NULL: ccpull.toml's [aa] aa_socket, else
 	                               * /run/confidential-containers/attestation-agent/attestation-agent.sock */
+	unsigned int parallel_layers; /* layers fetched and applied at once; 0 (default): one per CPU, at most 4 */
 } ccp_pull_options;
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
 				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL, \
-				NULL, NULL, NULL }
+				NULL, NULL, NULL, 0 }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

@@ -54,6 +54,7 @@ static const char usage_text[] =
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n"
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n"
 	"                             as root when the kernel has overlayfs) or as a plain directory\n"
+	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n"
 	"  -q, --quiet                no progress output\n"
 	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n"
 	"                             key for encrypted layers (repeatable; every key is tried per layer);\n"

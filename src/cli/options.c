@@ -70,6 +70,7 @@ static unsigned option_group(int ch)
 		return CLI_GROUP_KBS;
 	case CLI_OPT_STORE:
 	case CLI_OPT_SNAPSHOTTER:
+	case CLI_OPT_PARALLEL_LAYERS:
 	case CLI_OPT_DECRYPTION_KEY:
 	case CLI_OPT_KEYPROVIDER_CONFIG:
 		return CLI_GROUP_LAYERS;
@@ -98,6 +99,10 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	case CLI_OPT_PLATFORM: o->platform = arg; break;
 	case CLI_OPT_CONFIG: c->config_file = arg; break;
 	case CLI_OPT_RETRY_TIMES: o->retries = parse_number(command, "--retry-times", arg, 20); break;
+	case CLI_OPT_PARALLEL_LAYERS:
+		if ((o->parallel_layers = parse_number(command, "--parallel-layers", arg, 1024)) == 0)
+			cli_usage_error(command, "--parallel-layers expects a number from 1 to 1024");
+		break;
 	case CLI_OPT_TIMEOUT: o->timeout_s = parse_number(command, "--timeout", arg, 7 * 86400); break;
 	case CLI_OPT_KBS: o->kbs = arg; break;
 	case CLI_OPT_KBS_CERT: o->kbs_cert = arg; break;

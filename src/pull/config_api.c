@@ -276,6 +276,8 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 	FILL(kbs_resources);
 	FILL(aa_socket);
 #undef FILL
+	if (!opts->parallel_layers && cfg->c.max_layer_downloads > 0)
+		opts->parallel_layers = (unsigned int)cfg->c.max_layer_downloads;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,63 +235,260 @@ static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *ch
 	return s;
 }
 
-/* Makes layer k in the store (unless present), applying it over the layers below it. */
-static int make_layer(ccp_store *store, const resolved_image *rv, size_t k, const ccp_digest *chain,
-		      const ccp_pull_options *o, int *reused, uint64_t *budget, ccp_err *e)
-{
-	const char **lowers = NULL;
-	char name[512];
-	ccp_staging st;
+/*
+ * Layers into the store, side by side. Each missing layer is applied on its own thread into its own
+ * staging directory: the first as is, every other one in direct mode (ccp_unpack_direct) without
+ * its lower layers in view. Layers are then finished in order: a direct layer is completed against
+ * its now complete lowers, or applied again through an overlay mount of them when the direct result
+ * could differ, and committed. Locks are taken in layer order, so concurrent pulls never deadlock.
+ */
+
+/* Layers applied at once by default: one per CPU, at most this many (each holds about 10 MiB). */
+#define PARALLEL_LAYERS_DEFAULT_MAX 4
+
+typedef struct layer_task {
 	ccp_layer_job job;
 	blob_source src;
-	progress_ctx pc = { o, k, rv->man.n_layers, NULL };
-	char *meta = NULL;
-	int lock = -1, root = -1, r;
+	ccp_layer_crypt key;       /* a copy of an encrypted layer's key, for a second application */
+	progress_ctx pc;
+	char name[512];
+	ccp_staging st;
+	ccp_unpack_direct direct;
+	uint64_t cap;              /* this layer's share of the image's decompressed-bytes budget */
+	int lock, root, staged, started, rc;
+	pthread_t th;
+	ccp_err err;
+} layer_task;
 
-	*reused = 0;
+typedef struct layers_run {
+	ccp_store *store;
+	const resolved_image *rv;
+	const ccp_digest *chain;
+	const ccp_pull_options *o;
+	ccp_pull_result *res;
+	layer_task *t;
+	uint64_t left, reserved;   /* the image's budget: not yet used, promised to running layers */
+} layers_run;
+
+static void *apply_thread(void *arg)
+{
+	layer_task *t = arg;
+	t->rc = ccp_layer_apply(&t->job, &t->err);
+	return NULL;
+}
+
+static size_t parallel_layers(const ccp_pull_options *o)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (o->parallel_layers)
+		return o->parallel_layers;
+	if (cpus < 1)
+		return 1;
+	return cpus < PARALLEL_LAYERS_DEFAULT_MAX ? (size_t)cpus : PARALLEL_LAYERS_DEFAULT_MAX;
+}
+
+/* Gives the task what is left of the image's budget, at most a layer's. */
+static int reserve_budget(layers_run *lr, layer_task *t, ccp_err *e)
+{
+	uint64_t avail = lr->left - lr->reserved;
+
+	t->cap = avail < LAYER_UNCOMPRESSED_MAX ? avail : LAYER_UNCOMPRESSED_MAX;
+	if (t->cap == 0)
+		return ccp_err_set(e, CCP_ELAYER, "%s: the image expands past %llu bytes", t->name,
+				   (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
+	lr->reserved += t->cap;
+	t->job.max_uncompressed = t->cap;
+	t->job.uncompressed = &t->src.uncompressed;
+	return 0;
+}
+
+static void release_budget(layers_run *lr, layer_task *t)
+{
+	uint64_t used = t->src.uncompressed < lr->left ? t->src.uncompressed : lr->left;
+
+	lr->reserved -= t->cap;
+	lr->left -= used;
+	t->cap = 0;
+	t->src.uncompressed = 0;
+}
+
+/* Starts layer k unless the store has it. */
+static int task_start(layers_run *lr, size_t k, ccp_err *e)
+{
+	layer_task *t = &lr->t[k];
+	const char *upper_only[1];
+	int r;
+
+	t->lock = t->root = -1;
+	t->pc = (progress_ctx){ lr->o, k, lr->rv->man.n_layers, NULL };
 	/* Before the store lookup: an encrypted layer is reused only when its key is at hand. */
-	if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
+	if ((r = layer_job(&t->job, lr->rv, k, &t->src, &t->pc, t->name, sizeof(t->name), e)))
 		return r;
-	if (ccp_store_has_layer(store, &chain[k])) {
-		*reused = 1;
-		ccp_layer_crypt_wipe(&src.crypt);
-		return 0;
-	}
-	if ((r = ccp_store_lock_layer(store, &chain[k], &lock, e))) {
-		ccp_layer_crypt_wipe(&src.crypt);
+	if (ccp_store_has_layer(lr->store, &lr->chain[k]))
+		goto reused;
+	if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], &t->lock, e)))
 		return r;
+	if (ccp_store_has_layer(lr->store, &lr->chain[k])) /* another pull made it while we waited */
+		goto reused;
+	if ((r = ccp_stage_begin(lr->store, &t->st, e)))
+		return r;
+	t->staged = 1;
+	if ((r = ccp_stage_open_root(&t->st, upper_only, 0, &t->root, e)) || (r = reserve_budget(lr, t, e)))
+		return r;
+	if (k > 0)
+		t->job.unpack.direct = &t->direct;
+	if (t->job.decrypt)
+		t->key = t->src.crypt; /* ccp_layer_apply wipes the one it is given */
+	t->job.root_fd = t->root;
+	emit(lr->o, CCP_PROGRESS_LAYER_START, k, lr->rv->man.n_layers, t->src.digest, 0, t->src.size, 0);
+	if (pthread_create(&t->th, NULL, apply_thread, t) != 0)
+		return ccp_err_set(e, CCP_EINTERNAL, "%s: cannot start a thread", t->name);
+	t->started = 1;
+	return 0;
+reused:
+	lr->res->layers[k].reused = 1;
+	ccp_layer_crypt_wipe(&t->src.crypt);
+	return 0;
+}
+
+/* Opens the directories of the k layers below layer k, top-most first. */
+static int open_lowers(layers_run *lr, size_t k, int **out, ccp_err *e)
+{
+	const char **lowers = NULL;
+	int *fds, r;
+
+	*out = NULL;
+	if ((r = ccp_store_lowers(lr->store, lr->chain, k, &lowers, e)))
+		return r;
+	if (!(fds = malloc((k ? k : 1) * sizeof(*fds)))) {
+		free(lowers);
+		return ccp_err_oom(e);
 	}
-	if (ccp_store_has_layer(store, &chain[k])) { /* another pull made it while we waited */
-		*reused = 1;
-		ccp_layer_crypt_wipe(&src.crypt);
-		ccp_store_unlock(lock);
-		return 0;
+	for (size_t i = 0; i < k; i++) {
+		if ((fds[i] = open(lowers[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", lowers[i]);
+			while (i > 0)
+				close(fds[--i]);
+			free(fds);
+			free(lowers);
+			return r;
+		}
 	}
-	if ((r = ccp_store_lowers(store, chain, k, &lowers, e)))
-		goto out_unlock;
-	if ((r = ccp_stage_begin(store, &st, e)))
-		goto out_unlock;
-	emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
-	if ((r = ccp_stage_open_root(&st, lowers, k, &root, e)))
-		goto out_abort;
-	job.root_fd = root;
-	r = apply_within_budget(&job, &src, budget, e);
-	close(root);
-	if (r)
-		goto out_abort;
-	if (!(meta = layer_meta(rv, k, &chain[k]))) {
-		r = ccp_err_oom(e);
-		goto out_abort;
-	}
-	r = ccp_stage_commit(store, &st, &chain[k], meta, e);
-out_abort:
-	ccp_stage_abort(&st);
-out_unlock:
-	ccp_layer_crypt_wipe(&src.crypt);
 	free(lowers);
-	free(meta);
-	ccp_store_unlock(lock);
+	*out = fds;
+	return 0;
+}
+
+static void close_lowers(int *fds, size_t k)
+{
+	for (size_t i = 0; fds && i < k; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* Completes direct layer k against its lowers; *redo = 1 when it must be applied through them. */
+static int task_complete_direct(layers_run *lr, size_t k, int *redo, ccp_err *e)
+{
+	layer_task *t = &lr->t[k];
+	int *fds = NULL, upper, r;
+
+	*redo = 0;
+	if (t->direct.n_implicit == 0)
+		return 0;
+	if ((r = open_lowers(lr, k, &fds, e)))
+		return r;
+	if ((upper = open(t->st.upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", t->st.upper);
+	} else {
+		if ((r = ccp_unpack_direct_finish(upper, fds, k, &t->direct, redo, e)))
+			ccp_err_wrap(e, "%s", t->name);
+		close(upper);
+	}
+	close_lowers(fds, k);
 	return r;
+}
+
+/* Applies layer k again, through an overlay mount of its lowers, into a fresh staging directory. */
+static int task_redo(layers_run *lr, size_t k, ccp_err *e)
+{
+	layer_task *t = &lr->t[k];
+	const char **lowers = NULL;
+	int *fds = NULL, r;
+
+	ccp_stage_abort(&t->st);
+	t->staged = 0;
+	if ((r = ccp_store_lowers(lr->store, lr->chain, k, &lowers, e)) || (r = open_lowers(lr, k, &fds, e))) {
+		free(lowers);
+		return r;
+	}
+	if ((r = ccp_stage_begin(lr->store, &t->st, e)) == 0) {
+		t->staged = 1;
+		r = ccp_stage_open_root(&t->st, lowers, k, &t->root, e);
+	}
+	free(lowers);
+	if (r == 0 && (r = reserve_budget(lr, t, e)) == 0) {
+		t->src.crypt = t->key;
+		t->job.unpack.direct = NULL;
+		t->job.unpack.lower_fds = fds;
+		t->job.unpack.n_lowers = k;
+		t->job.root_fd = t->root;
+		r = ccp_layer_apply(&t->job, e);
+		release_budget(lr, t);
+	}
+	close_lowers(fds, k);
+	return r;
+}
+
+/* Waits for layer k and, unless an earlier one failed (abandon), completes and commits it. */
+static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
+{
+	layer_task *t = &lr->t[k];
+	char *meta = NULL;
+	int r = 0, redo = 0;
+
+	if (t->started) {
+		pthread_join(t->th, NULL);
+		t->started = 0;
+		release_budget(lr, t);
+		if (t->root >= 0)
+			close(t->root);
+		t->root = -1;
+		r = t->rc;
+		if (r && !abandon) {
+			*e = t->err;
+			if (lr->left == 0 && r == CCP_ELAYER)
+				ccp_err_wrap(e, "the image expands past %llu bytes", (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
+		}
+		if (r && t->direct.needs_lowers)
+			r = 0, redo = 1;
+		if (r == 0 && !abandon && !redo && k > 0)
+			r = task_complete_direct(lr, k, &redo, e);
+		if (r == 0 && !abandon && redo)
+			r = task_redo(lr, k, e);
+		if (r == 0 && !abandon) {
+			if (!(meta = layer_meta(lr->rv, k, &lr->chain[k])))
+				r = ccp_err_oom(e);
+			else
+				r = ccp_stage_commit(lr->store, &t->st, &lr->chain[k], meta, e);
+		}
+	}
+	if (t->root >= 0)
+		close(t->root);
+	if (t->staged)
+		ccp_stage_abort(&t->st);
+	if (t->lock >= 0)
+		ccp_store_unlock(t->lock);
+	t->root = t->lock = -1;
+	t->staged = 0;
+	ccp_layer_crypt_wipe(&t->src.crypt);
+	ccp_layer_crypt_wipe(&t->key);
+	ccp_unpack_direct_free(&t->direct);
+	free(meta);
+	if (r == 0 && !abandon)
+		emit(lr->o, CCP_PROGRESS_LAYER_DONE, k, lr->rv->man.n_layers, lr->res->layers[k].digest,
+		     lr->res->layers[k].size, lr->res->layers[k].size, lr->res->layers[k].reused);
+	return abandon ? 0 : r;
 }
 
 /* Without mount privileges: apply every layer in order straight into the new rootfs. */
@@ -508,16 +706,31 @@ static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *ov
 static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, const ccp_pull_options *o,
 		       ccp_pull_result *res, ccp_err *e)
 {
-	uint64_t budget = IMAGE_UNCOMPRESSED_MAX;
+	layers_run lr = { store, rv, chain, o, res, NULL, IMAGE_UNCOMPRESSED_MAX, 0 };
+	size_t n = rv->man.n_layers, width = parallel_layers(o), done = 0, k;
 	char *meta;
 	int r = 0;
 
-	for (size_t k = 0; k < rv->man.n_layers && r == 0; k++) {
-		r = make_layer(store, rv, k, chain, o, &res->layers[k].reused, &budget, e);
+	if (!(lr.t = calloc(n ? n : 1, sizeof(*lr.t))))
+		return ccp_err_oom(e);
+	for (k = 0; k < n && r == 0; k++) {
+		/* A free place, and room in the budget for a whole layer beside the running ones. */
+		while (r == 0 && done < k && (k - done >= width || lr.left - lr.reserved < LAYER_UNCOMPRESSED_MAX))
+			r = task_finish(&lr, done++, 0, e);
 		if (r == 0)
-			emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, res->layers[k].digest, res->layers[k].size,
-			     res->layers[k].size, res->layers[k].reused);
+			r = task_start(&lr, k, e);
+		if (r) {
+			k++; /* task k holds what it took (lock, staging): released below */
+			break;
+		}
 	}
+	/* In order: after a failure the layers above it are only waited for and discarded. */
+	for (; done < k; done++) {
+		int rk = task_finish(&lr, done, r != 0, e);
+		if (r == 0)
+			r = rk;
+	}
+	free(lr.t);
 	if (r)
 		return r;
 	if (!(meta = ccp_store_image_record(rv->image, &rv->man_digest, &rv->man.config.digest, chain, rv->man.n_layers)))

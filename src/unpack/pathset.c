@@ -132,9 +132,9 @@ int pset_add_upper(path_set *s, const char *path, ccp_err *e)
 	while (len > 0) {
 		if ((rc = get_slot(s, path, len, &sl, e)) < 0)
 			return rc;
-		if (sl->upper)
+		if (sl->flags & PS_UPPER)
 			return 0;
-		sl->upper = 1;
+		sl->flags |= PS_UPPER;
 		while (len > 0 && path[len - 1] != '/')
 			len--;
 		if (len > 0)
@@ -150,7 +150,7 @@ int pset_is_upper(const path_set *s, const char *path, size_t len)
 	if (len == 0)
 		return 0;
 	sl = find(s, pset_hash(s, path, len));
-	return sl->h && sl->upper;
+	return sl->h && (sl->flags & PS_UPPER);
 }
 
 int pset_has_dir_time(const path_set *s, const char *path)
@@ -188,4 +188,25 @@ int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], in
 	s->n_dts++;
 	sl->dt = (uint32_t)s->n_dts;
 	return 0;
+}
+
+int pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e)
+{
+	path_slot *sl;
+	int rc, was;
+
+	if (!on && !pset_is_implicit(s, path))
+		return 0;
+	if ((rc = get_slot(s, path, strlen(path), &sl, e)) < 0)
+		return rc;
+	was = (sl->flags & PS_IMPLICIT) != 0;
+	sl->flags = on ? sl->flags | PS_IMPLICIT : sl->flags & ~PS_IMPLICIT;
+	return was;
+}
+
+int pset_is_implicit(const path_set *s, const char *path)
+{
+	const path_slot *sl = find(s, pset_hash(s, path, strlen(path)));
+
+	return sl->h && (sl->flags & PS_IMPLICIT);
 }

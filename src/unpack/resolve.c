@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define RM_DEPTH_MAX 1024
@@ -119,6 +121,43 @@ int open_beneath_nofollow(resolver *r, const char *rel, int flags)
 	}
 }
 
+int is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
+}
+
+/*
+ * Direct mode: a path of this layer goes through a name an earlier entry whited out. Through an
+ * overlay mount that name would be missing and made a directory, which overlayfs marks opaque (the
+ * lower one stays deleted): do the same. Anything else that is not a directory -> -ENOTDIR.
+ */
+static int replace_whiteout(resolver *r, int dirfd, const char *comp, const char *res, ccp_err *e)
+{
+	char made[CCP_UNPACK_PATH_MAX + 1];
+	struct stat st;
+	int fd;
+
+	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !is_whiteout(&st))
+		return -ENOTDIR;
+	if (unlinkat(dirfd, comp, 0) < 0 || mkdirat(dirfd, comp, 0755) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "creating directory %s/%s", res, comp);
+	if ((fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "opening directory %s/%s", res, comp);
+	if (fchmod(fd, 0755) < 0 || (r->same_owner && fchown(fd, 0, 0) < 0) ||
+	    fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0) {
+		int err = errno;
+		close(fd);
+		return ccp_err_errno(e, CCP_ESTORAGE, err, "creating directory %s/%s", res, comp);
+	}
+	close(fd);
+	r->n_created++;
+	if (!r->made_dir)
+		return 0;
+	if ((size_t)snprintf(made, sizeof(made), "%s%s%s", res, *res ? "/" : "", comp) >= sizeof(made))
+		return ccp_err_set(e, CCP_ELAYER, "path too long: %.200s/%.200s", res, comp);
+	return r->made_dir(r->made_dir_ctx, made, 0, e);
+}
+
 /* The walk: one component at a time from the root, O_NOFOLLOW, symlinks resolved here in-root. */
 static int walk(resolver *r, const char *rel, int create, int *out, char *res, int *via_symlink, ccp_err *e)
 {
@@ -186,6 +225,11 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 			size_t rest = remlen - p;
 
 			ln = readlinkat(cur, comp, link, sizeof(link));
+			if (ln < 0 && errno == EINVAL && r->direct && create) {
+				if ((rc = replace_whiteout(r, cur, comp, res, e)) == 0)
+					goto again;
+				goto out;
+			}
 			if (ln < 0) {
 				rc = errno == EINVAL ? -ENOTDIR
 						     : ccp_err_errno(e, CCP_ESTORAGE, errno, "reading link %s/%s", res, comp);
@@ -229,6 +273,16 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 					goto out;
 				}
 				r->n_created++;
+				if (r->made_dir) {
+					char made[CCP_UNPACK_PATH_MAX + 1];
+					if ((size_t)snprintf(made, sizeof(made), "%s%s%s", res, *res ? "/" : "", comp) >=
+					    sizeof(made)) {
+						rc = ccp_err_set(e, CCP_ELAYER, "path too long: %.200s", rel);
+						goto out;
+					}
+					if ((rc = r->made_dir(r->made_dir_ctx, made, 1, e)) < 0)
+						goto out;
+				}
 				goto again;
 			}
 			if (errno == EEXIST)

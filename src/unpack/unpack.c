@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,10 @@ typedef struct unpack {
 	resolver r;
 	uint64_t max_entries, n_entries, max_bytes, bytes;
 	int same_owner;
+	ccp_unpack_direct *direct; /* NULL: the lower layers are visible under the root */
+	const int *lower_fds;      /* the layers under the root's overlay mount, top-most first */
+	size_t n_lowers;
+	lower_links *links;        /* per lower layer, for hardlinks to their files */
 	path_set ps;
 	struct archive *a;
 
@@ -245,6 +250,9 @@ static int remove_existing(unpack *u, int pfd, const char *name, const char *ful
 	invalidate(u, full, 1);
 	if (rc < 0)
 		return io_err(e, -rc, "removing", full);
+	/* Direct mode: whatever is made here next is not the parent directory that was recorded. */
+	if (u->direct && (rc = pset_set_implicit(&u->ps, full, 0, e)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -269,7 +277,7 @@ static int write_all(int fd, const void *buf, size_t len)
 
 /* ---- metadata ---- */
 
-static int xattr_allowed(const char *name)
+int xattr_allowed(const char *name)
 {
 	if (strncmp(name, "user.", 5) == 0)
 		return strncmp(name, "user.overlay.", 13) != 0;
@@ -550,6 +558,50 @@ static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsign
 	return wh_children(u, fd, plen, depth, e);
 }
 
+static int set_opaque_at(int dirfd, const char *name, const char *path, ccp_err *e)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return io_err(e, errno, "opening", path);
+	if (fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
+		rc = io_err(e, errno, "marking opaque", path);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Direct mode: records the whiteout of tname (NULL: the parent's opaque marker) for overlayfs. As
+ * through an overlay mount, this layer's own paths are spared: a directory of this layer only loses
+ * what lower layers have in it (it becomes opaque), a non-directory stays.
+ */
+static int direct_whiteout(unpack *u, int pfd, const char *tname, ccp_err *e)
+{
+	struct stat st;
+	int rc;
+
+	if (!tname && !u->parent_res[0]) {
+		/* overlayfs ignores an opaque mark on a layer's root: only the lowers can say what goes. */
+		u->direct->needs_lowers = 1;
+		return ccp_err_set(e, CCP_ELAYER, "opaque marker on the root: the lower layers must be in view");
+	}
+	if (!tname)
+		return set_opaque_at(pfd, ".", u->parent_res, e);
+	join_path(u->whpath, u->parent_res, tname);
+	if (fstatat(pfd, tname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (pset_is_upper(&u->ps, u->whpath, strlen(u->whpath)))
+			return S_ISDIR(st.st_mode) ? set_opaque_at(pfd, tname, u->whpath, e) : 0;
+		/* A directory made only for whiteouts, or an earlier whiteout: replaced by this one. */
+		if ((rc = remove_existing(u, pfd, tname, u->whpath, e)) < 0)
+			return rc;
+	} else if (errno != ENOENT) {
+		return io_err(e, errno, "stat", u->whpath);
+	}
+	if (mknodat(pfd, tname, S_IFCHR, makedev(0, 0)) < 0)
+		return io_err(e, errno, "creating the whiteout", u->whpath);
+	return 0;
+}
+
 static int do_whiteout(unpack *u, const char *parent, const char *base, const char *path, ccp_err *e)
 {
 	int pfd = -1, via, rc, opaque = strcmp(base, WH_OPAQUE) == 0;
@@ -561,13 +613,18 @@ static int do_whiteout(unpack *u, const char *parent, const char *base, const ch
 	if (!opaque && (!*tname || strcmp(tname, ".") == 0 || strcmp(tname, "..") == 0))
 		return ccp_err_set(e, CCP_ELAYER, "entry %s: invalid whiteout", path);
 
-	rc = resolve_dir(&u->r, parent, 0, &pfd, u->parent_res, &via, e);
+	/* Direct mode: the parent may exist only below, so it is made here and completed later. */
+	rc = resolve_dir(&u->r, parent, u->direct != NULL, &pfd, u->parent_res, &via, e);
 	if (rc == -ENOENT || rc == -ENOTDIR)
 		return 0; /* nothing below to hide */
 	if (rc < 0)
 		return ccp_err_wrap(e, "whiteout %s", path);
 	if ((rc = snapshot_dir(u, pfd, u->parent_res, e)) < 0)
 		goto out;
+	if (u->direct) {
+		rc = direct_whiteout(u, pfd, opaque ? NULL : tname, e);
+		goto out;
+	}
 	memcpy(u->whpath, u->parent_res, strlen(u->parent_res) + 1);
 	plen = strlen(u->whpath);
 	if (opaque) {
@@ -649,7 +706,7 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 {
 	struct timespec ts[2];
 	struct stat st;
-	int fd, rc, kept = 0;
+	int fd, rc, kept = 0, replaced = 0;
 
 	if (mkdirat(pfd, name, 0700) < 0) {
 		if (errno != EEXIST)
@@ -663,11 +720,18 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 				return rc;
 			if (mkdirat(pfd, name, 0700) < 0)
 				return io_err(e, errno, "creating directory", u->full);
+			replaced = 1;
 		}
 	}
 	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return io_err(e, errno, "opening", u->full);
 	rc = meta_fd(u, fd, ent, u->full, kept, 0, NULL, e);
+	/* Made over a name this layer deleted: overlayfs would make it opaque. */
+	if (rc == 0 && u->direct && replaced && fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
+		rc = io_err(e, errno, "marking opaque", u->full);
+	/* The entry's metadata is final, not to be taken from below. */
+	if (rc == 0 && u->direct && (rc = pset_set_implicit(&u->ps, u->full, 0, e)) > 0)
+		rc = 0;
 	close(fd);
 	if (rc < 0)
 		return rc;
@@ -714,6 +778,81 @@ static int make_node(unpack *u, int pfd, const char *name, struct archive_entry 
 	return meta_at(u, pfd, name, ent, u->full, 1, e);
 }
 
+static int missing_target(unpack *u, const char *path, const char *link, ccp_err *e)
+{
+	if (u->direct) {
+		u->direct->needs_lowers = 1;
+		return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s is not in this layer", path, link);
+	}
+	return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s does not exist", path, link);
+}
+
+typedef struct relink {
+	unpack *u;
+	int tfd;             /* the target's parent, in the merged tree */
+	const char *tname;
+	const char *tpath;   /* the target's resolved path */
+	size_t layer;        /* the lower layer whose inode the target was */
+	ino_t ino;
+} relink;
+
+/* Links path, another name of the lower inode, to the target's copy (if the merged tree still shows it). */
+static int relink_one(void *ctx, const char *path, ccp_err *e)
+{
+	relink *c = ctx;
+	unpack *u = c->u;
+	char parent[PATHBUF], *base;
+	const char *dir = "";
+	struct stat st;
+	size_t layer;
+	int pfd, rc;
+
+	if (strcmp(path, c->tpath) == 0 || pset_is_upper(&u->ps, path, strlen(path)))
+		return 0; /* the target itself, or replaced by this layer */
+	if ((rc = lower_file(u->lower_fds, u->n_lowers, path, &layer, &st, e)) <= 0)
+		return rc;
+	if (layer != c->layer || st.st_ino != c->ino)
+		return 0; /* hidden by a layer in between */
+	snprintf(parent, sizeof(parent), "%s", path);
+	if ((base = strrchr(parent, '/'))) {
+		*base++ = '\0';
+		dir = parent;
+	} else {
+		base = parent;
+	}
+	if ((pfd = open_beneath_nofollow(&u->r, dir, O_PATH | O_DIRECTORY)) < 0)
+		return 0; /* deleted by this layer */
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+		close(pfd);
+		return 0;
+	}
+	if ((rc = snapshot_dir(u, pfd, dir, e)) == 0 &&
+	    (unlinkat(pfd, base, 0) < 0 || linkat(c->tfd, c->tname, pfd, base, 0) < 0))
+		rc = io_err(e, errno, "hardlinking", path);
+	close(pfd);
+	return rc;
+}
+
+/*
+ * Through an overlay mount, a hardlink to a lower file copies up only the name it links to: the
+ * file's other names that the merged tree shows are linked to the copy too, so they stay one file.
+ */
+static int relink_lower_names(unpack *u, int tfd, const char *tname, const char *tpath, ccp_err *e)
+{
+	relink c = { u, tfd, tname, tpath, 0, 0 };
+	struct stat st;
+	int rc;
+
+	if ((rc = lower_file(u->lower_fds, u->n_lowers, tpath, &c.layer, &st, e)) <= 0)
+		return rc;
+	if (!S_ISREG(st.st_mode) || st.st_nlink < 2)
+		return 0;
+	if (!u->links && !(u->links = calloc(u->n_lowers, sizeof(*u->links))))
+		return ccp_err_oom(e);
+	c.ino = st.st_ino;
+	return lower_links_each(&u->links[c.layer], u->lower_fds[c.layer], c.ino, relink_one, &c, e);
+}
+
 static int make_hardlink(unpack *u, int pfd, const char *name, const char *path, const char *link,
 			 ccp_err *e)
 {
@@ -736,13 +875,16 @@ static int make_hardlink(unpack *u, int pfd, const char *name, const char *path,
 	/* The target's parent is resolved in the root; its last component is never followed. */
 	rc = resolve_dir(&u->r, tparent, 0, &tfd, u->target_res, &via, e);
 	if (rc == -ENOENT || rc == -ENOTDIR)
-		return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s does not exist", path, link);
+		return missing_target(u, path, link, e);
 	if (rc < 0)
 		return ccp_err_wrap(e, "hardlink %s -> %s", path, link);
 	if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		rc = errno == ENOENT || errno == ENOTDIR
-			     ? ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s does not exist", path, link)
-			     : io_err(e, errno, "stat", link);
+		rc = errno == ENOENT || errno == ENOTDIR ? missing_target(u, path, link, e)
+							: io_err(e, errno, "stat", link);
+		goto out;
+	}
+	if (is_whiteout(&st)) {
+		rc = missing_target(u, path, link, e);
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -753,7 +895,7 @@ static int make_hardlink(unpack *u, int pfd, const char *name, const char *path,
 		if (linkat(tfd, tname, pfd, name, 0) == 0)
 			break;
 		if (errno == ENOENT) {
-			rc = ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s does not exist", path, link);
+			rc = missing_target(u, path, link, e);
 			goto out;
 		}
 		if (errno != EEXIST || tries > 0) {
@@ -769,6 +911,12 @@ static int make_hardlink(unpack *u, int pfd, const char *name, const char *path,
 			goto out;
 	}
 	rc = 0;
+	if (u->n_lowers) {
+		char tpath[FULLBUF];
+		join_path(tpath, u->target_res, tname);
+		if (!pset_is_upper(&u->ps, tpath, strlen(tpath)))
+			rc = relink_lower_names(u, tfd, tname, tpath, e);
+	}
 out:
 	close(tfd);
 	return rc;
@@ -938,6 +1086,44 @@ static int apply_dir_times(unpack *u, ccp_err *e)
 	return 0;
 }
 
+/* Direct mode: a parent the layer made without naming it (implicit), or over a whiteout (not). */
+static int record_made_dir(void *ctx, const char *path, int implicit, ccp_err *e)
+{
+	unpack *u = ctx;
+	ccp_unpack_direct *d = u->direct;
+	int was = pset_set_implicit(&u->ps, path, implicit, e);
+
+	if (!implicit || was != 0)
+		return was < 0 ? was : 0; /* made again after a removal: already listed */
+	if (d->n_implicit == d->cap_implicit) {
+		size_t ncap = d->cap_implicit ? 2 * d->cap_implicit : 16;
+		char **n = realloc(d->implicit, ncap * sizeof(*n));
+		if (!n)
+			return ccp_err_oom(e);
+		d->implicit = n;
+		d->cap_implicit = ncap;
+	}
+	if (!(d->implicit[d->n_implicit] = strdup(path)))
+		return ccp_err_oom(e);
+	d->n_implicit++;
+	return 0;
+}
+
+/* Drops from the list the directories an entry of the layer named after they were made. */
+static void keep_implicit(unpack *u)
+{
+	ccp_unpack_direct *d = u->direct;
+	size_t i, n = 0;
+
+	for (i = 0; i < d->n_implicit; i++) {
+		if (pset_is_implicit(&u->ps, d->implicit[i]))
+			d->implicit[n++] = d->implicit[i];
+		else
+			free(d->implicit[i]);
+	}
+	d->n_implicit = n;
+}
+
 int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const ccp_unpack_opts *opts,
 		      ccp_err *e)
 {
@@ -958,6 +1144,13 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
 	u->max_bytes = opts->max_bytes;
 	u->r.use_openat2 = !opts->force_fallback_walk;
 	u->r.same_owner = opts->same_owner;
+	u->lower_fds = opts->lower_fds;
+	u->n_lowers = opts->lower_fds ? opts->n_lowers : 0;
+	if ((u->direct = opts->direct)) {
+		u->r.direct = 1;
+		u->r.made_dir = record_made_dir;
+		u->r.made_dir_ctx = u;
+	}
 	if ((u->r.root_fd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		rc = ccp_err_errno(e, CCP_ESTORAGE, errno, "opening the unpack root");
 		free(u);
@@ -990,7 +1183,8 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
 			u->tmp_fd = -1;
 		}
 	}
-	rc = apply_dir_times(u, e);
+	if ((rc = apply_dir_times(u, e)) == 0 && u->direct)
+		keep_implicit(u);
 out:
 	if (u->a)
 		archive_read_free(u->a);
@@ -1000,6 +1194,9 @@ out:
 		close(u->tmp_fd);
 	close(u->r.root_fd);
 	pset_free(&u->ps);
+	for (size_t i = 0; u->links && i < u->n_lowers; i++)
+		lower_links_free(&u->links[i]);
+	free(u->links);
 	free(u->xlist);
 	free(u);
 	return rc;

@@ -19,11 +19,42 @@
 #define CCP_UNPACK_XATTR_TOTAL_MAX (256 * 1024) /* bytes of names and values of an entry */
 #define CCP_UNPACK_HEADER_MAX (1024 * 1024)     /* bytes of the headers of one entry (PAX, GNU long names) */
 
+/*
+ * Direct mode: a layer above others is applied into an upper directory of its own while its lower
+ * layers are not visible (they may still be in the making), for overlayfs to merge later. A whiteout
+ * becomes an overlayfs whiteout (character device 0:0), an opaque marker the trusted.overlay.opaque
+ * xattr, a directory made over a deleted name is opaque. A directory made only because an entry is
+ * under it is recorded: once the lower layers are complete, ccp_unpack_direct_finish gives it their
+ * metadata, as an overlayfs copy-up would, or asks for the layer to be applied again through an
+ * overlay mount when the merged result could differ (that path is not a directory below, e.g. a
+ * lower `lib -> usr/lib`). A hardlink to a file that is only below fails with needs_lowers set.
+ */
+typedef struct ccp_unpack_direct {
+	char **implicit;      /* resolved paths of the directories the layer made without naming them */
+	size_t n_implicit, cap_implicit;
+	int needs_lowers;     /* the layer failed because it refers to a file of a lower layer */
+} ccp_unpack_direct;
+
+void ccp_unpack_direct_free(ccp_unpack_direct *d);
+
+/*
+ * Completes a direct-mode layer in upper_fd against its lower layers (directory fds, top-most first,
+ * complete). *redo = 1: the layer must be applied again through an overlay mount (upper_fd is left
+ * as it was); 0: done.
+ */
+int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers, ccp_unpack_direct *d,
+			     int *redo, ccp_err *e);
+
 typedef struct ccp_unpack_opts {
 	int same_owner;          /* chown to the entry's uid/gid and create device nodes (needs root) */
 	int force_fallback_walk; /* tests: use the O_NOFOLLOW walk even where openat2 works */
 	uint64_t max_entries;    /* 0: 1,000,000 */
 	uint64_t max_bytes;      /* total file bytes; 0: no cap. An entry declaring more fails before any write */
+	ccp_unpack_direct *direct; /* direct mode (see above); NULL: the tree below is visible under root */
+	/* Without direct: when root_fd is an overlay mount, the lower layers' directories (top-most
+	 * first), so that a hardlink to a lower file keeps that file's other names linked to it. */
+	const int *lower_fds;
+	size_t n_lowers;
 } ccp_unpack_opts;
 
 /*

@@ -3,6 +3,7 @@
 #define CCP_UNPACK_INT_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 #include "unpack/unpack.h"
 
@@ -21,9 +22,12 @@ typedef struct dir_time {
  */
 typedef struct path_slot {
 	uint64_t h;     /* 0: empty */
-	uint32_t upper; /* made by this layer or an ancestor of such a path */
+	uint32_t flags; /* PS_UPPER, PS_IMPLICIT */
 	uint32_t dt;    /* index + 1 into dir_times, 0: none */
 } path_slot;
+
+#define PS_UPPER 1u    /* made by this layer or an ancestor of such a path */
+#define PS_IMPLICIT 2u /* direct mode: a directory made only as a parent, its metadata still to come */
 
 typedef struct path_set {
 	path_slot *slots;
@@ -46,13 +50,52 @@ int pset_is_upper(const path_set *s, const char *path, size_t len);
 int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e);
 /* Returns 1 when path already has a time record. */
 int pset_has_dir_time(const path_set *s, const char *path);
+/* Sets or clears PS_IMPLICIT on path; returns the previous state (0/1) or a negative error. */
+int pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e);
+int pset_is_implicit(const path_set *s, const char *path);
 
 typedef struct resolver {
 	int root_fd;       /* O_PATH directory */
 	int use_openat2;
 	int same_owner;
+	int direct;        /* direct mode: an overlay whiteout on the way is replaced by an opaque directory */
 	unsigned n_created; /* missing parents made by the last resolve_dir */
+	/* Told of each parent made (its resolved path): implicit = 1 when it was missing, 0 when it
+	 * replaced a whiteout (direct mode). May be NULL. */
+	int (*made_dir)(void *ctx, const char *path, int implicit, ccp_err *e);
+	void *made_dir_ctx;
 } resolver;
+
+#define OVL_OPAQUE_XATTR "trusted.overlay.opaque"
+
+/* The xattrs a layer may set: user.* (not overlayfs' own) and file capabilities. */
+int xattr_allowed(const char *name);
+
+/*
+ * The non-directory the lower layers (top-most first) show at rel, as overlayfs looks it up: 1 with
+ * *layer (its index) and *st (its lstat), 0 when they show none.
+ */
+int lower_file(const int *lowers, size_t n, const char *rel, size_t *layer, struct stat *st, ccp_err *e);
+
+/* One lower layer's hardlinked regular files by inode (built on first use). */
+typedef struct lower_link {
+	ino_t ino;
+	char *path;
+} lower_link;
+
+typedef struct lower_links {
+	int built;
+	lower_link *v;
+	size_t n, cap;
+} lower_links;
+
+/* Calls fn with each path of layer_fd's regular files whose inode is ino. */
+int lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *, const char *, ccp_err *),
+		     void *ctx, ccp_err *e);
+void lower_links_free(lower_links *ll);
+
+/* 1 when st is an overlayfs whiteout (character device 0:0). */
+int is_whiteout(const struct stat *st);
 
 /*
  * Lexically cleans a tar name under "/": drops "", "." and leading "/", resolves ".." without ever
