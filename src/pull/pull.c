@@ -246,7 +246,10 @@ static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *ch
 /* Layers applied at once by default: one per CPU, at most this many (each holds about 10 MiB). */
 #define PARALLEL_LAYERS_DEFAULT_MAX 4
 
+typedef struct layers_run layers_run;
+
 typedef struct layer_task {
+	layers_run *lr;
 	ccp_layer_job job;
 	blob_source src;
 	ccp_layer_crypt key;       /* a copy of an encrypted layer's key, for a second application */
@@ -255,25 +258,63 @@ typedef struct layer_task {
 	ccp_staging st;
 	ccp_unpack_direct direct;
 	uint64_t cap;              /* this layer's share of the image's decompressed-bytes budget */
+	int needed;                /* not in the store: to be made */
 	int lock, root, staged, started, rc;
+	int done;                  /* its thread has finished (under lr->mu) */
 	pthread_t th;
 	ccp_err err;
 } layer_task;
 
-typedef struct layers_run {
+struct layers_run {
 	ccp_store *store;
 	const resolved_image *rv;
 	const ccp_digest *chain;
 	const ccp_pull_options *o;
 	ccp_pull_result *res;
 	layer_task *t;
+	pthread_mutex_t mu;        /* guards the budget, running and each task's done */
+	pthread_cond_t cv;         /* a layer thread has finished */
 	uint64_t left, reserved;   /* the image's budget: not yet used, promised to running layers */
-} layers_run;
+	size_t running;
+};
+
+/* Gives the task what is left of the image's budget, at most a layer's. */
+static int reserve_budget(layers_run *lr, layer_task *t, ccp_err *e)
+{
+	pthread_mutex_lock(&lr->mu);
+	t->cap = lr->left - lr->reserved < LAYER_UNCOMPRESSED_MAX ? lr->left - lr->reserved : LAYER_UNCOMPRESSED_MAX;
+	lr->reserved += t->cap;
+	pthread_mutex_unlock(&lr->mu);
+	if (t->cap == 0)
+		return ccp_err_set(e, CCP_ELAYER, "%s: the image expands past %llu bytes", t->name,
+				   (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
+	t->job.max_uncompressed = t->cap;
+	t->job.uncompressed = &t->src.uncompressed;
+	return 0;
+}
+
+static void release_budget(layers_run *lr, layer_task *t)
+{
+	pthread_mutex_lock(&lr->mu);
+	lr->reserved -= t->cap;
+	lr->left -= t->src.uncompressed < lr->left ? t->src.uncompressed : lr->left;
+	pthread_mutex_unlock(&lr->mu);
+	t->cap = 0;
+	t->src.uncompressed = 0;
+}
 
 static void *apply_thread(void *arg)
 {
 	layer_task *t = arg;
+	layers_run *lr = t->lr;
+
 	t->rc = ccp_layer_apply(&t->job, &t->err);
+	release_budget(lr, t);
+	pthread_mutex_lock(&lr->mu);
+	t->done = 1;
+	lr->running--;
+	pthread_cond_signal(&lr->cv);
+	pthread_mutex_unlock(&lr->mu);
 	return NULL;
 }
 
@@ -288,49 +329,38 @@ static size_t parallel_layers(const ccp_pull_options *o)
 	return cpus < PARALLEL_LAYERS_DEFAULT_MAX ? (size_t)cpus : PARALLEL_LAYERS_DEFAULT_MAX;
 }
 
-/* Gives the task what is left of the image's budget, at most a layer's. */
-static int reserve_budget(layers_run *lr, layer_task *t, ccp_err *e)
-{
-	uint64_t avail = lr->left - lr->reserved;
-
-	t->cap = avail < LAYER_UNCOMPRESSED_MAX ? avail : LAYER_UNCOMPRESSED_MAX;
-	if (t->cap == 0)
-		return ccp_err_set(e, CCP_ELAYER, "%s: the image expands past %llu bytes", t->name,
-				   (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
-	lr->reserved += t->cap;
-	t->job.max_uncompressed = t->cap;
-	t->job.uncompressed = &t->src.uncompressed;
-	return 0;
-}
-
-static void release_budget(layers_run *lr, layer_task *t)
-{
-	uint64_t used = t->src.uncompressed < lr->left ? t->src.uncompressed : lr->left;
-
-	lr->reserved -= t->cap;
-	lr->left -= used;
-	t->cap = 0;
-	t->src.uncompressed = 0;
-}
-
-/* Starts layer k unless the store has it. */
-static int task_start(layers_run *lr, size_t k, ccp_err *e)
+/* Layer k's job, and its store lock unless the store has it (locks are taken in layer order). */
+static int task_prepare(layers_run *lr, size_t k, ccp_err *e)
 {
 	layer_task *t = &lr->t[k];
-	const char *upper_only[1];
 	int r;
 
+	t->lr = lr;
 	t->lock = t->root = -1;
 	t->pc = (progress_ctx){ lr->o, k, lr->rv->man.n_layers, NULL };
 	/* Before the store lookup: an encrypted layer is reused only when its key is at hand. */
 	if ((r = layer_job(&t->job, lr->rv, k, &t->src, &t->pc, t->name, sizeof(t->name), e)))
 		return r;
-	if (ccp_store_has_layer(lr->store, &lr->chain[k]))
-		goto reused;
-	if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], &t->lock, e)))
-		return r;
-	if (ccp_store_has_layer(lr->store, &lr->chain[k])) /* another pull made it while we waited */
-		goto reused;
+	if (!ccp_store_has_layer(lr->store, &lr->chain[k])) {
+		if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], &t->lock, e)))
+			return r;
+		/* another pull may have made it while we waited */
+		t->needed = !ccp_store_has_layer(lr->store, &lr->chain[k]);
+	}
+	if (!t->needed) {
+		lr->res->layers[k].reused = 1;
+		ccp_layer_crypt_wipe(&t->src.crypt);
+	}
+	return 0;
+}
+
+/* Starts applying layer k on its own thread, into a staging directory of its own. */
+static int task_launch(layers_run *lr, size_t k, ccp_err *e)
+{
+	layer_task *t = &lr->t[k];
+	const char *upper_only[1];
+	int r;
+
 	if ((r = ccp_stage_begin(lr->store, &t->st, e)))
 		return r;
 	t->staged = 1;
@@ -342,14 +372,13 @@ static int task_start(layers_run *lr, size_t k, ccp_err *e)
 		t->key = t->src.crypt; /* ccp_layer_apply wipes the one it is given */
 	t->job.root_fd = t->root;
 	emit(lr->o, CCP_PROGRESS_LAYER_START, k, lr->rv->man.n_layers, t->src.digest, 0, t->src.size, 0);
-	if (pthread_create(&t->th, NULL, apply_thread, t) != 0)
-		return ccp_err_set(e, CCP_EINTERNAL, "%s: cannot start a thread", t->name);
-	t->started = 1;
-	return 0;
-reused:
-	lr->res->layers[k].reused = 1;
-	ccp_layer_crypt_wipe(&t->src.crypt);
-	return 0;
+	pthread_mutex_lock(&lr->mu);
+	if (pthread_create(&t->th, NULL, apply_thread, t) == 0) {
+		t->started = 1;
+		lr->running++;
+	}
+	pthread_mutex_unlock(&lr->mu);
+	return t->started ? 0 : ccp_err_set(e, CCP_EINTERNAL, "%s: cannot start a thread", t->name);
 }
 
 /* Opens the directories of the k layers below layer k, top-most first. */
@@ -394,7 +423,7 @@ static int task_complete_direct(layers_run *lr, size_t k, int *redo, ccp_err *e)
 	int *fds = NULL, upper, r;
 
 	*redo = 0;
-	if (t->direct.n_implicit == 0)
+	if (t->direct.n_implicit == 0 && t->direct.n_whiteouts == 0)
 		return 0;
 	if ((r = open_lowers(lr, k, &fds, e)))
 		return r;
@@ -450,18 +479,22 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 	if (t->started) {
 		pthread_join(t->th, NULL);
 		t->started = 0;
-		release_budget(lr, t);
 		if (t->root >= 0)
 			close(t->root);
 		t->root = -1;
 		r = t->rc;
-		if (r && !abandon) {
+		if (r == CCP_ELAYER && t->direct.needs_lowers) {
+			r = 0; /* the layer refers to its lowers: applied again below, through them */
+			redo = 1;
+		} else if (r && !abandon) {
+			int exhausted;
 			*e = t->err;
-			if (lr->left == 0 && r == CCP_ELAYER)
+			pthread_mutex_lock(&lr->mu);
+			exhausted = lr->left == 0;
+			pthread_mutex_unlock(&lr->mu);
+			if (r == CCP_ELAYER && exhausted)
 				ccp_err_wrap(e, "the image expands past %llu bytes", (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
 		}
-		if (r && t->direct.needs_lowers)
-			r = 0, redo = 1;
 		if (r == 0 && !abandon && !redo && k > 0)
 			r = task_complete_direct(lr, k, &redo, e);
 		if (r == 0 && !abandon && redo)
@@ -703,34 +736,74 @@ static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *ov
 }
 
 /* Makes (or reuses) every layer of the image in the store, then records the image. */
+/* Layer indexes, the first n_sorted by blob size, largest first (it takes longest to apply); n <= 256. */
+static void larger_first(size_t *order, const ccp_descriptor *layers, size_t n, size_t n_sorted)
+{
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	for (size_t i = 1; i < n_sorted; i++) {
+		size_t x = order[i], j = i;
+		for (; j > 0 && layers[order[j - 1]].size < layers[x].size; j--)
+			order[j] = order[j - 1];
+		order[j] = x;
+	}
+}
+
 static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, const ccp_pull_options *o,
 		       ccp_pull_result *res, ccp_err *e)
 {
-	layers_run lr = { store, rv, chain, o, res, NULL, IMAGE_UNCOMPRESSED_MAX, 0 };
-	size_t n = rv->man.n_layers, width = parallel_layers(o), done = 0, k;
+	layers_run lr = { store, rv, chain, o, res, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+			  IMAGE_UNCOMPRESSED_MAX, 0, 0 };
+	size_t n = rv->man.n_layers, width = parallel_layers(o), prepared = 0, launched = 0, committed = 0;
+	size_t *order = NULL;
 	char *meta;
 	int r = 0;
 
-	if (!(lr.t = calloc(n ? n : 1, sizeof(*lr.t))))
+	if (!(lr.t = calloc(n ? n : 1, sizeof(*lr.t))) || !(order = malloc((n ? n : 1) * sizeof(*order)))) {
+		free(lr.t);
 		return ccp_err_oom(e);
-	for (k = 0; k < n && r == 0; k++) {
-		/* A free place, and room in the budget for a whole layer beside the running ones. */
-		while (r == 0 && done < k && (k - done >= width || lr.left - lr.reserved < LAYER_UNCOMPRESSED_MAX))
-			r = task_finish(&lr, done++, 0, e);
-		if (r == 0)
-			r = task_start(&lr, k, e);
-		if (r) {
-			k++; /* task k holds what it took (lock, staging): released below */
-			break;
+	}
+	/* One at a time, in layer order: each layer is committed before the next one starts. */
+	larger_first(order, rv->man.layers, n, width > 1 ? n : 0);
+
+	/*
+	 * Largest first, at most width at a time, each with room in the budget for a whole layer
+	 * beside the running ones; committed in layer order as soon as each one and all below are done.
+	 */
+	pthread_mutex_lock(&lr.mu);
+	while (r == 0 && committed < n) {
+		layer_task *t;
+		while (launched < n && lr.running < width &&
+		       (lr.running == 0 || lr.left - lr.reserved >= LAYER_UNCOMPRESSED_MAX)) {
+			size_t j = order[launched++];
+			pthread_mutex_unlock(&lr.mu);
+			while (r == 0 && prepared <= j)
+				r = task_prepare(&lr, prepared++, e);
+			if (r == 0 && lr.t[j].needed)
+				r = task_launch(&lr, j, e);
+			pthread_mutex_lock(&lr.mu);
+			if (r)
+				break;
 		}
+		if (r)
+			break;
+		t = &lr.t[committed];
+		if (committed < prepared && (!t->needed || t->done)) {
+			pthread_mutex_unlock(&lr.mu);
+			r = task_finish(&lr, committed++, 0, e);
+			pthread_mutex_lock(&lr.mu);
+			continue;
+		}
+		pthread_cond_wait(&lr.cv, &lr.mu);
 	}
-	/* In order: after a failure the layers above it are only waited for and discarded. */
-	for (; done < k; done++) {
-		int rk = task_finish(&lr, done, r != 0, e);
-		if (r == 0)
-			r = rk;
-	}
+	pthread_mutex_unlock(&lr.mu);
+	/* After a failure the layers above it are only waited for and discarded. */
+	for (; committed < prepared; committed++)
+		task_finish(&lr, committed, 1, e);
+	free(order);
 	free(lr.t);
+	pthread_mutex_destroy(&lr.mu);
+	pthread_cond_destroy(&lr.cv);
 	if (r)
 		return r;
 	if (!(meta = ccp_store_image_record(rv->image, &rv->man_digest, &rv->man.config.digest, chain, rv->man.n_layers)))

@@ -17,6 +17,7 @@
 
 #define XATTR_BUF (64 * 1024)
 #define SCAN_DEPTH_MAX 256
+#define LOOKUPS_MAX (16u << 20)
 
 enum below_kind { BELOW_NONE, BELOW_DIR, BELOW_OTHER };
 
@@ -27,6 +28,9 @@ void ccp_unpack_direct_free(ccp_unpack_direct *d)
 	for (size_t i = 0; i < d->n_implicit; i++)
 		free(d->implicit[i]);
 	free(d->implicit);
+	for (size_t i = 0; i < d->n_whiteouts; i++)
+		free(d->whiteouts[i]);
+	free(d->whiteouts);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -238,7 +242,7 @@ static int copy_meta(int from, int to, char *buf, const char *path, ccp_err *e)
 	return 0;
 }
 
-/* Removes path (a directory of whiteouts only) and puts its parent's times back. */
+/* Removes path (a whiteout, or a directory of whiteouts only) and puts its parent's times back. */
 static int remove_unused(int upper_fd, char *path, ccp_err *e)
 {
 	char *slash = strrchr(path, '/');
@@ -280,11 +284,17 @@ int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers
 	size_t i;
 
 	*redo = 0;
-	if (d->n_implicit == 0)
+	if (d->n_implicit == 0 && d->n_whiteouts == 0)
 		return 0;
+	/* Each whiteout is looked up through every lower layer: past this, the overlay mount is cheaper. */
+	if ((uint64_t)d->n_whiteouts * (n_lowers + 1) > LOOKUPS_MAX) {
+		*redo = 1;
+		return 0;
+	}
 	/* Deepest first: a directory's parent is finished after it (its times stay put). */
-	qsort(d->implicit, d->n_implicit, sizeof(*d->implicit), deeper_first);
-	if (!(kinds = calloc(d->n_implicit, sizeof(*kinds))) || !(buf = malloc(2 * XATTR_BUF))) {
+	if (d->n_implicit > 1)
+		qsort(d->implicit, d->n_implicit, sizeof(*d->implicit), deeper_first);
+	if (!(kinds = calloc(d->n_implicit + 1, sizeof(*kinds))) || !(buf = malloc(2 * XATTR_BUF))) {
 		rc = ccp_err_oom(e);
 		goto out;
 	}
@@ -304,6 +314,23 @@ int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers
 			*redo = 1;
 			goto out;
 		}
+	}
+	/* A whiteout of what nothing below has: in a directory only this layer has, overlayfs lists it. */
+	for (i = 0; i < d->n_whiteouts; i++) {
+		struct stat st;
+		int kind, fd = open_in(upper_fd, d->whiteouts[i], O_PATH);
+
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !is_whiteout(&st)) { /* replaced later in the layer */
+			close(fd);
+			continue;
+		}
+		close(fd);
+		if ((rc = below(upper_fd, lower_fds, n_lowers, d->whiteouts[i], &kind, NULL, e)) < 0)
+			goto out;
+		if (kind == BELOW_NONE && (rc = remove_unused(upper_fd, d->whiteouts[i], e)) < 0)
+			goto out;
 	}
 	for (i = 0; i < d->n_implicit; i++) {
 		char *path = d->implicit[i];

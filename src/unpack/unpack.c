@@ -558,6 +558,23 @@ static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsign
 	return wh_children(u, fd, plen, depth, e);
 }
 
+/* Appends path to a direct-mode list (bounded by the layer's entries). */
+static int record_path(char ***v, size_t *n, size_t *cap, const char *path, ccp_err *e)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		char **nv = realloc(*v, ncap * sizeof(*nv));
+		if (!nv)
+			return ccp_err_oom(e);
+		*v = nv;
+		*cap = ncap;
+	}
+	if (!((*v)[*n] = strdup(path)))
+		return ccp_err_oom(e);
+	(*n)++;
+	return 0;
+}
+
 static int set_opaque_at(int dirfd, const char *name, const char *path, ccp_err *e)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
@@ -599,7 +616,7 @@ static int direct_whiteout(unpack *u, int pfd, const char *tname, ccp_err *e)
 	}
 	if (mknodat(pfd, tname, S_IFCHR, makedev(0, 0)) < 0)
 		return io_err(e, errno, "creating the whiteout", u->whpath);
-	return 0;
+	return record_path(&u->direct->whiteouts, &u->direct->n_whiteouts, &u->direct->cap_whiteouts, u->whpath, e);
 }
 
 static int do_whiteout(unpack *u, const char *parent, const char *base, const char *path, ccp_err *e)
@@ -1095,18 +1112,7 @@ static int record_made_dir(void *ctx, const char *path, int implicit, ccp_err *e
 
 	if (!implicit || was != 0)
 		return was < 0 ? was : 0; /* made again after a removal: already listed */
-	if (d->n_implicit == d->cap_implicit) {
-		size_t ncap = d->cap_implicit ? 2 * d->cap_implicit : 16;
-		char **n = realloc(d->implicit, ncap * sizeof(*n));
-		if (!n)
-			return ccp_err_oom(e);
-		d->implicit = n;
-		d->cap_implicit = ncap;
-	}
-	if (!(d->implicit[d->n_implicit] = strdup(path)))
-		return ccp_err_oom(e);
-	d->n_implicit++;
-	return 0;
+	return record_path(&d->implicit, &d->n_implicit, &d->cap_implicit, path, e);
 }
 
 /* Drops from the list the directories an entry of the layer named after they were made. */

@@ -27,11 +27,15 @@
  * under it is recorded: once the lower layers are complete, ccp_unpack_direct_finish gives it their
  * metadata, as an overlayfs copy-up would, or asks for the layer to be applied again through an
  * overlay mount when the merged result could differ (that path is not a directory below, e.g. a
- * lower `lib -> usr/lib`). A hardlink to a file that is only below fails with needs_lowers set.
+ * lower `lib -> usr/lib`). A whiteout of a name nothing below has is removed then: in a directory
+ * that only this layer has, overlayfs would list it. A hardlink to a file that is only below, or an
+ * opaque marker on the root, fails with needs_lowers set.
  */
 typedef struct ccp_unpack_direct {
 	char **implicit;      /* resolved paths of the directories the layer made without naming them */
 	size_t n_implicit, cap_implicit;
+	char **whiteouts;     /* resolved paths of the whiteouts it made (those with nothing below go) */
+	size_t n_whiteouts, cap_whiteouts;
 	int needs_lowers;     /* the layer failed because it refers to a file of a lower layer */
 } ccp_unpack_direct;
 
