@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +246,8 @@ static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *ch
 
 /* Layers applied at once by default: one per CPU, at most this many (each holds about 10 MiB). */
 #define PARALLEL_LAYERS_DEFAULT_MAX 4
+/* How much nicer the layers other than the largest run (see apply_thread). */
+#define BACKGROUND_NICE 5
 
 typedef struct layers_run layers_run;
 
@@ -261,6 +264,7 @@ typedef struct layer_task {
 	int needed;                /* not in the store: to be made */
 	int lock, root, staged, started, rc;
 	int done;                  /* its thread has finished (under lr->mu) */
+	int background;            /* not the largest layer: runs at a lower priority */
 	pthread_t th;
 	ccp_err err;
 } layer_task;
@@ -308,6 +312,15 @@ static void *apply_thread(void *arg)
 	layer_task *t = arg;
 	layers_run *lr = t->lr;
 
+	/* The largest layer is the critical path: the others yield to it (their pipeline threads inherit
+	 * this thread's nice value) and fill the time it leaves. */
+	if (t->background) {
+		int nice;
+		errno = 0;
+		nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+		if (errno == 0)
+			setpriority(PRIO_PROCESS, (id_t)gettid(), nice + BACKGROUND_NICE);
+	}
 	t->rc = ccp_layer_apply(&t->job, &t->err);
 	release_budget(lr, t);
 	pthread_mutex_lock(&lr->mu);
@@ -779,8 +792,10 @@ static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_dig
 			pthread_mutex_unlock(&lr.mu);
 			while (r == 0 && prepared <= j)
 				r = task_prepare(&lr, prepared++, e);
-			if (r == 0 && lr.t[j].needed)
+			if (r == 0 && lr.t[j].needed) {
+				lr.t[j].background = width > 1 && j != order[0];
 				r = task_launch(&lr, j, e);
+			}
 			pthread_mutex_lock(&lr.mu);
 			if (r)
 				break;
