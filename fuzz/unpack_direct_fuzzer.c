@@ -18,14 +18,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fuzz_mem.h"
 #include "unpack/unpack.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 
-typedef struct mem {
-	const uint8_t *p;
-	size_t n, off;
-} mem;
 
 static struct {
 	char base[64], upper[96];
@@ -33,18 +30,6 @@ static struct {
 	uint64_t lowers_hash;    /* the lowers and the sentinel as made */
 } g;
 
-static ssize_t mem_read(void *payload, const void **buf, ccp_err *e)
-{
-	mem *m = payload;
-	size_t n = m->n - m->off;
-
-	(void)e;
-	if (n > 4096)
-		n = 4096;
-	*buf = m->p + m->off;
-	m->off += n;
-	return (ssize_t)n;
-}
 
 static void at(char *out, size_t n, const char *rel)
 {
@@ -229,7 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ccp_unpack_direct d = { 0 };
 	ccp_err err = CCP_ERR_INIT;
 	size_t n_lowers;
-	mem m;
+	fuzz_mem m;
 	int fd;
 
 	if (size < 1 || size > FUZZ_MAX_INPUT)
@@ -243,8 +228,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.force_fallback_walk = data[0] & 0x80;
 	o.max_entries = 2000;
 	o.direct = &d;
-	m = (mem){ data + 1, size - 1, 0 };
-	if (ccp_unpack_stream(fd, mem_read, &m, &o, &err) == 0) {
+	m = (fuzz_mem){ data + 1, size - 1, 0 };
+	if (ccp_unpack_stream(fd, fuzz_mem_read, &m, &o, &err) == 0) {
 		uint64_t before = tree_hash(g.upper);
 		int redo = -1;
 

@@ -7,31 +7,16 @@
 
 #include "fuzz_tree.h"
 #include "layer/layer.h"
+#include "fuzz_mem.h"
 #include "unpack/unpack.h"
 
 #define FUZZ_MAX_INPUT (64 * 1024)
 
-typedef struct mem {
-	const uint8_t *p;
-	size_t n, off;
-} mem;
 
-static ssize_t mem_read(void *payload, const void **buf, ccp_err *e)
-{
-	mem *m = payload;
-	size_t n = m->n - m->off;
-
-	(void)e;
-	if (n > 4096)
-		n = 4096;
-	*buf = m->p + m->off;
-	m->off += n;
-	return (ssize_t)n;
-}
 
 static int mem_fetch(void *payload, ccp_sink_fn sink, void *sp, ccp_err *e)
 {
-	mem *m = payload;
+	fuzz_mem *m = payload;
 	(void)e;
 	return m->n ? sink(sp, m->p, m->n) : 0;
 }
@@ -41,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ccp_unpack_opts o = { 0 };
 	ccp_err err = CCP_ERR_INIT;
 	fuzz_tree t;
-	mem m;
+	fuzz_mem m;
 	int fd;
 
 	if (size < 1 || size > FUZZ_MAX_INPUT)
@@ -52,9 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.same_owner = geteuid() == 0;
 	o.force_fallback_walk = data[0] & 0x80;
 	o.max_entries = 2000;
-	m = (mem){ data + 1, size - 1, 0 };
+	m = (fuzz_mem){ data + 1, size - 1, 0 };
 	if ((data[0] & 3) == 0) {
-		ccp_unpack_stream(fd, mem_read, &m, &o, &err);
+		ccp_unpack_stream(fd, fuzz_mem_read, &m, &o, &err);
 	} else {
 		ccp_layer_job job;
 		memset(&job, 0, sizeof(job));
