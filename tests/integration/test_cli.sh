@@ -42,6 +42,10 @@ no_rootfs "$T/b"
 usage_err pull --insecure-policy --store
 usage_err pull --insecure-policy --platform 'not a platform' 127.0.0.1:1/img:v1 "$T/b"
 usage_err pull --insecure-policy --snapshotter no-such-snapshotter 127.0.0.1:1/img:v1 "$T/b"
+usage_err pull --insecure-policy --parallel-layers 0 127.0.0.1:1/img:v1 "$T/b"
+expect_stderr 'parallel-layers'
+usage_err pull --insecure-policy --parallel-layers 1025 127.0.0.1:1/img:v1 "$T/b"
+usage_err inspect --parallel-layers 2 127.0.0.1:1/img:v1
 usage_err pull --insecure-policy 'UPPERCASE/Is/Invalid:tag' "$T/b"
 usage_err pull --insecure-policy '127.0.0.1:1/img@sha256:short' "$T/b"
 usage_err pull --insecure-policy --tls-verify=maybe 127.0.0.1:1/img:v1 "$T/b"
