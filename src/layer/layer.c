@@ -8,6 +8,7 @@
 #include "layer/gunzip.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -308,6 +309,14 @@ static int account(layer *l, const void *p, size_t n, ccp_err *e)
 	if (n > l->max_out - l->out_bytes)
 		return ccp_err_set(e, CCP_ELAYER, "decompression bomb: layer expands past %llu bytes",
 				   (unsigned long long)l->max_out);
+	if (l->job->image_left) {
+		uint64_t left = atomic_load(l->job->image_left);
+		do {
+			if (n > left)
+				return ccp_err_set(e, CCP_ELAYER, "decompression bomb: the image expands past %llu bytes",
+						   (unsigned long long)l->job->image_max);
+		} while (!atomic_compare_exchange_weak(l->job->image_left, &left, left - n));
+	}
 	l->out_bytes += n;
 	if (!l->hash_staged)
 		ccp_hasher_update(&l->diff_h, p, n);

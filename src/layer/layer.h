@@ -36,9 +36,12 @@ typedef struct ccp_layer_job {
 	ccp_digest diff_id;           /* expected digest of the decompressed stream */
 	int root_fd;                  /* directory to apply the layer's changeset to */
 	ccp_unpack_opts unpack;
-	uint64_t max_uncompressed;    /* cap on decompressed bytes (also caps file data); 0: 64 GiB.
-	                               * A per-image cap: pass what is left of it, subtract *uncompressed */
+	uint64_t max_uncompressed;    /* cap on the layer's decompressed bytes (also caps file data); 0: 64 GiB */
 	uint64_t *uncompressed;       /* out, may be NULL: decompressed bytes read, also on failure */
+	/* May be NULL: what the whole image may still decompress to, shared by the layers applied at
+	 * once; each byte is taken from it as it is decompressed. image_max: its start, for messages. */
+	_Atomic uint64_t *image_left;
+	uint64_t image_max;
 	ccp_layer_progress_fn progress;
 	void *progress_payload;
 	ccp_layer_crypt *decrypt;     /* ocicrypt-encrypted blob: key, nonce, expected HMAC (wiped by

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,20 +96,6 @@ typedef struct blob_source {
 #define IMAGE_UNCOMPRESSED_MAX (128ULL << 30)
 #define LAYER_UNCOMPRESSED_MAX (64ULL << 30)
 
-/* Gives the layer what is left of the image's budget; *left shrinks by what it used. */
-static int apply_within_budget(ccp_layer_job *job, blob_source *src, uint64_t *left, ccp_err *e)
-{
-	int r;
-
-	job->max_uncompressed = *left < LAYER_UNCOMPRESSED_MAX ? *left : LAYER_UNCOMPRESSED_MAX;
-	job->uncompressed = &src->uncompressed;
-	r = ccp_layer_apply(job, e);
-	*left -= src->uncompressed < *left ? src->uncompressed : *left;
-	if (r == CCP_ELAYER && *left == 0)
-		ccp_err_wrap(e, "the image expands past %llu bytes", (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
-	return r;
-}
-
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
 {
 	blob_source *src = payload;
@@ -195,8 +182,9 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 	return r;
 }
 
+/* Layer k's pipeline job; image_left is the image's decompression budget, shared by its layers. */
 static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blob_source *src,
-		     progress_ctx *pc, char *name, size_t name_len, ccp_err *e)
+		     progress_ctx *pc, _Atomic uint64_t *image_left, char *name, size_t name_len, ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.layers[k];
 	int encrypted = 0, r;
@@ -217,6 +205,10 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->blob_digest = d->digest;
 	job->blob_size = d->size;
 	job->diff_id = rv->cfg.diff_ids[k];
+	job->max_uncompressed = LAYER_UNCOMPRESSED_MAX;
+	job->uncompressed = &src->uncompressed;
+	job->image_left = image_left;
+	job->image_max = IMAGE_UNCOMPRESSED_MAX;
 	job->unpack.same_owner = geteuid() == 0;
 	job->progress = layer_progress;
 	job->progress_payload = pc;
@@ -260,7 +252,6 @@ typedef struct layer_task {
 	char name[512];
 	ccp_staging st;
 	ccp_unpack_direct direct;
-	uint64_t cap;              /* this layer's share of the image's decompressed-bytes budget */
 	int needed;                /* not in the store: to be made */
 	int lock, root, staged, started, rc;
 	int done;                  /* its thread has finished (under lr->mu) */
@@ -276,36 +267,11 @@ struct layers_run {
 	const ccp_pull_options *o;
 	ccp_pull_result *res;
 	layer_task *t;
-	pthread_mutex_t mu;        /* guards the budget, running and each task's done */
+	pthread_mutex_t mu;        /* guards running and each task's done */
 	pthread_cond_t cv;         /* a layer thread has finished */
-	uint64_t left, reserved;   /* the image's budget: not yet used, promised to running layers */
 	size_t running;
+	_Atomic uint64_t image_left; /* what the image's layers may still decompress to */
 };
-
-/* Gives the task what is left of the image's budget, at most a layer's. */
-static int reserve_budget(layers_run *lr, layer_task *t, ccp_err *e)
-{
-	pthread_mutex_lock(&lr->mu);
-	t->cap = lr->left - lr->reserved < LAYER_UNCOMPRESSED_MAX ? lr->left - lr->reserved : LAYER_UNCOMPRESSED_MAX;
-	lr->reserved += t->cap;
-	pthread_mutex_unlock(&lr->mu);
-	if (t->cap == 0)
-		return ccp_err_set(e, CCP_ELAYER, "%s: the image expands past %llu bytes", t->name,
-				   (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
-	t->job.max_uncompressed = t->cap;
-	t->job.uncompressed = &t->src.uncompressed;
-	return 0;
-}
-
-static void release_budget(layers_run *lr, layer_task *t)
-{
-	pthread_mutex_lock(&lr->mu);
-	lr->reserved -= t->cap;
-	lr->left -= t->src.uncompressed < lr->left ? t->src.uncompressed : lr->left;
-	pthread_mutex_unlock(&lr->mu);
-	t->cap = 0;
-	t->src.uncompressed = 0;
-}
 
 static void *apply_thread(void *arg)
 {
@@ -322,7 +288,6 @@ static void *apply_thread(void *arg)
 			setpriority(PRIO_PROCESS, (id_t)gettid(), nice + BACKGROUND_NICE);
 	}
 	t->rc = ccp_layer_apply(&t->job, &t->err);
-	release_budget(lr, t);
 	pthread_mutex_lock(&lr->mu);
 	t->done = 1;
 	lr->running--;
@@ -352,7 +317,7 @@ static int task_prepare(layers_run *lr, size_t k, ccp_err *e)
 	t->lock = t->root = -1;
 	t->pc = (progress_ctx){ lr->o, k, lr->rv->man.n_layers, NULL };
 	/* Before the store lookup: an encrypted layer is reused only when its key is at hand. */
-	if ((r = layer_job(&t->job, lr->rv, k, &t->src, &t->pc, t->name, sizeof(t->name), e)))
+	if ((r = layer_job(&t->job, lr->rv, k, &t->src, &t->pc, &lr->image_left, t->name, sizeof(t->name), e)))
 		return r;
 	if (!ccp_store_has_layer(lr->store, &lr->chain[k])) {
 		if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], &t->lock, e)))
@@ -377,7 +342,7 @@ static int task_launch(layers_run *lr, size_t k, ccp_err *e)
 	if ((r = ccp_stage_begin(lr->store, &t->st, e)))
 		return r;
 	t->staged = 1;
-	if ((r = ccp_stage_open_root(&t->st, upper_only, 0, &t->root, e)) || (r = reserve_budget(lr, t, e)))
+	if ((r = ccp_stage_open_root(&t->st, upper_only, 0, &t->root, e)))
 		return r;
 	if (k > 0)
 		t->job.unpack.direct = &t->direct;
@@ -469,14 +434,15 @@ static int task_redo(layers_run *lr, size_t k, ccp_err *e)
 		r = ccp_stage_open_root(&t->st, lowers, k, &t->root, e);
 	}
 	free(lowers);
-	if (r == 0 && (r = reserve_budget(lr, t, e)) == 0) {
+	if (r == 0) {
+		/* What the first application took from the budget, this one takes again. */
+		atomic_fetch_add(&lr->image_left, t->src.uncompressed);
 		t->src.crypt = t->key;
 		t->job.unpack.direct = NULL;
 		t->job.unpack.lower_fds = fds;
 		t->job.unpack.n_lowers = k;
 		t->job.root_fd = t->root;
 		r = ccp_layer_apply(&t->job, e);
-		release_budget(lr, t);
 	}
 	close_lowers(fds, k);
 	return r;
@@ -500,13 +466,7 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 			r = 0; /* the layer refers to its lowers: applied again below, through them */
 			redo = 1;
 		} else if (r && !abandon) {
-			int exhausted;
 			*e = t->err;
-			pthread_mutex_lock(&lr->mu);
-			exhausted = lr->left == 0;
-			pthread_mutex_unlock(&lr->mu);
-			if (r == CCP_ELAYER && exhausted)
-				ccp_err_wrap(e, "the image expands past %llu bytes", (unsigned long long)IMAGE_UNCOMPRESSED_MAX);
 		}
 		if (r == 0 && !abandon && !redo && k > 0)
 			r = task_complete_direct(lr, k, &redo, e);
@@ -541,7 +501,7 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pull_options *o, layer_result *lr,
 			  ccp_err *e)
 {
-	uint64_t budget = IMAGE_UNCOMPRESSED_MAX;
+	_Atomic uint64_t image_left = IMAGE_UNCOMPRESSED_MAX;
 
 	for (size_t k = 0; k < rv->man.n_layers; k++) {
 		ccp_layer_job job;
@@ -550,11 +510,11 @@ static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pul
 		char name[512];
 		int r;
 
-		if ((r = layer_job(&job, rv, k, &src, &pc, name, sizeof(name), e)))
+		if ((r = layer_job(&job, rv, k, &src, &pc, &image_left, name, sizeof(name), e)))
 			return r;
 		emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
 		job.root_fd = rootfs_fd;
-		r = apply_within_budget(&job, &src, &budget, e);
+		r = ccp_layer_apply(&job, e);
 		ccp_layer_crypt_wipe(&src.crypt);
 		if (r)
 			return r;
@@ -765,8 +725,8 @@ static void larger_first(size_t *order, const ccp_descriptor *layers, size_t n, 
 static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, const ccp_pull_options *o,
 		       ccp_pull_result *res, ccp_err *e)
 {
-	layers_run lr = { store, rv, chain, o, res, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-			  IMAGE_UNCOMPRESSED_MAX, 0, 0 };
+	layers_run lr = { store, rv, chain, o, res, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+			  IMAGE_UNCOMPRESSED_MAX };
 	size_t n = rv->man.n_layers, width = parallel_layers(o), prepared = 0, launched = 0, committed = 0;
 	size_t *order = NULL;
 	char *meta;
@@ -780,14 +740,13 @@ static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_dig
 	larger_first(order, rv->man.layers, n, width > 1 ? n : 0);
 
 	/*
-	 * Largest first, at most width at a time, each with room in the budget for a whole layer
-	 * beside the running ones; committed in layer order as soon as each one and all below are done.
+	 * Largest first, at most width at a time; committed in layer order as soon as each one and all
+	 * below it are done.
 	 */
 	pthread_mutex_lock(&lr.mu);
 	while (r == 0 && committed < n) {
 		layer_task *t;
-		while (launched < n && lr.running < width &&
-		       (lr.running == 0 || lr.left - lr.reserved >= LAYER_UNCOMPRESSED_MAX)) {
+		while (launched < n && lr.running < width) {
 			size_t j = order[launched++];
 			pthread_mutex_unlock(&lr.mu);
 			while (r == 0 && prepared <= j)

@@ -1,6 +1,7 @@
 /* Layer pipeline tests: compression formats, sniffing, integrity ranking, caps, fetch failures. */
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -109,6 +110,10 @@ static blob zstd_frames(const blob *in, int frames)
 	return out;
 }
 
+/* The image's shared decompression budget, when a test sets one. */
+static _Atomic uint64_t *g_image_left;
+static uint64_t g_image_max;
+
 static int run(const blob *b, const blob *tar, ccp_compression comp, uint64_t size_delta, int bad_digest,
 	       int bad_diff, uint64_t max_uncompressed, size_t fail_after)
 {
@@ -134,6 +139,8 @@ static int run(const blob *b, const blob *tar, ccp_compression comp, uint64_t si
 	job.root_fd = open(g_root, O_RDONLY | O_DIRECTORY);
 	job.unpack.same_owner = geteuid() == 0;
 	job.max_uncompressed = max_uncompressed;
+	job.image_left = g_image_left;
+	job.image_max = g_image_max;
 	g_uncompressed = 0;
 	job.uncompressed = &g_uncompressed;
 	ccp_err_clear(&g_err);
@@ -227,6 +234,21 @@ int main(void)
 	CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, big + 100, 0) == CCP_ELAYER);
 	CHECK(strstr(g_err.msg, "decompression bomb") != NULL);
 	done();
+	/* Layers of one image share its budget: two fit in two and a half layers' worth, a third does not. */
+	{
+		_Atomic uint64_t left = 2 * (uint64_t)tar.n + tar.n / 2;
+		g_image_left = &left;
+		g_image_max = 2 * (uint64_t)tar.n + tar.n / 2;
+		CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, 0, 0) == 0);
+		done();
+		CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, 0, 0) == 0);
+		done();
+		CHECK(atomic_load(&left) == tar.n / 2);
+		CHECK(run(&gz, &tar, CCP_COMP_GZIP, 0, 0, 0, 0, 0) == CCP_ELAYER);
+		CHECK(strstr(g_err.msg, "the image expands past") != NULL);
+		done();
+		g_image_left = NULL;
+	}
 	/* Zeros after the end of the archive: a little is padding, a lot is a bomb. */
 	{
 		const size_t extra = 40u << 20;
