@@ -128,6 +128,22 @@ static int add_trusted(ccp_gpg_keyring *k, const char *fpr, ccp_err *e)
 	return 0;
 }
 
+/*
+ * Public keys and signatures need no gpg-agent; without this gpg starts one for the home, and it
+ * outlives the pull until it notices that its socket is gone.
+ */
+static int no_agent(const char *home, ccp_err *e)
+{
+	static const char conf[] = "no-autostart\n";
+	int fd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return ccp_err_errno(e, CCP_EPOLICY, errno, "cannot open the temporary GNUPGHOME %s", home);
+	r = ccp_write_file_at(fd, "gpg.conf", conf, sizeof(conf) - 1, 0600, e);
+	close(fd);
+	return r;
+}
+
 int ccp_gpg_keyring_new(ccp_gpg_keyring **out, const ccp_buf *blobs, size_t n_blobs, ccp_err *e)
 {
 	ccp_gpg_keyring *k;
@@ -137,7 +153,8 @@ int ccp_gpg_keyring_new(ccp_gpg_keyring **out, const ccp_buf *blobs, size_t n_bl
 	*out = NULL;
 	if (!(k = calloc(1, sizeof(*k))))
 		return ccp_err_oom(e);
-	if ((r = ccp_gpg_home_new(&k->ctx, k->home, sizeof(k->home), CCP_EPOLICY, e)))
+	if ((r = ccp_gpg_home_new(&k->ctx, k->home, sizeof(k->home), CCP_EPOLICY, e)) ||
+	    (r = no_agent(k->home, e)))
 		goto fail;
 	gpgme_set_armor(k->ctx, 0);
 	gpgme_set_textmode(k->ctx, 0);
