@@ -209,6 +209,10 @@ declare -A SECS RSS
 for round in $(seq "$RUNS"); do
 	for row in "${ROWS[@]}"; do
 		tool=${row%%:*} tag=${row##*:}
+		# Let the previous run's teardown (a killed containerd, lazy unmounts, freed tmpfs pages)
+		# finish before the next run starts, whichever tool comes next.
+		sync
+		sleep 1
 		case $tool in
 		ccpull-copy) out=$(run_ccpull "$tag" copy) ;;
 		ccpull) out=$(run_ccpull "$tag" "") ;;
