@@ -359,30 +359,23 @@ static int task_launch(layers_run *lr, size_t k, ccp_err *e)
 	return t->started ? 0 : ccp_err_set(e, CCP_EINTERNAL, "%s: cannot start a thread", t->name);
 }
 
-/* Opens the directories of the k layers below layer k, top-most first. */
-static int open_lowers(layers_run *lr, size_t k, int **out, ccp_err *e)
+/* Opens the k layer directories lowers (ccp_store_lowers: top-most first). */
+static int open_lowers(const char *const *lowers, size_t k, int **out, ccp_err *e)
 {
-	const char **lowers = NULL;
 	int *fds, r;
 
 	*out = NULL;
-	if ((r = ccp_store_lowers(lr->store, lr->chain, k, &lowers, e)))
-		return r;
-	if (!(fds = malloc((k ? k : 1) * sizeof(*fds)))) {
-		free(lowers);
+	if (!(fds = malloc((k ? k : 1) * sizeof(*fds))))
 		return ccp_err_oom(e);
-	}
 	for (size_t i = 0; i < k; i++) {
 		if ((fds[i] = open(lowers[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", lowers[i]);
 			while (i > 0)
 				close(fds[--i]);
 			free(fds);
-			free(lowers);
 			return r;
 		}
 	}
-	free(lowers);
 	*out = fds;
 	return 0;
 }
@@ -398,12 +391,16 @@ static void close_lowers(int *fds, size_t k)
 static int task_complete_direct(layers_run *lr, size_t k, int *redo, ccp_err *e)
 {
 	layer_task *t = &lr->t[k];
+	const char **lowers = NULL;
 	int *fds = NULL, upper, r;
 
 	*redo = 0;
 	if (t->direct.n_implicit == 0 && t->direct.n_whiteouts == 0)
 		return 0;
-	if ((r = open_lowers(lr, k, &fds, e)))
+	if ((r = ccp_store_lowers(lr->store, lr->chain, k, &lowers, e)) == 0)
+		r = open_lowers(lowers, k, &fds, e);
+	free(lowers);
+	if (r)
 		return r;
 	if ((upper = open(t->st.upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", t->st.upper);
@@ -425,7 +422,7 @@ static int task_redo(layers_run *lr, size_t k, ccp_err *e)
 
 	ccp_stage_abort(&t->st);
 	t->staged = 0;
-	if ((r = ccp_store_lowers(lr->store, lr->chain, k, &lowers, e)) || (r = open_lowers(lr, k, &fds, e))) {
+	if ((r = ccp_store_lowers(lr->store, lr->chain, k, &lowers, e)) || (r = open_lowers(lowers, k, &fds, e))) {
 		free(lowers);
 		return r;
 	}
@@ -708,7 +705,6 @@ static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *ov
 	return 0;
 }
 
-/* Makes (or reuses) every layer of the image in the store, then records the image. */
 /* Layer indexes, the first n_sorted by blob size, largest first (it takes longest to apply); n <= 256. */
 static void larger_first(size_t *order, const ccp_descriptor *layers, size_t n, size_t n_sorted)
 {
@@ -722,6 +718,7 @@ static void larger_first(size_t *order, const ccp_descriptor *layers, size_t n, 
 	}
 }
 
+/* Makes (or reuses) every layer of the image in the store, then records the image. */
 static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, const ccp_pull_options *o,
 		       ccp_pull_result *res, ccp_err *e)
 {
@@ -736,7 +733,7 @@ static int make_layers(ccp_store *store, const resolved_image *rv, const ccp_dig
 		free(lr.t);
 		return ccp_err_oom(e);
 	}
-	/* One at a time, in layer order: each layer is committed before the next one starts. */
+	/* One at a time they go in layer order, each committed before the next one starts. */
 	larger_first(order, rv->man.layers, n, width > 1 ? n : 0);
 
 	/*

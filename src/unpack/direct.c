@@ -300,16 +300,14 @@ int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers
 	}
 	/* First decide, changing nothing: a path through a lower non-directory means the layer is redone. */
 	for (i = 0; i < d->n_implicit; i++) {
-		int src = -1, fd = open_in(upper_fd, d->implicit[i], O_PATH | O_DIRECTORY);
+		int fd = open_in(upper_fd, d->implicit[i], O_PATH | O_DIRECTORY);
 
 		kinds[i] = -1; /* replaced later in the layer: nothing to finish */
 		if (fd < 0)
 			continue;
 		close(fd);
-		if ((rc = below(upper_fd, lower_fds, n_lowers, d->implicit[i], &kinds[i], &src, e)) < 0)
+		if ((rc = below(upper_fd, lower_fds, n_lowers, d->implicit[i], &kinds[i], NULL, e)) < 0)
 			goto out;
-		if (src >= 0)
-			close(src);
 		if (kinds[i] == BELOW_OTHER) {
 			*redo = 1;
 			goto out;

@@ -126,6 +126,18 @@ int is_whiteout(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
 }
 
+/* Tells the resolver's made_dir callback (if any) of directory comp made under res. */
+static int tell_made_dir(resolver *r, const char *res, const char *comp, int implicit, ccp_err *e)
+{
+	char made[CCP_UNPACK_PATH_MAX + 1];
+
+	if (!r->made_dir)
+		return 0;
+	if ((size_t)snprintf(made, sizeof(made), "%s%s%s", res, *res ? "/" : "", comp) >= sizeof(made))
+		return ccp_err_set(e, CCP_ELAYER, "path too long: %.200s/%.200s", res, comp);
+	return r->made_dir(r->made_dir_ctx, made, implicit, e);
+}
+
 /*
  * Direct mode: a path of this layer goes through a name an earlier entry whited out. Through an
  * overlay mount that name would be missing and made a directory, which overlayfs marks opaque (the
@@ -133,7 +145,6 @@ int is_whiteout(const struct stat *st)
  */
 static int replace_whiteout(resolver *r, int dirfd, const char *comp, const char *res, ccp_err *e)
 {
-	char made[CCP_UNPACK_PATH_MAX + 1];
 	struct stat st;
 	int fd;
 
@@ -151,11 +162,7 @@ static int replace_whiteout(resolver *r, int dirfd, const char *comp, const char
 	}
 	close(fd);
 	r->n_created++;
-	if (!r->made_dir)
-		return 0;
-	if ((size_t)snprintf(made, sizeof(made), "%s%s%s", res, *res ? "/" : "", comp) >= sizeof(made))
-		return ccp_err_set(e, CCP_ELAYER, "path too long: %.200s/%.200s", res, comp);
-	return r->made_dir(r->made_dir_ctx, made, 0, e);
+	return tell_made_dir(r, res, comp, 0, e);
 }
 
 /* The walk: one component at a time from the root, O_NOFOLLOW, symlinks resolved here in-root. */
@@ -273,16 +280,8 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 					goto out;
 				}
 				r->n_created++;
-				if (r->made_dir) {
-					char made[CCP_UNPACK_PATH_MAX + 1];
-					if ((size_t)snprintf(made, sizeof(made), "%s%s%s", res, *res ? "/" : "", comp) >=
-					    sizeof(made)) {
-						rc = ccp_err_set(e, CCP_ELAYER, "path too long: %.200s", rel);
-						goto out;
-					}
-					if ((rc = r->made_dir(r->made_dir_ctx, made, 1, e)) < 0)
-						goto out;
-				}
+				if ((rc = tell_made_dir(r, res, comp, 1, e)) < 0)
+					goto out;
 				goto again;
 			}
 			if (errno == EEXIST)
