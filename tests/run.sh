@@ -6,7 +6,8 @@
 # Run as root (the integration tests set file owners and create device nodes; without root they
 # are skipped). Environment: JOBS (build parallelism, default: number of CPUs), CTEST_JOBS
 # (default 2), CCPULL_WERROR=ON to turn warnings into errors, CTEST_ARGS (extra ctest arguments,
-# e.g. "-L integration").
+# e.g. "-L integration"). With CI=true (set by .ci/run) a test that skips (exit 77) fails the run
+# unless tests/skip-allowlist names it with its reason.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,9 +27,29 @@ run_config() {
 	cmake -S "$SRC" -B "$dir" -DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" "$@"
 	cmake --build "$dir" -j "$JOBS"
 	echo "=== $dir: ctest"
-	if ! ctest --test-dir "$dir" --output-on-failure -j "$CTEST_JOBS" "${EXTRA_CTEST[@]}"; then
+	if ! ctest --test-dir "$dir" --output-on-failure -j "$CTEST_JOBS" --output-junit "$dir/ctest.xml" \
+		"${EXTRA_CTEST[@]}"; then
 		failed+=("$dir")
 	fi
+	check_skips "$dir" || failed+=("$dir (skipped tests)")
+}
+
+# check_skips DIR: lists the tests ctest skipped in DIR; under CI=true, any not on the allow-list
+# is a failure: a skip is not a pass.
+check_skips() {
+	local skipped name unexplained=0
+	skipped=$(python3 -c 'import sys, xml.etree.ElementTree as E
+for t in E.parse(sys.argv[1]).getroot().iter("testcase"):
+    if t.find("skipped") is not None: print(t.get("name"))' "$1/ctest.xml")
+	for name in $skipped; do
+		if grep -qE "^${name}[[:space:]]+[^[:space:]]" "$SRC/tests/skip-allowlist"; then
+			echo "tests/run.sh: $name skipped (allowed: $(sed -nE "s/^${name}[[:space:]]+//p" "$SRC/tests/skip-allowlist"))"
+		else
+			echo "tests/run.sh: $name skipped, and tests/skip-allowlist does not explain why" >&2
+			unexplained=1
+		fi
+	done
+	[ "${CI:-}" != true ] || [ $unexplained -eq 0 ]
 }
 
 run_config build -DCCPULL_SANITIZE=OFF
