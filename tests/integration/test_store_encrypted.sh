@@ -9,7 +9,9 @@
 # - a plain image that has the genuine base layer but a decoy top layer fails at the top layer;
 # - the encrypted image pulled again with its key reuses every layer (no layer blob fetched); the
 #   same plaintext encrypted for another key, and the genuine plain image, are fetched once, proven
-#   by their diff_ids, and then reuse the store's layers.
+#   by their diff_ids, and then reuse the store's layers;
+# - layer metadata without an origin (an older store) is not public;
+# - a forged pull waiting on a layer's lock while the keyed pull commits that layer does not take it.
 . "$(dirname "$0")/lib.sh"
 
 "$PY" -c 'import jwcrypto, cryptography' 2>/dev/null || skip "python3-jwcrypto and python3-cryptography are needed"
@@ -75,6 +77,16 @@ CHAIN0=${D0#sha256:}
 CHAIN1=$(printf '%s %s' "$D0" "$D1" | sha256sum | cut -d' ' -f1)
 
 PULL=(pull --insecure-policy --tls-verify=false)
+
+# wait_for CONDITION...: polls a command for up to 120 s (a wait, not a timing assertion).
+wait_for() {
+	local i
+	for i in $(seq 1 1200); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "gave up waiting for: $*"
+}
 
 # no_secret BUNDLE [SECRET...]: nothing under BUNDLE holds a secret (default: both).
 no_secret() {
@@ -185,16 +197,44 @@ expect 0 "$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" --json --decryp
 treecmp "$T/ref/rootfs" "$T/b-old-victim/rootfs"
 [ "$(origin "$ST" "$CHAIN1")" = encrypted ] || fail "the proven layer's origin was not recorded"
 
+# --- concurrent: the forged pull waits on the top layer's lock while the keyed pull makes it ---
+# The keyed pull is held by stallproxy.py at the top layer's blob (it holds that layer's lock); the
+# forged pull (genuine plain base, decoy top) is started and seen blocked on the same lock in
+# /proc/locks; then the keyed pull is released and commits. The waiter must not take the layer.
+log "concurrent: a forged pull waiting for the layer the keyed pull commits"
+push "$OCI:v1" slow/victim:v1 --encryption-key "jwe:$K/victim_pub.pem"
+skopeo inspect --tls-verify=false --raw "docker://$REG/slow/victim:v1" >"$T/m-slow.json"
+mkdir -p "$T/stall"
+jq -r '.layers[1].digest' "$T/m-slow.json" >"$T/stall/victim.only"
+"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
+_PIDS+=($!)
+wait_for test -s "$T/proxy.port"
+PROXY=127.0.0.1:$(cat "$T/proxy.port")
+ST=$T/store-conc
+"$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" --decryption-key "jwe:$K/victim.pem" \
+	"$PROXY/slow/victim:v1" "$T/b-conc-victim" >"$T/conc-victim.out" 2>"$T/conc-victim.err" &
+VICTIM_PID=$!
+wait_for test -e "$T/stall/victim.stalled"
+"$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" "$REG/forged/half:v1" "$T/b-conc-half" \
+	>"$T/conc-half.out" 2>"$T/conc-half.err" &
+HALF_PID=$!
+LOCK_INODE=$(stat -c %i "$ST/layers/$CHAIN1.lock")
+blocked_on_top() { grep -qE -- "-> FLOCK +ADVISORY +WRITE +$HALF_PID [0-9a-f]+:[0-9a-f]+:$LOCK_INODE " /proc/locks; }
+wait_for blocked_on_top
+touch "$T/stall/victim.release"
+rc=0
+wait "$VICTIM_PID" || rc=$?
+[ "$rc" = 0 ] || fail "the keyed pull failed ($rc): $(cat "$T/conc-victim.err")"
+treecmp "$T/ref/rootfs" "$T/b-conc-victim/rootfs"
+rc=0
+wait "$HALF_PID" || rc=$?
+[ "$rc" = 5 ] || fail "the forged pull that waited for the lock exited $rc, not 5: $(cat "$T/conc-half.err")"
+grep -qE 'layer 2/2 .*diff_id mismatch' "$T/conc-half.err" || fail "forged pull: $(cat "$T/conc-half.err")"
+no_rootfs "$T/b-conc-half"
+no_secret "$T/b-conc-half" "$SECRET1"
+
 # --- through ccpull serve (kata-agent's path): the server has the workload's key, the host adds
 # --- the forged image as another container's image.
-wait_for() {
-	local i
-	for i in $(seq 1 1200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "gave up waiting for: $*"
-}
 for S in overlay copy; do
 	SOCK=$T/run-$S/cdh.sock
 	"$CCPULL" serve --socket "$SOCK" --insecure-policy --tls-verify=false --snapshotter "$S" \
