@@ -503,7 +503,8 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 		} else if (r && !abandon) {
 			*e = t->err;
 		}
-		if (r == 0 && !abandon && !redo && k > 0)
+		/* A layer made only to prove its plaintext needs no completion: its upper is discarded. */
+		if (r == 0 && !abandon && !redo && k > 0 && !t->prove)
 			r = task_complete_direct(lr, k, &redo, e);
 		if (r == 0 && !abandon && redo)
 			r = task_redo(lr, k, e);

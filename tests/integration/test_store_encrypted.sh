@@ -39,6 +39,12 @@ printf '%s\n' "$SECRET1" >"$T/l2/etc/top-secret"
 OCI=$T/oci
 mk_two_layer_image "$OCI" 20000
 
+# A third layer that needs its lowers in view (a hardlink to a file of the base layer): applied
+# again through an overlay of them, also when it is only proven.
+printf 'hardlink usr/bin/hello-link3 target=usr/bin/hello\n' | "$PY" "$IT_DIR/mktar.py" "$T/l3.tar"
+umoci raw add-layer --history.created_by test --image "$OCI:v1" --tag hl "$T/l3.tar"
+umoci_tree "$OCI:hl" "$T/ref-hl"
+
 # Decoys: plain layers the forged images point at instead.
 mkdir -p "$T/decoy0/etc" "$T/decoy1/etc"
 printf 'decoy 0\n' >"$T/decoy0/etc/decoy"
@@ -52,6 +58,8 @@ start_registry
 push "$OCI:v1" enc/victim:v1 --encryption-key "jwe:$K/victim_pub.pem"
 push "$OCI:v1" enc/other:v1 --encryption-key "jwe:$K/other_pub.pem"
 push "$OCI:v1" plain/genuine:v1
+push "$OCI:hl" enc/hl:v1 --encryption-key "jwe:$K/victim_pub.pem"
+push "$OCI:hl" plain/hl:v1
 FORGE=("$PY" "$IT_DIR/forge_manifest.py" "$REG")
 "${FORGE[@]}" enc/victim:v1 forged/decoy:v1 --layer "0=$T/decoy0.tar.gz" --layer "1=$T/decoy1.tar.gz" >/dev/null
 "${FORGE[@]}" enc/victim:v1 forged/keyswap:v1 --annotations-from enc/other:v1 >/dev/null
@@ -196,6 +204,16 @@ expect 0 "$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" --json --decryp
 [ "$(reused "$T/out")" = "false false" ] || fail "layers of unknown origin were reused: $(cat "$T/out")"
 treecmp "$T/ref/rootfs" "$T/b-old-victim/rootfs"
 [ "$(origin "$ST" "$CHAIN1")" = encrypted ] || fail "the proven layer's origin was not recorded"
+
+log "a proven layer that is applied again through its lowers"
+ST=$T/store-hl
+expect 0 "$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" --decryption-key "jwe:$K/victim.pem" \
+	"$REG/enc/hl:v1" "$T/b-hl-enc"
+treecmp "$T/ref-hl/rootfs" "$T/b-hl-enc/rootfs"
+expect 0 "$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" --json "$REG/plain/hl:v1" "$T/b-hl-plain"
+[ "$(reused "$T/out")" = "false false false" ] || fail "unproven layers were reused: $(cat "$T/out")"
+treecmp "$T/ref-hl/rootfs" "$T/b-hl-plain/rootfs"
+[ "$(jq -r .origin "$ST"/layers/*.json | sort -u)" = plain ] || fail "proven layers are not public"
 
 # --- concurrent: the forged pull waits on the top layer's lock while the keyed pull makes it ---
 # The keyed pull is held by stallproxy.py at the top layer's blob (it holds that layer's lock); the
