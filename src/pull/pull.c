@@ -216,16 +216,42 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	return 0;
 }
 
-static char *layer_meta(const resolved_image *rv, size_t k, const ccp_digest *chain)
+/*
+ * Identifies the key and nonce unwrapped for the encrypted blob, without revealing them: the store
+ * records it so that only a pull holding the same key for the same blob reuses what it made.
+ */
+static int layer_key_id(ccp_digest *out, const ccp_layer_crypt *c, const ccp_digest *blob, ccp_err *e)
 {
-	char c[CCP_DIGEST_STR_MAX], d[CCP_DIGEST_STR_MAX], f[CCP_DIGEST_STR_MAX];
-	json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:s}", "chain_id", ccp_digest_str(chain, c), "diff_id",
-			      ccp_digest_str(&rv->cfg.diff_ids[k], d), "digest",
-			      ccp_digest_str(&rv->man.layers[k].digest, f), "size", (json_int_t)rv->man.layers[k].size,
-			      "media_type", rv->man.layers[k].media_type);
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return s;
+	static const char label[] = "ccpull layer key id v1";
+	char d[CCP_DIGEST_STR_MAX];
+	ccp_hasher h;
+	int r;
+
+	if ((r = ccp_hasher_init(&h, CCP_SHA256, e)))
+		return r;
+	ccp_digest_str(blob, d);
+	ccp_hasher_update(&h, label, sizeof(label));
+	ccp_hasher_update(&h, d, strlen(d) + 1);
+	ccp_hasher_update(&h, c->key, sizeof(c->key));
+	ccp_hasher_update(&h, c->nonce, sizeof(c->nonce));
+	ccp_hasher_final(&h, out);
+	ccp_hasher_free(&h);
+	return 0;
+}
+
+/* What this pull holds for layer k: its descriptor, diff_id and, when encrypted, its key (crypt). */
+static int layer_source(ccp_layer_source *ls, const resolved_image *rv, size_t k, const ccp_layer_crypt *crypt,
+			ccp_err *e)
+{
+	const ccp_descriptor *d = &rv->man.layers[k];
+
+	memset(ls, 0, sizeof(*ls));
+	ls->blob = d->digest;
+	ls->size = d->size;
+	ls->media_type = d->media_type;
+	ls->diff_id = rv->cfg.diff_ids[k];
+	ls->encrypted = crypt != NULL;
+	return crypt ? layer_key_id(&ls->key_id, crypt, &d->digest, e) : 0;
 }
 
 /*
@@ -252,7 +278,9 @@ typedef struct layer_task {
 	char name[512];
 	ccp_staging st;
 	ccp_unpack_direct direct;
-	int needed;                /* not in the store: to be made */
+	ccp_layer_source ls;       /* what this pull holds for the layer (ccp_store_layer_state) */
+	int needed;                /* not in the store for this pull: to be made */
+	int prove;                 /* in the store, but not for this pull: made only to verify, not committed */
 	int lock, root, staged, started, rc;
 	int done;                  /* its thread has finished (under lr->mu) */
 	int background;            /* not the largest layer: runs at a lower priority */
@@ -316,14 +344,24 @@ static int task_prepare(layers_run *lr, size_t k, ccp_err *e)
 	t->lr = lr;
 	t->lock = t->root = -1;
 	t->pc = (progress_ctx){ lr->o, k, lr->rv->man.n_layers, NULL };
-	/* Before the store lookup: an encrypted layer is reused only when its key is at hand. */
+	/*
+	 * Before the store lookup: an encrypted layer's key is unwrapped by this pull, and a layer made
+	 * from an encrypted blob is reused only with that blob's own key (ccp_store_layer_state). Else
+	 * this pull makes the layer from its own blob; when the store has it already, that only proves
+	 * the plaintext (the diff_id) and the committed layer is used.
+	 */
 	if ((r = layer_job(&t->job, lr->rv, k, &t->src, &t->pc, &lr->image_left, t->name, sizeof(t->name), e)))
 		return r;
-	if (!ccp_store_has_layer(lr->store, &lr->chain[k])) {
+	if ((r = layer_source(&t->ls, lr->rv, k, t->job.decrypt, e)))
+		return r;
+	if (ccp_store_layer_state(lr->store, &lr->chain[k], &t->ls) != CCP_LAYER_REUSABLE) {
+		int state;
 		if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], &t->lock, e)))
 			return r;
-		/* another pull may have made it while we waited */
-		t->needed = !ccp_store_has_layer(lr->store, &lr->chain[k]);
+		/* another pull may have made or proven it while we waited */
+		state = ccp_store_layer_state(lr->store, &lr->chain[k], &t->ls);
+		t->needed = state != CCP_LAYER_REUSABLE;
+		t->prove = state == CCP_LAYER_UNPROVEN;
 	}
 	if (!t->needed) {
 		lr->res->layers[k].reused = 1;
@@ -465,12 +503,16 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 		} else if (r && !abandon) {
 			*e = t->err;
 		}
-		if (r == 0 && !abandon && !redo && k > 0)
+		/* A layer made only to prove its plaintext needs no completion: its upper is discarded. */
+		if (r == 0 && !abandon && !redo && k > 0 && !t->prove)
 			r = task_complete_direct(lr, k, &redo, e);
 		if (r == 0 && !abandon && redo)
 			r = task_redo(lr, k, e);
-		if (r == 0 && !abandon) {
-			if (!(meta = layer_meta(lr->rv, k, &lr->chain[k])))
+		if (r == 0 && !abandon && t->prove) {
+			/* Its own blob gave the diff_id: the committed layer is this pull's too. */
+			r = ccp_store_layer_proven(lr->store, &lr->chain[k], &t->ls, e);
+		} else if (r == 0 && !abandon) {
+			if (!(meta = ccp_store_layer_meta(&lr->chain[k], &t->ls)))
 				r = ccp_err_oom(e);
 			else
 				r = ccp_stage_commit(lr->store, &t->st, &lr->chain[k], meta, e);

@@ -13,6 +13,11 @@
 
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/json.h"
+
+/* Bytes of one layer metadata file; encrypted blobs it remembers (the oldest is forgotten first). */
+#define LAYER_META_MAX (64u << 10)
+#define ORIGIN_BLOBS_MAX 32
 
 struct ccp_store {
 	char *dir;
@@ -196,6 +201,150 @@ int ccp_store_has_layer(const ccp_store *s, const ccp_digest *chain)
 
 	snprintf(name, sizeof(name), "layers/%s", chain->hex);
 	return fstatat(s->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The metadata of the committed layer for chain; NULL when missing, unreadable or not an object. */
+static json_t *read_layer_meta(const ccp_store *s, const ccp_digest *chain)
+{
+	ccp_buf b = CCP_BUF_INIT(LAYER_META_MAX);
+	char name[200], chunk[4096];
+	json_t *j = NULL;
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "layers/%s.json", chain->hex);
+	if ((fd = openat(s->fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return NULL;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || ccp_buf_append(&b, chunk, (size_t)n))
+			break;
+	}
+	close(fd);
+	if (n == 0 && ccp_json_parse(&j, b.data, b.len, LAYER_META_MAX, name, CCP_ESTORAGE, NULL) == 0 &&
+	    !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	ccp_buf_free(&b);
+	return j;
+}
+
+/* Whether meta's encrypted_blobs lists src's blob with src's key. */
+static int has_encrypted_blob(const json_t *meta, const ccp_layer_source *src)
+{
+	char d[CCP_DIGEST_STR_MAX], k[CCP_DIGEST_STR_MAX];
+	const json_t *a = json_object_get(meta, "encrypted_blobs"), *v;
+	const char *vd, *vk;
+	size_t i;
+
+	if (!src->encrypted || !json_is_array(a))
+		return 0;
+	ccp_digest_str(&src->blob, d);
+	ccp_digest_str(&src->key_id, k);
+	json_array_foreach(a, i, v) {
+		vd = json_string_value(json_object_get(v, "digest"));
+		vk = json_string_value(json_object_get(v, "key_id"));
+		if (vd && vk && strcmp(vd, d) == 0 && strcmp(vk, k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* "plain", "encrypted", or NULL: no origin this ccpull knows. */
+static const char *meta_origin(const json_t *meta)
+{
+	const char *o = meta ? json_string_value(json_object_get(meta, "origin")) : NULL;
+
+	return o && (strcmp(o, "plain") == 0 || strcmp(o, "encrypted") == 0) ? o : NULL;
+}
+
+int ccp_store_layer_state(const ccp_store *s, const ccp_digest *chain, const ccp_layer_source *src)
+{
+	json_t *meta;
+	const char *origin;
+	int state = CCP_LAYER_UNPROVEN;
+
+	if (!ccp_store_has_layer(s, chain))
+		return CCP_LAYER_ABSENT;
+	meta = read_layer_meta(s, chain);
+	origin = meta_origin(meta); /* unknown (older metadata): not public */
+	if (origin && (strcmp(origin, "plain") == 0 || has_encrypted_blob(meta, src)))
+		state = CCP_LAYER_REUSABLE;
+	json_decref(meta);
+	return state;
+}
+
+static json_t *encrypted_blob(const ccp_layer_source *src)
+{
+	char d[CCP_DIGEST_STR_MAX], k[CCP_DIGEST_STR_MAX];
+
+	return json_pack("{s:s, s:s}", "digest", ccp_digest_str(&src->blob, d), "key_id",
+			 ccp_digest_str(&src->key_id, k));
+}
+
+char *ccp_store_layer_meta(const ccp_digest *chain, const ccp_layer_source *src)
+{
+	char c[CCP_DIGEST_STR_MAX], d[CCP_DIGEST_STR_MAX], f[CCP_DIGEST_STR_MAX];
+	json_t *blobs = json_array(), *j;
+	char *text;
+
+	if (!blobs || (src->encrypted && json_array_append_new(blobs, encrypted_blob(src)) != 0)) {
+		json_decref(blobs);
+		return NULL;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:o}", "chain_id", ccp_digest_str(chain, c), "diff_id",
+		      ccp_digest_str(&src->diff_id, d), "digest", ccp_digest_str(&src->blob, f), "size",
+		      (json_int_t)src->size, "media_type", src->media_type ? src->media_type : "", "origin",
+		      src->encrypted ? "encrypted" : "plain", "encrypted_blobs", blobs);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return text;
+}
+
+/* meta with src added to its origin, as text; NULL when out of memory. *same = 1: nothing to add. */
+static char *origin_add(json_t *meta, const ccp_layer_source *src, int *same)
+{
+	const char *origin = meta_origin(meta);
+	json_t *blobs;
+
+	*same = 0;
+	if (strcmp(origin, "plain") == 0 || has_encrypted_blob(meta, src)) {
+		*same = 1;
+		return NULL;
+	}
+	if (!src->encrypted)
+		return json_object_set_new(meta, "origin", json_string("plain")) == 0 ? json_dumps(meta, JSON_COMPACT)
+										     : NULL;
+	blobs = json_object_get(meta, "encrypted_blobs");
+	if (!json_is_array(blobs) && ((blobs = json_array()) == NULL ||
+				      json_object_set_new(meta, "encrypted_blobs", blobs) != 0))
+		return NULL;
+	while (json_array_size(blobs) >= ORIGIN_BLOBS_MAX)
+		json_array_remove(blobs, 0);
+	if (json_array_append_new(blobs, encrypted_blob(src)) != 0)
+		return NULL;
+	return json_dumps(meta, JSON_COMPACT);
+}
+
+int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_layer_source *src, ccp_err *e)
+{
+	char name[200], *text;
+	json_t *meta = read_layer_meta(s, chain);
+	int same = 0, r;
+
+	/* Without a usable record of how it was made: from now on, how this pull made it. */
+	text = meta_origin(meta) ? origin_add(meta, src, &same) : ccp_store_layer_meta(chain, src);
+	json_decref(meta);
+	if (same)
+		return 0;
+	if (!text)
+		return ccp_err_oom(e);
+	snprintf(name, sizeof(name), "layers/%s.json", chain->hex);
+	r = ccp_write_file_at(s->fd, name, text, strlen(text), 0644, e);
+	free(text);
+	return r;
 }
 
 int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e)

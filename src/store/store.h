@@ -3,7 +3,7 @@
  * passed. Layout (version 1):
  *   STORE/layout-version          "1"
  *   STORE/layers/<chain-hex>/     a layer in overlayfs upper format (whiteouts as 0:0 devices)
- *   STORE/layers/<chain-hex>.json {chain_id, diff_id, digest, size, media_type}
+ *   STORE/layers/<chain-hex>.json {chain_id, diff_id, digest, size, media_type, origin, encrypted_blobs}
  *   STORE/layers/<chain-hex>.lock held while the layer is being made
  *   STORE/images/<manifest-hex>.json
  *   STORE/blobs/<algo>-<hex>      verified image configs
@@ -13,12 +13,22 @@
  * A layer is keyed by its chain ID, not its diff_id, because its upper directory depends on the layers
  * below it (copy-ups, whiteouts). An image record lists its layers' chain IDs; gc keeps the layers an
  * image record or a live mount record names.
+ *
+ * A layer's origin says who may reuse it (ccp_store_layer_state). "plain": it was made, or its
+ * plaintext verified, from a plain blob; anyone may reuse it. "encrypted": it was made from encrypted
+ * blobs only, listed in encrypted_blobs as {digest, key_id} (key_id: a digest of the layer key and
+ * nonce bound to that blob, never the key); a pull reuses it only when its descriptor names one of
+ * those blobs and the key it unwrapped itself has that key_id. Metadata without an origin (written
+ * before origins were recorded) or unreadable counts as neither: every pull proves the layer once
+ * (fetches its own blob and checks the diff_id), which records the origin. A pull that proves a layer
+ * this way uses the committed layer and adds its own blob to the origin (ccp_store_layer_proven).
  */
 #ifndef CCP_STORE_STORE_H
 #define CCP_STORE_STORE_H
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "digest/digest.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -40,7 +50,34 @@ int ccp_store_fd(const ccp_store *s);
 
 /* Absolute path of the committed layer dir for chain into out. */
 int ccp_store_layer_path(const ccp_store *s, const ccp_digest *chain, char *out, size_t n, ccp_err *e);
+/* 1 when the layer dir exists; whether a pull may use it is ccp_store_layer_state's answer. */
 int ccp_store_has_layer(const ccp_store *s, const ccp_digest *chain);
+
+/* What one pull holds for one layer: its descriptor, diff_id and, when encrypted, the key it unwrapped. */
+typedef struct ccp_layer_source {
+	ccp_digest blob;          /* the descriptor's digest */
+	uint64_t size;
+	const char *media_type;
+	ccp_digest diff_id;
+	int encrypted;
+	ccp_digest key_id;        /* encrypted: identifies the unwrapped key and nonce for this blob */
+} ccp_layer_source;
+
+enum {
+	CCP_LAYER_ABSENT = 0,     /* not in the store: make it */
+	CCP_LAYER_REUSABLE,       /* in the store and src may use it */
+	CCP_LAYER_UNPROVEN,       /* in the store, but src must prove it holds the plaintext (make it, do not commit) */
+};
+/* Whether the committed layer for chain may be handed to a pull holding src (see the origin above). */
+int ccp_store_layer_state(const ccp_store *s, const ccp_digest *chain, const ccp_layer_source *src);
+/* Metadata (JSON text, free() it) of a layer made from src; NULL when out of memory. */
+char *ccp_store_layer_meta(const ccp_digest *chain, const ccp_layer_source *src);
+/*
+ * Records in the metadata of the committed layer for chain that src has proven its plaintext (a
+ * fetched blob gave its diff_id): a plain blob makes the layer plain, an encrypted one joins its
+ * encrypted_blobs. Called under the layer's lock.
+ */
+int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_layer_source *src, ccp_err *e);
 /*
  * The layer dirs of chain[0..n-1] as overlay lowers, top-most (chain[n-1]) first, in one allocation
  * (free() it).

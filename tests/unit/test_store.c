@@ -58,6 +58,71 @@ int main(void)
 	snprintf(staging, sizeof(staging), "%s/staging", tmpl);
 	CHECK(count_entries(staging) == 0);
 
+	/* who may reuse a layer: its origin (older metadata without one is not public) */
+	{
+		ccp_layer_source a, a_otherkey, b, plain;
+		ccp_digest other;
+		char *meta;
+
+		memset(&a, 0, sizeof(a));
+		CHECK(ccp_digest_compute(&a.blob, CCP_SHA256, "blob a", 6, &e) == 0);
+		CHECK(ccp_digest_compute(&a.key_id, CCP_SHA256, "key a", 5, &e) == 0);
+		a.diff_id = chain;
+		a.media_type = "application/vnd.oci.image.layer.v1.tar+gzip+encrypted";
+		a.encrypted = 1;
+		a_otherkey = a;
+		CHECK(ccp_digest_compute(&a_otherkey.key_id, CCP_SHA256, "key x", 5, &e) == 0);
+		b = a;
+		CHECK(ccp_digest_compute(&b.blob, CCP_SHA256, "blob b", 6, &e) == 0);
+		plain = a;
+		plain.encrypted = 0;
+		plain.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+		CHECK(ccp_store_layer_state(s, &chain, &plain) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_state(s, &chain, &a) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_proven(s, &chain, &a, &e) == 0);
+		CHECK(ccp_store_layer_state(s, &chain, &a) == CCP_LAYER_REUSABLE);
+		CHECK(ccp_store_layer_state(s, &chain, &a_otherkey) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_state(s, &chain, &b) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_state(s, &chain, &plain) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_proven(s, &chain, &b, &e) == 0);
+		CHECK(ccp_store_layer_state(s, &chain, &a) == CCP_LAYER_REUSABLE);
+		CHECK(ccp_store_layer_state(s, &chain, &b) == CCP_LAYER_REUSABLE);
+		/* the list is bounded: the oldest blob is forgotten (it proves itself again) */
+		for (int i = 0; i < 40; i++) {
+			char s_[16];
+			snprintf(s_, sizeof(s_), "blob %d", i);
+			CHECK(ccp_digest_compute(&b.blob, CCP_SHA256, s_, strlen(s_), &e) == 0);
+			CHECK(ccp_store_layer_proven(s, &chain, &b, &e) == 0);
+		}
+		CHECK(ccp_store_layer_state(s, &chain, &b) == CCP_LAYER_REUSABLE);
+		CHECK(ccp_store_layer_state(s, &chain, &a) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_proven(s, &chain, &plain, &e) == 0);
+		CHECK(ccp_store_layer_state(s, &chain, &a_otherkey) == CCP_LAYER_REUSABLE);
+		CHECK(ccp_store_layer_state(s, &chain, &plain) == CCP_LAYER_REUSABLE);
+
+		/* made from an encrypted blob: only that blob with that key */
+		CHECK(ccp_digest_compute(&other, CCP_SHA256, "other chain", 11, &e) == 0);
+		CHECK(ccp_store_layer_state(s, &other, &a) == CCP_LAYER_ABSENT);
+		CHECK(ccp_stage_begin(s, &st, &e) == 0);
+		CHECK((meta = ccp_store_layer_meta(&other, &a)) != NULL);
+		CHECK(meta && ccp_stage_commit(s, &st, &other, meta, &e) == 0);
+		free(meta);
+		ccp_stage_abort(&st);
+		CHECK(ccp_store_layer_state(s, &other, &a) == CCP_LAYER_REUSABLE);
+		CHECK(ccp_store_layer_state(s, &other, &a_otherkey) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_state(s, &other, &plain) == CCP_LAYER_UNPROVEN);
+		/* unreadable metadata: not public; proving writes it anew */
+		snprintf(path, sizeof(path), "%s/layers/%s.json", tmpl, other.hex);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		CHECK(fd >= 0 && write(fd, "{\"origin\":", 10) == 10);
+		close(fd);
+		CHECK(ccp_store_layer_state(s, &other, &a) == CCP_LAYER_UNPROVEN);
+		CHECK(ccp_store_layer_proven(s, &other, &b, &e) == 0);
+		CHECK(ccp_store_layer_state(s, &other, &b) == CCP_LAYER_REUSABLE);
+		CHECK(ccp_store_layer_state(s, &other, &a) == CCP_LAYER_UNPROVEN);
+	}
+
 	/* an aborted stage leaves nothing */
 	CHECK(ccp_stage_begin(s, &st, &e) == 0);
 	ccp_stage_abort(&st);
