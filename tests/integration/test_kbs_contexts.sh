@@ -4,7 +4,8 @@
 # other trust (it makes its own TLS-verified requests, and fails when its CA rejects the KBS); a KBS
 # whose attestation hangs holds up neither a pull from another KBS nor, past its time limit, a pull
 # waiting for that attestation; once the last context is freed the session is gone (a new context
-# attests again). A plain-http KBS is allowed but warned about on stderr and in --json (pull, verify).
+# attests again). A plain-http KBS is allowed but warned about on stderr, in --json (pull, verify),
+# in verify's explanation and in serve's log.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
@@ -81,5 +82,25 @@ log "a failed pull from an http:// KBS warns too"
 expect 6 "$CCPULL" "${PULL[@]}" --store "$T/store-http-fail" --kbs "$STALL_URL" --timeout 2 "$IMAGE" "$T/b-http-fail"
 expect_stderr "$WARN"
 expect_stderr "time limit"
+
+# serve says it in its log on every pull, also when --quiet (needs the Go ttrpc client of test_serve.sh)
+if command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/github.com/containerd/ttrpc ]; then
+	log "serve with an http:// KBS"
+	CLIENT=$T/ttrpc_client
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
+		go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+	SOCK=$T/run/cdh.sock
+	"$CCPULL" serve --quiet --socket "$SOCK" --tls-verify=false --snapshotter copy --store "$T/store-serve" \
+		--policy kbs:///default/security-policy/test --kbs "$KBS" 2>"$T/serve.log" &
+	_PIDS+=($!)
+	for _ in $(seq 1 600); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	[ -S "$SOCK" ] || fail "serve did not start: $(cat "$T/serve.log")"
+	for n in 1 2; do
+		expect 0 "$CLIENT" pull "$SOCK" "$IMAGE" "$T/b-serve$n"
+		treecmp "$T/ref/rootfs" "$T/b-serve$n/rootfs"
+	done
+	[ "$(grep -cE "PullImage $IMAGE: $WARN" "$T/serve.log")" = 2 ] ||
+		fail "serve did not warn on each pull: $(cat "$T/serve.log")"
+fi
 
 log "ok"
