@@ -408,7 +408,7 @@ static int http(const session *s, const char *cookie, uint64_t deadline_ms, cons
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: its TLS certificate is not trusted by %s (%s)", s->url,
 				   what, s->cert ? s->cert : "the system's CAs (give the KBS's CA with --kbs-cert)",
 				   *errbuf ? errbuf : curl_easy_strerror(rc));
-	if (rc == CURLE_OPERATION_TIMEDOUT && deadline_ms && now_ms() + 50 >= deadline_ms)
+	if (rc == CURLE_OPERATION_TIMEDOUT && ms < REQUEST_TIMEOUT_MS) /* cut short by the deadline */
 		return out_of_time(e, s->url, what);
 	if (rc != CURLE_OK)
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: %s", s->url, what,
