@@ -16,6 +16,14 @@ CCP_EXTERN(int) ccp_context_new(ccp_context **out);
 CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
 /* Message of the last failed call on ctx ("" if none). Owned by ctx, valid until the next call on it. */
 CCP_EXTERN(const char *) ccp_context_last_error(const ccp_context *ctx);
+/*
+ * Warnings of the last ccp_pull, ccp_inspect or ccp_verify on ctx, whether it succeeded or not: what
+ * was allowed but weakens the guarantees, e.g. a KBS reached over plain HTTP (nothing authenticates
+ * it, yet it releases the policy and the keys). The library never prints: show them to the user.
+ * Strings owned by ctx, valid until the next call on it; NULL when i is out of range.
+ */
+CCP_EXTERN(size_t) ccp_context_warning_count(const ccp_context *ctx);
+CCP_EXTERN(const char *) ccp_context_warning(const ccp_context *ctx, size_t i);
 /* "X.Y.Z" of the library. Static. */
 CCP_EXTERN(const char *) ccp_version(void);
 

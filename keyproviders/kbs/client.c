@@ -1,8 +1,20 @@
 /*
- * The KBS client: one attested session per configuration for the process (a pull attests once, and
- * `ccpull serve` reuses the session between pulls), re-attesting when the KBS answers 401, and a
- * small in-memory resource cache with a bound and a time limit. Secrets (the ephemeral private key,
- * the session cookie, the token, resources) are wiped when dropped and never logged.
+ * The KBS client: attested sessions and a small in-memory resource cache per session, re-attesting
+ * when the KBS answers 401.
+ *
+ * A session belongs to everything that decides whom it trusts and what it proves: the KBS URL, the
+ * --kbs-cert trust anchors (their path and the SHA-256 of the PEM bytes, which are also what libcurl
+ * is given, so the trust checked is the trust keyed), the attester, the configfs-tsm root, the
+ * attestation agent's socket and the key type. A pull, or `ccpull serve` between pulls, reuses the
+ * session of its configuration; a configuration with other trust never sees its cookie or cached
+ * resources.
+ *
+ * No lock is held across network I/O or attestation: one attestation per session is in flight, the
+ * other users wait for it on a condition variable, each no longer than its own deadline
+ * (ccp_kbs_config.deadline_ms), which also bounds every request. Secrets (the ephemeral private key,
+ * the session cookie, the token, resources) are wiped when dropped and never logged: on expiry (the
+ * token's exp, CCP_KBS_SESSION_IDLE_S without use; swept on every fetch and context change) and when
+ * the last context goes (ccp_kbs_release).
  */
 #include "kbs.h"
 
@@ -23,21 +35,41 @@
 
 #define ATTEMPTS 3          /* per request, as Trustee's client: resource GETs and handshakes */
 #define COOKIE_MAX 4096
-#define CONNECT_TIMEOUT_S 15L
-#define REQUEST_TIMEOUT_S 120L
+#define CONNECT_TIMEOUT_MS 15000L
+#define REQUEST_TIMEOUT_MS 120000L
+#define RETRY_PAUSE_MS 1000
+#define SESSIONS_MAX 8      /* sessions kept (idle ones beyond it are dropped, least recently used first) */
+#define CERT_MAX (1u << 20) /* bytes of a --kbs-cert bundle */
 
-typedef struct session {
-	char *url, *attester, *cert, *tsm_root, *aa_socket;
-	int rsa;
-	EVP_PKEY *key;      /* ephemeral, of the current attestation */
+/* What one attestation gave: all secret, wiped together. */
+typedef struct attestation {
+	EVP_PKEY *key;      /* ephemeral; resources are encrypted to it */
 	char *cookie;       /* "kbs-session-id=..." */
 	char *token;
-	int64_t exp;        /* of the token, 0 unknown */
+	int64_t exp;        /* of the token (wall clock), 0 unknown */
+} attestation;
+
+typedef struct session {
+	struct session *next;
+	/* identity, immutable once listed (read without the lock) */
+	char *url, *attester, *cert, *tsm_root, *aa_socket;
+	int rsa;
+	ccp_buf ca;                 /* the PEM bytes of cert (empty without one: the system's CAs) */
+	unsigned char ca_md[32];    /* SHA-256 of ca */
+	/* under lock */
+	attestation att;
+	uint64_t gen;               /* bumped whenever att changes */
+	int attesting;              /* a user is attesting; the others wait on cv */
+	pthread_cond_t cv;          /* CLOCK_MONOTONIC */
+	unsigned users;             /* fetches using the session now */
+	int listed;                 /* in the table; unlisted sessions are freed by their last user */
+	uint64_t last_used_ms;
+	ccp_resource_cache cache;   /* resource path -> bytes */
 } session;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static session *cur;
-static ccp_resource_cache cache;  /* KBS resources: "URL PATH" -> bytes; slots allocated on first use */
+static session *sessions;       /* most recently used first */
+static unsigned long holders;   /* live contexts (ccp_kbs_hold) */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_rc;
@@ -45,6 +77,13 @@ static CURLcode curl_rc;
 static void curl_init(void)
 {
 	curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void wipe_str(char **s)
@@ -56,20 +95,28 @@ static void wipe_str(char **s)
 	}
 }
 
-static void session_forget_attestation(session *s)
+static void attestation_wipe(attestation *a)
 {
-	EVP_PKEY_free(s->key);
-	s->key = NULL;
-	wipe_str(&s->cookie);
-	wipe_str(&s->token);
-	s->exp = 0;
+	EVP_PKEY_free(a->key);
+	a->key = NULL;
+	wipe_str(&a->cookie);
+	wipe_str(&a->token);
+	a->exp = 0;
+}
+
+static int attestation_expired(const attestation *a)
+{
+	return a->exp && (int64_t)time(NULL) >= a->exp;
 }
 
 static void session_free(session *s)
 {
 	if (!s)
 		return;
-	session_forget_attestation(s);
+	attestation_wipe(&s->att);
+	ccp_resource_cache_free(&s->cache);
+	ccp_buf_free(&s->ca);
+	pthread_cond_destroy(&s->cv);
 	free(s->url);
 	free(s->attester);
 	free(s->cert);
@@ -83,10 +130,20 @@ static int same(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static int session_matches(const session *s, const ccp_kbs_config *c)
+static size_t url_len(const char *url)
 {
-	return same(s->url, c->url) && same(s->attester, c->attester) && same(s->cert, c->cert) &&
-	       same(s->tsm_root, c->tsm_root) && same(s->aa_socket, c->aa_socket) && s->rsa == !!c->rsa;
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return n;
+}
+
+static int session_matches(const session *s, const ccp_kbs_config *c, const unsigned char ca_md[32])
+{
+	size_t n = url_len(c->url);
+	return strlen(s->url) == n && strncmp(s->url, c->url, n) == 0 && same(s->attester, c->attester) &&
+	       same(s->cert, c->cert) && memcmp(s->ca_md, ca_md, 32) == 0 && same(s->tsm_root, c->tsm_root) &&
+	       same(s->aa_socket, c->aa_socket) && s->rsa == !!c->rsa;
 }
 
 static int dup_opt(char **out, const char *s)
@@ -95,23 +152,148 @@ static int dup_opt(char **out, const char *s)
 	return s && !(*out = strdup(s)) ? -1 : 0;
 }
 
-static int session_new(session **out, const ccp_kbs_config *c, ccp_err *e)
+/* A new, unlisted session taking over ca (the PEM bytes of c->cert). */
+static int session_new(session **out, const ccp_kbs_config *c, ccp_buf *ca, const unsigned char ca_md[32], ccp_err *e)
 {
 	session *s = calloc(1, sizeof(*s));
-	size_t n;
+	pthread_condattr_t ca_attr;
+	int cv_ok = 0;
 
 	*out = NULL;
-	if (!s || dup_opt(&s->url, c->url) || dup_opt(&s->attester, c->attester) || dup_opt(&s->cert, c->cert) ||
-	    dup_opt(&s->tsm_root, c->tsm_root) || dup_opt(&s->aa_socket, c->aa_socket)) {
-		session_free(s);
+	if (s && pthread_condattr_init(&ca_attr) == 0) {
+		cv_ok = pthread_condattr_setclock(&ca_attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&s->cv, &ca_attr) == 0;
+		pthread_condattr_destroy(&ca_attr);
+	}
+	if (!s || !cv_ok || !(s->url = strndup(c->url, url_len(c->url))) || dup_opt(&s->attester, c->attester) ||
+	    dup_opt(&s->cert, c->cert) || dup_opt(&s->tsm_root, c->tsm_root) || dup_opt(&s->aa_socket, c->aa_socket) ||
+	    ccp_resource_cache_init(&s->cache, CCP_KBS_CACHE_ENTRIES, CCP_KBS_CACHE_BYTES, CCP_KBS_CACHE_TTL_S, NULL)) {
+		if (s && !cv_ok)
+			free(s);
+		else
+			session_free(s);
 		return ccp_err_oom(e);
 	}
 	s->rsa = !!c->rsa;
-	n = strlen(s->url);
-	while (n > 0 && s->url[n - 1] == '/')
-		s->url[--n] = '\0';
+	s->ca = *ca;
+	memset(ca, 0, sizeof(*ca));
+	memcpy(s->ca_md, ca_md, 32);
 	*out = s;
 	return 0;
+}
+
+static void unlist(session *s)
+{
+	for (session **p = &sessions; *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	}
+	s->next = NULL;
+	s->listed = 0;
+}
+
+/*
+ * Under lock: drops (and wipes) idle sessions that expired or that no context can use any more, and
+ * the attestation of a session whose token expired.
+ */
+static void sweep(uint64_t now)
+{
+	session **p = &sessions;
+
+	while (*p) {
+		session *s = *p;
+		int idle = s->users == 0;
+		if (idle && (holders == 0 || now - s->last_used_ms >= (uint64_t)CCP_KBS_SESSION_IDLE_S * 1000)) {
+			*p = s->next;
+			session_free(s);
+			continue;
+		}
+		if (idle && s->att.token && attestation_expired(&s->att)) {
+			attestation_wipe(&s->att);
+			s->gen++;
+		}
+		p = &s->next;
+	}
+}
+
+/* Under lock: the listed session of c, moved to the front, or a new one listed there (or, when every
+ * listed session is busy and the table is full, left unlisted: freed after this fetch). */
+static int session_get(session **out, const ccp_kbs_config *c, ccp_buf *ca, const unsigned char ca_md[32], ccp_err *e)
+{
+	session *s, *lru_idle = NULL;
+	size_t n = 0;
+	int r;
+
+	for (s = sessions; s; s = s->next) {
+		if (session_matches(s, c, ca_md)) {
+			unlist(s);
+			break;
+		}
+		n++;
+		if (s->users == 0)
+			lru_idle = s;
+	}
+	if (!s) {
+		if ((r = session_new(&s, c, ca, ca_md, e)))
+			return r;
+		if (n >= SESSIONS_MAX && lru_idle) {
+			unlist(lru_idle);
+			session_free(lru_idle);
+			n--;
+		}
+	}
+	if (n < SESSIONS_MAX) {
+		s->next = sessions;
+		sessions = s;
+		s->listed = 1;
+	}
+	s->users++;
+	*out = s;
+	return 0;
+}
+
+/* Under lock: the end of a fetch's use of s. */
+static void session_put(session *s)
+{
+	s->users--;
+	s->last_used_ms = now_ms();
+	if (s->users == 0 && (!s->listed || holders == 0)) {
+		if (s->listed)
+			unlist(s);
+		session_free(s);
+	}
+}
+
+/* ---- time limits ---- */
+
+/* Milliseconds a request may take: the smaller of limit and what is left before deadline_ms (0: none). */
+static long time_for(uint64_t deadline_ms, long limit)
+{
+	uint64_t now;
+
+	if (!deadline_ms)
+		return limit;
+	if ((now = now_ms()) >= deadline_ms)
+		return 0;
+	return deadline_ms - now < (uint64_t)limit ? (long)(deadline_ms - now) : limit;
+}
+
+/* Sleeps before another attempt; 0, or -1 when the deadline leaves no time for one. */
+static int pause_before_retry(uint64_t deadline_ms)
+{
+	struct timespec ts = { RETRY_PAUSE_MS / 1000, (RETRY_PAUSE_MS % 1000) * 1000000L };
+
+	if (deadline_ms && now_ms() + RETRY_PAUSE_MS >= deadline_ms)
+		return -1;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+static int out_of_time(ccp_err *e, const char *url, const char *what)
+{
+	return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: the time limit of the pull ran out", url, what);
 }
 
 /* ---- HTTP ---- */
@@ -157,16 +339,25 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return n;
 }
 
-static int http(session *s, const char *method, const char *path, const char *body, response *resp, ccp_err *e)
+/*
+ * One request to the KBS of s (its identity only: safe without the lock) with cookie (NULL: none),
+ * ending by deadline_ms (0: REQUEST_TIMEOUT_MS alone bounds it).
+ */
+static int http(const session *s, const char *cookie, uint64_t deadline_ms, const char *method, const char *path,
+		const char *body, response *resp, ccp_err *e)
 {
 	CURL *c;
 	struct curl_slist *hdrs = NULL;
-	char url[4096], errbuf[CURL_ERROR_SIZE] = "";
+	char url[4096], errbuf[CURL_ERROR_SIZE] = "", what[CCP_KBS_PATH_MAX + 64];
 	CURLcode rc;
 	int http_ok = strncmp(s->url, "http://", 7) == 0;
+	long ms;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->body.max = CCP_KBS_RESOURCE_MAX;
+	snprintf(what, sizeof(what), "%s %s", method, path);
+	if ((ms = time_for(deadline_ms, REQUEST_TIMEOUT_MS)) <= 0)
+		return out_of_time(e, s->url, what);
 	pthread_once(&curl_once, curl_init);
 	if (curl_rc != CURLE_OK)
 		return ccp_err_set(e, CCP_EINTERNAL, "libcurl initialisation failed");
@@ -183,17 +374,20 @@ static int http(session *s, const char *method, const char *path, const char *bo
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(http_ok ? CURLPROTO_HTTP : CURLPROTO_HTTPS));
 #endif
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms < CONNECT_TIMEOUT_MS ? ms : CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	if (s->cert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, s->cert);
+	if (s->cert) {
+		/* the bytes the session is keyed by, not the file as it may be now */
+		struct curl_blob ca = { s->ca.data, s->ca.len, CURL_BLOB_NOCOPY };
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
-	if (s->cookie)
-		curl_easy_setopt(c, CURLOPT_COOKIE, s->cookie);
+	if (cookie)
+		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (body) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -205,15 +399,19 @@ static int http(session *s, const char *method, const char *path, const char *bo
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
+	if (rc != CURLE_OK)
+		response_free(resp);
 	if (rc == CURLE_WRITE_ERROR)
-		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s %s: response larger than %u bytes", s->url, method, path,
+		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: response larger than %u bytes", s->url, what,
 				   CCP_KBS_RESOURCE_MAX);
 	if (rc == CURLE_PEER_FAILED_VERIFICATION)
-		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s %s: its TLS certificate is not trusted by %s (%s)", s->url,
-				   method, path, s->cert ? s->cert : "the system's CAs (give the KBS's CA with --kbs-cert)",
+		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: its TLS certificate is not trusted by %s (%s)", s->url,
+				   what, s->cert ? s->cert : "the system's CAs (give the KBS's CA with --kbs-cert)",
 				   *errbuf ? errbuf : curl_easy_strerror(rc));
+	if (rc == CURLE_OPERATION_TIMEDOUT && ms < REQUEST_TIMEOUT_MS) /* cut short by the deadline */
+		return out_of_time(e, s->url, what);
 	if (rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s %s: %s", s->url, method, path,
+		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: %s", s->url, what,
 				   *errbuf ? errbuf : curl_easy_strerror(rc));
 	return 0;
 }
@@ -225,13 +423,6 @@ static void status_text(char *out, size_t len, const response *r)
 
 	ccp_kbs_problem(problem, sizeof(problem), r->body.data, r->body.len);
 	snprintf(out, len, "HTTP %ld%s%s%s", r->status, *problem ? " (" : "", problem, *problem ? ")" : "");
-}
-
-static void pause_before_retry(void)
-{
-	struct timespec ts = { 1, 0 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* ---- the RCAR handshake ---- */
@@ -249,8 +440,12 @@ static int json_text(char **out, json_t *j, ccp_err *e)
 	return *out ? 0 : ccp_err_oom(e);
 }
 
-/* Returns 0, or an error; *retry says whether another attempt may help (network, 5xx). */
-static int handshake_once(session *s, ccp_attester_kind kind, const char *tee, int *retry, ccp_err *e)
+/*
+ * One handshake into a (wiped first; left wiped on failure). Returns 0, or an error; *retry says
+ * whether another attempt may help (network, 5xx).
+ */
+static int handshake_once(const session *s, attestation *a, ccp_attester_kind kind, const char *tee,
+			  uint64_t deadline_ms, int *retry, ccp_err *e)
 {
 	ccp_kbs_challenge ch = { 0 };
 	response resp;
@@ -262,13 +457,13 @@ static int handshake_once(session *s, ccp_attester_kind kind, const char *tee, i
 	int r;
 
 	*retry = 0;
-	session_forget_attestation(s);
+	attestation_wipe(a);
 	if ((r = json_text(&req, json_pack("{s:s, s:s, s:{s:o}}", "version", CCP_KBS_PROTOCOL_VERSION, "tee",
 					   tee, "extra-params", "supported-hash-algorithms",
 					   ccp_kbs_supported_hashes()),
 			   e)))
 		return r;
-	r = http(s, "POST", "/kbs/v0/auth", req, &resp, e);
+	r = http(s, NULL, deadline_ms, "POST", "/kbs/v0/auth", req, &resp, e);
 	free(req);
 	req = NULL;
 	if (r) {
@@ -283,16 +478,16 @@ static int handshake_once(session *s, ccp_attester_kind kind, const char *tee, i
 		response_free(&resp);
 		return r;
 	}
-	s->cookie = resp.cookie;
+	a->cookie = resp.cookie;
 	resp.cookie = NULL;
 	r = ccp_kbs_parse_challenge(&ch, resp.body.data, resp.body.len, e);
 	response_free(&resp);
 	if (r)
-		return r;
+		goto out;
 	/* The evidence binds hash(runtime data) as its report data: the KBS recomputes it from the
 	 * nonce of this session and the public key we send, so the resources it encrypts to that key can
 	 * only be opened inside the attested TEE. */
-	if ((r = new_key(&s->key, s->rsa, e)) || (r = ccp_kbs_jwk(&jwk, s->key, e)) ||
+	if ((r = new_key(&a->key, s->rsa, e)) || (r = ccp_kbs_jwk(&jwk, a->key, e)) ||
 	    (r = ccp_kbs_runtime_data(&canon, ch.nonce, jwk, "", e)) ||
 	    (r = ccp_kbs_hash(md, &md_len, ch.hash, canon.data, canon.len, e)) ||
 	    (r = kind == CCP_ATTESTER_AA ? ccp_aa_evidence(&ev, s->aa_socket, md, md_len, e)
@@ -302,7 +497,7 @@ static int handshake_once(session *s, ccp_attester_kind kind, const char *tee, i
 			"tee-evidence", "primary_evidence", ev, "additional_evidence", "");
 	if ((r = json_text(&req, att, e)))
 		goto out;
-	if ((r = http(s, "POST", "/kbs/v0/attest", req, &resp, e))) {
+	if ((r = http(s, a->cookie, deadline_ms, "POST", "/kbs/v0/attest", req, &resp, e))) {
 		*retry = 1;
 		goto out;
 	}
@@ -311,10 +506,10 @@ static int handshake_once(session *s, ccp_attester_kind kind, const char *tee, i
 		*retry = resp.status >= 500;
 		r = ccp_err_set(e, CCP_EDECRYPT, "KBS %s refused the %s evidence (POST /kbs/v0/attest): %s", s->url,
 				tee, st);
-	} else if ((r = ccp_kbs_parse_token(&s->token, &s->exp, resp.body.data, resp.body.len, e)) == 0) {
+	} else if ((r = ccp_kbs_parse_token(&a->token, &a->exp, resp.body.data, resp.body.len, e)) == 0) {
 		if (resp.cookie) {
-			wipe_str(&s->cookie);
-			s->cookie = resp.cookie;
+			wipe_str(&a->cookie);
+			a->cookie = resp.cookie;
 			resp.cookie = NULL;
 		}
 	}
@@ -327,11 +522,11 @@ out:
 	ccp_kbs_challenge_free(&ch);
 	OPENSSL_cleanse(md, sizeof(md));
 	if (r)
-		session_forget_attestation(s);
+		attestation_wipe(a);
 	return r;
 }
 
-static int handshake(session *s, ccp_err *e)
+static int handshake(const session *s, attestation *a, uint64_t deadline_ms, ccp_err *e)
 {
 	ccp_attester_kind kind;
 	char tee[CCP_AA_TEE_MAX];
@@ -351,57 +546,146 @@ static int handshake(session *s, ccp_err *e)
 		snprintf(tee, sizeof(tee), "%s", ccp_attester_tee(kind));
 	}
 	for (int i = 1;; i++) {
-		if ((r = handshake_once(s, kind, tee, &retry, e)) == 0 || !retry || i == ATTEMPTS)
+		if ((r = handshake_once(s, a, kind, tee, deadline_ms, &retry, e)) == 0 || !retry || i == ATTEMPTS ||
+		    pause_before_retry(deadline_ms) != 0)
 			return r;
-		pause_before_retry();
 	}
 }
 
-static int expired(const session *s)
+/* What a request of the current attestation needs, copied out of the session. */
+typedef struct credentials {
+	EVP_PKEY *key;
+	char *cookie;
+	uint64_t gen;
+} credentials;
+
+static void credentials_free(credentials *c)
 {
-	return s->exp && (int64_t)time(NULL) >= s->exp;
+	EVP_PKEY_free(c->key);
+	c->key = NULL;
+	wipe_str(&c->cookie);
+}
+
+/* Under lock: copies the session's attestation. */
+static int credentials_take(credentials *c, session *s, ccp_err *e)
+{
+	if (!(c->cookie = strdup(s->att.cookie)))
+		return ccp_err_oom(e);
+	if (EVP_PKEY_up_ref(s->att.key) != 1) {
+		wipe_str(&c->cookie);
+		return ccp_err_oom(e);
+	}
+	c->key = s->att.key;
+	c->gen = s->gen;
+	return 0;
+}
+
+/*
+ * The credentials of a live attestation of s: the current one, the one another user is making (waited
+ * for until deadline_ms), or a new one made here. Takes and releases lock.
+ */
+static int session_credentials(credentials *c, session *s, uint64_t deadline_ms, ccp_err *e)
+{
+	attestation a = { 0 };
+	struct timespec until;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		if (s->att.token && s->att.cookie && !attestation_expired(&s->att)) {
+			r = credentials_take(c, s, e);
+			pthread_mutex_unlock(&lock);
+			return r;
+		}
+		if (!s->attesting)
+			break;
+		if (!deadline_ms) {
+			pthread_cond_wait(&s->cv, &lock);
+			continue;
+		}
+		until.tv_sec = (time_t)(deadline_ms / 1000);
+		until.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+		if (pthread_cond_timedwait(&s->cv, &lock, &until) == ETIMEDOUT && s->attesting) {
+			pthread_mutex_unlock(&lock);
+			return out_of_time(e, s->url, "waiting for the attestation in progress");
+		}
+	}
+	s->attesting = 1;
+	pthread_mutex_unlock(&lock);
+
+	r = handshake(s, &a, deadline_ms, e);
+
+	pthread_mutex_lock(&lock);
+	s->attesting = 0;
+	if (r == 0) {
+		attestation_wipe(&s->att);
+		s->att = a;
+		s->gen++;
+		r = credentials_take(c, s, e);
+	}
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+/* Drops the session's attestation if it is still the one of gen (the KBS no longer knows it). */
+static void session_invalidate(session *s, uint64_t gen)
+{
+	pthread_mutex_lock(&lock);
+	if (s->gen == gen) {
+		attestation_wipe(&s->att);
+		s->gen++;
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 /* ---- resources ---- */
 
-static int get_resource(session *s, const char *path, ccp_buf *out, ccp_err *e)
+/* Resource path from the KBS of s (a user of s, without the lock). */
+static int get_resource(session *s, const char *path, uint64_t deadline_ms, ccp_buf *out, ccp_err *e)
 {
 	char rpath[CCP_KBS_PATH_MAX + 32], st[512];
+	credentials c;
 	int r, reattested = 0;
 
 	snprintf(rpath, sizeof(rpath), "/kbs/v0/resource/%s", path);
-	if ((!s->token || expired(s)) && (r = handshake(s, e)))
+	if ((r = session_credentials(&c, s, deadline_ms, e)))
 		return r;
 	for (int i = 1;; i++) {
 		response resp;
-		if ((r = http(s, "GET", rpath, NULL, &resp, e))) {
-			if (i == ATTEMPTS)
-				return r;
-			pause_before_retry();
+		if ((r = http(s, c.cookie, deadline_ms, "GET", rpath, NULL, &resp, e))) {
+			if (i == ATTEMPTS || pause_before_retry(deadline_ms) != 0)
+				break;
 			continue;
 		}
 		if (resp.status == 200) {
-			r = ccp_jwe_decrypt(s->key, resp.body.data, resp.body.len, out, e);
+			r = ccp_jwe_decrypt(c.key, resp.body.data, resp.body.len, out, e);
 			response_free(&resp);
-			return r ? ccp_err_wrap(e, "KBS %s: resource %s", s->url, path) : 0;
+			if (r)
+				ccp_err_wrap(e, "KBS %s: resource %s", s->url, path);
+			break;
 		}
 		status_text(st, sizeof(st), &resp);
 		response_free(&resp);
 		if (resp.status == 401 && i < ATTEMPTS && !reattested) {
 			/* The session or its token expired on the KBS: attest again, once. */
 			reattested = 1;
-			if ((r = handshake(s, e)))
+			session_invalidate(s, c.gen);
+			credentials_free(&c);
+			if ((r = session_credentials(&c, s, deadline_ms, e)))
 				return ccp_err_wrap(e, "re-attesting after %s for resource %s", st, path);
 			continue;
 		}
-		if (resp.status >= 500 && i < ATTEMPTS) {
-			pause_before_retry();
+		if (resp.status >= 500 && i < ATTEMPTS && pause_before_retry(deadline_ms) == 0)
 			continue;
-		}
-		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: resource %s: %s%s", s->url, path,
-				   resp.status == 404 ? "not found, " : resp.status == 403 ? "denied by the KBS policy, " : "",
-				   st);
+		r = ccp_err_set(e, CCP_EDECRYPT, "KBS %s: resource %s: %s%s", s->url, path,
+				resp.status == 404 ? "not found, " : resp.status == 403 ? "denied by the KBS policy, " : "",
+				st);
+		break;
 	}
+	credentials_free(&c);
+	return r;
 }
 
 /* The offline file's copy of path: 1 found, 0 not listed, or an error. */
@@ -432,11 +716,15 @@ int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e)
 	return 0;
 }
 
+
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e)
 {
-	char path[CCP_KBS_PATH_MAX], key[CCP_KBS_PATH_MAX + 4200];
+	char path[CCP_KBS_PATH_MAX];
+	ccp_buf ca = CCP_BUF_INIT(0);
+	unsigned char ca_md[32] = { 0 };
 	ccp_attester_kind kind;
-	int r;
+	session *s = NULL;
+	int r, hit = 0;
 
 	if (!cfg || ((!cfg->url || !*cfg->url) && !cfg->offline))
 		return ccp_err_set(e, CCP_EINVALID, "%.200s needs a KBS or an offline source (--kbs URL or "
@@ -451,38 +739,83 @@ int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_
 				   "configured)", path, cfg->offline);
 	if (strncmp(cfg->url, "https://", 8) != 0 && strncmp(cfg->url, "http://", 7) != 0)
 		return ccp_err_set(e, CCP_EINVALID, "KBS URL \"%.200s\" must start with https:// (or http://)", cfg->url);
+	if (url_len(cfg->url) + CCP_KBS_PATH_MAX + 32 >= 4096)
+		return ccp_err_set(e, CCP_EINVALID, "KBS URL too long");
 	if ((r = ccp_attester_parse(&kind, cfg->attester, e)))
 		return r;
-	if ((size_t)snprintf(key, sizeof(key), "%s %s", cfg->url, path) >= sizeof(key))
-		return ccp_err_set(e, CCP_EINVALID, "KBS URL too long");
+	/* The trust anchors as they are now: the session of other ones (or of none) is another session. */
+	if (cfg->cert) {
+		if ((r = ccp_read_file(&ca, cfg->cert, CERT_MAX, e)))
+			return ccp_err_wrap(e, "--kbs-cert");
+		if (!EVP_Digest(ca.data ? ca.data : "", ca.len, ca_md, NULL, EVP_sha256(), NULL)) {
+			ccp_buf_free(&ca);
+			return ccp_err_set(e, CCP_EINTERNAL, "SHA-256 of %.256s (OpenSSL)", cfg->cert);
+		}
+	}
+
 	pthread_mutex_lock(&lock);
-	if (!cache.slots &&
-	    ccp_resource_cache_init(&cache, CCP_KBS_CACHE_ENTRIES, CCP_KBS_CACHE_BYTES, CCP_KBS_CACHE_TTL_S, NULL)) {
-		pthread_mutex_unlock(&lock);
-		return ccp_err_oom(e);
-	}
-	if ((r = ccp_resource_cache_get(&cache, key, out)) != 0) {
-		pthread_mutex_unlock(&lock);
-		return r < 0 ? ccp_err_oom(e) : 0;
-	}
-	if (cur && !session_matches(cur, cfg)) {
-		session_free(cur);
-		cur = NULL;
-	}
-	if (!cur && (r = session_new(&cur, cfg, e)))
+	sweep(now_ms());
+	r = session_get(&s, cfg, &ca, ca_md, e);
+	if (r == 0 && (hit = ccp_resource_cache_get(&s->cache, path, out)) < 0)
+		r = ccp_err_oom(e);
+	pthread_mutex_unlock(&lock);
+	ccp_buf_free(&ca);
+	if (r || hit)
 		goto out;
-	if ((r = get_resource(cur, path, out, e)) == 0)
-		ccp_resource_cache_put(&cache, key, out->data, out->len);
+
+	r = get_resource(s, path, cfg->deadline_ms, out, e);
+
 out:
+	pthread_mutex_lock(&lock);
+	if (s) {
+		if (r == 0 && !hit && s->listed)
+			ccp_resource_cache_put(&s->cache, path, out->data, out->len);
+		session_put(s);
+	}
 	pthread_mutex_unlock(&lock);
 	return r;
 }
 
 void ccp_kbs_reset(void)
 {
+	session *s, *next;
+
 	pthread_mutex_lock(&lock);
-	session_free(cur);
-	cur = NULL;
-	ccp_resource_cache_free(&cache);
+	for (s = sessions; s; s = next) {
+		next = s->next;
+		s->next = NULL;
+		s->listed = 0;
+		/* a session in use is wiped by its last user; its cache and attestation go now */
+		if (s->users == 0) {
+			session_free(s);
+		} else {
+			attestation_wipe(&s->att);
+			s->gen++;
+			ccp_resource_cache_clear(&s->cache);
+		}
+	}
+	sessions = NULL;
 	pthread_mutex_unlock(&lock);
+}
+
+void ccp_kbs_hold(void)
+{
+	pthread_mutex_lock(&lock);
+	holders++;
+	sweep(now_ms());
+	pthread_mutex_unlock(&lock);
+}
+
+void ccp_kbs_release(void)
+{
+	int last;
+
+	pthread_mutex_lock(&lock);
+	if (holders > 0)
+		holders--;
+	last = holders == 0;
+	sweep(now_ms());
+	pthread_mutex_unlock(&lock);
+	if (last)
+		ccp_kbs_reset();
 }

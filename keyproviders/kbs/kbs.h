@@ -176,21 +176,33 @@ typedef struct ccp_kbs_config {
 	const char *offline;   /* an offline resources file (ccp_offline_resources_parse), asked before the KBS;
 	                        * either it or url must be set */
 	const char *aa_socket; /* the attestation agent's ttrpc socket for the aa attester; NULL: CCP_AA_SOCKET */
+	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when the caller's time is up; 0: none */
 } ccp_kbs_config;
 
 /*
  * Fetches a resource (kbs:///R/T/G or /R/T/G) into out (a secret: free it with ccp_buf_free_secure):
  * from the offline file when it lists the resource, else from the KBS (none: CCP_EDECRYPT naming the
- * resource and the file). One attested session per configuration is kept for the process, and KBS
- * resources are cached in memory (never on disk; CCP_KBS_CACHE_* bounds), so a pull attests once.
+ * resource and the file). While a context is alive (ccp_kbs_hold), one attested session is kept per
+ * identity (URL, the --kbs-cert path and the SHA-256 of its bytes, attester, tsm_root, aa_socket, key
+ * type) with its own in-memory resource cache (never on disk; CCP_KBS_CACHE_* bounds), so a pull
+ * attests once and another trust never shares it. Waiting for another user's attestation and every
+ * request end by cfg->deadline_ms.
  */
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e);
-/* Forgets the session and wipes the cached resources. */
+/* Forgets every session: wipes their attestations and cached resources (sessions in use are freed by
+ * their last user). */
 void ccp_kbs_reset(void);
+/*
+ * A context begins and ends (ccp_context_new, ccp_context_free): sessions are kept only while some
+ * context is alive; when the last one goes, ccp_kbs_reset. Both also drop expired sessions.
+ */
+void ccp_kbs_hold(void);
+void ccp_kbs_release(void);
 
 #define CCP_KBS_CACHE_ENTRIES 32
 #define CCP_KBS_CACHE_BYTES (4u << 20)
 #define CCP_KBS_CACHE_TTL_S 300
+#define CCP_KBS_SESSION_IDLE_S CCP_KBS_CACHE_TTL_S /* a session unused this long is wiped */
 
 /* The resource key pair type of a --kbs-key value: "ec" (NULL: ec) -> 0, "rsa" -> 1; else CCP_EINVALID. */
 int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e);

@@ -91,6 +91,23 @@ static const char usage_text[] =
 
 #define usage_error(...) cli_usage_error(NULL, __VA_ARGS__)
 
+/* The library's warnings of the last call on ctx, on stderr (also with -q: they are about trust). */
+static void print_warnings(const ccp_context *ctx)
+{
+	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
+		fprintf(stderr, "%s: warning: %s\n", prog, ccp_context_warning(ctx, i));
+}
+
+/* The same as a JSON array of strings, for --json. */
+static json_t *warnings_json(const ccp_context *ctx)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < ccp_context_warning_count(ctx); i++)
+		json_array_append_new(a, json_string(ccp_context_warning(ctx, i)));
+	return a;
+}
+
 static int fail(ccp_context *ctx, int code)
 {
 	fprintf(stderr, "%s: %s\n", prog, ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
@@ -255,11 +272,13 @@ static int cmd_pull(int argc, char **argv)
 	if (r != 0) {
 		if (c.img.pull.progress)
 			fputc('\n', stderr);
+		print_warnings(ctx);
 		r = fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
 	}
+	print_warnings(ctx);
 	if (c.json) {
 		json_t *layers = json_array();
 		for (size_t i = 0; layers && i < ccp_pull_result_layer_count(res); i++)
@@ -271,14 +290,14 @@ static int cmd_pull(int argc, char **argv)
 				"reused", ccp_pull_result_layer_reused(res, i)));
 		const char *spec = ccp_pull_result_config_json(res);
 		json_t *config = spec ? json_loads(spec, 0, NULL) : NULL;
-		r = print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "image", ccp_pull_result_image(res),
+		r = print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o*}", "image", ccp_pull_result_image(res),
 					 "manifest_digest", ccp_pull_result_manifest_digest(res),
 					 "config_digest", ccp_pull_result_config_digest(res),
 					 "platform", ccp_pull_result_platform(res),
 					 "snapshotter", ccp_pull_result_snapshotter(res),
 					 "rootfs", ccp_pull_result_rootfs(res), "layers", layers,
 					 "config_path", ccp_pull_result_config_path(res),
-					 "config", config ? config : json_null()));
+					 "config", config ? config : json_null(), "warnings", warnings_json(ctx)));
 	} else if (!c.quiet && isatty(STDERR_FILENO)) {
 		fprintf(stderr, "pulled %s (%s) into %s\n", ccp_pull_result_image(res),
 			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
@@ -331,7 +350,9 @@ static int cmd_inspect(int argc, char **argv)
 		ccp_context_free(ctx);
 		return r;
 	}
-	if ((r = ccp_inspect(&res, ctx, argv[optind], &c.img.pull)) != 0) {
+	r = ccp_inspect(&res, ctx, argv[optind], &c.img.pull);
+	print_warnings(ctx);
+	if (r != 0) {
 		r = fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
@@ -347,12 +368,12 @@ static int cmd_inspect(int argc, char **argv)
 		cfg = json_loadb(data, len, 0, NULL);
 		for (size_t i = 0; platforms && i < n; i++)
 			json_array_append_new(platforms, json_string(ccp_inspect_result_platform(res, i)));
-		r = print_json(json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "image", ccp_inspect_result_image(res),
+		r = print_json(json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o*}", "image", ccp_inspect_result_image(res),
 					 "manifest_digest", ccp_inspect_result_digest(res),
 					 "media_type", ccp_inspect_result_media_type(res), "platforms", platforms,
 					 "image_manifest_digest", ccp_inspect_result_manifest_digest(res),
 					 "config_digest", ccp_inspect_result_config_digest(res),
-					 "config", cfg ? cfg : json_null()));
+					 "config", cfg ? cfg : json_null(), "warnings", warnings_json(ctx)));
 	} else {
 		printf("%-11s %s\n", "Image", ccp_inspect_result_image(res));
 		printf("%-11s %s\n", "Digest", ccp_inspect_result_digest(res));

@@ -77,7 +77,7 @@ static const char *scope_text(const ccp_verify_result *res, char *buf, size_t n)
 	return buf;
 }
 
-static void print_text(const ccp_verify_result *res)
+static void print_text(const ccp_verify_result *res, const ccp_context *ctx)
 {
 	size_t n_reqs = ccp_verify_result_requirement_count(res), n_sigs = ccp_verify_result_signature_count(res);
 	const char *store = ccp_verify_result_signature_store(res);
@@ -113,12 +113,14 @@ static void print_text(const ccp_verify_result *res)
 				printf("        reason   %s\n", s->reason);
 		}
 	}
+	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
+		printf("Warning      %s\n", ccp_context_warning(ctx, i));
 	printf("Decision     %s\n", ccp_verify_result_accepted(res) ? "accepted" : "rejected");
 }
 
-static int print_json(const ccp_verify_result *res)
+static int print_json(const ccp_verify_result *res, const ccp_context *ctx)
 {
-	json_t *reqs = json_array(), *root, *scope;
+	json_t *reqs = json_array(), *warnings = json_array(), *root, *scope;
 	const char *sc = ccp_verify_result_scope(res);
 	char *s;
 
@@ -139,14 +141,16 @@ static int print_json(const ccp_verify_result *res)
 						      "verdict", ccp_verdict_name(q->verdict), "reason", q->reason,
 						      "signatures", sigs));
 	}
+	for (size_t i = 0; warnings && i < ccp_context_warning_count(ctx); i++)
+		json_array_append_new(warnings, json_string(ccp_context_warning(ctx, i)));
 	scope = sc ? json_pack("{s:s, s:s}", "section", "transports.docker", "name", sc)
 		   : json_pack("{s:s}", "section", "default");
-	root = json_pack("{s:s, s:s, s:b, s:s, s:o*, s:s, s:I, s:o*}", "image", ccp_verify_result_image(res),
+	root = json_pack("{s:s, s:s, s:b, s:s, s:o*, s:s, s:I, s:o*, s:o*}", "image", ccp_verify_result_image(res),
 			 "manifest_digest", ccp_verify_result_manifest_digest(res),
 			 "accepted", ccp_verify_result_accepted(res), "reason", ccp_verify_result_reason(res),
 			 "scope", scope, "signature_store", ccp_verify_result_signature_store(res),
 			 "signature_total", (json_int_t)ccp_verify_result_signature_total(res),
-			 "requirements", reqs);
+			 "requirements", reqs, "warnings", warnings);
 	if (!root || !(s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) {
 		json_decref(root);
 		fputs("ccpull: out of memory\n", stderr);
@@ -178,12 +182,14 @@ int cmd_verify(int argc, char **argv)
 		return r;
 	}
 	r = ccp_verify(&res, ctx, argv[optind], &c.pull);
+	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
+		fprintf(stderr, "ccpull: warning: %s\n", ccp_context_warning(ctx, i));
 	if (res) {
 		if (json) {
-			if (print_json(res) != 0 && !r)
+			if (print_json(res, ctx) != 0 && !r)
 				r = CCP_ENOMEM;
 		} else {
-			print_text(res);
+			print_text(res, ctx);
 		}
 	}
 	if (r)

@@ -19,6 +19,7 @@ int ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image, c
 	ccp_inspect_result *res;
 	int r;
 
+	ccp_call_warnings(ctx, o);
 	if (!out || !image) {
 		ccp_err_set(&e, CCP_EINVALID, "ccp_inspect: out and image are required");
 		goto fail;

@@ -46,12 +46,18 @@ struct ccp_pull_result {
 
 int ccp_context_new(ccp_context **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : CCP_ENOMEM;
+	if (!(*out = calloc(1, sizeof(**out))))
+		return CCP_ENOMEM;
+	ccp_kbs_hold();
+	return 0;
 }
 
 void ccp_context_free(ccp_context *ctx)
 {
+	if (!ctx)
+		return;
+	/* KBS sessions and their cached secrets live no longer than the last context */
+	ccp_kbs_release();
 	free(ctx);
 }
 
@@ -171,8 +177,11 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 	}
 	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0 && (o->kbs || o->kbs_resources)) {
 		ccp_pull_resources res;
-		if ((r = ccp_pull_resources_init(&res, o, e)) == 0 && (r = ccp_kbs_provider_new(&kbs, &res.kc, e)) == 0)
-			r = ccp_keyring_add(kr, kbs, e);
+		if ((r = ccp_pull_resources_init(&res, o, e)) == 0) {
+			res.kc.deadline_ms = rv->deadline_ms; /* the pull's, not timeout_s from now */
+			if ((r = ccp_kbs_provider_new(&kbs, &res.kc, e)) == 0)
+				r = ccp_keyring_add(kr, kbs, e);
+		}
 	}
 	if (r == 0)
 		r = ccp_keyring_unwrap(out, kr, &info, name, e);
@@ -840,6 +849,7 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	ccp_digest *chain = NULL;
 	int r, privileged = geteuid() == 0, overlay = 0, bundle_ready = 0;
 
+	ccp_call_warnings(ctx, o);
 	if (!out || !image || !bundle)
 		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
 	*out = NULL;

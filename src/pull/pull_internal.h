@@ -16,8 +16,13 @@
 
 #define CCP_MEMFILE_PATH_MAX 32
 
+#define CCP_WARNINGS_MAX 8
+#define CCP_WARNING_LEN 512
+
 struct ccp_context {
 	char last_error[CCP_ERR_MSG_MAX];
+	char warnings[CCP_WARNINGS_MAX][CCP_WARNING_LEN]; /* of the last pull, inspect or verify */
+	size_t n_warnings;
 };
 
 typedef struct resolved_image {
@@ -38,6 +43,7 @@ typedef struct resolved_image {
 	json_t *cfg_json;
 	ccp_image_config cfg;
 	ccp_platform platform;       /* of the chosen image */
+	uint64_t deadline_ms;        /* when the pull's time is up (ccp_registry_deadline), 0: never */
 	int has_ca_fd;               /* a kbs:// ca_file, in the memfd ca_fd (named ca_path) while reg uses it */
 	int ca_fd;
 	char ca_path[CCP_MEMFILE_PATH_MAX];
@@ -79,8 +85,17 @@ typedef struct ccp_pull_resources {
 	ccp_resource_src src;   /* fetch NULL without --kbs and --kbs-resources */
 } ccp_pull_resources;
 
-/* Fills res from o (CCP_EINVALID for a bad kbs_key). res must not move while src is used. */
+/*
+ * Fills res from o (CCP_EINVALID for a bad kbs_key); KBS requests end o->timeout_s from now (set
+ * res->kc.deadline_ms to use an earlier deadline). res must not move while src is used.
+ */
 int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e);
+
+/*
+ * The start of a pull, inspect or verify on ctx (NULL: nothing): forgets the warnings of the last
+ * call and records those the options call for (a KBS reached over plain HTTP).
+ */
+void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o);
 
 /*
  * The resource uri in a memfd, for a library that takes a path (libcurl's CA bundle): *fd (close it

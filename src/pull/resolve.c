@@ -354,8 +354,10 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	rv->cfg_raw.max = CCP_CONFIG_MAX;
 	if ((r = ccp_ref_parse(&rv->ref, image, e)))
 		return r;
+	rv->deadline_ms = deadline_ms;
 	if ((r = ccp_pull_resources_init(&res, o, e)))
 		return r;
+	res.kc.deadline_ms = deadline_ms;
 	/* A missing default auth file means no credentials; a named one must exist (as in skopeo). */
 	if (ccp_resource_is_kbs(o->authfile)) {
 		if ((r = ccp_resource_read(&auth, o->authfile, 0, &res.src, "auth file", e)))

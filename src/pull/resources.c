@@ -26,7 +26,7 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 	res->kc.cert = o->kbs_cert;
 	res->kc.offline = o->kbs_resources;
 	res->kc.aa_socket = o->aa_socket;
-	res->kc.aa_socket = o->aa_socket;
+	res->kc.deadline_ms = ccp_registry_deadline(o->timeout_s);
 	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs_key, e)))
 		return r;
 	if (o->kbs || o->kbs_resources) {
@@ -34,6 +34,29 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 		res->src.payload = &res->kc;
 	}
 	return 0;
+}
+
+void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)
+{
+	if (!ctx)
+		return;
+	ctx->n_warnings = 0;
+	/* The KBS releases the policy, its keys and the layer keys: over plain HTTP anyone on the
+	 * path can be the KBS (DESIGN.md: the network is hostile). Allowed for test setups, never silently. */
+	if (o && o->kbs && strncmp(o->kbs, "http://", 7) == 0)
+		snprintf(ctx->warnings[ctx->n_warnings++], CCP_WARNING_LEN,
+			 "KBS %.256s is reached over plain HTTP: nothing authenticates it, yet it releases the "
+			 "signature policy, its keys and the decryption keys (use https://)", o->kbs);
+}
+
+const char *ccp_context_warning(const ccp_context *ctx, size_t i)
+{
+	return ctx && i < ctx->n_warnings ? ctx->warnings[i] : NULL;
+}
+
+size_t ccp_context_warning_count(const ccp_context *ctx)
+{
+	return ctx ? ctx->n_warnings : 0;
 }
 
 int ccp_pull_memfile(int *fd, char path[CCP_MEMFILE_PATH_MAX], const char *uri, const ccp_resource_src *src,

@@ -173,6 +173,7 @@ int ccp_verify(ccp_verify_result **out, ccp_context *ctx, const char *image, con
 	int r, resolved = 0;
 
 	memset(&rep, 0, sizeof(rep));
+	ccp_call_warnings(ctx, o);
 	if (!out || !image) {
 		r = ccp_err_set(&e, CCP_EINVALID, "ccp_verify: out and image are required");
 		goto done;

@@ -112,6 +112,9 @@ static void pull_image(svc_request *rq)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	svc_log(cfg, "PullImage %s into %s", in->image_url, in->bundle_path);
 	r = ccp_pull(&res, ctx, in->image_url, in->bundle_path, &opts);
+	/* said on every pull, also when quiet: they are about what the pull could trust */
+	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
+		fprintf(stderr, "ccpull serve: PullImage %s: warning: %s\n", in->image_url, ccp_context_warning(ctx, i));
 	if (r != 0) {
 		snprintf(msg, sizeof(msg), "%s (ccpull exit status %d)",
 			 ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : ccp_strerror(r),

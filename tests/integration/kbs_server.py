@@ -2,7 +2,7 @@
 """A test Key Broker Service following Trustee's KBS attestation protocol (kbs_attestation_protocol.md).
 
   kbs_server.py --resources FILE --port-file FILE [--log FILE] [--hash sha256|sha384|sha512]
-                [--session-uses N] [--refuse] [--tamper-jwe] [--deny REPO/TYPE/TAG]...
+                [--session-uses N] [--refuse] [--tamper-jwe] [--deny REPO/TYPE/TAG]... [--stall-auth]
 
 POST /kbs/v0/auth      {version, tee, extra-params} -> challenge {nonce, extra-params} + kbs-session-id cookie
 POST /kbs/v0/attest    {runtime-data: {nonce, tee-pubkey}, tee-evidence: {primary_evidence, additional_evidence}}
@@ -12,7 +12,8 @@ GET  /kbs/v0/resource/REPO/TYPE/TAG  (cookie of an attested session or Bearer to
                        to the session's tee-pubkey: ECDH-ES+A256KW (P-256) or RSA-OAEP-256, enc A256GCM
 Errors are RFC 7807 {"type": ".../kbs/errors/<T>", "detail"}. --resources is a JSON object mapping
 REPO/TYPE/TAG to base64 contents. --session-uses N forgets a session after N resources (the client must
-re-attest after a 401). --refuse fails every attestation; --tamper-jwe flips a ciphertext bit.
+re-attest after a 401). --refuse fails every attestation; --tamper-jwe flips a ciphertext bit;
+--stall-auth never answers an attestation request (logged "auth stalled").
 The log records one line per event (auth, attest ok|refused, tee-pubkey KTY, resource PATH STATUS).
 """
 import argparse
@@ -137,6 +138,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.error(400, "SerdeError", "request is not JSON")
         if self.path == "/kbs/v0/auth":
+            if kbs.a.stall_auth:
+                kbs.log("auth stalled")
+                time.sleep(3600)
+                return None
             v = str(req.get("version", "")) if isinstance(req, dict) else ""
             if not re.fullmatch(r"0\.4\.\d+", v):
                 kbs.log("auth refused version=%s" % v)
@@ -224,6 +229,7 @@ def main():
     ap.add_argument("--refuse", action="store_true")
     ap.add_argument("--tamper-jwe", action="store_true")
     ap.add_argument("--deny", action="append", default=[])
+    ap.add_argument("--stall-auth", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate chain and key")
     a = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
