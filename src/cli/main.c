@@ -19,63 +19,87 @@
 
 static const char *prog = "ccpull";
 
+/* Help texts: the global one and each command's, from the same pieces. */
+#define HELP_COMMANDS \
+	"Commands:\n" \
+	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n" \
+	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n" \
+	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n" \
+	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n" \
+	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n" \
+	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n" \
+	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n" \
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+
+#define HELP_IMAGE_OPTIONS \
+	"  --insecure-policy          accept any image without evaluating a signature policy\n" \
+	"  --policy PATH              containers-policy.json to enforce (default /etc/containers/policy.json)\n" \
+	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n" \
+	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n" \
+	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n" \
+	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n" \
+	"  --authfile PATH            containers-auth.json with registry credentials\n" \
+	"  --creds USER:PASSWORD      credentials for the registry (override --authfile)\n" \
+	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n" \
+	"  --config PATH              ccpull.toml: the Confidential Data Hub's config ([image], [kbc]);\n" \
+	"                             options given on the command line win over the file\n" \
+	"  --json                     print the result as one JSON object on stdout\n" \
+	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n" \
+	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
+
+#define HELP_LAYER_OPTIONS \
+	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n" \
+	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n" \
+	"                             as root when the kernel has overlayfs) or as a plain directory\n" \
+	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
+	"  -q, --quiet                no progress output\n" \
+	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n" \
+	"                             key for encrypted layers (repeatable; every key is tried per layer);\n" \
+	"                             pkcs7 needs the private key and its certificate (one file or two specs)\n" \
+	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
+
+#define HELP_KBS_OPTIONS \
+	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG resources (--policy and its keys,\n" \
+	"                             --registries-d, --authfile, --registries-conf, --ca-file) and the CoCo\n" \
+	"                             key provider attestation-agent's KEKs are released after attestation\n" \
+	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa from\n" \
+	"                             the attestation agent; auto: the TEE device found, else aa when the\n" \
+	"                             agent's socket exists, else sample\n" \
+	"  --aa-socket PATH           the attestation agent's ttrpc socket (default [aa] aa_socket, else\n" \
+	"                             /run/confidential-containers/attestation-agent/attestation-agent.sock)\n" \
+	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS (without it: the system's);\n" \
+	"                             plain HTTP only for a --kbs http:// URL\n" \
+	"  --kbs-resources FILE       offline kbs:/// resources and KEKs: {\"REPO/TYPE/TAG\": \"<base64>\"}\n" \
+	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it\n" \
+	"  --kbs-key ec|rsa           the KBS session's ephemeral key: EC P-256 (default) or RSA 2048\n"
+
+#define HELP_INSPECT_OPTIONS \
+	"  --raw                      print the top-level manifest exactly as verified\n" \
+	"  --image-config             print the image config exactly as verified\n"
+
+#define HELP_EXIT_STATUS \
+	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n" \
+	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n" \
+	"7 unsafe or malformed layer content, 8 local storage.\n"
+
 static const char usage_text[] =
 	"Usage: ccpull [--help] [--version] COMMAND [OPTIONS] ARGS\n"
 	"\n"
 	"Pull container images inside a confidential guest: fetch from an OCI registry, verify every\n"
 	"digest, unpack the layers safely and hand a bundle (rootfs + config.json) to the runtime.\n"
 	"\n"
-	"Commands:\n"
-	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
-	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
-	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n"
-	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n"
-	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n"
-	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n"
-	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n"
-	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+	HELP_COMMANDS
 	"\n"
 	"Options of pull and inspect:\n"
-	"  --insecure-policy          accept any image without evaluating a signature policy\n"
-	"  --policy PATH              containers-policy.json to enforce (default /etc/containers/policy.json)\n"
-	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n"
-	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n"
-	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n"
-	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n"
-	"  --authfile PATH            containers-auth.json with registry credentials\n"
-	"  --creds USER[:PASSWORD]    credentials for the registry (override --authfile)\n"
-	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n"
-	"  --config PATH              ccpull.toml: the Confidential Data Hub's config ([image], [kbc]);\n"
-	"                             options given on the command line win over the file\n"
-	"  --json                     print the result as one JSON object on stdout\n"
-	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n"
-	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
+	HELP_IMAGE_OPTIONS
 	"Options of pull only:\n"
-	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n"
-	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n"
-	"                             as root when the kernel has overlayfs) or as a plain directory\n"
-	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n"
-	"  -q, --quiet                no progress output\n"
-	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n"
-	"                             key for encrypted layers (repeatable; every key is tried per layer);\n"
-	"                             pkcs7 needs the private key and its certificate (one file or two specs)\n"
-	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
-	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG resources (--policy and its keys,\n"
-	"                             --registries-d, --authfile, --registries-conf, --ca-file) and the CoCo\n"
-	"                             key provider attestation-agent's KEKs are released after attestation\n"
-	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa from\n"
-	"                             the attestation agent; auto: the TEE device found, else aa when the\n"
-	"                             agent's socket exists, else sample\n"
-	"  --aa-socket PATH           the attestation agent's ttrpc socket (default [aa] aa_socket, else\n"
-	"                             /run/confidential-containers/attestation-agent/attestation-agent.sock)\n"
-	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS (without it: the system's);\n"
-	"                             plain HTTP only for a --kbs http:// URL\n"
-	"  --kbs-resources FILE       offline kbs:/// resources and KEKs: {\"REPO/TYPE/TAG\": \"<base64>\"}\n"
-	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it\n"
-	"  --kbs-key ec|rsa           the KBS session's ephemeral key: EC P-256 (default) or RSA 2048\n"
+	HELP_LAYER_OPTIONS
+	HELP_KBS_OPTIONS
 	"Options of inspect only (it also takes the --kbs options, for kbs:/// resources):\n"
-	"  --raw                      print the top-level manifest exactly as verified\n"
-	"  --image-config             print the image config exactly as verified\n"
+	HELP_INSPECT_OPTIONS
+	"\n"
+	"Options may follow the operands; \"--\" ends the options. 'ccpull COMMAND --help' shows one\n"
+	"command's options.\n"
 	"\n"
 	"IMAGE is a docker reference: busybox, registry.example.com:5000/app:1.2, app@sha256:<hex>.\n"
 	"\n"
@@ -84,10 +108,66 @@ static const char usage_text[] =
 	"  ccpull pull --insecure-policy --tls-verify=false 127.0.0.1:5000/app:1 /tmp/b --json\n"
 	"  ccpull inspect --tls-verify=false --platform linux/arm64 127.0.0.1:5000/app:1\n"
 	"\n"
-	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n"
-	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n"
-	"7 unsafe or malformed layer content, 8 local storage.\n"
+	HELP_EXIT_STATUS
 	"See ccpull(1) for details.\n";
+
+static const char pull_usage[] =
+	"Usage: ccpull pull [OPTIONS] IMAGE BUNDLE\n"
+	"\n"
+	"Pull IMAGE: resolve its manifest, evaluate the signature policy, fetch and verify the config and\n"
+	"every layer, and create BUNDLE/rootfs and BUNDLE/config.json. On success one line names the\n"
+	"image, its manifest digest and the bundle (on stderr; with --json the result is on stdout).\n"
+	"\n"
+	"Options:\n"
+	HELP_IMAGE_OPTIONS
+	HELP_LAYER_OPTIONS
+	HELP_KBS_OPTIONS
+	"\n"
+	"IMAGE is a docker reference: busybox, registry.example.com:5000/app:1.2, app@sha256:<hex>.\n"
+	"Options may follow the operands; \"--\" ends the options.\n"
+	HELP_EXIT_STATUS
+	"See ccpull(1), PULL.\n";
+
+static const char inspect_usage[] =
+	"Usage: ccpull inspect [OPTIONS] IMAGE\n"
+	"\n"
+	"Show an image's manifest digest, platforms and config without fetching its layers.\n"
+	"\n"
+	"Options:\n"
+	HELP_IMAGE_OPTIONS
+	HELP_INSPECT_OPTIONS
+	"  --kbs URL, --attester A, --kbs-cert PATH, --kbs-resources FILE, --kbs-key ec|rsa, --aa-socket PATH\n"
+	"                             kbs:/// resources (--authfile, --registries-conf, --ca-file), as for pull\n"
+	"\n"
+	"Options may follow the operands; \"--\" ends the options.\n"
+	HELP_EXIT_STATUS
+	"See ccpull(1), INSPECT.\n";
+
+static const char store_usage[] =
+	"Usage: ccpull store ls|rm|gc [--store DIR] [--json] [IMAGE]\n"
+	"\n"
+	"  store ls [--store DIR] [--json]   images (every name pulled), layers by the blob digest pulled\n"
+	"                                    (sizes, in use or not; --json adds chain IDs) and mounted bundles;\n"
+	"                                    never changes the store\n"
+	"  store rm [--store DIR] IMAGE      forget IMAGE: a name it was pulled as, or its manifest digest\n"
+	"                                    (removes every name); its layers go at the next gc\n"
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+	"                                    of interrupted pulls (records of bundles no longer mounted,\n"
+	"                                    lock files, partial files and unused configs)\n"
+	"\n"
+	"  --store DIR                       the layer store (default /run/ccpull/store)\n"
+	"  --json                            print the result as one JSON object on stdout\n"
+	"\n"
+	"See ccpull(1), STORE.\n";
+
+static const char umount_usage[] =
+	"Usage: ccpull umount BUNDLE\n"
+	"\n"
+	"Unmount the overlay rootfs of BUNDLE (made by pull with --snapshotter overlay), remove its\n"
+	"writable state (BUNDLE/.ccpull) and the store's record of it. BUNDLE/config.json stays.\n"
+	"Running it again on the same bundle succeeds.\n"
+	"\n"
+	"See ccpull(1), UMOUNT.\n";
 
 #define usage_error(...) cli_usage_error(NULL, __VA_ARGS__)
 
@@ -187,28 +267,29 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 
 	cli_image_opts_init(&c->img);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+q", long_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "q", long_opts, command)) != -1) {
 		if (cli_image_option(&c->img, ch, optarg, groups, command))
 			continue;
 		switch (ch) {
 		case OPT_JSON: c->json = 1; break;
-		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		case OPT_HELP: fputs(is_pull ? pull_usage : inspect_usage, stdout); exit(0);
 		case 'q':
 			if (!is_pull)
-				usage_error("-q applies to pull only");
+				cli_usage_error(command, "-q, --quiet applies to pull only");
 			c->quiet = 1;
 			break;
 		case OPT_RAW:
 		case OPT_IMAGE_CONFIG:
 			if (is_pull)
-				usage_error("%s applies to inspect only", argv[optind - 1]);
+				cli_usage_error(command, "%s applies to inspect only",
+						ch == OPT_RAW ? "--raw" : "--image-config");
 			if (ch == OPT_RAW)
 				c->raw = 1;
 			else
 				c->config = 1;
 			break;
 		default:
-			usage_error("invalid option");
+			cli_usage_error(command, "unknown option");
 		}
 	}
 }
@@ -236,8 +317,8 @@ static int cmd_pull(int argc, char **argv)
 	int r;
 
 	parse_options(&c, argc, argv, 1);
-	if (argc - optind != 2)
-		usage_error("pull needs IMAGE and BUNDLE (got %d arguments)", argc - optind);
+	cli_check_operands(argc, argv, 2, 2, "pull", "IMAGE and BUNDLE");
+	cli_check_reference(argv[optind], "pull");
 	if (!c.quiet && isatty(STDERR_FILENO)) {
 		c.img.pull.progress = on_progress;
 		c.img.pull.progress_payload = &ps;
@@ -318,10 +399,10 @@ static int cmd_inspect(int argc, char **argv)
 	int r = 0;
 
 	parse_options(&c, argc, argv, 0);
-	if (argc - optind != 1)
-		usage_error("inspect needs exactly one IMAGE (got %d arguments)", argc - optind);
+	cli_check_operands(argc, argv, 1, 1, "inspect", "exactly one IMAGE");
+	cli_check_reference(argv[optind], "inspect");
 	if (c.raw + c.config + c.json > 1)
-		usage_error("--raw, --image-config and --json are exclusive");
+		cli_usage_error("inspect", "--raw, --image-config and --json are exclusive");
 	if (ccp_context_new(&ctx) != 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
@@ -458,29 +539,25 @@ static int cmd_store(int argc, char **argv)
 	ccp_context *ctx;
 	int ch, json = 0, r;
 
-	if (argc < 2)
-		usage_error("store needs a verb: ls, rm or gc");
-	verb = argv[1];
-	argc--;
-	argv++;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "", opts, "store")) != -1) {
 		switch (ch) {
 		case CLI_OPT_STORE: store = optarg; break;
 		case OPT_JSON: json = 1; break;
-		case OPT_HELP: fputs(usage_text, stdout); exit(0);
-		default: usage_error("invalid option");
+		case OPT_HELP: fputs(store_usage, stdout); exit(0);
+		default: cli_usage_error("store", "unknown option");
 		}
 	}
+	if (optind == argc)
+		cli_usage_error("store", "store needs a verb: ls, rm or gc");
+	verb = argv[optind++];
 	ctx = new_context();
 	if (strcmp(verb, "ls") == 0) {
-		if (argc != optind)
-			usage_error("store ls takes no arguments");
+		cli_check_operands(argc, argv, 0, 0, "store", "no operand after ls");
 		r = store_ls(ctx, store, json);
 	} else if (strcmp(verb, "rm") == 0) {
 		size_t n = 0;
-		if (argc - optind != 1)
-			usage_error("store rm needs exactly one IMAGE");
+		cli_check_operands(argc, argv, 1, 1, "store", "exactly one IMAGE after rm");
 		if ((r = ccp_store_remove_image(ctx, store, argv[optind], &n)) != 0)
 			r = fail(ctx, r);
 		else if (json)
@@ -488,8 +565,7 @@ static int cmd_store(int argc, char **argv)
 	} else if (strcmp(verb, "gc") == 0) {
 		ccp_store_gc_stats st = CCP_STORE_GC_STATS_INIT;
 		char freed[32];
-		if (argc != optind)
-			usage_error("store gc takes no arguments");
+		cli_check_operands(argc, argv, 0, 0, "store", "no operand after gc");
 		if ((r = ccp_store_gc(ctx, store, &st)) != 0) {
 			r = fail(ctx, r);
 		} else if (json) {
@@ -502,7 +578,7 @@ static int cmd_store(int argc, char **argv)
 			       st.stale_removed, st.stale_removed == 1 ? "y" : "ies");
 		}
 	} else {
-		usage_error("unknown store verb \"%s\" (ls, rm or gc)", verb);
+		cli_usage_error("store", "unknown store verb \"%.100s\" (ls, rm or gc)", verb);
 	}
 	ccp_context_free(ctx);
 	return r;
@@ -510,17 +586,23 @@ static int cmd_store(int argc, char **argv)
 
 static int cmd_umount(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
 	ccp_context *ctx;
-	int r;
+	int ch, r;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fputs(usage_text, stdout);
+	optind = 1;
+	while ((ch = cli_getopt(argc, argv, "", opts, "umount")) != -1) {
+		if (ch != OPT_HELP)
+			cli_usage_error("umount", "unknown option");
+		fputs(umount_usage, stdout);
 		return 0;
 	}
-	if (argc != 2)
-		usage_error("umount needs exactly one BUNDLE");
+	cli_check_operands(argc, argv, 1, 1, "umount", "exactly one BUNDLE");
 	ctx = new_context();
-	if ((r = ccp_bundle_umount(ctx, argv[1])) != 0)
+	if ((r = ccp_bundle_umount(ctx, argv[optind])) != 0)
 		r = fail(ctx, r);
 	ccp_context_free(ctx);
 	return r;
@@ -556,5 +638,7 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
-	usage_error("unknown command \"%s\"", cmd);
+	if (cmd[0] == '-')
+		usage_error("unknown option %.100s before the command", cmd);
+	usage_error("unknown command \"%.100s\"", cmd);
 }

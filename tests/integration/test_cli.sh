@@ -59,6 +59,73 @@ printf '{"auths": ' >"$T/bad-auth.json"
 usage_err pull --insecure-policy --authfile "$T/bad-auth.json" 127.0.0.1:1/img:v1 "$T/b"
 no_rootfs "$T/b"
 
+log "usage errors: one line, naming the option or listing the operands taken"
+# one_line: the last command's stderr is exactly one line.
+one_line() {
+	[ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$T/err")"
+}
+usage_err pull --insecure-policy a b c
+expect_stderr "pull: expected IMAGE and BUNDLE; got 3 operands: 'a' 'b' 'c'"
+one_line
+usage_err pull --insecure-policy 127.0.0.1:1/img:v1
+expect_stderr "got 1 operand: '127.0.0.1:1/img:v1'"
+grep -qF 'arguments' "$T/err" && fail "operand count still worded as 'got N arguments'"
+usage_err inspect
+expect_stderr 'expected exactly one IMAGE; got no operands'
+usage_err pull --insecure-policy --tls-verify false 127.0.0.1:1/img:v1 "$T/b"
+expect_stderr "write --tls-verify=false"
+one_line
+no_rootfs "$T/b"
+usage_err pull --no-such-option 127.0.0.1:1/img:v1 "$T/b"
+expect_stderr "unknown option --no-such-option"
+one_line
+usage_err pull 127.0.0.1:1/img:v1 "$T/b" --store
+expect_stderr "option --store needs a value"
+one_line
+usage_err pull 127.0.0.1:1/img:v1 "$T/b" --json=yes
+expect_stderr "option --json(=yes)? takes no value"
+usage_err inspect --parallel-layers 2 127.0.0.1:1/img:v1
+expect_stderr "inspect: --parallel-layers does not apply to inspect"
+one_line
+usage_err pull --raw 127.0.0.1:1/img:v1 "$T/b"
+expect_stderr "pull: --raw applies to inspect only"
+usage_err pull --insecure-policy http://127.0.0.1:1/img:v1 "$T/b"
+expect_stderr 'a reference has no scheme'
+usage_err verify http://127.0.0.1:1/img:v1
+expect_stderr 'a reference has no scheme'
+usage_err pull --insecure-policy --creds alice 127.0.0.1:1/img:v1 "$T/b"
+expect_stderr 'pull: --creds expects USER:PASSWORD; "alice" has no password'
+usage_err pull --insecure-policy --creds :s3cret 127.0.0.1:1/img:v1 "$T/b"
+expect_stderr 'user name is missing'
+grep -qF s3cret "$T/err" && fail "the --creds error printed the password"
+usage_err store ls extra
+expect_stderr "got 1 operand: 'extra'"
+usage_err store
+expect_stderr 'store needs a verb'
+usage_err umount
+expect_stderr 'expected exactly one BUNDLE'
+no_rootfs "$T/b"
+
+log "each command has its own --help (exit 0)"
+for cmd in pull inspect verify umount serve store "store ls" "store rm" "store gc"; do
+	# shellcheck disable=SC2086 # $cmd is one or two words
+	expect 0 "$CCPULL" $cmd --help
+	grep -q "^Usage: ccpull ${cmd%% *}" "$T/out" || fail "'ccpull $cmd --help' printed: $(head -n 2 "$T/out")"
+done
+expect 0 "$CCPULL" pull --help
+grep -qF -- '--decryption-key' "$T/out" || fail "pull --help does not list --decryption-key"
+grep -qF -- '--raw' "$T/out" && fail "pull --help lists inspect's --raw"
+expect 0 "$CCPULL" inspect --help
+grep -qF -- '--image-config' "$T/out" || fail "inspect --help does not list --image-config"
+expect 0 "$CCPULL" store --help
+grep -qF 'store gc' "$T/out" || fail "store --help does not describe store gc"
+if [ -n "${CCPULL_SRC:-}" ] && [ -f "$CCPULL_SRC/docs/ccpull.1" ]; then
+	for scheme in 'jwe:' 'pkcs7:' 'pgp:' 'provider:'; do
+		grep -A8 'decryption\\-key' "$CCPULL_SRC/docs/ccpull.1" | grep -qF "fB$scheme" ||
+			fail "ccpull(1) does not describe --decryption-key $scheme"
+	done
+fi
+
 log "plain HTTP needs --tls-verify=false or an insecure registries.conf entry"
 OCI=$T/oci
 oci_new "$OCI" v1
@@ -84,3 +151,15 @@ EOF
 expect 0 "$CCPULL" pull --insecure-policy --snapshotter copy --registries-conf "$T/registries.conf" \
 	--store "$T/store" "$REG/cli/img:v1" "$T/b-conf"
 treecmp "$T/ref/rootfs" "$T/b-conf/rootfs"
+
+log "options after the operands, as 'ccpull --help' shows them"
+expect 0 "$CCPULL" pull --snapshotter copy --store "$T/store" "$REG/cli/img:v1" "$T/b-late" \
+	--insecure-policy --tls-verify=false --json
+jq -e . "$T/out" >/dev/null || fail "pull --json after the operands printed no JSON: $(head -c 2000 "$T/out")"
+json_get "$T/out" '.manifest_digest' >/dev/null
+treecmp "$T/ref/rootfs" "$T/b-late/rootfs"
+expect 0 "$CCPULL" inspect "$REG/cli/img:v1" --tls-verify=false --json
+json_get "$T/out" '.config_digest' >/dev/null
+# "--" ends the options: what follows is an operand even when it starts with '-'
+expect 2 "$CCPULL" pull --insecure-policy -- a b --json
+expect_stderr "got 3 operands: 'a' 'b' '--json'"
