@@ -106,6 +106,23 @@ usage_err umount
 expect_stderr 'expected exactly one BUNDLE'
 no_rootfs "$T/b"
 
+log "policy errors: where and what; --insecure-policy suggested only when there is no policy"
+printf '{\n  "default": [\n    {"type": "insecureAcceptAnything"}\n' >"$T/bad_syntax.json"
+printf '{\n  "default": [\n    {"type": "reject"},\n    {"type": "acceptAnything"}\n  ]\n}\n' >"$T/bad_type.json"
+for cmd in pull verify; do
+	args=(127.0.0.1:1/img:v1)
+	[ "$cmd" = pull ] && args+=("$T/b")
+	expect 2 "$CCPULL" $cmd --policy "$T/bad_syntax.json" "${args[@]}"
+	expect_stderr "invalid policy $T/bad_syntax.json, line 4 column 0: not valid JSON"
+	grep -qF 'insecure-policy' "$T/err" && fail "$cmd: a broken policy suggests --insecure-policy: $(cat "$T/err")"
+	expect 2 "$CCPULL" $cmd --policy "$T/bad_type.json" "${args[@]}"
+	expect_stderr "invalid policy $T/bad_type.json, line 4 column 5 \\(default\\[1\\]\\): Unknown policy requirement type \"acceptAnything\""
+	grep -qF 'insecure-policy' "$T/err" && fail "$cmd: a broken policy suggests --insecure-policy: $(cat "$T/err")"
+	expect 2 "$CCPULL" $cmd --policy "$T/no-such-policy.json" "${args[@]}"
+	expect_stderr 'no signature policy .*pull with --insecure-policy'
+done
+no_rootfs "$T/b"
+
 log "each command has its own --help (exit 0)"
 for cmd in pull inspect verify umount serve store "store ls" "store rm" "store gc"; do
 	# shellcheck disable=SC2086 # $cmd is one or two words
