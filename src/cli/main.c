@@ -319,6 +319,9 @@ static int cmd_pull(int argc, char **argv)
 	parse_options(&c, argc, argv, 1);
 	cli_check_operands(argc, argv, 2, 2, "pull", "IMAGE and BUNDLE");
 	cli_check_reference(argv[optind], "pull");
+	if (c.img.pull.store && geteuid() != 0)
+		fprintf(stderr, "%s pull: warning: --store %s is not used without root: the layers are unpacked "
+			"straight into the bundle, with no store\n", prog, c.img.pull.store);
 	if (!c.quiet && isatty(STDERR_FILENO)) {
 		c.img.pull.progress = on_progress;
 		c.img.pull.progress_payload = &ps;
@@ -477,17 +480,19 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 	if ((r = ccp_store_info_load(&info, ctx, store)) != 0)
 		return fail(ctx, r);
 	if (!json) {
+		/* one line per name an image was pulled as; layers by the blob digest a pull shows */
 		printf("%-40s %-19s %s\n", "IMAGE", "MANIFEST", "LAYERS");
 		for (size_t i = 0; i < ccp_store_info_image_count(info); i++) {
 			const ccp_store_image *im = ccp_store_info_image(info, i);
-			printf("%-40s %-19.19s %zu\n", im->image, im->manifest_digest, im->layer_count);
+			for (size_t k = 0; k < im->name_count; k++)
+				printf("%-40s %-19.19s %zu\n", im->names[k], im->manifest_digest, im->layer_count);
 		}
 		printf("\n%-19s %10s %10s %s\n", "LAYER", "BLOB", "DISK", "USED BY");
 		for (size_t i = 0; i < ccp_store_info_layer_count(info); i++) {
 			const ccp_store_layer *l = ccp_store_info_layer(info, i);
 			human(size, sizeof(size), (double)l->size);
 			human(used, sizeof(used), (double)l->disk_usage);
-			printf("%-19.19s %10s %10s ", l->chain_id, size, used);
+			printf("%-19.19s %10s %10s ", *l->digest ? l->digest : l->chain_id, size, used);
 			if (l->images + l->bundles)
 				printf("%zu image(s), %zu mounted bundle(s)\n", l->images, l->bundles);
 			else
@@ -505,10 +510,13 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 	bundles = json_array();
 	for (size_t i = 0; images && i < ccp_store_info_image_count(info); i++) {
 		const ccp_store_image *im = ccp_store_info_image(info, i);
-		json_array_append_new(images, json_pack("{s:s, s:s, s:s, s:I, s:I}", "image", im->image,
-							"manifest_digest", im->manifest_digest, "config_digest",
-							im->config_digest, "last_used", (json_int_t)im->last_used,
-							"layers", (json_int_t)im->layer_count));
+		json_t *names = json_array();
+		for (size_t k = 0; names && k < im->name_count; k++)
+			json_array_append_new(names, json_string(im->names[k]));
+		json_array_append_new(images, json_pack("{s:s, s:o*, s:s, s:s, s:I, s:I}", "image", im->image,
+							"names", names, "manifest_digest", im->manifest_digest,
+							"config_digest", im->config_digest, "last_used",
+							(json_int_t)im->last_used, "layers", (json_int_t)im->layer_count));
 	}
 	for (size_t i = 0; layers && i < ccp_store_info_layer_count(info); i++) {
 		const ccp_store_layer *l = ccp_store_info_layer(info, i);
@@ -574,8 +582,9 @@ static int cmd_store(int argc, char **argv)
 						 (json_int_t)st.stale_removed));
 		} else {
 			human(freed, sizeof(freed), (double)st.bytes_freed);
-			printf("removed %zu layer(s) (%s) and %zu stale entr%s\n", st.layers_removed, freed,
-			       st.stale_removed, st.stale_removed == 1 ? "y" : "ies");
+			printf("removed %zu unused layer(s) (%s) and %zu leftover(s) (records of bundles no longer "
+			       "mounted, lock and partial files of interrupted pulls, configs of forgotten images)\n",
+			       st.layers_removed, freed, st.stale_removed);
 		}
 	} else {
 		cli_usage_error("store", "unknown store verb \"%.100s\" (ls, rm or gc)", verb);

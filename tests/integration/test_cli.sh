@@ -180,3 +180,43 @@ json_get "$T/out" '.config_digest' >/dev/null
 # "--" ends the options: what follows is an operand even when it starts with '-'
 expect 2 "$CCPULL" pull --insecure-policy -- a b --json
 expect_stderr "got 3 operands: 'a' 'b' '--json'"
+
+log "store: every name kept, blob digests shown, reading creates nothing"
+push "$OCI:v1" cli/other:v2
+expect 0 "$CCPULL" store ls --store "$T/no-store"
+[ ! -e "$T/no-store" ] || fail "store ls created the store directory"
+chmod 755 "$T"
+expect 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$CCPULL" store ls --store "$T/no-store" --json
+[ ! -e "$T/no-store" ] || fail "store ls as non-root created the store directory"
+json_get "$T/out" '.images == [] and .layers == []' >/dev/null
+S=$T/store2
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$S" "$REG/cli/img:v1" "$T/b-n1" --json
+blob=$(json_get "$T/out" '.layers[0].digest')
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$S" "$REG/cli/other:v2" "$T/b-n2"
+expect 0 "$CCPULL" store ls --store "$S" --json
+json_get "$T/out" ".images | length == 1" >/dev/null
+json_get "$T/out" ".images[0].names | sort == [\"$REG/cli/img:v1\", \"$REG/cli/other:v2\"]" >/dev/null
+json_get "$T/out" ".layers[0].digest == \"$blob\" and (.layers[0].chain_id | startswith(\"sha256:\"))" >/dev/null
+expect 0 "$CCPULL" store ls --store "$S"
+grep -qF "$REG/cli/img:v1" "$T/out" || fail "store ls does not list the first name: $(cat "$T/out")"
+grep -qF "$REG/cli/other:v2" "$T/out" || fail "store ls does not list the second name: $(cat "$T/out")"
+grep -qF "${blob:0:19}" "$T/out" || fail "store ls does not show the layer by its blob digest $blob: $(cat "$T/out")"
+expect 0 "$CCPULL" store rm --store "$S" "$REG/cli/img:v1"
+expect 0 "$CCPULL" store ls --store "$S" --json
+json_get "$T/out" ".images[0].names == [\"$REG/cli/other:v2\"] and .images[0].image == \"$REG/cli/other:v2\"" >/dev/null
+expect 2 "$CCPULL" store rm --store "$S" "$REG/cli/img:v1"
+expect_stderr 'has no image'
+expect 0 "$CCPULL" store rm --store "$S" "$REG/cli/other:v2"
+expect 0 "$CCPULL" store ls --store "$S" --json
+json_get "$T/out" '.images == []' >/dev/null
+expect 0 "$CCPULL" store gc --store "$S"
+grep -qF 'stale entr' "$T/out" && fail "store gc still speaks of unexplained 'stale entries': $(cat "$T/out")"
+grep -qE 'removed 1 unused layer\(s\) .* leftover' "$T/out" || fail "store gc printed: $(cat "$T/out")"
+
+log "a non-root pull says that --store is not used"
+mkdir "$T/nonroot"
+chown 65534:65534 "$T/nonroot"
+expect 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$CCPULL" "${CCP_PULL[@]}" --store "$T/nr-store" \
+	"$REG/cli/img:v1" "$T/nonroot/b"
+expect_stderr 'warning: --store .*nr-store is not used without root'
+[ ! -e "$T/nr-store" ] || fail "a non-root pull created the store"
