@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,11 +181,23 @@ static int fail(ccp_context *ctx, int code)
 
 /* ---- progress on a terminal ---- */
 
+/*
+ * What a pull shows on a terminal: a status line (the stages before the layers, then every layer
+ * together: layers done, bytes, total, rate, time left) redrawn in place at most ten times a second,
+ * a line per layer as it is done, all cut to the terminal's width so that nothing wraps. The
+ * callback runs on the download threads: everything is under lock.
+ */
 typedef struct progress_state {
 	pthread_mutex_t lock;
-	struct timespec last;
-	uint64_t start_done;
-	struct timespec start;
+	const char *image;
+	int insecure_policy;       /* no signature policy to speak of */
+	struct timespec start;     /* of the first layer */
+	struct timespec last;      /* of the last redraw */
+	int stages_done;           /* the manifest, policy and config line is printed */
+	int status_shown;          /* a status line is on screen */
+	size_t count, done_layers;
+	uint64_t *done, *total;    /* per layer (count of them); NULL when out of memory */
+	unsigned char *sized;      /* total[i] is known */
 } progress_state;
 
 static double elapsed(const struct timespec *a, const struct timespec *b)
@@ -203,40 +216,125 @@ static void human(char *out, size_t n, double bytes)
 	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
+static size_t term_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Replaces the status line with text (cut to the width); permanent ends it with a newline. */
+static void progress_line(progress_state *ps, const char *text, int permanent)
+{
+	size_t w = term_width() - 1; /* the last column would make some terminals wrap */
+
+	fprintf(stderr, "\r\033[K%.*s%s", (int)(strlen(text) < w ? strlen(text) : w), text, permanent ? "\n" : "");
+	ps->status_shown = !permanent;
+	fflush(stderr);
+}
+
+static void progress_stages_done(progress_state *ps, size_t count)
+{
+	char line[1024];
+
+	if (ps->stages_done)
+		return;
+	ps->stages_done = 1;
+	snprintf(line, sizeof(line), "%s: manifest%s and config verified; %zu layer%s", ps->image,
+		 ps->insecure_policy ? " (no signature policy: --insecure-policy)" : ", signature policy", count,
+		 count == 1 ? "" : "s");
+	progress_line(ps, line, 1);
+}
+
+static void progress_status(progress_state *ps, const struct timespec *now)
+{
+	uint64_t done = 0, total = 0;
+	size_t sized = 0;
+	char line[256], d[32], t[32], rate[32], eta[32] = "";
+	double secs = elapsed(&ps->start, now), bps;
+
+	for (size_t i = 0; ps->done && i < ps->count; i++) {
+		done += ps->done[i];
+		total += ps->total[i];
+		sized += ps->sized[i];
+	}
+	bps = secs > 0.2 ? (double)done / secs : 0;
+	human(d, sizeof(d), (double)done);
+	human(t, sizeof(t), (double)total);
+	human(rate, sizeof(rate), bps);
+	if (bps > 0 && sized == ps->count && total >= done) {
+		unsigned long left = (unsigned long)((double)(total - done) / bps + 0.5);
+		snprintf(eta, sizeof(eta), "  %lu:%02lu left", left / 60, left % 60);
+	}
+	/* until every layer has started, the total is what is known so far */
+	snprintf(line, sizeof(line), "layers %zu/%zu  %s / %s%s  %s/s%s", ps->done_layers, ps->count, d, t,
+		 sized == ps->count ? "" : "+", rate, eta);
+	progress_line(ps, line, 0);
+}
+
 static void on_progress(const ccp_progress_event *ev, void *payload)
 {
 	progress_state *ps = payload;
 	struct timespec now;
-	char done[32], total[32], rate[32];
-	const char *short_digest = ev->digest ? ev->digest + 7 : "";
+	char size[32], line[256];
+	size_t i = ev->layer_index;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&ps->lock);
+	progress_stages_done(ps, ev->layer_count);
+	if (ev->kind != CCP_PROGRESS_ROOTFS && !ps->count && ev->layer_count) {
+		ps->count = ev->layer_count;
+		ps->start = now;
+		ps->done = calloc(ps->count, sizeof(*ps->done));
+		ps->total = calloc(ps->count, sizeof(*ps->total));
+		ps->sized = calloc(ps->count, 1);
+		if (!ps->done || !ps->total || !ps->sized) {
+			free(ps->done);
+			free(ps->total);
+			free(ps->sized);
+			ps->done = ps->total = NULL;
+			ps->sized = NULL;
+		}
+	}
+	if (ps->done && i < ps->count && ev->kind != CCP_PROGRESS_ROOTFS) {
+		ps->total[i] = ev->total;
+		ps->sized[i] = 1;
+		if (ev->kind != CCP_PROGRESS_LAYER_START)
+			ps->done[i] = ev->kind == CCP_PROGRESS_LAYER_DONE ? ev->total : ev->done;
+	}
 	switch (ev->kind) {
 	case CCP_PROGRESS_LAYER_START:
-		ps->start = now;
-		ps->last = now;
-		break;
 	case CCP_PROGRESS_LAYER_BYTES:
-		if (elapsed(&ps->last, &now) < 0.1)
+		if (ps->status_shown && elapsed(&ps->last, &now) < 0.1)
 			break;
 		ps->last = now;
-		human(done, sizeof(done), (double)ev->done);
-		human(total, sizeof(total), (double)ev->total);
-		human(rate, sizeof(rate), (double)ev->done / (elapsed(&ps->start, &now) + 1e-9));
-		fprintf(stderr, "\r\033[Klayer %zu/%zu %.12s  %s / %s  %s/s", ev->layer_index + 1, ev->layer_count,
-			short_digest, done, total, rate);
+		progress_status(ps, &now);
 		break;
 	case CCP_PROGRESS_LAYER_DONE:
-		human(total, sizeof(total), (double)ev->total);
-		fprintf(stderr, "\r\033[Klayer %zu/%zu %.12s  %s  %s\n", ev->layer_index + 1, ev->layer_count,
-			short_digest, total, ev->reused ? "already in the store" : "verified");
+		ps->done_layers++;
+		human(size, sizeof(size), (double)ev->total);
+		snprintf(line, sizeof(line), "layer %zu/%zu %.19s  %s  %s", i + 1, ev->layer_count,
+			 ev->digest ? ev->digest : "", size, ev->reused ? "already in the store" : "verified");
+		progress_line(ps, line, 1);
+		if (ps->done_layers < ps->count)
+			progress_status(ps, &now);
 		break;
 	case CCP_PROGRESS_ROOTFS:
-		fprintf(stderr, "assembling rootfs\n");
+		progress_line(ps, "assembling the rootfs", 0);
 		break;
 	}
 	pthread_mutex_unlock(&ps->lock);
+}
+
+static void progress_free(progress_state *ps)
+{
+	if (ps->status_shown)
+		progress_line(ps, "", 0);
+	free(ps->done);
+	free(ps->total);
+	free(ps->sized);
 }
 
 /* ---- options of pull and inspect ---- */
@@ -311,7 +409,7 @@ static int print_json(json_t *j)
 static int cmd_pull(int argc, char **argv)
 {
 	cli_opts c = { 0 };
-	progress_state ps = { PTHREAD_MUTEX_INITIALIZER, { 0, 0 }, 0, { 0, 0 } };
+	progress_state ps;
 	ccp_context *ctx = NULL;
 	ccp_pull_result *res = NULL;
 	int r;
@@ -322,6 +420,11 @@ static int cmd_pull(int argc, char **argv)
 	if (c.img.pull.store && geteuid() != 0)
 		fprintf(stderr, "%s pull: warning: --store %s is not used without root: the layers are unpacked "
 			"straight into the bundle, with no store\n", prog, c.img.pull.store);
+	memset(&ps, 0, sizeof(ps));
+	pthread_mutex_init(&ps.lock, NULL);
+	ps.image = argv[optind];
+	ps.insecure_policy = c.img.pull.insecure_policy;
+	/* progress on a terminal only: logs get the one line at the end */
 	if (!c.quiet && isatty(STDERR_FILENO)) {
 		c.img.pull.progress = on_progress;
 		c.img.pull.progress_payload = &ps;
@@ -335,10 +438,16 @@ static int cmd_pull(int argc, char **argv)
 		ccp_context_free(ctx);
 		return r;
 	}
+	if (c.img.pull.progress) {
+		char line[1024];
+		snprintf(line, sizeof(line), "%s: manifest%s, config...", ps.image,
+			 ps.insecure_policy ? "" : ", signature policy");
+		progress_line(&ps, line, 0);
+	}
 	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.img.pull);
+	progress_free(&ps);
+	pthread_mutex_destroy(&ps.lock);
 	if (r != 0) {
-		if (c.img.pull.progress)
-			fputc('\n', stderr);
 		r = fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
@@ -363,9 +472,10 @@ static int cmd_pull(int argc, char **argv)
 					 "rootfs", ccp_pull_result_rootfs(res), "layers", layers,
 					 "config_path", ccp_pull_result_config_path(res),
 					 "config", config ? config : json_null()));
-	} else if (!c.quiet && isatty(STDERR_FILENO)) {
-		fprintf(stderr, "pulled %s (%s) into %s\n", ccp_pull_result_image(res),
-			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
+	} else if (!c.quiet) {
+		/* on a terminal or not: a log records what ran */
+		fprintf(stderr, "pulled %s %s into %s\n", ccp_pull_result_image(res),
+			ccp_pull_result_manifest_digest(res), argv[optind + 1]);
 	}
 	ccp_pull_result_free(res);
 	cli_image_opts_free(&c.img);

@@ -220,3 +220,37 @@ expect 0 setpriv --reuid=65534 --regid=65534 --clear-groups "$CCPULL" "${CCP_PUL
 	"$REG/cli/img:v1" "$T/nonroot/b"
 expect_stderr 'warning: --store .*nr-store is not used without root'
 [ ! -e "$T/nr-store" ] || fail "a non-root pull created the store"
+
+log "progress: nothing but the success line off a terminal; stages and layers cut to a narrow terminal"
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store3" "$REG/cli/img:v1" "$T/b-log"
+[ ! -s "$T/out" ] || fail "a pull printed on stdout: $(cat "$T/out")"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "off a terminal a pull printed more than its success line: $(cat "$T/err")"
+digest=$(reg_digest cli/img:v1)
+grep -qxF "pulled $REG/cli/img:v1 $digest into $T/b-log" "$T/err" ||
+	fail "the success line does not name the image, manifest digest and bundle: $(cat "$T/err")"
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store3" "$REG/cli/img:v1" "$T/b-json" --json
+[ ! -s "$T/err" ] || fail "pull --json printed on stderr: $(cat "$T/err")"
+jq -e . "$T/out" >/dev/null || fail "pull --json stdout is not pure JSON"
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store3" -q "$REG/cli/img:v1" "$T/b-quiet"
+[ ! -s "$T/err" ] && [ ! -s "$T/out" ] || fail "pull -q printed something"
+# tty COLS BUNDLE: a pull on a terminal COLS wide; what it showed, one line per \r or \n, in $T/tty.txt
+tty() {
+	expect 0 script -qefc "stty cols $1 rows 24; $CCPULL ${CCP_PULL[*]} --store $T/store4 $REG/cli/img:v1 $2" \
+		/dev/null
+	tr '\r' '\n' <"$T/out" | sed 's/\x1b\[K//g' >"$T/tty.txt"
+	grep -qF "pulled $REG/cli/img:v1 $digest into $2" "$T/tty.txt" || fail "no success line on the terminal"
+}
+tty 200 "$T/b-tty1"
+grep -qxF "$REG/cli/img:v1: manifest, config..." "$T/tty.txt" ||
+	fail "nothing shown before the first layer: $(cat "$T/tty.txt")"
+grep -qxF "$REG/cli/img:v1: manifest (no signature policy: --insecure-policy) and config verified; 1 layer" \
+	"$T/tty.txt" || fail "no stage line on the terminal: $(cat "$T/tty.txt")"
+grep -qE '^layer 1/1 sha256:[0-9a-f]{12}  [0-9.]+ [KM]?i?B  verified$' "$T/tty.txt" ||
+	fail "no line for the layer: $(cat "$T/tty.txt")"
+# A terminal 40 columns wide: no progress line may be wider (it would wrap into many lines).
+tty 40 "$T/b-tty2"
+grep -qF "$REG/cli/img:v1: manifest" "$T/tty.txt" || fail "no stage line on a narrow terminal: $(cat "$T/tty.txt")"
+grep -qE '^layer 1/1 sha256:' "$T/tty.txt" || fail "no layer line on a narrow terminal: $(cat "$T/tty.txt")"
+if grep -v '^pulled ' "$T/tty.txt" | awk 'length($0) > 39 { bad = 1 } END { exit !bad }'; then
+	fail "progress lines wider than the 40-column terminal: $(grep -v '^pulled ' "$T/tty.txt")"
+fi
