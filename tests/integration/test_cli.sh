@@ -20,6 +20,22 @@ if [ -n "${CCPULL_SRC:-}" ] && [ -f "$CCPULL_SRC/CMakeLists.txt" ]; then
 	[ -z "$v" ] || grep -qF "ccpull $v" "$T/out" || fail "--version does not print the project version $v"
 fi
 
+if [ -n "${CCPULL_SRC:-}" ] && [ -f "$CCPULL_SRC/README.md" ]; then
+	log "README: commands that work in a fresh root shell; build, install and the documented options"
+	R=$CCPULL_SRC/README.md
+	# the indented command lines of Try it and Test it
+	sed -n '/^## Try it/,/^## CLI tour/p' "$R" | grep -E '^    [^ ]' >"$T/readme-cmds" || true
+	grep -qxF '    ./examples/demo.sh' "$T/readme-cmds" || fail "README: 'Try it' does not run ./examples/demo.sh as is"
+	grep -qxF '    tests/run.sh' "$T/readme-cmds" || fail "README: 'Test it' does not run tests/run.sh as is"
+	grep -q 'sudo' "$T/readme-cmds" && fail "README: a command needs sudo: $(grep sudo "$T/readme-cmds")"
+	grep -qF 'exec tests/run.sh' "$CCPULL_SRC/.ci/run" || fail ".ci/run no longer runs tests/run.sh, the README's test command"
+	grep -qF 'cmake --install build' "$R" || fail "README: no build and install section (cmake --install)"
+	grep -qF 'CCPULL_DEMO_KEEP=1' "$R" || fail "README does not document CCPULL_DEMO_KEEP"
+	for opt in --policy --ca-file; do
+		grep -qE "^\| \`$opt " "$R" || fail "README: the options table does not list $opt"
+	done
+fi
+
 log "usage errors"
 # usage_err ARGS...: exit 2, a message on stderr, nothing created.
 usage_err() {
