@@ -5,7 +5,8 @@
  *   STORE/layers/<chain-hex>/     a layer in overlayfs upper format (whiteouts as 0:0 devices)
  *   STORE/layers/<chain-hex>.json {chain_id, diff_id, digest, size, media_type}
  *   STORE/layers/<chain-hex>.lock held while the layer is being made
- *   STORE/images/<manifest-hex>.json
+ *   STORE/images/<manifest-hex>.json {image, names, manifest_digest, config_digest, last_used, layers}
+ *                                 names: every reference the image was pulled as (changed under a lock of images/)
  *   STORE/blobs/<algo>-<hex>      verified image configs
  *   STORE/staging/<id>/           work in progress, {upper,work,merged}; <id>.lock held by its owner
  *   STORE/mounts/<id>.json        an overlay bundle using layers {bundle, rootfs, image, layers}
@@ -112,7 +113,7 @@ struct json_t *ccp_store_record_names(const struct json_t *rec);
 /* 1 when the array of strings names holds name. */
 int ccp_store_names_have(const struct json_t *names, const char *name);
 
-/* Image record: {image, manifest_digest, config_digest, last_used, layers: [chain IDs]}. */
+/* Image record: {image, manifest_digest, config_digest, last_used, layers: [chain IDs]}; ccp_store_put_image adds names. */
 char *ccp_store_image_record(const char *image, const ccp_digest *manifest, const ccp_digest *config,
 			     const ccp_digest *chain, size_t n);
 
