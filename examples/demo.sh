@@ -1,7 +1,8 @@
 #!/bin/bash
 # ccpull in one command: installs what it needs (Debian 12), builds ccpull, builds a small image from
 # examples/image/ with umoci, serves it from a local docker-registry on 127.0.0.1, pulls it with
-# ccpull into a bundle and shows the result. Run as root: sudo ./examples/demo.sh
+# ccpull into a bundle and shows the result. Run as root: ./examples/demo.sh in a root shell, or
+# sudo ./examples/demo.sh where sudo exists.
 # CCPULL_DEMO_KEEP=1 keeps the work directory (image layout, bundle, store) for a look around.
 set -euo pipefail
 
@@ -9,7 +10,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "demo.sh: run as root (sudo $0): ccpull sets file owners when it unpacks layers" >&2
+	echo "demo.sh: run as root (in a root shell, or sudo $0): ccpull sets file owners when it unpacks layers" >&2
 	exit 1
 fi
 
@@ -101,8 +102,12 @@ say "ccpull inspect $IMAGE"
 "$CCPULL" inspect --tls-verify=false "$IMAGE"
 
 say "ccpull pull $IMAGE $WORK/bundle"
-"$CCPULL" pull --insecure-policy --tls-verify=false --store "$WORK/store" --json "$IMAGE" "$WORK/bundle" |
-	tee "$WORK/pull.json" | jq .
+"$CCPULL" pull --insecure-policy --tls-verify=false --store "$WORK/store" --json "$IMAGE" "$WORK/bundle" \
+	>"$WORK/pull.json"
+# The useful part of the result; the whole of it (with the runtime spec) stays in pull.json.
+jq '{image, manifest_digest, platform, snapshotter, rootfs, config_path,
+     layers: [.layers[] | {digest, size, reused}],
+     process: (.config.process | {args, env, cwd, user: .user | {uid, gid}})}' "$WORK/pull.json"
 
 say "The bundle"
 ls -l "$WORK/bundle"

@@ -22,11 +22,13 @@ CCP_BEGIN_DECL
 typedef struct ccp_store_info ccp_store_info;
 
 typedef struct ccp_store_image {
-	const char *image;            /* the reference it was pulled as */
+	const char *image;            /* the reference it was last pulled as */
 	const char *manifest_digest;
 	const char *config_digest;
 	int64_t last_used;            /* seconds since the epoch of the last pull */
 	size_t layer_count;
+	const char *const *names;     /* every reference it was pulled as (image among them) */
+	size_t name_count;
 } ccp_store_image;
 
 typedef struct ccp_store_layer {
@@ -45,7 +47,10 @@ typedef struct ccp_store_bundle {
 	int live;                     /* BUNDLE/rootfs is still mounted; a stale record is removed at gc */
 } ccp_store_bundle;
 
-/* Reads the store's records. *out is owned by the caller (ccp_store_info_free). Read-only: never changes the store. */
+/*
+ * Reads the store's records. *out is owned by the caller (ccp_store_info_free). Read-only: never
+ * changes or creates the store; a store directory that does not exist lists nothing.
+ */
 CCP_EXTERN(int) ccp_store_info_load(ccp_store_info **out, ccp_context *ctx, const char *store);
 CCP_EXTERN(void) ccp_store_info_free(ccp_store_info *info);
 /* Entries are owned by info and live as long as it does; NULL when i is out of range. */
@@ -59,9 +64,10 @@ CCP_EXTERN(const ccp_store_bundle *) ccp_store_info_bundle(const ccp_store_info 
 /* ---- removal ---- */
 
 /*
- * Forgets the image records matching image: a reference (normalised as for a pull; matched against
- * the reference the image was pulled as) or a manifest digest "sha256:<hex>". The layers stay until
- * ccp_store_gc. *removed (may be NULL) gets the number of records removed; none is CCP_EINVALID.
+ * Forgets image: a reference (normalised as for a pull) is one of the names an image record was
+ * pulled as, and the record goes with its last name; a manifest digest "sha256:<hex>" forgets that
+ * record with all its names. The layers stay until ccp_store_gc. *removed (may be NULL) gets the
+ * number of names forgotten; none is CCP_EINVALID.
  */
 CCP_EXTERN(int) ccp_store_remove_image(ccp_context *ctx, const char *store, const char *image, size_t *removed);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,63 +20,87 @@
 
 static const char *prog = "ccpull";
 
+/* Help texts: the global one and each command's, from the same pieces. */
+#define HELP_COMMANDS \
+	"Commands:\n" \
+	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n" \
+	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n" \
+	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n" \
+	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n" \
+	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n" \
+	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n" \
+	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n" \
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+
+#define HELP_IMAGE_OPTIONS \
+	"  --insecure-policy          accept any image without evaluating a signature policy\n" \
+	"  --policy PATH              containers-policy.json to enforce (default /etc/containers/policy.json)\n" \
+	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n" \
+	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n" \
+	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n" \
+	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n" \
+	"  --authfile PATH            containers-auth.json with registry credentials\n" \
+	"  --creds USER:PASSWORD      credentials for the registry (override --authfile)\n" \
+	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n" \
+	"  --config PATH              ccpull.toml: the Confidential Data Hub's config ([image], [kbc]);\n" \
+	"                             options given on the command line win over the file\n" \
+	"  --json                     print the result as one JSON object on stdout\n" \
+	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n" \
+	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
+
+#define HELP_LAYER_OPTIONS \
+	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n" \
+	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n" \
+	"                             as root when the kernel has overlayfs) or as a plain directory\n" \
+	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
+	"  -q, --quiet                no progress output\n" \
+	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n" \
+	"                             key for encrypted layers (repeatable; every key is tried per layer);\n" \
+	"                             pkcs7 needs the private key and its certificate (one file or two specs)\n" \
+	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
+
+#define HELP_KBS_OPTIONS \
+	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG resources (--policy and its keys,\n" \
+	"                             --registries-d, --authfile, --registries-conf, --ca-file) and the CoCo\n" \
+	"                             key provider attestation-agent's KEKs are released after attestation\n" \
+	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa from\n" \
+	"                             the attestation agent; auto: the TEE device found, else aa when the\n" \
+	"                             agent's socket exists, else sample\n" \
+	"  --aa-socket PATH           the attestation agent's ttrpc socket (default [aa] aa_socket, else\n" \
+	"                             /run/confidential-containers/attestation-agent/attestation-agent.sock)\n" \
+	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS (without it: the system's);\n" \
+	"                             plain HTTP only for a --kbs http:// URL\n" \
+	"  --kbs-resources FILE       offline kbs:/// resources and KEKs: {\"REPO/TYPE/TAG\": \"<base64>\"}\n" \
+	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it\n" \
+	"  --kbs-key ec|rsa           the KBS session's ephemeral key: EC P-256 (default) or RSA 2048\n"
+
+#define HELP_INSPECT_OPTIONS \
+	"  --raw                      print the top-level manifest exactly as verified\n" \
+	"  --image-config             print the image config exactly as verified\n"
+
+#define HELP_EXIT_STATUS \
+	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n" \
+	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n" \
+	"7 unsafe or malformed layer content, 8 local storage.\n"
+
 static const char usage_text[] =
 	"Usage: ccpull [--help] [--version] COMMAND [OPTIONS] ARGS\n"
 	"\n"
 	"Pull container images inside a confidential guest: fetch from an OCI registry, verify every\n"
 	"digest, unpack the layers safely and hand a bundle (rootfs + config.json) to the runtime.\n"
 	"\n"
-	"Commands:\n"
-	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
-	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
-	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n"
-	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n"
-	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n"
-	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n"
-	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n"
-	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+	HELP_COMMANDS
 	"\n"
 	"Options of pull and inspect:\n"
-	"  --insecure-policy          accept any image without evaluating a signature policy\n"
-	"  --policy PATH              containers-policy.json to enforce (default /etc/containers/policy.json)\n"
-	"  --tls-verify=false         do not verify TLS certificates; allow plain HTTP to the registry\n"
-	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n"
-	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n"
-	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n"
-	"  --authfile PATH            containers-auth.json with registry credentials\n"
-	"  --creds USER[:PASSWORD]    credentials for the registry (override --authfile)\n"
-	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n"
-	"  --config PATH              ccpull.toml: the Confidential Data Hub's config ([image], [kbc]);\n"
-	"                             options given on the command line win over the file\n"
-	"  --json                     print the result as one JSON object on stdout\n"
-	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n"
-	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
+	HELP_IMAGE_OPTIONS
 	"Options of pull only:\n"
-	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n"
-	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n"
-	"                             as root when the kernel has overlayfs) or as a plain directory\n"
-	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n"
-	"  -q, --quiet                no progress output\n"
-	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n"
-	"                             key for encrypted layers (repeatable; every key is tried per layer);\n"
-	"                             pkcs7 needs the private key and its certificate (one file or two specs)\n"
-	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
-	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG resources (--policy and its keys,\n"
-	"                             --registries-d, --authfile, --registries-conf, --ca-file) and the CoCo\n"
-	"                             key provider attestation-agent's KEKs are released after attestation\n"
-	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa from\n"
-	"                             the attestation agent; auto: the TEE device found, else aa when the\n"
-	"                             agent's socket exists, else sample\n"
-	"  --aa-socket PATH           the attestation agent's ttrpc socket (default [aa] aa_socket, else\n"
-	"                             /run/confidential-containers/attestation-agent/attestation-agent.sock)\n"
-	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS (without it: the system's);\n"
-	"                             plain HTTP only for a --kbs http:// URL\n"
-	"  --kbs-resources FILE       offline kbs:/// resources and KEKs: {\"REPO/TYPE/TAG\": \"<base64>\"}\n"
-	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it\n"
-	"  --kbs-key ec|rsa           the KBS session's ephemeral key: EC P-256 (default) or RSA 2048\n"
+	HELP_LAYER_OPTIONS
+	HELP_KBS_OPTIONS
 	"Options of inspect only (it also takes the --kbs options, for kbs:/// resources):\n"
-	"  --raw                      print the top-level manifest exactly as verified\n"
-	"  --image-config             print the image config exactly as verified\n"
+	HELP_INSPECT_OPTIONS
+	"\n"
+	"Options may follow the operands; \"--\" ends the options. 'ccpull COMMAND --help' shows one\n"
+	"command's options.\n"
 	"\n"
 	"IMAGE is a docker reference: busybox, registry.example.com:5000/app:1.2, app@sha256:<hex>.\n"
 	"\n"
@@ -84,10 +109,66 @@ static const char usage_text[] =
 	"  ccpull pull --insecure-policy --tls-verify=false 127.0.0.1:5000/app:1 /tmp/b --json\n"
 	"  ccpull inspect --tls-verify=false --platform linux/arm64 127.0.0.1:5000/app:1\n"
 	"\n"
-	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n"
-	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n"
-	"7 unsafe or malformed layer content, 8 local storage.\n"
+	HELP_EXIT_STATUS
 	"See ccpull(1) for details.\n";
+
+static const char pull_usage[] =
+	"Usage: ccpull pull [OPTIONS] IMAGE BUNDLE\n"
+	"\n"
+	"Pull IMAGE: resolve its manifest, evaluate the signature policy, fetch and verify the config and\n"
+	"every layer, and create BUNDLE/rootfs and BUNDLE/config.json. On success one line names the\n"
+	"image, its manifest digest and the bundle (on stderr; with --json the result is on stdout).\n"
+	"\n"
+	"Options:\n"
+	HELP_IMAGE_OPTIONS
+	HELP_LAYER_OPTIONS
+	HELP_KBS_OPTIONS
+	"\n"
+	"IMAGE is a docker reference: busybox, registry.example.com:5000/app:1.2, app@sha256:<hex>.\n"
+	"Options may follow the operands; \"--\" ends the options.\n"
+	HELP_EXIT_STATUS
+	"See ccpull(1), PULL.\n";
+
+static const char inspect_usage[] =
+	"Usage: ccpull inspect [OPTIONS] IMAGE\n"
+	"\n"
+	"Show an image's manifest digest, platforms and config without fetching its layers.\n"
+	"\n"
+	"Options:\n"
+	HELP_IMAGE_OPTIONS
+	HELP_INSPECT_OPTIONS
+	"  --kbs URL, --attester A, --kbs-cert PATH, --kbs-resources FILE, --kbs-key ec|rsa, --aa-socket PATH\n"
+	"                             kbs:/// resources (--authfile, --registries-conf, --ca-file), as for pull\n"
+	"\n"
+	"Options may follow the operands; \"--\" ends the options.\n"
+	HELP_EXIT_STATUS
+	"See ccpull(1), INSPECT.\n";
+
+static const char store_usage[] =
+	"Usage: ccpull store ls|rm|gc [--store DIR] [--json] [IMAGE]\n"
+	"\n"
+	"  store ls [--store DIR] [--json]   images (every name pulled), layers by the blob digest pulled\n"
+	"                                    (sizes, in use or not; --json adds chain IDs) and mounted bundles;\n"
+	"                                    never changes the store\n"
+	"  store rm [--store DIR] IMAGE      forget IMAGE: a name it was pulled as, or its manifest digest\n"
+	"                                    (removes every name); its layers go at the next gc\n"
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+	"                                    of interrupted pulls (records of bundles no longer mounted,\n"
+	"                                    lock files, partial files and unused configs)\n"
+	"\n"
+	"  --store DIR                       the layer store (default /run/ccpull/store)\n"
+	"  --json                            print the result as one JSON object on stdout\n"
+	"\n"
+	"See ccpull(1), STORE.\n";
+
+static const char umount_usage[] =
+	"Usage: ccpull umount BUNDLE\n"
+	"\n"
+	"Unmount the overlay rootfs of BUNDLE (made by pull with --snapshotter overlay), remove its\n"
+	"writable state (BUNDLE/.ccpull) and the store's record of it. BUNDLE/config.json stays.\n"
+	"Running it again on the same bundle succeeds.\n"
+	"\n"
+	"See ccpull(1), UMOUNT.\n";
 
 #define usage_error(...) cli_usage_error(NULL, __VA_ARGS__)
 
@@ -117,11 +198,23 @@ static int fail(ccp_context *ctx, int code)
 
 /* ---- progress on a terminal ---- */
 
+/*
+ * What a pull shows on a terminal: a status line (the stages before the layers, then every layer
+ * together: layers done, bytes, total, rate, time left) redrawn in place at most ten times a second,
+ * a line per layer as it is done, all cut to the terminal's width so that nothing wraps. The
+ * callback runs on the download threads: everything is under lock.
+ */
 typedef struct progress_state {
 	pthread_mutex_t lock;
-	struct timespec last;
-	uint64_t start_done;
-	struct timespec start;
+	const char *image;
+	int insecure_policy;       /* no signature policy to speak of */
+	struct timespec start;     /* of the first layer */
+	struct timespec last;      /* of the last redraw */
+	int stages_done;           /* the manifest, policy and config line is printed */
+	int status_shown;          /* a status line is on screen */
+	size_t count, done_layers;
+	uint64_t *done, *total;    /* per layer (count of them); NULL when out of memory */
+	unsigned char *sized;      /* total[i] is known */
 } progress_state;
 
 static double elapsed(const struct timespec *a, const struct timespec *b)
@@ -140,40 +233,125 @@ static void human(char *out, size_t n, double bytes)
 	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
+static size_t term_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
+
+/* Replaces the status line with text (cut to the width); permanent ends it with a newline. */
+static void progress_line(progress_state *ps, const char *text, int permanent)
+{
+	size_t w = term_width() - 1; /* the last column would make some terminals wrap */
+
+	fprintf(stderr, "\r\033[K%.*s%s", (int)(strlen(text) < w ? strlen(text) : w), text, permanent ? "\n" : "");
+	ps->status_shown = !permanent;
+	fflush(stderr);
+}
+
+static void progress_stages_done(progress_state *ps, size_t count)
+{
+	char line[1024];
+
+	if (ps->stages_done)
+		return;
+	ps->stages_done = 1;
+	snprintf(line, sizeof(line), "%s: manifest%s and config verified; %zu layer%s", ps->image,
+		 ps->insecure_policy ? " (no signature policy: --insecure-policy)" : ", signature policy", count,
+		 count == 1 ? "" : "s");
+	progress_line(ps, line, 1);
+}
+
+static void progress_status(progress_state *ps, const struct timespec *now)
+{
+	uint64_t done = 0, total = 0;
+	size_t sized = 0;
+	char line[256], d[32], t[32], rate[32], eta[32] = "";
+	double secs = elapsed(&ps->start, now), bps;
+
+	for (size_t i = 0; ps->done && i < ps->count; i++) {
+		done += ps->done[i];
+		total += ps->total[i];
+		sized += ps->sized[i];
+	}
+	bps = secs > 0.2 ? (double)done / secs : 0;
+	human(d, sizeof(d), (double)done);
+	human(t, sizeof(t), (double)total);
+	human(rate, sizeof(rate), bps);
+	if (bps > 0 && sized == ps->count && total >= done) {
+		unsigned long left = (unsigned long)((double)(total - done) / bps + 0.5);
+		snprintf(eta, sizeof(eta), "  %lu:%02lu left", left / 60, left % 60);
+	}
+	/* until every layer has started, the total is what is known so far */
+	snprintf(line, sizeof(line), "layers %zu/%zu  %s / %s%s  %s/s%s", ps->done_layers, ps->count, d, t,
+		 sized == ps->count ? "" : "+", rate, eta);
+	progress_line(ps, line, 0);
+}
+
 static void on_progress(const ccp_progress_event *ev, void *payload)
 {
 	progress_state *ps = payload;
 	struct timespec now;
-	char done[32], total[32], rate[32];
-	const char *short_digest = ev->digest ? ev->digest + 7 : "";
+	char size[32], line[256];
+	size_t i = ev->layer_index;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&ps->lock);
+	progress_stages_done(ps, ev->layer_count);
+	if (ev->kind != CCP_PROGRESS_ROOTFS && !ps->count && ev->layer_count) {
+		ps->count = ev->layer_count;
+		ps->start = now;
+		ps->done = calloc(ps->count, sizeof(*ps->done));
+		ps->total = calloc(ps->count, sizeof(*ps->total));
+		ps->sized = calloc(ps->count, 1);
+		if (!ps->done || !ps->total || !ps->sized) {
+			free(ps->done);
+			free(ps->total);
+			free(ps->sized);
+			ps->done = ps->total = NULL;
+			ps->sized = NULL;
+		}
+	}
+	if (ps->done && i < ps->count && ev->kind != CCP_PROGRESS_ROOTFS) {
+		ps->total[i] = ev->total;
+		ps->sized[i] = 1;
+		if (ev->kind != CCP_PROGRESS_LAYER_START)
+			ps->done[i] = ev->kind == CCP_PROGRESS_LAYER_DONE ? ev->total : ev->done;
+	}
 	switch (ev->kind) {
 	case CCP_PROGRESS_LAYER_START:
-		ps->start = now;
-		ps->last = now;
-		break;
 	case CCP_PROGRESS_LAYER_BYTES:
-		if (elapsed(&ps->last, &now) < 0.1)
+		if (ps->status_shown && elapsed(&ps->last, &now) < 0.1)
 			break;
 		ps->last = now;
-		human(done, sizeof(done), (double)ev->done);
-		human(total, sizeof(total), (double)ev->total);
-		human(rate, sizeof(rate), (double)ev->done / (elapsed(&ps->start, &now) + 1e-9));
-		fprintf(stderr, "\r\033[Klayer %zu/%zu %.12s  %s / %s  %s/s", ev->layer_index + 1, ev->layer_count,
-			short_digest, done, total, rate);
+		progress_status(ps, &now);
 		break;
 	case CCP_PROGRESS_LAYER_DONE:
-		human(total, sizeof(total), (double)ev->total);
-		fprintf(stderr, "\r\033[Klayer %zu/%zu %.12s  %s  %s\n", ev->layer_index + 1, ev->layer_count,
-			short_digest, total, ev->reused ? "already in the store" : "verified");
+		ps->done_layers++;
+		human(size, sizeof(size), (double)ev->total);
+		snprintf(line, sizeof(line), "layer %zu/%zu %.19s  %s  %s", i + 1, ev->layer_count,
+			 ev->digest ? ev->digest : "", size, ev->reused ? "already in the store" : "verified");
+		progress_line(ps, line, 1);
+		if (ps->done_layers < ps->count)
+			progress_status(ps, &now);
 		break;
 	case CCP_PROGRESS_ROOTFS:
-		fprintf(stderr, "assembling rootfs\n");
+		progress_line(ps, "assembling the rootfs", 0);
 		break;
 	}
 	pthread_mutex_unlock(&ps->lock);
+}
+
+static void progress_free(progress_state *ps)
+{
+	if (ps->status_shown)
+		progress_line(ps, "", 0);
+	free(ps->done);
+	free(ps->total);
+	free(ps->sized);
 }
 
 /* ---- options of pull and inspect ---- */
@@ -204,28 +382,29 @@ static void parse_options(cli_opts *c, int argc, char **argv, int is_pull)
 
 	cli_image_opts_init(&c->img);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+q", long_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "q", long_opts, command)) != -1) {
 		if (cli_image_option(&c->img, ch, optarg, groups, command))
 			continue;
 		switch (ch) {
 		case OPT_JSON: c->json = 1; break;
-		case OPT_HELP: fputs(usage_text, stdout); exit(0);
+		case OPT_HELP: fputs(is_pull ? pull_usage : inspect_usage, stdout); exit(0);
 		case 'q':
 			if (!is_pull)
-				usage_error("-q applies to pull only");
+				cli_usage_error(command, "-q, --quiet applies to pull only");
 			c->quiet = 1;
 			break;
 		case OPT_RAW:
 		case OPT_IMAGE_CONFIG:
 			if (is_pull)
-				usage_error("%s applies to inspect only", argv[optind - 1]);
+				cli_usage_error(command, "%s applies to inspect only",
+						ch == OPT_RAW ? "--raw" : "--image-config");
 			if (ch == OPT_RAW)
 				c->raw = 1;
 			else
 				c->config = 1;
 			break;
 		default:
-			usage_error("invalid option");
+			cli_usage_error(command, "unknown option");
 		}
 	}
 }
@@ -247,14 +426,22 @@ static int print_json(json_t *j)
 static int cmd_pull(int argc, char **argv)
 {
 	cli_opts c = { 0 };
-	progress_state ps = { PTHREAD_MUTEX_INITIALIZER, { 0, 0 }, 0, { 0, 0 } };
+	progress_state ps;
 	ccp_context *ctx = NULL;
 	ccp_pull_result *res = NULL;
 	int r;
 
 	parse_options(&c, argc, argv, 1);
-	if (argc - optind != 2)
-		usage_error("pull needs IMAGE and BUNDLE (got %d arguments)", argc - optind);
+	cli_check_operands(argc, argv, 2, 2, "pull", "IMAGE and BUNDLE");
+	cli_check_reference(argv[optind], "pull");
+	if (c.img.pull.store && geteuid() != 0)
+		fprintf(stderr, "%s pull: warning: --store %s is not used without root: the layers are unpacked "
+			"straight into the bundle, with no store\n", prog, c.img.pull.store);
+	memset(&ps, 0, sizeof(ps));
+	pthread_mutex_init(&ps.lock, NULL);
+	ps.image = argv[optind];
+	ps.insecure_policy = c.img.pull.insecure_policy;
+	/* progress on a terminal only: logs get the one line at the end */
 	if (!c.quiet && isatty(STDERR_FILENO)) {
 		c.img.pull.progress = on_progress;
 		c.img.pull.progress_payload = &ps;
@@ -268,10 +455,16 @@ static int cmd_pull(int argc, char **argv)
 		ccp_context_free(ctx);
 		return r;
 	}
+	if (c.img.pull.progress) {
+		char line[1024];
+		snprintf(line, sizeof(line), "%s: manifest%s, config...", ps.image,
+			 ps.insecure_policy ? "" : ", signature policy");
+		progress_line(&ps, line, 0);
+	}
 	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.img.pull);
+	progress_free(&ps);
+	pthread_mutex_destroy(&ps.lock);
 	if (r != 0) {
-		if (c.img.pull.progress)
-			fputc('\n', stderr);
 		print_warnings(ctx);
 		r = fail(ctx, r);
 		cli_image_opts_free(&c.img);
@@ -298,9 +491,10 @@ static int cmd_pull(int argc, char **argv)
 					 "rootfs", ccp_pull_result_rootfs(res), "layers", layers,
 					 "config_path", ccp_pull_result_config_path(res),
 					 "config", config ? config : json_null(), "warnings", warnings_json(ctx)));
-	} else if (!c.quiet && isatty(STDERR_FILENO)) {
-		fprintf(stderr, "pulled %s (%s) into %s\n", ccp_pull_result_image(res),
-			ccp_pull_result_manifest_digest(res), ccp_pull_result_rootfs(res));
+	} else if (!c.quiet) {
+		/* on a terminal or not: a log records what ran */
+		fprintf(stderr, "pulled %s %s into %s\n", ccp_pull_result_image(res),
+			ccp_pull_result_manifest_digest(res), argv[optind + 1]);
 	}
 	ccp_pull_result_free(res);
 	cli_image_opts_free(&c.img);
@@ -337,10 +531,10 @@ static int cmd_inspect(int argc, char **argv)
 	int r = 0;
 
 	parse_options(&c, argc, argv, 0);
-	if (argc - optind != 1)
-		usage_error("inspect needs exactly one IMAGE (got %d arguments)", argc - optind);
+	cli_check_operands(argc, argv, 1, 1, "inspect", "exactly one IMAGE");
+	cli_check_reference(argv[optind], "inspect");
 	if (c.raw + c.config + c.json > 1)
-		usage_error("--raw, --image-config and --json are exclusive");
+		cli_usage_error("inspect", "--raw, --image-config and --json are exclusive");
 	if (ccp_context_new(&ctx) != 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
@@ -417,17 +611,19 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 	if ((r = ccp_store_info_load(&info, ctx, store)) != 0)
 		return fail(ctx, r);
 	if (!json) {
+		/* one line per name an image was pulled as; layers by the blob digest a pull shows */
 		printf("%-40s %-19s %s\n", "IMAGE", "MANIFEST", "LAYERS");
 		for (size_t i = 0; i < ccp_store_info_image_count(info); i++) {
 			const ccp_store_image *im = ccp_store_info_image(info, i);
-			printf("%-40s %-19.19s %zu\n", im->image, im->manifest_digest, im->layer_count);
+			for (size_t k = 0; k < im->name_count; k++)
+				printf("%-40s %-19.19s %zu\n", im->names[k], im->manifest_digest, im->layer_count);
 		}
 		printf("\n%-19s %10s %10s %s\n", "LAYER", "BLOB", "DISK", "USED BY");
 		for (size_t i = 0; i < ccp_store_info_layer_count(info); i++) {
 			const ccp_store_layer *l = ccp_store_info_layer(info, i);
 			human(size, sizeof(size), (double)l->size);
 			human(used, sizeof(used), (double)l->disk_usage);
-			printf("%-19.19s %10s %10s ", l->chain_id, size, used);
+			printf("%-19.19s %10s %10s ", *l->digest ? l->digest : l->chain_id, size, used);
 			if (l->images + l->bundles)
 				printf("%zu image(s), %zu mounted bundle(s)\n", l->images, l->bundles);
 			else
@@ -445,10 +641,13 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 	bundles = json_array();
 	for (size_t i = 0; images && i < ccp_store_info_image_count(info); i++) {
 		const ccp_store_image *im = ccp_store_info_image(info, i);
-		json_array_append_new(images, json_pack("{s:s, s:s, s:s, s:I, s:I}", "image", im->image,
-							"manifest_digest", im->manifest_digest, "config_digest",
-							im->config_digest, "last_used", (json_int_t)im->last_used,
-							"layers", (json_int_t)im->layer_count));
+		json_t *names = json_array();
+		for (size_t k = 0; names && k < im->name_count; k++)
+			json_array_append_new(names, json_string(im->names[k]));
+		json_array_append_new(images, json_pack("{s:s, s:o*, s:s, s:s, s:I, s:I}", "image", im->image,
+							"names", names, "manifest_digest", im->manifest_digest,
+							"config_digest", im->config_digest, "last_used",
+							(json_int_t)im->last_used, "layers", (json_int_t)im->layer_count));
 	}
 	for (size_t i = 0; layers && i < ccp_store_info_layer_count(info); i++) {
 		const ccp_store_layer *l = ccp_store_info_layer(info, i);
@@ -479,29 +678,25 @@ static int cmd_store(int argc, char **argv)
 	ccp_context *ctx;
 	int ch, json = 0, r;
 
-	if (argc < 2)
-		usage_error("store needs a verb: ls, rm or gc");
-	verb = argv[1];
-	argc--;
-	argv++;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "", opts, "store")) != -1) {
 		switch (ch) {
 		case CLI_OPT_STORE: store = optarg; break;
 		case OPT_JSON: json = 1; break;
-		case OPT_HELP: fputs(usage_text, stdout); exit(0);
-		default: usage_error("invalid option");
+		case OPT_HELP: fputs(store_usage, stdout); exit(0);
+		default: cli_usage_error("store", "unknown option");
 		}
 	}
+	if (optind == argc)
+		cli_usage_error("store", "store needs a verb: ls, rm or gc");
+	verb = argv[optind++];
 	ctx = new_context();
 	if (strcmp(verb, "ls") == 0) {
-		if (argc != optind)
-			usage_error("store ls takes no arguments");
+		cli_check_operands(argc, argv, 0, 0, "store", "no operand after ls");
 		r = store_ls(ctx, store, json);
 	} else if (strcmp(verb, "rm") == 0) {
 		size_t n = 0;
-		if (argc - optind != 1)
-			usage_error("store rm needs exactly one IMAGE");
+		cli_check_operands(argc, argv, 1, 1, "store", "exactly one IMAGE after rm");
 		if ((r = ccp_store_remove_image(ctx, store, argv[optind], &n)) != 0)
 			r = fail(ctx, r);
 		else if (json)
@@ -509,8 +704,7 @@ static int cmd_store(int argc, char **argv)
 	} else if (strcmp(verb, "gc") == 0) {
 		ccp_store_gc_stats st = CCP_STORE_GC_STATS_INIT;
 		char freed[32];
-		if (argc != optind)
-			usage_error("store gc takes no arguments");
+		cli_check_operands(argc, argv, 0, 0, "store", "no operand after gc");
 		if ((r = ccp_store_gc(ctx, store, &st)) != 0) {
 			r = fail(ctx, r);
 		} else if (json) {
@@ -519,11 +713,12 @@ static int cmd_store(int argc, char **argv)
 						 (json_int_t)st.stale_removed));
 		} else {
 			human(freed, sizeof(freed), (double)st.bytes_freed);
-			printf("removed %zu layer(s) (%s) and %zu stale entr%s\n", st.layers_removed, freed,
-			       st.stale_removed, st.stale_removed == 1 ? "y" : "ies");
+			printf("removed %zu unused layer(s) (%s) and %zu leftover(s) (records of bundles no longer "
+			       "mounted, lock and partial files of interrupted pulls, configs of forgotten images)\n",
+			       st.layers_removed, freed, st.stale_removed);
 		}
 	} else {
-		usage_error("unknown store verb \"%s\" (ls, rm or gc)", verb);
+		cli_usage_error("store", "unknown store verb \"%.100s\" (ls, rm or gc)", verb);
 	}
 	ccp_context_free(ctx);
 	return r;
@@ -531,17 +726,23 @@ static int cmd_store(int argc, char **argv)
 
 static int cmd_umount(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
 	ccp_context *ctx;
-	int r;
+	int ch, r;
 
-	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		fputs(usage_text, stdout);
+	optind = 1;
+	while ((ch = cli_getopt(argc, argv, "", opts, "umount")) != -1) {
+		if (ch != OPT_HELP)
+			cli_usage_error("umount", "unknown option");
+		fputs(umount_usage, stdout);
 		return 0;
 	}
-	if (argc != 2)
-		usage_error("umount needs exactly one BUNDLE");
+	cli_check_operands(argc, argv, 1, 1, "umount", "exactly one BUNDLE");
 	ctx = new_context();
-	if ((r = ccp_bundle_umount(ctx, argv[1])) != 0)
+	if ((r = ccp_bundle_umount(ctx, argv[optind])) != 0)
 		r = fail(ctx, r);
 	ccp_context_free(ctx);
 	return r;
@@ -577,5 +778,7 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
-	usage_error("unknown command \"%s\"", cmd);
+	if (cmd[0] == '-')
+		usage_error("unknown option %.100s before the command", cmd);
+	usage_error("unknown command \"%.100s\"", cmd);
 }

@@ -9,15 +9,77 @@
 
 void cli_usage_error(const char *command, const char *fmt, ...)
 {
+	const char *sp = command ? " " : "";
 	va_list ap;
 
-	fputs("ccpull: ", stderr);
+	if (!command)
+		command = "";
+	fprintf(stderr, "ccpull%s%s: ", sp, command);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'ccpull %s%s--help' for more information.\n", command ? command : "",
-		command ? " " : "");
+	fprintf(stderr, " (see 'ccpull%s%s --help')\n", sp, command);
 	exit(2);
+}
+
+/* "--name" of a long option as written, without "=value" (at most 100 characters). */
+static int option_name_len(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+	return (int)(n > 100 ? 100 : n);
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *command)
+{
+	char spec[32];
+	const char *arg;
+	int ch;
+
+	if (*shortopts == '+' || *shortopts == '-')
+		shortopts++;
+	snprintf(spec, sizeof(spec), ":%s", shortopts);
+	opterr = 0;
+	ch = getopt_long(argc, argv, spec, longopts, NULL);
+	arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	if (ch == '?' || ch == ':') {
+		if (strncmp(arg, "--", 2) != 0) {
+			if (ch == ':')
+				cli_usage_error(command, "option -%c needs a value", optopt);
+			cli_usage_error(command, "unknown option -%c", isprint(optopt) ? optopt : '?');
+		}
+		if (ch == ':')
+			cli_usage_error(command, "option %.*s needs a value", option_name_len(arg), arg);
+		if (optopt && strchr(arg, '='))
+			cli_usage_error(command, "option %.*s takes no value", option_name_len(arg), arg);
+		cli_usage_error(command, "unknown option %.*s", option_name_len(arg), arg);
+	}
+	/* podman's form is --tls-verify=false: a separate "false" would be taken as an operand */
+	if (ch == CLI_OPT_TLS_VERIFY && !optarg && optind < argc &&
+	    (strcmp(argv[optind], "false") == 0 || strcmp(argv[optind], "true") == 0))
+		cli_usage_error(command, "--tls-verify takes its value after '=': write --tls-verify=%s, not "
+					 "--tls-verify %s", argv[optind], argv[optind]);
+	return ch;
+}
+
+void cli_check_operands(int argc, char **argv, int min, int max, const char *command, const char *needs)
+{
+	char list[512] = "";
+	size_t len = 0;
+	int n = argc - optind;
+
+	if (n >= min && n <= max)
+		return;
+	for (int i = optind; i < argc && len < sizeof(list); i++) {
+		int w = snprintf(list + len, sizeof(list) - len, " '%.100s'", argv[i]);
+		if (w < 0 || (size_t)w >= sizeof(list) - len) {
+			snprintf(list + len, sizeof(list) - len, " ...");
+			break;
+		}
+		len += (size_t)w;
+	}
+	if (n == 0)
+		cli_usage_error(command, "expected %s; got no operands", needs);
+	cli_usage_error(command, "expected %s; got %d operand%s:%s", needs, n, n == 1 ? "" : "s", list);
 }
 
 static int parse_bool(const char *command, const char *opt, const char *v)
@@ -79,6 +141,20 @@ static unsigned option_group(int ch)
 	}
 }
 
+/* "--name" of shared option ch. */
+static const char *option_text(int ch)
+{
+	static const struct option shared[] = { CLI_SHARED_LONG_OPTIONS };
+	static char buf[64];
+
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		if (shared[i].val == ch) {
+			snprintf(buf, sizeof(buf), "--%s", shared[i].name);
+			return buf;
+		}
+	return "this option";
+}
+
 int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups, const char *command)
 {
 	ccp_pull_options *o = &c->pull;
@@ -86,7 +162,7 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_KEYPROVIDER_CONFIG)
 		return 0;
 	if (!(option_group(ch) & groups))
-		cli_usage_error(command, "this option does not apply to %s", command);
+		cli_usage_error(command, "%s does not apply to %s", option_text(ch), command);
 	switch (ch) {
 	case CLI_OPT_INSECURE_POLICY: o->insecure_policy = 1; break;
 	case CLI_OPT_POLICY: o->policy = arg; break;
@@ -95,7 +171,15 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	case CLI_OPT_REGISTRIES_CONF: o->registries_conf = arg; break;
 	case CLI_OPT_REGISTRIES_D: o->registries_d = arg; break;
 	case CLI_OPT_AUTHFILE: o->authfile = arg; break;
-	case CLI_OPT_CREDS: o->creds = arg; break;
+	case CLI_OPT_CREDS:
+		/* never echo arg when it may hold a password */
+		if (arg[0] == ':')
+			cli_usage_error(command, "--creds expects USER:PASSWORD; the user name is missing");
+		if (!strchr(arg, ':'))
+			cli_usage_error(command, "--creds expects USER:PASSWORD; \"%.100s\" has no password "
+						 "(no ':')", arg);
+		o->creds = arg;
+		break;
 	case CLI_OPT_PLATFORM: o->platform = arg; break;
 	case CLI_OPT_CONFIG: c->config_file = arg; break;
 	case CLI_OPT_RETRY_TIMES: o->retries = parse_number(command, "--retry-times", arg, 20); break;
@@ -161,4 +245,14 @@ int cli_load_config(cli_image_opts *c, ccp_context *ctx, int cmdline_fallback, c
 		}
 	}
 	return 0;
+}
+
+void cli_check_reference(const char *image, const char *command)
+{
+	const char *p = strstr(image, "://");
+
+	if (!p)
+		return;
+	cli_usage_error(command, "a reference has no scheme: write \"%.200s\", not \"%.200s\" (for plain HTTP: "
+				 "--tls-verify=false or an insecure registries.conf entry)", p + 3, image);
 }

@@ -74,7 +74,23 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
  */
 int cli_load_config(cli_image_opts *c, ccp_context *ctx, int cmdline_fallback, const char *command);
 
-/* "ccpull[ COMMAND]: message" and a pointer to --help on stderr; exits 2. */
+/* One line "ccpull[ COMMAND]: message (see 'ccpull[ COMMAND] --help')" on stderr; exits 2. */
 void cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/*
+ * getopt_long with GNU argument order: options may follow the operands, "--" ends the options. An
+ * unknown option, a missing value or a bare "--tls-verify true|false" is a usage error of command
+ * naming the option. Set optind = 1 before the first call.
+ */
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts, const char *command);
+
+/*
+ * Unless the operands argv[optind..argc-1] number from min to max: a usage error of command saying
+ * what it expects (needs, e.g. "IMAGE and BUNDLE") and listing the operands it got.
+ */
+void cli_check_operands(int argc, char **argv, int min, int max, const char *command, const char *needs);
+
+/* A usage error of command when image is written with a URL scheme ("http://HOST/IMAGE"). */
+void cli_check_reference(const char *image, const char *command);
 
 #endif

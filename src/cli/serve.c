@@ -62,9 +62,7 @@ static const char serve_usage[] =
 
 static void __attribute__((noreturn)) serve_usage_error(const char *what, const char *arg)
 {
-	fprintf(stderr, "ccpull: %s%s%s\nTry 'ccpull serve --help' for more information.\n", what, arg ? " " : "",
-		arg ? arg : "");
-	exit(2);
+	cli_usage_error("serve", "%s%s%.200s", what, arg ? " " : "", arg ? arg : "");
 }
 
 /* A decimal number in 1..max, digits only. */
@@ -176,7 +174,7 @@ int cmd_serve(int argc, char **argv)
 
 	cli_image_opts_init(&img);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+q", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "q", opts, "serve")) != -1) {
 		if (cli_image_option(&img, ch, optarg, CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS, "serve"))
 			continue;
 		switch (ch) {
@@ -192,11 +190,10 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'q': cfg.quiet = 1; break;
 		case S_HELP: fputs(serve_usage, stdout); return 0;
-		default: serve_usage_error("invalid option", NULL);
+		default: serve_usage_error("unknown option", NULL);
 		}
 	}
-	if (optind != argc)
-		serve_usage_error("serve takes no arguments, got", argv[optind]);
+	cli_check_operands(argc, argv, 0, 0, "serve", "no operands");
 	cfg.pull = &img.pull;
 	/* --config, or without it the kernel command line as CDH reads it; before any thread starts */
 	if (ccp_context_new(&ctx) != 0) {

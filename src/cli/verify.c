@@ -56,13 +56,13 @@ static void parse_verify_options(cli_image_opts *c, int *json, int argc, char **
 
 	cli_image_opts_init(c);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "", opts, "verify")) != -1) {
 		if (cli_image_option(c, ch, optarg, CLI_GROUP_IMAGE | CLI_GROUP_KBS, "verify"))
 			continue;
 		switch (ch) {
 		case V_JSON: *json = 1; break;
 		case V_HELP: fputs(verify_usage, stdout); exit(0);
-		default: cli_usage_error("verify", "invalid option");
+		default: cli_usage_error("verify", "unknown option");
 		}
 	}
 }
@@ -170,8 +170,8 @@ int cmd_verify(int argc, char **argv)
 	int json = 0, r;
 
 	parse_verify_options(&c, &json, argc, argv);
-	if (argc - optind != 1)
-		cli_usage_error("verify", "verify needs exactly one IMAGE (got %d arguments)", argc - optind);
+	cli_check_operands(argc, argv, 1, 1, "verify", "exactly one IMAGE");
+	cli_check_reference(argv[optind], "verify");
 	if (ccp_context_new(&ctx) != 0) {
 		fputs("ccpull: out of memory\n", stderr);
 		return 1;

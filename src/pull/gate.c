@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/registries_d.h"
@@ -116,6 +117,18 @@ static int gate_kbs_registries_d(ccp_registries_d *c, const char *uri, const ccp
 	return r;
 }
 
+/* 1 when the policy is a local file that does not exist. */
+static int policy_absent(const char *path)
+{
+	struct stat st;
+
+	if (ccp_resource_is_kbs(path))
+		return 0;
+	if (strncmp(path, "file://", 7) == 0)
+		path += 7;
+	return stat(path, &st) != 0 && errno == ENOENT;
+}
+
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e)
 {
 	ccp_policy_gate *g;
@@ -135,9 +148,13 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, cc
 	}
 	if ((r = ccp_policy_load(&g->policy, path, &g->res.src, e))) {
 		ccp_policy_gate_free(g);
-		/* Without a policy there is no decision: refuse rather than guess (exit 2). */
-		if (r == CCP_EINVALID)
-			ccp_err_wrap(e, "no usable signature policy (pass --insecure-policy to pull without one)");
+		/* Without a policy there is no decision: refuse rather than guess (exit 2). Turning the
+		 * policy off is a hint only when there is none at all, never for a broken one. */
+		if (r == CCP_EINVALID && policy_absent(path))
+			ccp_err_wrap(e, "no signature policy (write one, or pull with --insecure-policy to accept "
+					"any image)");
+		else if (r == CCP_EINVALID)
+			ccp_err_wrap(e, "no usable signature policy");
 		return r;
 	}
 	if (ccp_resource_is_kbs(regd)) {

@@ -19,7 +19,6 @@
 #include "util/fs.h"
 #include "util/json.h"
 
-#define RECORD_MAX (1u << 20)
 #define WALK_DEPTH_MAX 4096
 
 int ccp_is_overlay_mount(const char *path)
@@ -120,6 +119,8 @@ typedef struct image_entry {
 	char name[72];        /* images/<name>.json */
 	json_t *record;
 	json_t *layers;       /* borrowed from record */
+	json_t *names;        /* ccp_store_record_names */
+	const char **name_v;  /* pub.names: strings of names */
 } image_entry;
 
 typedef struct bundle_entry {
@@ -142,8 +143,11 @@ void ccp_store_info_free(ccp_store_info *info)
 {
 	if (!info)
 		return;
-	for (size_t i = 0; i < info->n_images; i++)
+	for (size_t i = 0; i < info->n_images; i++) {
 		json_decref(info->images[i].record);
+		json_decref(info->images[i].names);
+		free(info->images[i].name_v);
+	}
 	for (size_t i = 0; i < info->n_bundles; i++)
 		json_decref(info->bundles[i].record);
 	free(info->layers);
@@ -221,10 +225,9 @@ static int grow(void **arr, size_t n, size_t size)
 	return 0;
 }
 
-/* Reads dirfd/name as a JSON object of at most RECORD_MAX bytes; NULL when unreadable or malformed. */
-static json_t *read_record(int dirfd, const char *name)
+json_t *ccp_store_read_record(int dirfd, const char *name)
 {
-	ccp_buf b = CCP_BUF_INIT(RECORD_MAX);
+	ccp_buf b = CCP_BUF_INIT(CCP_STORE_RECORD_MAX);
 	char chunk[4096];
 	json_t *j = NULL;
 	ssize_t n;
@@ -236,13 +239,47 @@ static json_t *read_record(int dirfd, const char *name)
 		if (ccp_buf_append(&b, chunk, (size_t)n))
 			break;
 	close(fd);
-	if (n == 0 && ccp_json_parse(&j, b.data, b.len, RECORD_MAX, name, CCP_ESTORAGE, NULL) == 0 &&
+	if (n == 0 && ccp_json_parse(&j, b.data, b.len, CCP_STORE_RECORD_MAX, name, CCP_ESTORAGE, NULL) == 0 &&
 	    !json_is_object(j)) {
 		json_decref(j);
 		j = NULL;
 	}
 	ccp_buf_free(&b);
 	return j;
+}
+
+json_t *ccp_store_record_names(const json_t *rec)
+{
+	json_t *names = json_array(), *v;
+	const json_t *have = json_object_get(rec, "names");
+	const char *image = json_string_value(json_object_get(rec, "image"));
+	size_t i;
+
+	if (!names)
+		return NULL;
+	json_array_foreach(have, i, v) {
+		if (json_is_string(v) && !ccp_store_names_have(names, json_string_value(v)) &&
+		    json_array_append(names, v) != 0)
+			goto oom;
+	}
+	/* records written before names were kept have only "image" */
+	if (image && !ccp_store_names_have(names, image) && json_array_append_new(names, json_string(image)) != 0)
+		goto oom;
+	return names;
+oom:
+	json_decref(names);
+	return NULL;
+}
+
+int ccp_store_names_have(const json_t *names, const char *name)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(names, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
 }
 
 static const char *str_of(const json_t *o, const char *key)
@@ -265,6 +302,8 @@ static int load_records(int store_fd, const char *sub, size_t hexlen, ccp_store_
 	struct dirent *de;
 	DIR *d;
 
+	if (fd < 0 && errno == ENOENT)
+		return 0; /* a store being made, read without creating anything */
 	if (fd < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store: cannot open %s/", sub);
 	if (!(d = fdopendir(fd))) {
@@ -273,7 +312,7 @@ static int load_records(int store_fd, const char *sub, size_t hexlen, ccp_store_
 	}
 	while ((de = readdir(d))) {
 		json_t *j;
-		if (!record_name(de->d_name, hexlen) || !(j = read_record(dirfd(d), de->d_name)))
+		if (!record_name(de->d_name, hexlen) || !(j = ccp_store_read_record(dirfd(d), de->d_name)))
 			continue;
 		if (images) {
 			image_entry *ie;
@@ -291,6 +330,15 @@ static int load_records(int store_fd, const char *sub, size_t hexlen, ccp_store_
 			ie->pub.config_digest = str_of(j, "config_digest");
 			ie->pub.last_used = json_integer_value(json_object_get(j, "last_used"));
 			ie->pub.layer_count = json_array_size(ie->layers);
+			if (!(ie->names = ccp_store_record_names(j)) ||
+			    !(ie->name_v = calloc(json_array_size(ie->names) + 1, sizeof(*ie->name_v)))) {
+				closedir(d);
+				return ccp_err_oom(e);
+			}
+			for (size_t k = 0; k < json_array_size(ie->names); k++)
+				ie->name_v[k] = json_string_value(json_array_get(ie->names, k));
+			ie->pub.names = ie->name_v;
+			ie->pub.name_count = json_array_size(ie->names);
 		} else {
 			bundle_entry *be;
 			if (grow((void **)&info->bundles, info->n_bundles, sizeof(*be))) {
@@ -317,6 +365,8 @@ static int load_layers(int store_fd, ccp_store_info *info, ccp_err *e)
 	struct dirent *de;
 	DIR *d;
 
+	if (fd < 0 && errno == ENOENT)
+		return 0;
 	if (fd < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store: cannot open layers/");
 	if (!(d = fdopendir(fd))) {
@@ -339,7 +389,7 @@ static int load_layers(int store_fd, ccp_store_info *info, ccp_err *e)
 		le = &info->layers[info->n_layers++];
 		snprintf(le->chain, sizeof(le->chain), "sha256:%.64s", de->d_name);
 		snprintf(meta, sizeof(meta), "%.64s.json", de->d_name);
-		if ((j = read_record(dirfd(d), meta))) {
+		if ((j = ccp_store_read_record(dirfd(d), meta))) {
 			snprintf(le->diff_id, sizeof(le->diff_id), "%s", str_of(j, "diff_id"));
 			snprintf(le->digest, sizeof(le->digest), "%s", str_of(j, "digest"));
 			le->pub.size = (uint64_t)json_integer_value(json_object_get(j, "size"));
@@ -410,10 +460,54 @@ int ccp_store_scan(ccp_store_info **out, const char *dir, ccp_err *e)
 	int r;
 
 	*out = NULL;
-	if ((r = ccp_store_open(&s, dir, e)))
+	if ((r = ccp_store_open_readonly(&s, dir, e)))
 		return r;
+	if (!s) {
+		/* nothing pulled yet: an empty listing, and still no store */
+		if (!(*out = calloc(1, sizeof(**out))))
+			return ccp_err_oom(e);
+		return 0;
+	}
 	r = scan_fd(out, ccp_store_fd(s), e);
 	ccp_store_close(s);
+	return r;
+}
+
+/* Takes name out of image record ie: rewrites the record with the names left, or removes it. */
+static int forget_name(ccp_store *s, const image_entry *ie, const char *name, ccp_err *e)
+{
+	json_t *names = json_array(), *rec = NULL, *v;
+	char path[96], *text = NULL;
+	size_t i;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "images/%s.json", ie->name);
+	if (!names)
+		return ccp_err_oom(e);
+	json_array_foreach(ie->names, i, v)
+		if (strcmp(json_string_value(v), name) != 0 && json_array_append(names, v) != 0) {
+			json_decref(names);
+			return ccp_err_oom(e);
+		}
+	if (json_array_size(names) == 0) {
+		json_decref(names);
+		if (unlinkat(ccp_store_fd(s), path, 0) < 0 && errno != ENOENT)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot remove %s", ccp_store_dir(s), path);
+		return 0;
+	}
+	/* "image" stays the latest name left */
+	if (!(rec = json_deep_copy(ie->record)) ||
+	    json_object_set(rec, "image", json_array_get(names, json_array_size(names) - 1)) != 0) {
+		json_decref(names);
+		json_decref(rec);
+		return ccp_err_oom(e);
+	}
+	if (json_object_set_new(rec, "names", names) != 0 || !(text = json_dumps(rec, JSON_COMPACT)))
+		r = ccp_err_oom(e);
+	else
+		r = ccp_write_file_at(ccp_store_fd(s), path, text, strlen(text), 0644, e);
+	free(text);
+	json_decref(rec);
 	return r;
 }
 
@@ -424,7 +518,7 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 	ccp_digest want;
 	ccp_ref ref;
 	char *norm = NULL;
-	int by_digest = strchr(image, '@') == NULL && strncmp(image, "sha256:", 7) == 0, r;
+	int by_digest = strchr(image, '@') == NULL && strncmp(image, "sha256:", 7) == 0, r, lock = -1;
 	size_t n = 0;
 
 	*removed = 0;
@@ -439,20 +533,31 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 		if (!norm)
 			return ccp_err_oom(e);
 	}
-	if ((r = ccp_store_open(&s, dir, e)) || (r = scan_fd(&info, ccp_store_fd(s), e)))
+	if ((r = ccp_store_open(&s, dir, e)))
+		goto out;
+	if ((lock = ccp_store_lock_images(s, e)) < 0) {
+		r = CCP_ESTORAGE;
+		goto out;
+	}
+	if ((r = scan_fd(&info, ccp_store_fd(s), e)))
 		goto out;
 	for (size_t i = 0; i < info->n_images; i++) {
-		const ccp_store_image *im = &info->images[i].pub;
+		const image_entry *ie = &info->images[i];
 		char name[96], d[CCP_DIGEST_STR_MAX];
-		if (by_digest ? strcmp(im->manifest_digest, ccp_digest_str(&want, d)) != 0
-			      : strcmp(im->image, norm) != 0)
-			continue;
-		snprintf(name, sizeof(name), "images/%s.json", info->images[i].name);
-		if (unlinkat(ccp_store_fd(s), name, 0) < 0 && errno != ENOENT) {
-			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot remove %s", dir, name);
-			goto out;
+		if (by_digest) {
+			if (strcmp(ie->pub.manifest_digest, ccp_digest_str(&want, d)) != 0)
+				continue;
+			snprintf(name, sizeof(name), "images/%s.json", ie->name);
+			if (unlinkat(ccp_store_fd(s), name, 0) < 0 && errno != ENOENT) {
+				r = ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot remove %s", dir, name);
+				goto out;
+			}
+			n += ie->pub.name_count ? ie->pub.name_count : 1;
+		} else if (ccp_store_names_have(ie->names, norm)) {
+			if ((r = forget_name(s, ie, norm, e)))
+				goto out;
+			n++;
 		}
-		n++;
 	}
 	*removed = n;
 	if (n == 0)
@@ -460,6 +565,8 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 out:
 	free(norm);
 	ccp_store_info_free(info);
+	if (lock >= 0)
+		close(lock);
 	ccp_store_close(s);
 	return r;
 }

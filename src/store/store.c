@@ -137,6 +137,41 @@ fail:
 	return r;
 }
 
+int ccp_store_open_readonly(ccp_store **out, const char *dir, ccp_err *e)
+{
+	ccp_store *s;
+	int r;
+
+	*out = NULL;
+	if (dir[0] != '/')
+		return ccp_err_set(e, CCP_EINVALID, "store path `%s` must be absolute", dir);
+	if (!(s = calloc(1, sizeof(*s))) || !(s->dir = strdup(dir))) {
+		free(s);
+		return ccp_err_oom(e);
+	}
+	s->gc_lock_fd = -1;
+	if ((s->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = errno == ENOENT ? 0 : ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open store `%s`", dir);
+		goto fail;
+	}
+	/* A store being made has no gc.lock yet: nothing to wait for. */
+	s->gc_lock_fd = openat(s->fd, "gc.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->gc_lock_fd < 0 && errno != ENOENT) {
+		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot open gc.lock", dir);
+		goto fail;
+	}
+	while (s->gc_lock_fd >= 0 && flock(s->gc_lock_fd, LOCK_SH) < 0)
+		if (errno != EINTR) {
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot lock gc.lock", dir);
+			goto fail;
+		}
+	*out = s;
+	return 0;
+fail:
+	ccp_store_close(s);
+	return r;
+}
+
 int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
 {
 	return store_open(out, dir, 0, e);
@@ -479,12 +514,56 @@ void ccp_stage_abort(ccp_staging *st)
 	}
 }
 
+int ccp_store_lock_images(const ccp_store *s, ccp_err *e)
+{
+	int fd = openat(s->fd, "images", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot open images/", s->dir), -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot lock images/", s->dir);
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *json, ccp_err *e)
 {
-	char name[200];
+	char name[200], *text = NULL;
+	json_t *rec = NULL, *old = NULL, *names;
+	const char *image;
+	int lock, r;
 
 	snprintf(name, sizeof(name), "images/%s.json", manifest->hex);
-	return ccp_write_file_at(s->fd, name, json, strlen(json), 0644, e);
+	if ((lock = ccp_store_lock_images(s, e)) < 0)
+		return CCP_ESTORAGE;
+	/* The record keeps every name the image was pulled as: a pull under a new name adds it. */
+	if ((r = ccp_json_parse(&rec, json, strlen(json), CCP_STORE_RECORD_MAX, "image record", CCP_EINTERNAL, e)))
+		goto out;
+	image = json_string_value(json_object_get(rec, "image"));
+	old = ccp_store_read_record(s->fd, name);
+	if (!image || !(names = ccp_store_record_names(old))) {
+		r = image ? ccp_err_oom(e) : ccp_err_set(e, CCP_EINTERNAL, "image record without a name");
+		goto out;
+	}
+	if (!ccp_store_names_have(names, image) && json_array_append_new(names, json_string(image)) != 0) {
+		json_decref(names);
+		r = ccp_err_oom(e);
+		goto out;
+	}
+	if (json_object_set_new(rec, "names", names) != 0 || !(text = json_dumps(rec, JSON_COMPACT))) {
+		r = ccp_err_oom(e);
+		goto out;
+	}
+	r = ccp_write_file_at(s->fd, name, text, strlen(text), 0644, e);
+out:
+	free(text);
+	json_decref(rec);
+	json_decref(old);
+	close(lock);
+	return r;
 }
 
 int ccp_store_get_blob(ccp_store *s, const ccp_digest *d, size_t max, ccp_buf *out, ccp_err *e)

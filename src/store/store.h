@@ -5,7 +5,8 @@
  *   STORE/layers/<chain-hex>/     a layer in overlayfs upper format (whiteouts as 0:0 devices)
  *   STORE/layers/<chain-hex>.json {chain_id, diff_id, digest, size, media_type, origin, encrypted_blobs}
  *   STORE/layers/<chain-hex>.lock held while the layer is being made
- *   STORE/images/<manifest-hex>.json
+ *   STORE/images/<manifest-hex>.json {image, names, manifest_digest, config_digest, last_used, layers}
+ *                                 names: every reference the image was pulled as (changed under a lock of images/)
  *   STORE/blobs/<algo>-<hex>      verified image configs
  *   STORE/staging/<id>/           work in progress, {upper,work,merged}; <id>.lock held by its owner
  *   STORE/mounts/<id>.json        an overlay bundle using layers {bundle, rootfs, image, layers}
@@ -43,6 +44,11 @@ typedef struct ccp_store ccp_store;
  * staging leftovers nobody holds. The _exclusive form waits until no one else has the store open.
  */
 int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e);
+/*
+ * Opens the store at dir for reading only: creates nothing, removes nothing, holds gc.lock shared
+ * when there is one. Returns 0 with *out NULL when dir does not exist.
+ */
+int ccp_store_open_readonly(ccp_store **out, const char *dir, ccp_err *e);
 int ccp_store_open_exclusive(ccp_store **out, const char *dir, ccp_err *e);
 void ccp_store_close(ccp_store *s);
 const char *ccp_store_dir(const ccp_store *s);
@@ -109,8 +115,13 @@ int ccp_stage_commit(ccp_store *s, ccp_staging *st, const ccp_digest *chain, con
 /* Unmounts and removes everything staged. Safe to call after commit. */
 void ccp_stage_abort(ccp_staging *st);
 
-/* Records image metadata (manifest digest -> JSON). */
+/*
+ * Records image metadata (manifest digest -> JSON from ccp_store_image_record). The record keeps
+ * every name the image was pulled as ("names"; "image" is the latest).
+ */
 int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *json, ccp_err *e);
+/* Locks images/ exclusively (changes of image records); returns the fd to close, or -1. */
+int ccp_store_lock_images(const ccp_store *s, ccp_err *e);
 
 /*
  * Mounts target as an overlay of lowers (top-most first, absolute paths). Read-only when upper is NULL.
@@ -129,7 +140,17 @@ int ccp_is_overlay_mount(const char *path);
 
 /* ---- records (records.c) ---- */
 
-/* Image record: {image, manifest_digest, config_digest, last_used, layers: [chain IDs]}. */
+#define CCP_STORE_RECORD_MAX (1u << 20)
+
+/* dirfd/name as a JSON object of at most CCP_STORE_RECORD_MAX bytes; NULL when absent or malformed. */
+struct json_t;
+struct json_t *ccp_store_read_record(int dirfd, const char *name);
+/* A new array of the names of image record rec ("names", else "image"; none for NULL); NULL: no memory. */
+struct json_t *ccp_store_record_names(const struct json_t *rec);
+/* 1 when the array of strings names holds name. */
+int ccp_store_names_have(const struct json_t *names, const char *name);
+
+/* Image record: {image, manifest_digest, config_digest, last_used, layers: [chain IDs]}; ccp_store_put_image adds names. */
 char *ccp_store_image_record(const char *image, const ccp_digest *manifest, const ccp_digest *config,
 			     const ccp_digest *chain, size_t n);
 

@@ -329,6 +329,28 @@ static void test_parse(void)
 	CHECK(parse_fails("{\"default\":[{\"type\":\"signedBaseLayer\"}]}", "baseLayerIdentity"));
 }
 
+/* A broken policy says where (line, column, element) and what, in one readable sentence. */
+static void test_parse_error_location(void)
+{
+	static const char syntax[] = "{\n  \"default\": [{\"type\": \"reject\"}\n";
+	static const char type[] = "{\n  \"default\": [\n    {\"type\": \"reject\"},\n    {\"type\": \"acceptAll\"}\n  ]\n}\n";
+	static const char scope[] = "{\"default\": [{\"type\": \"reject\"}],\n \"transports\": {\"docker\": {\"a.io\": [\n"
+				    "  {\"type\": \"reject\"}, {\"type\": \"signedBy\", \"keyType\": \"GPGKeys\"}]}}}";
+	ccp_policy p;
+	ccp_err e = CCP_ERR_INIT;
+
+	CHECK(ccp_policy_parse(&p, syntax, strlen(syntax), "/etc/p.json", &e) == CCP_EINVALID);
+	CHECK(strstr(e.msg, "invalid policy /etc/p.json, line 3 column 0: not valid JSON: ") == e.msg);
+	ccp_err_clear(&e);
+	CHECK(ccp_policy_parse(&p, type, strlen(type), "/etc/p.json", &e) == CCP_EINVALID);
+	CHECK_STR(e.msg, "invalid policy /etc/p.json, line 4 column 5 (default[1]): "
+			 "Unknown policy requirement type \"acceptAll\"");
+	ccp_err_clear(&e);
+	CHECK(ccp_policy_parse(&p, scope, strlen(scope), "p.json", &e) == CCP_EINVALID);
+	CHECK(strstr(e.msg, "invalid policy p.json, line 3 column 23 (transports.docker[\"a.io\"][1]): ") == e.msg);
+	ccp_err_clear(&e);
+}
+
 static void test_payload(void)
 {
 	static const char good[] = "{\"critical\":{\"type\":\"atomic container signature\",\"image\":{"
@@ -423,6 +445,7 @@ int main(void)
 	test_scopes();
 	test_scope_choice();
 	test_parse();
+	test_parse_error_location();
 	test_payload();
 	test_registries_d();
 	test_classify();
