@@ -848,11 +848,15 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
 	*out = NULL;
 	memset(&rv, 0, sizeof(rv));
-	if ((r = ccp_check_common_options(o, &e)) || (r = choose_snapshotter(o, privileged, &overlay, &e)))
+	/*
+	 * Local configuration first, then the bundle (one pull per bundle), then anything over the
+	 * network: a policy the KBS releases is read only once the bundle is ours.
+	 */
+	if ((r = ccp_check_common_options(o, &e)) || (r = choose_snapshotter(o, privileged, &overlay, &e)) ||
+	    (!ccp_policy_gate_remote(o) && (r = ccp_policy_gate_prepare(&gate, o, &e))))
 		return fail(ctx, &e);
-	/* The bundle first, before any network I/O (a kbs:// policy included): one pull per bundle. */
 	r = bundle_take(&b, bundle, &e);
-	if (r == 0)
+	if (r == 0 && ccp_policy_gate_remote(o))
 		r = ccp_policy_gate_prepare(&gate, o, &e);
 	if (r)
 		goto done;

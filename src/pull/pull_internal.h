@@ -70,6 +70,8 @@ void ccp_resolved_image_free(resolved_image *rv);
  */
 typedef struct ccp_policy_gate ccp_policy_gate;
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e);
+/* 1 when preparing the gate reads kbs:// resources (network I/O), 0 when it reads local files only. */
+int ccp_policy_gate_remote(const ccp_pull_options *o);
 int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e);
 
 /* What one evaluation checked (ccp_verify): the policy's explanation and where each signature came from. */

@@ -44,6 +44,10 @@ expect 2 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" ""
 expect_stderr 'bundle path is empty'
 expect 2 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" /
 expect_stderr 'root directory'
+# A policy the KBS would release is network I/O too: the bundle is refused before it is asked for.
+expect 2 "$CCPULL" pull --policy kbs:///default/policy/1 --kbs "http://127.0.0.1:$(free_port)" --tls-verify=false \
+	--snapshotter copy --store "$T/store" "$NOWHERE" /
+expect_stderr 'root directory'
 expect 2 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" //
 : >"$T/a-file"
 expect 2 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" "$T/a-file"
