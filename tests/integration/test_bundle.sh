@@ -57,6 +57,15 @@ expect 8 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" "$T/no-such-pa
 expect_stderr 'cannot create bundle'
 [ ! -e "$T/no-such-parent" ] || fail "a missing parent was created"
 expect 8 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" "$T/a-file/b"
+# Permission denied is local storage too, like a missing parent (checked as nobody: root passes).
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+mkdir -m 0700 "$T/private"
+if "${NOBODY[@]}" "$CCPULL" --version >/dev/null 2>&1; then
+	expect 8 "${NOBODY[@]}" "$CCPULL" "${CCP_PULL[@]}" "$NOWHERE" "$T/private/b"
+	expect_stderr 'permission denied'
+else
+	log "note: $CCPULL cannot run as nobody; permission denied not checked"
+fi
 # A bundle this pull made is removed again when the pull fails.
 expect 4 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store" "$NOWHERE" "$T/made"
 [ ! -e "$T/made" ] || fail "a failed pull left the bundle directory it made"
