@@ -26,7 +26,7 @@ static const char usage_text[] =
 	"digest, unpack the layers safely and hand a bundle (rootfs + config.json) to the runtime.\n"
 	"\n"
 	"Commands:\n"
-	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json \n"
+	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n"
 	"                                (BUNDLE holds neither yet; one pull at a time into it)\n"
 	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n"
 	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n"
