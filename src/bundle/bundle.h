@@ -34,4 +34,11 @@ int ccp_bundle_mount_overlay(ccp_store *s, int bundle_fd, const char *bundle, co
  */
 int ccp_bundle_unmount_overlay(const char *bundle, ccp_err *e);
 
+/*
+ * Takes the bundle for one pull: flock(LOCK_EX | LOCK_NB) on bundle_fd, the bundle directory (held
+ * until that fd is closed). Another pull holding it is CCP_EINVALID naming its pid when /proc/locks
+ * shows it.
+ */
+int ccp_bundle_lock(int bundle_fd, const char *bundle, ccp_err *e);
+
 #endif

@@ -24,6 +24,7 @@ static const char *prog = "ccpull";
 #define HELP_COMMANDS \
 	"Commands:\n" \
 	"  pull [OPTIONS] IMAGE BUNDLE   pull IMAGE and create BUNDLE/rootfs and BUNDLE/config.json\n" \
+	"                                (BUNDLE holds neither yet; one pull at a time into it)\n" \
 	"  inspect [OPTIONS] IMAGE       show an image's manifest digest, platforms and config (no layers)\n" \
 	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n" \
 	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n" \
@@ -41,7 +42,8 @@ static const char *prog = "ccpull";
 	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n" \
 	"  --authfile PATH            containers-auth.json with registry credentials\n" \
 	"  --creds USER:PASSWORD      credentials for the registry (override --authfile)\n" \
-	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine)\n" \
+	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine);\n" \
+	"                             a pull of a single-platform image for another platform fails (exit 4)\n" \
 	"  --config PATH              ccpull.toml: the Confidential Data Hub's config ([image], [kbc]);\n" \
 	"                             options given on the command line win over the file\n" \
 	"  --json                     print the result as one JSON object on stdout\n" \

@@ -574,6 +574,20 @@ static size_t platform_candidates(const ccp_platform *want, ccp_platform *c)
 	return n;
 }
 
+int ccp_platform_match(const ccp_platform *want, const ccp_platform *have)
+{
+	ccp_platform w = *want, h = *have, cands[CANDIDATES_MAX];
+	size_t nc;
+
+	ccp_platform_normalize(&w);
+	ccp_platform_normalize(&h);
+	nc = platform_candidates(&w, cands);
+	for (size_t c = 0; c < nc; c++)
+		if (platform_equal(&h, &cands[c]))
+			return 1;
+	return 0;
+}
+
 static int selectable(const ccp_descriptor *d)
 {
 	return d->has_platform &&

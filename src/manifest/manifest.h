@@ -96,6 +96,9 @@ void ccp_index_free(ccp_index *ix);
  */
 int ccp_index_select(const ccp_index *ix, const ccp_platform *want, size_t *out_idx, ccp_err *e);
 
+/* 1 when an image for have runs on want: the same platform or an older variant ccp_index_select takes. */
+int ccp_platform_match(const ccp_platform *want, const ccp_platform *have);
+
 /* Parses "os/arch[/variant]" and normalises it. */
 int ccp_platform_parse(ccp_platform *out, const char *s, ccp_err *e);
 /* The platform ccpull runs on (linux + uname machine, normalised). */

@@ -129,6 +129,12 @@ static int policy_absent(const char *path)
 	return stat(path, &st) != 0 && errno == ENOENT;
 }
 
+int ccp_policy_gate_remote(const ccp_pull_options *o)
+{
+	return !o->insecure_policy && (ccp_resource_is_kbs(o->policy) || ccp_resource_is_kbs(o->registries_d) ||
+				       ccp_resource_is_kbs(o->ca_file));
+}
+
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e)
 {
 	ccp_policy_gate *g;

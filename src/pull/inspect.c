@@ -31,7 +31,7 @@ int ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image, c
 		ccp_err_oom(&e);
 		goto fail;
 	}
-	if ((r = ccp_resolve_image(&res->rv, image, o, NULL, &e))) {
+	if ((r = ccp_resolve_image(&res->rv, image, o, &e)) || (r = ccp_resolve_config(&res->rv, NULL, &e))) {
 		ccp_resolved_image_free(&res->rv);
 		free(res);
 		goto fail;

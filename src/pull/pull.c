@@ -652,44 +652,87 @@ static int result_new(ccp_pull_result **out, const resolved_image *rv, ccp_err *
 
 typedef struct bundle_state {
 	char *bundle;     /* absolute */
-	int fd;
+	int fd;           /* the bundle directory, locked by this pull until closed */
 	int created;      /* we made the bundle directory */
+	int locked;       /* ours: only then is anything in it removed on failure */
 	char tmp[64];     /* ".rootfs-<id>" while assembling a copy */
 	int rootfs_fd;
 	int mounted;      /* rootfs is an overlay bundle mount */
 	int wrote_config;
 } bundle_state;
 
-/* With overlay, BUNDLE/rootfs appears only when mounted: no temporary directory is made. */
-static int bundle_begin(bundle_state *b, const char *bundle, int overlay, ccp_err *e)
+/*
+ * Takes the bundle before any network I/O: checks its name, creates the directory when missing, locks
+ * it (one pull per bundle) and checks that it holds no earlier pull's rootfs or config.json. A bundle
+ * the caller named wrongly (empty, /, not a directory, busy, not empty of those) is CCP_EINVALID; a
+ * directory that cannot be created or opened is CCP_ESTORAGE.
+ */
+static int bundle_take(bundle_state *b, const char *bundle, ccp_err *e)
 {
-	char id[17];
-	struct stat st;
+	struct stat st, now;
+	const char *what;
 	int r;
 
 	memset(b, 0, sizeof(*b));
 	b->fd = b->rootfs_fd = -1;
+	if (!bundle[0])
+		return ccp_err_set(e, CCP_EINVALID, "the bundle path is empty");
 	if (!(b->bundle = realpath(bundle, NULL))) {
 		if (errno != ENOENT)
-			return ccp_err_errno(e, CCP_EINVALID, errno, "bundle `%s`", bundle);
-		if (mkdir(bundle, 0700) < 0)
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "bundle `%s`", bundle);
+		if (mkdir(bundle, 0700) == 0)
+			b->created = 1;
+		else if (errno != EEXIST) /* EEXIST: another pull made it just now; the lock decides */
 			return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot create bundle `%s`", bundle);
-		b->created = 1;
 		if (!(b->bundle = realpath(bundle, NULL)))
 			return ccp_err_errno(e, CCP_ESTORAGE, errno, "bundle `%s`", bundle);
 	}
-	if ((b->fd = open(b->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot open bundle `%s`", b->bundle);
-	if (fstatat(b->fd, "rootfs", &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return ccp_err_set(e, CCP_EINVALID, "bundle `%s` already has a rootfs; remove it or choose another bundle",
+	if (strcmp(b->bundle, "/") == 0)
+		return ccp_err_set(e, CCP_EINVALID, "bundle `%s` is the root directory; a bundle needs a directory of its own",
+				   bundle);
+	if ((b->fd = open(b->bundle, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno == ENOTDIR)
+			return ccp_err_set(e, CCP_EINVALID, "bundle `%s` is not a directory", b->bundle);
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open bundle `%s`", b->bundle);
+	}
+	if ((r = ccp_bundle_lock(b->fd, b->bundle, e)))
+		return r;
+	b->locked = 1;
+	/* A failed pull removes the bundle directory it made: the one locked must still be the bundle. */
+	if (fstat(b->fd, &st) < 0 || stat(b->bundle, &now) < 0 || st.st_dev != now.st_dev || st.st_ino != now.st_ino) {
+		b->locked = 0;
+		return ccp_err_set(e, CCP_EINVALID, "bundle `%s` is busy: another pull removed it while this one started",
 				   b->bundle);
+	}
+	if (fstatat(b->fd, "rootfs", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		what = "a rootfs";
+	else if (fstatat(b->fd, "config.json", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		what = "a config.json";
+	else
+		return 0;
+	if (fstatat(b->fd, ".ccpull/bundle.json", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return ccp_err_set(e, CCP_EINVALID, "bundle `%s` already holds the overlay rootfs of an earlier pull; "
+				   "run `ccpull umount %s` first, or choose another bundle", b->bundle, b->bundle);
+	return ccp_err_set(e, CCP_EINVALID, "bundle `%s` already holds %s; remove it or choose another bundle",
+			   b->bundle, what);
+}
+
+/* With overlay, BUNDLE/rootfs appears only when mounted: no temporary directory is made. */
+static int bundle_begin(bundle_state *b, int overlay, ccp_err *e)
+{
+	char id[17];
+	int r;
+
 	if (overlay)
 		return 0;
 	if ((r = ccp_random_id(id, 8, e)))
 		return r;
 	snprintf(b->tmp, sizeof(b->tmp), ".rootfs-%s", id);
-	if (mkdirat(b->fd, b->tmp, 0755) < 0 ||
-	    (b->rootfs_fd = openat(b->fd, b->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if (mkdirat(b->fd, b->tmp, 0755) < 0) {
+		b->tmp[0] = '\0';
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot create the rootfs in `%s`", b->bundle);
+	}
+	if ((b->rootfs_fd = openat(b->fd, b->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot create the rootfs in `%s`", b->bundle);
 	return 0;
 }
@@ -714,27 +757,30 @@ static int bundle_finish(bundle_state *b, const resolved_image *rv, ccp_pull_res
 	return 0;
 }
 
-/* Leaves the bundle as it was before the pull (on failure), or just releases it (on success). */
+/*
+ * Leaves the bundle as it was before the pull (on failure), or just releases it (on success). Only
+ * what this pull made is removed, and only when it held the bundle: never another pull's work.
+ */
 static void bundle_end(bundle_state *b, int failed)
 {
 	if (b->rootfs_fd >= 0)
 		close(b->rootfs_fd);
-	if (failed && b->mounted) {
+	if (failed && b->locked && b->mounted) {
 		ccp_err ignored = CCP_ERR_INIT;
 		ccp_bundle_unmount_overlay(b->bundle, &ignored);
 		unlinkat(b->fd, ".ccpull/bundle.json", 0);
 		unlinkat(b->fd, ".ccpull", AT_REMOVEDIR);
 	}
-	if (failed && b->fd >= 0) {
+	if (failed && b->locked) {
 		if (b->tmp[0])
 			ccp_rm_rf_at(b->fd, b->tmp);
 		if (b->wrote_config)
 			unlinkat(b->fd, "config.json", 0);
+		if (b->created)
+			rmdir(b->bundle);
 	}
 	if (b->fd >= 0)
-		close(b->fd);
-	if (failed && b->created && b->bundle)
-		rmdir(b->bundle);
+		close(b->fd); /* releases the lock */
 	free(b->bundle);
 }
 
@@ -847,31 +893,38 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	ccp_policy_gate *gate = NULL;
 	ccp_pull_result *res = NULL;
 	ccp_digest *chain = NULL;
-	int r, privileged = geteuid() == 0, overlay = 0, bundle_ready = 0;
+	int r, privileged = geteuid() == 0, overlay = 0;
 
 	ccp_call_warnings(ctx, o);
 	if (!out || !image || !bundle)
 		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
 	*out = NULL;
 	memset(&rv, 0, sizeof(rv));
-	if ((r = ccp_check_common_options(o, &e)) || (r = ccp_policy_gate_prepare(&gate, o, &e)))
+	/*
+	 * Local configuration first, then the bundle (one pull per bundle), then anything over the
+	 * network: a policy the KBS releases is read only once the bundle is ours.
+	 */
+	if ((r = ccp_check_common_options(o, &e)) || (r = choose_snapshotter(o, privileged, &overlay, &e)) ||
+	    (!ccp_policy_gate_remote(o) && (r = ccp_policy_gate_prepare(&gate, o, &e))))
 		return fail(ctx, &e);
-	if ((r = choose_snapshotter(o, privileged, &overlay, &e)))
+	r = bundle_take(&b, bundle, &e);
+	if (r == 0 && ccp_policy_gate_remote(o))
+		r = ccp_policy_gate_prepare(&gate, o, &e);
+	if (r)
 		goto done;
 	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : CCP_STORE_DEFAULT, &e)))
 		goto done;
-	if ((r = ccp_resolve_image(&rv, image, o, store, &e)))
-		goto done;
-	if ((r = ccp_policy_gate_check(gate, &rv, &e)))
+	/* The policy decides on the verified manifest; only an accepted image has its config fetched. */
+	if ((r = ccp_resolve_image(&rv, image, o, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||
+	    (r = ccp_resolve_config(&rv, store, &e)) || (r = ccp_check_platform(&rv, o, &e)))
 		goto done;
 	if ((r = result_new(&res, &rv, &e)))
 		goto done;
 	if (rv.man.n_layers == 0)
 		overlay = 0; /* overlayfs needs a lower layer; an empty image is an empty directory */
 	res->snapshotter = overlay ? "overlay" : "copy";
-	bundle_ready = 1;
-	if ((r = bundle_begin(&b, bundle, overlay, &e)))
-		goto done_bundle;
+	if ((r = bundle_begin(&b, overlay, &e)))
+		goto done;
 
 	if (!privileged) {
 		/* Overlay mounts need privileges: no shared store, each pull applies its layers itself. */
@@ -880,10 +933,10 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		size_t n = rv.man.n_layers;
 		if (!(chain = calloc(n ? n : 1, sizeof(*chain)))) {
 			r = ccp_err_oom(&e);
-			goto done_bundle;
+			goto done;
 		}
 		if ((r = chain_ids(chain, &rv.cfg, &e)) || (r = make_layers(store, &rv, chain, o, res, &e)))
-			goto done_bundle;
+			goto done;
 		emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
 		if (overlay) {
 			if ((r = ccp_bundle_mount_overlay(store, b.fd, b.bundle, rv.image, chain, n, &b.rootfs_fd, &e)) == 0)
@@ -894,10 +947,11 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	}
 	if (r == 0)
 		r = bundle_finish(&b, &rv, res, &e);
-done_bundle:
-	if (bundle_ready)
-		bundle_end(&b, r != 0);
+	/* The config is kept only for a pull that succeeded; it is only a cache, a failure to keep it is not one. */
+	if (r == 0 && store && !rv.cfg_in_store)
+		ccp_store_put_blob(store, &rv.man.config.digest, rv.cfg_raw.data, rv.cfg_raw.len, NULL);
 done:
+	bundle_end(&b, r != 0);
 	free(chain);
 	ccp_store_close(store);
 	ccp_policy_gate_free(gate);

@@ -40,6 +40,7 @@ typedef struct resolved_image {
 	ccp_digest man_digest;
 	ccp_manifest man;
 	ccp_buf cfg_raw;             /* verified image config */
+	int cfg_in_store;            /* cfg_raw was read from the store */
 	json_t *cfg_json;
 	ccp_image_config cfg;
 	ccp_platform platform;       /* of the chosen image */
@@ -50,11 +51,22 @@ typedef struct resolved_image {
 } resolved_image;
 
 /*
- * Fetches and verifies manifest(s) and config of image for opts (platform, registry settings).
- * With a store, the verified config is taken from and kept in it.
+ * Fetches and verifies the manifest(s) of image for opts (platform, registry settings); not the config,
+ * which is fetched only once the policy has accepted the manifest (ccp_resolve_config).
  */
-int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, ccp_store *store,
-		      ccp_err *e);
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, ccp_err *e);
+/*
+ * Fetches, verifies and parses the config of a resolved image: from the store when it holds it
+ * (cfg_in_store), else from the registry. Nothing is written to the store: a pull keeps the config
+ * only once it has succeeded.
+ */
+int ccp_resolve_config(resolved_image *rv, ccp_store *store, ccp_err *e);
+/*
+ * A single-platform image whose config names os and architecture must suit the wanted platform
+ * (--platform, else this machine), as containerd checks: CCP_EREGISTRY naming both. An image chosen
+ * from an index by its platform, and a config that names no platform, pass.
+ */
+int ccp_check_platform(const resolved_image *rv, const ccp_pull_options *o, ccp_err *e);
 void ccp_resolved_image_free(resolved_image *rv);
 
 /*
@@ -64,6 +76,8 @@ void ccp_resolved_image_free(resolved_image *rv);
  */
 typedef struct ccp_policy_gate ccp_policy_gate;
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e);
+/* 1 when preparing the gate reads kbs:// resources (network I/O), 0 when it reads local files only. */
+int ccp_policy_gate_remote(const ccp_pull_options *o);
 int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e);
 
 /* What one evaluation checked (ccp_verify): the policy's explanation and where each signature came from. */

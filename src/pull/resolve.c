@@ -1,4 +1,7 @@
-/* From a reference to a verified manifest and config: registries.conf endpoints, digests, platform. */
+/*
+ * From a reference to a verified manifest (registries.conf endpoints, digests, platform), then, once the
+ * policy has accepted that manifest, to its verified config.
+ */
 #include "pull/pull_internal.h"
 
 #include <errno.h>
@@ -233,6 +236,7 @@ done:
 	return r;
 }
 
+/* The image config, from the store when it holds it; nothing is written to the store here. */
 static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.config;
@@ -246,14 +250,14 @@ static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 	if (d->size > CCP_CONFIG_MAX)
 		return ccp_err_set(e, CCP_EREGISTRY, "config %s of %s is %llu bytes, more than the limit of %u", ds,
 				   rv->image, (unsigned long long)d->size, CCP_CONFIG_MAX);
-	if (!store || ccp_store_get_blob(store, &d->digest, CCP_CONFIG_MAX, &rv->cfg_raw, e) != 0) {
+	rv->cfg_in_store = store && ccp_store_get_blob(store, &d->digest, CCP_CONFIG_MAX, &rv->cfg_raw, e) == 0;
+	if (!rv->cfg_in_store) {
+		ccp_buf_free(&rv->cfg_raw);
+		rv->cfg_raw.max = CCP_CONFIG_MAX;
 		if ((r = ccp_registry_get_blob(rv->reg, ds, (size_t)d->size, &rv->cfg_raw, e)))
 			return ccp_err_wrap(e, "config of %s", rv->image);
 		if ((r = verify_digest(&rv->cfg_raw, &d->digest, &got, "config", rv->image, e)))
 			return r;
-		/* only a cache: a pull that cannot keep the config still succeeds */
-		if (store)
-			ccp_store_put_blob(store, &d->digest, rv->cfg_raw.data, rv->cfg_raw.len, NULL);
 	}
 	if (rv->cfg_raw.len != d->size)
 		return ccp_err_set(e, CCP_EINTEGRITY, "config %s of %s is %zu bytes; the manifest says %llu", ds,
@@ -270,8 +274,33 @@ static int fetch_config(resolved_image *rv, ccp_store *store, ccp_err *e)
 	return 0;
 }
 
+int ccp_resolve_config(resolved_image *rv, ccp_store *store, ccp_err *e)
+{
+	return fetch_config(rv, store, e);
+}
+
+int ccp_check_platform(const resolved_image *rv, const ccp_pull_options *o, ccp_err *e)
+{
+	ccp_platform want;
+	char a[200], b[200];
+	int r;
+
+	/* An index entry was chosen by its own platform; a config that names none cannot be checked. */
+	if (rv->top_kind == CCP_KIND_OCI_INDEX || rv->top_kind == CCP_KIND_DOCKER_LIST || !rv->cfg.platform.os[0] ||
+	    !rv->cfg.platform.architecture[0])
+		return 0;
+	if ((r = want_platform(&want, o, e)))
+		return r;
+	if (ccp_platform_match(&want, &rv->cfg.platform))
+		return 0;
+	ccp_platform_normalize(&want);
+	return ccp_err_set(e, CCP_EREGISTRY, "%s is an image for %s, not for %s%s", rv->image,
+			   ccp_platform_str(&rv->cfg.platform, a, sizeof(a)), ccp_platform_str(&want, b, sizeof(b)),
+			   o->platform && o->platform[0] ? "" : " (this machine; pick another with --platform)");
+}
+
 static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_options *o, const ccp_buf *auth,
-		      uint64_t deadline_ms, ccp_store *store, ccp_err *e)
+		      uint64_t deadline_ms, ccp_err *e)
 {
 	ccp_registry_opts ro = { 0 };
 	char reference[CCP_DIGEST_STR_MAX + 128];
@@ -308,8 +337,6 @@ static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_opt
 		if (r)
 			ccp_err_wrap(e, "manifest of %s", rv->image);
 	}
-	if (r == 0)
-		r = fetch_config(rv, store, e);
 	return r;
 }
 
@@ -337,8 +364,7 @@ static void reset_fetched(resolved_image *rv)
 	rv->endpoint = NULL;
 }
 
-int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *o, ccp_store *store,
-		      ccp_err *e)
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *o, ccp_err *e)
 {
 	endpoint *eps = NULL;
 	size_t n_eps = 0;
@@ -378,7 +404,7 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		goto out;
 	for (size_t i = 0; i < n_eps; i++) {
 		ccp_err attempt = CCP_ERR_INIT;
-		r = resolve_at(rv, &eps[i], o, auth.data ? &auth : NULL, deadline_ms, store, &attempt);
+		r = resolve_at(rv, &eps[i], o, auth.data ? &auth : NULL, deadline_ms, &attempt);
 		if (r == 0) {
 			size_t len = strlen(eps[i].host) + strlen(eps[i].repository) + 2;
 			if ((rv->endpoint = malloc(len)))

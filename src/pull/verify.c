@@ -190,7 +190,7 @@ int ccp_verify(ccp_verify_result **out, ccp_context *ctx, const char *image, con
 	if ((r = ccp_policy_gate_prepare(&gate, o, &e)))
 		goto done;
 	resolved = 1;
-	if ((r = ccp_resolve_image(&rv, image, o, NULL, &e)))
+	if ((r = ccp_resolve_image(&rv, image, o, &e)))
 		goto done;
 	r = ccp_policy_gate_explain(gate, &rv, &rep, &e);
 	if (r && r != CCP_EPOLICY)

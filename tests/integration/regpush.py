@@ -7,7 +7,8 @@ skopeo will not produce. Each layer is an uncompressed tar and an encoding:
   none          uncompressed, media type ...tar
   raw-as-gzip   uncompressed bytes, but labelled ...tar+gzip (a lying media type)
 The config gets the right diff_ids (sha256 of each tar) and the host platform unless --arch/--os
-are given. Prints the manifest digest.
+are given; --no-platform leaves os and architecture out; --raw-config FILE pushes FILE's bytes as
+the config, as they are. Prints the manifest digest.
 """
 import argparse
 import gzip
@@ -49,6 +50,8 @@ def main():
     ap.add_argument("layers", nargs="+")
     ap.add_argument("--arch", default=None)
     ap.add_argument("--os", default="linux")
+    ap.add_argument("--no-platform", action="store_true")
+    ap.add_argument("--raw-config", default=None)
     args = ap.parse_args()
     import platform
     arch = args.arch or {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
@@ -66,7 +69,12 @@ def main():
     config = {"architecture": arch, "os": args.os,
               "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/bin:/bin"]},
               "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if args.no_platform:
+        del config["architecture"], config["os"]
     cdata = json.dumps(config, separators=(",", ":")).encode()
+    if args.raw_config:
+        with open(args.raw_config, "rb") as f:
+            cdata = f.read()
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                            "digest": push_blob(base, name, cdata), "size": len(cdata)},

@@ -82,13 +82,16 @@ expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$REG/tamper/base:v1" "$T/b
 
 tamper_case layer-byte 5 "$(reg_blob_file "$L2")" flip_byte "$IMG" "${L2#sha256:}"
 tamper_case layer-longer 5 "$(reg_blob_file "$L2")" append_bytes "$IMG" "${L2#sha256:}"
-# A config verified once is kept in the store, so the tampered registry copy must meet a fresh store.
+# A config is kept in the store only by a pull that succeeded (the failed pulls above kept nothing);
+# a fresh store makes sure the tampered registry copy is the one read.
 SHARED_STORE=$STORE
 STORE=$T/store-config
 mkdir -p "$STORE/layers"
 tamper_case config 5 "$(reg_blob_file "$CFG")" flip_hex "$IMG" "${CFG#sha256:}"
 STORE=$SHARED_STORE
 log "a config kept by the store is used instead of the registry's tampered copy"
+[ ! -e "$STORE/blobs/sha256-${CFG#sha256:}" ] || fail "the failed pulls kept the image's config in the store"
+expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$IMG" "$T/b-keeps-config"
 cp -p "$(reg_blob_file "$CFG")" "$T/saved-config"
 flip_hex "$(reg_blob_file "$CFG")"
 expect 0 "$CCPULL" "${CCP_PULL[@]}" --store "$STORE" "$IMG" "$T/b-cached-config"

@@ -128,6 +128,22 @@ int main(void)
 	}
 	close(sfd);
 	close(dfd);
+	{
+		/* One pull per bundle: another open of the same directory cannot take it, in this process too. */
+		int l1 = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC), l2;
+		char pid[32];
+		snprintf(p, sizeof(p), "%s/", dst);
+		l2 = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		CHECK(l1 >= 0 && l2 >= 0);
+		CHECK(ccp_bundle_lock(l1, dst, &e) == 0);
+		CHECK(ccp_bundle_lock(l2, p, &e) == CCP_EINVALID);
+		snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+		CHECK(strstr(e.msg, "is busy") != NULL && strstr(e.msg, "this process") != NULL);
+		CHECK(strstr(e.msg, pid) != NULL);
+		close(l1);
+		CHECK(ccp_bundle_lock(l2, p, &e) == 0);
+		close(l2);
+	}
 	ccp_rm_rf_at(AT_FDCWD, src);
 	ccp_rm_rf_at(AT_FDCWD, dst);
 	return test_summary();

@@ -279,11 +279,42 @@ static void test_select_message(void)
 	}
 }
 
+/* ccp_platform_match: what an image config's platform must be for a wanted one (single-platform pulls). */
+static int match(const char *want, const char *os, const char *arch, const char *variant)
+{
+	ccp_platform w, h;
+	ccp_err e = CCP_ERR_INIT;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.os, sizeof(h.os), "%s", os);
+	snprintf(h.architecture, sizeof(h.architecture), "%s", arch);
+	snprintf(h.variant, sizeof(h.variant), "%s", variant);
+	CHECK(ccp_platform_parse(&w, want, &e) == 0);
+	return ccp_platform_match(&w, &h);
+}
+
+static void test_match(void)
+{
+	CHECK(match("linux/amd64", "linux", "amd64", ""));
+	CHECK(match("linux/amd64", "linux", "x86_64", ""));   /* configs are normalised too */
+	CHECK(match("linux/arm64", "linux", "arm64", "v8"));
+	CHECK(match("linux/arm64", "Linux", "aarch64", ""));
+	CHECK(match("linux/amd64/v3", "linux", "amd64", "v2")); /* an older variant runs */
+	CHECK(match("linux/arm/v7", "linux", "arm", "v6"));
+	CHECK(!match("linux/arm64", "linux", "amd64", ""));
+	CHECK(!match("linux/amd64", "linux", "arm64", ""));
+	CHECK(!match("linux/amd64", "linux", "amd64", "v3"));   /* a newer one does not */
+	CHECK(!match("linux/arm/v6", "linux", "arm", "v7"));
+	CHECK(!match("linux/amd64", "windows", "amd64", ""));
+	CHECK(!match("linux/arm64", "linux", "arm", "v7"));     /* no fallback across architectures */
+}
+
 int main(void)
 {
 	test_parse();
 	test_str_and_host();
 	test_select();
 	test_select_message();
+	test_match();
 	return test_summary();
 }
