@@ -342,7 +342,7 @@ static void *timer_thread(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->timer_exit) {
-		struct timespec now;
+		struct timespec now, until;
 		svc_request *next = NULL;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -362,9 +362,14 @@ static void *timer_thread(void *arg)
 			conn_unref_locked(c);
 			continue;
 		}
-		if (next)
-			pthread_cond_timedwait(&s->cond, &s->lock, &next->deadline);
-		else
+		if (next) {
+			/*
+			 * A copy: the wait reads its deadline after releasing the lock, when request_end
+			 * may already have freed next.
+			 */
+			until = next->deadline;
+			pthread_cond_timedwait(&s->cond, &s->lock, &until);
+		} else
 			pthread_cond_wait(&s->cond, &s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
