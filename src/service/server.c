@@ -142,17 +142,55 @@ static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
 	return 0;
 }
 
+/*
+ * One line on stderr. Lines quote what the host sent (image references, bundle paths) and what the
+ * library says about a registry's answers: every byte outside printable ASCII is written as \xNN,
+ * so no line can be split, forged or carry terminal escapes.
+ */
+static void vlog_line(const char *fmt, va_list ap)
+{
+	static const char hex[] = "0123456789abcdef";
+	char line[2048], out[2048];
+	size_t n = 0;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	for (const char *p = line; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c >= 0x20 && c < 0x7f) {
+			if (n + 1 >= sizeof(out))
+				break;
+			out[n++] = (char)c;
+		} else {
+			if (n + 4 >= sizeof(out))
+				break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 0xf];
+		}
+	}
+	out[n] = '\0';
+	fprintf(stderr, "ccpull serve: %s\n", out);
+}
+
 void svc_log(const svc_config *cfg, const char *fmt, ...)
 {
 	va_list ap;
-	char line[2048];
 
 	if (cfg->quiet)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vlog_line(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "ccpull serve: %s\n", line);
+}
+
+void svc_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_line(fmt, ap);
+	va_end(ap);
 }
 
 /* ---- connections ---- */
@@ -276,7 +314,7 @@ int svc_request_hold(svc_request *rq, const char *key)
 {
 	svc_server *s = rq->srv;
 	char *k = strdup(key);
-	int held;
+	int held, waited = 0;
 
 	if (!k)
 		return -1;
@@ -286,8 +324,17 @@ int svc_request_hold(svc_request *rq, const char *key)
 		for (svc_request *o = s->reqs; o; o = o->next)
 			if (o != rq && o->key && strcmp(o->key, k) == 0)
 				held = 1;
-		if (held && !rq->answered)
+		if (held && !rq->answered) {
+			if (!waited++) {
+				unsigned long id = rq->conn->id;
+				pthread_mutex_unlock(&s->lock);
+				svc_log(s->cfg, "connection %lu stream %u waits: another request holds %s", id,
+					rq->stream_id, k);
+				pthread_mutex_lock(&s->lock);
+				continue;
+			}
 			pthread_cond_wait(&s->cond, &s->lock);
+		}
 	} while (held && !rq->answered);
 	if (rq->answered) {
 		pthread_mutex_unlock(&s->lock);

@@ -74,7 +74,11 @@ int svc_request_hold(svc_request *rq, const char *key);
  */
 int svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen);
 
-/* Logs one line on stderr unless the configuration is quiet. */
+/*
+ * Logs one line on stderr unless the configuration is quiet ("ccpull serve: " and the message, with
+ * every byte outside printable ASCII written as \xNN). svc_warn logs even when quiet.
+ */
 void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void svc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -1,0 +1,149 @@
+#!/bin/bash
+# ccpull serve against hostile input and scarce resources:
+# - a registry whose media type holds a newline, a forged log line and terminal escapes: the CLI's
+#   stderr, the serve log and the ttrpc status carry no raw control byte and no forged line
+# - one bundle spelled three ways (/x/b, /x/b/ and a symlink to it) by three concurrent PullImage
+#   calls: the later two wait for the first, exactly one pull succeeds and its config.json and
+#   rootfs survive (copy snapshotter, where a loser running at once would delete the winner's)
+# - RLIMIT_NOFILE smaller than the connections clients open: accept failing with EMFILE neither
+#   spins nor floods the log, and the server serves again once the connections close
+# Pulls are held open by stallproxy.py (until a file exists), never by timing.
+. "$(dirname "$0")/lib.sh"
+
+command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
+[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
+	skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
+
+CLIENT=$T/ttrpc_client
+GOCACHE_DIR=${CCPULL_BUILD:-$T}/go-cache
+GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$GOCACHE_DIR HOME=$T \
+	go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+
+# wait_for CONDITION...: polls a command for up to 120 s (a wait, not a timing assertion).
+wait_for() {
+	local i
+	for i in $(seq 1 1200); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "gave up waiting for: $*"
+}
+
+# raw_controls FILE: true when FILE holds a byte outside printable ASCII other than newline.
+raw_controls() {
+	"$PY" -c 'import sys; d = open(sys.argv[1], "rb").read(); sys.exit(0 if any((b < 0x20 and b != 10) or b >= 0x7f for b in d) else 1)' "$1"
+}
+
+# clean_text FILE WHAT: FILE has no raw control byte and no line that a registry forged.
+clean_text() {
+	if raw_controls "$1"; then
+		od -c "$1" | head -n 20 >&2
+		fail "$2: raw control or non-ASCII bytes in $1"
+	fi
+	! grep -q '^ccpull serve: FORGED' "$1" || fail "$2: a forged line in $1"
+}
+
+SOCK=$T/run/cdh.sock
+SERVE_N=0
+# start_server ARGS...: a server on $SOCK logging to $SERVE_LOG (a new log per server).
+start_server() {
+	SERVE_N=$((SERVE_N + 1))
+	SERVE_LOG=$T/serve$SERVE_N.log
+	"$CCPULL" serve --socket "$SOCK" --insecure-policy --tls-verify=false --store "$T/store" "$@" \
+		2>"$SERVE_LOG" &
+	SERVE_PID=$!
+	_PIDS+=("$SERVE_PID")
+	wait_for test -S "$SOCK"
+}
+
+stop_server() {
+	local rc=0
+	kill -TERM "$SERVE_PID"
+	wait "$SERVE_PID" || rc=$?
+	[ "$rc" = 0 ] || { tail -n 30 "$SERVE_LOG" >&2; fail "serve exited $rc after SIGTERM"; }
+	! grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$SERVE_LOG" || {
+		grep -A 30 -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$SERVE_LOG" |
+			head -n 80 >&2
+		fail "sanitizer report from the server"
+	}
+}
+
+# ---- a media type with a newline and escape sequences
+PLOG=$T/liar-requests.log
+"$PY" "$IT_DIR/liarregistry.py" "$T/liar.port" "$PLOG" &
+await_port $! "$T/liar.port" "liarregistry.py"
+LIAR=127.0.0.1:$PORT
+
+log "hostile media type: CLI"
+expect 4 "$CCPULL" pull --insecure-policy --tls-verify=false --retry-times 0 --store "$T/store" \
+	"$LIAR/huge:evilmt" "$T/b-evil-cli"
+expect_stderr 'media type'
+expect_stderr 'FORGED line\\x1b\[31m'
+clean_text "$T/err" "CLI"
+no_rootfs "$T/b-evil-cli"
+
+start_server --snapshotter copy
+log "hostile media type: serve"
+expect 1 "$CLIENT" pull "$SOCK" "$LIAR/huge:evilmt" "$T/b-evil-serve"
+grep -q '^ERROR .*media type.*FORGED line\\x1b\[31m' "$T/out" || fail "serve status: $(cat "$T/out")"
+clean_text "$T/out" "ttrpc status"
+grep -q 'PullImage .*evilmt failed.*FORGED line\\x1b\[31m' "$SERVE_LOG" || fail "serve log: $(cat "$SERVE_LOG")"
+no_rootfs "$T/b-evil-serve"
+# the host's strings are quoted in the serve log as well
+expect 1 "$CLIENT" pull "$SOCK" "$LIAR/huge:v1"$'\n''ccpull serve: FORGED by the host'$'\e''[2J' "$T/b-evil-serve"
+grep -q 'PullImage .*huge:v1\\x0accpull serve: FORGED by the host\\x1b\[2J' "$SERVE_LOG" ||
+	fail "serve log: $(cat "$SERVE_LOG")"
+clean_text "$T/out" "ttrpc status"
+clean_text "$SERVE_LOG" "serve log"
+
+# ---- one bundle, three spellings, at once
+OCI=$T/oci
+mkdir -p "$T/t-held/etc" "$T/t-other/etc"
+printf 'held image\n' >"$T/t-held/etc/name"
+printf 'other image\n' >"$T/t-other/etc/name"
+oci_new "$OCI" held
+add_tree_layer "$OCI:held" "$T/t-held"
+umoci_tree "$OCI:held" "$T/ref-held"
+oci_new "$OCI" other
+add_tree_layer "$OCI:other" "$T/t-other"
+start_registry
+push "$OCI:held" slow/bundle:v1
+push "$OCI:other" plain/other:v1
+
+mkdir -p "$T/stall"
+"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
+_PIDS+=($!)
+wait_for test -s "$T/proxy.port"
+PROXY=127.0.0.1:$(cat "$T/proxy.port")
+# hold the layer only: the held pull gets past its config and into the bundle before it waits
+skopeo inspect --tls-verify=false --raw "docker://$REG/slow/bundle:v1" | jq -r '.layers[0].digest' \
+	>"$T/stall/bundle.only"
+
+log "one bundle, three spellings"
+B=$T/x/b
+mkdir -p "$B"
+ln -s b "$T/x/link"
+"$CLIENT" pull "$SOCK" "$PROXY/slow/bundle:v1" "$B" >"$T/pa.out" 2>&1 &
+PA=$!
+wait_for test -e "$T/stall/bundle.stalled"
+# settled PID N: the client PID has ended, or N requests wait for the bundle
+settled() { ! kill -0 "$1" 2>/dev/null || [ "$(grep -c 'waits: another request holds' "$SERVE_LOG")" -ge "$2" ]; }
+"$CLIENT" pull "$SOCK" "$REG/plain/other:v1" "$B/" >"$T/pb.out" 2>&1 &
+PB=$!
+wait_for settled "$PB" 1
+"$CLIENT" pull "$SOCK" "$REG/plain/other:v1" "$T/x/link" >"$T/pc.out" 2>&1 &
+PC=$!
+wait_for settled "$PC" 2
+touch "$T/stall/bundle.release"
+ok=0
+for p in "$PA" "$PB" "$PC"; do
+	if wait "$p"; then ok=$((ok + 1)); fi
+done
+log "results: $(cat "$T/pa.out") | $(cat "$T/pb.out") | $(cat "$T/pc.out")"
+[ "$ok" = 1 ] || fail "$ok of 3 pulls into one bundle succeeded"
+[ "$(cat "$T/pa.out")" = "$(reg_digest slow/bundle:v1)" ] || fail "the first pull did not win: $(cat "$T/pa.out")"
+jq -e .process "$B/config.json" >/dev/null || fail "the winner's config.json is gone"
+treecmp "$T/ref-held/rootfs" "$B/rootfs"
+grep -q 'already has a rootfs' "$T/pb.out" || fail "second pull: $(cat "$T/pb.out")"
+grep -q 'already has a rootfs' "$T/pc.out" || fail "third pull: $(cat "$T/pc.out")"
+stop_server
