@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -62,6 +63,13 @@ struct svc_server {
 	unsigned long next_conn_id;
 	size_t n_workers;     /* connection and request threads started and not yet joined */
 	struct svc_worker *exited; /* finished workers waiting to be joined */
+	/* the accepting thread's own */
+	size_t nofile, fd_reserve; /* the soft RLIMIT_NOFILE; descriptors kept free for pulls */
+	unsigned long refused;     /* connections refused since the last one accepted */
+	unsigned long starved;     /* accepts that failed for want of descriptors, since then */
+	long backoff_ms;           /* the current pause after such a failure; 0 after an accept */
+	int paused;                /* the listening socket is not watched until resume */
+	struct timespec resume;    /* CLOCK_MONOTONIC */
 };
 
 /*
@@ -603,29 +611,96 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
-static void accept_one(svc_server *s, int listen_fd)
+/*
+ * File descriptors. Each connection holds one; a pull holds a few of its own plus one per layer it
+ * has completed, up to CCP_LAYERS_MAX. At start the soft RLIMIT_NOFILE is raised towards
+ * NOFILE_WANT (within the hard limit); a connection is refused when accepting it would leave fewer
+ * than fd_reserve descriptors for the pulls. When accept fails for want of descriptors or memory the
+ * listening socket is left alone for a growing pause (clients wait in the backlog) instead of
+ * failing again at once, and each of these episodes is logged once, not once per connection.
+ */
+#define NOFILE_WANT 65536
+#define FD_RESERVE_MAX 1024
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+static void nofile_setup(svc_server *s)
+{
+	struct rlimit rl;
+
+	s->nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < NOFILE_WANT) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_WANT ? NOFILE_WANT : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				getrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	s->nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > NOFILE_WANT ? NOFILE_WANT : (size_t)rl.rlim_cur;
+	s->fd_reserve = s->nofile / 4 < FD_RESERVE_MAX ? s->nofile / 4 : FD_RESERVE_MAX;
+	if (s->nofile < NOFILE_WANT / 16)
+		svc_warn("RLIMIT_NOFILE is %zu: connections are refused while fewer than %zu descriptors are free "
+			 "for pulls", s->nofile, s->fd_reserve);
+}
+
+/* Logs the first refusal of an episode (which ends when a connection is accepted). */
+static void refusing(svc_server *s, const char *why)
+{
+	if (!s->refused++)
+		svc_warn("refusing new connections: %s", why);
+}
+
+/* 0: a connection was accepted or refused; -1: accept has no descriptor or memory to give, pause. */
+static int accept_one(svc_server *s, int listen_fd)
 {
 	struct timeval tv = { SEND_TIMEOUT_SEC, 0 };
 	svc_conn *c;
+	size_t n_conns;
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			fprintf(stderr, "ccpull serve: accept: %s\n", strerror(errno));
-		return;
+		int err = errno;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+			if (!s->starved++)
+				svc_warn("accept: %s: pausing new connections until descriptors are free",
+					 strerror(err));
+			return -1;
+		}
+		if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+			svc_warn("accept: %s", strerror(err));
+		return 0;
 	}
 	pthread_mutex_lock(&s->lock);
-	if (s->n_conns >= s->max_conns) {
-		pthread_mutex_unlock(&s->lock);
-		fprintf(stderr, "ccpull serve: refusing a connection: %zu connections already open\n", s->max_conns);
-		close(fd);
-		return;
-	}
+	n_conns = s->n_conns;
 	pthread_mutex_unlock(&s->lock);
+	if (n_conns >= s->max_conns) {
+		char why[96];
+		snprintf(why, sizeof(why), "%zu connections already open", s->max_conns);
+		refusing(s, why);
+		close(fd);
+		return 0;
+	}
+	/* descriptors are handed out lowest first: fd >= N means N are in use */
+	if (n_conns && (size_t)fd + s->fd_reserve >= s->nofile) {
+		char why[160];
+		snprintf(why, sizeof(why), "%zu of %zu file descriptors in use, %zu kept for pulls", (size_t)fd + 1,
+			 s->nofile, s->fd_reserve);
+		refusing(s, why);
+		close(fd);
+		return 0;
+	}
+	if (s->refused || s->starved) {
+		svc_warn("accepting connections again (%lu refused, %lu accepts failed meanwhile)", s->refused,
+			 s->starved);
+		s->refused = s->starved = 0;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (!(c = calloc(1, sizeof(*c)))) {
 		close(fd);
-		return;
+		return -1;
 	}
 	c->srv = s;
 	c->fd = fd;
@@ -638,13 +713,14 @@ static void accept_one(svc_server *s, int listen_fd)
 	s->n_conns++;
 	pthread_mutex_unlock(&s->lock);
 	if (worker_start(s, conn_thread, c) != 0) {
-		fprintf(stderr, "ccpull serve: cannot start a connection thread\n");
+		svc_warn("cannot start a connection thread");
 		pthread_mutex_lock(&s->lock);
 		s->conns = c->next;
 		s->n_conns--;
 		conn_unref_locked(c);
 		pthread_mutex_unlock(&s->lock);
 	}
+	return 0;
 }
 
 int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
@@ -671,8 +747,26 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 		return -1;
 	}
 
+	nofile_setup(&s);
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int timeout = -1;
+		nfds_t watch = 2;
+
+		if (s.paused) {
+			/* only the signal is watched until the pause ends */
+			struct timespec now;
+			long left;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left = (long)(s.resume.tv_sec - now.tv_sec) * 1000 +
+			       (s.resume.tv_nsec - now.tv_nsec + 999999) / 1000000;
+			if (left > 0) {
+				timeout = (int)left;
+				watch = 1;
+			} else {
+				s.paused = 0;
+			}
+		}
+		if (poll(pfd, watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "ccpull serve: poll: %s\n", strerror(errno));
@@ -688,8 +782,23 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 			svc_log(cfg, "signal %u: no new connections; finishing the requests in flight", si.ssi_signo);
 			break;
 		}
-		if (pfd[1].revents)
-			accept_one(&s, listen_fd);
+		if (watch == 2 && pfd[1].revents) {
+			if (accept_one(&s, listen_fd) != 0) {
+				s.paused = 1;
+				s.backoff_ms = s.backoff_ms ? s.backoff_ms * 2 : BACKOFF_MIN_MS;
+				if (s.backoff_ms > BACKOFF_MAX_MS)
+					s.backoff_ms = BACKOFF_MAX_MS;
+				clock_gettime(CLOCK_MONOTONIC, &s.resume);
+				s.resume.tv_sec += s.backoff_ms / 1000;
+				s.resume.tv_nsec += (long)(s.backoff_ms % 1000) * 1000000;
+				if (s.resume.tv_nsec >= 1000000000) {
+					s.resume.tv_sec++;
+					s.resume.tv_nsec -= 1000000000;
+				}
+			} else {
+				s.backoff_ms = 0;
+			}
+		}
 	}
 
 	/* drain: answer what is in flight, then close every connection */

@@ -147,3 +147,54 @@ treecmp "$T/ref-held/rootfs" "$B/rootfs"
 grep -q 'already has a rootfs' "$T/pb.out" || fail "second pull: $(cat "$T/pb.out")"
 grep -q 'already has a rootfs' "$T/pc.out" || fail "third pull: $(cat "$T/pc.out")"
 stop_server
+
+# ---- more connections than file descriptors
+log "RLIMIT_NOFILE 32, 60 connections"
+cat >"$T/hold.py" <<'PY'
+import os, socket, sys, time
+sock, n, ready, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+held = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(sock)
+    except BlockingIOError:
+        pass  # the backlog is full: the socket stays pending
+    held.append(s)
+open(ready, "w").close()
+while not os.path.exists(release):
+    time.sleep(0.1)
+for s in held:
+    s.close()
+PY
+# the hard limit as well, so that the server cannot raise its soft limit past it
+(
+	ulimit -n 32
+	exec "$CCPULL" serve --socket "$SOCK" --insecure-policy --tls-verify=false --store "$T/store" \
+		--snapshotter copy 2>"$T/serve-nofile.log"
+) &
+SERVE_PID=$!
+SERVE_LOG=$T/serve-nofile.log
+_PIDS+=("$SERVE_PID")
+wait_for test -S "$SOCK"
+"$PY" "$T/hold.py" "$SOCK" 60 "$T/held.ready" "$T/held.release" &
+HOLD=$!
+_PIDS+=("$HOLD")
+wait_for test -e "$T/held.ready"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVE_PID/stat"; }
+# a server that retries a failing accept at once burns a whole core; an idle one next to nothing
+C0=$(cpu_ticks)
+sleep 3
+C1=$(cpu_ticks)
+HZ=$(getconf CLK_TCK)
+log "CPU over 3 s with the descriptors exhausted: $((C1 - C0)) ticks of 1/$HZ s"
+[ $((C1 - C0)) -le $((HZ / 2)) ] || { tail -n 5 "$SERVE_LOG" >&2; fail "serve spins: $((C1 - C0)) ticks in 3 s"; }
+lines=$(grep -cE 'accept|refus' "$SERVE_LOG" || true)
+[ "$lines" -le 4 ] || { head -n 10 "$SERVE_LOG" >&2; fail "serve logged $lines lines about connections it could not take"; }
+touch "$T/held.release"
+wait "$HOLD"
+expect 0 "$CLIENT" pull "$SOCK" "$REG/plain/other:v1" "$T/b-after"
+[ "$(cat "$T/out")" = "$(reg_digest plain/other:v1)" ] || fail "after the descriptors came back: $(cat "$T/out")"
+log "$(grep -E 'accept|refus|NOFILE' "$SERVE_LOG" | head -n 5)"
+stop_server
