@@ -20,6 +20,7 @@
 #define DEFAULT_MAX_REQUESTS 32
 #define DEFAULT_MAX_REQUESTS_PER_CONNECTION 16
 #define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
+#define FRAME_TIMEOUT_SEC 10 /* a frame, once begun, arrives whole within this (a unix socket) */
 
 static const svc_method *const methods[] = { &svc_image_pull_method };
 
@@ -33,6 +34,9 @@ struct svc_conn {
 	pthread_mutex_t wlock;  /* one frame at a time on the socket */
 	size_t refs;            /* the reader thread and each request in flight; under srv->lock */
 	size_t inflight;        /* under srv->lock */
+	int in_frame;           /* a frame has begun and not yet fully arrived; under srv->lock */
+	int evicted;            /* shut down to make room; under srv->lock */
+	struct timespec idle_since; /* CLOCK_MONOTONIC, the end of the last frame; under srv->lock */
 	unsigned long id;
 };
 
@@ -58,6 +62,7 @@ struct svc_server {
 	int stopping;         /* SIGTERM: no new requests */
 	int timer_exit;
 	size_t n_conns, n_reqs;
+	size_t n_evicted;     /* connections shut down to make room whose reader has not ended yet */
 	svc_conn *conns;      /* connections whose reader runs */
 	svc_request *reqs;    /* requests in flight */
 	unsigned long next_conn_id;
@@ -66,7 +71,7 @@ struct svc_server {
 	/* the accepting thread's own */
 	size_t nofile, fd_reserve; /* the soft RLIMIT_NOFILE; descriptors kept free for pulls */
 	unsigned long refused;     /* connections refused since the last one accepted */
-	unsigned long starved;     /* accepts that failed for want of descriptors, since then */
+	unsigned long starved;     /* accepts paused (no descriptor, no memory, no slot), since then */
 	long backoff_ms;           /* the current pause after such a failure; 0 after an accept */
 	int paused;                /* the listening socket is not watched until resume */
 	struct timespec resume;    /* CLOCK_MONOTONIC */
@@ -247,13 +252,32 @@ static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *m
 	return r;
 }
 
-/* 0: n bytes read; 1: clean end of stream before the first byte; -1: error or a short read. */
-static int read_full(int fd, uint8_t *p, size_t n)
+/*
+ * 0: n bytes read; 1: clean end of stream before the first byte; -1: error or a short read; -2: the
+ * deadline (CLOCK_MONOTONIC; NULL: none) passed first.
+ */
+static int read_full(int fd, uint8_t *p, size_t n, const struct timespec *deadline)
 {
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
+		ssize_t r;
+		if (deadline) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			struct timespec now;
+			long left;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+			       (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+			if (left <= 0)
+				return -2;
+			r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+			if (r < 0 && errno != EINTR)
+				return -1;
+			if (r <= 0)
+				continue;
+		}
+		r = read(fd, p + got, n - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -265,14 +289,15 @@ static int read_full(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
-static int discard(int fd, uint32_t n)
+static int discard(int fd, uint32_t n, const struct timespec *deadline)
 {
 	uint8_t buf[16384];
 
 	while (n) {
 		size_t k = n < sizeof(buf) ? n : sizeof(buf);
-		if (read_full(fd, buf, k) != 0)
-			return -1;
+		int r = read_full(fd, buf, k, deadline);
+		if (r != 0)
+			return r == -2 ? -2 : -1;
 		n -= (uint32_t)k;
 	}
 	return 0;
@@ -542,19 +567,38 @@ static void *conn_thread(void *arg)
 		ttrpc_header h;
 		uint8_t *data;
 		Ttrpc__Request *req;
-		int r = read_full(c->fd, hb, sizeof(hb));
+		struct timespec deadline;
+		int r;
+
+		pthread_mutex_lock(&s->lock);
+		if (c->in_frame) {
+			c->in_frame = 0;
+			clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* between frames a connection may stay idle; a frame, once begun, has a bounded time */
+		r = read_full(c->fd, hb, 1, NULL);
 
 		if (r != 0) {
 			if (r < 0)
 				why = "cut off in a frame header";
 			break;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += FRAME_TIMEOUT_SEC;
+		pthread_mutex_lock(&s->lock);
+		c->in_frame = 1;
+		pthread_mutex_unlock(&s->lock);
+		if ((r = read_full(c->fd, hb + 1, sizeof(hb) - 1, &deadline)) != 0) {
+			why = r == -2 ? "a frame header did not arrive in time" : "cut off in a frame header";
+			break;
+		}
 		ttrpc_header_decode(&h, hb);
 		if (h.length > TTRPC_DATA_MAX) {
 			/* as ttrpc does: skip the data, refuse that stream, keep the connection */
 			char msg[128];
-			if (discard(c->fd, h.length) != 0) {
-				why = "cut off in an oversized frame";
+			if ((r = discard(c->fd, h.length, &deadline)) != 0) {
+				why = r == -2 ? "an oversized frame did not arrive in time" : "cut off in an oversized frame";
 				break;
 			}
 			snprintf(msg, sizeof(msg), "message length %u exceeds the maximum message size of %u", h.length,
@@ -567,11 +611,12 @@ static void *conn_thread(void *arg)
 			why = "out of memory";
 			break;
 		}
-		if (read_full(c->fd, data, h.length) != 0) {
+		if ((r = read_full(c->fd, data, h.length, &deadline)) != 0) {
 			free(data);
-			why = "cut off in a frame";
+			why = r == -2 ? "a frame did not arrive in time" : "cut off in a frame";
 			break;
 		}
+
 		if (h.type != TTRPC_TYPE_REQUEST) {
 			/* unary only: data frames and unknown types are ignored, as ttrpc servers do */
 			free(data);
@@ -605,6 +650,8 @@ static void *conn_thread(void *arg)
 		}
 	}
 	s->n_conns--;
+	if (c->evicted)
+		s->n_evicted--;
 	conn_unref_locked(c);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
@@ -659,8 +706,35 @@ static int accept_one(svc_server *s, int listen_fd)
 	struct timeval tv = { SEND_TIMEOUT_SEC, 0 };
 	svc_conn *c;
 	size_t n_conns;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd;
 
+	/*
+	 * All slots taken: the connection idle the longest (no frame begun, no request in flight) makes
+	 * room; when every connection is busy, new ones wait in the backlog (a frame begun is bounded
+	 * by FRAME_TIMEOUT_SEC, a request by its pull).
+	 */
+	pthread_mutex_lock(&s->lock);
+	if (s->n_conns - s->n_evicted >= s->max_conns) {
+		svc_conn *idle = NULL;
+		for (svc_conn *o = s->conns; o; o = o->next)
+			if (!o->in_frame && !o->inflight && !o->evicted &&
+			    (!idle || timespec_before(&o->idle_since, &idle->idle_since)))
+				idle = o;
+		if (!idle) {
+			pthread_mutex_unlock(&s->lock);
+			if (!s->starved++)
+				svc_warn("all %zu connections are busy: new connections wait", s->max_conns);
+			return -1;
+		}
+		idle->evicted = 1;
+		s->n_evicted++;
+		shutdown(idle->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&s->lock);
+		svc_log(s->cfg, "connection %lu: closed, idle, to make room for a new connection", idle->id);
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
@@ -676,13 +750,6 @@ static int accept_one(svc_server *s, int listen_fd)
 	pthread_mutex_lock(&s->lock);
 	n_conns = s->n_conns;
 	pthread_mutex_unlock(&s->lock);
-	if (n_conns >= s->max_conns) {
-		char why[96];
-		snprintf(why, sizeof(why), "%zu connections already open", s->max_conns);
-		refusing(s, why);
-		close(fd);
-		return 0;
-	}
 	/* descriptors are handed out lowest first: fd >= N means N are in use */
 	if (n_conns && (size_t)fd + s->fd_reserve >= s->nofile) {
 		char why[160];
@@ -693,7 +760,7 @@ static int accept_one(svc_server *s, int listen_fd)
 		return 0;
 	}
 	if (s->refused || s->starved) {
-		svc_warn("accepting connections again (%lu refused, %lu accepts failed meanwhile)", s->refused,
+		svc_warn("accepting connections again (%lu refused, %lu paused accepts meanwhile)", s->refused,
 			 s->starved);
 		s->refused = s->starved = 0;
 	}
@@ -705,6 +772,7 @@ static int accept_one(svc_server *s, int listen_fd)
 	c->srv = s;
 	c->fd = fd;
 	c->refs = 1;
+	clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_lock(&s->lock);
 	c->id = ++s->next_conn_id;

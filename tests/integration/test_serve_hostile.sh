@@ -7,6 +7,8 @@
 #   rootfs survive (copy snapshotter, where a loser running at once would delete the winner's)
 # - RLIMIT_NOFILE smaller than the connections clients open: accept failing with EMFILE neither
 #   spins nor floods the log, and the server serves again once the connections close
+# - 64 connections that begin a frame and stop, or that stay idle, do not lock other clients out: a
+#   begun frame has 10 s to arrive, an idle connection makes room for a new one
 # Pulls are held open by stallproxy.py (until a file exists), never by timing.
 . "$(dirname "$0")/lib.sh"
 
@@ -153,6 +155,8 @@ log "RLIMIT_NOFILE 32, 60 connections"
 cat >"$T/hold.py" <<'PY'
 import os, socket, sys, time
 sock, n, ready, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+# with a fifth argument: each connection sends the first 5 bytes of a 10-byte frame header
+partial = len(sys.argv) > 5
 held = []
 for _ in range(n):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -161,6 +165,8 @@ for _ in range(n):
         s.connect(sock)
     except BlockingIOError:
         pass  # the backlog is full: the socket stays pending
+    if partial:
+        s.send(b"\x00\x00\x00\x10\x00")
     held.append(s)
 open(ready, "w").close()
 while not os.path.exists(release):
@@ -197,4 +203,32 @@ wait "$HOLD"
 expect 0 "$CLIENT" pull "$SOCK" "$REG/plain/other:v1" "$T/b-after"
 [ "$(cat "$T/out")" = "$(reg_digest plain/other:v1)" ] || fail "after the descriptors came back: $(cat "$T/out")"
 log "$(grep -E 'accept|refus|NOFILE' "$SERVE_LOG" | head -n 5)"
+stop_server
+
+# ---- connections that take every slot
+log "64 connections idle, then 64 that begin a frame and stop"
+start_server --snapshotter copy
+rm -f "$T/held.ready" "$T/held.release"
+"$PY" "$T/hold.py" "$SOCK" 64 "$T/held.ready" "$T/held.release" &
+HOLD=$!
+_PIDS+=("$HOLD")
+wait_for test -e "$T/held.ready"
+expect 0 "$CLIENT" pull "$SOCK" "$REG/plain/other:v1" "$T/b-idle"
+[ "$(cat "$T/out")" = "$(reg_digest plain/other:v1)" ] || fail "past 64 idle connections: $(cat "$T/out")"
+grep -q 'idle, to make room for a new connection' "$SERVE_LOG" || fail "no idle connection made room"
+touch "$T/held.release"
+wait "$HOLD"
+rm -f "$T/held.ready" "$T/held.release"
+"$PY" "$T/hold.py" "$SOCK" 64 "$T/held.ready" "$T/held.release" partial &
+HOLD=$!
+_PIDS+=("$HOLD")
+wait_for test -e "$T/held.ready"
+# the pull waits in the backlog until the begun frames run out of time (a wait, not a measure)
+expect 0 "$CLIENT" pull "$SOCK" "$REG/plain/other:v1" "$T/b-partial"
+[ "$(cat "$T/out")" = "$(reg_digest plain/other:v1)" ] || fail "past 64 begun frames: $(cat "$T/out")"
+wait_for grep -q 'a frame header did not arrive in time' "$SERVE_LOG"
+touch "$T/held.release"
+wait "$HOLD"
+lines=$(grep -cE 'accept|refus|busy' "$SERVE_LOG" || true)
+[ "$lines" -le 4 ] || { head -n 20 "$SERVE_LOG" >&2; fail "serve logged $lines lines about connections it could not take"; }
 stop_server
