@@ -6,7 +6,9 @@
  * Threads: the caller's thread accepts connections; each connection has a reader thread; each
  * request runs on a thread of its own (bounded per connection and in total), so requests on one
  * connection are served concurrently; a timer thread answers DEADLINE_EXCEEDED when a request's
- * timeout_nano passes. Each pull uses its own ccp_context.
+ * timeout_nano passes. Each pull uses its own ccp_context. A frame once begun has a bounded time to
+ * arrive; when every connection slot is taken the longest-idle connection makes room, or new clients
+ * wait in the backlog; accepts pause (rather than spin) when file descriptors run out (server.c).
  */
 #ifndef CCP_SERVICE_SERVICE_H
 #define CCP_SERVICE_SERVICE_H
