@@ -1,13 +1,16 @@
 #!/bin/bash
 # The test command: configures and builds ccpull twice, build/ (normal) and build-asan/
 # (AddressSanitizer + UBSan), and runs the whole ctest suite (unit, conformance, fuzz corpus replay,
-# integration against a real registry on 127.0.0.1) in both. Exits non-zero if anything fails.
+# integration against a real registry on 127.0.0.1) in both; then builds build-tsan/
+# (ThreadSanitizer) and runs the threaded part there: serve, pulls (layers in parallel) and
+# concurrent pulls. Exits non-zero if anything fails.
 #
 # Run as root (the integration tests set file owners and create device nodes; without root they
 # are skipped). Environment: JOBS (build parallelism, default: number of CPUs), CTEST_JOBS
 # (default 2), CCPULL_WERROR=ON to turn warnings into errors, CTEST_ARGS (extra ctest arguments,
-# e.g. "-L integration"). With CI=true (set by .ci/run) a test that skips (exit 77) fails the run
-# unless tests/skip-allowlist names it with its reason.
+# e.g. "-L integration"; not applied to the TSan phase), TSAN_TESTS (the ctest regex of that phase;
+# empty skips it). With CI=true (set by .ci/run) a test that skips (exit 77) fails the run unless
+# tests/skip-allowlist names it with its reason.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +69,24 @@ if ! lsan_out=$("$SRC/build-asan/ccpull" --version 2>&1) && grep -q LeakSanitize
 fi
 run_config build-asan -DCCPULL_SANITIZE=ON
 
+# ThreadSanitizer: the tests that run threads against each other (serve's connection, request and
+# timer threads; the layers of a pull in parallel; pulls sharing a store). A report makes the
+# process exit 66, which fails its test. No suppressions: none has been needed (the system's
+# libcurl, OpenSSL and gpgme are not instrumented, so TSan sees only our side of them).
+TSAN_TESTS=${TSAN_TESTS-'^integration_test_(serve.*|pull_.*|concurrent|many_layers|store_reuse|kbs_contexts)$'}
+if [ -n "$TSAN_TESTS" ]; then
+	echo "=== $SRC/build-tsan: configure and build"
+	cmake -S "$SRC" -B "$SRC/build-tsan" -DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" -DCCPULL_SANITIZE=thread
+	cmake --build "$SRC/build-tsan" -j "$JOBS"
+	echo "=== $SRC/build-tsan: ctest -R '$TSAN_TESTS'"
+	if ! TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1 \
+		ctest --test-dir "$SRC/build-tsan" --output-on-failure -j "$CTEST_JOBS" -R "$TSAN_TESTS" \
+			--output-junit "$SRC/build-tsan/ctest.xml"; then
+		failed+=("$SRC/build-tsan")
+	fi
+	check_skips "$SRC/build-tsan" || failed+=("$SRC/build-tsan (skipped tests)")
+fi
+
 # Fuzzing: every harness built with clang + libFuzzer (ASan + UBSan) and fuzzed for FUZZ_SECONDS
 # (default 20) from its corpus; FUZZ_SECONDS=0 skips this phase.
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
@@ -77,4 +98,4 @@ if [ ${#failed[@]} -ne 0 ]; then
 	echo "tests/run.sh: FAILED in: ${failed[*]}" >&2
 	exit 1
 fi
-echo "tests/run.sh: all tests passed in build/ and build-asan/"
+echo "tests/run.sh: all tests passed in build/, build-asan/ and build-tsan/"

@@ -4,12 +4,15 @@
  */
 #include "service.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,10 +57,61 @@ static void undo(const svc_config *cfg, ccp_context *ctx, const ccp_pull_result 
 	if (snprintf(path, sizeof(path), "%s/config.json", bundle) < (int)sizeof(path))
 		unlink(path);
 	if (r != 0)
-		fprintf(stderr, "ccpull serve: could not undo the pull into %s: %s\n", bundle,
+		svc_warn("could not undo the pull into %s: %s", bundle,
 			ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : "cannot remove the rootfs");
 	else
 		svc_log(cfg, "pull into %s undone: nobody received its result", bundle);
+}
+
+/*
+ * The key that one pull at a time holds for a bundle: the directory the path resolves to, not the
+ * string, so that /x/b, /x/b/, /x//b and a symlink to /x/b are one bundle. The bundle directory
+ * need not exist yet (kata-agent makes it, ccp_pull makes it when missing): then its parent is
+ * resolved and the last name appended. The key names the parent by device and inode, so one
+ * directory reached through two mounts is one key as well. When nothing resolves, the pull fails
+ * anyway; the key is then the path as given.
+ */
+static int bundle_key(const char *path, char *key, size_t klen)
+{
+	char *full = realpath(path, NULL), *name, *copy = NULL;
+	struct stat st;
+	int n;
+
+	if (!full && errno == ENOENT && (copy = strdup(path))) {
+		/* "/x/b/" -> parent "/x", name "b" */
+		size_t len = strlen(copy);
+		while (len > 1 && copy[len - 1] == '/')
+			copy[--len] = '\0';
+		name = strrchr(copy, '/');
+		*name++ = '\0';
+		if (*name && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+			char *parent = realpath(copy[0] ? copy : "/", NULL);
+			size_t plen = parent ? strlen(parent) : 0;
+			if (parent && (full = malloc(plen + 1 + strlen(name) + 1)))
+				snprintf(full, plen + 1 + strlen(name) + 1, "%s/%s", strcmp(parent, "/") ? parent : "",
+					 name);
+			free(parent);
+		}
+	}
+	free(copy);
+	if (!full) {
+		n = snprintf(key, klen, "path %s", path);
+		return n < 0 || (size_t)n >= klen ? -1 : 0;
+	}
+	name = strrchr(full, '/');
+	if (name == full) {
+		/* "/" or "/b": the parent is the root */
+		n = stat("/", &st) == 0 ? snprintf(key, klen, "dir %ju:%ju/%s (%s)", (uintmax_t)st.st_dev,
+						   (uintmax_t)st.st_ino, name + 1, full)
+					: snprintf(key, klen, "path %s", full);
+	} else {
+		*name = '\0';
+		n = stat(full, &st) == 0 ? snprintf(key, klen, "dir %ju:%ju/%s (%s/%s)", (uintmax_t)st.st_dev,
+						    (uintmax_t)st.st_ino, name + 1, full, name + 1)
+					 : snprintf(key, klen, "path %s/%s", full, name + 1);
+	}
+	free(full);
+	return n < 0 || (size_t)n >= klen ? -1 : 0;
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -80,7 +134,7 @@ static void pull_image(svc_request *rq)
 	const uint8_t *payload;
 	uint8_t *buf = NULL;
 	size_t len;
-	char msg[1536];
+	char msg[1536], key[2 * PATH_MAX + 64];
 	int r;
 
 	payload = svc_request_payload(rq, &len);
@@ -92,8 +146,15 @@ static void pull_image(svc_request *rq)
 		svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage needs an image_url and an absolute bundle_path", NULL, 0);
 		goto out;
 	}
-	/* one pull at a time into a bundle (a retry after a timeout waits for the abandoned pull's undo) */
-	if (svc_request_hold(rq, in->bundle_path) != 0) {
+	/*
+	 * one pull at a time into a bundle directory, however the path spells it (a retry after a
+	 * timeout waits for the abandoned pull's undo)
+	 */
+	if (bundle_key(in->bundle_path, key, sizeof(key)) != 0) {
+		svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage: bundle_path too long", NULL, 0);
+		goto out;
+	}
+	if (svc_request_hold(rq, key) != 0) {
 		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		goto out;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #define DEFAULT_MAX_REQUESTS 32
 #define DEFAULT_MAX_REQUESTS_PER_CONNECTION 16
 #define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
+#define FRAME_TIMEOUT_SEC 10 /* a frame, once begun, arrives whole within this (a unix socket) */
 
 static const svc_method *const methods[] = { &svc_image_pull_method };
 
@@ -32,6 +34,9 @@ struct svc_conn {
 	pthread_mutex_t wlock;  /* one frame at a time on the socket */
 	size_t refs;            /* the reader thread and each request in flight; under srv->lock */
 	size_t inflight;        /* under srv->lock */
+	int in_frame;           /* a frame has begun and not yet fully arrived; under srv->lock */
+	int evicted;            /* shut down to make room; under srv->lock */
+	struct timespec idle_since; /* CLOCK_MONOTONIC, the end of the last frame; under srv->lock */
 	unsigned long id;
 };
 
@@ -57,11 +62,19 @@ struct svc_server {
 	int stopping;         /* SIGTERM: no new requests */
 	int timer_exit;
 	size_t n_conns, n_reqs;
+	size_t n_evicted;     /* connections shut down to make room whose reader has not ended yet */
 	svc_conn *conns;      /* connections whose reader runs */
 	svc_request *reqs;    /* requests in flight */
 	unsigned long next_conn_id;
 	size_t n_workers;     /* connection and request threads started and not yet joined */
 	struct svc_worker *exited; /* finished workers waiting to be joined */
+	/* the accepting thread's own */
+	size_t nofile, fd_reserve; /* the soft RLIMIT_NOFILE; descriptors kept free for pulls */
+	unsigned long refused;     /* connections refused since the last one accepted */
+	unsigned long starved;     /* accepts paused (no descriptor, no memory, no slot), since then */
+	long backoff_ms;           /* the current pause after such a failure; 0 after an accept */
+	int paused;                /* the listening socket is not watched until resume */
+	struct timespec resume;    /* CLOCK_MONOTONIC */
 };
 
 /*
@@ -142,17 +155,55 @@ static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
 	return 0;
 }
 
+/*
+ * One line on stderr. Lines quote what the host sent (image references, bundle paths) and what the
+ * library says about a registry's answers: every byte outside printable ASCII is written as \xNN,
+ * so no line can be split, forged or carry terminal escapes.
+ */
+static void vlog_line(const char *fmt, va_list ap)
+{
+	static const char hex[] = "0123456789abcdef";
+	char line[2048], out[2048];
+	size_t n = 0;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	for (const char *p = line; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c >= 0x20 && c < 0x7f) {
+			if (n + 1 >= sizeof(out))
+				break;
+			out[n++] = (char)c;
+		} else {
+			if (n + 4 >= sizeof(out))
+				break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 0xf];
+		}
+	}
+	out[n] = '\0';
+	fprintf(stderr, "ccpull serve: %s\n", out);
+}
+
 void svc_log(const svc_config *cfg, const char *fmt, ...)
 {
 	va_list ap;
-	char line[2048];
 
 	if (cfg->quiet)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vlog_line(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "ccpull serve: %s\n", line);
+}
+
+void svc_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_line(fmt, ap);
+	va_end(ap);
 }
 
 /* ---- connections ---- */
@@ -201,13 +252,32 @@ static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *m
 	return r;
 }
 
-/* 0: n bytes read; 1: clean end of stream before the first byte; -1: error or a short read. */
-static int read_full(int fd, uint8_t *p, size_t n)
+/*
+ * 0: n bytes read; 1: clean end of stream before the first byte; -1: error or a short read; -2: the
+ * deadline (CLOCK_MONOTONIC; NULL: none) passed first.
+ */
+static int read_full(int fd, uint8_t *p, size_t n, const struct timespec *deadline)
 {
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = read(fd, p + got, n - got);
+		ssize_t r;
+		if (deadline) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			struct timespec now;
+			long left;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left = (long)(deadline->tv_sec - now.tv_sec) * 1000 +
+			       (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
+			if (left <= 0)
+				return -2;
+			r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+			if (r < 0 && errno != EINTR)
+				return -1;
+			if (r <= 0)
+				continue;
+		}
+		r = read(fd, p + got, n - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -219,14 +289,15 @@ static int read_full(int fd, uint8_t *p, size_t n)
 	return 0;
 }
 
-static int discard(int fd, uint32_t n)
+static int discard(int fd, uint32_t n, const struct timespec *deadline)
 {
 	uint8_t buf[16384];
 
 	while (n) {
 		size_t k = n < sizeof(buf) ? n : sizeof(buf);
-		if (read_full(fd, buf, k) != 0)
-			return -1;
+		int r = read_full(fd, buf, k, deadline);
+		if (r != 0)
+			return r == -2 ? -2 : -1;
 		n -= (uint32_t)k;
 	}
 	return 0;
@@ -276,7 +347,7 @@ int svc_request_hold(svc_request *rq, const char *key)
 {
 	svc_server *s = rq->srv;
 	char *k = strdup(key);
-	int held;
+	int held, waited = 0;
 
 	if (!k)
 		return -1;
@@ -286,8 +357,17 @@ int svc_request_hold(svc_request *rq, const char *key)
 		for (svc_request *o = s->reqs; o; o = o->next)
 			if (o != rq && o->key && strcmp(o->key, k) == 0)
 				held = 1;
-		if (held && !rq->answered)
+		if (held && !rq->answered) {
+			if (!waited++) {
+				unsigned long id = rq->conn->id;
+				pthread_mutex_unlock(&s->lock);
+				svc_log(s->cfg, "connection %lu stream %u waits: another request holds %s", id,
+					rq->stream_id, k);
+				pthread_mutex_lock(&s->lock);
+				continue;
+			}
 			pthread_cond_wait(&s->cond, &s->lock);
+		}
 	} while (held && !rq->answered);
 	if (rq->answered) {
 		pthread_mutex_unlock(&s->lock);
@@ -342,7 +422,7 @@ static void *timer_thread(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->timer_exit) {
-		struct timespec now;
+		struct timespec now, until;
 		svc_request *next = NULL;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -362,9 +442,14 @@ static void *timer_thread(void *arg)
 			conn_unref_locked(c);
 			continue;
 		}
-		if (next)
-			pthread_cond_timedwait(&s->cond, &s->lock, &next->deadline);
-		else
+		if (next) {
+			/*
+			 * A copy: the wait reads its deadline after releasing the lock, when request_end
+			 * may already have freed next.
+			 */
+			until = next->deadline;
+			pthread_cond_timedwait(&s->cond, &s->lock, &until);
+		} else
 			pthread_cond_wait(&s->cond, &s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -482,19 +567,38 @@ static void *conn_thread(void *arg)
 		ttrpc_header h;
 		uint8_t *data;
 		Ttrpc__Request *req;
-		int r = read_full(c->fd, hb, sizeof(hb));
+		struct timespec deadline;
+		int r;
+
+		pthread_mutex_lock(&s->lock);
+		if (c->in_frame) {
+			c->in_frame = 0;
+			clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* between frames a connection may stay idle; a frame, once begun, has a bounded time */
+		r = read_full(c->fd, hb, 1, NULL);
 
 		if (r != 0) {
 			if (r < 0)
 				why = "cut off in a frame header";
 			break;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += FRAME_TIMEOUT_SEC;
+		pthread_mutex_lock(&s->lock);
+		c->in_frame = 1;
+		pthread_mutex_unlock(&s->lock);
+		if ((r = read_full(c->fd, hb + 1, sizeof(hb) - 1, &deadline)) != 0) {
+			why = r == -2 ? "a frame header did not arrive in time" : "cut off in a frame header";
+			break;
+		}
 		ttrpc_header_decode(&h, hb);
 		if (h.length > TTRPC_DATA_MAX) {
 			/* as ttrpc does: skip the data, refuse that stream, keep the connection */
 			char msg[128];
-			if (discard(c->fd, h.length) != 0) {
-				why = "cut off in an oversized frame";
+			if ((r = discard(c->fd, h.length, &deadline)) != 0) {
+				why = r == -2 ? "an oversized frame did not arrive in time" : "cut off in an oversized frame";
 				break;
 			}
 			snprintf(msg, sizeof(msg), "message length %u exceeds the maximum message size of %u", h.length,
@@ -507,11 +611,12 @@ static void *conn_thread(void *arg)
 			why = "out of memory";
 			break;
 		}
-		if (read_full(c->fd, data, h.length) != 0) {
+		if ((r = read_full(c->fd, data, h.length, &deadline)) != 0) {
 			free(data);
-			why = "cut off in a frame";
+			why = r == -2 ? "a frame did not arrive in time" : "cut off in a frame";
 			break;
 		}
+
 		if (h.type != TTRPC_TYPE_REQUEST) {
 			/* unary only: data frames and unknown types are ignored, as ttrpc servers do */
 			free(data);
@@ -545,39 +650,129 @@ static void *conn_thread(void *arg)
 		}
 	}
 	s->n_conns--;
+	if (c->evicted)
+		s->n_evicted--;
 	conn_unref_locked(c);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
-static void accept_one(svc_server *s, int listen_fd)
+/*
+ * File descriptors. Each connection holds one; a pull holds a few of its own plus one per layer it
+ * has completed, up to CCP_LAYERS_MAX. At start the soft RLIMIT_NOFILE is raised towards
+ * NOFILE_WANT (within the hard limit); a connection is refused when accepting it would leave fewer
+ * than fd_reserve descriptors for the pulls. When accept fails for want of descriptors or memory the
+ * listening socket is left alone for a growing pause (clients wait in the backlog) instead of
+ * failing again at once, and each of these episodes is logged once, not once per connection.
+ */
+#define NOFILE_WANT 65536
+#define FD_RESERVE_MAX 1024
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+static void nofile_setup(svc_server *s)
+{
+	struct rlimit rl;
+
+	s->nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < NOFILE_WANT) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_WANT ? NOFILE_WANT : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+				getrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	s->nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > NOFILE_WANT ? NOFILE_WANT : (size_t)rl.rlim_cur;
+	s->fd_reserve = s->nofile / 4 < FD_RESERVE_MAX ? s->nofile / 4 : FD_RESERVE_MAX;
+	if (s->nofile < NOFILE_WANT / 16)
+		svc_warn("RLIMIT_NOFILE is %zu: connections are refused while fewer than %zu descriptors are free "
+			 "for pulls", s->nofile, s->fd_reserve);
+}
+
+/* Logs the first refusal of an episode (which ends when a connection is accepted). */
+static void refusing(svc_server *s, const char *why)
+{
+	if (!s->refused++)
+		svc_warn("refusing new connections: %s", why);
+}
+
+/* 0: a connection was accepted or refused; -1: accept has no descriptor or memory to give, pause. */
+static int accept_one(svc_server *s, int listen_fd)
 {
 	struct timeval tv = { SEND_TIMEOUT_SEC, 0 };
 	svc_conn *c;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	size_t n_conns;
+	int fd;
 
+	/*
+	 * All slots taken: the connection idle the longest (no frame begun, no request in flight) makes
+	 * room; when every connection is busy, new ones wait in the backlog (a frame begun is bounded
+	 * by FRAME_TIMEOUT_SEC, a request by its pull).
+	 */
+	pthread_mutex_lock(&s->lock);
+	if (s->n_conns - s->n_evicted >= s->max_conns) {
+		svc_conn *idle = NULL;
+		for (svc_conn *o = s->conns; o; o = o->next)
+			if (!o->in_frame && !o->inflight && !o->evicted &&
+			    (!idle || timespec_before(&o->idle_since, &idle->idle_since)))
+				idle = o;
+		if (!idle) {
+			pthread_mutex_unlock(&s->lock);
+			if (!s->starved++)
+				svc_warn("all %zu connections are busy: new connections wait", s->max_conns);
+			return -1;
+		}
+		idle->evicted = 1;
+		s->n_evicted++;
+		shutdown(idle->fd, SHUT_RDWR);
+		pthread_mutex_unlock(&s->lock);
+		svc_log(s->cfg, "connection %lu: closed, idle, to make room for a new connection", idle->id);
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			fprintf(stderr, "ccpull serve: accept: %s\n", strerror(errno));
-		return;
+		int err = errno;
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+			if (!s->starved++)
+				svc_warn("accept: %s: pausing new connections until descriptors are free",
+					 strerror(err));
+			return -1;
+		}
+		if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+			svc_warn("accept: %s", strerror(err));
+		return 0;
 	}
 	pthread_mutex_lock(&s->lock);
-	if (s->n_conns >= s->max_conns) {
-		pthread_mutex_unlock(&s->lock);
-		fprintf(stderr, "ccpull serve: refusing a connection: %zu connections already open\n", s->max_conns);
-		close(fd);
-		return;
-	}
+	n_conns = s->n_conns;
 	pthread_mutex_unlock(&s->lock);
+	/* descriptors are handed out lowest first: fd >= N means N are in use */
+	if (n_conns && (size_t)fd + s->fd_reserve >= s->nofile) {
+		char why[160];
+		snprintf(why, sizeof(why), "%zu of %zu file descriptors in use, %zu kept for pulls", (size_t)fd + 1,
+			 s->nofile, s->fd_reserve);
+		refusing(s, why);
+		close(fd);
+		return 0;
+	}
+	if (s->refused || s->starved) {
+		svc_warn("accepting connections again (%lu refused, %lu paused accepts meanwhile)", s->refused,
+			 s->starved);
+		s->refused = s->starved = 0;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (!(c = calloc(1, sizeof(*c)))) {
 		close(fd);
-		return;
+		return -1;
 	}
 	c->srv = s;
 	c->fd = fd;
 	c->refs = 1;
+	clock_gettime(CLOCK_MONOTONIC, &c->idle_since);
 	pthread_mutex_init(&c->wlock, NULL);
 	pthread_mutex_lock(&s->lock);
 	c->id = ++s->next_conn_id;
@@ -586,13 +781,14 @@ static void accept_one(svc_server *s, int listen_fd)
 	s->n_conns++;
 	pthread_mutex_unlock(&s->lock);
 	if (worker_start(s, conn_thread, c) != 0) {
-		fprintf(stderr, "ccpull serve: cannot start a connection thread\n");
+		svc_warn("cannot start a connection thread");
 		pthread_mutex_lock(&s->lock);
 		s->conns = c->next;
 		s->n_conns--;
 		conn_unref_locked(c);
 		pthread_mutex_unlock(&s->lock);
 	}
+	return 0;
 }
 
 int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
@@ -619,8 +815,26 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 		return -1;
 	}
 
+	nofile_setup(&s);
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int timeout = -1;
+		nfds_t watch = 2;
+
+		if (s.paused) {
+			/* only the signal is watched until the pause ends */
+			struct timespec now;
+			long left;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left = (long)(s.resume.tv_sec - now.tv_sec) * 1000 +
+			       (s.resume.tv_nsec - now.tv_nsec + 999999) / 1000000;
+			if (left > 0) {
+				timeout = (int)left;
+				watch = 1;
+			} else {
+				s.paused = 0;
+			}
+		}
+		if (poll(pfd, watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "ccpull serve: poll: %s\n", strerror(errno));
@@ -636,8 +850,23 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 			svc_log(cfg, "signal %u: no new connections; finishing the requests in flight", si.ssi_signo);
 			break;
 		}
-		if (pfd[1].revents)
-			accept_one(&s, listen_fd);
+		if (watch == 2 && pfd[1].revents) {
+			if (accept_one(&s, listen_fd) != 0) {
+				s.paused = 1;
+				s.backoff_ms = s.backoff_ms ? s.backoff_ms * 2 : BACKOFF_MIN_MS;
+				if (s.backoff_ms > BACKOFF_MAX_MS)
+					s.backoff_ms = BACKOFF_MAX_MS;
+				clock_gettime(CLOCK_MONOTONIC, &s.resume);
+				s.resume.tv_sec += s.backoff_ms / 1000;
+				s.resume.tv_nsec += (long)(s.backoff_ms % 1000) * 1000000;
+				if (s.resume.tv_nsec >= 1000000000) {
+					s.resume.tv_sec++;
+					s.resume.tv_nsec -= 1000000000;
+				}
+			} else {
+				s.backoff_ms = 0;
+			}
+		}
 	}
 
 	/* drain: answer what is in flight, then close every connection */

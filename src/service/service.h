@@ -6,7 +6,9 @@
  * Threads: the caller's thread accepts connections; each connection has a reader thread; each
  * request runs on a thread of its own (bounded per connection and in total), so requests on one
  * connection are served concurrently; a timer thread answers DEADLINE_EXCEEDED when a request's
- * timeout_nano passes. Each pull uses its own ccp_context.
+ * timeout_nano passes. Each pull uses its own ccp_context. A frame once begun has a bounded time to
+ * arrive; when every connection slot is taken the longest-idle connection makes room, or new clients
+ * wait in the backlog; accepts pause (rather than spin) when file descriptors run out (server.c).
  */
 #ifndef CCP_SERVICE_SERVICE_H
 #define CCP_SERVICE_SERVICE_H
@@ -74,7 +76,11 @@ int svc_request_hold(svc_request *rq, const char *key);
  */
 int svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen);
 
-/* Logs one line on stderr unless the configuration is quiet. */
+/*
+ * Logs one line on stderr unless the configuration is quiet ("ccpull serve: " and the message, with
+ * every byte outside printable ASCII written as \xNN). svc_warn logs even when quiet.
+ */
 void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void svc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -5,12 +5,53 @@
 #include <stdio.h>
 #include <string.h>
 
+size_t ccp_err_escape(char *out, size_t outlen, const char *in)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (!outlen)
+		return 0;
+	for (; *in; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c >= 0x20 && c < 0x7f) {
+			if (n + 1 >= outlen)
+				break;
+			out[n++] = (char)c;
+		} else {
+			/* a whole escape or none: a cut "\x1" would read as something else */
+			if (n + 4 >= outlen)
+				break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 0xf];
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Formats into a scratch buffer, then escapes into e->msg (bounded by its size). */
+static void err_vformat(ccp_err *e, int errnum, const char *fmt, va_list ap)
+{
+	char raw[CCP_ERR_MSG_MAX];
+	size_t n;
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (errnum) {
+		n = strlen(raw);
+		snprintf(raw + n, sizeof(raw) - n, ": %s", strerror(errnum));
+	}
+	ccp_err_escape(e->msg, sizeof(e->msg), raw);
+}
+
 int ccp_err_set(ccp_err *e, int code, const char *fmt, ...)
 {
 	if (e) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		err_vformat(e, 0, fmt, ap);
 		va_end(ap);
 		e->code = code;
 	}
@@ -21,13 +62,9 @@ int ccp_err_errno(ccp_err *e, int code, int errnum, const char *fmt, ...)
 {
 	if (e) {
 		va_list ap;
-		size_t n;
 		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		err_vformat(e, errnum, fmt, ap);
 		va_end(ap);
-		n = strlen(e->msg);
-		if (n < sizeof(e->msg))
-			snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", strerror(errnum));
 		e->code = code;
 	}
 	return code;
@@ -35,15 +72,16 @@ int ccp_err_errno(ccp_err *e, int code, int errnum, const char *fmt, ...)
 
 int ccp_err_wrap(ccp_err *e, const char *fmt, ...)
 {
-	char joined[2 * CCP_ERR_MSG_MAX + 2];
+	char joined[2 * CCP_ERR_MSG_MAX + 2], raw[CCP_ERR_MSG_MAX];
 	size_t n;
 	va_list ap;
 
 	if (!e)
 		return CCP_EINTERNAL;
 	va_start(ap, fmt);
-	vsnprintf(joined, CCP_ERR_MSG_MAX, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	ccp_err_escape(joined, CCP_ERR_MSG_MAX, raw);
 	n = strlen(joined);
 	if (e->msg[0]) {
 		memcpy(joined + n, ": ", 2);

@@ -14,6 +14,16 @@ typedef struct ccp_err {
 
 #define CCP_ERR_INIT { 0, { 0 } }
 
+/*
+ * Messages quote strings from outside (registry JSON, headers, layer paths): every function below
+ * stores the formatted text with each byte outside printable ASCII (controls, DEL, any byte >= 0x80)
+ * written as \xNN, so a message can neither forge log lines nor carry terminal escapes, and stays
+ * within CCP_ERR_MSG_MAX (cut before an escape, never inside one).
+ */
+
+/* Copies in to out (outlen > 0) escaped as above, cut to fit; returns the length written. */
+size_t ccp_err_escape(char *out, size_t outlen, const char *in);
+
 /* Sets code and message; returns code so callers can `return ccp_err_set(...)`. e may be NULL. */
 int ccp_err_set(ccp_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like ccp_err_set, appending ": strerror(errnum)". */

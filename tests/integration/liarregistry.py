@@ -4,6 +4,8 @@
 /v2/huge/manifests/layers: an OCI manifest listing 10,000 layers.
 /v2/huge/manifests/config: a manifest whose config descriptor claims 100 MB.
 /v2/huge/manifests/bigdoc: a 64 MiB manifest body.
+/v2/huge/manifests/evilmt: a manifest whose mediaType holds a newline, a forged log line and terminal
+escapes (ESC [ and the C1 CSI U+009B), for the escaping of registry strings in messages.
 Any blob request is logged and answered with 404, so the test can see that nothing was fetched.
 It binds a free port and writes its number to PORT_FILE.
 """
@@ -33,6 +35,11 @@ DOCS = {
     "config": json.dumps({"schemaVersion": 2, "mediaType": MT,
                           "config": desc("application/vnd.oci.image.config.v1+json", 1, 100 * 1000 * 1000),
                           "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", 2)]}).encode(),
+    "evilmt": json.dumps({"schemaVersion": 2,
+                          "mediaType": MT + "\nccpull serve: FORGED line\x1b[31mred\x1b]0;title\x07\u009b2J",
+                          "config": desc("application/vnd.oci.image.config.v1+json", 1),
+                          "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", 2)]},
+                         ensure_ascii=False).encode(),
     "bigdoc": b'{"schemaVersion": 2, "pad": "' + b"x" * (64 << 20) + b'"}',
 }
 

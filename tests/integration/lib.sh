@@ -341,7 +341,7 @@ expect() {
 	local want=$1 rc=0
 	shift
 	"$@" >"$T/out" 2>"$T/err" || rc=$?
-	if [ "$rc" != "$want" ] || grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/err"; then
+	if [ "$rc" != "$want" ] || grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$T/err"; then
 		log "command: $*"
 		log "stdout:"
 		head -c 4000 "$T/out" >&2 || true

@@ -74,7 +74,7 @@ start_server() {
 }
 
 sanitizers_quiet() {
-	! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$1" || {
+	! grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$1" || {
 		cat "$1" >&2
 		fail "sanitizer report in $1"
 	}

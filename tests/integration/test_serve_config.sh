@@ -120,7 +120,7 @@ stop_serve() {
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID" || rc=$?
 	[ "$rc" = 0 ] || { cat "$SERVE_LOG" >&2; fail "serve exited $rc after SIGTERM"; }
-	! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$SERVE_LOG" || { cat "$SERVE_LOG" >&2; fail "sanitizer report"; }
+	! grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$SERVE_LOG" || { cat "$SERVE_LOG" >&2; fail "sanitizer report"; }
 }
 
 # measured LOG N IMAGE: LOG holds N requests, the last one for IMAGE with CDH's event

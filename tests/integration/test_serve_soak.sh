@@ -28,9 +28,12 @@ push "$OCI:v1" soak/img:v1
 DIGEST=$(reg_digest soak/img:v1)
 IMG=$REG/soak/img:v1
 
-ASAN=0
+ASAN=0 TSAN=0
 if [ -n "${CCPULL_BUILD:-}" ] && grep -q '^CCPULL_SANITIZE:BOOL=ON' "$CCPULL_BUILD/CMakeCache.txt" 2>/dev/null; then
 	ASAN=1
+fi
+if [ -n "${CCPULL_BUILD:-}" ] && grep -q '^CCPULL_SANITIZE:BOOL=thread' "$CCPULL_BUILD/CMakeCache.txt" 2>/dev/null; then
+	TSAN=1
 fi
 
 SOCK=$T/cdh.sock
@@ -106,7 +109,8 @@ log "after $TOTAL pulls: $FD1 fds, $TH1 threads, VmRSS $RSS1 kB (growth $((RSS1 
 
 [ "$FD1" -le "$FD0" ] || { ls -l "/proc/$SERVE_PID/fd" >&2; fail "file descriptors grew from $FD0 to $FD1"; }
 [ "$TH1" -le "$TH0" ] || fail "threads grew from $TH0 to $TH1"
-if [ "$ASAN" = 1 ]; then
+# ThreadSanitizer keeps a history of accesses per thread that grows with the threads made
+if [ "$ASAN" = 1 ] || [ "$TSAN" = 1 ]; then
 	LIMIT_KB=49152
 else
 	LIMIT_KB=8192
@@ -117,8 +121,8 @@ kill -TERM "$SERVE_PID"
 rc=0
 wait "$SERVE_PID" || rc=$?
 [ "$rc" = 0 ] || { tail -n 50 "$T/serve.log" >&2; fail "serve exited $rc after SIGTERM"; }
-! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/serve.log" || {
-	grep -A 30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/serve.log" | head -n 80 >&2
+! grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$T/serve.log" || {
+	grep -A 30 -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$T/serve.log" | head -n 80 >&2
 	fail "sanitizer report from the server"
 }
 [ ! -e "$SOCK" ] || fail "serve left its socket behind"
