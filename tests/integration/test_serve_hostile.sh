@@ -146,8 +146,8 @@ log "results: $(cat "$T/pa.out") | $(cat "$T/pb.out") | $(cat "$T/pc.out")"
 [ "$(cat "$T/pa.out")" = "$(reg_digest slow/bundle:v1)" ] || fail "the first pull did not win: $(cat "$T/pa.out")"
 jq -e .process "$B/config.json" >/dev/null || fail "the winner's config.json is gone"
 treecmp "$T/ref-held/rootfs" "$B/rootfs"
-grep -q 'already has a rootfs' "$T/pb.out" || fail "second pull: $(cat "$T/pb.out")"
-grep -q 'already has a rootfs' "$T/pc.out" || fail "third pull: $(cat "$T/pc.out")"
+grep -q 'already holds a rootfs' "$T/pb.out" || fail "second pull: $(cat "$T/pb.out")"
+grep -q 'already holds a rootfs' "$T/pc.out" || fail "third pull: $(cat "$T/pc.out")"
 stop_server
 
 # ---- more connections than file descriptors
