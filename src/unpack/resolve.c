@@ -1,7 +1,6 @@
-/* In-root path resolution for the unpacker: lexical cleaning, openat2, the O_NOFOLLOW walk, removal. */
+/* In-root path resolution for the unpacker: lexical cleaning, openat2, the O_NOFOLLOW walk. */
 #include "unpack/unpack_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -11,8 +10,6 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#define RM_DEPTH_MAX 1024
 
 int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e)
 {
@@ -336,46 +333,4 @@ int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolve
 					     "resolving %.200s", rel);
 	}
 	return walk(r, rel, create, fd, resolved, via_symlink, e);
-}
-
-int rm_rf_at(int dfd, const char *name, unsigned depth)
-{
-	int tries;
-
-	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	if (depth > RM_DEPTH_MAX)
-		return -ELOOP;
-	for (tries = 0; tries < 3; tries++) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct dirent *de;
-		DIR *d;
-
-		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
-		if (!(d = fdopendir(fd))) {
-			int err = errno;
-			close(fd);
-			return -err;
-		}
-		while ((de = readdir(d))) {
-			int rc;
-
-			if (de->d_name[0] == '.' &&
-			    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-				continue;
-			if ((rc = rm_rf_at(dirfd(d), de->d_name, depth + 1)) < 0) {
-				closedir(d);
-				return rc;
-			}
-		}
-		closedir(d);
-		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != ENOTEMPTY)
-			return -errno;
-	}
-	return -ENOTEMPTY;
 }

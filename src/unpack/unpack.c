@@ -5,6 +5,7 @@
  */
 #include "unpack/unpack.h"
 #include "unpack/unpack_int.h"
+#include "util/fs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -245,7 +246,7 @@ static int get_parent(unpack *u, const char *parent, const char *entry, int *fd,
 
 static int remove_existing(unpack *u, int pfd, const char *name, const char *full, ccp_err *e)
 {
-	int rc = rm_rf_at(pfd, name, 0);
+	int rc = ccp_rm_rf_at(pfd, name);
 
 	invalidate(u, full, 1);
 	if (rc < 0)
@@ -545,7 +546,7 @@ static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsign
 	if (depth > 2 * CCP_UNPACK_DEPTH_MAX + 8)
 		return ccp_err_set(e, CCP_ELAYER, "tree too deep under /%s", u->whpath);
 	if (!pset_is_upper(&u->ps, u->whpath, plen)) {
-		if ((rc = rm_rf_at(dirfd, name, 0)) < 0)
+		if ((rc = ccp_rm_rf_at(dirfd, name)) < 0)
 			return io_err(e, -rc, "removing", u->whpath);
 		return 0;
 	}

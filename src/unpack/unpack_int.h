@@ -115,7 +115,4 @@ int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolve
 /* Opens rel (cleaned, relative to root) without following any symlink; flags as for openat. -errno. */
 int open_beneath_nofollow(resolver *r, const char *rel, int flags);
 
-/* Removes name under dirfd recursively without following symlinks: 0 or -errno. */
-int rm_rf_at(int dirfd, const char *name, unsigned depth);
-
 #endif
