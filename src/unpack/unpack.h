@@ -59,6 +59,7 @@ typedef struct ccp_unpack_opts {
 	 * first), so that a hardlink to a lower file keeps that file's other names linked to it. */
 	const int *lower_fds;
 	size_t n_lowers;
+	uint64_t *n_relinked;    /* tests: when set, counts the lower names linked to a copied-up file */
 } ccp_unpack_opts;
 
 /*
