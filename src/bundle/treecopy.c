@@ -163,7 +163,7 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth);
 
 static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf *path, int depth)
 {
-	struct stat st;
+	struct stat st, st2;
 	const char *first;
 	int sfd = -1, dfd = -1, r = 0;
 
@@ -190,9 +190,14 @@ static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf
 				r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot link `%s` to `%s`", path->data, first);
 			break;
 		}
-		sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* Read only what is the regular file just looked at (never a FIFO or device swapped in). */
+		sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (sfd < 0) {
 			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot open `%s`", path->data);
+			break;
+		}
+		if (fstat(sfd, &st2) < 0 || !S_ISREG(st2.st_mode) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+			r = ccp_err_set(c->e, CCP_ESTORAGE, "`%s` changed while it was copied", path->data);
 			break;
 		}
 		dfd = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
