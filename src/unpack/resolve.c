@@ -421,7 +421,6 @@ static int open_followed(resolver *r, const char *rel, int flags, int *fd, ccp_e
 static const char *kind_of(mode_t mode)
 {
 	switch (mode & S_IFMT) {
-	case S_IFDIR: return "a directory";
 	case S_IFIFO: return "a FIFO";
 	case S_IFCHR: return "a character device";
 	case S_IFBLK: return "a block device";
@@ -454,6 +453,8 @@ int ccp_unpack_read_in_root(int root_fd, const char *path, size_t max, int force
 		return rc;
 	}
 	close(fd);
+	if (S_ISDIR(st.st_mode))
+		return -ENOENT; /* no file there, and nothing that could block or act */
 	if (!S_ISREG(st.st_mode))
 		return ccp_err_set(e, CCP_ELAYER, "/%s in the image is %s, not a regular file", rel, kind_of(st.st_mode));
 	if ((uint64_t)st.st_size > max)

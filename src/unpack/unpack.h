@@ -85,10 +85,10 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
  * Reads a file of a rootfs the image made (path taken inside root_fd, "/etc/passwd") into out, at
  * most max bytes. Every symlink on the way, the last component's too, resolves inside the root, as
  * for a chroot (openat2 RESOLVE_IN_ROOT, or the unpacker's O_NOFOLLOW walk where openat2 is
- * unavailable or force_walk is set). Only a regular file is ever opened for reading: a FIFO, socket,
- * device node or directory there is CCP_ELAYER and is not opened, and so is a file larger than max
- * or too many levels of symlinks. -ENOENT without a message when the path does not exist (or goes
- * through a non-directory).
+ * unavailable or force_walk is set). Only a regular file is ever opened for reading: a FIFO, socket
+ * or device node there is CCP_ELAYER and is not opened, and so is a file larger than max or too many
+ * levels of symlinks. -ENOENT without a message when there is no file: the path does not exist, goes
+ * through a non-directory or is a directory.
  */
 int ccp_unpack_read_in_root(int root_fd, const char *path, size_t max, int force_walk, ccp_buf *out, ccp_err *e);
 

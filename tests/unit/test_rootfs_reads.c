@@ -106,7 +106,8 @@ static void test_reads(void)
 	CHECK(read_both("/etc/passwd/below", 1 << 20, data, sizeof(data)) == -ENOENT);
 	/* Bounded: a file over the limit is refused, not cut. */
 	CHECK(read_both("/etc/passwd", 10, data, sizeof(data)) == CCP_ELAYER);
-	CHECK(read_both("/etc", 1 << 20, data, sizeof(data)) == CCP_ELAYER);
+	/* A directory is no file (as the image having none), not an error. */
+	CHECK(read_both("/etc", 1 << 20, data, sizeof(data)) == -ENOENT);
 
 	/* Symlinks resolve inside the rootfs, relative ones through symlinked directories too. */
 	CHECK(mkdir(at("rootfs/usr"), 0755) == 0 && mkdir(at("rootfs/usr/share"), 0755) == 0);
@@ -193,6 +194,13 @@ static void test_config(void)
 		CHECK(symlink("/dev/zero", at("rootfs/etc/passwd")) == 0);
 		CHECK(config_user("0", out, sizeof(out)) == CCP_ELAYER);
 	}
+
+	/* A directory there: as no /etc/passwd (a number runs with gid 0, a name is unknown). */
+	reset_passwd();
+	CHECK(mkdir(at("rootfs/etc/passwd"), 0755) == 0);
+	CHECK(config_user("7", out, sizeof(out)) == 0);
+	CHECK_STR(out, "{\"uid\":7,\"gid\":0}");
+	CHECK(config_user("app", out, sizeof(out)) == CCP_EINVALID);
 
 	/* A symlink out of the rootfs reads the rootfs' own path: here nothing, so app is unknown. */
 	reset_passwd();
