@@ -3,13 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "unpack/unpack.h"
 #include "util/buf.h"
 #include "util/fs.h"
 
@@ -33,24 +32,18 @@ static int parse_id(const char *s, size_t len, unsigned long *out)
 	return 0;
 }
 
-/* Reads an /etc file of the rootfs, resolved inside it (its symlinks cannot lead out). */
-static int read_in_root(int rootfs_fd, const char *name, ccp_buf *out)
+/*
+ * Reads an /etc file of the rootfs: 1 when it is there, 0 when the image has none, or an error. Its
+ * symlinks resolve inside the rootfs; anything but a regular file of at most PASSWD_MAX bytes (a
+ * FIFO that would block the pull, a device node) is refused as unsafe layer content.
+ */
+static int read_in_root(int rootfs_fd, const char *name, ccp_buf *out, ccp_err *e)
 {
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	char chunk[4096];
-	long fd = syscall(SYS_openat2, rootfs_fd, name, &how, sizeof(how));
-	ssize_t n;
+	int r = ccp_unpack_read_in_root(rootfs_fd, name, PASSWD_MAX, 0, out, e);
 
-	if (fd < 0)
-		return -1;
-	out->max = PASSWD_MAX;
-	while ((n = read((int)fd, chunk, sizeof(chunk))) > 0)
-		if (ccp_buf_append(out, chunk, (size_t)n)) {
-			close((int)fd);
-			return -1;
-		}
-	close((int)fd);
-	return n < 0 ? -1 : 0;
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? ccp_err_wrap(e, "resolving the image's User") : 1;
 }
 
 /* One line of a colon-separated /etc file: up to 7 fields, not NUL-terminated. */
@@ -144,7 +137,10 @@ static int resolve_user(int rootfs_fd, const char *spec, user_spec *u, ccp_err *
 	memset(u, 0, sizeof(*u));
 	if (ulen == 0 && colon)
 		return ccp_err_set(e, CCP_EINVALID, "image user \"%s\" names no user", spec);
-	have_passwd = read_in_root(rootfs_fd, "/etc/passwd", &passwd) == 0;
+	if ((have_passwd = read_in_root(rootfs_fd, "/etc/passwd", &passwd, e)) < 0) {
+		r = have_passwd;
+		goto done;
+	}
 	for (const char *p = passwd.data, *end = passwd.data + passwd.len; have_passwd && next_line(&p, end, &lf);) {
 		unsigned long id, gid;
 		if (lf.n < 4 || parse_id(lf.f[2], lf.len[2], &id) != 0 || parse_id(lf.f[3], lf.len[3], &gid) != 0)
@@ -166,8 +162,10 @@ static int resolve_user(int rootfs_fd, const char *spec, user_spec *u, ccp_err *
 		}
 		u->uid = num; /* gid 0, as in runc and containerd */
 	}
-	if (glen || matched)
-		have_group = read_in_root(rootfs_fd, "/etc/group", &group) == 0;
+	if ((glen || matched) && (have_group = read_in_root(rootfs_fd, "/etc/group", &group, e)) < 0) {
+		r = have_group;
+		goto done;
+	}
 	if (glen) {
 		unsigned long gnum = 0;
 		int gnumeric = parse_id(g, glen, &gnum) == 0, gfound = 0;

@@ -16,43 +16,66 @@
 
 #define COPY_DEPTH_MAX 512
 
-/* Hardlink groups: the first path copied for each (dev, ino) with more than one link. */
+/*
+ * Hardlink groups: the first path copied for each (dev, ino) with more than one link, in an open
+ * addressing hash table (linear probing, at most half full), so that a tree of many hardlinks is
+ * copied in linear time.
+ */
 typedef struct link_entry {
 	dev_t dev;
 	ino_t ino;
-	char *path; /* relative to the destination root */
+	char *path; /* relative to the destination root; NULL: an empty slot */
 } link_entry;
 
 typedef struct copy_ctx {
 	int dst_root;
 	int same_owner;
 	link_entry *links;
-	size_t n_links, cap_links;
+	size_t n_links, cap_links; /* cap_links: 0 or a power of two */
 	ccp_err *e;
 } copy_ctx;
 
+static size_t link_slot(const link_entry *v, size_t cap, dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev * 0xc2b2ae3d27d4eb4full;
+	size_t i = (size_t)(h ^ (h >> 29)) & (cap - 1);
+
+	while (v[i].path && !(v[i].dev == dev && v[i].ino == ino))
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
 static const char *find_link(const copy_ctx *c, const struct stat *st)
 {
-	for (size_t i = 0; i < c->n_links; i++)
-		if (c->links[i].dev == st->st_dev && c->links[i].ino == st->st_ino)
-			return c->links[i].path;
-	return NULL;
+	if (!c->cap_links)
+		return NULL;
+	return c->links[link_slot(c->links, c->cap_links, st->st_dev, st->st_ino)].path;
 }
 
 static int add_link(copy_ctx *c, const struct stat *st, const char *path)
 {
-	if (c->n_links == c->cap_links) {
+	size_t i;
+
+	if (2 * (c->n_links + 1) > c->cap_links) {
 		size_t ncap = c->cap_links ? c->cap_links * 2 : 64;
-		link_entry *n = realloc(c->links, ncap * sizeof(*n));
-		if (!n)
+		link_entry *n;
+
+		if (ncap > SIZE_MAX / sizeof(*n) || !(n = calloc(ncap, sizeof(*n))))
 			return ccp_err_oom(c->e);
+		for (size_t j = 0; j < c->cap_links; j++)
+			if (c->links[j].path)
+				n[link_slot(n, ncap, c->links[j].dev, c->links[j].ino)] = c->links[j];
+		free(c->links);
 		c->links = n;
 		c->cap_links = ncap;
 	}
-	if (!(c->links[c->n_links].path = strdup(path)))
+	i = link_slot(c->links, c->cap_links, st->st_dev, st->st_ino);
+	if (c->links[i].path)
+		return 0; /* already known (a caller looks it up first) */
+	if (!(c->links[i].path = strdup(path)))
 		return ccp_err_oom(c->e);
-	c->links[c->n_links].dev = st->st_dev;
-	c->links[c->n_links].ino = st->st_ino;
+	c->links[i].dev = st->st_dev;
+	c->links[i].ino = st->st_ino;
 	c->n_links++;
 	return 0;
 }
@@ -140,7 +163,7 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth);
 
 static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf *path, int depth)
 {
-	struct stat st;
+	struct stat st, st2;
 	const char *first;
 	int sfd = -1, dfd = -1, r = 0;
 
@@ -167,9 +190,14 @@ static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf
 				r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot link `%s` to `%s`", path->data, first);
 			break;
 		}
-		sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* Read only what is the regular file just looked at (never a FIFO or device swapped in). */
+		sfd = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (sfd < 0) {
 			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot open `%s`", path->data);
+			break;
+		}
+		if (fstat(sfd, &st2) < 0 || !S_ISREG(st2.st_mode) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+			r = ccp_err_set(c->e, CCP_ESTORAGE, "`%s` changed while it was copied", path->data);
 			break;
 		}
 		dfd = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -280,7 +308,7 @@ int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, ccp_err *e)
 		else
 			r = apply_meta_fd(&c, src_fd, dst_fd, &st, "/");
 	}
-	for (size_t i = 0; i < c.n_links; i++)
+	for (size_t i = 0; i < c.cap_links; i++)
 		free(c.links[i].path);
 	free(c.links);
 	ccp_buf_free(&path);

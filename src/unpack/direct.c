@@ -5,6 +5,7 @@
  */
 #include "unpack/unpack.h"
 #include "unpack/unpack_int.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -258,7 +259,7 @@ static int remove_unused(int upper_fd, char *path, ccp_err *e)
 		*slash = '/';
 	if (pfd < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, -pfd, "opening the parent of /%s", path);
-	if (fstat(pfd, &st) < 0 || (rc = rm_rf_at(pfd, name, 0)) < 0) {
+	if (fstat(pfd, &st) < 0 || (rc = ccp_rm_rf_at(pfd, name)) < 0) {
 		rc = ccp_err_errno(e, CCP_ESTORAGE, rc < 0 ? -rc : errno, "removing /%s", path);
 	} else {
 		ts[0] = st.st_atim;

@@ -38,6 +38,7 @@ static int add(build *b, ino_t ino, ccp_err *e)
 	}
 	if (!(ll->v[ll->n].path = strdup(b->path)))
 		return ccp_err_oom(e);
+	ll->v[ll->n].visited = 0;
 	ll->v[ll->n++].ino = ino;
 	b->bytes += len + 1;
 	return 0;
@@ -126,6 +127,9 @@ int lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *,
 		else
 			hi = mid;
 	}
+	if (lo == ll->n || ll->v[lo].ino != ino || ll->v[lo].visited)
+		return 0;
+	ll->v[lo].visited = 1;
 	for (; lo < ll->n && ll->v[lo].ino == ino; lo++)
 		if ((rc = fn(ctx, ll->v[lo].path, e)) < 0)
 			return rc;

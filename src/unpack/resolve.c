@@ -1,7 +1,6 @@
-/* In-root path resolution for the unpacker: lexical cleaning, openat2, the O_NOFOLLOW walk, removal. */
+/* In-root path resolution for the unpacker: lexical cleaning, openat2, the O_NOFOLLOW walk. */
 #include "unpack/unpack_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -11,8 +10,6 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#define RM_DEPTH_MAX 1024
 
 int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e)
 {
@@ -338,44 +335,151 @@ int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolve
 	return walk(r, rel, create, fd, resolved, via_symlink, e);
 }
 
-int rm_rf_at(int dfd, const char *name, unsigned depth)
+/*
+ * Opens rel (cleaned) inside the root with flags, every symlink on the way resolved inside it, the
+ * last component's too: openat2 RESOLVE_IN_ROOT, or the walk for the parent and the last component
+ * followed here by hand. -ENOENT when the path is missing or goes through a non-directory.
+ */
+static int open_followed(resolver *r, const char *rel, int flags, int *fd, ccp_err *e)
 {
-	int tries;
+	char cur[CCP_UNPACK_PATH_MAX + 1], res[CCP_UNPACK_PATH_MAX + 1], link[CCP_UNPACK_PATH_MAX + 1];
+	char joined[2 * CCP_UNPACK_PATH_MAX + 2];
+	unsigned hops = 0;
+	int pfd, via, rc;
 
-	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -errno;
-	if (depth > RM_DEPTH_MAX)
-		return -ELOOP;
-	for (tries = 0; tries < 3; tries++) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct dirent *de;
-		DIR *d;
-
-		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
-		if (!(d = fdopendir(fd))) {
-			int err = errno;
-			close(fd);
-			return -err;
-		}
-		while ((de = readdir(d))) {
-			int rc;
-
-			if (de->d_name[0] == '.' &&
-			    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-				continue;
-			if ((rc = rm_rf_at(dirfd(d), de->d_name, depth + 1)) < 0) {
-				closedir(d);
-				return rc;
-			}
-		}
-		closedir(d);
-		if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+	if (r->use_openat2) {
+		int nfd = sys_openat2(r->root_fd, rel, (uint64_t)flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+		if (nfd >= 0) {
+			*fd = nfd;
 			return 0;
-		if (errno != ENOTEMPTY)
-			return -errno;
+		}
+		if (errno == ENOENT || errno == ENOTDIR)
+			return -ENOENT;
+		if (errno == ELOOP)
+			return ccp_err_set(e, CCP_ELAYER, "too many levels of symbolic links resolving /%.200s", rel);
+		if (openat2_unavailable(errno))
+			r->use_openat2 = 0;
+		else if (errno != EAGAIN && errno != EXDEV)
+			return ccp_err_errno(e, errno == ENAMETOOLONG ? CCP_ELAYER : CCP_ESTORAGE, errno,
+					     "opening /%.200s", rel);
 	}
-	return -ENOTEMPTY;
+	snprintf(cur, sizeof(cur), "%s", rel);
+	for (;;) {
+		char *name = strrchr(cur, '/');
+		const char *parent = "";
+		struct stat st;
+		ssize_t ln;
+
+		if (name) {
+			*name++ = '\0';
+			parent = cur;
+		} else {
+			name = cur;
+		}
+		rc = resolve_dir(r, parent, 0, &pfd, res, &via, e);
+		if (rc == -ENOENT || rc == -ENOTDIR)
+			return -ENOENT;
+		if (rc < 0)
+			return rc;
+		if (!*name) { /* the root itself */
+			*fd = openat(pfd, ".", flags | O_CLOEXEC);
+			rc = *fd < 0 ? ccp_err_errno(e, CCP_ESTORAGE, errno, "opening /") : 0;
+			close(pfd);
+			return rc;
+		}
+		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = errno == ENOENT || errno == ENOTDIR ? -ENOENT
+								 : ccp_err_errno(e, CCP_ESTORAGE, errno, "stat /%s/%s", res, name);
+			close(pfd);
+			return rc;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			*fd = openat(pfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+			rc = *fd >= 0 ? 0
+			     : errno == ENOENT ? -ENOENT
+					       : ccp_err_errno(e, CCP_ESTORAGE, errno, "opening /%s%s%s", res, *res ? "/" : "",
+							       name);
+			close(pfd);
+			return rc;
+		}
+		ln = readlinkat(pfd, name, link, sizeof(link));
+		close(pfd);
+		if (ln <= 0 || (size_t)ln >= sizeof(link))
+			return ln < 0 ? ccp_err_errno(e, CCP_ESTORAGE, errno, "reading link /%s/%s", res, name)
+				      : ccp_err_set(e, CCP_ELAYER, "bad symlink /%s/%s", res, name);
+		link[ln] = '\0';
+		if (++hops > UNPACK_MAX_SYMLINKS)
+			return ccp_err_set(e, CCP_ELAYER, "too many levels of symbolic links resolving /%.200s", rel);
+		/* res has no symlinks in it: ".." in the target can be taken lexically. */
+		snprintf(joined, sizeof(joined), "%s/%s", link[0] == '/' ? "" : res, link);
+		if ((rc = clean_path(joined, cur, sizeof(cur), "symlink target", e)) < 0)
+			return ccp_err_wrap(e, "resolving /%.200s", rel);
+	}
+}
+
+/* "a FIFO", "a directory"... for messages. */
+static const char *kind_of(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO: return "a FIFO";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	case S_IFLNK: return "a symlink";
+	default: return "not a regular file";
+	}
+}
+
+int ccp_unpack_read_in_root(int root_fd, const char *path, size_t max, int force_walk, ccp_buf *out, ccp_err *e)
+{
+	resolver r;
+	char rel[CCP_UNPACK_PATH_MAX + 1], chunk[4096];
+	struct stat st, st2;
+	int fd, rc;
+	ssize_t n;
+
+	memset(&r, 0, sizeof(r));
+	r.root_fd = root_fd;
+	r.use_openat2 = !force_walk;
+	if ((rc = clean_path(path, rel, sizeof(rel), "path", e)) < 0)
+		return rc;
+	/* O_PATH first: what is there is looked at before anything is opened (opening a device node
+	 * is already an action of its driver, opening a FIFO can block). */
+	if ((rc = open_followed(&r, rel, O_PATH, &fd, e)) < 0)
+		return rc;
+	if (fstat(fd, &st) < 0) {
+		rc = ccp_err_errno(e, CCP_ESTORAGE, errno, "stat /%s", rel);
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	if (S_ISDIR(st.st_mode))
+		return -ENOENT; /* no file there, and nothing that could block or act */
+	if (!S_ISREG(st.st_mode))
+		return ccp_err_set(e, CCP_ELAYER, "/%s in the image is %s, not a regular file", rel, kind_of(st.st_mode));
+	if ((uint64_t)st.st_size > max)
+		return ccp_err_set(e, CCP_ELAYER, "/%s in the image is larger than %zu bytes", rel, max);
+	/* Nothing writes to the rootfs meanwhile; O_NONBLOCK and the identity check cover it anyway. */
+	if ((rc = open_followed(&r, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, &fd, e)) < 0)
+		return rc == -ENOENT ? ccp_err_set(e, CCP_ELAYER, "/%s in the image changed while it was read", rel) : rc;
+	if (fstat(fd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino || !S_ISREG(st2.st_mode)) {
+		close(fd);
+		return ccp_err_set(e, CCP_ELAYER, "/%s in the image changed while it was read", rel);
+	}
+	out->max = max;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if ((rc = ccp_buf_append(out, chunk, (size_t)n)) != 0) {
+			close(fd);
+			return rc == CCP_ENOMEM ? ccp_err_oom(e)
+						: ccp_err_set(e, CCP_ELAYER, "/%s in the image is larger than %zu bytes", rel, max);
+		}
+	}
+	rc = n < 0 ? ccp_err_errno(e, CCP_ESTORAGE, errno, "reading /%s", rel) : 0;
+	close(fd);
+	return rc;
 }

@@ -5,6 +5,7 @@
  */
 #include "unpack/unpack.h"
 #include "unpack/unpack_int.h"
+#include "util/fs.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -37,6 +38,7 @@ typedef struct unpack {
 	const int *lower_fds;      /* the layers under the root's overlay mount, top-most first */
 	size_t n_lowers;
 	lower_links *links;        /* per lower layer, for hardlinks to their files */
+	uint64_t *n_relinked;      /* opts->n_relinked */
 	path_set ps;
 	struct archive *a;
 
@@ -245,7 +247,7 @@ static int get_parent(unpack *u, const char *parent, const char *entry, int *fd,
 
 static int remove_existing(unpack *u, int pfd, const char *name, const char *full, ccp_err *e)
 {
-	int rc = rm_rf_at(pfd, name, 0);
+	int rc = ccp_rm_rf_at(pfd, name);
 
 	invalidate(u, full, 1);
 	if (rc < 0)
@@ -545,7 +547,7 @@ static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsign
 	if (depth > 2 * CCP_UNPACK_DEPTH_MAX + 8)
 		return ccp_err_set(e, CCP_ELAYER, "tree too deep under /%s", u->whpath);
 	if (!pset_is_upper(&u->ps, u->whpath, plen)) {
-		if ((rc = rm_rf_at(dirfd, name, 0)) < 0)
+		if ((rc = ccp_rm_rf_at(dirfd, name)) < 0)
 			return io_err(e, -rc, "removing", u->whpath);
 		return 0;
 	}
@@ -846,6 +848,8 @@ static int relink_one(void *ctx, const char *path, ccp_err *e)
 	if ((rc = snapshot_dir(u, pfd, dir, e)) == 0 &&
 	    (unlinkat(pfd, base, 0) < 0 || linkat(c->tfd, c->tname, pfd, base, 0) < 0))
 		rc = io_err(e, errno, "hardlinking", path);
+	else if (rc == 0 && u->n_relinked)
+		(*u->n_relinked)++;
 	close(pfd);
 	return rc;
 }
@@ -853,6 +857,9 @@ static int relink_one(void *ctx, const char *path, ccp_err *e)
 /*
  * Through an overlay mount, a hardlink to a lower file copies up only the name it links to: the
  * file's other names that the merged tree shows are linked to the copy too, so they stay one file.
+ * That is done once per lower inode and layer: afterwards every name the merged tree shows of it is
+ * the copy, and a later hardlink to any of them (the tree still shows the lower inode in the lower
+ * layer's directory) only adds a name to that copy.
  */
 static int relink_lower_names(unpack *u, int tfd, const char *tname, const char *tpath, ccp_err *e)
 {
@@ -1152,6 +1159,7 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
 	u->r.same_owner = opts->same_owner;
 	u->lower_fds = opts->lower_fds;
 	u->n_lowers = opts->lower_fds ? opts->n_lowers : 0;
+	u->n_relinked = opts->n_relinked;
 	if ((u->direct = opts->direct)) {
 		u->r.direct = 1;
 		u->r.made_dir = record_made_dir;

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "util/buf.h"
 #include "util/err.h"
 
 #define CCP_UNPACK_MAX_ENTRIES 1000000u
@@ -59,6 +60,7 @@ typedef struct ccp_unpack_opts {
 	 * first), so that a hardlink to a lower file keeps that file's other names linked to it. */
 	const int *lower_fds;
 	size_t n_lowers;
+	uint64_t *n_relinked;    /* tests: when set, counts the lower names linked to a copied-up file */
 } ccp_unpack_opts;
 
 /*
@@ -78,5 +80,16 @@ typedef ssize_t (*ccp_unpack_read_fn)(void *payload, const void **buf, ccp_err *
  */
 int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const ccp_unpack_opts *opts,
 		      ccp_err *e);
+
+/*
+ * Reads a file of a rootfs the image made (path taken inside root_fd, "/etc/passwd") into out, at
+ * most max bytes. Every symlink on the way, the last component's too, resolves inside the root, as
+ * for a chroot (openat2 RESOLVE_IN_ROOT, or the unpacker's O_NOFOLLOW walk where openat2 is
+ * unavailable or force_walk is set). Only a regular file is ever opened for reading: a FIFO, socket
+ * or device node there is CCP_ELAYER and is not opened, and so is a file larger than max or too many
+ * levels of symlinks. -ENOENT without a message when there is no file: the path does not exist, goes
+ * through a non-directory or is a directory.
+ */
+int ccp_unpack_read_in_root(int root_fd, const char *path, size_t max, int force_walk, ccp_buf *out, ccp_err *e);
 
 #endif

@@ -80,6 +80,7 @@ int lower_file(const int *lowers, size_t n, const char *rel, size_t *layer, stru
 /* One lower layer's hardlinked regular files by inode (built on first use). */
 typedef struct lower_link {
 	ino_t ino;
+	int visited; /* on the first entry of an inode: lower_links_each went through its names */
 	char *path;
 } lower_link;
 
@@ -89,7 +90,11 @@ typedef struct lower_links {
 	size_t n, cap;
 } lower_links;
 
-/* Calls fn with each path of layer_fd's regular files whose inode is ino. */
+/*
+ * Calls fn with each path of layer_fd's regular files whose inode is ino, the first time it is asked
+ * for ino: later calls for the same inode return 0 at once (the names were relinked already), so a
+ * layer with M hardlinks to the N names of one lower file costs N + M, not N * M.
+ */
 int lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *, const char *, ccp_err *),
 		     void *ctx, ccp_err *e);
 void lower_links_free(lower_links *ll);
@@ -114,8 +119,5 @@ int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolve
 
 /* Opens rel (cleaned, relative to root) without following any symlink; flags as for openat. -errno. */
 int open_beneath_nofollow(resolver *r, const char *rel, int flags);
-
-/* Removes name under dirfd recursively without following symlinks: 0 or -errno. */
-int rm_rf_at(int dirfd, const char *name, unsigned depth);
 
 #endif

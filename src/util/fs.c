@@ -10,44 +10,170 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 
-static int rm_children(int fd)
+/* Removes name under dfd when it is not a directory or an empty one: 0 (also when missing), 1 when it
+ * is a directory with entries, or -errno. */
+static int rm_entry(int dfd, const char *name)
 {
-	DIR *d = fdopendir(fd);
-	struct dirent *de;
-	int r = 0;
+	int err;
 
-	if (!d) {
-		r = -errno;
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	err = errno;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 0;
+	if (errno == ENOTEMPTY || errno == EEXIST)
+		return 1;
+	return errno == ENOTDIR ? -err : -errno;
+}
+
+static int dir_stream(int fd, DIR **d)
+{
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (!(*d = fdopendir(fd))) {
+		err = errno;
 		close(fd);
-		return r;
+		return -err;
 	}
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+	return 0;
+}
+
+/*
+ * Empties the directory top (whose lstat is *topst) with one directory open at a time, whatever
+ * its depth: a directory with entries is entered, and once it is empty the walk goes back to its
+ * parent through "..", which is read again from its start (what it had before is gone) and so
+ * removes the emptied directory. The inode of each directory on the way down is kept: a ".." that
+ * is not the directory the walk came from (something moved meanwhile) starts the walk again from
+ * top, so that it never leaves the tree. Another file system below (a mount point) is not entered.
+ */
+static int rm_tree(int top, const struct stat *topst)
+{
+	ino_t *stack = NULL, emptied = 0;
+	size_t depth = 0, cap = 0;
+	unsigned restarts = 0, again = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = NULL;
+	int fd, r;
+
+	if ((r = dir_stream(openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), &d)) < 0)
+		return r;
+	for (;;) {
+		errno = 0;
+		if (!(de = readdir(d))) {
+			if (errno) {
+				r = -errno;
+				break;
+			}
+			if (depth == 0) {
+				r = 0;
+				break;
+			}
+			/* This directory is empty now: back to its parent, which removes it when read again. */
+			fd = openat(dirfd(d), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0 && fstat(dirfd(d), &st) == 0)
+				emptied = st.st_ino;
+			closedir(d);
+			d = NULL;
+			if (fd < 0 || fstat(fd, &st) < 0) {
+				r = -errno;
+				if (fd >= 0)
+					close(fd);
+				break;
+			}
+			depth--;
+			if (st.st_dev != topst->st_dev || st.st_ino != stack[depth]) {
+				close(fd);
+				if (++restarts > CCP_RM_RESTARTS_MAX) {
+					r = -ESTALE;
+					break;
+				}
+				fd = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				depth = 0;
+			}
+			if ((r = dir_stream(fd, &d)) < 0)
+				break;
 			continue;
-		if ((r = ccp_rm_rf_at(dirfd(d), de->d_name)) < 0)
+		}
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		if ((r = rm_entry(dirfd(d), de->d_name)) < 0)
+			break;
+		if (r == 0)
+			continue;
+		/* A directory with entries: go down into it. */
+		if ((fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			if (errno == ENOENT)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (fstat(fd, &st) < 0) {
+			r = -errno;
+			close(fd);
+			break;
+		}
+		r = 0;
+		if (st.st_dev != topst->st_dev)
+			r = -EXDEV; /* a mount point: removing what is mounted there is not this walk's job */
+		else if (depth + 1 >= CCP_RM_DEPTH_MAX)
+			r = -ELOOP;
+		else if (st.st_ino == emptied && ++again > 3)
+			r = -ENOTEMPTY; /* refilled each time it is emptied */
+		if (r == 0 && depth + 2 > cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			ino_t *n = realloc(stack, ncap * sizeof(*n));
+			if (!n)
+				r = -ENOMEM;
+			else {
+				stack = n;
+				cap = ncap;
+			}
+		}
+		if (r < 0) {
+			close(fd);
+			break;
+		}
+		if (st.st_ino != emptied)
+			again = 0;
+		if (depth == 0)
+			stack[0] = topst->st_ino;
+		stack[++depth] = st.st_ino;
+		closedir(d);
+		d = NULL;
+		if ((r = dir_stream(fd, &d)) < 0)
 			break;
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
+	free(stack);
 	return r;
 }
 
 int ccp_rm_rf_at(int dirfd, const char *name)
 {
 	struct stat st;
-	int fd, r;
+	int top, r, tries;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if ((r = rm_children(fd)) < 0)
+	if ((r = rm_entry(dirfd, name)) <= 0)
 		return r;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
+	if ((top = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(top, &st) < 0) {
+		r = -errno;
+		close(top);
+		return r;
+	}
+	/* Entries made while the walk runs can leave it not empty: a few more rounds, then ENOTEMPTY. */
+	for (tries = 0; tries < 3; tries++)
+		if ((r = rm_tree(top, &st)) < 0 || (r = rm_entry(dirfd, name)) <= 0)
+			break;
+	close(top);
+	return r > 0 ? -ENOTEMPTY : r;
 }
 
 int ccp_mkdirs(const char *path, unsigned mode, ccp_err *e)

@@ -5,8 +5,17 @@
 #include <stddef.h>
 #include "util/err.h"
 
-/* Removes name under dirfd recursively without following symlinks. Missing -> 0. errno-style result:
- * 0 or -errno. */
+/* Deepest directory ccp_rm_rf_at goes into (8 bytes of memory a level), and how many times it
+ * starts again from the top when a directory moved under it. */
+#define CCP_RM_DEPTH_MAX (1u << 20)
+#define CCP_RM_RESTARTS_MAX 16u
+
+/*
+ * Removes name under dirfd and everything below it, never following a symlink and never entering
+ * another file system (-EXDEV). The walk is iterative: it holds two directory fds and a few bytes
+ * per level whatever the depth, so a tree a container wrote (an overlay upper directory) cannot
+ * exhaust the fds or the stack. Missing -> 0. errno-style result: 0 or -errno.
+ */
 int ccp_rm_rf_at(int dirfd, const char *name);
 /* mkdir -p for a trusted local path (each missing component created with mode). */
 int ccp_mkdirs(const char *path, unsigned mode, ccp_err *e);

@@ -1,9 +1,13 @@
 #!/bin/bash
 # config.json: User resolved from the image's own /etc/passwd and /etc/group (names, numbers,
-# user:group, uid:gid; additional gids from group membership; a missing user or group fails the
+# user:group, uid:gid; additional gids from group membership; also with openat2 blocked, where the
+# rootfs is read through the fallback walk; a missing user or group fails the
 # pull with exit 2 and leaves no rootfs and no mount), StopSignal and Labels as annotations, and
 # the same config in `pull --json`.
 . "$(dirname "$0")/lib.sh"
+
+NO_OPENAT2=$CCPULL_BUILD/no_openat2
+[ -x "$NO_OPENAT2" ] || fail "$NO_OPENAT2 was not built"
 
 OCI=$T/oci
 L=$T/l1
@@ -53,9 +57,16 @@ STORE=$T/store
 
 for c in "${CASES[@]}"; do
 	read -r tag spec uid gid gids <<<"$c"
-	for mode in overlay copy; do
+	# walk: overlay with openat2 blocked, so that the rootfs is read through the fallback walk
+	for mode in overlay copy walk; do
 		B=$T/b-$tag-$mode
-		expect 0 "$CCPULL" pull --insecure-policy --tls-verify=false --snapshotter "$mode" --store "$STORE" --json \
+		pre=()
+		snap=$mode
+		if [ "$mode" = walk ]; then
+			pre=("$NO_OPENAT2")
+			snap=overlay
+		fi
+		expect 0 "${pre[@]}" "$CCPULL" pull --insecure-policy --tls-verify=false --snapshotter "$snap" --store "$STORE" --json \
 			"$REG/cfg/img:$tag" "$B"
 		got=$(jq -c '[.process.user.uid, .process.user.gid, .process.user.additionalGids]' "$B/config.json")
 		[ "$got" = "[$uid,$gid,$gids]" ] || fail "User \"$spec\" ($mode): got $got, want [$uid,$gid,$gids]"

@@ -1080,6 +1080,80 @@ static int overlay_usable(void)
 	return ok;
 }
 
+/*
+ * Overlay mode at scale: a lower file with MANY_LINKS + 1 names and a layer with a hardlink to each
+ * of them. The file's names are relinked to the copy once, not once per hardlink (which was
+ * MANY_LINKS^2 relinks, minutes of work under the store lock).
+ */
+#define MANY_LINKS 3000
+static void test_overlay_hardlink_many(void)
+{
+	const char *lowers[] = { NULL };
+	ccp_unpack_opts o = { 0 };
+	ccp_err e = CCP_ERR_INIT;
+	uint64_t relinked = 0;
+	struct stat sf, st;
+	unsigned char *tar;
+	char n[64], x[64];
+	size_t len;
+	int fds[1], fd, same = 0;
+	tarb t;
+	cs c;
+
+	case_begin(&c);
+	lowers[0] = c.l0;
+	mkf(c.l0, "f", "shared");
+	mkd(c.l0, "n", 0755);
+	for (int i = 0; i < MANY_LINKS; i++) {
+		snprintf(n, sizeof(n), "n/%d", i);
+		mkl(c.l0, n, "f");
+	}
+	tb_begin(&t);
+	tb_dir(&t, "x", 0755);
+	tb_file(&t, "n/5", 0644, "replaced"); /* a name the layer replaces stays a file of its own */
+	for (int i = 0; i < MANY_LINKS; i++) {
+		snprintf(n, sizeof(n), "n/%d", (i * 7 + 3) % MANY_LINKS);
+		snprintf(x, sizeof(x), "x/%d", i);
+		tb_hardlink(&t, x, n);
+	}
+	tar = tar_done(&t, &len);
+
+	if (mount_ovl(c.m, c.u, c.w, lowers, 1) < 0) {
+		CHECK(0);
+		free(tar);
+		return;
+	}
+	open_lowers(lowers, 1, fds);
+	fd = open(c.m, O_RDONLY | O_DIRECTORY);
+	o.lower_fds = fds;
+	o.n_lowers = 1;
+	o.n_relinked = &relinked;
+	CHECK(apply(fd, tar, len, &o, &e) == 0);
+	close(fd);
+	close_all(fds, 1);
+	/* Each lower name other than the first target and the replaced one, once. */
+	CHECK(relinked == MANY_LINKS - 1);
+	if (relinked != MANY_LINKS - 1)
+		fprintf(stderr, "  relinked %llu names\n", (unsigned long long)relinked);
+	CHECK(lstat(at(c.m, "f"), &sf) == 0);
+	for (int i = 0; i < MANY_LINKS; i++) {
+		snprintf(n, sizeof(n), "n/%d", i);
+		snprintf(x, sizeof(x), "x/%d", i);
+		if (i != 5 && lstat(at(c.m, n), &st) == 0 && st.st_ino == sf.st_ino &&
+		    lstat(at(c.m, x), &st) == 0 && st.st_ino == sf.st_ino)
+			same++;
+	}
+	/* x/i links to n/5 for the one i with (7i + 3) % N == 5: that is the replaced file. */
+	CHECK(same == MANY_LINKS - 2);
+	CHECK(sf.st_nlink == 2 * MANY_LINKS - 1);
+	CHECK(lstat(at(c.m, "n/5"), &st) == 0 && st.st_ino != sf.st_ino && st.st_nlink == 2);
+	if (umount2(c.m, 0) < 0)
+		die("umount", c.m);
+	/* The lower file itself was not touched. */
+	CHECK(lstat(at(c.l0, "f"), &sf) == 0 && sf.st_nlink == MANY_LINKS + 1);
+	free(tar);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -1113,6 +1187,7 @@ int main(void)
 	test_needs_lowers();
 	test_explicit_after_implicit();
 	test_overlay_hardlink();
+	test_overlay_hardlink_many();
 
 	rm_tree(g_base);
 	return test_summary();
