@@ -113,6 +113,8 @@ typedef struct xfer {
 	int range_bad;         /* a 206 that does not continue where we stopped */
 	int deadline_hit;
 	int transient;         /* the failure may go away: worth another attempt */
+	int foreign;           /* the final response came from another origin than the registry's */
+	char foreign_host[256]; /* its host[:port], for messages */
 } xfer;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -617,7 +619,6 @@ typedef struct req {
 	const char *auth_header;   /* NULL: none */
 	const char *accept;        /* "Accept: ..." or NULL */
 	const char *post;          /* form body; NULL: GET */
-	int follow;                /* let curl follow redirects (token endpoint only) */
 	const char *basic_user;    /* CURLOPT_USERNAME (token endpoint only) */
 	const char *basic_pass;
 	uint64_t range_from;       /* > 0: ask for the body from this byte on */
@@ -683,11 +684,6 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		SET(CURLOPT_HTTPHEADER, hdrs);
 	if (q->post)
 		SET(CURLOPT_POSTFIELDS, q->post);
-	if (q->follow) {
-		/* curl sends CURLOPT_USERNAME/PASSWORD only to the original host (UNRESTRICTED_AUTH off) */
-		SET(CURLOPT_FOLLOWLOCATION, 1L);
-		SET(CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
-	}
 	if (q->basic_user) {
 		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SET(CURLOPT_USERNAME, q->basic_user);
@@ -735,6 +731,25 @@ static int same_origin(const char *a, const char *b)
 	curl_url_cleanup(ua);
 	curl_url_cleanup(ub);
 	return same;
+}
+
+/* "host[:port]" of an absolute URL into out (never its path or query: a storage URL's signature). */
+static void url_hostport(const char *url, char *out, size_t outlen)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+
+	snprintf(out, outlen, "?");
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+			snprintf(out, outlen, "%.200s:%.10s", host, port);
+		else
+			snprintf(out, outlen, "%.200s", host);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
 }
 
 /* Failures of the connection or the transfer itself that a later attempt may not see. */
@@ -822,7 +837,10 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 		req q = { .url = cur, .accept = accept, .range_from = x->range_from };
 		CURLcode c;
 
-		if (auth_header && same_origin(cur, url))
+		x->foreign = !same_origin(cur, url);
+		if (x->foreign)
+			url_hostport(cur, x->foreign_host, sizeof(x->foreign_host));
+		else if (auth_header)
 			q.auth_header = auth_header;
 		x->overflow = x->header_overflow = x->range_bad = x->deadline_hit = 0;
 		x->sink_rc = 0;
@@ -917,6 +935,52 @@ static int append_escaped(ccp_buf *b, const char *name, const char *value)
 }
 
 /*
+ * One exchange with the token endpoint, following its redirects by hand (libcurl would re-POST the
+ * body of a 307/308 to wherever it points). The Basic credentials go only to the realm's own origin:
+ * a GET redirected elsewhere goes on without them. The identity-token POST is only ever re-sent to
+ * the realm's origin by a 307 or 308: any other redirect of it is an error, so neither the refresh
+ * token nor the credentials reach another origin. On return, *c is the transport result and x holds
+ * the final response; a redirect that cannot be followed returns an error.
+ */
+static int token_perform(ccp_registry *r, const req *first, xfer *x, char errbuf[CURL_ERROR_SIZE], CURLcode *c,
+			 ccp_err *e)
+{
+	req q = *first;
+	char *cur = NULL, *next = NULL, where[256];
+	int rc = 0;
+
+	for (int hops = 0;; hops++) {
+		*c = perform(r, &q, x, errbuf);
+		if (*c != CURLE_OK || !is_redirect(x->status))
+			break;
+		if (hops >= MAX_REDIRECTS) {
+			rc = ccp_err_set(e, CCP_EREGISTRY, "token server %.256s for %s: more than %d redirects",
+					 r->realm, r->host, MAX_REDIRECTS);
+			break;
+		}
+		if ((rc = resolve_location(r, q.url, x->location, &next, "token request", e)) != 0)
+			break;
+		if (q.post && (!same_origin(next, first->url) || (x->status != 307 && x->status != 308))) {
+			url_hostport(next, where, sizeof(where));
+			rc = ccp_err_set(e, CCP_EREGISTRY,
+					 "token server %.256s for %s redirected the identity-token request (HTTP %ld) "
+					 "to %s; the token is only sent to the realm's own origin",
+					 r->realm, r->host, x->status, where);
+			break;
+		}
+		if (!same_origin(next, first->url))
+			q.basic_user = q.basic_pass = NULL;
+		free(cur);
+		cur = next;
+		next = NULL;
+		q.url = cur;
+	}
+	free(cur);
+	free(next);
+	return rc;
+}
+
+/*
  * Gets a bearer token from the realm of the last challenge, for pull access to our repository
  * (and the challenge's own scope when it names another one). Called with r->lock held.
  */
@@ -963,14 +1027,14 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 		q.basic_pass = r->password;
 	}
 	q.url = url.data;
-	q.follow = 1;
 	x.body = &body;
 	x.body_max = TOKEN_BODY_MAX;
 	/* waits with r->lock held: the other requests need this token anyway */
 	for (unsigned attempt = 0;; attempt++) {
 		int transient;
 		ccp_buf_clear(&body);
-		c = perform(r, &q, &x, errbuf);
+		if ((rc = token_perform(r, &q, &x, errbuf, &c, e)) != 0)
+			goto out;
 		if (c != CURLE_OK) {
 			transient = curl_transient(c) && !x.overflow && !x.header_overflow && !x.deadline_hit;
 			if (x.overflow)
@@ -1237,6 +1301,14 @@ static int get_once(ccp_registry *r, const char *url, const char *accept, const 
 		auth = NULL;
 		if (rc)
 			return rc;
+		if (x->status == 401 && x->foreign) {
+			/* Only the registry's own origin may start authentication: a redirect target's
+			 * challenge would choose where the registry's credentials go. */
+			return ccp_err_set(e, CCP_EREGISTRY,
+					   "%s: %s redirected to %s, which answered 401 (credentials for %s are "
+					   "not sent to another origin)",
+					   what, r->host, x->foreign_host, r->auth_host);
+		}
 		if (x->status != 401 || reauthed)
 			break;
 		reauthed = 1;
