@@ -22,7 +22,9 @@
 #include <sys/random.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include "config/config.h"
 #include "util/json.h"
 
@@ -752,24 +754,62 @@ static void url_hostport(const char *url, char *out, size_t outlen)
 	curl_url_cleanup(u);
 }
 
-/* Failures of the connection or the transfer itself that a later attempt may not see. */
-static int curl_transient(CURLcode c)
+/* The OpenSSL error code in libcurl's message ("...error:0A00010B:SSL routines::..."), or 0. */
+static unsigned long openssl_error_code(const char *errbuf)
 {
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
+	for (const char *p = errbuf; (p = strstr(p, "error:")) != NULL;) {
+		unsigned long v = 0;
+		int i;
+
+		p += 6;
+		for (i = 0; i < 8 && isxdigit((unsigned char)p[i]); i++)
+			v = v * 16 + (unsigned long)(isdigit((unsigned char)p[i]) ? p[i] - '0' :
+						     tolower((unsigned char)p[i]) - 'a' + 10);
+		if (i == 8 && p[8] == ':')
+			return v;
+	}
+	return 0;
+}
+
+int ccp_registry_failure_class(int code, const char *errbuf)
+{
+	unsigned long ossl;
+
+	switch ((CURLcode)code) {
+	case CURLE_COULDNT_CONNECT:       /* refused: the network or the registry is coming up */
 	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
+	case CURLE_SEND_ERROR:            /* resets */
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
+		return CCP_FAILURE_RETRY;
 	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
+		/* A reset or an early close during the handshake may go away; an answer that is not TLS,
+		 * or a TLS alert (no common protocol version or cipher), comes again on every attempt. */
+		ossl = errbuf ? openssl_error_code(errbuf) : 0;
+		if (!ossl)
+			return CCP_FAILURE_RETRY;
+		if (ERR_GET_LIB(ossl) != ERR_LIB_SSL)
+			return CCP_FAILURE_FINAL;
+		if (ERR_GET_REASON(ossl) == SSL_R_WRONG_VERSION_NUMBER)
+			return CCP_FAILURE_NOT_TLS;
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+		if (ERR_GET_REASON(ossl) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			return CCP_FAILURE_RETRY;
+#endif
+		return CCP_FAILURE_FINAL;
 	default:
-		return 0;
+		/* certificate errors, unknown hosts (NXDOMAIN), malformed answers, local errors */
+		return CCP_FAILURE_FINAL;
 	}
+}
+
+/* Failures of the connection or the transfer itself that a later attempt may not see. */
+static int curl_transient(CURLcode c, const char *errbuf)
+{
+	return ccp_registry_failure_class((int)c, errbuf) == CCP_FAILURE_RETRY;
 }
 
 static int status_transient(long status)
@@ -846,7 +886,7 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 		x->sink_rc = 0;
 		c = perform(r, &q, x, errbuf);
 		if (c != CURLE_OK) {
-			x->transient = curl_transient(c) && !x->sink_rc && !x->overflow && !x->header_overflow &&
+			x->transient = curl_transient(c, errbuf) && !x->sink_rc && !x->overflow && !x->header_overflow &&
 				       !x->range_bad && !x->deadline_hit;
 			if (x->sink_rc < 0)
 				rc = x->sink_rc; /* the sink set its own error */
@@ -1036,7 +1076,7 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 		if ((rc = token_perform(r, &q, &x, errbuf, &c, e)) != 0)
 			goto out;
 		if (c != CURLE_OK) {
-			transient = curl_transient(c) && !x.overflow && !x.header_overflow && !x.deadline_hit;
+			transient = curl_transient(c, errbuf) && !x.overflow && !x.header_overflow && !x.deadline_hit;
 			if (x.overflow)
 				rc = ccp_err_set(e, CCP_EREGISTRY, "token response from %.256s is larger than %d bytes",
 						 r->realm, TOKEN_BODY_MAX);
@@ -1190,15 +1230,22 @@ static int ensure_scheme_once(ccp_registry *r, int *transient, ccp_err *e)
 			goto out;
 		}
 		if (c2 != CURLE_OK) {
-			*transient = curl_transient(c2) && !x.deadline_hit;
+			*transient = curl_transient(c2, err_http) && !x.deadline_hit;
 			rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: https: %s; http: %s", r->host,
 					 err_https[0] ? err_https : curl_easy_strerror(c),
 					 err_http[0] ? err_http : curl_easy_strerror(c2));
 			goto out;
 		}
 		r->scheme = SCHEME_HTTP;
+	} else if (ccp_registry_failure_class((int)c, err_https) == CCP_FAILURE_NOT_TLS) {
+		rc = ccp_err_set(e, CCP_EREGISTRY,
+				 "cannot reach registry %s: it does not speak TLS, it answered in plain HTTP (%s); "
+				 "to pull from a plain-HTTP registry, pass --tls-verify=false or set insecure = true "
+				 "in its [[registry]] entry of registries.conf",
+				 r->host, err_https);
+		goto out;
 	} else {
-		*transient = curl_transient(c) && !x.deadline_hit;
+		*transient = curl_transient(c, err_https) && !x.deadline_hit;
 		rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: %s", r->host,
 				 err_https[0] ? err_https : curl_easy_strerror(c));
 		goto out;
