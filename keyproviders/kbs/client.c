@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 
 #include "ocicrypt/ocicrypt.h"
+#include "util/curl.h"
 
 #define ATTEMPTS 3          /* per request, as Trustee's client: resource GETs and handshakes */
 #define COOKIE_MAX 4096
@@ -38,14 +39,6 @@ typedef struct session {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static session *cur;
 static ccp_resource_cache cache;  /* KBS resources: "URL PATH" -> bytes; slots allocated on first use */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_rc;
-
-static void curl_init(void)
-{
-	curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void wipe_str(char **s)
 {
@@ -163,13 +156,12 @@ static int http(session *s, const char *method, const char *path, const char *bo
 	struct curl_slist *hdrs = NULL;
 	char url[4096], errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
-	int http_ok = strncmp(s->url, "http://", 7) == 0;
+	int http_ok = strncmp(s->url, "http://", 7) == 0, r;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->body.max = CCP_KBS_RESOURCE_MAX;
-	pthread_once(&curl_once, curl_init);
-	if (curl_rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EINTERNAL, "libcurl initialisation failed");
+	if ((r = ccp_curl_init(e)) != 0)
+		return r;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", s->url, path) >= sizeof(url))
 		return ccp_err_set(e, CCP_EINVALID, "KBS URL too long");
 	if (!(c = curl_easy_init()))

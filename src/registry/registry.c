@@ -1,7 +1,10 @@
 /*
  * The OCI distribution client. One ccp_registry per (registry host, repository); many threads may
- * use it at once. Each request gets its own easy handle; connections, DNS and TLS sessions are
- * shared through a CURLSH so parallel layer downloads reuse connections.
+ * use it at once. A request takes an easy handle from the registry's pool and gives it back when
+ * done: each handle is used by one thread at a time and keeps its own live connections, so the next
+ * request (the next layer, on whichever thread) reuses a warm connection. libcurl does not support
+ * sharing a connection cache between threads; only DNS answers and TLS sessions, which it does
+ * support, are shared through a CURLSH.
  *
  * Request flow (registry_request): pick the scheme once (ping /v2/, https first, http fallback for
  * insecure registries) -> send with the current Authorization -> follow redirects by hand so that
@@ -26,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include "config/config.h"
+#include "util/curl.h"
 #include "util/json.h"
 
 #define MAX_REDIRECTS 5
@@ -40,6 +44,7 @@
 #define RETRY_BACKOFF_MAX_MS 10000       /* cap of one backoff */
 #define RETRY_AFTER_MAX_MS 30000         /* a longer Retry-After is cut to this */
 #define RETRY_WAIT_BUDGET_MS 90000       /* all waits of one request together */
+#define POOL_IDLE_MAX 8                  /* easy handles (and their connections) kept between requests */
 
 static const char MANIFEST_ACCEPT[] =
 	"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
@@ -68,8 +73,11 @@ struct ccp_registry {
 	char *password;
 	char *identity_token;
 
-	CURLSH *share;
+	CURLSH *share;         /* DNS and TLS sessions only */
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock;
+	CURL *idle[POOL_IDLE_MAX]; /* handles not in use, the most recently used last */
+	unsigned n_idle;
 
 	/* everything below is protected by lock */
 	pthread_mutex_t lock;
@@ -118,14 +126,6 @@ typedef struct xfer {
 	int foreign;           /* the final response came from another origin than the registry's */
 	char foreign_host[256]; /* its host[:port], for messages */
 } xfer;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void free_secret(char *s)
 {
@@ -246,10 +246,14 @@ void ccp_registry_free(ccp_registry *r)
 {
 	if (!r)
 		return;
+	/* the handles first: they hold the share */
+	for (unsigned i = 0; i < r->n_idle; i++)
+		curl_easy_cleanup(r->idle[i]);
 	if (r->share)
 		curl_share_cleanup(r->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&r->share_locks[i]);
+	pthread_mutex_destroy(&r->pool_lock);
 	pthread_mutex_destroy(&r->lock);
 	free(r->host);
 	free(r->auth_host);
@@ -285,15 +289,14 @@ int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host
 	if (!repository || !valid_repository(repository))
 		return ccp_err_set(e, CCP_EINVALID, "invalid repository name \"%.256s\" for %s",
 				   repository ? repository : "", host);
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EINTERNAL, "libcurl initialisation failed: %s",
-				   curl_easy_strerror(curl_init_rc));
+	if ((rc = ccp_curl_init(e)) != 0)
+		return rc;
 
 	if (!(r = calloc(1, sizeof(*r))))
 		return ccp_err_oom(e);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&r->share_locks[i], NULL);
+	pthread_mutex_init(&r->pool_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	r->tls_verify = opts->tls_verify && !opts->insecure;
 	r->allow_http = !r->tls_verify;
@@ -315,7 +318,6 @@ int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host
 	if (curl_share_setopt(r->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_USERDATA, r) != CURLSHE_OK ||
-	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
 		rc = ccp_err_set(e, CCP_EINTERNAL, "cannot set up the libcurl connection share");
@@ -626,6 +628,36 @@ typedef struct req {
 	uint64_t range_from;       /* > 0: ask for the body from this byte on */
 } req;
 
+/* An easy handle for one request, with its options reset: the most recently used idle one (its
+ * connection is the warmest), or a new one. NULL when out of memory. */
+static CURL *handle_take(ccp_registry *r)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&r->pool_lock);
+	if (r->n_idle)
+		h = r->idle[--r->n_idle];
+	pthread_mutex_unlock(&r->pool_lock);
+	if (h)
+		curl_easy_reset(h); /* the options go, live connections and caches stay */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+/* Gives a handle back, with its connections, for the next request; beyond POOL_IDLE_MAX it goes. */
+static void handle_give(ccp_registry *r, CURL *h)
+{
+	pthread_mutex_lock(&r->pool_lock);
+	if (r->n_idle < POOL_IDLE_MAX) {
+		r->idle[r->n_idle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&r->pool_lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
 /* Performs one request. Returns the CURLcode; errbuf gets curl's detail. */
 static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL_ERROR_SIZE])
 {
@@ -642,8 +674,8 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		snprintf(errbuf, CURL_ERROR_SIZE, "the pull's time limit ran out");
 		return CURLE_OPERATION_TIMEDOUT;
 	}
-	if (!(h = curl_easy_init()))
-		return CURLE_FAILED_INIT;
+	if (!(h = handle_take(r)))
+		return CURLE_OUT_OF_MEMORY;
 	if (q->accept) {
 		if (!(t = curl_slist_append(hdrs, q->accept)))
 			goto out;
@@ -678,10 +710,9 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	SET(CURLOPT_BUFFERSIZE, 256L << 10);
 	SET(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
 	SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
-	/* Debian's libcurl also has CURLOPT_CAPATH=/etc/ssl/certs compiled in, which stays in effect,
-	 * so an extra CA file adds to the system roots instead of replacing them. */
-	if (r->ca_file)
-		SET(CURLOPT_CAINFO, r->ca_file);
+	/* an extra CA file adds to the system roots, it does not replace them */
+	if (r->ca_file && r->tls_verify && (c = ccp_curl_add_ca_file(h, r->ca_file)) != CURLE_OK)
+		goto out;
 	if (hdrs)
 		SET(CURLOPT_HTTPHEADER, hdrs);
 	if (q->post)
@@ -703,7 +734,9 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms)
 		x->deadline_hit = 1;
 out:
-	curl_easy_cleanup(h);
+	/* nothing of this request may stay with the handle: its headers and data are freed below */
+	curl_easy_reset(h);
+	handle_give(r, h);
 	curl_slist_free_all(hdrs);
 	return c;
 }

@@ -3,7 +3,8 @@
  * Handles /v2/ ping, Basic and Bearer auth (WWW-Authenticate challenges, token caching), TLS options,
  * proxies from the environment, redirects (credentials never follow a redirect to another host),
  * size-capped bodies and streamed blobs. Every function is safe to call from several threads at once
- * on the same handle (layers are fetched in parallel); connections are shared through a curl share.
+ * on the same handle (layers are fetched in parallel); each request borrows one of the handle's
+ * libcurl easy handles, whose connections the next request reuses.
  *
  * Transient failures (connection refused or reset, timeouts, truncated bodies, HTTP 408, 429, 500,
  * 502, 503, 504) are retried with exponential backoff and jitter, honouring Retry-After; the number
@@ -26,7 +27,7 @@ typedef struct ccp_registry ccp_registry;
 typedef struct ccp_registry_opts {
 	int tls_verify;           /* 0: no certificate check, and plain HTTP is tried/allowed */
 	int insecure;             /* registries.conf insecure=true: plain HTTP allowed, TLS unchecked */
-	const char *ca_file;      /* extra CA bundle (PEM); NULL: system roots only */
+	const char *ca_file;      /* extra CA bundle (PEM), trusted besides the system roots; NULL: none */
 	const char *authfile;     /* containers-auth.json path; NULL: none */
 	const ccp_buf *authfile_data; /* or its content (a kbs:// auth.json), which wins over authfile */
 	const char *creds;        /* "user:password" or "user" (no password); overrides authfile */

@@ -33,8 +33,9 @@ replaced. The first rule that matches and has times left applies. Faults:
                 the request's path (another origin, for the redirect tests); nothing is forwarded
 
 Writes one JSON line per request to LOG_FILE: {"method", "path", "range", "rule", "fault",
-"status", "sent", "auth", "body"} ("sent": body bytes written; "auth": the Authorization header, or
-null; "body": the request body of a POST as text, or null). POSTs are never forwarded: they get
+"status", "sent", "auth", "body", "conn"} ("sent": body bytes written; "auth": the Authorization
+header, or null; "body": the request body of a POST as text, or null; "conn": the client's port,
+one per connection). POSTs are never forwarded: they get
 the fault of their rule, or 405. Writes its port to PORT_FILE once listening.
 """
 import http.client
@@ -120,7 +121,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = self.rfile.read(min(n, 1 << 20)).decode("utf-8", "replace")
         entry = {"method": method, "path": self.path, "range": self.headers.get("Range"),
                  "rule": rule.get("id", rule["match"]) if rule else None, "fault": fault,
-                 "status": None, "sent": 0, "auth": self.headers.get("Authorization"), "body": body}
+                 "status": None, "sent": 0, "auth": self.headers.get("Authorization"), "body": body,
+                 "conn": self.client_address[1]}
         try:
             self.serve(method, rule or {}, fault, entry)
         finally:

@@ -90,6 +90,9 @@ log "no fault: the proxy itself is transparent"
 faults '[]'
 pull_ok
 [ "$(count '.fault == "pass" and (.path | test("/blobs/"))')" -ge 3 ] || fail "the pull did not go through the proxy"
+# connections are reused across requests and layers: at most one per layer fetched at once, plus one
+conns=$(jq -s '[.[].conn] | unique | length' "$PLOG")
+[ "$conns" -le 3 ] || fail "the pull opened $conns connections for $(jq -s length "$PLOG") requests: $(cat "$PLOG")"
 
 log "503 with Retry-After on the manifest, once"
 faults '[{"id": "m", "match": "GET /v2/faults/img/manifests/v1$", "times": 1, "fault": "status", "code": 503, "retry_after": "1"}]'
