@@ -43,7 +43,7 @@
 #define RETRY_BASE_MS 500                /* first backoff; doubles per retry */
 #define RETRY_BACKOFF_MAX_MS 10000       /* cap of one backoff */
 #define RETRY_AFTER_MAX_MS 30000         /* a longer Retry-After is cut to this */
-#define RETRY_WAIT_BUDGET_MS 90000       /* all waits of one request together */
+#define RETRY_WAIT_BUDGET_MS 90000       /* all waits and stalls of one request together */
 #define POOL_IDLE_MAX 8                  /* easy handles (and their connections) kept between requests */
 
 static const char MANIFEST_ACCEPT[] =
@@ -124,6 +124,8 @@ typedef struct xfer {
 	int deadline_hit;
 	int transient;         /* the failure may go away: worth another attempt */
 	int foreign;           /* the final response came from another origin than the registry's */
+	long low_speed_s;      /* this attempt's low-speed window; 0: the handle's */
+	uint64_t stalled_ms;   /* what the last exchange lost before it timed out (a stall) */
 	char foreign_host[256]; /* its host[:port], for messages */
 } xfer;
 
@@ -665,9 +667,11 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	CURL *h;
 	CURLcode c = CURLE_OUT_OF_MEMORY;
 	char range[32];
-	uint64_t now = 0;
+	uint64_t now = 0, start = monotonic_ms();
+	long low_speed = x->low_speed_s > 0 ? x->low_speed_s : r->low_speed_time;
 
 	errbuf[0] = '\0';
+	x->stalled_ms = 0;
 	xfer_reset_response(x);
 	if (r->deadline_ms && (now = monotonic_ms()) >= r->deadline_ms) {
 		x->deadline_hit = 1;
@@ -699,7 +703,7 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
 	SET(CURLOPT_CONNECTTIMEOUT, r->connect_timeout);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	SET(CURLOPT_LOW_SPEED_TIME, r->low_speed_time);
+	SET(CURLOPT_LOW_SPEED_TIME, low_speed);
 	SET(CURLOPT_USERAGENT, r->user_agent);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
@@ -731,8 +735,14 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		SET(CURLOPT_TIMEOUT_MS, (long)(r->deadline_ms - now));
 #undef SET
 	c = curl_easy_perform(h);
-	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms)
+	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms) {
 		x->deadline_hit = 1;
+	} else if (c == CURLE_OPERATION_TIMEDOUT) {
+		/* the low-speed window (or the connect timeout) that ran out: time lost to a stall */
+		uint64_t lost = monotonic_ms() - start;
+		uint64_t window = (uint64_t)(low_speed > r->connect_timeout ? low_speed : r->connect_timeout) * 1000;
+		x->stalled_ms = lost < window ? lost : window;
+	}
 out:
 	/* nothing of this request may stay with the handle: its headers and data are freed below */
 	curl_easy_reset(h);
@@ -1373,6 +1383,7 @@ static int get_once(ccp_registry *r, const char *url, const char *accept, const 
 	int rc, reauthed = 0;
 
 	x->transient = 0;
+	x->stalled_ms = 0;
 	for (;;) {
 		if ((rc = current_auth(r, &auth, &gen, e)) != 0)
 			return ccp_err_wrap(e, "%s", what);
@@ -1435,7 +1446,15 @@ static int registry_get(ccp_registry *r, const char *path, const char *accept, c
 	if (ccp_buf_printf(&url, "%s://%s%s", r->scheme == SCHEME_HTTP ? "http" : "https", r->host, path) != 0)
 		return ccp_err_oom(e);
 	for (unsigned attempt = 0;; attempt++) {
+		/* Stalls and waits share the request's budget: a stalled attempt costs its low-speed
+		 * window, and a later attempt may stall for what is left at most. */
+		uint64_t left = waited < RETRY_WAIT_BUDGET_MS ? RETRY_WAIT_BUDGET_MS - waited : 0;
+		x->low_speed_s = left / 1000 < (uint64_t)r->low_speed_time ? (long)(left / 1000) : r->low_speed_time;
+		if (x->low_speed_s < 1)
+			x->low_speed_s = 1;
 		rc = get_once(r, url.data, accept, what, not_found, x, e);
+		if (rc)
+			waited += x->stalled_ms;
 		if (!rc || !x->transient || retry_wait(r, attempt, x->retry_after, &waited, e) != 0)
 			break;
 		if (x->sink) {

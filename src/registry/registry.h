@@ -8,9 +8,10 @@
  *
  * Transient failures (connection refused or reset, timeouts, truncated bodies, HTTP 408, 429, 500,
  * 502, 503, 504) are retried with exponential backoff and jitter, honouring Retry-After; the number
- * of attempts, the time spent waiting and an optional deadline bound every request. What cannot
- * change (certificate and TLS protocol errors, a plain-HTTP answer to https, unknown host names) is
- * not retried. A streamed blob cut off mid-way resumes with a Range request, so the sink sees every
+ * of attempts, the time spent waiting or stalled (one 90 s budget per request, a transfer's resumed
+ * attempts included: a stall costs its low-speed window, and later attempts get what is left) and
+ * an optional deadline bound every request. What cannot change (certificate and TLS protocol
+ * errors, a plain-HTTP answer to https, unknown host names) is not retried. A streamed blob cut off mid-way resumes with a Range request, so the sink sees every
  * byte exactly once.
  */
 #ifndef CCP_REGISTRY_REGISTRY_H
