@@ -10,6 +10,7 @@
  * key material: it is wiped after use.
  */
 #include "ocicrypt/ocicrypt.h"
+#include "util/curl.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -32,14 +33,6 @@ typedef struct grpc_provider {
 	char url[ADDRESS_MAX + sizeof("http://") + sizeof(GRPC_PATH)];
 	char unix_path[ADDRESS_MAX + 1];    /* unix socket, or "" for TCP */
 } grpc_provider;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_rc;
-
-static void curl_init(void)
-{
-	curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- framing and the one-field messages ---- */
 
@@ -246,9 +239,8 @@ static int grpc_call(const grpc_provider *p, const ccp_buf *req, call *c, ccp_er
 	CURL *curl;
 	int r = 0;
 
-	pthread_once(&curl_once, curl_init);
-	if (curl_rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EINTERNAL, "curl_global_init: %s", curl_easy_strerror(curl_rc));
+	if ((r = ccp_curl_init(e)) != 0)
+		return r;
 	if (!(curl = curl_easy_init()))
 		return ccp_err_oom(e);
 	const char *const hl[] = { "Content-Type: application/grpc", "TE: trailers", "Expect:",

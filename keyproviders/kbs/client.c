@@ -32,6 +32,7 @@
 #include <openssl/rsa.h>
 
 #include "ocicrypt/ocicrypt.h"
+#include "util/curl.h"
 
 #define ATTEMPTS 3          /* per request, as Trustee's client: resource GETs and handshakes */
 #define COOKIE_MAX 4096
@@ -70,14 +71,6 @@ typedef struct session {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static session *sessions;       /* most recently used first */
 static unsigned long holders;   /* live contexts (ccp_kbs_hold) */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_rc;
-
-static void curl_init(void)
-{
-	curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static uint64_t now_ms(void)
 {
@@ -350,7 +343,7 @@ static int http(const session *s, const char *cookie, uint64_t deadline_ms, cons
 	struct curl_slist *hdrs = NULL;
 	char url[4096], errbuf[CURL_ERROR_SIZE] = "", what[CCP_KBS_PATH_MAX + 64];
 	CURLcode rc;
-	int http_ok = strncmp(s->url, "http://", 7) == 0;
+	int http_ok = strncmp(s->url, "http://", 7) == 0, r;
 	long ms;
 
 	memset(resp, 0, sizeof(*resp));
@@ -358,9 +351,8 @@ static int http(const session *s, const char *cookie, uint64_t deadline_ms, cons
 	snprintf(what, sizeof(what), "%s %s", method, path);
 	if ((ms = time_for(deadline_ms, REQUEST_TIMEOUT_MS)) <= 0)
 		return out_of_time(e, s->url, what);
-	pthread_once(&curl_once, curl_init);
-	if (curl_rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EINTERNAL, "libcurl initialisation failed");
+	if ((r = ccp_curl_init(e)) != 0)
+		return r;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", s->url, path) >= sizeof(url))
 		return ccp_err_set(e, CCP_EINVALID, "KBS URL too long");
 	if (!(c = curl_easy_init()))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include "util/curl.h"
 
 void ccp_sig_list_free(ccp_sig_list *l)
 {
@@ -105,6 +106,8 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
 	if (is_http) {
+		if ((r = ccp_curl_init(e)) != 0)
+			return r;
 		if (!(c = curl_easy_init()))
 			return ccp_err_oom(e);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -125,7 +128,8 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 		} else if (o->ca_file) {
-			curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+			/* added to the system roots, as for the registry */
+			ccp_curl_add_ca_file(c, o->ca_file);
 		}
 	}
 	for (size_t i = 1;; i++) {

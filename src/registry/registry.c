@@ -1,7 +1,10 @@
 /*
  * The OCI distribution client. One ccp_registry per (registry host, repository); many threads may
- * use it at once. Each request gets its own easy handle; connections, DNS and TLS sessions are
- * shared through a CURLSH so parallel layer downloads reuse connections.
+ * use it at once. A request takes an easy handle from the registry's pool and gives it back when
+ * done: each handle is used by one thread at a time and keeps its own live connections, so the next
+ * request (the next layer, on whichever thread) reuses a warm connection. libcurl does not support
+ * sharing a connection cache between threads; only DNS answers and TLS sessions, which it does
+ * support, are shared through a CURLSH.
  *
  * Request flow (registry_request): pick the scheme once (ping /v2/, https first, http fallback for
  * insecure registries) -> send with the current Authorization -> follow redirects by hand so that
@@ -22,8 +25,11 @@
 #include <sys/random.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include "config/config.h"
+#include "util/curl.h"
 #include "util/json.h"
 
 #define MAX_REDIRECTS 5
@@ -37,7 +43,8 @@
 #define RETRY_BASE_MS 500                /* first backoff; doubles per retry */
 #define RETRY_BACKOFF_MAX_MS 10000       /* cap of one backoff */
 #define RETRY_AFTER_MAX_MS 30000         /* a longer Retry-After is cut to this */
-#define RETRY_WAIT_BUDGET_MS 90000       /* all waits of one request together */
+#define RETRY_WAIT_BUDGET_MS 90000       /* all waits and stalls of one request together */
+#define POOL_IDLE_MAX 8                  /* easy handles (and their connections) kept between requests */
 
 static const char MANIFEST_ACCEPT[] =
 	"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
@@ -66,8 +73,11 @@ struct ccp_registry {
 	char *password;
 	char *identity_token;
 
-	CURLSH *share;
+	CURLSH *share;         /* DNS and TLS sessions only */
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock;
+	CURL *idle[POOL_IDLE_MAX]; /* handles not in use, the most recently used last */
+	unsigned n_idle;
 
 	/* everything below is protected by lock */
 	pthread_mutex_t lock;
@@ -113,15 +123,11 @@ typedef struct xfer {
 	int range_bad;         /* a 206 that does not continue where we stopped */
 	int deadline_hit;
 	int transient;         /* the failure may go away: worth another attempt */
+	int foreign;           /* the final response came from another origin than the registry's */
+	long low_speed_s;      /* this attempt's low-speed window; 0: the handle's */
+	uint64_t stalled_ms;   /* what the last exchange lost before it timed out (a stall) */
+	char foreign_host[256]; /* its host[:port], for messages */
 } xfer;
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init_once(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void free_secret(char *s)
 {
@@ -242,10 +248,14 @@ void ccp_registry_free(ccp_registry *r)
 {
 	if (!r)
 		return;
+	/* the handles first: they hold the share */
+	for (unsigned i = 0; i < r->n_idle; i++)
+		curl_easy_cleanup(r->idle[i]);
 	if (r->share)
 		curl_share_cleanup(r->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&r->share_locks[i]);
+	pthread_mutex_destroy(&r->pool_lock);
 	pthread_mutex_destroy(&r->lock);
 	free(r->host);
 	free(r->auth_host);
@@ -281,15 +291,14 @@ int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host
 	if (!repository || !valid_repository(repository))
 		return ccp_err_set(e, CCP_EINVALID, "invalid repository name \"%.256s\" for %s",
 				   repository ? repository : "", host);
-	pthread_once(&curl_once, curl_init_once);
-	if (curl_init_rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EINTERNAL, "libcurl initialisation failed: %s",
-				   curl_easy_strerror(curl_init_rc));
+	if ((rc = ccp_curl_init(e)) != 0)
+		return rc;
 
 	if (!(r = calloc(1, sizeof(*r))))
 		return ccp_err_oom(e);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&r->share_locks[i], NULL);
+	pthread_mutex_init(&r->pool_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	r->tls_verify = opts->tls_verify && !opts->insecure;
 	r->allow_http = !r->tls_verify;
@@ -311,7 +320,6 @@ int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host
 	if (curl_share_setopt(r->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_USERDATA, r) != CURLSHE_OK ||
-	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
 	    curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
 		rc = ccp_err_set(e, CCP_EINTERNAL, "cannot set up the libcurl connection share");
@@ -617,11 +625,40 @@ typedef struct req {
 	const char *auth_header;   /* NULL: none */
 	const char *accept;        /* "Accept: ..." or NULL */
 	const char *post;          /* form body; NULL: GET */
-	int follow;                /* let curl follow redirects (token endpoint only) */
 	const char *basic_user;    /* CURLOPT_USERNAME (token endpoint only) */
 	const char *basic_pass;
 	uint64_t range_from;       /* > 0: ask for the body from this byte on */
 } req;
+
+/* An easy handle for one request, with its options reset: the most recently used idle one (its
+ * connection is the warmest), or a new one. NULL when out of memory. */
+static CURL *handle_take(ccp_registry *r)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&r->pool_lock);
+	if (r->n_idle)
+		h = r->idle[--r->n_idle];
+	pthread_mutex_unlock(&r->pool_lock);
+	if (h)
+		curl_easy_reset(h); /* the options go, live connections and caches stay */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+/* Gives a handle back, with its connections, for the next request; beyond POOL_IDLE_MAX it goes. */
+static void handle_give(ccp_registry *r, CURL *h)
+{
+	pthread_mutex_lock(&r->pool_lock);
+	if (r->n_idle < POOL_IDLE_MAX) {
+		r->idle[r->n_idle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&r->pool_lock);
+	if (h)
+		curl_easy_cleanup(h);
+}
 
 /* Performs one request. Returns the CURLcode; errbuf gets curl's detail. */
 static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL_ERROR_SIZE])
@@ -630,17 +667,19 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	CURL *h;
 	CURLcode c = CURLE_OUT_OF_MEMORY;
 	char range[32];
-	uint64_t now = 0;
+	uint64_t now = 0, start = monotonic_ms();
+	long low_speed = x->low_speed_s > 0 ? x->low_speed_s : r->low_speed_time;
 
 	errbuf[0] = '\0';
+	x->stalled_ms = 0;
 	xfer_reset_response(x);
 	if (r->deadline_ms && (now = monotonic_ms()) >= r->deadline_ms) {
 		x->deadline_hit = 1;
 		snprintf(errbuf, CURL_ERROR_SIZE, "the pull's time limit ran out");
 		return CURLE_OPERATION_TIMEDOUT;
 	}
-	if (!(h = curl_easy_init()))
-		return CURLE_FAILED_INIT;
+	if (!(h = handle_take(r)))
+		return CURLE_OUT_OF_MEMORY;
 	if (q->accept) {
 		if (!(t = curl_slist_append(hdrs, q->accept)))
 			goto out;
@@ -664,7 +703,7 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	SET(CURLOPT_REDIR_PROTOCOLS_STR, r->allow_http ? "http,https" : "https");
 	SET(CURLOPT_CONNECTTIMEOUT, r->connect_timeout);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	SET(CURLOPT_LOW_SPEED_TIME, r->low_speed_time);
+	SET(CURLOPT_LOW_SPEED_TIME, low_speed);
 	SET(CURLOPT_USERAGENT, r->user_agent);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
@@ -675,19 +714,13 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	SET(CURLOPT_BUFFERSIZE, 256L << 10);
 	SET(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
 	SET(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
-	/* Debian's libcurl also has CURLOPT_CAPATH=/etc/ssl/certs compiled in, which stays in effect,
-	 * so an extra CA file adds to the system roots instead of replacing them. */
-	if (r->ca_file)
-		SET(CURLOPT_CAINFO, r->ca_file);
+	/* an extra CA file adds to the system roots, it does not replace them */
+	if (r->ca_file && r->tls_verify && (c = ccp_curl_add_ca_file(h, r->ca_file)) != CURLE_OK)
+		goto out;
 	if (hdrs)
 		SET(CURLOPT_HTTPHEADER, hdrs);
 	if (q->post)
 		SET(CURLOPT_POSTFIELDS, q->post);
-	if (q->follow) {
-		/* curl sends CURLOPT_USERNAME/PASSWORD only to the original host (UNRESTRICTED_AUTH off) */
-		SET(CURLOPT_FOLLOWLOCATION, 1L);
-		SET(CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
-	}
 	if (q->basic_user) {
 		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SET(CURLOPT_USERNAME, q->basic_user);
@@ -702,10 +735,18 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		SET(CURLOPT_TIMEOUT_MS, (long)(r->deadline_ms - now));
 #undef SET
 	c = curl_easy_perform(h);
-	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms)
+	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms) {
 		x->deadline_hit = 1;
+	} else if (c == CURLE_OPERATION_TIMEDOUT) {
+		/* the low-speed window (or the connect timeout) that ran out: time lost to a stall */
+		uint64_t lost = monotonic_ms() - start;
+		uint64_t window = (uint64_t)(low_speed > r->connect_timeout ? low_speed : r->connect_timeout) * 1000;
+		x->stalled_ms = lost < window ? lost : window;
+	}
 out:
-	curl_easy_cleanup(h);
+	/* nothing of this request may stay with the handle: its headers and data are freed below */
+	curl_easy_reset(h);
+	handle_give(r, h);
 	curl_slist_free_all(hdrs);
 	return c;
 }
@@ -737,24 +778,81 @@ static int same_origin(const char *a, const char *b)
 	return same;
 }
 
-/* Failures of the connection or the transfer itself that a later attempt may not see. */
-static int curl_transient(CURLcode c)
+/* "host[:port]" of an absolute URL into out (never its path or query: a storage URL's signature). */
+static void url_hostport(const char *url, char *out, size_t outlen)
 {
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+
+	snprintf(out, outlen, "?");
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+			snprintf(out, outlen, "%.200s:%.10s", host, port);
+		else
+			snprintf(out, outlen, "%.200s", host);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+/* The OpenSSL error code in libcurl's message ("...error:0A00010B:SSL routines::..."), or 0. */
+static unsigned long openssl_error_code(const char *errbuf)
+{
+	for (const char *p = errbuf; (p = strstr(p, "error:")) != NULL;) {
+		unsigned long v = 0;
+		int i;
+
+		p += 6;
+		for (i = 0; i < 8 && isxdigit((unsigned char)p[i]); i++)
+			v = v * 16 + (unsigned long)(isdigit((unsigned char)p[i]) ? p[i] - '0' :
+						     tolower((unsigned char)p[i]) - 'a' + 10);
+		if (i == 8 && p[8] == ':')
+			return v;
+	}
+	return 0;
+}
+
+int ccp_registry_failure_class(int code, const char *errbuf)
+{
+	unsigned long ossl;
+
+	switch ((CURLcode)code) {
+	case CURLE_COULDNT_CONNECT:       /* refused: the network or the registry is coming up */
 	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
+	case CURLE_SEND_ERROR:            /* resets */
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
+		return CCP_FAILURE_RETRY;
 	case CURLE_SSL_CONNECT_ERROR:
-		return 1;
+		/* A reset or an early close during the handshake may go away; an answer that is not TLS,
+		 * or a TLS alert (no common protocol version or cipher), comes again on every attempt. */
+		ossl = errbuf ? openssl_error_code(errbuf) : 0;
+		if (!ossl)
+			return CCP_FAILURE_RETRY;
+		if (ERR_GET_LIB(ossl) != ERR_LIB_SSL)
+			return CCP_FAILURE_FINAL;
+		if (ERR_GET_REASON(ossl) == SSL_R_WRONG_VERSION_NUMBER)
+			return CCP_FAILURE_NOT_TLS;
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+		if (ERR_GET_REASON(ossl) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			return CCP_FAILURE_RETRY;
+#endif
+		return CCP_FAILURE_FINAL;
 	default:
-		return 0;
+		/* certificate errors, unknown hosts (NXDOMAIN), malformed answers, local errors */
+		return CCP_FAILURE_FINAL;
 	}
+}
+
+/* Failures of the connection or the transfer itself that a later attempt may not see. */
+static int curl_transient(CURLcode c, const char *errbuf)
+{
+	return ccp_registry_failure_class((int)c, errbuf) == CCP_FAILURE_RETRY;
 }
 
 static int status_transient(long status)
@@ -822,13 +920,16 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 		req q = { .url = cur, .accept = accept, .range_from = x->range_from };
 		CURLcode c;
 
-		if (auth_header && same_origin(cur, url))
+		x->foreign = !same_origin(cur, url);
+		if (x->foreign)
+			url_hostport(cur, x->foreign_host, sizeof(x->foreign_host));
+		else if (auth_header)
 			q.auth_header = auth_header;
 		x->overflow = x->header_overflow = x->range_bad = x->deadline_hit = 0;
 		x->sink_rc = 0;
 		c = perform(r, &q, x, errbuf);
 		if (c != CURLE_OK) {
-			x->transient = curl_transient(c) && !x->sink_rc && !x->overflow && !x->header_overflow &&
+			x->transient = curl_transient(c, errbuf) && !x->sink_rc && !x->overflow && !x->header_overflow &&
 				       !x->range_bad && !x->deadline_hit;
 			if (x->sink_rc < 0)
 				rc = x->sink_rc; /* the sink set its own error */
@@ -917,6 +1018,52 @@ static int append_escaped(ccp_buf *b, const char *name, const char *value)
 }
 
 /*
+ * One exchange with the token endpoint, following its redirects by hand (libcurl would re-POST the
+ * body of a 307/308 to wherever it points). The Basic credentials go only to the realm's own origin:
+ * a GET redirected elsewhere goes on without them. The identity-token POST is only ever re-sent to
+ * the realm's origin by a 307 or 308: any other redirect of it is an error, so neither the refresh
+ * token nor the credentials reach another origin. On return, *c is the transport result and x holds
+ * the final response; a redirect that cannot be followed returns an error.
+ */
+static int token_perform(ccp_registry *r, const req *first, xfer *x, char errbuf[CURL_ERROR_SIZE], CURLcode *c,
+			 ccp_err *e)
+{
+	req q = *first;
+	char *cur = NULL, *next = NULL, where[256];
+	int rc = 0;
+
+	for (int hops = 0;; hops++) {
+		*c = perform(r, &q, x, errbuf);
+		if (*c != CURLE_OK || !is_redirect(x->status))
+			break;
+		if (hops >= MAX_REDIRECTS) {
+			rc = ccp_err_set(e, CCP_EREGISTRY, "token server %.256s for %s: more than %d redirects",
+					 r->realm, r->host, MAX_REDIRECTS);
+			break;
+		}
+		if ((rc = resolve_location(r, q.url, x->location, &next, "token request", e)) != 0)
+			break;
+		if (q.post && (!same_origin(next, first->url) || (x->status != 307 && x->status != 308))) {
+			url_hostport(next, where, sizeof(where));
+			rc = ccp_err_set(e, CCP_EREGISTRY,
+					 "token server %.256s for %s redirected the identity-token request (HTTP %ld) "
+					 "to %s; the token is only sent to the realm's own origin",
+					 r->realm, r->host, x->status, where);
+			break;
+		}
+		if (!same_origin(next, first->url))
+			q.basic_user = q.basic_pass = NULL;
+		free(cur);
+		cur = next;
+		next = NULL;
+		q.url = cur;
+	}
+	free(cur);
+	free(next);
+	return rc;
+}
+
+/*
  * Gets a bearer token from the realm of the last challenge, for pull access to our repository
  * (and the challenge's own scope when it names another one). Called with r->lock held.
  */
@@ -963,16 +1110,16 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 		q.basic_pass = r->password;
 	}
 	q.url = url.data;
-	q.follow = 1;
 	x.body = &body;
 	x.body_max = TOKEN_BODY_MAX;
 	/* waits with r->lock held: the other requests need this token anyway */
 	for (unsigned attempt = 0;; attempt++) {
 		int transient;
 		ccp_buf_clear(&body);
-		c = perform(r, &q, &x, errbuf);
+		if ((rc = token_perform(r, &q, &x, errbuf, &c, e)) != 0)
+			goto out;
 		if (c != CURLE_OK) {
-			transient = curl_transient(c) && !x.overflow && !x.header_overflow && !x.deadline_hit;
+			transient = curl_transient(c, errbuf) && !x.overflow && !x.header_overflow && !x.deadline_hit;
 			if (x.overflow)
 				rc = ccp_err_set(e, CCP_EREGISTRY, "token response from %.256s is larger than %d bytes",
 						 r->realm, TOKEN_BODY_MAX);
@@ -1126,15 +1273,22 @@ static int ensure_scheme_once(ccp_registry *r, int *transient, ccp_err *e)
 			goto out;
 		}
 		if (c2 != CURLE_OK) {
-			*transient = curl_transient(c2) && !x.deadline_hit;
+			*transient = curl_transient(c2, err_http) && !x.deadline_hit;
 			rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: https: %s; http: %s", r->host,
 					 err_https[0] ? err_https : curl_easy_strerror(c),
 					 err_http[0] ? err_http : curl_easy_strerror(c2));
 			goto out;
 		}
 		r->scheme = SCHEME_HTTP;
+	} else if (ccp_registry_failure_class((int)c, err_https) == CCP_FAILURE_NOT_TLS) {
+		rc = ccp_err_set(e, CCP_EREGISTRY,
+				 "cannot reach registry %s: it does not speak TLS, it answered in plain HTTP (%s); "
+				 "to pull from a plain-HTTP registry, pass --tls-verify=false or set insecure = true "
+				 "in its [[registry]] entry of registries.conf",
+				 r->host, err_https);
+		goto out;
 	} else {
-		*transient = curl_transient(c) && !x.deadline_hit;
+		*transient = curl_transient(c, err_https) && !x.deadline_hit;
 		rc = ccp_err_set(e, CCP_EREGISTRY, "cannot reach registry %s: %s", r->host,
 				 err_https[0] ? err_https : curl_easy_strerror(c));
 		goto out;
@@ -1229,6 +1383,7 @@ static int get_once(ccp_registry *r, const char *url, const char *accept, const 
 	int rc, reauthed = 0;
 
 	x->transient = 0;
+	x->stalled_ms = 0;
 	for (;;) {
 		if ((rc = current_auth(r, &auth, &gen, e)) != 0)
 			return ccp_err_wrap(e, "%s", what);
@@ -1237,6 +1392,14 @@ static int get_once(ccp_registry *r, const char *url, const char *accept, const 
 		auth = NULL;
 		if (rc)
 			return rc;
+		if (x->status == 401 && x->foreign) {
+			/* Only the registry's own origin may start authentication: a redirect target's
+			 * challenge would choose where the registry's credentials go. */
+			return ccp_err_set(e, CCP_EREGISTRY,
+					   "%s: %s redirected to %s, which answered 401 (credentials for %s are "
+					   "not sent to another origin)",
+					   what, r->host, x->foreign_host, r->auth_host);
+		}
 		if (x->status != 401 || reauthed)
 			break;
 		reauthed = 1;
@@ -1283,7 +1446,15 @@ static int registry_get(ccp_registry *r, const char *path, const char *accept, c
 	if (ccp_buf_printf(&url, "%s://%s%s", r->scheme == SCHEME_HTTP ? "http" : "https", r->host, path) != 0)
 		return ccp_err_oom(e);
 	for (unsigned attempt = 0;; attempt++) {
+		/* Stalls and waits share the request's budget: a stalled attempt costs its low-speed
+		 * window, and a later attempt may stall for what is left at most. */
+		uint64_t left = waited < RETRY_WAIT_BUDGET_MS ? RETRY_WAIT_BUDGET_MS - waited : 0;
+		x->low_speed_s = left / 1000 < (uint64_t)r->low_speed_time ? (long)(left / 1000) : r->low_speed_time;
+		if (x->low_speed_s < 1)
+			x->low_speed_s = 1;
 		rc = get_once(r, url.data, accept, what, not_found, x, e);
+		if (rc)
+			waited += x->stalled_ms;
 		if (!rc || !x->transient || retry_wait(r, attempt, x->retry_after, &waited, e) != 0)
 			break;
 		if (x->sink) {

@@ -3,12 +3,16 @@
  * Handles /v2/ ping, Basic and Bearer auth (WWW-Authenticate challenges, token caching), TLS options,
  * proxies from the environment, redirects (credentials never follow a redirect to another host),
  * size-capped bodies and streamed blobs. Every function is safe to call from several threads at once
- * on the same handle (layers are fetched in parallel); connections are shared through a curl share.
+ * on the same handle (layers are fetched in parallel); each request borrows one of the handle's
+ * libcurl easy handles, whose connections the next request reuses.
  *
  * Transient failures (connection refused or reset, timeouts, truncated bodies, HTTP 408, 429, 500,
  * 502, 503, 504) are retried with exponential backoff and jitter, honouring Retry-After; the number
- * of attempts, the time spent waiting and an optional deadline bound every request. A streamed blob
- * cut off mid-way resumes with a Range request, so the sink sees every byte exactly once.
+ * of attempts, the time spent waiting or stalled (one 90 s budget per request, a transfer's resumed
+ * attempts included: a stall costs its low-speed window, and later attempts get what is left) and
+ * an optional deadline bound every request. What cannot change (certificate and TLS protocol
+ * errors, a plain-HTTP answer to https, unknown host names) is not retried. A streamed blob cut off mid-way resumes with a Range request, so the sink sees every
+ * byte exactly once.
  */
 #ifndef CCP_REGISTRY_REGISTRY_H
 #define CCP_REGISTRY_REGISTRY_H
@@ -24,7 +28,7 @@ typedef struct ccp_registry ccp_registry;
 typedef struct ccp_registry_opts {
 	int tls_verify;           /* 0: no certificate check, and plain HTTP is tried/allowed */
 	int insecure;             /* registries.conf insecure=true: plain HTTP allowed, TLS unchecked */
-	const char *ca_file;      /* extra CA bundle (PEM); NULL: system roots only */
+	const char *ca_file;      /* extra CA bundle (PEM), trusted besides the system roots; NULL: none */
 	const char *authfile;     /* containers-auth.json path; NULL: none */
 	const ccp_buf *authfile_data; /* or its content (a kbs:// auth.json), which wins over authfile */
 	const char *creds;        /* "user:password" or "user" (no password); overrides authfile */
@@ -51,6 +55,16 @@ uint64_t ccp_retry_backoff_ms(unsigned int attempt, uint32_t jitter);
  * now (a date in the past is 0) and capped at 30 s. Returns 0, or -1 for an invalid value.
  */
 int ccp_retry_after_parse(const char *value, time_t now, uint64_t *ms);
+
+/*
+ * How a failed libcurl request ends, from its CURLcode and libcurl's error buffer (exposed for
+ * tests): CCP_FAILURE_RETRY when another attempt may succeed (refused while the network comes up,
+ * resets, timeouts, cut-off bodies, a reset during the TLS handshake), CCP_FAILURE_NOT_TLS when an
+ * https request met a server that does not speak TLS (a plain-HTTP registry), CCP_FAILURE_FINAL for
+ * what cannot change (certificate errors, TLS alerts, unknown host names, local errors).
+ */
+enum { CCP_FAILURE_FINAL, CCP_FAILURE_RETRY, CCP_FAILURE_NOT_TLS };
+int ccp_registry_failure_class(int curl_code, const char *errbuf);
 
 /*
  * host: "host[:port]" to contact (after mirror/docker.io mapping). repository: "library/busybox".

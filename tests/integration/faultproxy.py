@@ -29,9 +29,14 @@ replaced. The first rule that matches and has times left applies. Faults:
   auth_loop     answer 401 with a Bearer challenge whose realm is this proxy's /token, which hands
                 out tokens that are never accepted
   token_redirect  like auth_loop, but /token redirects to itself forever
+  redirect      answer "code" (default 307) with Location "location", in which {path} stands for
+                the request's path (another origin, for the redirect tests); nothing is forwarded
 
 Writes one JSON line per request to LOG_FILE: {"method", "path", "range", "rule", "fault",
-"status", "sent"} ("sent": body bytes written). Writes its port to PORT_FILE once listening.
+"status", "sent", "auth", "body", "conn"} ("sent": body bytes written; "auth": the Authorization
+header, or null; "body": the request body of a POST as text, or null; "conn": the client's port,
+one per connection). POSTs are never forwarded: they get
+the fault of their rule, or 405. Writes its port to PORT_FILE once listening.
 """
 import http.client
 import http.server
@@ -110,17 +115,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_one(self, method):
         rule = pick_rule(method, self.path)
         fault = rule["fault"] if rule else "pass"
+        body = None
+        if method == "POST":
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(n, 1 << 20)).decode("utf-8", "replace")
         entry = {"method": method, "path": self.path, "range": self.headers.get("Range"),
                  "rule": rule.get("id", rule["match"]) if rule else None, "fault": fault,
-                 "status": None, "sent": 0}
+                 "status": None, "sent": 0, "auth": self.headers.get("Authorization"), "body": body,
+                 "conn": self.client_address[1]}
         try:
             self.serve(method, rule or {}, fault, entry)
         finally:
             log_request(entry)
 
     def serve(self, method, rule, fault, entry):
+        if fault == "redirect":
+            entry["status"] = rule.get("code", 307)
+            self.send_head(entry["status"], [("Location", rule["location"].replace("{path}", self.path))], 0)
+            return
         if self.path.startswith("/token"):
             return self.token(rule, entry)
+        if method == "POST":
+            entry["status"] = 405
+            self.send_head(405, [], 0)
+            return
         if fault == "reset":
             return self.reset()
         if fault == "status":
@@ -191,6 +209,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_HEAD(self):
         self.handle_one("HEAD")
+
+    def do_POST(self):
+        self.handle_one("POST")
 
 
 if __name__ == "__main__":

@@ -163,13 +163,19 @@ start_registry() {
 	_start_registry "$auth"
 }
 
-# start_token_server USER:PASS...: the Bearer token server (tokenserver.py). Exports TOKEN_REALM
-# and TOKEN_CERT; start_token_registry then starts a registry that demands its tokens.
+# start_token_server USER:PASS... [--OPTION=VALUE...]: the Bearer token server (tokenserver.py;
+# options such as --refresh-token=TOKEN:USER go to it as they are). Exports TOKEN_REALM and
+# TOKEN_CERT; start_token_registry then starts a registry that demands its tokens (at TOKEN_REALM).
 start_token_server() {
 	local dir=$T/tokenserver u
 	local args=()
 	mkdir -p "$dir"
-	for u in "$@"; do args+=(--user "$u"); done
+	for u in "$@"; do
+		case $u in
+		--*) args+=("$u") ;;
+		*) args+=(--user "$u") ;;
+		esac
+	done
 	"$PY" "$IT_DIR/tokenserver.py" --cert "$dir/cert.pem" --port-file "$dir/port" \
 		--issuer ccpull-test-issuer --service ccpull-test-registry "${args[@]}" 2>"$dir/log" &
 	TOKEN_LOG=$dir/log

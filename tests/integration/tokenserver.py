@@ -5,7 +5,10 @@ It creates an ECDSA P-256 key and a self-signed certificate, writes the certific
 registry's auth.token.rootcertbundle), listens on 127.0.0.1 on a free port that it writes to
 PORTFILE, and answers GET /token?service=S&scope=repository:NAME:pull with a JWT signed by that key
 (header "x5c" holds the certificate), for users given as USER:PASS. Only "pull" is ever granted.
-Requests without valid Basic credentials get 401. Each request is logged on stderr (no secrets).
+Requests without valid Basic credentials get 401. POST /token takes the OAuth2 refresh-token grant
+(form fields grant_type=refresh_token, refresh_token, service, scope) for identity tokens given as
+--refresh-token TOKEN:USER. --redirect PATH=URL answers GET and POST of PATH with a 307 to URL (the
+query string appended), e.g. to another origin. Each request is logged on stderr (no secrets).
 """
 import argparse
 import base64
@@ -61,9 +64,13 @@ def main():
     ap.add_argument("--issuer", default="ccpull-test-issuer")
     ap.add_argument("--service", default="ccpull-test-registry")
     ap.add_argument("--user", action="append", default=[], help="USER:PASS (repeatable)")
+    ap.add_argument("--refresh-token", action="append", default=[], help="TOKEN:USER (repeatable)")
+    ap.add_argument("--redirect", action="append", default=[], help="PATH=URL (repeatable)")
     args = ap.parse_args()
 
     users = dict(u.split(":", 1) for u in args.user)
+    refresh = dict(t.split(":", 1) for t in args.refresh_token)
+    redirects = dict(r.split("=", 1) for r in args.redirect)
     key, cert = make_key_and_cert(args.issuer)
     with open(args.cert + ".tmp", "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
@@ -83,8 +90,38 @@ def main():
             self.end_headers()
             self.wfile.write(data)
 
+        def redirect(self, url):
+            if url.path not in redirects:
+                return False
+            target = redirects[url.path] + ("?" + url.query if url.query else "")
+            sys.stderr.write("tokenserver: redirecting %s %s\n" % (self.command, url.path))
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return True
+
+        def do_POST(self):
+            url = urllib.parse.urlsplit(self.path)
+            n = int(self.headers.get("Content-Length") or 0)
+            form = urllib.parse.parse_qs(self.rfile.read(min(n, 1 << 20)).decode())
+            if self.redirect(url):
+                return
+            if url.path != "/token":
+                return self.reply(404, {"error": "not found"})
+            if form.get("grant_type", [""])[0] != "refresh_token" or \
+                    form.get("service", [""])[0] != args.service:
+                return self.reply(400, {"error": "unsupported_grant_type"})
+            user = refresh.get(form.get("refresh_token", [""])[0])
+            if user is None:
+                sys.stderr.write("tokenserver: denied (unknown refresh token)\n")
+                return self.reply(401, {"error": "invalid_grant"})
+            self.issue(user, form.get("scope", []))
+
         def do_GET(self):
             url = urllib.parse.urlsplit(self.path)
+            if self.redirect(url):
+                return
             if url.path != "/token":
                 return self.reply(404, {"error": "not found"})
             q = urllib.parse.parse_qs(url.query)
@@ -102,8 +139,11 @@ def main():
             if user is None:
                 sys.stderr.write("tokenserver: denied (no or wrong credentials)\n")
                 return self.reply(401, {"error": "authentication required"})
+            self.issue(user, q.get("scope", []))
+
+        def issue(self, user, scopes):
             access = []
-            for scope in q.get("scope", []):
+            for scope in scopes:
                 parts = scope.split(":")
                 if len(parts) != 3 or parts[0] != "repository":
                     continue
@@ -113,7 +153,7 @@ def main():
             claims = {"iss": args.issuer, "sub": user, "aud": args.service, "exp": now + 300,
                       "nbf": now - 30, "iat": now, "jti": b64url(os.urandom(12)), "access": access}
             tok = sign_jwt(key, cert, claims)
-            sys.stderr.write("tokenserver: issued token for %s scopes=%s\n" % (user, q.get("scope", [])))
+            sys.stderr.write("tokenserver: issued token for %s scopes=%s\n" % (user, scopes))
             self.reply(200, {"token": tok, "access_token": tok, "expires_in": 300,
                              "issued_at": datetime.datetime.fromtimestamp(
                                  now, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})

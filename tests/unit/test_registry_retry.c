@@ -1,6 +1,7 @@
-/* Backoff between retries and Retry-After parsing (registry.c). */
+/* Backoff between retries, Retry-After parsing and which failures are retried (registry.c). */
 #include <stdint.h>
 #include <time.h>
+#include <curl/curl.h>
 #include "registry/registry.h"
 #include "test.h"
 
@@ -78,8 +79,53 @@ static void test_deadline(void)
 	CHECK(d >= now_ms + 10000 && d < now_ms + 70000);
 }
 
+/* The messages are libcurl 7.88's with OpenSSL 3.0, as ccpull printed them. */
+static void test_failure_class(void)
+{
+	/* what may go away: refused while the network comes up, resets, timeouts, cut-off bodies */
+	CHECK(ccp_registry_failure_class(CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 1 after 0 ms: "
+				    "Couldn't connect to server") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_RECV_ERROR, "Recv failure: Connection reset by peer") ==
+	      CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_SEND_ERROR, "") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_OPERATION_TIMEDOUT, "") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_PARTIAL_FILE, "") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_GOT_NOTHING, NULL) == CCP_FAILURE_RETRY);
+	/* a reset or an early close during the TLS handshake */
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "OpenSSL SSL_connect: Connection reset by peer "
+				    "in connection to 127.0.0.1:5000 ") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "OpenSSL SSL_connect: SSL_ERROR_SYSCALL in "
+				    "connection to registry.example:443 ") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "OpenSSL/3.0.22: error:0A000126:SSL "
+				    "routines::unexpected eof while reading") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, NULL) == CCP_FAILURE_RETRY);
+
+	/* https to a plain-HTTP server */
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "OpenSSL/3.0.22: error:0A00010B:SSL "
+				    "routines::wrong version number") == CCP_FAILURE_NOT_TLS);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "error:0a00010b:SSL routines::wrong version "
+				    "number") == CCP_FAILURE_NOT_TLS);
+
+	/* what cannot change: TLS alerts, certificates, unknown names, local errors */
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "OpenSSL/3.0.22: error:0A000410:SSL "
+				    "routines::sslv3 alert handshake failure") == CCP_FAILURE_FINAL);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "OpenSSL/3.0.22: error:0A00042E:SSL "
+				    "routines::tlsv1 alert protocol version") == CCP_FAILURE_FINAL);
+	CHECK(ccp_registry_failure_class(CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem: self-signed "
+				    "certificate") == CCP_FAILURE_FINAL);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CACERT_BADFILE, "") == CCP_FAILURE_FINAL);
+	CHECK(ccp_registry_failure_class(CURLE_COULDNT_RESOLVE_HOST, "Could not resolve host: nothing.invalid") ==
+	      CCP_FAILURE_FINAL);
+	CHECK(ccp_registry_failure_class(CURLE_WRITE_ERROR, "") == CCP_FAILURE_FINAL);
+	CHECK(ccp_registry_failure_class(CURLE_OUT_OF_MEMORY, "") == CCP_FAILURE_FINAL);
+	/* only a whole "error:XXXXXXXX:" is an OpenSSL code */
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "error:0A00010:x") == CCP_FAILURE_RETRY);
+	CHECK(ccp_registry_failure_class(CURLE_SSL_CONNECT_ERROR, "error:") == CCP_FAILURE_RETRY);
+}
+
 int main(void)
 {
+	test_failure_class();
 	test_backoff();
 	test_retry_after();
 	test_deadline();
