@@ -66,6 +66,22 @@ if ! lsan_out=$("$SRC/build-asan/ccpull" --version 2>&1) && grep -q LeakSanitize
 fi
 run_config build-asan -DCCPULL_SANITIZE=ON
 
+# Guest build (README, "Guest build"): tools/guest-build.sh links one static ccpull (curl and
+# libarchive from Debian's source packages, cached in build-guest/deps), then the integration tests
+# of pull, serve and KBS run against that binary from its own build dir. GUEST_BUILD=0 skips this phase.
+if [ "${GUEST_BUILD:-1}" != 0 ]; then
+	echo "=== build-guest: the static guest binary and its integration tests"
+	if JOBS=$JOBS CCPULL_WERROR="${CCPULL_WERROR:-OFF}" "$SRC/tools/guest-build.sh"; then
+		if ! ctest --test-dir "$SRC/build-guest/ccpull" --output-on-failure -j "$CTEST_JOBS" \
+			--output-junit "$SRC/build-guest/ccpull/ctest.xml" -L integration -R 'pull|serve|kbs'; then
+			failed+=(build-guest)
+		fi
+		check_skips "$SRC/build-guest/ccpull" || failed+=("build-guest (skipped tests)")
+	else
+		failed+=("build-guest (build)")
+	fi
+fi
+
 # Fuzzing: every harness built with clang + libFuzzer (ASan + UBSan) and fuzzed for FUZZ_SECONDS
 # (default 20) from its corpus; FUZZ_SECONDS=0 skips this phase.
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
@@ -77,4 +93,4 @@ if [ ${#failed[@]} -ne 0 ]; then
 	echo "tests/run.sh: FAILED in: ${failed[*]}" >&2
 	exit 1
 fi
-echo "tests/run.sh: all tests passed in build/ and build-asan/"
+echo "tests/run.sh: all tests passed in build/, build-asan/ and build-guest/"
