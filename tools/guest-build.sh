@@ -10,8 +10,10 @@
 #     libgpg-error are Debian's static libraries (*.a, from the -dev packages in .ci/packages).
 #
 # Usage: tools/guest-build.sh [cmake args...]   (run as root on Debian 12; e.g. -DCCPULL_WITH_GPGME=OFF)
-# Environment: GUEST_DIR (default: build-guest in the checkout), JOBS (default 2).
-# Output: $GUEST_DIR/ccpull/ccpull (the CMake build dir, usable by ctest) and $GUEST_DIR/ccpull.stripped.
+# Environment: GUEST_DIR (default: build-guest in the checkout), GUEST_CCPULL_DIR (ccpull's CMake build
+# dir, default $GUEST_DIR/ccpull), JOBS (default 2).
+# Output: $GUEST_CCPULL_DIR/ccpull (ctest in that dir runs the tests against it) and, stripped,
+# $GUEST_CCPULL_DIR/ccpull.stripped.
 # Built dependencies are cached under $GUEST_DIR/deps (keyed by the Debian source version and this
 # script's configure flags): a rerun only rebuilds ccpull.
 set -euo pipefail
@@ -25,6 +27,7 @@ mkdir -p "$DEPS/src" "$PREFIX"
 GUEST_DIR=$(cd "$GUEST_DIR" && pwd)
 DEPS=$GUEST_DIR/deps
 PREFIX=$DEPS/prefix
+BUILD=${GUEST_CCPULL_DIR:-$GUEST_DIR/ccpull}
 
 log() { printf 'guest-build: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -71,7 +74,7 @@ fetch_source() {
 		rm -rf "$dir" "$DEPS/src/$pkg-dl"
 		mkdir -p "$DEPS/src/$pkg-dl"
 		log "apt-get source $pkg=$ver"
-		(cd "$DEPS/src/$pkg-dl" && apt-get source --download-only "$pkg=$ver" >&2 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+		(cd "$DEPS/src/$pkg-dl" && apt-get source --download-only "$pkg=$ver" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
 		ls "$DEPS/src/$pkg-dl/"*.dsc >/dev/null 2>&1 || die "apt-get source $pkg failed"
 		dpkg-source --no-check -x "$DEPS/src/$pkg-dl/"*.dsc "$dir" >&2
 		touch "$dir/.unpacked"
@@ -155,12 +158,12 @@ build_dep curl "$curl_dir" "${CURL_CONFIGURE[@]}"
 build_dep libarchive "$libarchive_dir" "${LIBARCHIVE_CMAKE[@]}"
 
 # ccpull itself: the static link mode of CMakeLists.txt, the CLI only.
-log "ccpull: configure and build in $GUEST_DIR/ccpull"
-PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" cmake -S "$SRC" -B "$GUEST_DIR/ccpull" -DCMAKE_BUILD_TYPE=Release \
+log "ccpull: configure and build in $BUILD"
+PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
 	-DCCPULL_STATIC=ON -DCCPULL_SANITIZE=OFF -DCCPULL_WITH_ISAL=OFF -DCMAKE_PREFIX_PATH="$PREFIX" \
-	-DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" "$@" >"$GUEST_DIR/cmake.log" || { cat "$GUEST_DIR/cmake.log" >&2; exit 1; }
-cmake --build "$GUEST_DIR/ccpull" -j "$JOBS" --target ccpull_cli 2>&1 | tee "$GUEST_DIR/link.log" >&2
-BIN=$GUEST_DIR/ccpull/ccpull
+	-DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" "$@" >"$BUILD.cmake.log" || { cat "$BUILD.cmake.log" >&2; exit 1; }
+cmake --build "$BUILD" -j "$JOBS" --target ccpull_cli 2>&1 | tee "$BUILD/build.log" >&2
+BIN=$BUILD/ccpull
 [ -x "$BIN" ] || die "no $BIN"
 # A static-pie binary: no program interpreter, no shared library needed (ldd: "statically linked").
 if readelf -lW "$BIN" | grep -q 'INTERP' || readelf -dW "$BIN" | grep -q 'NEEDED'; then
@@ -173,8 +176,8 @@ fi
 #   getservbyname, getservbyport_r: c-ares, for non-numeric services only (curl passes
 #     ARES_AI_NUMERICSERV) and ares_getnameinfo (not called);
 #   getpwnam, getpwuid: libgpg-error's "~" expansion of file names (gpgme is given absolute homes).
-unexpected=$(sed -n "s/.*warning: Using '\([a-z_]*\)' in statically linked.*/\1/p" "$GUEST_DIR/link.log" |
+unexpected=$(sed -n "s/.*warning: Using '\([a-z_]*\)' in statically linked.*/\1/p" "$BUILD/build.log" |
 	grep -vxE 'dlopen|getaddrinfo|gethostbyname|getservbyname|getservbyport_r|getpwnam|getpwuid' | sort -u || true)
-[ -z "$unexpected" ] || die "the static link uses NSS or dlopen in: $unexpected (see $GUEST_DIR/link.log)"
-strip -o "$GUEST_DIR/ccpull.stripped" "$BIN"
-log "done in $(($(date +%s) - start)) s: $BIN ($(stat -c %s "$GUEST_DIR/ccpull.stripped") bytes stripped)"
+[ -z "$unexpected" ] || die "the static link uses NSS or dlopen in: $unexpected (see $BUILD/build.log)"
+strip -o "$BUILD/ccpull.stripped" "$BIN"
+log "done in $(($(date +%s) - start)) s: $BIN ($(stat -c %s "$BUILD/ccpull.stripped") bytes stripped)"

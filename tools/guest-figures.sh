@@ -74,15 +74,13 @@ head, _, body = mapf.partition("Linker script and memory map")
 body = body.split("/DISCARD/")[0]
 
 def comp(path):
-    b = os.path.basename(path)
-    if "/deps/prefix/" in path or b.startswith("libccpull") or "CMakeFiles" in path:
-        pass
-    b = re.sub(r"^lib", "", b.split("(")[0])
-    b = re.sub(r"\.a$|\.o$", "", b)
-    if "ccpull" in path and "deps/" not in path: return "ccpull"
-    if b in ("c", "c_nonshared", "pthread", "dl", "m", "rt", "gcc", "gcc_eh") or "/gcc/" in path or "crt" in b:
+    path = os.path.normpath(path)
+    b = os.path.basename(path.split("(")[0])
+    if "/deps/" not in path and ("CMakeFiles" in path or b.startswith("libccpull")):
+        return "ccpull"
+    if "/gcc/" in path or re.match(r"(lib(c|c_nonshared|pthread|dl|m|rt|gcc|gcc_eh)\.a|.*crt.*\.o)$", b):
         return "glibc+libgcc"
-    return b
+    return re.sub(r"^lib|\.a$", "", b)
 
 text = collections.Counter()
 members = collections.defaultdict(set)
@@ -112,29 +110,27 @@ def c_lines(files):
 
 def find_src(root, obj):
     base = re.sub(r"^(libcurl_la|libarchive_la|libcurlu_la)-", "", obj)
-    base = re.sub(r"\.(o|lo)$", "", base) + ".c"
+    base = re.sub(r"(\.c)?\.(o|lo)$", "", base) + ".c"
     hits = glob.glob(os.path.join(root, "**", base), recursive=True)
     hits = [h for h in hits if "/tests/" not in h and "/test/" not in h]
     return hits[:1]
 
-srcdirs = {d.split("-")[0]: d for d in glob.glob(os.path.join(guest, "deps", "src", "*-*")) if os.path.isdir(d) and not d.endswith("-dl")}
+srcdirs = {os.path.basename(d).split("-")[0]: d for d in glob.glob(os.path.join(guest, "deps", "src", "*-*"))
+           if os.path.isdir(d) and not d.endswith("-dl")}
 def guest_lines(c):
-    if c == "ccpull":
-        fs = []
-        for o in members[c]:
-            base = re.sub(r"\.c\.o$|\.o$", "", o) + ".c"
-            fs += [h for h in glob.glob(os.path.join(src, "src", "**", base), recursive=True)
-                   + glob.glob(os.path.join(src, "keyproviders", "**", base), recursive=True)
-                   + glob.glob(os.path.join(guest, "ccpull", "*-gen", base))][:1]
+    if c == "ccpull":  # everything CMake compiles into the CLI, generated protobuf-c code included
+        none = re.compile(r"/(gpg|pgp)_none\.c$" if "gpgme" in members else r"/(signature/gpg|pgp/pgp)\.c$")
+        fs = [f for f in glob.glob(os.path.join(src, "src", "*", "*.c")) + glob.glob(os.path.join(src, "keyproviders", "*", "*.c"))
+              + glob.glob(os.path.join(guest, "ccpull", "*-gen", "*.c")) if not none.search(f)]
         return c_lines(fs)
-    root = srcdirs.get(os.path.join(guest, "deps", "src", c)) or next((d for k, d in srcdirs.items() if os.path.basename(k) == c), None)
+    root = srcdirs.get("libarchive" if c == "archive" else c)
     if not root: return None
     fs = []
     for o in members[c]: fs += find_src(root, o)
     return c_lines(fs)
 
 def all_lines(c):
-    root = next((d for k, d in srcdirs.items() if os.path.basename(k) == c), None)
+    root = srcdirs.get(c)
     if not root: return None
     sub = {"curl": "lib", "libarchive": "libarchive"}[c]
     fs = [f for f in glob.glob(os.path.join(root, sub, "**", "*.c"), recursive=True) if "/test" not in f]
@@ -149,14 +145,17 @@ print("| component | guest: .text bytes | guest: lines of C | dynamic: .text byt
 print("|---|---|---|---|---|")
 dyn_text = {}
 for p in dynlibs:
-    b = re.sub(r"\.so.*$", "", os.path.basename(p)); b = re.sub(r"^lib", "", b)
+    b = re.sub(r"\.so.*$", "", os.path.basename(p)); b = re.sub(r"^lib|-0$", "", b)
+    if b in ("c", "m", "dl", "pthread", "rt", "resolv", "gcc_s", "ld-linux-x86-64", "ld-linux-aarch64"):
+        dyn_text["glibc+libgcc"] = dyn_text.get("glibc+libgcc", 0) + text_of_so(p)
+        continue
     dyn_text[b] = text_of_so(p)
 dyn_text["ccpull"] = text_of_so(os.path.join(dyn, "ccpull"))
 names = ["ccpull", "curl", "archive"] + sorted(set(text) - {"ccpull", "curl", "archive", "glibc+libgcc"}) + ["glibc+libgcc"]
 for c in names:
     g = text.get(c)
-    dn = {"glibc+libgcc": None}.get(c, dyn_text.get(c))
-    gl = guest_lines(c if c != "archive" else "libarchive") if c in ("ccpull", "curl", "archive") else None
+    dn = dyn_text.get(c)
+    gl = guest_lines(c) if c in ("ccpull", "curl", "archive") else None
     dl = None
     if c == "ccpull": dl = gl
     elif c == "curl": dl = all_lines("curl")
