@@ -17,6 +17,7 @@
 # Built dependencies are cached under $GUEST_DIR/deps (keyed by the Debian source version and this
 # script's configure flags): a rerun only rebuilds ccpull.
 set -euo pipefail
+shopt -s inherit_errexit
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 GUEST_DIR=${GUEST_DIR:-$SRC/build-guest}
@@ -74,7 +75,10 @@ fetch_source() {
 		rm -rf "$dir" "$DEPS/src/$pkg-dl"
 		mkdir -p "$DEPS/src/$pkg-dl"
 		log "apt-get source $pkg=$ver"
-		(cd "$DEPS/src/$pkg-dl" && apt-get source --download-only "$pkg=$ver" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+		# apt checks the files against the signed Sources index (so dpkg-source need not check the
+		# .dsc signature); as root it warns that it cannot drop to _apt, which is harmless.
+		(cd "$DEPS/src/$pkg-dl" && apt-get source --download-only "$pkg=$ver" 2>&1) |
+			{ grep -v '^W: Download is performed unsandboxed' >&2 || true; }
 		ls "$DEPS/src/$pkg-dl/"*.dsc >/dev/null 2>&1 || die "apt-get source $pkg failed"
 		dpkg-source --no-check -x "$DEPS/src/$pkg-dl/"*.dsc "$dir" >&2
 		touch "$dir/.unpacked"
@@ -129,6 +133,7 @@ build_dep() {
 			mkdir -p "$PREFIX/include" "$PREFIX/lib/pkgconfig"
 			install -m 644 libarchive/archive.h libarchive/archive_entry.h "$PREFIX/include/"
 			install -m 644 "$DEPS/build-$name/libarchive/libarchive.a" "$PREFIX/lib/"
+			# shellcheck disable=SC2016 # ${prefix} and friends are pkg-config's, not the shell's
 			printf '%s\n' "prefix=$PREFIX" 'libdir=${prefix}/lib' 'includedir=${prefix}/include' '' \
 				'Name: libarchive' 'Description: library that can create and read several streaming archive formats' \
 				"Version: $(sed -n 's/^#define ARCHIVE_VERSION_ONLY_STRING "\(.*\)"/\1/p' libarchive/archive.h)" \

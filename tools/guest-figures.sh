@@ -25,10 +25,10 @@ libs_of() { ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1
 
 # idle_rss BIN: VmRSS of a `ccpull serve` that has started and has served nothing.
 idle_rss() {
-	local bin=$1 sock=$TMP/serve.$RANDOM.sock pid rss i
+	local bin=$1 sock=$TMP/serve.$RANDOM.sock pid rss
 	"$bin" serve --socket "$sock" --insecure-policy --store "$TMP/store.$RANDOM" --quiet 2>"$TMP/serve.log" &
 	pid=$!
-	for i in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 	[ -S "$sock" ] || { cat "$TMP/serve.log" >&2; kill "$pid"; echo "?"; return 0; }
 	sleep 2
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
@@ -66,6 +66,7 @@ figures guest "$GUEST/ccpull/ccpull"
 # source here. Dynamic: every library is loaded whole; its .text size is that of the .so, and the
 # lines of C of curl and libarchive are those of all their library sources (Debian builds them all).
 echo
+# shellcheck disable=SC2046 # one library path per word
 python3 - "$SRC" "$GUEST" "$DYN" $(libs_of "$DYN/ccpull") <<'PY'
 import os, re, subprocess, sys, glob, collections
 src, guest, dyn, dynlibs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
