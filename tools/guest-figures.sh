@@ -6,7 +6,9 @@
 #
 # Usage: tools/guest-figures.sh [DYNAMIC_BUILD_DIR [GUEST_DIR]]   (defaults: build, build-guest)
 # The guest build must have been made by tools/guest-build.sh (its link map, ccpull.map, and the
-# curl and libarchive sources under GUEST_DIR/deps/src are read).
+# curl and libarchive sources under GUEST_DIR/deps/src are read). The Debian source packages of the
+# static libraries it links are fetched into GUEST_DIR/deps/figures-src to count their lines of C
+# (FIGURES_SOURCES=0: not fetched, not counted).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,14 +62,43 @@ echo "|---|---|---|---|---|"
 figures dynamic "$DYN/ccpull"
 figures guest "$GUEST/ccpull/ccpull"
 
+# Sources of the Debian static libraries the guest binary links (FIGURES_SOURCES=0: none; their lines
+# of C are then not counted), fetched once into GUEST/deps/figures-src with apt-get source.
+SRCMAP=$TMP/srcmap
+: >"$SRCMAP"
+if [ "${FIGURES_SOURCES:-1}" != 0 ]; then
+	mkdir -p "$GUEST/deps/figures-src"
+	for a in $(grep -oE '^/[^(]+\.a\(' "$GUEST/ccpull/ccpull.map" | tr -d '(' | xargs -r realpath | sort -u); do
+		case $a in */deps/* | */libc.a | */libc_nonshared.a | */gcc/*) continue ;; esac
+		bin=$(dpkg -S "$a" 2>/dev/null | head -n 1 | cut -d: -f1) || continue
+		[ -n "$bin" ] || continue
+		srcpkg=$(dpkg-query -W -f='${source:Package}' "$bin" 2>/dev/null | head -n 1)
+		ver=$(dpkg-query -W -f='${source:Version}' "$bin" 2>/dev/null | head -n 1)
+		dir=$GUEST/deps/figures-src/$srcpkg
+		# the installed version, else the newest the archive still serves (for counting lines only)
+		for v in $ver $(apt-cache showsrc "$srcpkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -rVu); do
+			[ -f "$dir/.unpacked" ] && break
+			rm -rf "$dir" "$dir.dl"
+			mkdir -p "$dir.dl"
+			if (cd "$dir.dl" && apt-get source --download-only "$srcpkg=$v" >/dev/null 2>&1) &&
+				dpkg-source --no-check -x "$dir.dl/"*.dsc "$dir" >/dev/null 2>&1; then
+				echo "$v" >"$dir/.unpacked"
+			fi
+			rm -rf "$dir.dl"
+		done
+		[ -f "$dir/.unpacked" ] || echo "figures: no source for $srcpkg $ver" >&2
+		[ -f "$dir/.unpacked" ] && printf '%s %s\n' "$(basename "$a" .a | sed 's/^lib//')" "$dir" >>"$SRCMAP"
+	done
+fi
+
 # Code compiled in. Guest: from the link map, the archive members the linker took (after
 # --gc-sections only their used functions remain: .text bytes below are what is in the binary); lines
-# of C are those of the .c files of the members taken, for ccpull and the two libraries built from
-# source here. Dynamic: every library is loaded whole; its .text size is that of the .so, and the
+# of C are those of the .c files of the members taken (the sources of Debian's *.a found by name in
+# their source packages). Dynamic: every library is loaded whole; its .text size is that of the .so, and the
 # lines of C of curl and libarchive are those of all their library sources (Debian builds them all).
 echo
 # shellcheck disable=SC2046 # one library path per word
-python3 - "$SRC" "$GUEST" "$DYN" $(libs_of "$DYN/ccpull") <<'PY'
+SRCMAP=$SRCMAP python3 - "$SRC" "$GUEST" "$DYN" $(libs_of "$DYN/ccpull") <<'PY'
 import os, re, subprocess, sys, glob, collections
 src, guest, dyn, dynlibs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 mapf = open(os.path.join(guest, "ccpull", "ccpull.map")).read()
@@ -109,22 +140,32 @@ def c_lines(files):
         with open(f, "rb") as fh: n += fh.read().count(b"\n")
     return n
 
+index = {}
 def find_src(root, obj):
-    base = re.sub(r"^(libcurl_la|libarchive_la|libcurlu_la)-", "", obj)
-    base = re.sub(r"(\.c)?\.(o|lo)$", "", base) + ".c"
-    hits = glob.glob(os.path.join(root, "**", base), recursive=True)
-    hits = [h for h in hits if "/tests/" not in h and "/test/" not in h]
-    return hits[:1]
+    # libcurl_la-easy.o, libcrypto-lib-bio_addr.o, archive_read.c.o, adler32.o: the first suffix after
+    # a '-' (or the whole name) that is a .c file of the source tree
+    if root not in index:
+        index[root] = {}
+        for f in glob.glob(os.path.join(root, "**", "*.c"), recursive=True):
+            if not re.search(r"/(tests?|fuzz|examples?|demos?|apps)/", f[len(root):]):
+                index[root].setdefault(os.path.basename(f), f)
+    stem = re.sub(r"(\.c)?\.(o|lo)$", "", obj).split("-")
+    for k in range(len(stem)):
+        f = index[root].get("-".join(stem[k:]) + ".c")
+        if f:
+            return [f]
+    return []
 
 srcdirs = {os.path.basename(d).split("-")[0]: d for d in glob.glob(os.path.join(guest, "deps", "src", "*-*"))
            if os.path.isdir(d) and not d.endswith("-dl")}
+debsrc = dict(l.split(None, 1) for l in open(os.environ["SRCMAP"]).read().splitlines() if l.strip())
 def guest_lines(c):
     if c == "ccpull":  # everything CMake compiles into the CLI, generated protobuf-c code included
         none = re.compile(r"/(gpg|pgp)_none\.c$" if "gpgme" in members else r"/(signature/gpg|pgp/pgp)\.c$")
         fs = [f for f in glob.glob(os.path.join(src, "src", "*", "*.c")) + glob.glob(os.path.join(src, "keyproviders", "*", "*.c"))
               + glob.glob(os.path.join(guest, "ccpull", "*-gen", "*.c")) if not none.search(f)]
         return c_lines(fs)
-    root = srcdirs.get("libarchive" if c == "archive" else c)
+    root = srcdirs.get("libarchive" if c == "archive" else c) or debsrc.get(c)
     if not root: return None
     fs = []
     for o in members[c]: fs += find_src(root, o)
@@ -153,16 +194,18 @@ for p in dynlibs:
     dyn_text[b] = text_of_so(p)
 dyn_text["ccpull"] = text_of_so(os.path.join(dyn, "ccpull"))
 names = ["ccpull", "curl", "archive"] + sorted(set(text) - {"ccpull", "curl", "archive", "glibc+libgcc"}) + ["glibc+libgcc"]
+glines = 0
 for c in names:
     g = text.get(c)
     dn = dyn_text.get(c)
-    gl = guest_lines(c) if c in ("ccpull", "curl", "archive") else None
+    gl = guest_lines(c) if c != "glibc+libgcc" else None
     dl = None
     if c == "ccpull": dl = gl
     elif c == "curl": dl = all_lines("curl")
     elif c == "archive": dl = all_lines("libarchive")
+    glines += gl or 0
     print(f"| {c if c != 'archive' else 'libarchive'} | {fmt(g)} | {fmt(gl)} | {fmt(dn)} | {fmt(dl)} |")
 rest = {k: v for k, v in dyn_text.items() if k not in names}
 print(f"| other libraries loaded only by the dynamic build ({len(rest)}) | - | - | {sum(rest.values()):,} | - |")
-print(f"| total | {sum(text.values()):,} | | {sum(dyn_text.values()):,} | |")
+print(f"| total | {sum(text.values()):,} | {glines:,} (without glibc) | {sum(dyn_text.values()):,} | |")
 PY
