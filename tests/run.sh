@@ -3,7 +3,9 @@
 # (AddressSanitizer + UBSan), and runs the whole ctest suite (unit, conformance, fuzz corpus replay,
 # integration against a real registry on 127.0.0.1) in both; then builds build-tsan/
 # (ThreadSanitizer) and runs the threaded part there: serve, pulls (layers in parallel) and
-# concurrent pulls. Exits non-zero if anything fails.
+# concurrent pulls; then links the static guest binary (tools/guest-build.sh) and runs the pull,
+# serve and KBS integration tests against it; then fuzzes every harness briefly. Exits non-zero if
+# anything fails.
 #
 # Run as root (the integration tests set file owners and create device nodes; without root they
 # are skipped). Environment: JOBS (build parallelism, default: number of CPUs), CTEST_JOBS
@@ -87,6 +89,25 @@ if [ -n "$TSAN_TESTS" ]; then
 	check_skips "$SRC/build-tsan" || failed+=("$SRC/build-tsan (skipped tests)")
 fi
 
+# Guest build (README, "Guest build"): tools/guest-build.sh links one static ccpull (curl and
+# libarchive from Debian's source packages, cached in build-guest/deps), then the integration tests
+# of pull, serve and KBS run against that binary from its own build dir. It needs root (apt-get
+# source, the tests) and Debian's archive; GUEST_BUILD=0 skips this phase.
+if [ "${GUEST_BUILD:-1}" != 0 ] && [ "$(id -u)" -ne 0 ]; then
+	echo "tests/run.sh: not root: no guest build" >&2
+elif [ "${GUEST_BUILD:-1}" != 0 ]; then
+	echo "=== build-guest: the static guest binary and its integration tests"
+	if JOBS=$JOBS CCPULL_WERROR="${CCPULL_WERROR:-OFF}" "$SRC/tools/guest-build.sh"; then
+		if ! ctest --test-dir "$SRC/build-guest/ccpull" --output-on-failure -j "$CTEST_JOBS" \
+			--output-junit "$SRC/build-guest/ccpull/ctest.xml" -L integration -R 'pull|serve|kbs'; then
+			failed+=(build-guest)
+		fi
+		check_skips "$SRC/build-guest/ccpull" || failed+=("build-guest (skipped tests)")
+	else
+		failed+=("build-guest (build)")
+	fi
+fi
+
 # Fuzzing: every harness built with clang + libFuzzer (ASan + UBSan) and fuzzed for FUZZ_SECONDS
 # (default 20) from its corpus; FUZZ_SECONDS=0 skips this phase.
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
@@ -98,4 +119,4 @@ if [ ${#failed[@]} -ne 0 ]; then
 	echo "tests/run.sh: FAILED in: ${failed[*]}" >&2
 	exit 1
 fi
-echo "tests/run.sh: all tests passed in build/, build-asan/ and build-tsan/"
+echo "tests/run.sh: all tests passed in build/, build-asan/, build-tsan/ and build-guest/"
