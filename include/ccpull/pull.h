@@ -95,12 +95,17 @@ typedef struct ccp_pull_options {
 	                               * without a TEE device); NULL: ccpull.toml's [aa] aa_socket, else
 	                               * /run/confidential-containers/attestation-agent/attestation-agent.sock */
 	unsigned int parallel_layers; /* layers fetched and applied at once; 0 (default): one per CPU, at most 4 */
+	/* A layer may decompress to at most this many times its blob size once past 512 MiB (a
+	 * decompression bomb fails with CCP_ELAYER); 0 (default): 100. Raise it for sparse-file images. */
+	unsigned int max_decompression_ratio;
 } ccp_pull_options;
+
+#define CCP_MAX_DECOMPRESSION_RATIO 1000000u /* the largest max_decompression_ratio */
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
 				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL, \
-				NULL, NULL, NULL, 0 }
+				NULL, NULL, NULL, 0, 0 }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

@@ -55,6 +55,8 @@ static const char *prog = "ccpull";
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n" \
 	"                             as root when the kernel has overlayfs) or as a plain directory\n" \
 	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
+	"  --max-decompression-ratio N  a layer past 512 MiB decompressed may be at most N times its\n" \
+	"                             compressed size (default 100; raise for images of sparse files)\n" \
 	"  -q, --quiet                no progress output\n" \
 	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n" \
 	"                             key for encrypted layers (repeatable; every key is tried per layer);\n" \

@@ -133,6 +133,7 @@ static unsigned option_group(int ch)
 	case CLI_OPT_STORE:
 	case CLI_OPT_SNAPSHOTTER:
 	case CLI_OPT_PARALLEL_LAYERS:
+	case CLI_OPT_MAX_DECOMPRESSION_RATIO:
 	case CLI_OPT_DECRYPTION_KEY:
 	case CLI_OPT_KEYPROVIDER_CONFIG:
 		return CLI_GROUP_LAYERS;
@@ -186,6 +187,12 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	case CLI_OPT_PARALLEL_LAYERS:
 		if ((o->parallel_layers = parse_number(command, "--parallel-layers", arg, 1024)) == 0)
 			cli_usage_error(command, "--parallel-layers expects a number from 1 to 1024");
+		break;
+	case CLI_OPT_MAX_DECOMPRESSION_RATIO:
+		if ((o->max_decompression_ratio = parse_number(command, "--max-decompression-ratio", arg,
+								CCP_MAX_DECOMPRESSION_RATIO)) == 0)
+			cli_usage_error(command, "--max-decompression-ratio expects a number from 1 to %u",
+					CCP_MAX_DECOMPRESSION_RATIO);
 		break;
 	case CLI_OPT_TIMEOUT: o->timeout_s = parse_number(command, "--timeout", arg, 7 * 86400); break;
 	case CLI_OPT_KBS: o->kbs = arg; break;

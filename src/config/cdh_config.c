@@ -11,8 +11,9 @@
 #define REGCONF "image" SEP "registry_config"
 #define MAX_ROOTS 256
 #define MAX_LAYER_DOWNLOADS 1024
+#define MAX_RATIO 1000000 /* CCP_MAX_DECOMPRESSION_RATIO */
 
-enum { K_STR, K_STRV, K_COUNT };
+enum { K_STR, K_STRV, K_COUNT, K_RATIO };
 
 /* The keys ccpull reads, by full dotted path (CDH's CdhConfig, image-rs' ImageConfig field names). */
 static const struct {
@@ -33,6 +34,7 @@ static const struct {
 	{ "image" SEP "extra_root_certificates", K_STRV, offsetof(ccp_cdh_config, extra_root_certificates) },
 	{ "image" SEP "max_concurrent_layer_downloads_per_image", K_COUNT,
 	  offsetof(ccp_cdh_config, max_layer_downloads) },
+	{ "image" SEP "max_decompression_ratio", K_RATIO, offsetof(ccp_cdh_config, max_decompression_ratio) },
 	{ "kbc" SEP "name", K_STR, offsetof(ccp_cdh_config, kbc_name) },
 	{ "kbc" SEP "url", K_STR, offsetof(ccp_cdh_config, kbs_url) },
 	{ "kbc" SEP "kbs_cert", K_STR, offsetof(ccp_cdh_config, kbs_cert) },
@@ -108,6 +110,12 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 				return ccp_err_oom(e);
 			cs->c->n_extra_root_certificates++;
 		}
+		return 0;
+	case K_RATIO:
+		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_RATIO)
+			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %d", line, name,
+					   MAX_RATIO);
+		*(long long *)slot = v->i;
 		return 0;
 	default:
 		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_LAYER_DOWNLOADS)

@@ -28,6 +28,7 @@ typedef struct ccp_cdh_config {
 	char **extra_root_certificates;             /* PEM documents */
 	size_t n_extra_root_certificates;
 	long long max_layer_downloads;              /* max_concurrent_layer_downloads_per_image; 0 unset */
+	long long max_decompression_ratio;          /* [image] max_decompression_ratio; 0 unset */
 	char *kbc_name, *kbs_url, *kbs_cert;        /* [kbc] name, url, kbs_cert (inline PEM) */
 	char *aa_socket;                            /* [aa] aa_socket */
 } ccp_cdh_config;

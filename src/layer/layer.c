@@ -78,6 +78,8 @@ typedef struct layer {
 	ccp_hasher diff_h;
 	int hash_staged;  /* the stage's hashing thread, not account(), feeds diff_h */
 	uint64_t out_bytes, max_out;
+	uint64_t ratio_out;  /* the ratio cap's bytes: max(floor, ratio x blob size) */
+	unsigned int ratio;
 	ccp_decryptor *dec;  /* encrypted blob */
 	unsigned char plain[1 << 16]; /* the producer's decryption buffer */
 } layer;
@@ -309,6 +311,11 @@ static int account(layer *l, const void *p, size_t n, ccp_err *e)
 	if (n > l->max_out - l->out_bytes)
 		return ccp_err_set(e, CCP_ELAYER, "decompression bomb: layer expands past %llu bytes",
 				   (unsigned long long)l->max_out);
+	if (n > l->ratio_out - l->out_bytes)
+		return ccp_err_set(e, CCP_ELAYER, "decompression bomb: %llu compressed bytes expand past %llu bytes, "
+				   "more than %u times their size (raise with --max-decompression-ratio or "
+				   "ccpull.toml [image] max_decompression_ratio)",
+				   (unsigned long long)l->job->blob_size, (unsigned long long)l->ratio_out, l->ratio);
 	if (l->job->image_left) {
 		uint64_t left = atomic_load(l->job->image_left);
 		do {
@@ -553,6 +560,10 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	l->job = job;
 	l->comp = job->compression;
 	l->max_out = job->max_uncompressed ? job->max_uncompressed : DEFAULT_MAX_UNCOMPRESSED;
+	l->ratio = job->max_ratio ? job->max_ratio : CCP_LAYER_DEFAULT_RATIO;
+	l->ratio_out = job->blob_size > UINT64_MAX / l->ratio ? UINT64_MAX : job->blob_size * l->ratio;
+	if (l->ratio_out < CCP_LAYER_RATIO_FLOOR)
+		l->ratio_out = CCP_LAYER_RATIO_FLOOR;
 	if (ring_init(&l->r) < 0) {
 		free(l);
 		return ccp_err_oom(e);

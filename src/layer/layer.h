@@ -26,6 +26,9 @@ typedef int (*ccp_layer_fetch_fn)(void *payload, ccp_sink_fn sink, void *sink_pa
 /* Progress: bytes of the blob received so far. Called from the producer thread. */
 typedef void (*ccp_layer_progress_fn)(void *payload, uint64_t done, uint64_t total);
 
+#define CCP_LAYER_DEFAULT_RATIO 100u
+#define CCP_LAYER_RATIO_FLOOR (512ULL << 20)
+
 typedef struct ccp_layer_job {
 	const char *name;             /* for messages: "layer 2/3 sha256:abcd..." */
 	ccp_layer_fetch_fn fetch;
@@ -37,6 +40,9 @@ typedef struct ccp_layer_job {
 	int root_fd;                  /* directory to apply the layer's changeset to */
 	ccp_unpack_opts unpack;
 	uint64_t max_uncompressed;    /* cap on the layer's decompressed bytes (also caps file data); 0: 64 GiB */
+	/* Cap on decompressed bytes per blob byte, applied past CCP_LAYER_RATIO_FLOOR decompressed bytes:
+	 * real layers compress 2-10x, a bomb of zeros 1000x. 0: CCP_LAYER_DEFAULT_RATIO. */
+	unsigned int max_ratio;
 	uint64_t *uncompressed;       /* out, may be NULL: decompressed bytes read, also on failure */
 	/* May be NULL: what the whole image may still decompress to, shared by the layers applied at
 	 * once; each byte is taken from it as it is decompressed. image_max: its start, for messages. */

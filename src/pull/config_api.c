@@ -278,6 +278,8 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 #undef FILL
 	if (!opts->parallel_layers && cfg->c.max_layer_downloads > 0)
 		opts->parallel_layers = (unsigned int)cfg->c.max_layer_downloads;
+	if (!opts->max_decompression_ratio && cfg->c.max_decompression_ratio > 0)
+		opts->max_decompression_ratio = (unsigned int)cfg->c.max_decompression_ratio;
 	return 0;
 }
 

@@ -215,6 +215,7 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->blob_size = d->size;
 	job->diff_id = rv->cfg.diff_ids[k];
 	job->max_uncompressed = LAYER_UNCOMPRESSED_MAX;
+	job->max_ratio = pc->o->max_decompression_ratio;
 	job->uncompressed = &src->uncompressed;
 	job->image_left = image_left;
 	job->image_max = IMAGE_UNCOMPRESSED_MAX;

@@ -258,25 +258,6 @@ static int remove_existing(unpack *u, int pfd, const char *name, const char *ful
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- metadata ---- */
 
 int xattr_allowed(const char *name)
@@ -673,12 +654,16 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 	size_t len;
 	la_int64_t off;
 	uint64_t done = 0;
+	hole_writer hw = { 0, 0 };
 	int r, rc;
 
 	for (;;) {
 		r = archive_read_data_block(u->a, &buf, &len, &off);
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			if ((rc = hole_finish(&hw, fd)) < 0)
+				return io_err(e, -rc, "writing", path);
 			return 0;
+		}
 		if (r < ARCHIVE_WARN)
 			return archive_fail(u, path, e);
 		if (off < 0 || (uint64_t)off != done)
@@ -687,7 +672,7 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 		if (u->max_bytes && u->bytes > u->max_bytes)
 			return ccp_err_set(e, CCP_ELAYER, "layer has more than %llu bytes of file data",
 					   (unsigned long long)u->max_bytes);
-		if ((rc = write_all(fd, buf, len)) < 0)
+		if ((rc = hole_write(&hw, fd, buf, len)) < 0)
 			return io_err(e, -rc, "writing", path);
 		done += len;
 	}

@@ -120,4 +120,17 @@ int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolve
 /* Opens rel (cleaned, relative to root) without following any symlink; flags as for openat. -errno. */
 int open_beneath_nofollow(resolver *r, const char *rel, int flags);
 
+/* Regular file data with holes (holes.c): blocks of HOLE_BLOCK zeros (aligned in the file) are seeked
+ * over, not written. Start with { 0, 0 } at offset 0 of a new file. */
+#define HOLE_BLOCK 4096u
+typedef struct hole_writer {
+	uint64_t off;      /* bytes of the file so far */
+	uint64_t pos;      /* fd's offset: bytes written or seeked over; [pos, off) are zeros held back */
+} hole_writer;
+
+/* Appends len bytes at the file offset (fd's offset, from 0). Returns 0 or -errno. */
+int hole_write(hole_writer *w, int fd, const void *buf, size_t len);
+/* After the last hole_write: gives the file its full size. Returns 0 or -errno. */
+int hole_finish(hole_writer *w, int fd);
+
 #endif
