@@ -726,11 +726,13 @@ static int accept_one(svc_server *s, int listen_fd)
 				svc_warn("all %zu connections are busy: new connections wait", s->max_conns);
 			return -1;
 		}
+		unsigned long idle_id = idle->id; /* its thread may free it once the lock is dropped */
+
 		idle->evicted = 1;
 		s->n_evicted++;
 		shutdown(idle->fd, SHUT_RDWR);
 		pthread_mutex_unlock(&s->lock);
-		svc_log(s->cfg, "connection %lu: closed, idle, to make room for a new connection", idle->id);
+		svc_log(s->cfg, "connection %lu: closed, idle, to make room for a new connection", idle_id);
 	} else {
 		pthread_mutex_unlock(&s->lock);
 	}
