@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ttrpc/ttrpc.h"
+#include "util/err.h"
 
 #define DEFAULT_MAX_CONNECTIONS 64
 #define DEFAULT_MAX_REQUESTS 32
@@ -162,27 +163,10 @@ static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
  */
 static void vlog_line(const char *fmt, va_list ap)
 {
-	static const char hex[] = "0123456789abcdef";
 	char line[2048], out[2048];
-	size_t n = 0;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	for (const char *p = line; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c >= 0x20 && c < 0x7f) {
-			if (n + 1 >= sizeof(out))
-				break;
-			out[n++] = (char)c;
-		} else {
-			if (n + 4 >= sizeof(out))
-				break;
-			out[n++] = '\\';
-			out[n++] = 'x';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 0xf];
-		}
-	}
-	out[n] = '\0';
+	ccp_err_escape(out, sizeof(out), line);
 	fprintf(stderr, "ccpull serve: %s\n", out);
 }
 

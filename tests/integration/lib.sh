@@ -374,3 +374,24 @@ no_rootfs() {
 json_get() {
 	jq -er "$2" "$1" || fail "JSON $1: '$2' is missing or false: $(head -c 2000 "$1")"
 }
+
+# wait_for CONDITION...: polls a command for up to 120 s (a wait, not a timing assertion).
+wait_for() {
+	local i
+	for i in $(seq 1 1200); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "gave up waiting for: $*"
+}
+
+# build_ttrpc_client: builds the Go ttrpc client of the serve tests (ttrpc_client/main.go, on
+# Debian's containerd ttrpc) into $CLIENT; skips the test when Go or that package is missing.
+build_ttrpc_client() {
+	command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
+	[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
+		skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
+	CLIENT=$T/ttrpc_client
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
+		go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+}

@@ -7,14 +7,9 @@
 # device. An agent that is down or refuses GetEvidence is exit 6 naming the agent and its socket.
 . "$(dirname "$0")/lib.sh"
 
-command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
-[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
-	skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
 . "$IT_DIR/kbs_setup.sh"
 
-CLIENT=$T/ttrpc_client
-GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
-	go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+build_ttrpc_client
 
 # start_aa NAME MODE: an attestation agent on $T/NAME.sock logging to $T/NAME.log
 start_aa() {

@@ -86,9 +86,7 @@ expect_stderr "time limit"
 # serve says it in its log on every pull, also when --quiet (needs the Go ttrpc client of test_serve.sh)
 if command -v go >/dev/null 2>&1 && [ -d /usr/share/gocode/src/github.com/containerd/ttrpc ]; then
 	log "serve with an http:// KBS"
-	CLIENT=$T/ttrpc_client
-	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
-		go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+	build_ttrpc_client
 	SOCK=$T/run/cdh.sock
 	"$CCPULL" serve --quiet --socket "$SOCK" --tls-verify=false --snapshotter copy --store "$T/store-serve" \
 		--policy kbs:///default/security-policy/test --kbs "$KBS" 2>"$T/serve.log" &

@@ -10,14 +10,7 @@
 # Pulls are held open by stallproxy.py (until a file exists), never by timing.
 . "$(dirname "$0")/lib.sh"
 
-command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
-[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
-	skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
-
-CLIENT=$T/ttrpc_client
-GOCACHE_DIR=${CCPULL_BUILD:-$T}/go-cache
-GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$GOCACHE_DIR HOME=$T \
-	go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+build_ttrpc_client
 
 # Images: "app" (a rich tree) and one small image of its own per held pull, so that no held pull
 # shares a layer with another pull (the store makes concurrent pulls of one layer wait for each other).
@@ -50,16 +43,6 @@ _PIDS+=($!)
 for _ in $(seq 1 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 [ -s "$T/proxy.port" ] || fail "stallproxy did not start"
 PROXY=127.0.0.1:$(cat "$T/proxy.port")
-
-# wait_for CONDITION...: polls a command for up to 120 s (a wait, not a timing assertion).
-wait_for() {
-	local i
-	for i in $(seq 1 1200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "gave up waiting for: $*"
-}
 
 SOCK=$T/run/cdh.sock
 SERVE_LOG=

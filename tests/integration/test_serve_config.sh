@@ -10,13 +10,7 @@
 # - ccpull pull and inspect --config: the same file; its image_pull_proxy is used (no_proxy)
 . "$(dirname "$0")/lib.sh"
 
-command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
-[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
-	skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
-
-CLIENT=$T/ttrpc_client
-GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
-	go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+build_ttrpc_client
 
 OCI=$T/oci
 mkdir -p "$T/l1/etc"
@@ -86,15 +80,6 @@ write_config() {
 		[log]
 		level = "info"
 	EOF
-}
-
-wait_for() {
-	local i
-	for i in $(seq 1 1200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "gave up waiting for: $*"
 }
 
 # start_aa MODE: the test attestation agent on $T/aa-MODE.sock, logging to $T/aa-MODE.log

@@ -6,14 +6,7 @@
 # Under AddressSanitizer the server then exits cleanly on SIGTERM with no leak report.
 . "$(dirname "$0")/lib.sh"
 
-command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
-[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
-	skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
-
-CLIENT=$T/ttrpc_client
-GOCACHE_DIR=${CCPULL_BUILD:-$T}/go-cache
-GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$GOCACHE_DIR HOME=$T \
-	go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+build_ttrpc_client
 
 OCI=$T/oci
 oci_new "$OCI" v1

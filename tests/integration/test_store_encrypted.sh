@@ -15,13 +15,8 @@
 . "$(dirname "$0")/lib.sh"
 
 "$PY" -c 'import jwcrypto, cryptography' 2>/dev/null || skip "python3-jwcrypto and python3-cryptography are needed"
-command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
-[ -d /usr/share/gocode/src/github.com/containerd/ttrpc ] ||
-	skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
 
-CLIENT=$T/ttrpc_client
-GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
-	go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+build_ttrpc_client
 
 K=$T/keys
 mkdir -p "$K"
@@ -85,16 +80,6 @@ CHAIN0=${D0#sha256:}
 CHAIN1=$(printf '%s %s' "$D0" "$D1" | sha256sum | cut -d' ' -f1)
 
 PULL=(pull --insecure-policy --tls-verify=false)
-
-# wait_for CONDITION...: polls a command for up to 120 s (a wait, not a timing assertion).
-wait_for() {
-	local i
-	for i in $(seq 1 1200); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fail "gave up waiting for: $*"
-}
 
 # no_secret BUNDLE [SECRET...]: nothing under BUNDLE holds a secret (default: both).
 no_secret() {
