@@ -385,7 +385,7 @@ wait_for() {
 	fail "gave up waiting for: $*"
 }
 
-# build_ttrpc_client: builds the Go ttrpc client of the serve tests (ttrpc_client/main.go, on
+# build_ttrpc_client: builds the Go ttrpc client of the serve tests (ttrpc_client/*.go, on
 # Debian's containerd ttrpc) into $CLIENT; skips the test when Go or that package is missing.
 build_ttrpc_client() {
 	command -v go >/dev/null 2>&1 || skip "go is not installed (golang-go)"
@@ -393,5 +393,5 @@ build_ttrpc_client() {
 		skip "containerd's Go ttrpc is not installed (golang-github-containerd-ttrpc-dev)"
 	CLIENT=$T/ttrpc_client
 	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
-		go build -o "$CLIENT" "$IT_DIR/ttrpc_client/main.go" || fail "cannot build the Go ttrpc client"
+		go build -o "$CLIENT" "$IT_DIR"/ttrpc_client/*.go || fail "cannot build the Go ttrpc client"
 }

@@ -18,6 +18,8 @@
 //	                                     evidence of the RuntimeData; with fail, an INTERNAL error),
 //	                                     logged as {"method": ..., "runtime_data": base64}
 //
+// The package's other files add commands of their own (extraCommands; each file says which).
+//
 // Errors print "ERROR <code>: <message>" and exit 1.
 package main
 
@@ -271,11 +273,19 @@ func expectEOF(c net.Conn) {
 	}
 }
 
+// extraCommands are the commands defined in the package's other files (one file per service),
+// registered from their init functions: name -> run(SOCK, ARGS).
+var extraCommands = map[string]func(sock string, args []string){}
+
 func main() {
 	if len(os.Args) < 3 {
 		die("usage: ttrpc_client COMMAND SOCK ARGS...")
 	}
 	cmd, sock, args := os.Args[1], os.Args[2], os.Args[3:]
+	if run, ok := extraCommands[cmd]; ok {
+		run(sock, args)
+		return
+	}
 	switch {
 	case cmd == "pull" && len(args) == 2:
 		c := ttrpc.NewClient(dial(sock))
