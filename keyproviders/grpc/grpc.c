@@ -82,11 +82,9 @@ static int get_varint(const unsigned char *p, size_t len, size_t *off, uint64_t 
 	return -1;
 }
 
-/* Field 1 (bytes) of a keyProviderKeyWrapProtocolOutput; unknown fields are skipped, the last field 1 wins. */
-static int decode_output(const unsigned char **field, size_t *field_len, const unsigned char *p, size_t len,
-			 ccp_err *e)
+int ccp_keyprovider_pb_output(const unsigned char **field, size_t *field_len, const unsigned char *p, size_t len,
+			      const char *what, ccp_err *e)
 {
-	const char *what = "keyprovider gRPC answer";
 	size_t off = 0;
 
 	*field = NULL;
@@ -143,7 +141,7 @@ int ccp_grpc_parse_response(ccp_buf *out, const void *body, size_t len, ccp_err 
 	if (msg_len != len - 5)
 		return ccp_err_set(e, CCP_EDECRYPT, "keyprovider gRPC answer: message of %zu bytes in %zu bytes of body",
 				   msg_len, len - 5);
-	if ((r = decode_output(&field, &field_len, p + 5, msg_len, e)))
+	if ((r = ccp_keyprovider_pb_output(&field, &field_len, p + 5, msg_len, "keyprovider gRPC answer", e)))
 		return r;
 	if (field_len == 0)
 		return ccp_err_set(e, CCP_EDECRYPT, "keyprovider gRPC answer is empty");

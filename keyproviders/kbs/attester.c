@@ -56,16 +56,17 @@ ccp_attester_kind ccp_attester_detect(const char *tsm_root, const char *aa_socke
 {
 	const char *root = tsm_root ? tsm_root : CCP_KBS_TSM_ROOT;
 
+	/* An attestation agent first, as CDH's cc_kbc: it knows its TEE and adds what ccpull's own
+	 * evidence lacks (init-data, additional device evidence), which KBS policies may check. */
+	if (is_socket(aa_socket ? aa_socket : CCP_AA_SOCKET))
+		return CCP_ATTESTER_AA;
 	/* The guest devices say which TEE this is; configfs-tsm alone does not (its provider is only
 	 * visible inside a report entry, and making one here would be a side effect of detection). */
 	if (exists("/dev/tdx_guest") || (exists(root) && exists("/sys/devices/virtual/misc/tdx_guest")))
 		return CCP_ATTESTER_TDX;
 	if (exists("/dev/sev-guest") || exists("/sys/devices/platform/sev-guest"))
 		return CCP_ATTESTER_SNP;
-	/* No TEE device here, but an attestation agent: it knows its TEE (the issue's "GetEvidence when
-	 * its socket exists"); with neither, the sample evidence, as Trustee's client falls back. */
-	if (is_socket(aa_socket ? aa_socket : CCP_AA_SOCKET))
-		return CCP_ATTESTER_AA;
+	/* neither: the sample evidence, as Trustee's client falls back */
 	return CCP_ATTESTER_SAMPLE;
 }
 

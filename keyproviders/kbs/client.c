@@ -42,10 +42,14 @@
 #define SESSIONS_MAX 8      /* sessions kept (idle ones beyond it are dropped, least recently used first) */
 #define CERT_MAX (1u << 20) /* bytes of a --kbs-cert bundle */
 
-/* What one attestation gave: all secret, wiped together. */
+/*
+ * What one attestation gave: all secret, wiped together. Either ccpull's own handshake (a session
+ * cookie, the token kept for its exp) or the attestation agent's token (no cookie: the token is sent
+ * as "Authorization: Bearer", as kbs_protocol's token client does, and key is the AA's TEE key).
+ */
 typedef struct attestation {
-	EVP_PKEY *key;      /* ephemeral; resources are encrypted to it */
-	char *cookie;       /* "kbs-session-id=..." */
+	EVP_PKEY *key;      /* resources are encrypted to it */
+	char *cookie;       /* "kbs-session-id=...", NULL with an AA token */
 	char *token;
 	int64_t exp;        /* of the token (wall clock), 0 unknown */
 } attestation;
@@ -333,14 +337,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 }
 
 /*
- * One request to the KBS of s (its identity only: safe without the lock) with cookie (NULL: none),
- * ending by deadline_ms (0: REQUEST_TIMEOUT_MS alone bounds it).
+ * One request to the KBS of s (its identity only: safe without the lock) with cookie or bearer token
+ * (NULL: none), ending by deadline_ms (0: REQUEST_TIMEOUT_MS alone bounds it).
  */
-static int http(const session *s, const char *cookie, uint64_t deadline_ms, const char *method, const char *path,
-		const char *body, response *resp, ccp_err *e)
+static int http(const session *s, const char *cookie, const char *bearer, uint64_t deadline_ms, const char *method,
+		const char *path, const char *body, response *resp, ccp_err *e)
 {
 	CURL *c;
 	struct curl_slist *hdrs = NULL;
+	ccp_buf auth = CCP_BUF_INIT(0);
 	char url[4096], errbuf[CURL_ERROR_SIZE] = "", what[CCP_KBS_PATH_MAX + 64];
 	CURLcode rc;
 	int http_ok = strncmp(s->url, "http://", 7) == 0, r;
@@ -381,6 +386,16 @@ static int http(const session *s, const char *cookie, uint64_t deadline_ms, cons
 	if (cookie)
 		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (bearer) {
+		if (ccp_buf_puts(&auth, "Authorization: Bearer ") || ccp_buf_puts(&auth, bearer)) {
+			ccp_buf_free_secure(&auth);
+			curl_slist_free_all(hdrs);
+			curl_easy_cleanup(c);
+			return ccp_err_oom(e);
+		}
+		hdrs = curl_slist_append(hdrs, auth.data);
+		ccp_buf_free_secure(&auth);
+	}
 	if (body) {
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -455,7 +470,7 @@ static int handshake_once(const session *s, attestation *a, ccp_attester_kind ki
 					   ccp_kbs_supported_hashes()),
 			   e)))
 		return r;
-	r = http(s, NULL, deadline_ms, "POST", "/kbs/v0/auth", req, &resp, e);
+	r = http(s, NULL, NULL, deadline_ms, "POST", "/kbs/v0/auth", req, &resp, e);
 	free(req);
 	req = NULL;
 	if (r) {
@@ -489,7 +504,7 @@ static int handshake_once(const session *s, attestation *a, ccp_attester_kind ki
 			"tee-evidence", "primary_evidence", ev, "additional_evidence", "");
 	if ((r = json_text(&req, att, e)))
 		goto out;
-	if ((r = http(s, a->cookie, deadline_ms, "POST", "/kbs/v0/attest", req, &resp, e))) {
+	if ((r = http(s, a->cookie, NULL, deadline_ms, "POST", "/kbs/v0/attest", req, &resp, e))) {
 		*retry = 1;
 		goto out;
 	}
@@ -518,16 +533,33 @@ out:
 	return r;
 }
 
+/* The attestation agent's KBS token and TEE key into a (wiped first; left wiped on failure). */
+static int aa_token(const session *s, attestation *a, int *unimplemented, ccp_err *e)
+{
+	void *key = NULL;
+	int r;
+
+	attestation_wipe(a);
+	if ((r = ccp_aa_token(&a->token, &a->exp, &key, unimplemented, s->aa_socket, e)) == 0)
+		a->key = key;
+	return r;
+}
+
 static int handshake(const session *s, attestation *a, uint64_t deadline_ms, ccp_err *e)
 {
 	ccp_attester_kind kind;
 	char tee[CCP_AA_TEE_MAX];
-	int r, retry = 0;
+	int r, retry = 0, unimplemented = 0;
 
 	if ((r = ccp_attester_parse(&kind, s->attester, e)))
 		return r;
 	if (kind == CCP_ATTESTER_AUTO)
 		kind = ccp_attester_detect(s->tsm_root, s->aa_socket);
+	/* With an agent, CDH's way: the agent attests (its init-data and device evidence included) and
+	 * hands over the token and TEE key; only an agent without GetToken gets ccpull's handshake with
+	 * its evidence. */
+	if (kind == CCP_ATTESTER_AA && ((r = aa_token(s, a, &unimplemented, e)) == 0 || !unimplemented))
+		return r;
 	/* the attestation agent knows its TEE; the native attesters are their TEE */
 	if (kind == CCP_ATTESTER_AA && (r = ccp_aa_tee(tee, s->aa_socket, e)))
 		return r;
@@ -547,7 +579,8 @@ static int handshake(const session *s, attestation *a, uint64_t deadline_ms, ccp
 /* What a request of the current attestation needs, copied out of the session. */
 typedef struct credentials {
 	EVP_PKEY *key;
-	char *cookie;
+	char *cookie;       /* ccpull's handshake */
+	char *bearer;       /* or the attestation agent's token */
 	uint64_t gen;
 } credentials;
 
@@ -556,15 +589,17 @@ static void credentials_free(credentials *c)
 	EVP_PKEY_free(c->key);
 	c->key = NULL;
 	wipe_str(&c->cookie);
+	wipe_str(&c->bearer);
 }
 
 /* Under lock: copies the session's attestation. */
 static int credentials_take(credentials *c, session *s, ccp_err *e)
 {
-	if (!(c->cookie = strdup(s->att.cookie)))
+	if (s->att.cookie ? !(c->cookie = strdup(s->att.cookie)) : !(c->bearer = strdup(s->att.token)))
 		return ccp_err_oom(e);
 	if (EVP_PKEY_up_ref(s->att.key) != 1) {
 		wipe_str(&c->cookie);
+		wipe_str(&c->bearer);
 		return ccp_err_oom(e);
 	}
 	c->key = s->att.key;
@@ -585,7 +620,7 @@ static int session_credentials(credentials *c, session *s, uint64_t deadline_ms,
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_lock(&lock);
 	for (;;) {
-		if (s->att.token && s->att.cookie && !attestation_expired(&s->att)) {
+		if (s->att.token && s->att.key && !attestation_expired(&s->att)) {
 			r = credentials_take(c, s, e);
 			pthread_mutex_unlock(&lock);
 			return r;
@@ -646,7 +681,7 @@ static int get_resource(session *s, const char *path, uint64_t deadline_ms, ccp_
 		return r;
 	for (int i = 1;; i++) {
 		response resp;
-		if ((r = http(s, c.cookie, deadline_ms, "GET", rpath, NULL, &resp, e))) {
+		if ((r = http(s, c.cookie, c.bearer, deadline_ms, "GET", rpath, NULL, &resp, e))) {
 			if (i == ATTEMPTS || pause_before_retry(deadline_ms) != 0)
 				break;
 			continue;

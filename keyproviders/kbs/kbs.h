@@ -82,8 +82,9 @@ typedef enum {
 /* "auto", "sample", "tdx", "snp", "aa" (NULL: auto). CCP_EINVALID for anything else. */
 int ccp_attester_parse(ccp_attester_kind *out, const char *name, ccp_err *e);
 /*
- * auto: tdx or snp when the TEE's guest device exists; else aa when the attestation agent's socket
- * (aa_socket, NULL: CCP_AA_SOCKET) exists; else sample.
+ * auto: aa when the attestation agent's socket (aa_socket, NULL: CCP_AA_SOCKET) exists (as CDH, which
+ * never attests by itself when there is an agent); else tdx or snp when the TEE's guest device exists;
+ * else sample.
  */
 ccp_attester_kind ccp_attester_detect(const char *tsm_root, const char *aa_socket);
 /*
@@ -146,6 +147,22 @@ int ccp_snp_evidence_at(json_t **out, const char *entry, const unsigned char rd[
  */
 int ccp_aa_tee(char out[CCP_AA_TEE_MAX], const char *aa_socket, ccp_err *e);
 int ccp_aa_evidence(json_t **out, const char *aa_socket, const unsigned char *rd, size_t rd_len, ccp_err *e);
+
+#define CCP_AA_TOKEN_MAX (64u << 10) /* bytes of the AA's GetToken answer */
+
+/*
+ * The AA's GetToken{TokenType "kbs"} answer {"token": JWT, "tee_keypair": PEM} (guest-components'
+ * attestation-agent/src/token/kbs.rs): *token malloc'ed (wipe it), *exp its exp claim (0: none), *key
+ * the TEE key pair (an EVP_PKEY *, EC in PKCS#8 or RSA in PKCS#1) the KBS encrypts resources to.
+ * Anything else: CCP_EDECRYPT.
+ */
+int ccp_aa_token_parse(char **token, int64_t *exp, void **key, const void *data, size_t len, ccp_err *e);
+/*
+ * Asks the AA for a KBS token as CDH's cc_kbc does (kbs_protocol's AATokenProvider): the AA attests
+ * to the KBS of its own configuration, with its init-data and additional evidence. *unimplemented is
+ * set when the AA has no GetToken (an older agent: its evidence is then used in ccpull's handshake).
+ */
+int ccp_aa_token(char **token, int64_t *exp, void **key, int *unimplemented, const char *aa_socket, ccp_err *e);
 
 /* ---- the CoCo annotation packet ---- */
 

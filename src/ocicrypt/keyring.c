@@ -16,6 +16,7 @@
 struct ccp_keyring {
 	ccp_keyprovider **kp;
 	char **dc;           /* the DecryptConfig JSON handed to kp[i] */
+	unsigned char *stand_in; /* kp[i] stands in for an in-process provider (ccp_keyring_add replaces it) */
 	size_t n;
 };
 
@@ -33,6 +34,8 @@ void ccp_kp_config_free(ccp_kp_config *c)
 		free(en->name);
 		free(en->cmd_path);
 		free(en->grpc);
+		free(en->ttrpc);
+		free(en->native);
 	}
 	free(c->entries);
 	memset(c, 0, sizeof(*c));
@@ -41,7 +44,7 @@ void ccp_kp_config_free(ccp_kp_config *c)
 static int parse_entry(ccp_kp_entry *en, const char *name, const json_t *v, const char *what, ccp_err *e)
 {
 	json_t *cmd = NULL, *args = NULL;
-	const char *path = NULL, *grpc = NULL;
+	const char *path = NULL, *grpc = NULL, *ttrpc = NULL, *native = NULL;
 	char ctx[300];
 
 	snprintf(ctx, sizeof(ctx), "%s: key provider \"%.200s\"", what, name);
@@ -49,13 +52,33 @@ static int parse_entry(ccp_kp_entry *en, const char *name, const json_t *v, cons
 		return ccp_err_set(e, CCP_EINVALID, "%s is not an object", ctx);
 	if (!(en->name = strdup(name)))
 		return ccp_err_oom(e);
+	/* gRPC over TLS (containers/ocicrypt's grpc-tls) would need client certificates ccpull does not
+	 * take; a grpc entry with it must not silently become cleartext. */
+	if (json_object_get(v, "grpc-tls"))
+		return ccp_err_set(e, CCP_EINVALID,
+				   "%s: \"grpc-tls\" (gRPC over TLS) is not supported; use a local \"grpc\", \"ttrpc\" "
+				   "or \"cmd\" key provider",
+				   ctx);
 	if (ccp_json_get_object(v, "cmd", 0, &cmd, ctx, CCP_EINVALID, e) ||
-	    ccp_json_get_string(v, "grpc", 0, &grpc, ctx, CCP_EINVALID, e))
+	    ccp_json_get_string(v, "grpc", 0, &grpc, ctx, CCP_EINVALID, e) ||
+	    ccp_json_get_string(v, "ttrpc", 0, &ttrpc, ctx, CCP_EINVALID, e) ||
+	    ccp_json_get_string(v, "native", 0, &native, ctx, CCP_EINVALID, e))
 		return e->code;
-	if (!!cmd == !!(grpc && *grpc))
-		return ccp_err_set(e, CCP_EINVALID, "%s needs exactly one of \"cmd\" and \"grpc\"", ctx);
-	if (grpc)
+	/* empty strings are absent, as Go's omitempty and ocicrypt-rs's checks treat them */
+	if (!!cmd + !!(grpc && *grpc) + !!(ttrpc && *ttrpc) + !!(native && *native) != 1)
+		return ccp_err_set(e, CCP_EINVALID, "%s needs exactly one of \"cmd\", \"grpc\", \"ttrpc\" and \"native\"",
+				   ctx);
+	if (grpc && *grpc)
 		return (en->grpc = strdup(grpc)) ? 0 : ccp_err_oom(e);
+	if (ttrpc && *ttrpc) {
+		char sock[4096];
+		int r;
+		if ((r = ccp_ttrpc_address(sock, sizeof(sock), name, ttrpc, e)))
+			return ccp_err_wrap(e, "%s", what);
+		return (en->ttrpc = strdup(ttrpc)) ? 0 : ccp_err_oom(e);
+	}
+	if (native && *native)
+		return (en->native = strdup(native)) ? 0 : ccp_err_oom(e);
 	if (ccp_json_get_string(cmd, "path", 1, &path, ctx, CCP_EINVALID, e) ||
 	    ccp_json_get_array(cmd, "args", 0, &args, ctx, CCP_EINVALID, e))
 		return e->code;
@@ -127,12 +150,14 @@ void ccp_keyring_free(ccp_keyring *kr)
 	}
 	free(kr->kp);
 	free(kr->dc);
+	free(kr->stand_in);
 	free(kr);
 }
 
-static int keyring_push(ccp_keyring *kr, ccp_keyprovider *kp, char *dc, ccp_err *e)
+static int keyring_push(ccp_keyring *kr, ccp_keyprovider *kp, char *dc, int stand_in, ccp_err *e)
 {
 	ccp_keyprovider **nk;
+	unsigned char *ns;
 	char **nd;
 
 	if (!dc || kr->n >= PROVIDERS_MAX * 2 || !(nk = realloc(kr->kp, (kr->n + 1) * sizeof(*nk)))) {
@@ -148,10 +173,42 @@ static int keyring_push(ccp_keyring *kr, ccp_keyprovider *kp, char *dc, ccp_err 
 		return ccp_err_oom(e);
 	}
 	kr->dc = nd;
+	if (!(ns = realloc(kr->stand_in, kr->n + 1))) {
+		kp->free(kp);
+		free(dc);
+		return ccp_err_oom(e);
+	}
+	kr->stand_in = ns;
 	kr->kp[kr->n] = kp;
 	kr->dc[kr->n] = dc;
+	kr->stand_in[kr->n] = stand_in ? 1 : 0;
 	kr->n++;
 	return 0;
+}
+
+/* Drops the stand-ins of the schemes kp handles: kp is the in-process provider they stood in for. */
+static void drop_stand_ins(ccp_keyring *kr, const ccp_keyprovider *kp)
+{
+	size_t i = 0;
+
+	while (i < kr->n) {
+		const char *scheme = kr->kp[i]->description;
+		char sch[300];
+		size_t len;
+		/* a stand-in's description is "provider:NAME (...)": its scheme is provider.NAME */
+		if (!kr->stand_in[i] || strncmp(scheme, "provider:", 9) != 0 || !(len = strcspn(scheme + 9, " ")) ||
+		    (size_t)snprintf(sch, sizeof(sch), "provider.%.*s", (int)len, scheme + 9) >= sizeof(sch) ||
+		    !kp->handles(kp, sch)) {
+			i++;
+			continue;
+		}
+		kr->kp[i]->free(kr->kp[i]);
+		free(kr->dc[i]);
+		memmove(&kr->kp[i], &kr->kp[i + 1], (kr->n - i - 1) * sizeof(*kr->kp));
+		memmove(&kr->dc[i], &kr->dc[i + 1], (kr->n - i - 1) * sizeof(*kr->dc));
+		memmove(&kr->stand_in[i], &kr->stand_in[i + 1], kr->n - i - 1);
+		kr->n--;
+	}
 }
 
 int ccp_keyring_add(ccp_keyring *kr, ccp_keyprovider *kp, ccp_err *e)
@@ -161,7 +218,8 @@ int ccp_keyring_add(ccp_keyring *kr, ccp_keyprovider *kp, ccp_err *e)
 			kp->free(kp);
 		return ccp_err_set(e, CCP_EINVALID, "key provider with an unknown version or missing functions");
 	}
-	return keyring_push(kr, kp, strdup("{\"Parameters\":{}}"), e);
+	drop_stand_ins(kr, kp);
+	return keyring_push(kr, kp, strdup("{\"Parameters\":{}}"), 0, e);
 }
 
 /* "pass=PW", "file=PATH" or a literal password (ocicrypt's forms; fd= is not taken). */
@@ -282,6 +340,15 @@ static int provider_dc(char **out, const char *name, const char *const *specs, s
 	return r;
 }
 
+/* Whether a ttrpc entry names the Confidential Data Hub's socket, which is ccpull's own. */
+static int is_own_socket(const ccp_kp_entry *en)
+{
+	char sock[4096];
+
+	return en->ttrpc && ccp_ttrpc_address(sock, sizeof(sock), en->name, en->ttrpc, NULL) == 0 &&
+	       strcmp(sock, CCP_CDH_SOCKET) == 0;
+}
+
 static int add_providers(ccp_keyring *kr, const ccp_kp_config *cfg, const char *const *specs, size_t n, ccp_err *e)
 {
 	int r;
@@ -306,17 +373,32 @@ static int add_providers(ccp_keyring *kr, const ccp_kp_config *cfg, const char *
 	for (size_t k = 0; k < cfg->n; k++) {
 		const ccp_kp_entry *en = &cfg->entries[k];
 		ccp_keyprovider *kp = NULL;
-		char *dc = NULL;
+		char *dc = NULL, how[300];
+		int stand_in = 0;
 		if ((r = provider_dc(&dc, en->name, specs, n, e)))
 			return r;
-		r = en->cmd_path ? ccp_cmd_provider_new(&kp, en->name, en->cmd_path, (const char *const *)en->cmd_args,
-							en->n_cmd_args, e)
-				 : ccp_grpc_provider_new(&kp, en->name, en->grpc, e);
+		if (en->cmd_path) {
+			r = ccp_cmd_provider_new(&kp, en->name, en->cmd_path, (const char *const *)en->cmd_args,
+						 en->n_cmd_args, e);
+		} else if (en->grpc) {
+			r = ccp_grpc_provider_new(&kp, en->name, en->grpc, e);
+		} else if (en->native || is_own_socket(en)) {
+			/* ccpull is the Confidential Data Hub kata's config points "attestation-agent" at: it
+			 * does not call itself but unwraps in-process (ocicrypt-rs's native kind likewise) */
+			snprintf(how, sizeof(how), "%s %.200s", en->native ? "native" : "ttrpc",
+				 en->native ? en->native : en->ttrpc);
+			r = ccp_inprocess_provider_new(&kp, en->name, how, e);
+			stand_in = 1;
+		} else {
+			r = ccp_ttrpc_provider_new(&kp, en->name, en->ttrpc, e);
+			/* another socket: called, unless the pull has the in-process provider of the scheme */
+			stand_in = strcmp(en->name, "attestation-agent") == 0;
+		}
 		if (r) {
 			free(dc);
 			return r;
 		}
-		if ((r = keyring_push(kr, kp, dc, e)))
+		if ((r = keyring_push(kr, kp, dc, stand_in, e)))
 			return r;
 	}
 	return 0;

@@ -121,6 +121,27 @@ int ccp_grpc_provider_new(ccp_keyprovider **out, const char *name, const char *a
 int ccp_grpc_frame_request(ccp_buf *out, const void *payload, size_t len, ccp_err *e);
 /* The field of the one keyProviderKeyWrapProtocolOutput message of a unary answer body (CCP_EDECRYPT if malformed). */
 int ccp_grpc_parse_response(ccp_buf *out, const void *body, size_t len, ccp_err *e);
+/*
+ * Field 1 (bytes) of a keyProviderKeyWrapProtocolOutput message (unknown fields skipped, the last field 1
+ * wins; *field points into p, NULL when absent). what names the answer in messages; malformed: CCP_EDECRYPT.
+ */
+int ccp_keyprovider_pb_output(const unsigned char **field, size_t *field_len, const unsigned char *p, size_t len,
+			      const char *what, ccp_err *e);
+/*
+ * ocicrypt-rs's keyprovider "ttrpc" transport (guest-components protos/confidential-data-hub/keyprovider.proto):
+ * keyprovider.KeyProviderService/UnWrapKey on the unix socket of address "unix:///PATH" or "unix:PATH",
+ * the messages those of the grpc transport.
+ */
+int ccp_ttrpc_provider_new(ccp_keyprovider **out, const char *name, const char *address, ccp_err *e);
+/* The socket path of a ttrpc address ("unix:///PATH", "unix:PATH"); CCP_EINVALID for anything else. */
+int ccp_ttrpc_address(char *out, size_t out_len, const char *name, const char *address, ccp_err *e);
+/*
+ * A key provider of scheme provider.NAME whose keys ccpull unwraps in-process (the "native" kind, or
+ * kata's "attestation-agent" ttrpc entry pointing at the Confidential Data Hub's socket, which is
+ * ccpull): it stands in until the in-process provider of that scheme is added to the keyring
+ * (ccp_keyring_add replaces it) and otherwise fails naming what is missing. how describes the entry.
+ */
+int ccp_inprocess_provider_new(ccp_keyprovider **out, const char *name, const char *how, ccp_err *e);
 
 /*
  * PKCS#7/CMS EnvelopedData (ocicrypt's pkcs7 scheme): RSA key transport (PKCS#1 v1.5) to a recipient named
@@ -150,14 +171,24 @@ typedef struct ccp_kp_entry {
 	char **cmd_args;
 	size_t n_cmd_args;
 	char *grpc;         /* grpc transport, or NULL */
+	char *ttrpc;        /* ttrpc transport (ocicrypt-rs), or NULL */
+	char *native;       /* ocicrypt-rs's in-process provider (its value, e.g. "attestation-agent"), or NULL */
 } ccp_kp_entry;
+
+/* The Confidential Data Hub's socket (kata's ocicrypt config names it for "attestation-agent"): ccpull's own. */
+#define CCP_CDH_SOCKET "/run/confidential-containers/cdh.sock"
+
 
 typedef struct ccp_kp_config {
 	ccp_kp_entry *entries;
 	size_t n;
 } ccp_kp_config;
 
-/* {"key-providers": {NAME: {"cmd": {"path": P, "args": [..]}} | {"grpc": "host:port"}}}; what names the file. */
+/*
+ * {"key-providers": {NAME: {"cmd": {"path": P, "args": [..]}} | {"grpc": "host:port"} | {"ttrpc": "unix:///PATH"}
+ * | {"native": "attestation-agent"}}}, exactly one kind each (containers/ocicrypt's cmd and grpc, ocicrypt-rs's
+ * ttrpc and native); "grpc-tls" is refused (CCP_EINVALID naming it). what names the file.
+ */
 int ccp_kp_config_parse(ccp_kp_config *out, const void *data, size_t len, const char *what, ccp_err *e);
 void ccp_kp_config_free(ccp_kp_config *c);
 
