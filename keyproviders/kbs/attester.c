@@ -201,6 +201,110 @@ static int tsm_entry(char entry[4096], const char *root, ccp_err *e)
 	return 0;
 }
 
+/* ---- the TDX CC event log ---- */
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int ccp_ccel_trim(ccp_buf *log, ccp_err *e)
+{
+	const unsigned char *p = (const unsigned char *)log->data;
+	size_t len = log->len, i = 4;
+	uint32_t type;
+
+	/* the first event, TCG_PCR_EVENT (SHA-1 format): pcr, type, 20-byte digest, EV_NO_ACTION's data */
+	if (!p || len < i + 4 + 20)
+		return ccp_err_set(e, CCP_EDECRYPT, "CCEL: not enough length");
+	type = le32(p + i);
+	i += 4 + 20;
+	if (type == 0x3) {
+		uint32_t n;
+		if (len - i < 4)
+			return ccp_err_set(e, CCP_EDECRYPT, "CCEL: not enough length");
+		n = le32(p + i);
+		i += 4;
+		if (n > len - i)
+			return ccp_err_set(e, CCP_EDECRYPT, "CCEL: event data past the end");
+		i += n;
+	}
+	/* TCG_PCR_EVENT2s (crypto agile) until an all-ones or all-zero word, where the log ends */
+	for (;;) {
+		uint32_t digests, n;
+		if (len - i < 8)
+			return ccp_err_set(e, CCP_EDECRYPT, "CCEL: no end flag");
+		if (memcmp(p + i, "\xff\xff\xff\xff\xff\xff\xff\xff", 8) == 0 ||
+		    memcmp(p + i, "\0\0\0\0\0\0\0\0", 8) == 0) {
+			log->len = i;
+			return 0;
+		}
+		i += 8; /* target measurement register, event type */
+		if (len - i < 4)
+			return ccp_err_set(e, CCP_EDECRYPT, "CCEL: no digest count");
+		digests = le32(p + i);
+		i += 4;
+		for (uint32_t d = 0; d < digests; d++) {
+			size_t dl;
+			if (len - i < 2)
+				return ccp_err_set(e, CCP_EDECRYPT, "CCEL: no digest algorithm");
+			switch (p[i] | p[i + 1] << 8) {
+			case 0xb: /* SHA-256 */
+			case 0x12: /* SM3-256 */
+				dl = 32;
+				break;
+			case 0xc: /* SHA-384 */
+				dl = 48;
+				break;
+			case 0xd: /* SHA-512 */
+				dl = 64;
+				break;
+			default:
+				return ccp_err_set(e, CCP_EDECRYPT, "CCEL: unsupported digest algorithm 0x%x",
+						   (unsigned)(p[i] | p[i + 1] << 8));
+			}
+			i += 2;
+			if (dl > len - i)
+				return ccp_err_set(e, CCP_EDECRYPT, "CCEL: digest past the end");
+			i += dl;
+		}
+		if (len - i < 4)
+			return ccp_err_set(e, CCP_EDECRYPT, "CCEL: no event data size");
+		n = le32(p + i);
+		i += 4;
+		if (n > len - i)
+			return ccp_err_set(e, CCP_EDECRYPT, "CCEL: event data past the end");
+		i += n;
+	}
+}
+
+int ccp_tdx_eventlog(json_t **out, const char *ccel_path, ccp_err *e)
+{
+	static const unsigned char end[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const char *path = ccel_path ? ccel_path : CCP_KBS_CCEL_PATH;
+	ccp_buf log = CCP_BUF_INIT(CCP_KBS_CCEL_MAX);
+	char *b64 = NULL;
+	int r;
+
+	*out = NULL;
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		/* no CCEL: Trustee's verifier takes the quote alone */
+		*out = json_null();
+		return 0;
+	}
+	if ((r = ccp_read_file(&log, path, CCP_KBS_CCEL_MAX, e)))
+		return ccp_err_wrap(e, "TDX CC event log");
+	if ((r = ccp_ccel_trim(&log, e))) {
+		ccp_err_wrap(e, "TDX CC event log %s", path);
+	} else if (ccp_buf_append(&log, end, sizeof(end)) || ccp_b64_encode(&b64, log.data, log.len) ||
+		   !(*out = json_string(b64))) {
+		r = ccp_err_oom(e);
+	}
+	free(b64);
+	ccp_buf_free(&log);
+	return r;
+}
+
 /* ---- evidence ---- */
 
 static int b64_member(json_t *o, const char *key, const void *data, size_t len)
@@ -218,7 +322,7 @@ int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_roo
 	unsigned char padded[REPORT_DATA_LEN] = { 0 };
 	ccp_buf quote = CCP_BUF_INIT(QUOTE_MAX);
 	char entry[4096];
-	json_t *o;
+	json_t *o, *el = NULL;
 	int r = 0;
 
 	*out = NULL;
@@ -242,8 +346,12 @@ int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_roo
 			ccp_err_wrap(e, "TDX evidence");
 			break;
 		}
-		/* The CC event log is optional for Trustee's TDX verifier. */
-		if (json_object_set_new(o, "cc_eventlog", json_null()) || b64_member(o, "quote", quote.data, quote.len))
+		/* Trustee's TdxEvidence {cc_eventlog, quote}, the event log as guest-components' attester
+		 * reads it (attestation-agent/attester/src/utils.rs read_eventlog: the CCEL up to its end,
+		 * then the end flag), null without one */
+		if ((r = ccp_tdx_eventlog(&el, NULL, e)))
+			break;
+		if (json_object_set_new(o, "cc_eventlog", el) || b64_member(o, "quote", quote.data, quote.len))
 			r = ccp_err_oom(e);
 		break;
 	case CCP_ATTESTER_SNP:

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -715,13 +716,15 @@ static int get_resource(session *s, const char *path, uint64_t deadline_ms, ccp_
 	return r;
 }
 
-/* The offline file's copy of path: 1 found, 0 not listed, or an error. */
-static int offline_get(ccp_buf *out, const char *file, const char *path, ccp_err *e)
+/* The copy of path in one offline file: 1 found, 0 not listed (or, when optional, no such file), or an error. */
+static int offline_get_one(ccp_buf *out, const char *file, const char *path, int optional, ccp_err *e)
 {
 	ccp_offline_resources o;
 	const ccp_offline_entry *en;
 	int r;
 
+	if (optional && access(file, F_OK) != 0 && errno == ENOENT)
+		return 0;
 	if ((r = ccp_offline_resources_load(&o, file, e)))
 		return r;
 	if ((en = ccp_offline_resources_find(&o, path))) {
@@ -730,6 +733,65 @@ static int offline_get(ccp_buf *out, const char *file, const char *path, ccp_err
 	}
 	ccp_offline_resources_free(&o);
 	return r;
+}
+
+int ccp_kbs_offline_fs_dir(char *dir, size_t dir_len, const char *file)
+{
+	const char *slash = strrchr(file, '/'), *base = slash ? slash + 1 : file;
+	size_t n = slash ? (size_t)(slash - file) : 0;
+
+	if (strcmp(base, CCP_OFFLINE_FS_RESOURCES) != 0)
+		return 0;
+	if (!slash)
+		snprintf(dir, dir_len, ".");
+	else if (n == 0)
+		snprintf(dir, dir_len, "/");
+	else if (n >= dir_len)
+		return 0;
+	else
+		snprintf(dir, dir_len, "%.*s", (int)n, file);
+	return 1;
+}
+
+/*
+ * The offline copy of path: 1 found, 0 not listed, or an error. file alone, or, when it is
+ * offline_fs_kbc's resources file, the set offline_fs_kbc reads (confidential-data-hub/kms/src/plugins/
+ * kbs/offline_fs.rs): its keys file beside it, file, then each file of OFFLINE_FS_KBC_EXTRA_FILE_PATH
+ * (comma separated), a missing one empty and a later one's entry winning, as its map is filled.
+ */
+static int offline_get(ccp_buf *out, const char *file, const char *path, ccp_err *e)
+{
+	char dir[4096], keys[4096 + sizeof(CCP_OFFLINE_FS_KEYS) + 1];
+	const char *extra;
+	int r = 0;
+
+	if (!ccp_kbs_offline_fs_dir(dir, sizeof(dir), file))
+		return offline_get_one(out, file, path, 0, e);
+	if ((extra = getenv(CCP_OFFLINE_FS_EXTRA_ENV)) && *extra) {
+		/* the last file that lists path wins: look from the end */
+		size_t len = strlen(extra), end = len;
+		while (r == 0) {
+			size_t start = end;
+			char one[4096];
+			while (start > 0 && extra[start - 1] != ',')
+				start--;
+			if (end - start >= sizeof(one))
+				return ccp_err_set(e, CCP_EINVALID, "%s: a path is too long", CCP_OFFLINE_FS_EXTRA_ENV);
+			memcpy(one, extra + start, end - start);
+			one[end - start] = '\0';
+			if (*one && (r = offline_get_one(out, one, path, 1, e)) < 0)
+				return ccp_err_wrap(e, "%s", CCP_OFFLINE_FS_EXTRA_ENV);
+			if (start == 0)
+				break;
+			end = start - 1;
+		}
+		if (r)
+			return r;
+	}
+	if ((r = offline_get_one(out, file, path, 1, e)))
+		return r;
+	snprintf(keys, sizeof(keys), "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", CCP_OFFLINE_FS_KEYS);
+	return offline_get_one(out, keys, path, 1, e);
 }
 
 int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e)

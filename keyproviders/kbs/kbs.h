@@ -98,12 +98,27 @@ const char *ccp_attester_tee(ccp_attester_kind k);
 
 /*
  * The primary evidence of a native kind for report data rd (the runtime data digest, at most 64
- * bytes): sample {"svn": "1", "report_data": base64(rd)}; tdx {"cc_eventlog": null, "quote":
- * base64(TD quote)}; snp see ccp_snp_evidence; tdx and snp through configfs-tsm under tsm_root (NULL:
+ * bytes): sample {"svn": "1", "report_data": base64(rd)}; tdx {"cc_eventlog": ccp_tdx_eventlog,
+ * "quote": base64(TD quote)}; snp see ccp_snp_evidence; tdx and snp through configfs-tsm under tsm_root (NULL:
  * CCP_KBS_TSM_ROOT). The aa kind is ccp_aa_evidence.
  */
 int ccp_attester_evidence(json_t **out, ccp_attester_kind k, const char *tsm_root, const unsigned char *rd,
 			  size_t rd_len, ccp_err *e);
+
+#define CCP_KBS_CCEL_PATH "/sys/firmware/acpi/tables/data/CCEL"
+#define CCP_KBS_CCEL_MAX (8u << 20) /* bytes of the CC event log table */
+
+/*
+ * Cuts a CC event log (the ACPI CCEL table's data: a TCG_PCR_EVENT, then TCG_PCR_EVENT2s) at its end,
+ * the first all-ones or all-zero word where an event would start, as guest-components' trim_ccel
+ * (attestation-agent/attester/src/utils.rs). Malformed or without an end: CCP_EDECRYPT.
+ */
+int ccp_ccel_trim(ccp_buf *log, ccp_err *e);
+/*
+ * The cc_eventlog of TDX evidence: base64 of the trimmed CCEL at ccel_path (NULL: CCP_KBS_CCEL_PATH)
+ * followed by eight 0xff bytes, or JSON null when there is no such file.
+ */
+int ccp_tdx_eventlog(json_t **out, const char *ccel_path, ccp_err *e);
 
 /*
  * One configfs-tsm report in an existing report entry directory: checks its provider
@@ -220,6 +235,19 @@ void ccp_kbs_release(void);
 #define CCP_KBS_CACHE_BYTES (4u << 20)
 #define CCP_KBS_CACHE_TTL_S 300
 #define CCP_KBS_SESSION_IDLE_S CCP_KBS_CACHE_TTL_S /* a session unused this long is wiped */
+
+/*
+ * offline_fs_kbc (guest-components confidential-data-hub/kms/src/plugins/kbs/offline_fs.rs): when the
+ * offline resources file (ccp_kbs_config.offline) is named CCP_OFFLINE_FS_RESOURCES, as `[kbc] name =
+ * "offline_fs_kbc"` makes it, ccp_kbs_fetch reads what offline_fs_kbc reads: CCP_OFFLINE_FS_KEYS in the
+ * same directory (the layer KEKs named by kid), that file, and every file of the comma-separated
+ * OFFLINE_FS_KBC_EXTRA_FILE_PATH, each {"repo/type/tag": "<base64>"}, a missing one empty, a later
+ * one's entry winning. 1 with its directory in dir when file is such a file, else 0.
+ */
+#define CCP_OFFLINE_FS_RESOURCES "aa-offline_fs_kbc-resources.json"
+#define CCP_OFFLINE_FS_KEYS "aa-offline_fs_kbc-keys.json"
+#define CCP_OFFLINE_FS_EXTRA_ENV "OFFLINE_FS_KBC_EXTRA_FILE_PATH"
+int ccp_kbs_offline_fs_dir(char *dir, size_t dir_len, const char *file);
 
 /* The resource key pair type of a --kbs-key value: "ec" (NULL: ec) -> 0, "rsa" -> 1; else CCP_EINVALID. */
 int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e);

@@ -2,19 +2,24 @@
 """A test Key Broker Service following Trustee's KBS attestation protocol (kbs_attestation_protocol.md).
 
   kbs_server.py --resources FILE --port-file FILE [--log FILE] [--hash sha256|sha384|sha512]
-                [--session-uses N] [--refuse] [--tamper-jwe] [--deny REPO/TYPE/TAG]... [--stall-auth]
+                [--session-uses N] [--token-uses N] [--refuse] [--tamper-jwe] [--deny REPO/TYPE/TAG]...
+                [--stall-auth]
 
 POST /kbs/v0/auth      {version, tee, extra-params} -> challenge {nonce, extra-params} + kbs-session-id cookie
 POST /kbs/v0/attest    {runtime-data: {nonce, tee-pubkey}, tee-evidence: {primary_evidence, additional_evidence}}
                        -> {"token": JWT}; the sample verifier's check: the evidence's report_data must equal
                        hash(canonical JSON {additional-evidence, nonce, tee-pubkey}) (sha384 unless --hash)
-GET  /kbs/v0/resource/REPO/TYPE/TAG  (cookie of an attested session or Bearer token) -> flattened JWE
-                       to the session's tee-pubkey: ECDH-ES+A256KW (P-256) or RSA-OAEP-256, enc A256GCM
+GET  /kbs/v0/resource/REPO/TYPE/TAG  (cookie of an attested session, or "Authorization: Bearer" with a
+                       token this KBS issued, as an attestation agent's token reaches it through CDH's
+                       cc_kbc) -> flattened JWE to the session's (or the token's) tee-pubkey:
+                       ECDH-ES+A256KW (P-256) or RSA-OAEP-256, enc A256GCM
 Errors are RFC 7807 {"type": ".../kbs/errors/<T>", "detail"}. --resources is a JSON object mapping
 REPO/TYPE/TAG to base64 contents. --session-uses N forgets a session after N resources (the client must
-re-attest after a 401). --refuse fails every attestation; --tamper-jwe flips a ciphertext bit;
+re-attest after a 401); --token-uses N refuses a Bearer token after N resources (the client must get a
+new token). --refuse fails every attestation; --tamper-jwe flips a ciphertext bit;
 --stall-auth never answers an attestation request (logged "auth stalled").
-The log records one line per event (auth, attest ok|refused, tee-pubkey KTY, resource PATH STATUS).
+The log records one line per event (auth, attest ok|refused, tee-pubkey KTY, bearer ok|refused,
+resource PATH STATUS).
 """
 import argparse
 import base64
@@ -89,6 +94,7 @@ class KBS:
         with open(a.resources) as f:
             self.resources = {k: base64.b64decode(v) for k, v in json.load(f).items()}
         self.sessions = {}
+        self.token_uses = {}
         self.secret = os.urandom(32)
         self.lock = threading.Lock()
 
@@ -102,6 +108,18 @@ class KBS:
         p = b64u(json.dumps(claims).encode())
         sig = hmac.new(self.secret, (h + "." + p).encode(), hashlib.sha256).digest()
         return h + "." + p + "." + b64u(sig)
+
+    def verify(self, token):
+        # the claims of a token this KBS issued and that has not expired, else None
+        try:
+            h, p, sig = token.split(".")
+            want = hmac.new(self.secret, (h + "." + p).encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(b64u_dec(sig), want):
+                return None
+            claims = json.loads(b64u_dec(p))
+            return claims if claims.get("exp", 0) > time.time() and "tee-pubkey" in claims else None
+        except (ValueError, TypeError, AttributeError):
+            return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -195,11 +213,24 @@ class Handler(BaseHTTPRequestHandler):
         if not m:
             return self.error(404, "InvalidRequestPath", "no such endpoint")
         path = m.group(1)
-        s = kbs.sessions.get(self.session())
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            tok = auth[7:]
+            claims = kbs.verify(tok)
+            uses = kbs.token_uses.get(tok, 0)
+            if not claims or (kbs.a.token_uses and uses >= kbs.a.token_uses):
+                kbs.log("bearer refused")
+                kbs.log("resource %s 401" % path)
+                return self.error(401, "TokenVerifierError", "token not valid")
+            kbs.token_uses[tok] = uses + 1
+            kbs.log("bearer ok")
+            s = {"attested": True, "pubkey": claims["tee-pubkey"], "uses": 0}
+        else:
+            s = kbs.sessions.get(self.session())
         if not s or not s["attested"]:
             kbs.log("resource %s 401" % path)
             return self.error(401, "TokenNotFound", "no attested session")
-        if kbs.a.session_uses and s["uses"] >= kbs.a.session_uses:
+        if kbs.a.session_uses and s["uses"] >= kbs.a.session_uses and not auth.startswith("Bearer "):
             del kbs.sessions[self.session()]
             kbs.log("resource %s 401" % path)
             return self.error(401, "TokenVerifierError", "session expired")
@@ -226,6 +257,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--hash", choices=sorted(HASHES))
     ap.add_argument("--session-uses", type=int, default=0)
+    ap.add_argument("--token-uses", type=int, default=0)
     ap.add_argument("--refuse", action="store_true")
     ap.add_argument("--tamper-jwe", action="store_true")
     ap.add_argument("--deny", action="append", default=[])

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "keyproviders/kbs/kbs.h"
 #include "ocicrypt/ocicrypt.h"
@@ -242,6 +244,188 @@ static void test_tsm(void)
 	CHECK(strstr(e.msg, "configfs-tsm") != NULL);
 }
 
+/* The attestation agent's GetToken answer {"token", "tee_keypair"} (attestation-agent/src/token/kbs.rs). */
+static void test_aa_token(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL, *tok = NULL;
+	long n;
+	json_t *doc;
+	char *txt;
+	void *key = NULL;
+	int64_t exp = 0;
+	ccp_err e = CCP_ERR_INIT;
+	/* {"exp": 2000000000} */
+	const char *jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjIwMDAwMDAwMDB9.c2ln";
+
+	CHECK(k && bio && PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) == 1);
+	n = BIO_get_mem_data(bio, &pem);
+	doc = json_pack("{s:s, s:s%}", "token", jwt, "tee_keypair", pem, (size_t)n);
+	txt = json_dumps(doc, JSON_COMPACT);
+	CHECK(ccp_aa_token_parse(&tok, &exp, &key, txt, strlen(txt), &e) == 0);
+	CHECK_STR(tok, jwt);
+	CHECK(exp == 2000000000 && key && EVP_PKEY_eq(key, k) == 1);
+	free(tok);
+	EVP_PKEY_free(key);
+	free(txt);
+	json_decref(doc);
+	{
+		const char *bad[] = { "", "[]", "{\"token\": \"a.b.c\"}", "{\"tee_keypair\": \"x\"}",
+				      "{\"token\": \"\", \"tee_keypair\": \"x\"}", "{\"token\": \"a.b.c\", \"tee_keypair\": \"\"}",
+				      "{\"token\": \"a.b.c\", \"tee_keypair\": \"-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----\\n\"}",
+				      "{\"token\": \"a.b.c\", \"tee_keypair\": 1}" };
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			tok = (char *)1;
+			key = (void *)1;
+			CHECK(ccp_aa_token_parse(&tok, &exp, &key, bad[i], strlen(bad[i]), &e) == CCP_EDECRYPT);
+			CHECK(tok == NULL && key == NULL);
+		}
+	}
+	BIO_free(bio);
+	EVP_PKEY_free(k);
+	/* an agent that is not there: the call and the socket are named */
+	CHECK(ccp_aa_token(&tok, &exp, &key, &(int){ 0 }, "/nonexistent/aa.sock", &e) == CCP_EDECRYPT);
+	CHECK(strstr(e.msg, "GetToken") && strstr(e.msg, "/nonexistent/aa.sock"));
+}
+
+/* A CC event log as OVMF writes it: EV_NO_ACTION spec id event, one SHA-384 event, then 0xff padding. */
+static size_t ccel_sample(unsigned char *b, int end_ff)
+{
+	size_t n = 0;
+	unsigned char le[4];
+#define PUT(p, len) (memcpy(b + n, (p), (len)), n += (len))
+#define U32(v) (le[0] = (unsigned char)(v), le[1] = (unsigned char)((v) >> 8), le[2] = (unsigned char)((v) >> 16), \
+		le[3] = (unsigned char)((v) >> 24), PUT(le, 4))
+	U32(0);
+	U32(3);               /* EV_NO_ACTION */
+	memset(b + n, 0, 20); /* SHA-1 digest */
+	n += 20;
+	U32(5);
+	PUT("SpecI", 5);
+	U32(1);               /* MR index */
+	U32(0x80000001);      /* event type */
+	U32(1);               /* one digest */
+	PUT("\x0c\x00", 2);   /* SHA-384 */
+	memset(b + n, 0xaa, 48);
+	n += 48;
+	U32(3);
+	PUT("abc", 3);
+	memset(b + n, end_ff ? 0xff : 0, 16);
+	return n;
+#undef U32
+#undef PUT
+}
+
+static void test_ccel(void)
+{
+	unsigned char b[256];
+	size_t n = ccel_sample(b, 1);
+	ccp_buf log = CCP_BUF_INIT(0);
+	ccp_err e = CCP_ERR_INIT;
+	char dir[] = "/tmp/ccpull-ccel-XXXXXX", path[4096];
+	json_t *el = NULL;
+	ccp_buf dec = CCP_BUF_INIT(0);
+	FILE *f;
+
+	CHECK(ccp_buf_append(&log, b, n + 16) == 0);
+	CHECK(ccp_ccel_trim(&log, &e) == 0 && log.len == n);
+	ccp_buf_free(&log);
+	ccel_sample(b, 0);
+	CHECK(ccp_buf_append(&log, b, n + 16) == 0);
+	CHECK(ccp_ccel_trim(&log, &e) == 0 && log.len == n);
+	ccp_buf_free(&log);
+	/* every cut short of the end flag is refused */
+	for (size_t cut = 0; cut < n + 8; cut++) {
+		CHECK(ccp_buf_append(&log, b, cut) == 0 || cut == 0);
+		CHECK(ccp_ccel_trim(&log, &e) == CCP_EDECRYPT);
+		ccp_buf_free(&log);
+	}
+	/* an unknown digest algorithm */
+	ccel_sample(b, 1);
+	b[4 + 4 + 20 + 4 + 5 + 12] = 0x99;
+	CHECK(ccp_buf_append(&log, b, n + 16) == 0);
+	CHECK(ccp_ccel_trim(&log, &e) == CCP_EDECRYPT && strstr(e.msg, "digest algorithm"));
+	ccp_buf_free(&log);
+
+	/* cc_eventlog: null without a CCEL, else base64(trimmed log + 8 x 0xff) */
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/CCEL", dir);
+	CHECK(ccp_tdx_eventlog(&el, path, &e) == 0 && json_is_null(el));
+	json_decref(el);
+	ccel_sample(b, 1);
+	CHECK((f = fopen(path, "wb")) && fwrite(b, 1, n + 16, f) == n + 16 && fclose(f) == 0);
+	CHECK(ccp_tdx_eventlog(&el, path, &e) == 0 && json_is_string(el));
+	CHECK(ccp_b64_decode(&dec, json_string_value(el), json_string_length(el), 0) == 0);
+	CHECK(dec.len == n + 8 && memcmp(dec.data, b, n) == 0 && memcmp(dec.data + n, "\xff\xff\xff\xff\xff\xff\xff\xff", 8) == 0);
+	ccp_buf_free(&dec);
+	json_decref(el);
+	CHECK((f = fopen(path, "wb")) && fwrite(b, 1, 10, f) == 10 && fclose(f) == 0);
+	CHECK(ccp_tdx_eventlog(&el, path, &e) == CCP_EDECRYPT && strstr(e.msg, "CCEL"));
+	unlink(path);
+	rmdir(dir);
+}
+
+static void put_file(const char *dir, const char *name, const char *data)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	CHECK((f = fopen(path, "w")) && fputs(data, f) >= 0 && fclose(f) == 0);
+}
+
+/* offline_fs_kbc's files: keys, resources and OFFLINE_FS_KBC_EXTRA_FILE_PATH (confidential-data-hub/kms/src/plugins/kbs/offline_fs.rs) */
+static void test_offline_fs(void)
+{
+	char dir[] = "/tmp/ccpull-offfs-XXXXXX", res[4096], extra[8300], d[4096];
+	ccp_kbs_config kc = { 0 };
+	ccp_buf b = CCP_BUF_INIT(0);
+	ccp_err e = CCP_ERR_INIT;
+
+	CHECK(ccp_kbs_offline_fs_dir(d, sizeof(d), "/etc/aa-offline_fs_kbc-resources.json") == 1);
+	CHECK_STR(d, "/etc");
+	CHECK(ccp_kbs_offline_fs_dir(d, sizeof(d), "/etc/resources.json") == 0);
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(res, sizeof(res), "%s/aa-offline_fs_kbc-resources.json", dir);
+	kc.offline = res;
+	unsetenv("OFFLINE_FS_KBC_EXTRA_FILE_PATH");
+	/* none of the files: every resource is missing, no error about the files */
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k1", &e) == CCP_EDECRYPT && strstr(e.msg, "not in the offline"));
+	/* the keys file beside the resources file holds the layer KEKs ("a" "b" "c") */
+	put_file(dir, "aa-offline_fs_kbc-keys.json", "{\"default/key/k1\": \"YQ==\", \"default/key/k2\": \"Yg==\"}");
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k1", &e) == 0 && b.len == 1 && b.data[0] == 'a');
+	ccp_buf_free_secure(&b);
+	put_file(dir, "aa-offline_fs_kbc-resources.json", "{\"default/key/k2\": \"Yw==\"}");
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k2", &e) == 0 && b.len == 1 && b.data[0] == 'c');
+	ccp_buf_free_secure(&b);
+	/* extra files, comma separated, a missing one empty, the last one winning */
+	put_file(dir, "x1.json", "{\"default/key/k2\": \"eA==\", \"default/extra/e\": \"MQ==\"}");
+	put_file(dir, "x2.json", "{\"default/extra/e\": \"Mg==\"}");
+	snprintf(extra, sizeof(extra), "%s/x1.json,%s/missing.json,%s/x2.json", dir, dir, dir);
+	CHECK(setenv("OFFLINE_FS_KBC_EXTRA_FILE_PATH", extra, 1) == 0);
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k2", &e) == 0 && b.len == 1 && b.data[0] == 'x');
+	ccp_buf_free_secure(&b);
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/extra/e", &e) == 0 && b.len == 1 && b.data[0] == '2');
+	ccp_buf_free_secure(&b);
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k1", &e) == 0 && b.data[0] == 'a');
+	ccp_buf_free_secure(&b);
+	/* a file that is not JSON is an error, as offline_fs_kbc refuses it */
+	put_file(dir, "x2.json", "not json");
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k1", &e) == CCP_EINVALID && strstr(e.msg, "OFFLINE_FS_KBC_EXTRA_FILE_PATH"));
+	unsetenv("OFFLINE_FS_KBC_EXTRA_FILE_PATH");
+	/* another file name: that file alone, which must exist */
+	snprintf(res, sizeof(res), "%s/other.json", dir);
+	CHECK(ccp_kbs_fetch(&b, &kc, "kbs:///default/key/k1", &e) != 0);
+	for (const char *const *n = (const char *const[]){ "aa-offline_fs_kbc-keys.json", "aa-offline_fs_kbc-resources.json",
+							  "x1.json", "x2.json", NULL };
+	     *n; n++) {
+		snprintf(d, sizeof(d), "%s/%s", dir, *n);
+		unlink(d);
+	}
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_runtime_data();
@@ -250,5 +434,8 @@ int main(void)
 	test_paths();
 	test_coco();
 	test_tsm();
+	test_aa_token();
+	test_ccel();
+	test_offline_fs();
 	return test_summary();
 }

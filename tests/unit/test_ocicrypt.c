@@ -500,6 +500,115 @@ static void test_keyring(void)
 	ccp_enc_info_free(&prov);
 }
 
+/* A stand-in for the in-process provider of scheme provider.attestation-agent (the KBS one). */
+typedef struct fake_provider {
+	ccp_keyprovider base;
+	int calls;
+} fake_provider;
+
+static int fake_handles(const ccp_keyprovider *kp, const char *scheme)
+{
+	(void)kp;
+	return strcmp(scheme, "provider.attestation-agent") == 0;
+}
+
+static int fake_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
+		       const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
+{
+	ccp_buf plain = slurp("plain.json");
+
+	(void)scheme;
+	(void)wrapped;
+	(void)len;
+	(void)dc_json;
+	(void)err;
+	(void)err_len;
+	((fake_provider *)kp)->calls++;
+	*out_len = plain.len;
+	*out = (unsigned char *)ccp_buf_detach(&plain);
+	return 0;
+}
+
+static int g_fake_freed;
+
+static void fake_free(ccp_keyprovider *kp)
+{
+	g_fake_freed++;
+	free(kp);
+}
+
+/* ocicrypt-rs's ttrpc and native kinds; kata's config, whose attestation-agent entry names ccpull's own socket. */
+static void test_keyring_ttrpc(void)
+{
+	ccp_enc_info aa = info_for("provider.attestation-agent", "rsa_oaep_flat.jwe");
+	ccp_enc_info other = info_for("provider.other", "rsa_oaep_flat.jwe");
+	ccp_layer_crypt c;
+	ccp_keyring *kr = NULL;
+	ccp_err e = CCP_ERR_INIT;
+	char cfg[600], body[1200];
+
+	/* kata's config (confidential-data-hub/hub/src/image/ocicrypt_config.json) is taken (it was exit 2) */
+	snprintf(cfg, sizeof(cfg), "%s/kata-ocicrypt.json", g_tmp);
+	write_file(cfg, "{\"key-providers\": {\"attestation-agent\": "
+			"{\"ttrpc\": \"unix:///run/confidential-containers/cdh.sock\"}}}", 0644);
+	CHECK(ccp_keyring_new(&kr, NULL, 0, cfg, &e) == 0);
+	/* without an in-process provider: the stand-in says what it needs, never calls the socket */
+	CHECK(ccp_keyring_unwrap(&c, kr, &aa, "layer 1/1", &e) == CCP_EDECRYPT);
+	CHECK(strstr(e.msg, "in-process") && strstr(e.msg, "no KBS is configured"));
+	/* the KBS provider added by the pull replaces it */
+	{
+		fake_provider *fp = calloc(1, sizeof(*fp));
+		CHECK(fp != NULL);
+		fp->base.version = CCP_KEYPROVIDER_VERSION;
+		fp->base.description = "provider:attestation-agent (test KBS)";
+		fp->base.handles = fake_handles;
+		fp->base.unwrap = fake_unwrap;
+		fp->base.free = fake_free;
+		CHECK(ccp_keyring_add(kr, &fp->base, &e) == 0);
+		CHECK(ccp_keyring_unwrap(&c, kr, &aa, "layer 1/1", &e) == 0);
+		CHECK(c.key[0] == 0x06 && c.nonce[15] == 15 && fp->calls == 1);
+	}
+	ccp_keyring_free(kr);
+	kr = NULL;
+	CHECK(g_fake_freed == 1);
+
+	/* a ttrpc provider on another socket is called: a missing socket fails naming ttrpc and the socket */
+	snprintf(cfg, sizeof(cfg), "%s/ttrpc-ocicrypt.json", g_tmp);
+	snprintf(body, sizeof(body), "{\"key-providers\": {\"other\": {\"ttrpc\": \"unix://%s/nosuch.sock\"}, "
+		 "\"attestation-agent\": {\"native\": \"attestation-agent\"}}}", g_tmp);
+	write_file(cfg, body, 0644);
+	CHECK(ccp_keyring_new(&kr, NULL, 0, cfg, &e) == 0);
+	CHECK(ccp_keyring_unwrap(&c, kr, &other, "layer 1/1", &e) == CCP_EDECRYPT);
+	CHECK(strstr(e.msg, "provider:other (ttrpc") && strstr(e.msg, "nosuch.sock"));
+	CHECK(ccp_keyring_unwrap(&c, kr, &aa, "layer 1/1", &e) == CCP_EDECRYPT);
+	CHECK(strstr(e.msg, "native attestation-agent, in-process") != NULL);
+	ccp_keyring_free(kr);
+	kr = NULL;
+
+	/* the config's kinds */
+	{
+		ccp_kp_config k;
+		const char *good = "{\"key-providers\":{\"a\":{\"ttrpc\":\"unix:///run/x.sock\"},"
+				   "\"b\":{\"native\":\"attestation-agent\"},\"c\":{\"ttrpc\":\"unix:/run/y.sock\"}}}";
+		const char *bad[] = { "{\"key-providers\":{\"a\":{\"ttrpc\":\"vsock://3:50000\"}}}",
+				      "{\"key-providers\":{\"a\":{\"ttrpc\":\"unix://rel.sock\"}}}",
+				      "{\"key-providers\":{\"a\":{\"ttrpc\":\"unix:///x\",\"grpc\":\"h:1\"}}}",
+				      "{\"key-providers\":{\"a\":{\"native\":\"x\",\"cmd\":{\"path\":\"/x\"}}}}",
+				      "{\"key-providers\":{\"a\":{\"native\":1}}}",
+				      "{\"key-providers\":{\"a\":{\"ttrpc\":\"\"}}}" };
+		const char *tls = "{\"key-providers\":{\"a\":{\"grpc\":\"h:1\",\"grpc-tls\":{\"root-ca-file\":\"/x\"}}}}";
+		CHECK(ccp_kp_config_parse(&k, good, strlen(good), "cfg", &e) == 0);
+		CHECK(k.n == 3 && k.entries[0].ttrpc && !k.entries[0].grpc && k.entries[1].native && k.entries[2].ttrpc);
+		ccp_kp_config_free(&k);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK(ccp_kp_config_parse(&k, bad[i], strlen(bad[i]), "cfg", &e) == CCP_EINVALID);
+		CHECK(ccp_kp_config_parse(&k, tls, strlen(tls), "cfg", &e) == CCP_EINVALID);
+		CHECK(strstr(e.msg, "grpc-tls") && strstr(e.msg, "not supported"));
+	}
+	ccp_enc_info_free(&aa);
+	ccp_enc_info_free(&other);
+}
+
 static void test_protocol(void)
 {
 	ccp_err e = CCP_ERR_INIT;
@@ -709,6 +818,7 @@ int main(void)
 	test_annotations();
 	test_private_opts();
 	test_keyring();
+	test_keyring_ttrpc();
 	test_protocol();
 	test_layer();
 	rm_tmp();

@@ -16,7 +16,9 @@
 //	                                     answers Result OK, an INTERNAL error or NOT_SUPPORTED; and
 //	                                     GetTeeType ("sample") and GetEvidence (Trustee's sample
 //	                                     evidence of the RuntimeData; with fail, an INTERNAL error),
-//	                                     logged as {"method": ..., "runtime_data": base64}
+//	                                     logged as {"method": ..., "runtime_data": base64}; GetToken
+//	                                     and keyprovider UnWrapKey when the environment asks for
+//	                                     them (aa_token.go)
 //
 // The package's other files add commands of their own (extraCommands; each file says which).
 //
@@ -131,7 +133,7 @@ func aaServer(sock, logPath, mode string) {
 			die("%v", werr)
 		}
 	}
-	s.Register("attestation_agent.AttestationAgentService", map[string]ttrpc.Method{
+	methods := map[string]ttrpc.Method{
 		"ExtendRuntimeMeasurement": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var req ExtendRuntimeMeasurementRequest
 			if err := unmarshal(&req); err != nil {
@@ -175,7 +177,10 @@ func aaServer(sock, logPath, mode string) {
 				"report_data": base64.StdEncoding.EncodeToString(req.RuntimeData)})
 			return &GetEvidenceResponse{Evidence: ev}, nil
 		},
-	})
+	}
+	aaTokenMethods(methods, mode, logLine) // aa_token.go
+	s.Register("attestation_agent.AttestationAgentService", methods)
+	keyproviderService(s, logLine)
 	fmt.Println("serving")
 	if err := s.Serve(context.Background(), l); err != nil {
 		die("serve: %v", err)
