@@ -14,7 +14,7 @@
 //	                                     serves the attestation agent's ExtendRuntimeMeasurement on
 //	                                     SOCK, appends each request to LOG as one JSON line and
 //	                                     answers Result OK, an INTERNAL error or NOT_SUPPORTED; and
-//	                                     GetTeeType ("sample") and GetEvidence (Trustee's sample
+//	                                     GetTeeType ("sample", or $AA_TEE_TYPE) and GetEvidence (Trustee's sample
 //	                                     evidence of the RuntimeData; with fail, an INTERNAL error),
 //	                                     logged as {"method": ..., "runtime_data": base64}; GetToken
 //	                                     and keyprovider UnWrapKey when the environment asks for
@@ -161,7 +161,11 @@ func aaServer(sock, logPath, mode string) {
 				return nil, err
 			}
 			logLine(map[string]interface{}{"method": "GetTeeType"})
-			return &GetTeeTypeResponse{Tee: "sample"}, nil
+			tee := "sample"
+			if t := os.Getenv("AA_TEE_TYPE"); t != "" {
+				tee = t // a kbs-types name such as az-snp-vtpm
+			}
+			return &GetTeeTypeResponse{Tee: tee}, nil
 		},
 		"GetEvidence": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var req GetEvidenceRequest
