@@ -1,6 +1,7 @@
 /* Fuzzes what a KBS sends back (keyproviders/kbs). First byte: 0 the auth challenge, 1 the attest
  * response (token), 2 an RFC 7807 error, 3 a resource JWE opened with the EC P-256 key of the jwe
- * fuzzer (a tee key), 4 a resource URI, 5 the canonical JSON of any document. */
+ * fuzzer (a tee key), 4 a resource URI, 5 the canonical JSON of any document, 6 the attestation agent's
+ * GetToken answer, 7 a TDX CC event log to trim. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,6 +70,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uri[n] = '\0';
 		if (ccp_kbs_resource_path(path, uri, &e) == 0 && !fuzz_resource_path_ok(path))
 			__builtin_trap();
+		break;
+	}
+	case 6: {
+		char *tok = NULL;
+		void *key = NULL;
+		int64_t exp = 0;
+		int r = ccp_aa_token_parse(&tok, &exp, &key, in, n, &e);
+		if (r == 0 && (!tok || !*tok || !key || exp < 0))
+			__builtin_trap();
+		if (r != 0 && (tok || key))
+			__builtin_trap();
+		free(tok);
+		EVP_PKEY_free(key);
+		break;
+	}
+	case 7: {
+		ccp_buf log = CCP_BUF_INIT(0);
+		if (ccp_buf_append(&log, in, n))
+			return 0;
+		if (ccp_ccel_trim(&log, &e) == 0 && (log.len > n || log.len < 28))
+			__builtin_trap();
+		ccp_buf_free(&log);
 		break;
 	}
 	default: {

@@ -24,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ccp_kp_config c;
 		if (ccp_kp_config_parse(&c, data + 1, size - 1, "config", &e) == 0) {
 			for (size_t i = 0; i < c.n; i++)
-				if (!c.entries[i].name || !!c.entries[i].cmd_path == !!c.entries[i].grpc ||
+				if (!c.entries[i].name ||
+				    !!c.entries[i].cmd_path + !!c.entries[i].grpc + !!c.entries[i].ttrpc + !!c.entries[i].native != 1 ||
+				    (c.entries[i].ttrpc && strncmp(c.entries[i].ttrpc, "unix:", 5) != 0) ||
 				    (c.entries[i].cmd_path && c.entries[i].cmd_path[0] != '/'))
 					__builtin_trap();
 			ccp_kp_config_free(&c);
