@@ -61,21 +61,24 @@ static const char *prog = "ccpull";
 	"  --decryption-key jwe:PATH[:PASSWORD] | pkcs7:PATH[:PASSWORD] | pgp:PATH[:PASSWORD] | provider:NAME[:PARAMS]\n" \
 	"                             key for encrypted layers (repeatable; every key is tried per layer);\n" \
 	"                             pkcs7 needs the private key and its certificate (one file or two specs)\n" \
-	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG)\n"
+	"  --keyprovider-config PATH  ocicrypt keyprovider config (default $OCICRYPT_KEYPROVIDER_CONFIG):\n" \
+	"                             cmd, grpc, ttrpc and native entries\n"
 
 #define HELP_KBS_OPTIONS \
 	"  --kbs URL                  Trustee KBS: kbs:///REPO/TYPE/TAG resources (--policy and its keys,\n" \
 	"                             --registries-d, --authfile, --registries-conf, --ca-file) and the CoCo\n" \
 	"                             key provider attestation-agent's KEKs are released after attestation\n" \
-	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa from\n" \
-	"                             the attestation agent; auto: the TEE device found, else aa when the\n" \
-	"                             agent's socket exists, else sample\n" \
+	"  --attester auto|sample|tdx|snp|aa  evidence for the KBS: tdx and snp through configfs-tsm, aa: the\n" \
+	"                             attestation agent's KBS token (GetToken, as CDH); auto: aa when the\n" \
+	"                             agent's socket exists, else the TEE device found, else sample\n" \
 	"  --aa-socket PATH           the attestation agent's ttrpc socket (default [aa] aa_socket, else\n" \
 	"                             /run/confidential-containers/attestation-agent/attestation-agent.sock)\n" \
 	"  --kbs-cert PATH            CA certificates (PEM) for the KBS's HTTPS (without it: the system's);\n" \
 	"                             plain HTTP only for a --kbs http:// URL\n" \
 	"  --kbs-resources FILE       offline kbs:/// resources and KEKs: {\"REPO/TYPE/TAG\": \"<base64>\"}\n" \
-	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it\n" \
+	"                             (aa-offline_fs_kbc-resources.json), asked before the KBS or instead of it;\n" \
+	"                             a file of that name adds aa-offline_fs_kbc-keys.json beside it and\n" \
+	"                             the files of $OFFLINE_FS_KBC_EXTRA_FILE_PATH\n" \
 	"  --kbs-key ec|rsa           the KBS session's ephemeral key: EC P-256 (default) or RSA 2048\n"
 
 #define HELP_INSPECT_OPTIONS \
