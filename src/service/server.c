@@ -23,7 +23,12 @@
 #define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
 #define FRAME_TIMEOUT_SEC 10 /* a frame, once begun, arrives whole within this (a unix socket) */
 
-static const svc_method *const methods[] = { &svc_image_pull_method };
+static const svc_method *const methods[] = {
+	&svc_image_pull_method,
+	&svc_get_resource_method,
+	&svc_unseal_secret_method,
+	&svc_unwrap_key_method,
+};
 
 typedef struct svc_server svc_server;
 typedef struct svc_conn svc_conn;
