@@ -140,7 +140,7 @@ static int read_key_file(ccp_buf *out, const char *dir, const char *kid, ccp_err
 				     kid, dir);
 	fd = (int)sys_openat2(dfd, kid, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 			      RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
-	if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+	if (fd < 0 && (errno == ENOSYS || errno == EINVAL || errno == EPERM)) {
 		/* no openat2 (old kernel, seccomp): canonical paths, as CDH does it */
 		n = strlen(dir) + 1 + strlen(kid) + 1;
 		if (!(base = realpath(dir, NULL)) || !(full = malloc(n))) {

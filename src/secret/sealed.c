@@ -10,6 +10,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
@@ -235,6 +236,8 @@ int ccp_jwk_p256_parse(void **out, const void *jwk, size_t len, ccp_err *e)
 	*out = pkey;
 	pkey = NULL;
 out:
+	if (r)
+		ERR_clear_error(); /* nothing of a refused key stays on this thread's OpenSSL queue */
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(chk);
 	EVP_PKEY_CTX_free(ctx);
@@ -291,6 +294,8 @@ int ccp_sealed_verify(const ccp_sealed *sec, const void *jwk, size_t jwk_len, cc
 	}
 	r = 0;
 out:
+	if (r)
+		ERR_clear_error();
 	OPENSSL_free(der);
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(md);
