@@ -205,6 +205,7 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	/* --aa-socket, else [aa] aa_socket (filled in by cli_load_config), else the default */
 	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;
+	cfg.skip_sealed_secret_verification = ccp_config_skip_sealed_secret_verification(img.config);
 
 	/* before any thread exists, so that every thread inherits the mask and only sig_fd sees them */
 	sigemptyset(&sigs);

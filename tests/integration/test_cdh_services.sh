@@ -6,7 +6,8 @@
 # - UnsealSecret: vault secrets signed as CDH's `secret` tool signs them (seal_secret.py), the key a
 #   file in the sealed-secret directory or a kbs:/// resource; refused on a bad signature, a wrong
 #   key, a key outside the directory, an unknown provider, an envelope, a malformed secret; with
-#   SKIP_SEALED_SECRET_VERIFICATION=true (CDH's switch) the signature is not checked
+#   skip_sealed_secret_verification = true (--config) or SKIP_SEALED_SECRET_VERIFICATION=true (CDH's
+#   switch) the signature is not checked
 # - UnWrapKey: the annotation packet of a layer encrypted as coco_keyprovider does (KEK in the KBS)
 #   gives the layer's key options, which decrypt the layer to the digest they name
 . "$(dirname "$0")/lib.sh"
@@ -47,12 +48,18 @@ start_kbs main
 
 SOCK=$T/run/cdh.sock
 SERVE_LOG=$T/serve.log
-# start_server SOCK LOG [env...]: ccpull serve with the KBS, the offline file and the test key directory.
+# start_server SOCK LOG [VAR=VALUE...] [-- SERVE_OPTIONS...]: ccpull serve with the KBS, the offline
+# file and the test key directory.
 start_server() {
-	local sock=$1 logf=$2
+	local sock=$1 logf=$2 envs=()
 	shift 2
-	env CCPULL_SEALED_SECRET_DIR="$T/sealed" "$@" "$CCPULL" serve --socket "$sock" --insecure-policy \
-		--tls-verify=false --store "$T/store" --kbs "$KBS" --kbs-resources "$T/offline.json" 2>"$logf" &
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	[ $# -eq 0 ] || shift
+	env CCPULL_SEALED_SECRET_DIR="$T/sealed" "${envs[@]}" "$CCPULL" serve --socket "$sock" --insecure-policy \
+		--tls-verify=false --store "$T/store" --kbs "$KBS" --kbs-resources "$T/offline.json" "$@" 2>"$logf" &
 	_PIDS+=($!)
 	wait_for test -S "$sock"
 }
@@ -138,13 +145,25 @@ sealed hs256 raw "$K/priv.json" '{"alg":"HS256","kid":"team/signer"}' \
 call_fail hs256 unseal "$T/sealed-hs256" PermissionDenied 'must be ES256'
 ! grep -q 'kbs secret value' "$SERVE_LOG" || fail "a secret was logged"
 
-# CDH's switch: the signature is not checked (the wrong key and a fake header pass)
-SKIP_SOCK=$T/run/skip.sock
-start_server "$SKIP_SOCK" "$T/serve-skip.log" SKIP_SEALED_SECRET_VERIFICATION=true
-log "unseal: wrong key with SKIP_SEALED_SECRET_VERIFICATION=true"
-expect 0 "$CLIENT" unseal "$SKIP_SOCK" "$T/sealed-wrong-key" "$T/got-skip"
-cmp -s "$T/secret-kbs" "$T/got-skip" || fail "skip: wrong plaintext"
-grep -q 'signature not checked' "$T/serve-skip.log" || fail "skip: not said in the log"
+# CDH's switch: the signature is not checked (the wrong key and a fake header pass), set by the
+# config's skip_sealed_secret_verification or by the variable CDH sets from it
+printf 'skip_sealed_secret_verification = true\n' >"$T/skip.toml"
+"$PY" - "$T/sealed-file" "$T/sealed-fake-header" <<-'EOF'
+	import sys
+	pre, h, body, sig = open(sys.argv[1]).read().split(".")
+	open(sys.argv[2], "w").write(".".join([pre, "fakejwsheader", body, "fakesignature"]))
+EOF
+call_fail fake-header unseal "$T/sealed-fake-header" InvalidArgument 'header'
+start_server "$T/run/skip1.sock" "$T/serve-skip1.log" -- --config "$T/skip.toml"
+start_server "$T/run/skip2.sock" "$T/serve-skip2.log" SKIP_SEALED_SECRET_VERIFICATION=true
+for n in 1 2; do
+	for s in wrong-key fake-header; do
+		log "unseal: $s, verification skipped ($n)"
+		expect 0 "$CLIENT" unseal "$T/run/skip$n.sock" "$T/sealed-$s" "$T/got-skip"
+		cmp -s "$T/secret-kbs" "$T/got-skip" || fail "skip $n: wrong plaintext"
+	done
+	grep -q 'signature not checked' "$T/serve-skip$n.log" || fail "skip $n: not said in the log"
+done
 
 # --- UnWrapKey ---
 "$PY" - "$OCI" "$T/unwrap-in.json" <<-'EOF'
