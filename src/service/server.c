@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "ttrpc/ttrpc.h"
 #include "util/err.h"
@@ -237,6 +238,7 @@ static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *m
 	pthread_mutex_lock(&c->wlock);
 	r = write_all(c->fd, frame, n);
 	pthread_mutex_unlock(&c->wlock);
+	OPENSSL_cleanse(frame, n); /* GetResource, UnsealSecret and UnWrapKey answer secrets */
 	free(frame);
 	return r;
 }
