@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common.h"
+#include "cdh.h"
 #include "config.h"
 #include "errors.h"
 #include "pull.h"

@@ -16,6 +16,7 @@
  *   max_decompression_ratio (1..1000000)  -> max_decompression_ratio
  *   [kbc] name = "cc_kbc", url, kbs_cert -> kbs, kbs_cert (other KBCs: no KBS)
  *   [aa] aa_socket                       -> aa_socket (the aa attester), ccp_config_aa_socket()
+ *   skip_sealed_secret_verification      -> ccp_config_skip_sealed_secret_verification()
  *
  * A kbs:/// URI is supported where the option takes one (the policy); elsewhere loading fails with
  * CCP_EINVALID naming the key. Inline documents are written to a private directory (mode 0700 under
@@ -55,6 +56,9 @@ CCP_EXTERN(const char *) ccp_config_proxy(const ccp_config *cfg, const char *whi
 
 /* [aa] aa_socket without a "unix://" prefix; NULL when unset. */
 CCP_EXTERN(const char *) ccp_config_aa_socket(const ccp_config *cfg);
+
+/* skip_sealed_secret_verification (top level): 1 when true, else 0 (UnsealSecret, ccpull/cdh.h). */
+CCP_EXTERN(int) ccp_config_skip_sealed_secret_verification(const ccp_config *cfg);
 
 CCP_EXTERN(void) ccp_config_free(ccp_config *cfg);
 

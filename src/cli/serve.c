@@ -58,6 +58,12 @@ static const char serve_usage[] =
 	"  --kbs URL, --attester A, --aa-socket PATH, --kbs-cert PATH, --kbs-resources FILE, --kbs-key ec|rsa,\n"
 	"  --retry-times N, --timeout SECONDS\n"
 	"\n"
+	"The socket also serves the Confidential Data Hub's api.GetResourceService/GetResource (kbs:///\n"
+	"resources from --kbs or --kbs-resources), api.SealedSecretService/UnsealSecret (sealed.* vault\n"
+	"secrets of provider kbs, their ES256 signature checked unless the config's\n"
+	"skip_sealed_secret_verification or SKIP_SEALED_SECRET_VERIFICATION=true says otherwise) and\n"
+	"keyprovider.KeyProviderService/UnWrapKey (CoCo annotation packets, their KEK from the KBS).\n"
+	"\n"
 	"See ccpull(1), SERVE.\n";
 
 static void __attribute__((noreturn)) serve_usage_error(const char *what, const char *arg)
@@ -205,6 +211,7 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	/* --aa-socket, else [aa] aa_socket (filled in by cli_load_config), else the default */
 	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;
+	cfg.skip_sealed_secret_verification = ccp_config_skip_sealed_secret_verification(img.config);
 
 	/* before any thread exists, so that every thread inherits the mask and only sig_fd sees them */
 	sigemptyset(&sigs);

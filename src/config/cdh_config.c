@@ -13,7 +13,7 @@
 #define MAX_LAYER_DOWNLOADS 1024
 #define MAX_RATIO 1000000 /* CCP_MAX_DECOMPRESSION_RATIO */
 
-enum { K_STR, K_STRV, K_COUNT, K_RATIO };
+enum { K_STR, K_STRV, K_COUNT, K_RATIO, K_BOOL };
 
 /* The keys ccpull reads, by full dotted path (CDH's CdhConfig, image-rs' ImageConfig field names). */
 static const struct {
@@ -39,6 +39,7 @@ static const struct {
 	{ "kbc" SEP "url", K_STR, offsetof(ccp_cdh_config, kbs_url) },
 	{ "kbc" SEP "kbs_cert", K_STR, offsetof(ccp_cdh_config, kbs_cert) },
 	{ "aa" SEP "aa_socket", K_STR, offsetof(ccp_cdh_config, aa_socket) },
+	{ "skip_sealed_secret_verification", K_BOOL, offsetof(ccp_cdh_config, skip_sealed_secret_verification) },
 };
 
 typedef struct cdh_sink {
@@ -110,6 +111,11 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 				return ccp_err_oom(e);
 			cs->c->n_extra_root_certificates++;
 		}
+		return 0;
+	case K_BOOL:
+		if (v->type != CCP_TOML_BOOL)
+			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be true or false", line, name);
+		*(int *)slot = v->b;
 		return 0;
 	case K_RATIO:
 		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_RATIO)

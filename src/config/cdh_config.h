@@ -31,6 +31,7 @@ typedef struct ccp_cdh_config {
 	long long max_decompression_ratio;          /* [image] max_decompression_ratio; 0 unset */
 	char *kbc_name, *kbs_url, *kbs_cert;        /* [kbc] name, url, kbs_cert (inline PEM) */
 	char *aa_socket;                            /* [aa] aa_socket */
+	int skip_sealed_secret_verification;        /* top-level skip_sealed_secret_verification */
 } ccp_cdh_config;
 
 /* Parses a CDH config (TOML, multi-line strings allowed). Errors name the line and the key. */

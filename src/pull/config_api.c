@@ -300,3 +300,8 @@ const char *ccp_config_aa_socket(const ccp_config *cfg)
 {
 	return cfg ? cfg->aa_socket : NULL;
 }
+
+int ccp_config_skip_sealed_secret_verification(const ccp_config *cfg)
+{
+	return cfg ? cfg->c.skip_sealed_secret_verification : 0;
+}

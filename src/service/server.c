@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "ttrpc/ttrpc.h"
 #include "util/err.h"
@@ -23,7 +24,12 @@
 #define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
 #define FRAME_TIMEOUT_SEC 10 /* a frame, once begun, arrives whole within this (a unix socket) */
 
-static const svc_method *const methods[] = { &svc_image_pull_method };
+static const svc_method *const methods[] = {
+	&svc_image_pull_method,
+	&svc_get_resource_method,
+	&svc_unseal_secret_method,
+	&svc_unwrap_key_method,
+};
 
 typedef struct svc_server svc_server;
 typedef struct svc_conn svc_conn;
@@ -232,6 +238,7 @@ static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *m
 	pthread_mutex_lock(&c->wlock);
 	r = write_all(c->fd, frame, n);
 	pthread_mutex_unlock(&c->wlock);
+	OPENSSL_cleanse(frame, n); /* GetResource, UnsealSecret and UnWrapKey answer secrets */
 	free(frame);
 	return r;
 }

@@ -24,6 +24,11 @@ typedef struct svc_config {
 	size_t max_requests_per_connection;  /* 0: 16 */
 	int quiet;                           /* no per-request log lines */
 	const char *aa_socket;               /* attestation-agent's ttrpc socket; NULL: no measurement */
+	/* UnsealSecret: CDH's skip_sealed_secret_verification (also on when the environment has
+	 * SKIP_SEALED_SECRET_VERIFICATION=true, the switch CDH itself reads), and the directory of
+	 * verification keys (NULL: $CCPULL_SEALED_SECRET_DIR, else CCP_SEALED_SECRET_DIR) */
+	int skip_sealed_secret_verification;
+	const char *sealed_secret_dir;
 } svc_config;
 
 /*
@@ -46,6 +51,11 @@ typedef struct svc_method {
 } svc_method;
 
 extern const svc_method svc_image_pull_method;
+/* cdh_services.c: api.GetResourceService/GetResource, api.SealedSecretService/UnsealSecret,
+ * keyprovider.KeyProviderService/UnWrapKey */
+extern const svc_method svc_get_resource_method;
+extern const svc_method svc_unseal_secret_method;
+extern const svc_method svc_unwrap_key_method;
 
 /* The request's payload (the serialized method input) and its server's configuration. */
 const uint8_t *svc_request_payload(const svc_request *rq, size_t *len);

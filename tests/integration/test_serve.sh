@@ -90,7 +90,7 @@ jq -e .process "$T/b1/config.json" >/dev/null || fail "no config.json in the bun
 log "unknown service and method"
 expect 0 "$CLIENT" call "$SOCK" api.ImagePullService NoSuchMethod
 [ "$(cat "$T/out")" = Unimplemented ] || fail "unknown method: $(cat "$T/out")"
-expect 0 "$CLIENT" call "$SOCK" api.GetResourceService GetResource
+expect 0 "$CLIENT" call "$SOCK" api.NoSuchService GetResource
 [ "$(cat "$T/out")" = Unimplemented ] || fail "unknown service: $(cat "$T/out")"
 
 log "missing image, bad request"

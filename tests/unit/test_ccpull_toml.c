@@ -233,6 +233,44 @@ static char *slurp(const char *path)
 	return ccp_buf_detach(&b);
 }
 
+/* CDH's top-level skip_sealed_secret_verification (hub/src/config/mod.rs): a boolean, false by default. */
+static void test_skip_sealed(void)
+{
+	ccp_cdh_config c;
+	ccp_err e = CCP_ERR_INIT;
+
+	CHECK(parse(&c, "[kbc]\nname = \"offline_fs_kbc\"\n", &e) == 0);
+	CHECK(c.skip_sealed_secret_verification == 0);
+	ccp_cdh_config_free(&c);
+	CHECK(parse(&c, "skip_sealed_secret_verification = true\n[kbc]\nname = \"cc_kbc\"\n", &e) == 0);
+	CHECK(c.skip_sealed_secret_verification == 1);
+	ccp_cdh_config_free(&c);
+	CHECK(parse(&c, "skip_sealed_secret_verification = false\n", &e) == 0);
+	CHECK(c.skip_sealed_secret_verification == 0);
+	ccp_cdh_config_free(&c);
+	CHECK(parse(&c, "skip_sealed_secret_verification = \"true\"\n", &e) == CCP_EINVALID);
+	CHECK(strstr(e.msg, "skip_sealed_secret_verification must be true or false") != NULL);
+	CHECK(parse(&c, "[image]\nskip_sealed_secret_verification = true\n", &e) == 0); /* only at the top */
+	CHECK(c.skip_sealed_secret_verification == 0);
+	ccp_cdh_config_free(&c);
+	CHECK(ccp_config_skip_sealed_secret_verification(NULL) == 0);
+	{
+		char path[] = "/tmp/ccpull-toml-skip.XXXXXX";
+		int fd = mkstemp(path);
+		ccp_context *ctx = NULL;
+		ccp_config *cfg = NULL;
+		CHECK(fd >= 0 && write(fd, "skip_sealed_secret_verification = true\n", 39) == 39);
+		CHECK(ccp_context_new(&ctx) == 0);
+		CHECK(ccp_config_load(&cfg, ctx, path) == 0);
+		CHECK(ccp_config_skip_sealed_secret_verification(cfg) == 1);
+		ccp_config_free(cfg);
+		ccp_context_free(ctx);
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+	}
+}
+
 static void test_public_api(void)
 {
 	char dir[] = "/tmp/ccpull-toml-test.XXXXXX", path[256], *s;
@@ -376,6 +414,7 @@ int main(void)
 	test_multiline();
 	test_cmdline();
 	test_format_roundtrip();
+	test_skip_sealed();
 	test_public_api();
 	return test_summary();
 }
