@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keyproviders/kbs/kbs.h"
 #include "bundle/bundle.h"
+#include "keyproviders/keyproviders.h"
 #include "layer/layer.h"
 #include "ocicrypt/ocicrypt.h"
 #include "store/store.h"

@@ -5,7 +5,7 @@
 #include "ccpull/pull.h"
 #include "config/config.h"
 #include "config/resource.h"
-#include "keyproviders/kbs/kbs.h"
+#include "keyproviders/keyproviders.h"
 #include "manifest/manifest.h"
 #include "policy/policy.h"
 #include "reference/reference.h"

@@ -1,7 +1,8 @@
 /*
  * The resources of a pull: kbs:/// URIs in the options (policy, keys, registries.d, auth.json,
- * registries.conf, CA certificates) are fetched through the KBS client, which also reads the offline
- * resources file. They stay in memory; a CA bundle, which libcurl takes by path, goes to a memfd.
+ * registries.conf, CA certificates) are fetched through the KBS client's resource source
+ * (ccp_kbs_source), which also reads the offline resources file. They stay in memory; a CA bundle,
+ * which libcurl takes by path, goes to a memfd.
  */
 #include "pull/pull_internal.h"
 
@@ -10,11 +11,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-static int fetch_cb(void *payload, const char *uri, ccp_buf *out, ccp_err *e)
-{
-	return ccp_kbs_fetch(out, payload, uri, e);
-}
 
 int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e)
 {
@@ -29,10 +25,8 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 	res->kc.deadline_ms = ccp_registry_deadline(o->timeout_s);
 	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs_key, e)))
 		return r;
-	if (o->kbs || o->kbs_resources) {
-		res->src.fetch = fetch_cb;
-		res->src.payload = &res->kc;
-	}
+	if (o->kbs || o->kbs_resources)
+		ccp_kbs_source(&res->src, &res->kc);
 	return 0;
 }
 
