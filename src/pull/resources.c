@@ -2,7 +2,8 @@
  * The resources of a pull: kbs:/// URIs in the options (policy, keys, registries.d, auth.json,
  * registries.conf, CA certificates) are fetched through the KBS client's resource source
  * (ccp_kbs_source), which also reads the offline resources file. They stay in memory; a CA bundle,
- * which libcurl takes by path, goes to a memfd.
+ * which libcurl takes by path, goes to a memfd. Also what a context records of each call: its
+ * warnings and its last error.
  */
 #include "pull/pull_internal.h"
 
@@ -41,6 +42,14 @@ void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)
 		snprintf(ctx->warnings[ctx->n_warnings++], CCP_WARNING_LEN,
 			 "KBS %.256s is reached over plain HTTP: nothing authenticates it, yet it releases the "
 			 "signature policy, its keys and the decryption keys (use https://)", o->kbs);
+}
+
+int ccp_context_finish(ccp_context *ctx, int r, const ccp_err *e)
+{
+	if (ctx)
+		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s",
+			 !r ? "" : e && e->msg[0] ? e->msg : ccp_strerror(r));
+	return r;
 }
 
 const char *ccp_context_warning(const ccp_context *ctx, size_t i)

@@ -1,18 +1,10 @@
 /* The public store and bundle calls: context handling and the public records over the store and bundle modules. */
 #include "pull/pull_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "bundle/bundle.h"
 #include "ccpull/store.h"
-
-static int finish(ccp_context *ctx, int r, const ccp_err *e)
-{
-	if (r && ctx)
-		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", e->msg[0] ? e->msg : ccp_strerror(r));
-	return r;
-}
 
 /* The public listing: the store's records, seen through the public structs (strings borrowed from rec). */
 struct ccp_store_info {
@@ -77,11 +69,11 @@ int ccp_store_info_load(ccp_store_info **out, ccp_context *ctx, const char *stor
 	int r;
 
 	if (!out)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_store_info_load: out is required"), &e);
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_store_info_load: out is required"), &e);
 	*out = NULL;
 	if ((r = ccp_store_scan(&rec, store ? store : CCP_STORE_DEFAULT, &e)) == 0)
 		r = info_of(out, rec, &e);
-	return finish(ctx, r, &e);
+	return ccp_context_finish(ctx, r, &e);
 }
 
 size_t ccp_store_info_image_count(const ccp_store_info *info) { return info->n_images; }
@@ -110,11 +102,11 @@ int ccp_store_remove_image(ccp_context *ctx, const char *store, const char *imag
 	int r;
 
 	if (!image)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_store_remove_image: image is required"), &e);
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_store_remove_image: image is required"), &e);
 	r = ccp_store_rm_image(store ? store : CCP_STORE_DEFAULT, image, &n, &e);
 	if (removed)
 		*removed = n;
-	return finish(ctx, r, &e);
+	return ccp_context_finish(ctx, r, &e);
 }
 
 int ccp_store_gc(ccp_context *ctx, const char *store, ccp_store_gc_stats *stats)
@@ -124,7 +116,7 @@ int ccp_store_gc(ccp_context *ctx, const char *store, ccp_store_gc_stats *stats)
 	int r;
 
 	if (stats && stats->version != CCP_STORE_GC_STATS_VERSION)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_store_gc: unknown stats version %u", stats->version),
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_store_gc: unknown stats version %u", stats->version),
 			      &e);
 	r = ccp_store_collect(store ? store : CCP_STORE_DEFAULT, &counts, &e);
 	if (stats) {
@@ -132,7 +124,7 @@ int ccp_store_gc(ccp_context *ctx, const char *store, ccp_store_gc_stats *stats)
 		stats->bytes_freed = counts.bytes_freed;
 		stats->stale_removed = counts.stale_removed;
 	}
-	return finish(ctx, r, &e);
+	return ccp_context_finish(ctx, r, &e);
 }
 
 int ccp_bundle_umount(ccp_context *ctx, const char *bundle)
@@ -140,6 +132,6 @@ int ccp_bundle_umount(ccp_context *ctx, const char *bundle)
 	ccp_err e = CCP_ERR_INIT;
 
 	if (!bundle)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_bundle_umount: bundle is required"), &e);
-	return finish(ctx, ccp_bundle_unmount_overlay(bundle, &e), &e);
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "ccp_bundle_umount: bundle is required"), &e);
+	return ccp_context_finish(ctx, ccp_bundle_unmount_overlay(bundle, &e), &e);
 }

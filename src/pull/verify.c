@@ -229,9 +229,7 @@ done:
 	if (resolved)
 		ccp_resolved_image_free(&rv);
 	ccp_policy_gate_free(gate);
-	if (ctx)
-		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", r ? e.msg : "");
-	return r;
+	return ccp_context_finish(ctx, r, &e);
 }
 
 void ccp_verify_result_free(ccp_verify_result *res)
