@@ -112,8 +112,8 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 int ccp_context_finish(ccp_context *ctx, int r, const ccp_err *e);
 
 /*
- * The start of a pull, inspect or verify on ctx (NULL: nothing): forgets the warnings of the last
- * call and records those the options call for (a KBS reached over plain HTTP).
+ * The start of a pull, inspect or verify on ctx (NULL: nothing): forgets the error and the warnings
+ * of the last call and records the warnings the options call for (a KBS reached over plain HTTP).
  */
 void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o);
 

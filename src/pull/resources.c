@@ -35,6 +35,7 @@ void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)
 {
 	if (!ctx)
 		return;
+	ctx->last_error[0] = '\0';
 	ctx->n_warnings = 0;
 	/* The KBS releases the policy, its keys and the layer keys: over plain HTTP anyone on the
 	 * path can be the KBS (DESIGN.md: the network is hostile). Allowed for test setups, never silently. */
