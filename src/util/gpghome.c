@@ -1,7 +1,5 @@
-/* A private GNUPGHOME for gpgme (util/gpghome.h). */
+/* A private GNUPGHOME for gpgme (util/gpghome.h); left out of builds without gpgme, which call nothing here. */
 #include "util/gpghome.h"
-
-#ifdef CCPULL_HAVE_GPGME
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,19 +76,3 @@ void ccp_gpg_home_free(struct gpgme_context *ctx, char *home, int agent)
 	if (ccp_rm_rf_at(AT_FDCWD, home) == 0)
 		home[0] = '\0';
 }
-
-#else /* !CCPULL_HAVE_GPGME */
-
-int ccp_gpg_home_new(struct gpgme_context **ctx, char *home, size_t home_len, int code, ccp_err *e)
-{
-	*ctx = NULL;
-	if (home_len > 0)
-		home[0] = '\0';
-	return ccp_err_set(e, code, "this ccpull is built without OpenPGP (CCPULL_WITH_GPGME=OFF)");
-}
-
-void ccp_gpg_home_free(struct gpgme_context *ctx, char *home, int agent)
-{
-}
-
-#endif

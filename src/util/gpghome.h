@@ -2,8 +2,8 @@
  * A private GNUPGHOME: a gpgme OpenPGP context on a new directory under $TMPDIR, so that neither the
  * user's keyring nor its trust settings or agent take part. Shared by simple signing (the policy's
  * public keys, src/signature/gpg.c) and ocicrypt's pgp key provider (a secret key,
- * keyproviders/pgp/pgp.c). In a build without gpgme (CCPULL_WITH_GPGME=OFF) every home fails with
- * an error that says so.
+ * keyproviders/pgp/pgp.c). Not in a build without gpgme (CCPULL_WITH_GPGME=OFF), where
+ * gpg_none.c and pgp_none.c replace both users.
  */
 #ifndef CCP_UTIL_GPGHOME_H
 #define CCP_UTIL_GPGHOME_H
