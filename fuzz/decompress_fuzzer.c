@@ -31,6 +31,8 @@ static int mem_fetch(void *payload, ccp_sink_fn sink, void *sp, ccp_err *e)
 	return 0;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ccp_err err = CCP_ERR_INIT;

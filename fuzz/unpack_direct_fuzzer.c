@@ -208,6 +208,8 @@ static void check_outside(void)
 	}
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ccp_unpack_opts o = { 0 };

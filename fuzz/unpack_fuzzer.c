@@ -21,6 +21,8 @@ static int mem_fetch(void *payload, ccp_sink_fn sink, void *sp, ccp_err *e)
 	return m->n ? sink(sp, m->p, m->n) : 0;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ccp_unpack_opts o = { 0 };

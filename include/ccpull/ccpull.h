@@ -2,8 +2,9 @@
  * libccpull: pull, verify and unpack OCI images inside a confidential guest.
  *
  * Conventions (as in libgit2):
- * - Every function returns 0 or a negative ccp_error_code (ccpull/errors.h). After a failure,
- *   ccp_context_last_error(ctx) gives a message naming the image, the layer and the cause.
+ * - Every function that can fail returns 0 or a negative ccp_error_code (ccpull/errors.h); getters
+ *   and _free functions cannot fail. After a failure, ccp_context_last_error(ctx) gives a message
+ *   naming the cause and, where they apply, the image and the layer.
  * - Objects returned through a pointer-to-pointer first argument are owned by the caller and freed with
  *   the matching _free function. Strings returned by getters belong to the object they came from and
  *   live as long as it does.

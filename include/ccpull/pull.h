@@ -14,7 +14,10 @@ typedef struct ccp_context ccp_context;
 /* Creates a context. *out is owned by the caller (ccp_context_free). */
 CCP_EXTERN(int) ccp_context_new(ccp_context **out);
 CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
-/* Message of the last failed call on ctx ("" if none). Owned by ctx, valid until the next call on it. */
+/*
+ * Message of the last call on ctx when it failed; "" when it succeeded or none was made. Owned by ctx,
+ * valid until the next call on it.
+ */
 CCP_EXTERN(const char *) ccp_context_last_error(const ccp_context *ctx);
 /*
  * Warnings of the last ccp_pull, ccp_inspect or ccp_verify on ctx, whether it succeeded or not: what
@@ -79,7 +82,12 @@ typedef struct ccp_pull_options {
 	                                 * is tried for layers wrapped for it */
 	unsigned int retries;         /* further attempts of a registry request after a transient failure
 	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
-	unsigned int timeout_s;       /* time limit of the whole pull or inspect in seconds; 0 (default): none */
+	/* Seconds the network part of a pull, inspect or verify may take; 0 (default): no limit. Every
+	 * request to the image's registry and to the KBS ends by this deadline, counted from the start of
+	 * the image's resolution (kbs:// policy resources read before it: from their own read). Signature
+	 * lookaside servers (registries.d) keep their own connect and low-speed limits instead; local work
+	 * (decryption, unpacking, the store) is not bounded. */
+	unsigned int timeout_s;
 	/* Trustee KBS: kbs:///REPOSITORY/TYPE/TAG resources (policy, keys, registries.d, authfile,
 	 * registries_conf, ca_file) and the CoCo keyprovider
 	 * "attestation-agent" (its KEKs) come from it after attestation. NULL: no KBS. */

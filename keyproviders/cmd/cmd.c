@@ -4,7 +4,7 @@
  * the answer from its stdout, with an output cap and a time limit. The answer holds key material:
  * it is wiped after use; the program's stderr is kept (bounded) only for error messages.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * Go encodes []byte as base64; the Rust implementation (serde Vec<u8>) as an array of numbers:
  * both are accepted.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +53,7 @@ int ccp_keyprovider_parse_response(ccp_buf *opts, const void *data, size_t len, 
 	if ((r = ccp_json_get_object(j, "keyunwrapresults", 1, &res, what, CCP_EDECRYPT, e)))
 		goto out;
 	v = json_object_get(res, "optsdata");
-	opts->max = CCP_OCICRYPT_OPTS_MAX;
+	opts->max = CCP_KEYPROVIDER_OPTS_MAX;
 	if (json_is_string(v)) {
 		r = ccp_b64_decode(opts, json_string_value(v), json_string_length(v), 0);
 		if (r == 0)

@@ -9,7 +9,7 @@
  * generated protobuf library would add a dependency for five lines of varint code. The answer holds
  * key material: it is wiped after use.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 #include "util/curl.h"
 
 #include <pthread.h>

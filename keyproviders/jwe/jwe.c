@@ -6,7 +6,7 @@
  * Compact, flattened JSON and general JSON serializations (go-jose writes flattened for one
  * recipient, general for several).
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 
 #include "util/json.h"
 
-#define JWE_MAX CCP_OCICRYPT_ANNOTATION_MAX
+#define JWE_MAX CCP_KEYPROVIDER_WRAPPED_MAX
 #define KEY_FILE_MAX (1u << 20)
 #define RECIPIENTS_MAX 64
 #define CEK_LEN 32

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ocicrypt/ocicrypt.h"
 #include "util/fs.h"
 
 #define QUOTE_MAX (1u << 20)

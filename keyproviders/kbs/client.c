@@ -32,7 +32,6 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "ocicrypt/ocicrypt.h"
 #include "util/curl.h"
 
 #define ATTEMPTS 3          /* per request, as Trustee's client: resource GETs and handshakes */
@@ -863,6 +862,17 @@ out:
 	}
 	pthread_mutex_unlock(&lock);
 	return r;
+}
+
+static int source_fetch(void *payload, const char *uri, ccp_buf *out, ccp_err *e)
+{
+	return ccp_kbs_fetch(out, payload, uri, e);
+}
+
+void ccp_kbs_source(ccp_resource_src *out, const ccp_kbs_config *cfg)
+{
+	out->fetch = source_fetch;
+	out->payload = (void *)cfg;
 }
 
 void ccp_kbs_reset(void)

@@ -12,10 +12,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "ocicrypt/ocicrypt.h"
 #include "util/json.h"
 
-#define PACKET_MAX CCP_OCICRYPT_ANNOTATION_MAX
+#define PACKET_MAX CCP_KEYPROVIDER_WRAPPED_MAX
 #define KEK_LEN 32
 #define GCM_IV 12
 #define GCM_TAG 16

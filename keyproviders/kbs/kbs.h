@@ -16,14 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include "ccpull/sys/keyprovider.h"
 #include "config/resource.h"
+#include "keyproviders/keyproviders.h"
 #include "util/buf.h"
 #include "util/err.h"
 
 #define CCP_KBS_RESOURCE_MAX (1u << 20) /* bytes of one resource (and of any KBS response) */
 #define CCP_KBS_PATH_MAX CCP_RESOURCE_PATH_MAX /* "repository/type/tag" */
-#define CCP_KBS_TSM_ROOT "/sys/kernel/config/tsm/report"
 #define CCP_KBS_PROTOCOL_VERSION "0.4.0"
 #define CCP_COCO_SCHEME "provider.attestation-agent"
 
@@ -150,7 +149,6 @@ int ccp_snp_evidence_at(json_t **out, const char *entry, const unsigned char rd[
 
 /* ---- the attestation agent (aa.c) ---- */
 
-#define CCP_AA_SOCKET "/run/confidential-containers/attestation-agent/attestation-agent.sock"
 #define CCP_AA_TEE_MAX 32
 
 /*
@@ -197,19 +195,7 @@ void ccp_coco_packet_free(ccp_coco_packet *p);
 /* wrapped_data decrypted with the 32-byte KEK (A256GCM: 12-byte iv, 16-byte tag at the end; A256CTR: 16-byte iv). */
 int ccp_coco_unwrap(ccp_buf *out, const ccp_coco_packet *p, const unsigned char *kek, size_t kek_len, ccp_err *e);
 
-/* ---- the client ---- */
-
-typedef struct ccp_kbs_config {
-	const char *url;       /* https://HOST[:PORT] (http:// only when written so) */
-	const char *attester;  /* see ccp_attester_parse */
-	const char *cert;      /* PEM CA bundle for the KBS's TLS certificate, or NULL for the system's */
-	const char *tsm_root;  /* NULL: CCP_KBS_TSM_ROOT (tests point it elsewhere) */
-	int rsa;               /* ephemeral key: 0 EC P-256 (Trustee's default), 1 RSA 2048 (RSA-OAEP-256) */
-	const char *offline;   /* an offline resources file (ccp_offline_resources_parse), asked before the KBS;
-	                        * either it or url must be set */
-	const char *aa_socket; /* the attestation agent's ttrpc socket for the aa attester; NULL: CCP_AA_SOCKET */
-	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when the caller's time is up; 0: none */
-} ccp_kbs_config;
+/* ---- the client (the configuration and the provider: keyproviders/keyproviders.h) ---- */
 
 /*
  * Fetches a resource (kbs:///R/T/G or /R/T/G) into out (a secret: free it with ccp_buf_free_secure):
@@ -221,15 +207,6 @@ typedef struct ccp_kbs_config {
  * request end by cfg->deadline_ms.
  */
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e);
-/* Forgets every session: wipes their attestations and cached resources (sessions in use are freed by
- * their last user). */
-void ccp_kbs_reset(void);
-/*
- * A context begins and ends (ccp_context_new, ccp_context_free): sessions are kept only while some
- * context is alive; when the last one goes, ccp_kbs_reset. Both also drop expired sessions.
- */
-void ccp_kbs_hold(void);
-void ccp_kbs_release(void);
 
 #define CCP_KBS_CACHE_ENTRIES 32
 #define CCP_KBS_CACHE_BYTES (4u << 20)
@@ -248,11 +225,5 @@ void ccp_kbs_release(void);
 #define CCP_OFFLINE_FS_KEYS "aa-offline_fs_kbc-keys.json"
 #define CCP_OFFLINE_FS_EXTRA_ENV "OFFLINE_FS_KBC_EXTRA_FILE_PATH"
 int ccp_kbs_offline_fs_dir(char *dir, size_t dir_len, const char *file);
-
-/* The resource key pair type of a --kbs-key value: "ec" (NULL: ec) -> 0, "rsa" -> 1; else CCP_EINVALID. */
-int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e);
-
-/* The key provider of scheme provider.attestation-agent, backed by the KBS of cfg (strings copied). */
-int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_err *e);
 
 #endif

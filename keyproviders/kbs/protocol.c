@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 
 #include "config/resource.h"
-#include "ocicrypt/ocicrypt.h"
 #include "util/json.h"
 
 #define TOKEN_MAX (64u << 10)

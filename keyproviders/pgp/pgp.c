@@ -2,11 +2,11 @@
  * The pgp key provider: ocicrypt's "pgp" scheme wraps the layer key options in an OpenPGP message
  * encrypted to each recipient's public key. The secret key file (binary or armored, as
  * `gpg --export-secret-keys` writes it) is imported into a private GNUPGHOME made for this provider
- * (src/signature/gpg.c) so that neither the user's keyring nor its agent take part; gpgme decrypts,
+ * (util/gpghome.h) so that neither the user's keyring nor its agent take part; gpgme decrypts,
  * with the password given in the spec (loopback pinentry, never a prompt). The home and its gpg-agent
  * are removed when the provider is freed.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <gpgme.h>
 #include <openssl/crypto.h>
 
-#include "signature/signature.h"
+#include "util/gpghome.h"
 
 #define KEY_FILE_MAX (1u << 20)
 
@@ -84,7 +84,7 @@ static int pgp_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned ch
 		}
 		goto out;
 	}
-	if (!text || text_len == 0 || text_len > CCP_OCICRYPT_OPTS_MAX) {
+	if (!text || text_len == 0 || text_len > CCP_KEYPROVIDER_OPTS_MAX) {
 		snprintf(err, err_len, "PGP: decrypted key options of %zu bytes", text_len);
 		goto out;
 	}

@@ -2,7 +2,7 @@
  * ocicrypt's pgp scheme in a build without OpenPGP (-DCCPULL_WITH_GPGME=OFF): a pgp decryption key
  * is refused when it is configured, with an error that says why. Replaces pgp.c.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <stddef.h>
 

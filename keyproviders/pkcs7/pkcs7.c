@@ -10,7 +10,7 @@
  * walked with OpenSSL's TLV reader (ASN1_get_object) and its element decoders, and the two crypto
  * steps use EVP. Key files (keys and certificates, PEM or DER) are read with OSSL_STORE.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@
 #include <openssl/ui.h>
 #include <openssl/x509.h>
 
-#define PKCS7_MAX CCP_OCICRYPT_ANNOTATION_MAX
+#define PKCS7_MAX CCP_KEYPROVIDER_WRAPPED_MAX
 #define RECIPIENTS_MAX 64
 #define OBJECTS_MAX 64   /* keys and certificates per file */
 #define PAIRS_MAX 64
@@ -400,7 +400,7 @@ static int pkcs7_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned 
 	*out = NULL;
 	*out_len = 0;
 	for (size_t i = 0; i < p->n; i++) {
-		ccp_buf plain = CCP_BUF_INIT(CCP_OCICRYPT_OPTS_MAX);
+		ccp_buf plain = CCP_BUF_INIT(CCP_KEYPROVIDER_OPTS_MAX);
 		if ((r = ccp_pkcs7_decrypt(p->pairs[i].cert, p->pairs[i].pkey, wrapped, len, &plain, &e)) == 0) {
 			*out_len = plain.len;
 			*out = (unsigned char *)ccp_buf_detach(&plain);

@@ -12,7 +12,7 @@
  * does not call itself): it is replaced in the keyring by the in-process provider of its scheme, and
  * fails with a message saying what that one needs when there is none.
  */
-#include "ocicrypt/ocicrypt.h"
+#include "keyproviders/keyproviders.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "unpack/unpack.h"
 #include "util/buf.h"
 
 #define COPY_DEPTH_MAX 512
@@ -80,13 +81,6 @@ static int add_link(copy_ctx *c, const struct stat *st, const char *path)
 	return 0;
 }
 
-static int xattr_allowed(const char *name)
-{
-	if (strncmp(name, "user.", 5) == 0)
-		return strncmp(name, "user.overlay.", 13) != 0;
-	return strcmp(name, "security.capability") == 0;
-}
-
 static int copy_xattrs(copy_ctx *c, int sfd, int dfd, const char *path)
 {
 	char names[8192], value[65536];
@@ -97,7 +91,7 @@ static int copy_xattrs(copy_ctx *c, int sfd, int dfd, const char *path)
 	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
 		const char *name = names + off;
 		ssize_t vlen;
-		if (!xattr_allowed(name))
+		if (!ccp_unpack_xattr_allowed(name))
 			continue;
 		vlen = fgetxattr(sfd, name, value, sizeof(value));
 		if (vlen < 0)

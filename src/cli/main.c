@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "ccpull/ccpull.h"
-#include "cli/options.h"
+#include "options.h"
 
 #define EXIT_USAGE 2
 

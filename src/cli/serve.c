@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "ccpull/ccpull.h"
-#include "cli/options.h"
-#include "service/service.h"
+#include "options.h"
+#include "service.h"
 
 #define DEFAULT_SOCKET "/run/confidential-containers/cdh.sock"
 #define DEFAULT_AA_SOCKET "/run/confidential-containers/attestation-agent/attestation-agent.sock"

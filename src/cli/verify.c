@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "ccpull/ccpull.h"
-#include "cli/options.h"
+#include "options.h"
 
 int cmd_verify(int argc, char **argv);
 

@@ -43,7 +43,7 @@ static int set_str(char **slot, const char *v, ccp_err *e)
 }
 
 /* Records what a requirement made of signature f->signature; f's strings move into the explanation. */
-static int add_finding(eval_ctx *c, ccp_policy_finding *f, ccp_verdict v, const char *reason, ccp_err *e)
+static int add_finding(eval_ctx *c, ccp_policy_finding *f, ccp_policy_verdict v, const char *reason, ccp_err *e)
 {
 	ccp_policy_finding *nv;
 
@@ -169,13 +169,13 @@ static int eval_signed_by(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 		ccp_policy_finding f = { c->req, i, 0, 0, NULL, NULL, NULL, NULL };
 
 		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e))) {
-			if (add_finding(c, &f, CCP_VERDICT_REJECTED, e->msg, e) == CCP_ENOMEM)
+			if (add_finding(c, &f, CCP_POLICY_REJECTED, e->msg, e) == CCP_ENOMEM)
 				r = CCP_ENOMEM;
 			goto out;
 		}
 		f.kind = (int)kind;
 		if (kind != CCP_SIG_SIMPLE) {
-			if ((r = add_finding(c, &f, CCP_VERDICT_SKIPPED, "not a simple signing signature: signedBy "
+			if ((r = add_finding(c, &f, CCP_POLICY_SKIPPED, "not a simple signing signature: signedBy "
 					     "checks those only", e)))
 				goto out;
 			continue;
@@ -201,10 +201,10 @@ static int eval_signed_by(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 			}
 		}
 		if (!se.code) {
-			r = add_finding(c, &f, CCP_VERDICT_ACCEPTED, NULL, e);
+			r = add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
 			goto out;
 		}
-		if ((r = add_finding(c, &f, CCP_VERDICT_REJECTED, se.msg, e)))
+		if ((r = add_finding(c, &f, CCP_POLICY_REJECTED, se.msg, e)))
 			goto out;
 		rejected++;
 		/* The message keeps what fits; a long list of reasons is cut, never an error. */
@@ -288,13 +288,13 @@ static int eval_sigstore_signed(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 		ccp_policy_finding f = { c->req, i, 0, 0, NULL, NULL, NULL, NULL };
 
 		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e))) {
-			if (add_finding(c, &f, CCP_VERDICT_REJECTED, e->msg, e) == CCP_ENOMEM)
+			if (add_finding(c, &f, CCP_POLICY_REJECTED, e->msg, e) == CCP_ENOMEM)
 				r = CCP_ENOMEM;
 			goto out;
 		}
 		f.kind = (int)kind;
 		if (kind != CCP_SIG_SIGSTORE) {
-			if ((r = add_finding(c, &f, CCP_VERDICT_SKIPPED, "not a sigstore signature: sigstoreSigned "
+			if ((r = add_finding(c, &f, CCP_POLICY_SKIPPED, "not a sigstore signature: sigstoreSigned "
 					     "checks those only", e)))
 				goto out;
 			n_other++;
@@ -316,17 +316,17 @@ static int eval_sigstore_signed(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
 			*e = se;
 			goto out;
 		} else if (r == 1) {
-			if ((r = add_finding(c, &f, CCP_VERDICT_SKIPPED, "a sigstore attachment that is not a "
+			if ((r = add_finding(c, &f, CCP_POLICY_SKIPPED, "a sigstore attachment that is not a "
 					     "signature", e)))
 				goto out;
 			n_attach++;
 			continue;
 		}
 		if (!se.code) {
-			r = add_finding(c, &f, CCP_VERDICT_ACCEPTED, NULL, e);
+			r = add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
 			goto out;
 		}
-		if ((r = add_finding(c, &f, CCP_VERDICT_REJECTED, se.msg, e)))
+		if ((r = add_finding(c, &f, CCP_POLICY_REJECTED, se.msg, e)))
 			goto out;
 		rejected++;
 		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
@@ -431,9 +431,9 @@ int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img
 			break;
 		}
 		if (x && !r)
-			x->outcomes[i].verdict = CCP_VERDICT_ACCEPTED;
+			x->outcomes[i].verdict = CCP_POLICY_ACCEPTED;
 		if (x && r == CCP_EPOLICY) {
-			x->outcomes[i].verdict = CCP_VERDICT_REJECTED;
+			x->outcomes[i].verdict = CCP_POLICY_REJECTED;
 			if (!(x->outcomes[i].reason = strdup(e->msg)))
 				r = ccp_err_oom(e);
 		}
@@ -443,7 +443,7 @@ int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img
 	}
 	/* containers/image stops at the first requirement that rejects: the rest were not looked at */
 	for (; x && i < reqs->n; i++)
-		x->outcomes[i].verdict = CCP_VERDICT_SKIPPED;
+		x->outcomes[i].verdict = CCP_POLICY_SKIPPED;
 	if (x && c.have_sigs && img->get_signatures) {
 		x->have_signatures = 1;
 		x->n_signatures = c.n_sigs;

@@ -79,99 +79,16 @@ static int opt_string(const json_t *obj, const char *key, const char **out, cons
 	return 0;
 }
 
-static int is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* distribution/reference DomainRegexp, anchored: labels [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? joined by
- * dots, or a bracketed IPv6 literal; optional :port. */
-static int domain_ok(const char *s, size_t n)
-{
-	size_t h = 0;
-
-	if (n == 0)
-		return 0;
-	if (s[0] == '[') {
-		while (h + 1 < n && s[h + 1] != ']') {
-			char c = s[h + 1];
-			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':'))
-				return 0;
-			h++;
-		}
-		if (h == 0 || h + 1 >= n)
-			return 0;
-		h += 2;
-	} else {
-		size_t start = 0;
-		while (h < n && s[h] != ':')
-			h++;
-		for (size_t i = 0; i <= h; i++) {
-			if (i == h || s[i] == '.') {
-				if (i == start || !is_alnum(s[start]) || !is_alnum(s[i - 1]))
-					return 0;
-				for (size_t k = start; k < i; k++)
-					if (!is_alnum(s[k]) && s[k] != '-')
-						return 0;
-				start = i + 1;
-			}
-		}
-	}
-	if (h == n)
-		return 1;
-	if (s[h] != ':' || h + 1 == n)
-		return 0;
-	for (size_t i = h + 1; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-/* path-component ( "/" path-component )* with [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )* */
-static int path_ok(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	for (;;) {
-		size_t start = i;
-		while (i < n && is_lower_alnum(s[i]))
-			i++;
-		if (i == start)
-			return 0;
-		if (i == n)
-			return 1;
-		if (s[i] == '/') {
-			i++;
-			continue;
-		}
-		if (s[i] == '.')
-			i++;
-		else if (s[i] == '_')
-			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
-		else if (s[i] == '-')
-			while (i < n && s[i] == '-')
-				i++;
-		else
-			return 0;
-		if (i == n || !is_lower_alnum(s[i]))
-			return 0;
-	}
-}
-
 /* containers/image validateIdentityRemappingPrefix: a domain, or a name that starts with a domain. */
 static int remap_prefix_ok(const char *s)
 {
 	size_t n = strlen(s);
 	const char *slash = memchr(s, '/', n);
 
-	if (domain_ok(s, n))
+	if (ccp_ref_domain_ok(s, n))
 		return 1;
-	return slash && domain_ok(s, (size_t)(slash - s)) && path_ok(slash + 1, n - (size_t)(slash - s) - 1);
+	return slash && ccp_ref_domain_ok(s, (size_t)(slash - s)) &&
+	       ccp_ref_path_ok(slash + 1, n - (size_t)(slash - s) - 1);
 }
 
 /* ---- docker references as reference.ParseNormalizedNamed sees them ---- */

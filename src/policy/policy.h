@@ -6,7 +6,6 @@
 #define CCP_POLICY_POLICY_H
 
 #include <stddef.h>
-#include "ccpull/verify.h"
 #include "reference/reference.h"
 #include "config/resource.h"
 #include "signature/sigstore.h"
@@ -115,12 +114,20 @@ int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_er
 
 /* ---- explanation: what an evaluation looked at (ccpull verify) ---- */
 
+/* What a requirement decided, or what it made of a signature (0: no verdict reached). */
+typedef enum {
+	CCP_POLICY_ACCEPTED = 1, /* the requirement allowed the image; the signature was accepted */
+	CCP_POLICY_REJECTED = 2, /* the requirement rejected the image; the signature was refused */
+	CCP_POLICY_SKIPPED = 3   /* not evaluated: an earlier requirement rejected the image, or the
+				  * signature is of a kind the requirement does not check */
+} ccp_policy_verdict;
+
 /* One signature as one requirement saw it. Strings are malloc'ed, NULL when not reached. */
 typedef struct ccp_policy_finding {
 	size_t requirement;   /* index in the scope's requirement list */
 	size_t signature;     /* index in the image's signature list */
 	int kind;             /* ccp_sig_kind; 0: a blob of unknown format */
-	ccp_verdict verdict;  /* accepted, rejected, or skipped (a kind this requirement does not check) */
+	ccp_policy_verdict verdict; /* accepted, rejected, or skipped (a kind this requirement does not check) */
 	char *signer;         /* simple signing: the primary key fingerprint, once the OpenPGP signature verified */
 	char *identity;       /* the docker reference the signature claims, once its payload parsed */
 	char *digest;         /* the manifest digest it claims */
@@ -128,13 +135,13 @@ typedef struct ccp_policy_finding {
 } ccp_policy_finding;
 
 typedef struct ccp_policy_outcome {
-	ccp_verdict verdict;  /* 0 when evaluation stopped on an error before a verdict */
+	ccp_policy_verdict verdict; /* 0 when evaluation stopped on an error before a verdict */
 	char *reason;         /* the rejection message, NULL otherwise */
 } ccp_policy_outcome;
 
 /*
  * Filled by ccp_policy_evaluate_explain; the decision is the same as without it. Requirements after a
- * rejecting one are not evaluated (verdict CCP_VERDICT_SKIPPED), and a signed requirement stops at the
+ * rejecting one are not evaluated (verdict CCP_POLICY_SKIPPED), and a signed requirement stops at the
  * first accepted signature, as containers/image does.
  */
 typedef struct ccp_policy_explain {

@@ -19,7 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "ccpull/cdh.h"
-#include "keyproviders/kbs/kbs.h"
+#include "keyproviders/keyproviders.h"
 #include "ocicrypt/ocicrypt.h"
 #include "secret/sealed.h"
 

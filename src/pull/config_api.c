@@ -25,13 +25,6 @@ struct ccp_config {
 	char *kbs_resources;
 };
 
-static int finish(ccp_context *ctx, int r, const ccp_err *e)
-{
-	if (r && ctx)
-		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", e->msg[0] ? e->msg : ccp_strerror(r));
-	return r;
-}
-
 void ccp_config_free(ccp_config *cfg)
 {
 	if (!cfg)
@@ -217,10 +210,10 @@ static int load_with(ccp_config **out, ccp_context *ctx, const char *path, const
 	int r;
 
 	if (!out)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
 	*out = NULL;
 	if (!(cfg = calloc(1, sizeof(*cfg))))
-		return finish(ctx, ccp_err_oom(&e), &e);
+		return ccp_context_finish(ctx, ccp_err_oom(&e), &e);
 	if (path)
 		r = ccp_cdh_config_load(&cfg->c, path, &e);
 	else
@@ -229,7 +222,7 @@ static int load_with(ccp_config **out, ccp_context *ctx, const char *path, const
 		ccp_err_wrap(&e, path ? "config `%s`" : "kernel command line", path);
 	if (r) {
 		ccp_config_free(cfg);
-		return finish(ctx, r, &e);
+		return ccp_context_finish(ctx, r, &e);
 	}
 	*out = cfg;
 	return 0;
@@ -240,7 +233,7 @@ int ccp_config_load(ccp_config **out, ccp_context *ctx, const char *path)
 	ccp_err e = CCP_ERR_INIT;
 
 	if (!path)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "no config file given"), &e);
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "no config file given"), &e);
 	return load_with(out, ctx, path, NULL, 0);
 }
 
@@ -263,7 +256,7 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 	ccp_err e = CCP_ERR_INIT;
 
 	if (!cfg || !opts || opts->version != CCP_PULL_OPTIONS_VERSION)
-		return finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
 #define FILL(field) do { if (!opts->field && cfg->field) opts->field = cfg->field; } while (0)
 	FILL(store);
 	FILL(policy);

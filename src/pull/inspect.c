@@ -42,9 +42,7 @@ int ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image, c
 	*out = res;
 	return 0;
 fail:
-	if (ctx)
-		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", e.msg);
-	return e.code ? e.code : CCP_EINTERNAL;
+	return ccp_context_finish(ctx, e.code ? e.code : CCP_EINTERNAL, &e);
 }
 
 void ccp_inspect_result_free(ccp_inspect_result *res)

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "keyproviders/kbs/kbs.h"
 #include "bundle/bundle.h"
+#include "keyproviders/keyproviders.h"
 #include "layer/layer.h"
 #include "ocicrypt/ocicrypt.h"
 #include "store/store.h"
@@ -83,9 +83,7 @@ int ccp_pull_options_init(ccp_pull_options *opts, unsigned int version)
 
 static int fail(ccp_context *ctx, const ccp_err *e)
 {
-	if (ctx)
-		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", e->msg[0] ? e->msg : ccp_strerror(e->code));
-	return e->code ? e->code : CCP_EINTERNAL;
+	return ccp_context_finish(ctx, e->code ? e->code : CCP_EINTERNAL, e);
 }
 
 /* ---- layers ---- */

@@ -5,7 +5,7 @@
 #include "ccpull/pull.h"
 #include "config/config.h"
 #include "config/resource.h"
-#include "keyproviders/kbs/kbs.h"
+#include "keyproviders/keyproviders.h"
 #include "manifest/manifest.h"
 #include "policy/policy.h"
 #include "reference/reference.h"
@@ -106,8 +106,14 @@ typedef struct ccp_pull_resources {
 int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e);
 
 /*
- * The start of a pull, inspect or verify on ctx (NULL: nothing): forgets the warnings of the last
- * call and records those the options call for (a KBS reached over plain HTTP).
+ * The end of a public call on ctx (NULL: nothing recorded): returns r, and makes ctx's last error
+ * e's message (the name of r when e has none) when r is a failure, "" when the call succeeded.
+ */
+int ccp_context_finish(ccp_context *ctx, int r, const ccp_err *e);
+
+/*
+ * The start of a pull, inspect or verify on ctx (NULL: nothing): forgets the error and the warnings
+ * of the last call and records the warnings the options call for (a KBS reached over plain HTTP).
  */
 void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o);
 

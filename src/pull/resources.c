@@ -1,7 +1,9 @@
 /*
  * The resources of a pull: kbs:/// URIs in the options (policy, keys, registries.d, auth.json,
- * registries.conf, CA certificates) are fetched through the KBS client, which also reads the offline
- * resources file. They stay in memory; a CA bundle, which libcurl takes by path, goes to a memfd.
+ * registries.conf, CA certificates) are fetched through the KBS client's resource source
+ * (ccp_kbs_source), which also reads the offline resources file. They stay in memory; a CA bundle,
+ * which libcurl takes by path, goes to a memfd. Also what a context records of each call: its
+ * warnings and its last error.
  */
 #include "pull/pull_internal.h"
 
@@ -10,11 +12,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-static int fetch_cb(void *payload, const char *uri, ccp_buf *out, ccp_err *e)
-{
-	return ccp_kbs_fetch(out, payload, uri, e);
-}
 
 int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e)
 {
@@ -29,10 +26,8 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 	res->kc.deadline_ms = ccp_registry_deadline(o->timeout_s);
 	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs_key, e)))
 		return r;
-	if (o->kbs || o->kbs_resources) {
-		res->src.fetch = fetch_cb;
-		res->src.payload = &res->kc;
-	}
+	if (o->kbs || o->kbs_resources)
+		ccp_kbs_source(&res->src, &res->kc);
 	return 0;
 }
 
@@ -40,6 +35,7 @@ void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)
 {
 	if (!ctx)
 		return;
+	ctx->last_error[0] = '\0';
 	ctx->n_warnings = 0;
 	/* The KBS releases the policy, its keys and the layer keys: over plain HTTP anyone on the
 	 * path can be the KBS (DESIGN.md: the network is hostile). Allowed for test setups, never silently. */
@@ -47,6 +43,14 @@ void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)
 		snprintf(ctx->warnings[ctx->n_warnings++], CCP_WARNING_LEN,
 			 "KBS %.256s is reached over plain HTTP: nothing authenticates it, yet it releases the "
 			 "signature policy, its keys and the decryption keys (use https://)", o->kbs);
+}
+
+int ccp_context_finish(ccp_context *ctx, int r, const ccp_err *e)
+{
+	if (ctx)
+		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s",
+			 !r ? "" : e && e->msg[0] ? e->msg : ccp_strerror(r));
+	return r;
 }
 
 const char *ccp_context_warning(const ccp_context *ctx, size_t i)

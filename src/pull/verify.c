@@ -110,6 +110,17 @@ static const char *format_name(int kind)
 	return kind == CCP_SIG_SIMPLE ? "simple-signing" : kind == CCP_SIG_SIGSTORE ? "sigstore" : "unknown";
 }
 
+/* The public verdict of the policy engine's (0, no verdict reached, stays 0). */
+static ccp_verdict verdict_of(ccp_policy_verdict v)
+{
+	switch (v) {
+	case CCP_POLICY_ACCEPTED: return CCP_VERDICT_ACCEPTED;
+	case CCP_POLICY_REJECTED: return CCP_VERDICT_REJECTED;
+	case CCP_POLICY_SKIPPED: return CCP_VERDICT_SKIPPED;
+	}
+	return (ccp_verdict)0;
+}
+
 /* Turns the gate's report into the result's public records. */
 static int fill(ccp_verify_result *res, const ccp_gate_report *rep, ccp_err *e)
 {
@@ -132,7 +143,7 @@ static int fill(ccp_verify_result *res, const ccp_gate_report *rep, ccp_err *e)
 		int r = describe_keys(&keys, pr) || describe_identity(&id, pr);
 
 		q->type = ccp_pr_type_name(pr->type);
-		q->verdict = x->outcomes[i].verdict;
+		q->verdict = verdict_of(x->outcomes[i].verdict);
 		if (!r) {
 			q->keys = keep(res, keys.data);
 			q->signed_identity = keep(res, id.data);
@@ -152,7 +163,7 @@ static int fill(ccp_verify_result *res, const ccp_gate_report *rep, ccp_err *e)
 		s->index = f->signature;
 		s->format = format_name(f->kind);
 		s->source = f->signature < rep->n_sources && rep->sources[f->signature] ? rep->sources[f->signature] : "";
-		s->verdict = f->verdict;
+		s->verdict = verdict_of(f->verdict);
 		if (!(s->signer = keep(res, f->signer)) || !(s->identity = keep(res, f->identity)) ||
 		    !(s->digest = keep(res, f->digest)) || !(s->reason = keep(res, f->reason)))
 			return ccp_err_oom(e);
@@ -218,9 +229,7 @@ done:
 	if (resolved)
 		ccp_resolved_image_free(&rv);
 	ccp_policy_gate_free(gate);
-	if (ctx)
-		snprintf(ctx->last_error, sizeof(ctx->last_error), "%s", r ? e.msg : "");
-	return r;
+	return ccp_context_finish(ctx, r, &e);
 }
 
 void ccp_verify_result_free(ccp_verify_result *res)

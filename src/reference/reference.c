@@ -72,8 +72,7 @@ static int path_component_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* path-comp ( "/" path-comp )* */
-static int path_ok(const char *s, size_t n)
+int ccp_ref_path_ok(const char *s, size_t n)
 {
 	size_t start = 0;
 
@@ -98,8 +97,7 @@ static int domain_label_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* host [ ":" port ] where host is a dotted domain name or a bracketed IPv6 literal. */
-static int domain_ok(const char *s, size_t n)
+int ccp_ref_domain_ok(const char *s, size_t n)
 {
 	size_t hostlen;
 
@@ -253,9 +251,9 @@ int ccp_ref_parse(ccp_ref *out, const char *s, ccp_err *e)
 	if (has_upper(rem, pathlen))
 		return ccp_err_set(e, CCP_EINVALID,
 				   "invalid image reference \"%.200s\": repository name must be lowercase", s);
-	if (!path_ok(rem, pathlen))
+	if (!ccp_ref_path_ok(rem, pathlen))
 		return ccp_err_set(e, CCP_EINVALID, "invalid image reference \"%.200s\": invalid repository name", s);
-	if (!domain_ok(dom, domlen))
+	if (!ccp_ref_domain_ok(dom, domlen))
 		return ccp_err_set(e, CCP_EINVALID, "invalid image reference \"%.200s\": invalid registry \"%.*s\"",
 				   s, (int)(domlen > 200 ? 200 : domlen), dom);
 

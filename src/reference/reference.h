@@ -2,6 +2,7 @@
 #ifndef CCP_REFERENCE_REFERENCE_H
 #define CCP_REFERENCE_REFERENCE_H
 
+#include <stddef.h>
 #include "digest/digest.h"
 
 #define CCP_REF_MAX 4096 /* longest reference accepted */
@@ -22,6 +23,14 @@ typedef struct ccp_ref {
  */
 int ccp_ref_parse(ccp_ref *out, const char *s, ccp_err *e);
 void ccp_ref_free(ccp_ref *r);
+
+/*
+ * distribution/reference's grammar over s[0..n), anchored (1: matches, 0: not). Domain: host
+ * [":" port], the host dotted labels [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? or a bracketed IPv6
+ * literal. Path: path-component ("/" path-component)*, each [a-z0-9]+ (([._] | "__" | "-"+) [a-z0-9]+)*.
+ */
+int ccp_ref_domain_ok(const char *s, size_t n);
+int ccp_ref_path_ok(const char *s, size_t n);
 
 /* "domain/path[:tag][@digest]", malloc'ed; NULL on OOM. */
 char *ccp_ref_string(const ccp_ref *r);

@@ -9,18 +9,6 @@
 
 #define NO_GPGME "this ccpull is built without OpenPGP (CCPULL_WITH_GPGME=OFF)"
 
-int ccp_gpg_home_new(struct gpgme_context **ctx, char *home, size_t home_len, int code, ccp_err *e)
-{
-	*ctx = NULL;
-	if (home_len > 0)
-		home[0] = '\0';
-	return ccp_err_set(e, code, "%s", NO_GPGME);
-}
-
-void ccp_gpg_home_free(struct gpgme_context *ctx, char *home, int agent)
-{
-}
-
 int ccp_gpg_keyring_new(ccp_gpg_keyring **out, const ccp_buf *blobs, size_t n_blobs, ccp_err *e)
 {
 	*out = NULL;

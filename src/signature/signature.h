@@ -25,15 +25,6 @@ int ccp_sig_payload_parse(ccp_sig_payload *out, const void *data, size_t len, cc
 int ccp_sigstore_payload_parse(ccp_sig_payload *out, const void *data, size_t len, ccp_err *e);
 void ccp_sig_payload_free(ccp_sig_payload *p);
 
-/*
- * A gpgme OpenPGP context on a new private GNUPGHOME under $TMPDIR (its path into home, home_len >=
- * PATH_MAX). Failures are reported with code.
- */
-struct gpgme_context;
-int ccp_gpg_home_new(struct gpgme_context **ctx, char *home, size_t home_len, int code, ccp_err *e);
-/* Releases ctx (may be NULL), stops the home's gpg-agent when agent is set, and removes home. */
-void ccp_gpg_home_free(struct gpgme_context *ctx, char *home, int agent);
-
 /* A private GNUPGHOME holding only the policy's keys; removed by ccp_gpg_keyring_free. */
 typedef struct ccp_gpg_keyring ccp_gpg_keyring;
 

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ccpull/store.h"
 #include "reference/reference.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -108,14 +107,14 @@ int ccp_store_remove_mount(const char *dir, const char *id, ccp_err *e)
 /* ---- reading the store ---- */
 
 typedef struct layer_entry {
-	ccp_store_layer pub;
+	ccp_store_layer_rec pub;
 	char chain[CCP_DIGEST_STR_MAX];
 	char diff_id[CCP_DIGEST_STR_MAX];
 	char digest[CCP_DIGEST_STR_MAX];
 } layer_entry;
 
 typedef struct image_entry {
-	ccp_store_image pub;
+	ccp_store_image_rec pub;
 	char name[72];        /* images/<name>.json */
 	json_t *record;
 	json_t *layers;       /* borrowed from record */
@@ -124,13 +123,13 @@ typedef struct image_entry {
 } image_entry;
 
 typedef struct bundle_entry {
-	ccp_store_bundle pub;
+	ccp_store_bundle_rec pub;
 	char name[72];        /* mounts/<name>.json */
 	json_t *record;
 	json_t *layers;
 } bundle_entry;
 
-struct ccp_store_info {
+struct ccp_store_records {
 	layer_entry *layers;
 	size_t n_layers;
 	image_entry *images;
@@ -139,7 +138,7 @@ struct ccp_store_info {
 	size_t n_bundles;
 };
 
-void ccp_store_info_free(ccp_store_info *info)
+void ccp_store_records_free(ccp_store_records *info)
 {
 	if (!info)
 		return;
@@ -156,21 +155,21 @@ void ccp_store_info_free(ccp_store_info *info)
 	free(info);
 }
 
-size_t ccp_store_info_image_count(const ccp_store_info *info) { return info->n_images; }
-size_t ccp_store_info_layer_count(const ccp_store_info *info) { return info->n_layers; }
-size_t ccp_store_info_bundle_count(const ccp_store_info *info) { return info->n_bundles; }
+size_t ccp_store_records_images(const ccp_store_records *info) { return info->n_images; }
+size_t ccp_store_records_layers(const ccp_store_records *info) { return info->n_layers; }
+size_t ccp_store_records_bundles(const ccp_store_records *info) { return info->n_bundles; }
 
-const ccp_store_image *ccp_store_info_image(const ccp_store_info *info, size_t i)
+const ccp_store_image_rec *ccp_store_records_image(const ccp_store_records *info, size_t i)
 {
 	return i < info->n_images ? &info->images[i].pub : NULL;
 }
 
-const ccp_store_layer *ccp_store_info_layer(const ccp_store_info *info, size_t i)
+const ccp_store_layer_rec *ccp_store_records_layer(const ccp_store_records *info, size_t i)
 {
 	return i < info->n_layers ? &info->layers[i].pub : NULL;
 }
 
-const ccp_store_bundle *ccp_store_info_bundle(const ccp_store_info *info, size_t i)
+const ccp_store_bundle_rec *ccp_store_records_bundle(const ccp_store_records *info, size_t i)
 {
 	return i < info->n_bundles ? &info->bundles[i].pub : NULL;
 }
@@ -295,7 +294,7 @@ static int record_name(const char *name, size_t hexlen)
 	return len == hexlen + 5 && strcmp(name + hexlen, ".json") == 0 && strspn(name, "0123456789abcdef") == hexlen;
 }
 
-static int load_records(int store_fd, const char *sub, size_t hexlen, ccp_store_info *info, int images,
+static int load_records(int store_fd, const char *sub, size_t hexlen, ccp_store_records *info, int images,
 			ccp_err *e)
 {
 	int fd = openat(store_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -359,7 +358,7 @@ static int load_records(int store_fd, const char *sub, size_t hexlen, ccp_store_
 	return 0;
 }
 
-static int load_layers(int store_fd, ccp_store_info *info, ccp_err *e)
+static int load_layers(int store_fd, ccp_store_records *info, ccp_err *e)
 {
 	int fd = openat(store_fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct dirent *de;
@@ -401,7 +400,7 @@ static int load_layers(int store_fd, ccp_store_info *info, ccp_err *e)
 	return 0;
 }
 
-static layer_entry *find_layer(ccp_store_info *info, const char *chain)
+static layer_entry *find_layer(ccp_store_records *info, const char *chain)
 {
 	for (size_t i = 0; i < info->n_layers; i++)
 		if (strcmp(info->layers[i].chain, chain) == 0)
@@ -409,7 +408,7 @@ static layer_entry *find_layer(ccp_store_info *info, const char *chain)
 	return NULL;
 }
 
-static void count_uses(ccp_store_info *info)
+static void count_uses(ccp_store_records *info)
 {
 	size_t i, k;
 	json_t *v;
@@ -429,9 +428,9 @@ static void count_uses(ccp_store_info *info)
 			}
 }
 
-static int scan_fd(ccp_store_info **out, int store_fd, ccp_err *e)
+static int scan_fd(ccp_store_records **out, int store_fd, ccp_err *e)
 {
-	ccp_store_info *info = calloc(1, sizeof(*info));
+	ccp_store_records *info = calloc(1, sizeof(*info));
 	int r;
 
 	*out = NULL;
@@ -439,7 +438,7 @@ static int scan_fd(ccp_store_info **out, int store_fd, ccp_err *e)
 		return ccp_err_oom(e);
 	if ((r = load_layers(store_fd, info, e)) || (r = load_records(store_fd, "images", 64, info, 1, e)) ||
 	    (r = load_records(store_fd, "mounts", 32, info, 0, e))) {
-		ccp_store_info_free(info);
+		ccp_store_records_free(info);
 		return r;
 	}
 	/* Pointers into the arrays are taken only now that they no longer move. */
@@ -454,7 +453,7 @@ static int scan_fd(ccp_store_info **out, int store_fd, ccp_err *e)
 	return 0;
 }
 
-int ccp_store_scan(ccp_store_info **out, const char *dir, ccp_err *e)
+int ccp_store_scan(ccp_store_records **out, const char *dir, ccp_err *e)
 {
 	ccp_store *s;
 	int r;
@@ -513,7 +512,7 @@ static int forget_name(ccp_store *s, const image_entry *ie, const char *name, cc
 
 int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_err *e)
 {
-	ccp_store_info *info = NULL;
+	ccp_store_records *info = NULL;
 	ccp_store *s = NULL;
 	ccp_digest want;
 	ccp_ref ref;
@@ -564,7 +563,7 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 		r = ccp_err_set(e, CCP_EINVALID, "store `%s` has no image %s", dir, image);
 out:
 	free(norm);
-	ccp_store_info_free(info);
+	ccp_store_records_free(info);
 	if (lock >= 0)
 		close(lock);
 	ccp_store_close(s);
@@ -592,7 +591,7 @@ static int remove_layer(ccp_store *s, const char *hex, ccp_err *e)
 	return 0;
 }
 
-static int used_by_images(const ccp_store_info *info, const char *config_digest)
+static int used_by_images(const ccp_store_records *info, const char *config_digest)
 {
 	for (size_t i = 0; i < info->n_images; i++)
 		if (strcmp(info->images[i].pub.config_digest, config_digest) == 0)
@@ -601,7 +600,7 @@ static int used_by_images(const ccp_store_info *info, const char *config_digest)
 }
 
 /* Stale entries of one directory: temporary files of interrupted writes, metadata without a layer, lock files. */
-static size_t sweep(ccp_store *s, const char *sub, const ccp_store_info *info)
+static size_t sweep(ccp_store *s, const char *sub, const ccp_store_records *info)
 {
 	int fd = openat(ccp_store_fd(s), sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int is_layers = strcmp(sub, "layers") == 0, is_blobs = strcmp(sub, "blobs") == 0;
@@ -642,9 +641,9 @@ static size_t sweep(ccp_store *s, const char *sub, const ccp_store_info *info)
 	return n;
 }
 
-int ccp_store_collect(const char *dir, ccp_store_gc_stats *stats, ccp_err *e)
+int ccp_store_collect(const char *dir, ccp_store_gc_counts *stats, ccp_err *e)
 {
-	ccp_store_info *info = NULL;
+	ccp_store_records *info = NULL;
 	ccp_store *s = NULL;
 	int r;
 
@@ -659,7 +658,7 @@ int ccp_store_collect(const char *dir, ccp_store_gc_stats *stats, ccp_err *e)
 			stats->stale_removed++;
 	}
 	for (size_t i = 0; i < info->n_layers; i++) {
-		const ccp_store_layer *l = &info->layers[i].pub;
+		const ccp_store_layer_rec *l = &info->layers[i].pub;
 		if (l->images || l->bundles)
 			continue;
 		if ((r = remove_layer(s, l->chain_id + 7, e)))
@@ -670,7 +669,7 @@ int ccp_store_collect(const char *dir, ccp_store_gc_stats *stats, ccp_err *e)
 	stats->stale_removed += sweep(s, "layers", info) + sweep(s, "images", info) + sweep(s, "mounts", info) +
 				sweep(s, "blobs", info);
 out:
-	ccp_store_info_free(info);
+	ccp_store_records_free(info);
 	ccp_store_close(s);
 	return r;
 }

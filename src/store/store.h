@@ -164,11 +164,57 @@ int ccp_store_add_mount(ccp_store *s, const char *bundle, const char *image, con
 /* Removes mount record id of the store at dir (if present). */
 int ccp_store_remove_mount(const char *dir, const char *id, ccp_err *e);
 
-struct ccp_store_info;
-int ccp_store_scan(struct ccp_store_info **out, const char *dir, ccp_err *e);
+/* ---- the records of a store (the public ccp_store_info and ccp_store_gc are made of these in src/pull) ---- */
+
+typedef struct ccp_store_image_rec {
+	const char *image;            /* the reference it was last pulled as */
+	const char *manifest_digest;
+	const char *config_digest;
+	int64_t last_used;            /* seconds since the epoch of the last pull */
+	size_t layer_count;
+	const char *const *names;     /* every reference it was pulled as (image among them) */
+	size_t name_count;
+} ccp_store_image_rec;
+
+typedef struct ccp_store_layer_rec {
+	const char *chain_id;
+	const char *diff_id;
+	const char *digest;           /* of the blob it was made from */
+	uint64_t size;                /* of that blob */
+	uint64_t disk_usage;          /* bytes allocated by the unpacked layer (hardlinks counted once) */
+	size_t images;                /* image records that use it */
+	size_t bundles;               /* live bundles that use it */
+} ccp_store_layer_rec;
+
+typedef struct ccp_store_bundle_rec {
+	const char *bundle;           /* absolute path of the bundle directory */
+	const char *image;
+	int live;                     /* BUNDLE/rootfs is still mounted */
+} ccp_store_bundle_rec;
+
+typedef struct ccp_store_records ccp_store_records;
+
+/* Reads the records of the store at dir, read-only (a missing store lists nothing). */
+int ccp_store_scan(ccp_store_records **out, const char *dir, ccp_err *e);
+void ccp_store_records_free(ccp_store_records *r);
+/* Entries live as long as r; NULL when i is out of range. */
+size_t ccp_store_records_images(const ccp_store_records *r);
+const ccp_store_image_rec *ccp_store_records_image(const ccp_store_records *r, size_t i);
+size_t ccp_store_records_layers(const ccp_store_records *r);
+const ccp_store_layer_rec *ccp_store_records_layer(const ccp_store_records *r, size_t i);
+size_t ccp_store_records_bundles(const ccp_store_records *r);
+const ccp_store_bundle_rec *ccp_store_records_bundle(const ccp_store_records *r, size_t i);
+
 int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_err *e);
-struct ccp_store_gc_stats;
-int ccp_store_collect(const char *dir, struct ccp_store_gc_stats *stats, ccp_err *e);
+
+/* What a collection removed (added to what the counts hold). */
+typedef struct ccp_store_gc_counts {
+	size_t layers_removed;
+	uint64_t bytes_freed;         /* disk usage of the layers removed */
+	size_t stale_removed;         /* stale mount records, lock files, staging dirs and metadata */
+} ccp_store_gc_counts;
+
+int ccp_store_collect(const char *dir, ccp_store_gc_counts *stats, ccp_err *e);
 
 
 /*

@@ -231,7 +231,7 @@ static int copy_meta(int from, int to, char *buf, const char *path, ccp_err *e)
 	for (char *p = names; n > 0 && p < names + n; p += strlen(p) + 1) {
 		ssize_t vn;
 
-		if (!xattr_allowed(p))
+		if (!ccp_unpack_xattr_allowed(p))
 			continue;
 		if ((vn = fgetxattr(from, p, val, XATTR_BUF)) < 0 || fsetxattr(to, p, val, (size_t)vn, 0) < 0)
 			return ccp_err_errno(e, CCP_ESTORAGE, errno, "copying xattr %s of /%s", p, path);

@@ -260,7 +260,7 @@ static int remove_existing(unpack *u, int pfd, const char *name, const char *ful
 
 /* ---- metadata ---- */
 
-int xattr_allowed(const char *name)
+int ccp_unpack_xattr_allowed(const char *name)
 {
 	if (strncmp(name, "user.", 5) == 0)
 		return strncmp(name, "user.overlay.", 13) != 0;
@@ -292,7 +292,7 @@ static int clear_xattrs(unpack *u, int fd, struct archive_entry *ent, const char
 	if (n < 0)
 		return (errno == ENOTSUP || errno == EOPNOTSUPP) ? 0 : io_err(e, errno, "listing xattrs of", path);
 	for (p = u->xlist; p < u->xlist + n; p += strlen(p) + 1) {
-		if (!xattr_allowed(p) || entry_has_xattr(ent, p))
+		if (!ccp_unpack_xattr_allowed(p) || entry_has_xattr(ent, p))
 			continue;
 		if (fremovexattr(fd, p) < 0 && errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP &&
 		    !(errno == EPERM && !u->same_owner))
@@ -310,7 +310,7 @@ static int set_xattrs(unpack *u, int fd, struct archive_entry *ent, const char *
 	archive_entry_xattr_reset(ent);
 	while (archive_entry_xattr_next(ent, &name, &val, &sz) == ARCHIVE_OK) {
 		/* Only user.* (not overlayfs' own) and file capabilities; never trusted.*, selinux, ACLs. */
-		if (!xattr_allowed(name))
+		if (!ccp_unpack_xattr_allowed(name))
 			continue;
 		if (fsetxattr(fd, name, val ? val : "", sz, 0) == 0)
 			continue;

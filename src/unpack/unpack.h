@@ -92,4 +92,10 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
  */
 int ccp_unpack_read_in_root(int root_fd, const char *path, size_t max, int force_walk, ccp_buf *out, ccp_err *e);
 
+/*
+ * 1 when a layer may set the xattr name: user.* (but not overlayfs' user.overlay.*) and
+ * security.capability. The copy snapshotter keeps the same ones when it copies a rootfs.
+ */
+int ccp_unpack_xattr_allowed(const char *name);
+
 #endif

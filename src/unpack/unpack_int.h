@@ -68,9 +68,6 @@ typedef struct resolver {
 
 #define OVL_OPAQUE_XATTR "trusted.overlay.opaque"
 
-/* The xattrs a layer may set: user.* (not overlayfs' own) and file capabilities. */
-int xattr_allowed(const char *name);
-
 /*
  * The non-directory the lower layers (top-most first) show at rel, as overlayfs looks it up: 1 with
  * *layer (its index) and *st (its lstat), 0 when they show none.

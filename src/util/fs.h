@@ -1,4 +1,9 @@
-/* Local filesystem helpers for trusted paths (store, bundle): fd-based, never following symlinks. */
+/*
+ * Local filesystem helpers for trusted paths (store, bundle, unpacker): ccp_rm_rf_at and
+ * ccp_write_file_at work on a directory fd and never follow a symlink in the names they handle;
+ * ccp_mkdirs works on a path and follows symlinks already on it, so it is for paths ccpull trusts
+ * only. Also random ids for temporary names.
+ */
 #ifndef CCP_UTIL_FS_H
 #define CCP_UTIL_FS_H
 

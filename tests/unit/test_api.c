@@ -41,6 +41,19 @@ int main(void)
 	o.version = 2;
 	CHECK(ccp_inspect(&ir, ctx, "127.0.0.1:1/x:y", &o) == CCP_EINVALID);
 
+	/* the last error is the last call's: a call that succeeds leaves none behind (a store that does
+	 * not exist lists nothing), one that fails records its message */
+	{
+		ccp_store_info *info = NULL;
+		CHECK(ccp_store_info_load(&info, ctx, "/nonexistent/store") == 0);
+		CHECK(info && ccp_store_info_image_count(info) == 0 && ccp_store_info_layer_count(info) == 0);
+		CHECK(ccp_store_info_image(info, 0) == NULL);
+		CHECK_STR(ccp_context_last_error(ctx), "");
+		ccp_store_info_free(info);
+		CHECK(ccp_store_info_load(NULL, ctx, NULL) == CCP_EINVALID);
+		CHECK(strstr(ccp_context_last_error(ctx), "out is required") != NULL);
+	}
+
 	CHECK(strcmp(ccp_version(), "") != 0);
 	ccp_context_free(ctx);
 	return test_summary();

@@ -180,10 +180,33 @@ static void test_registry_host(void)
 	ccp_ref_free(NULL);
 }
 
+/* The grammar pieces the policy's remapIdentity prefixes are checked with (one grammar for both). */
+static void test_grammar(void)
+{
+	static const char *domains_ok[] = { "docker.io", "localhost:5000", "a", "a-b.c9", "[::1]:5000", "[fe80::1]",
+					    "EXAMPLE.com" };
+	static const char *domains_bad[] = { "", "-a.com", "a-.com", "a..b", "a.com:", "a.com:5x", "[]", "[::1",
+					     "[g::1]", "a_b.com", "a.com/" };
+	static const char *paths_ok[] = { "a", "a/b", "a.b", "a_b", "a__b", "a---b", "x9/y0/z" };
+	static const char *paths_bad[] = { "", "A", "a/", "/a", "a//b", "a___b", "a.", "_a", "a.-b", "a:b" };
+
+	for (size_t i = 0; i < sizeof(domains_ok) / sizeof(*domains_ok); i++)
+		CHECK(ccp_ref_domain_ok(domains_ok[i], strlen(domains_ok[i])) == 1);
+	for (size_t i = 0; i < sizeof(domains_bad) / sizeof(*domains_bad); i++)
+		CHECK(ccp_ref_domain_ok(domains_bad[i], strlen(domains_bad[i])) == 0);
+	for (size_t i = 0; i < sizeof(paths_ok) / sizeof(*paths_ok); i++)
+		CHECK(ccp_ref_path_ok(paths_ok[i], strlen(paths_ok[i])) == 1);
+	for (size_t i = 0; i < sizeof(paths_bad) / sizeof(*paths_bad); i++)
+		CHECK(ccp_ref_path_ok(paths_bad[i], strlen(paths_bad[i])) == 0);
+	/* n bounds the match: the prefix "a.com" of "a.com/x" is a domain */
+	CHECK(ccp_ref_domain_ok("a.com/x", 5) == 1);
+}
+
 int main(void)
 {
 	test_valid();
 	test_invalid();
 	test_registry_host();
+	test_grammar();
 	return test_summary();
 }

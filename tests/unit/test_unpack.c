@@ -501,6 +501,17 @@ static void test_xattrs(void)
 	CHECK(getxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0);
 }
 
+/* The one list of xattrs a layer may set, which the copy snapshotter keeps too. */
+static void test_xattr_allowed(void)
+{
+	CHECK(ccp_unpack_xattr_allowed("user.ok") == 1);
+	CHECK(ccp_unpack_xattr_allowed("security.capability") == 1);
+	CHECK(ccp_unpack_xattr_allowed("user.overlay.opaque") == 0);
+	CHECK(ccp_unpack_xattr_allowed("trusted.overlay.opaque") == 0);
+	CHECK(ccp_unpack_xattr_allowed("security.selinux") == 0);
+	CHECK(ccp_unpack_xattr_allowed("system.posix_acl_access") == 0);
+}
+
 static void test_limits(void)
 {
 	tarb t;
@@ -664,7 +675,7 @@ int main(void)
 {
 	void (*tests[])(void) = { test_rootless_owner, test_basic, test_whiteouts, test_opaque_keeps_layer_children, test_hostile,
 				  test_root_entry, test_malformed, test_upstream_error, test_xattrs, test_limits,
-				  test_more_limits, test_fresh_file_meta };
+				  test_more_limits, test_fresh_file_meta, test_xattr_allowed };
 	size_t i;
 
 	umask(022);

@@ -98,10 +98,10 @@ static void requirements(void)
 		 "{\"type\": \"signedBy\", \"keyType\": \"GPGKeys\", \"keyPath\": \"/nonexistent\"}]}", &s, &x, &e);
 	CHECK(r == CCP_EPOLICY);
 	CHECK(x.have_scope && x.scope == NULL);
-	CHECK(x.outcomes[0].verdict == CCP_VERDICT_ACCEPTED && x.outcomes[0].reason == NULL);
-	CHECK(x.outcomes[1].verdict == CCP_VERDICT_REJECTED);
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_ACCEPTED && x.outcomes[0].reason == NULL);
+	CHECK(x.outcomes[1].verdict == CCP_POLICY_REJECTED);
 	CHECK(x.outcomes[1].reason && strstr(x.outcomes[1].reason, "rejected by policy"));
-	CHECK(x.outcomes[2].verdict == CCP_VERDICT_SKIPPED);
+	CHECK(x.outcomes[2].verdict == CCP_POLICY_SKIPPED);
 	/* the signed requirement was never reached: no signature was fetched */
 	CHECK(s.calls == 0 && !x.have_signatures && x.n_findings == 0);
 	x.reqs = &(ccp_pr_list){ NULL, 3 };
@@ -112,7 +112,7 @@ static void requirements(void)
 		 &s, &x, &e);
 	CHECK(r == 0);
 	CHECK_STR(x.scope, "example.com/ns");
-	CHECK(x.outcomes[0].verdict == CCP_VERDICT_ACCEPTED);
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_ACCEPTED);
 	x.reqs = &(ccp_pr_list){ NULL, 1 };
 	ccp_policy_explain_free(&x);
 
@@ -139,7 +139,7 @@ static void signed_by(void)
 		 &s, &x, &e);
 	CHECK(r == CCP_EPOLICY);
 	CHECK(x.have_signatures && x.n_signatures == 0 && x.n_findings == 0);
-	CHECK(x.outcomes[0].verdict == CCP_VERDICT_REJECTED);
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_REJECTED);
 	CHECK(x.outcomes[0].reason && strstr(x.outcomes[0].reason, "no signature exists"));
 	x.reqs = &(ccp_pr_list){ NULL, 1 };
 	ccp_policy_explain_free(&x);
@@ -154,9 +154,9 @@ static void signed_by(void)
 	CHECK(x.have_signatures && x.n_signatures == 2 && x.n_findings == 2);
 	if (x.n_findings == 2) {
 		CHECK(x.findings[0].signature == 0 && x.findings[0].kind == CCP_SIG_SIGSTORE);
-		CHECK(x.findings[0].verdict == CCP_VERDICT_SKIPPED && x.findings[0].reason);
+		CHECK(x.findings[0].verdict == CCP_POLICY_SKIPPED && x.findings[0].reason);
 		CHECK(x.findings[1].signature == 1 && x.findings[1].kind == CCP_SIG_SIMPLE);
-		CHECK(x.findings[1].verdict == CCP_VERDICT_REJECTED);
+		CHECK(x.findings[1].verdict == CCP_POLICY_REJECTED);
 		CHECK(x.findings[1].reason && strstr(x.findings[1].reason, "/nonexistent"));
 		CHECK(x.findings[1].signer == NULL && x.findings[1].identity == NULL);
 	}
@@ -168,7 +168,7 @@ static void signed_by(void)
 	r = eval("{\"default\": [{\"type\": \"signedBy\", \"keyType\": \"GPGKeys\", \"keyPath\": \"/nonexistent\"}]}",
 		 &s, &x, &e);
 	CHECK(r == CCP_EPOLICY);
-	CHECK(x.n_findings == 3 && x.findings[2].kind == 0 && x.findings[2].verdict == CCP_VERDICT_REJECTED);
+	CHECK(x.n_findings == 3 && x.findings[2].kind == 0 && x.findings[2].verdict == CCP_POLICY_REJECTED);
 	x.reqs = &(ccp_pr_list){ NULL, 1 };
 	ccp_policy_explain_free(&x);
 	free_sigs(&s);
@@ -247,13 +247,13 @@ static void sigstore_signed(void)
 		 "\"signedIdentity\": {\"type\": \"matchRepository\"}}]}", pub);
 	r = eval(policy, &s, &x, &e);
 	CHECK(r == 0);
-	CHECK(x.outcomes[0].verdict == CCP_VERDICT_ACCEPTED);
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_ACCEPTED);
 	CHECK(x.n_findings == 3);
 	if (x.n_findings == 3) {
-		CHECK(x.findings[0].kind == CCP_SIG_SIMPLE && x.findings[0].verdict == CCP_VERDICT_SKIPPED);
-		CHECK(x.findings[1].kind == CCP_SIG_SIGSTORE && x.findings[1].verdict == CCP_VERDICT_REJECTED);
+		CHECK(x.findings[0].kind == CCP_SIG_SIMPLE && x.findings[0].verdict == CCP_POLICY_SKIPPED);
+		CHECK(x.findings[1].kind == CCP_SIG_SIGSTORE && x.findings[1].verdict == CCP_POLICY_REJECTED);
 		CHECK(x.findings[1].reason && x.findings[1].identity == NULL);
-		CHECK(x.findings[2].verdict == CCP_VERDICT_ACCEPTED && x.findings[2].reason == NULL);
+		CHECK(x.findings[2].verdict == CCP_POLICY_ACCEPTED && x.findings[2].reason == NULL);
 		CHECK_STR(x.findings[2].identity, "example.com/ns/app");
 		CHECK_STR(x.findings[2].digest, dstr);
 	}
@@ -266,7 +266,7 @@ static void sigstore_signed(void)
 	r = eval(policy, &s, &x, &e);
 	CHECK(r == CCP_EPOLICY);
 	if (x.n_findings == 3) {
-		CHECK(x.findings[2].verdict == CCP_VERDICT_REJECTED);
+		CHECK(x.findings[2].verdict == CCP_POLICY_REJECTED);
 		CHECK(x.findings[2].reason && strstr(x.findings[2].reason, "identity"));
 		CHECK_STR(x.findings[2].identity, "example.com/ns/app");
 	}
