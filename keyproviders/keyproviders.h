@@ -99,6 +99,8 @@ typedef struct ccp_kbs_config {
 	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when the caller's time is up; 0: none */
 } ccp_kbs_config;
 
+#define CCP_COCO_SCHEME "provider.attestation-agent" /* the scheme of CoCo's key provider (kid kbs:///...) */
+
 /* The key provider of scheme provider.attestation-agent, backed by the KBS of cfg (strings copied). */
 int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_err *e);
 /*

@@ -24,7 +24,6 @@
 #define CCP_KBS_RESOURCE_MAX (1u << 20) /* bytes of one resource (and of any KBS response) */
 #define CCP_KBS_PATH_MAX CCP_RESOURCE_PATH_MAX /* "repository/type/tag" */
 #define CCP_KBS_PROTOCOL_VERSION "0.4.0"
-#define CCP_COCO_SCHEME "provider.attestation-agent"
 
 /* ---- resource URIs ---- */
 
