@@ -24,6 +24,13 @@ typedef struct svc_config {
 	size_t max_requests_per_connection;  /* 0: 16 */
 	int quiet;                           /* no per-request log lines */
 	const char *aa_socket;               /* attestation-agent's ttrpc socket; NULL: no measurement */
+	int cdh;                             /* CDH mode: statuses and messages as the Confidential Data Hub's */
+	/*
+	 * Another CDH's ttrpc socket: each request for a method ccpull does not serve (SecureMount, ...)
+	 * is sent there, on a connection of its own, and its answer relayed; NULL: such requests are
+	 * answered UNIMPLEMENTED, naming the method.
+	 */
+	const char *forward_socket;
 } svc_config;
 
 /*
