@@ -270,6 +270,39 @@ static const char cdh_usage[] =
 	"\n"
 	"See ccpull(1), CDH MODE.\n";
 
+/*
+ * CDH mode: image_pull_proxy is for the registries (image-rs sets it on its own client), never for
+ * the KBS. libcurl takes the proxies from the environment for every client, so the KBS's host is
+ * added to no_proxy. 0, or -1 after a message.
+ */
+static int kbs_bypasses_proxy(const char *kbs)
+{
+	const char *p = kbs ? strstr(kbs, "://") : NULL, *old = getenv("no_proxy") ? getenv("no_proxy") : getenv("NO_PROXY");
+	char host[256], list[4096];
+	size_t n;
+
+	if (!p || (!getenv("https_proxy") && !getenv("http_proxy") && !getenv("HTTPS_PROXY") && !getenv("ALL_PROXY") &&
+		   !getenv("all_proxy")))
+		return 0;
+	p += 3;
+	if (*p == '[') {  /* [v6]:port */
+		p++;
+		n = strcspn(p, "]");
+	} else {
+		n = strcspn(p, ":/?#");
+	}
+	if (!n || n >= sizeof(host))
+		return 0;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if ((size_t)snprintf(list, sizeof(list), "%s%s%s", old && *old ? old : "", old && *old ? "," : "", host) >=
+	    sizeof(list) || setenv("no_proxy", list, 1) != 0) {
+		fprintf(stderr, "ccpull cdh: cannot exclude the KBS %s from the proxy\n", host);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_cdh(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -286,6 +319,7 @@ int cmd_cdh(int argc, char **argv)
 	int ch, listen_fd, sig_fd, r = 1;
 
 	cli_image_opts_init(&img);
+	svc_set_log_name("ccpull cdh");
 	optind = 1;
 	while ((ch = cli_getopt(argc, argv, "c:qh", opts, "cdh")) != -1) {
 		switch (ch) {
@@ -318,6 +352,8 @@ int cmd_cdh(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (kbs_bypasses_proxy(img.pull.kbs) != 0)
+		goto out;
 	cfg.pull = &img.pull;
 	cfg.cdh = 1;
 	cfg.forward_socket = ccp_config_forward_socket(img.config);

@@ -392,7 +392,7 @@ int ccp_config_fetch_credentials(const ccp_config *cfg, ccp_context *ctx, const 
 			r = write_credential(cr->path, &b, &e);
 		ccp_buf_free_secure(&b);
 		if (r)
-			ccp_err_wrap(&e, "credential %s -> %s", cr->resource_uri, cr->path);
+			ccp_err_wrap(&e, "[[credentials]] path %s", cr->path);
 	}
 	return finish(ctx, r, &e);
 }

@@ -163,13 +163,20 @@ static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
  * library says about a registry's answers: every byte outside printable ASCII is written as \xNN,
  * so no line can be split, forged or carry terminal escapes.
  */
+static const char *log_name = "ccpull serve";
+
+void svc_set_log_name(const char *name)
+{
+	log_name = name;
+}
+
 static void vlog_line(const char *fmt, va_list ap)
 {
 	char line[2048], out[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	ccp_err_escape(out, sizeof(out), line);
-	fprintf(stderr, "ccpull serve: %s\n", out);
+	fprintf(stderr, "%s: %s\n", log_name, out);
 }
 
 void svc_log(const svc_config *cfg, const char *fmt, ...)

@@ -89,5 +89,7 @@ int svc_measure_pull(const char *aa_socket, const char *image_url, const char *d
  */
 void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void svc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The name the log lines start with (default "ccpull serve"); set before svc_run, a static string. */
+void svc_set_log_name(const char *name);
 
 #endif

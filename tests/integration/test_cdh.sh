@@ -8,7 +8,8 @@
 # - with a cdh.toml and no policy: the socket within kata's 6 s, [[credentials]] written from the test
 #   KBS before it, every image accepted (one log line), the store made only at the first pull under
 #   the default work_dir, two pulls at once, SecureMount and an unknown method forwarded to a stand-in
-#   CDH ([ccpull] forward_socket) with its answers relayed, SIGTERM -> exit 0, socket removed
+#   CDH ([ccpull] forward_socket) with its answers relayed, SIGTERM -> exit 0, socket removed; the
+#   image_pull_proxy (a dead one, the registry in its no_proxy) is not used for the KBS
 # - with a policy: a cosign-signed image accepted, an unsigned one refused with CDH's status and
 #   message; SecureMount refused naming the method when nothing is forwarded; SIGINT -> exit 0
 # - without -c: agent.aa_kbc_params (first occurrence) and cdh.kbs_resources from the kernel command
@@ -119,7 +120,12 @@ cat >"$T/cdh.toml" <<-EOF
 
 	[kbc]
 	name = "cc_kbc"
-	url = "$KBS"
+	url = "http://localhost:$KBS_PORT"
+
+	[image.image_pull_proxy]
+	https_proxy = "http://127.0.0.1:9"
+	http_proxy = "http://127.0.0.1:9"
+	no_proxy = "127.0.0.1"
 
 	[[credentials]]
 	resource_uri = "kbs:///default/credential/test"
