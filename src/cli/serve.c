@@ -255,6 +255,7 @@ static const char cdh_usage[] =
 	"                      line's agent.* image keys and agent.aa_kbc_params, as CDH\n"
 	"  -q, --quiet         no log line per request\n"
 	"  -h, --help          this text\n"
+	"  -V, --version       ccpull's version\n"
 	"\n"
 	"As CDH: AA_KBC_PARAMS=<kbc>::<url> overrides [kbc] (cc_kbc: the Trustee KBS at url;\n"
 	"offline_fs_kbc: /etc/aa-offline_fs_kbc-resources.json); the kernel command line's\n"
@@ -309,6 +310,7 @@ int cmd_cdh(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	cli_image_opts img;
@@ -321,11 +323,12 @@ int cmd_cdh(int argc, char **argv)
 	cli_image_opts_init(&img);
 	svc_set_log_name("ccpull cdh");
 	optind = 1;
-	while ((ch = cli_getopt(argc, argv, "c:qh", opts, "cdh")) != -1) {
+	while ((ch = cli_getopt(argc, argv, "c:qhV", opts, "cdh")) != -1) {
 		switch (ch) {
 		case 'c': config = optarg; break;
 		case 'q': cfg.quiet = 1; break;
 		case 'h': fputs(cdh_usage, stdout); return 0;
+		case 'V': printf("ccpull %s (as the Confidential Data Hub)\n", ccp_version()); return 0;
 		default: cli_usage_error("cdh", "unknown option");
 		}
 	}

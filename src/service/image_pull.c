@@ -59,7 +59,7 @@ static void cdh_message(char *out, size_t len, int r, const char *image, const c
 	case CCP_EREGISTRY:
 		snprintf(out, len, "[CDH] [ERROR]: Image Pull error: Failed to pull image %s from all mirror/mapping "
 			 "locations or original location: image: %s, error: %s%s (ccpull exit status %d)", image, image,
-			 strstr(why, "authentication failed") || strstr(why, "access denied") ? "Not authorized: " : "",
+			 strstr(why, "authentication") || strstr(why, "access denied") || strstr(why, "401") ? "Not authorized: " : "",
 			 why, status);
 		return;
 	case CCP_EINTEGRITY:

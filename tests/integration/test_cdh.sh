@@ -9,7 +9,8 @@
 #   KBS before it, every image accepted (one log line), the store made only at the first pull under
 #   the default work_dir, two pulls at once, SecureMount and an unknown method forwarded to a stand-in
 #   CDH ([ccpull] forward_socket) with its answers relayed, SIGTERM -> exit 0, socket removed; the
-#   image_pull_proxy (a dead one, the registry in its no_proxy) is not used for the KBS
+#   image_pull_proxy (a dead one, the registry in its no_proxy) is not used for the KBS; an auth
+#   failure and a decryption failure (KEK missing in the KBS) answered with CDH's openings
 # - with a policy: a cosign-signed image accepted, an unsigned one refused with CDH's status and
 #   message; SecureMount refused naming the method when nothing is forwarded; SIGINT -> exit 0
 # - without -c: agent.aa_kbc_params (first occurrence) and cdh.kbs_resources from the kernel command
@@ -35,6 +36,18 @@ push "$OCI:app" unsigned/app:v1
 DIGEST=$(reg_digest plain/app:v1)
 $SIGN keygen "$T/cosign.key" "$T/cosign.pub"
 $SIGN sign "$REG" signed/app "$(reg_digest signed/app:v1)" "$REG/signed/app" "$T/cosign.key"
+# CoCo-encrypted, its KEK a resource the KBS does not have
+head -c 32 /dev/urandom >"$T/kek"
+cp -a "$OCI" "$T/enc"
+"$PY" "$IT_DIR/ocicrypt_encrypt.py" "$T/enc" app enc --coco "kbs:///default/image-kek/missing" --kek "$T/kek"
+push "$T/enc:enc" enc/app:v1
+PLAIN_REG=$REG
+# a registry that wants credentials nobody gave
+htpasswd -Bbn carol 'cdh-s3cret' >"$T/htpasswd"
+start_registry "$T/htpasswd"
+push "$OCI:app" private/app:v1 --dest-creds 'carol:cdh-s3cret'
+AUTH_REG=$REG
+REG=$PLAIN_REG
 
 b64s() { printf '%s' "$1" | base64 -w0; }
 printf '{"default/credential/test": "%s", "default/cmdline/res": "%s"}\n' "$(b64s 'kms-credential-1')" \
@@ -45,6 +58,9 @@ mkdir -p "$T/etc-containers" "$T/bin"
 cat >"$T/etc-containers/registries.conf" <<-EOF
 	[[registry]]
 	location = "$REG"
+	insecure = true
+	[[registry]]
+	location = "$AUTH_REG"
 	insecure = true
 EOF
 # kata's ocicrypt config for CoCo (hub/src/image/ocicrypt_config.json)
@@ -158,6 +174,11 @@ wait "$P2" || fail "the first of two pulls at once: $(cat "$T/p2.out")"
 wait "$P3" || fail "the second of two pulls at once: $(cat "$T/p3.out")"
 in_ns test -f "$T/b2/rootfs/etc/motd" && in_ns test -f "$T/b3/rootfs/etc/motd" || fail "two pulls at once: no rootfs"
 
+# failures answered as CDH answers them: INTERNAL, the openings kata's CoCo tests look for
+expect 1 "$CLIENT" pull "$CDH_SOCK" "$AUTH_REG/private/app:v1" "$T/b-auth"
+grep -q "^ERROR Internal: \[CDH\] \[ERROR\]: Image Pull error: Failed to pull image $AUTH_REG/private/app:v1 from all mirror/mapping locations or original location: image: .*, error: Not authorized: " \
+	"$T/out" || fail "auth failure: $(cat "$T/out")"
+
 # SecureMount and an unknown method go to the stand-in; its answers come back unchanged
 expect 0 "$CLIENT" securemount "$CDH_SOCK" block-device /run/kata-containers/image deviceId=/dev/vdb \
 	encryptType=LUKS +ro
@@ -204,12 +225,17 @@ stop_cdh INT
 # --- 3. no -c: the kernel command line; AA_KBC_PARAMS wins over it ---
 printf 'console=hvc0 agent.aa_kbc_params=cc_kbc::http://127.0.0.1:9 cdh.kbs_resources=kbs:///default/cmdline/res::%s/cmdline/res\n' \
 	"$KBS_DIR" >"$T/cmdline-env"
-start_cdh three CCPULL_KERNEL_CMDLINE="$T/cmdline-env" AA_KBC_PARAMS="cc_kbc::$KBS" --
+# (without kata's ocicrypt config: its ttrpc entry is not ccpull's yet; the CoCo KEK comes from the KBS)
+start_cdh three CCPULL_KERNEL_CMDLINE="$T/cmdline-env" AA_KBC_PARAMS="cc_kbc::$KBS" OCICRYPT_KEYPROVIDER_CONFIG= --
 wait_socket 60
 [ "$(cat "$CDH_RUN/confidential-containers/cdh/kbs/cmdline/res")" = from-the-cmdline ] ||
 	fail "cdh.kbs_resources with AA_KBC_PARAMS"
 [ ! -e "$CDH_RUN/kata-containers/image" ] || fail "the store was made before the first pull"
 pull_ok "$REG/plain/app:v1" "$T/b6"
+expect 1 "$CLIENT" pull "$CDH_SOCK" "$REG/enc/app:v1" "$T/b-enc"
+grep -q '^ERROR Internal: \[CDH\] \[ERROR\]: Image Pull error: Errors happened when pulling image: Failed to decrypt layer: Failed to decrypt the image layer' \
+	"$T/out" || fail "decryption failure: $(cat "$T/out")"
+no_rootfs "$T/b-enc"
 [ -d "$CDH_RUN/kata-containers/image" ] || fail "no store under the default work_dir"
 stop_cdh TERM
 
