@@ -51,7 +51,9 @@ CCP_EXTERN(int) ccp_config_load_cmdline(ccp_config **out, ccp_context *ctx, cons
  * "<kbc>::<url>"; NULL: unset) overrides [kbc]. Without a KBC: offline_fs_kbc. [image] work_dir
  * defaults to /run/kata-containers/image. Besides what ccp_config_load reads: the top-level
  * `socket`, `[[credentials]]` (resource_uri, path: checked here as CDH checks them) and ccpull's
- * own `[ccpull] forward_socket`. cmdline_path NULL: /proc/cmdline (unreadable: empty).
+ * own `[ccpull] forward_socket`. [kbc] kbs_cert is trusted besides the system's roots ($SSL_CERT_FILE,
+ * else OpenSSL's default CA file), as CDH adds it, where ccp_config_load's replaces them.
+ * cmdline_path NULL: /proc/cmdline (unreadable: empty).
  */
 CCP_EXTERN(int) ccp_config_load_cdh(ccp_config **out, ccp_context *ctx, const char *path, const char *cmdline_path,
 				    const char *aa_kbc_params);

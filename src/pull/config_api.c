@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/x509.h>
 
 #include "ccpull/config.h"
 #include "config/cdh_config.h"
@@ -19,6 +20,7 @@
 #define CCP_OFFLINE_FS_KBC_RESOURCES "/etc/aa-offline_fs_kbc-resources.json"
 #define CDH_WORK_DIR "/run/kata-containers/image" /* image-rs' default work_dir */
 #define CREDENTIAL_MAX (1024 * 1024)
+#define SYSTEM_ROOTS_MAX (8 * 1024 * 1024)
 
 struct ccp_config {
 	ccp_cdh_config c;
@@ -26,6 +28,7 @@ struct ccp_config {
 	char *store, *policy, *registries_conf, *registries_d, *authfile, *ca_file, *kbs, *kbs_cert, *aa_socket;
 	char *kbs_resources;
 	char *socket, *forward_socket;  /* CDH mode: without "unix://" */
+	int cdh;                        /* loaded by ccp_config_load_cdh */
 };
 
 static int finish(ccp_context *ctx, int r, const ccp_err *e)
@@ -204,8 +207,31 @@ static int resolve(ccp_config *cfg, ccp_err *e)
 	if (c->kbc_name && strcmp(c->kbc_name, "cc_kbc") == 0 && c->kbs_url && strcmp(c->kbs_url, "null") != 0) {
 		if (!(cfg->kbs = strdup(c->kbs_url)))
 			return ccp_err_oom(e);
-		if (c->kbs_cert && (r = write_doc(cfg, "kbs-cert.pem", c->kbs_cert, strlen(c->kbs_cert), &cfg->kbs_cert, e)))
+		if (c->kbs_cert && cfg->cdh) {
+			/*
+			 * CDH adds kbs_cert to the system's roots (kbs_protocol add_kbs_cert, reqwest
+			 * add_root_certificate); the KBS client trusts one bundle: the system's roots
+			 * ($SSL_CERT_FILE, else OpenSSL's default file; none readable: none), then kbs_cert
+			 */
+			const char *sys = getenv(X509_get_default_cert_file_env());
+			ccp_err ignored = CCP_ERR_INIT;
+			if (!sys || !*sys)
+				sys = X509_get_default_cert_file();
+			b.max = SYSTEM_ROOTS_MAX;
+			if (ccp_read_file(&b, sys, SYSTEM_ROOTS_MAX, &ignored) != 0)
+				ccp_buf_clear(&b);
+			b.max = SYSTEM_ROOTS_MAX + DOC_MAX;
+			if ((r = ccp_buf_puts(&b, "\n")) == 0 && (r = ccp_buf_puts(&b, c->kbs_cert)) == 0)
+				r = write_doc(cfg, "kbs-cert.pem", b.data, b.len, &cfg->kbs_cert, e);
+			else
+				r = r == CCP_ENOMEM ? ccp_err_oom(e) : ccp_err_set(e, CCP_EINVALID, "kbs_cert is too large");
+			ccp_buf_free(&b);
+			if (r)
+				return r;
+		} else if (c->kbs_cert &&
+			   (r = write_doc(cfg, "kbs-cert.pem", c->kbs_cert, strlen(c->kbs_cert), &cfg->kbs_cert, e))) {
 			return r;
+		}
 	}
 	if (c->aa_socket) {
 		const char *s = strncmp(c->aa_socket, "unix://", 7) == 0 ? c->aa_socket + 7 : c->aa_socket;
@@ -282,6 +308,7 @@ static int load_with(ccp_config **out, ccp_context *ctx, const char *path, const
 		r = ccp_cdh_config_load(&cfg->c, path, &e);
 	else
 		r = ccp_cdh_config_from_cmdline(&cfg->c, cmdline, len, &e);
+	cfg->cdh = cdh != NULL;
 	if (!r && cdh && (r = cdh_prepare(cfg, cdh, path != NULL, &e)) != 0 && path)
 		ccp_err_wrap(&e, "config `%s`", path);
 	else if (!r && (r = resolve(cfg, &e)) != 0)

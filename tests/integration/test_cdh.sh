@@ -13,11 +13,13 @@
 #   failure and a decryption failure (KEK missing in the KBS) answered with CDH's openings
 # - with a policy: a cosign-signed image accepted, an unsigned one refused with CDH's status and
 #   message; SecureMount refused naming the method when nothing is forwarded; SIGINT -> exit 0
+# - kbs_cert adds to the system's roots: a KBS whose CA only $SSL_CERT_FILE holds is trusted
 # - without -c: agent.aa_kbc_params (first occurrence) and cdh.kbs_resources from the kernel command
 #   line, AA_KBC_PARAMS overriding it; a file without [kbc] and an illegal credential path refused
 . "$(dirname "$0")/lib.sh"
 
 "$PY" -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed (see .ci/packages)"
+command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
 command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || skip "unshare or nsenter is not installed (util-linux)"
 unshare -m true 2>/dev/null || skip "cannot make a mount namespace"
 build_ttrpc_client
@@ -245,6 +247,30 @@ printf 'agent.aa_kbc_params=cc_kbc::%s agent.aa_kbc_params=cc_kbc::http://127.0.
 start_cdh four CCPULL_KERNEL_CMDLINE="$T/cmdline-only" --
 wait_socket 60
 [ "$(cat "$CDH_RUN/confidential-containers/cdh/kbs/r")" = from-the-cmdline ] || fail "agent.aa_kbc_params"
+stop_cdh TERM
+
+# --- kbs_cert adds to the system's roots (CDH: reqwest add_root_certificate), it does not replace them:
+# the KBS's certificate comes from a CA only the "system" bundle ($SSL_CERT_FILE) holds; kbs_cert is another CA
+C=$T/tls
+mkdir -p "$C"
+for ca in sys other; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ccpull test $ca CA" \
+		-keyout "$C/$ca.key" -out "$C/$ca.pem" 2>/dev/null
+done
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+	-keyout "$C/kbs.key" -out "$C/kbs.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$C/ext"
+openssl x509 -req -in "$C/kbs.csr" -CA "$C/sys.pem" -CAkey "$C/sys.key" -CAcreateserial -days 2 \
+	-extfile "$C/ext" -out "$C/kbs.pem" 2>/dev/null
+start_kbs tls --tls "$C/kbs.pem" "$C/kbs.key"
+{
+	printf '[kbc]\nname = "cc_kbc"\nurl = "https://127.0.0.1:%s"\nkbs_cert = """\n' "$KBS_PORT"
+	cat "$C/other.pem"
+	printf '"""\n[[credentials]]\nresource_uri = "kbs:///default/credential/test"\npath = "%s/tls"\n' "$KBS_DIR"
+} >"$T/cdh-tls.toml"
+start_cdh five SSL_CERT_FILE="$C/sys.pem" -- -c "$T/cdh-tls.toml"
+wait_socket 60
+[ "$(cat "$CDH_RUN/confidential-containers/cdh/kbs/tls")" = kms-credential-1 ] || fail "credential over HTTPS"
 stop_cdh TERM
 
 # --- 4. refused at start, as CDH refuses: no [kbc]; a credential outside CDH's directory ---
