@@ -265,8 +265,10 @@ static const char cdh_usage[] =
 	"in the log); layers live under [image] work_dir (default /run/kata-containers/image), opened at\n"
 	"the first pull; a failed pull is answered INTERNAL with CDH's message (\"[CDH] [ERROR]: Image Pull\n"
 	"error: Image policy rejected: Denied by policy: ...\"); OCICRYPT_KEYPROVIDER_CONFIG names the\n"
-	"keyproviders for encrypted layers; [kbc] kbs_cert is trusted besides the system's roots. A method ccpull does not serve (api.SecureMountService/\n"
-	"SecureMount, ...) is forwarded to [ccpull] forward_socket when set, else answered UNIMPLEMENTED.\n"
+	"keyproviders for encrypted layers; [kbc] kbs_cert is trusted besides the system's roots;\n"
+	"image_pull_proxy is not used for the KBS. A method ccpull does not serve\n"
+	"(api.SecureMountService/SecureMount, ...) is forwarded to [ccpull] forward_socket when set, else\n"
+	"answered UNIMPLEMENTED.\n"
 	"CCPULL_KERNEL_CMDLINE=PATH reads another file instead of /proc/cmdline.\n"
 	"\n"
 	"See ccpull(1), CDH MODE.\n";
