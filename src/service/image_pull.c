@@ -208,7 +208,7 @@ static void pull_image(svc_request *rq)
 	r = ccp_pull(&res, ctx, in->image_url, in->bundle_path, &opts);
 	/* said on every pull, also when quiet: they are about what the pull could trust */
 	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
-		fprintf(stderr, "ccpull serve: PullImage %s: warning: %s\n", in->image_url, ccp_context_warning(ctx, i));
+		svc_warn("PullImage %s: warning: %s", in->image_url, ccp_context_warning(ctx, i));
 	if (r != 0) {
 		const char *why = ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : ccp_strerror(r);
 		if (cfg->cdh)

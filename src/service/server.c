@@ -847,7 +847,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_cond_init(&s.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&timer, NULL, timer_thread, &s) != 0) {
-		fprintf(stderr, "ccpull serve: cannot start the timer thread\n");
+		svc_warn("cannot start the timer thread");
 		close(listen_fd);
 		return -1;
 	}
@@ -874,7 +874,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 		if (poll(pfd, watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "ccpull serve: poll: %s\n", strerror(errno));
+			svc_warn("poll: %s", strerror(errno));
 			close(listen_fd);
 			rc = -1;
 			break;

@@ -8,7 +8,8 @@
 # - with a cdh.toml and no policy: the socket within kata's 6 s, [[credentials]] written from the test
 #   KBS before it, every image accepted (one log line), the store made only at the first pull under
 #   the default work_dir, two pulls at once, SecureMount and an unknown method forwarded to a stand-in
-#   CDH ([ccpull] forward_socket) with its answers relayed, SIGTERM -> exit 0, socket removed; the
+#   CDH ([ccpull] forward_socket) with its answers relayed, SIGTERM -> the pull in flight answered,
+#   exit 0, socket removed; the
 #   image_pull_proxy (a dead one, the registry in its no_proxy) is not used for the KBS; an auth
 #   failure and a decryption failure (KEK missing in the KBS) answered with CDH's openings
 # - with a policy: a cosign-signed image accepted, an unsigned one refused with CDH's status and
@@ -44,6 +45,19 @@ cp -a "$OCI" "$T/enc"
 "$PY" "$IT_DIR/ocicrypt_encrypt.py" "$T/enc" app enc --coco "kbs:///default/image-kek/missing" --kek "$T/kek"
 push "$T/enc:enc" enc/app:v1
 PLAIN_REG=$REG
+# a pull held open by stallproxy.py (until a file exists) to be in flight when SIGTERM comes
+# (a layer of its own: a layer already in the store is not fetched again)
+oci_new "$T/oci-slow" app
+mkdir -p "$T/l2/etc"
+printf 'held by stallproxy\n' >"$T/l2/etc/slow"
+add_tree_layer "$T/oci-slow:app" "$T/l2"
+push "$T/oci-slow:app" slow/drain:v1
+SLOW_DIGEST=$(reg_digest slow/drain:v1)
+mkdir -p "$T/stall"
+"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
+_PIDS+=("$!")
+wait_for test -s "$T/proxy.port"
+SLOW=127.0.0.1:$(cat "$T/proxy.port")
 # a registry that wants credentials nobody gave
 htpasswd -Bbn carol 'cdh-s3cret' >"$T/htpasswd"
 start_registry "$T/htpasswd"
@@ -63,6 +77,9 @@ cat >"$T/etc-containers/registries.conf" <<-EOF
 	insecure = true
 	[[registry]]
 	location = "$AUTH_REG"
+	insecure = true
+	[[registry]]
+	location = "$SLOW"
 	insecure = true
 EOF
 # kata's ocicrypt config for CoCo (hub/src/image/ocicrypt_config.json)
@@ -108,7 +125,7 @@ wait_socket() {
 # stop_cdh SIGNAL: the instance exits 0 after SIGNAL, its socket removed, its log clean
 stop_cdh() {
 	local rc=0
-	kill -"$1" "$CDH_PID"
+	kill -"$1" "$CDH_PID" 2>/dev/null || true  # (after a drain it may be gone already)
 	wait "$CDH_PID" || rc=$?
 	[ "$rc" = 0 ] || { cat "$CDH_LOG" >&2; fail "exit status $rc after SIG$1"; }
 	[ ! -e "$CDH_SOCK" ] || fail "the socket is left after SIG$1"
@@ -193,6 +210,15 @@ expect 1 "$CLIENT" securemount "$CDH_SOCK" refuse /mnt
 expect 0 "$CLIENT" status "$CDH_SOCK" api.NoSuchService Method
 grep -q '^Unimplemented: service api.NoSuchService' "$T/out" || fail "unknown method forwarded: $(cat "$T/out")"
 [ "$(wc -l <"$T/securemount.log")" = 2 ] || fail "the stand-in saw $(wc -l <"$T/securemount.log") SecureMount calls"
+# SIGTERM with a pull in flight: it is finished and answered, then exit 0
+"$CLIENT" pull "$CDH_SOCK" "$SLOW/slow/drain:v1" "$T/b-drain" >"$T/drain.out" 2>&1 &
+DRAIN=$!
+wait_for test -e "$T/stall/drain.stalled"
+kill -TERM "$CDH_PID"
+wait_for grep -q 'signal 15' "$CDH_LOG"
+touch "$T/stall/drain.release"
+wait "$DRAIN" || fail "the pull in flight at SIGTERM: $(cat "$T/drain.out")"
+[ "$(cat "$T/drain.out")" = "$SLOW_DIGEST" ] || fail "the pull in flight at SIGTERM: $(cat "$T/drain.out")"
 stop_cdh TERM
 
 # --- 2. a policy: signed accepted, unsigned refused as CDH refuses; nothing to forward to ---
