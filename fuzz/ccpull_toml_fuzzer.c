@@ -1,5 +1,6 @@
 /* Fuzzes the ccpull.toml (CDH config) parser, the TOML core with multi-line strings, the kernel
- * command line reader, and the registries.conf written back from [image.registry_config]. */
+ * command line readers (image keys; CDH's cdh.kbs_resources and agent.aa_kbc_params), the credential
+ * path rule, and the registries.conf written back from [image.registry_config]. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,8 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ccp_registries_conf_free(&rc);
 			ccp_buf_free(&b);
 		}
+		for (size_t i = 0; i < c.n_credentials; i++)
+			if (!c.credentials[i].path || !c.credentials[i].resource_uri)
+				__builtin_trap();  /* an entry is complete or the parse fails */
+		if (ccp_cdh_config_add_cmdline(&c, (const char *)data, size, 1, &e) == 0)
+			for (size_t i = 0; i < c.n_credentials; i++)
+				(void)ccp_cdh_credential_path_valid(c.credentials[i].path);
 		ccp_cdh_config_free(&c);
-	} else if (!e.msg[0] || c.work_dir || c.has_registry_config) {
+	} else if (!e.msg[0] || c.work_dir || c.has_registry_config || c.n_credentials) {
 		__builtin_trap();  /* a failure says why and leaves nothing */
 	}
 	if (ccp_cdh_config_from_cmdline(&c, (const char *)data, size, &e) == 0)

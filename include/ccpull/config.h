@@ -45,6 +45,35 @@ CCP_EXTERN(int) ccp_config_load(ccp_config **out, ccp_context *ctx, const char *
 CCP_EXTERN(int) ccp_config_load_cmdline(ccp_config **out, ccp_context *ctx, const char *path);
 
 /*
+ * The configuration as the Confidential Data Hub reads it when kata-agent starts it (ccpull's CDH
+ * mode): path (cdh.toml, which must then have [kbc]) or, when NULL, the kernel command line's image
+ * keys and agent.aa_kbc_params (first occurrence); in both cases the kernel command line's first
+ * cdh.kbs_resources=URI::PATH,... adds credentials, and aa_kbc_params ($AA_KBC_PARAMS,
+ * "<kbc>::<url>"; NULL: unset) overrides [kbc]. Without a KBC: offline_fs_kbc. [image] work_dir
+ * defaults to /run/kata-containers/image. Besides what ccp_config_load reads: the top-level
+ * `socket`, `[[credentials]]` (resource_uri, path: checked here as CDH checks them) and ccpull's
+ * own `[ccpull] forward_socket`. [kbc] kbs_cert is trusted besides the system's roots ($SSL_CERT_FILE,
+ * else OpenSSL's default CA file), as CDH adds it, where ccp_config_load's replaces them.
+ * cmdline_path NULL: /proc/cmdline (unreadable: empty).
+ */
+CCP_EXTERN(int) ccp_config_load_cdh(ccp_config **out, ccp_context *ctx, const char *path, const char *cmdline_path,
+				    const char *aa_kbc_params);
+
+/* CDH mode: `socket` and `[ccpull] forward_socket` without "unix://"; NULL when unset. */
+CCP_EXTERN(const char *) ccp_config_socket(const ccp_config *cfg);
+CCP_EXTERN(const char *) ccp_config_forward_socket(const ccp_config *cfg);
+/* CDH mode: how many credentials ([[credentials]] and cdh.kbs_resources) there are to fetch. */
+CCP_EXTERN(size_t) ccp_config_credential_count(const ccp_config *cfg);
+
+/*
+ * CDH mode, at start: fetches each credential's kbs:/// resource through the KBS or the offline
+ * resources of opts (kbs, kbs_resources, attester, kbs_cert, aa_socket, kbs_key, timeout_s) and
+ * writes it (mode 0600, directories made as needed) to its path under
+ * /run/confidential-containers/cdh/kbs/. The first failure stops, naming the credential.
+ */
+CCP_EXTERN(int) ccp_config_fetch_credentials(const ccp_config *cfg, ccp_context *ctx, const ccp_pull_options *opts);
+
+/*
  * Sets in opts what cfg configures, for each option opts leaves unset (NULL): so options set before
  * (the command line) win over the file. The strings stay owned by cfg: keep cfg until opts is done.
  */

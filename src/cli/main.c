@@ -29,6 +29,8 @@ static const char *prog = "ccpull";
 	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n" \
 	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n" \
 	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n" \
+	"  cdh [-c FILE]                 be the Confidential Data Hub kata-agent starts (see cdh --help);\n" \
+	"                                also when run as confidential-data-hub\n" \
 	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n" \
 	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n" \
 	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
@@ -756,12 +758,20 @@ static int cmd_umount(int argc, char **argv)
 }
 
 int cmd_serve(int argc, char **argv); /* serve.c */
+int cmd_cdh(int argc, char **argv); /* serve.c */
 int cmd_verify(int argc, char **argv); /* verify.c */
 
 int main(int argc, char **argv)
 {
-	const char *cmd;
+	const char *cmd, *base;
 
+	/* installed or linked as the Confidential Data Hub, kata-agent starts it so */
+	if (argc > 0 && argv[0]) {
+		base = strrchr(argv[0], '/');
+		base = base ? base + 1 : argv[0];
+		if (strcmp(base, "confidential-data-hub") == 0)
+			return cmd_cdh(argc, argv);
+	}
 	if (argc < 2)
 		usage_error("a command is required");
 	cmd = argv[1];
@@ -783,6 +793,8 @@ int main(int argc, char **argv)
 		return cmd_umount(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "cdh") == 0)
+		return cmd_cdh(argc - 1, argv + 1);
 	if (strcmp(cmd, "verify") == 0)
 		return cmd_verify(argc - 1, argv + 1);
 	if (cmd[0] == '-')

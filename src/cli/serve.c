@@ -25,7 +25,10 @@
 #define DEFAULT_AA_SOCKET "/run/confidential-containers/attestation-agent/attestation-agent.sock"
 #define SD_LISTEN_FDS_START 3
 
+#define CDH_NAME "confidential-data-hub"
+
 int cmd_serve(int argc, char **argv);
+int cmd_cdh(int argc, char **argv);
 
 static const char serve_usage[] =
 	"Usage: ccpull serve [--socket PATH] [OPTIONS]\n"
@@ -236,6 +239,175 @@ int cmd_serve(int argc, char **argv)
 	close(sig_fd);
 	if (socket_path)
 		unlink(socket_path);
+out:
+	cli_image_opts_free(&img);
+	ccp_context_free(ctx);
+	return r;
+}
+
+/* ---- CDH mode: ccpull started by kata-agent in the Confidential Data Hub's place ---- */
+
+static const char cdh_usage[] =
+	"Usage: ccpull cdh [-c FILE]\n"
+	"       " CDH_NAME " [-c FILE]   (ccpull installed or linked under that name)\n"
+	"\n"
+	"Be the Confidential Data Hub that kata-agent starts: the same invocation, socket and ttrpc\n"
+	"services, CDH's semantics for its configuration. Serves PullImage, GetResource, UnsealSecret and\n"
+	"keyprovider UnWrapKey (as `ccpull serve` does) on the configured socket (default " DEFAULT_SOCKET ", its directory made as needed)\n"
+	"until SIGTERM, SIGINT or SIGHUP, then finishes the requests in flight and exits 0.\n"
+	"\n"
+	"  -c, --config FILE   CDH's config (cdh.toml; kata passes /run/initdata/cdh.toml): top-level\n"
+	"                      socket, [kbc] (required), [aa], [image], [[credentials]], and ccpull's\n"
+	"                      [ccpull] forward_socket = \"unix:///PATH\". Without it: the kernel command\n"
+	"                      line's agent.* image keys and agent.aa_kbc_params, as CDH\n"
+	"  -q, --quiet         no log line per request\n"
+	"  -h, --help          this text\n"
+	"  -V, --version       ccpull's version\n"
+	"\n"
+	"As CDH: AA_KBC_PARAMS=<kbc>::<url> overrides [kbc] (cc_kbc: the Trustee KBS at url;\n"
+	"offline_fs_kbc: /etc/aa-offline_fs_kbc-resources.json); the kernel command line's\n"
+	"cdh.kbs_resources=URI::PATH,... and [[credentials]] are fetched before the socket is served and\n"
+	"written to their paths (under /run/confidential-containers/cdh/kbs/); without\n"
+	"image_security_policy_uri (or _policy) every image is accepted, signatures unchecked (said once\n"
+	"in the log); layers live under [image] work_dir (default /run/kata-containers/image), opened at\n"
+	"the first pull; a failed pull is answered INTERNAL with CDH's message (\"[CDH] [ERROR]: Image Pull\n"
+	"error: Image policy rejected: Denied by policy: ...\"); OCICRYPT_KEYPROVIDER_CONFIG names the\n"
+	"keyproviders for encrypted layers; [kbc] kbs_cert is trusted besides the system's roots;\n"
+	"image_pull_proxy is not used for the KBS. A method ccpull does not serve\n"
+	"(api.SecureMountService/SecureMount, ...) is forwarded to [ccpull] forward_socket when set, else\n"
+	"answered UNIMPLEMENTED.\n"
+	"CCPULL_KERNEL_CMDLINE=PATH reads another file instead of /proc/cmdline.\n"
+	"\n"
+	"See ccpull(1), CDH MODE.\n";
+
+/*
+ * CDH mode: image_pull_proxy is for the registries (image-rs sets it on its own client), never for
+ * the KBS. libcurl takes the proxies from the environment for every client, so the KBS's host is
+ * added to no_proxy. 0, or -1 after a message.
+ */
+static int kbs_bypasses_proxy(const char *kbs)
+{
+	const char *p = kbs ? strstr(kbs, "://") : NULL, *old = getenv("no_proxy") ? getenv("no_proxy") : getenv("NO_PROXY");
+	char host[256], list[4096];
+	size_t n;
+
+	if (!p || (!getenv("https_proxy") && !getenv("http_proxy") && !getenv("HTTPS_PROXY") && !getenv("ALL_PROXY") &&
+		   !getenv("all_proxy")))
+		return 0;
+	p += 3;
+	if (*p == '[') {  /* [v6]:port */
+		p++;
+		n = strcspn(p, "]");
+	} else {
+		n = strcspn(p, ":/?#");
+	}
+	if (!n || n >= sizeof(host))
+		return 0;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if ((size_t)snprintf(list, sizeof(list), "%s%s%s", old && *old ? old : "", old && *old ? "," : "", host) >=
+	    sizeof(list) || setenv("no_proxy", list, 1) != 0) {
+		fprintf(stderr, "ccpull cdh: cannot exclude the KBS %s from the proxy\n", host);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_cdh(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	cli_image_opts img;
+	svc_config cfg = { 0 };
+	const char *config = NULL, *socket_path;
+	ccp_context *ctx = NULL;
+	sigset_t sigs;
+	int ch, listen_fd, sig_fd, r = 1;
+
+	cli_image_opts_init(&img);
+	svc_set_log_name("ccpull cdh");
+	optind = 1;
+	while ((ch = cli_getopt(argc, argv, "c:qhV", opts, "cdh")) != -1) {
+		switch (ch) {
+		case 'c': config = optarg; break;
+		case 'q': cfg.quiet = 1; break;
+		case 'h': fputs(cdh_usage, stdout); return 0;
+		case 'V': printf("ccpull %s (as the Confidential Data Hub)\n", ccp_version()); return 0;
+		default: cli_usage_error("cdh", "unknown option");
+		}
+	}
+	if (optind < argc)
+		cli_usage_error("cdh", "takes no operands, got \"%.200s\"", argv[optind]);
+	if (ccp_context_new(&ctx) != 0) {
+		fprintf(stderr, "ccpull cdh: out of memory\n");
+		goto out;
+	}
+	r = ccp_config_load_cdh(&img.config, ctx, config, getenv("CCPULL_KERNEL_CMDLINE"), getenv("AA_KBC_PARAMS"));
+	if (r == 0)
+		r = ccp_config_apply(img.config, ctx, &img.pull);
+	if (r != 0) {
+		fprintf(stderr, "ccpull cdh: %s\n", ccp_context_last_error(ctx));
+		r = ccp_exit_status(r);
+		goto out;
+	}
+	r = 1;
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const proxies[] = { "https_proxy", "http_proxy", "no_proxy" };
+		const char *v = ccp_config_proxy(img.config, proxies[i]);
+		if (v && setenv(proxies[i], v, 1) != 0) {
+			fprintf(stderr, "ccpull cdh: cannot set %s\n", proxies[i]);
+			goto out;
+		}
+	}
+	if (kbs_bypasses_proxy(img.pull.kbs) != 0)
+		goto out;
+	cfg.pull = &img.pull;
+	cfg.cdh = 1;
+	cfg.forward_socket = ccp_config_forward_socket(img.config);
+	cfg.skip_sealed_secret_verification = ccp_config_skip_sealed_secret_verification(img.config);
+	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;
+	socket_path = ccp_config_socket(img.config) ? ccp_config_socket(img.config) : DEFAULT_SOCKET;
+	/* image-rs: no image_security_policy_uri, no verification */
+	if (!img.pull.policy) {
+		img.pull.insecure_policy = 1;
+		svc_warn("no image_security_policy_uri configured: image signatures are not checked, every image "
+			 "is accepted (as the Confidential Data Hub)");
+	}
+	/* as CDH: the credentials are in place before the socket is served */
+	if (ccp_config_credential_count(img.config)) {
+		if ((r = ccp_config_fetch_credentials(img.config, ctx, &img.pull)) != 0) {
+			fprintf(stderr, "ccpull cdh: %s\n", ccp_context_last_error(ctx));
+			r = ccp_exit_status(r);
+			goto out;
+		}
+		svc_log(&cfg, "%zu credential(s) fetched and written", ccp_config_credential_count(img.config));
+		r = 1;
+	}
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0 || (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
+		fprintf(stderr, "ccpull cdh: signalfd: %s\n", strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((listen_fd = bind_socket(socket_path)) < 0) {
+		close(sig_fd);
+		goto out;
+	}
+	svc_log(&cfg, "ccpull %s serving as the Confidential Data Hub on %s%s%s", ccp_version(), socket_path,
+		cfg.forward_socket ? "; other methods forwarded to " : "",
+		cfg.forward_socket ? cfg.forward_socket : "");
+	r = svc_run(listen_fd, sig_fd, &cfg) == 0 ? 0 : 1;
+	close(sig_fd);
+	unlink(socket_path);
 out:
 	cli_image_opts_free(&img);
 	ccp_context_free(ctx);

@@ -40,6 +40,8 @@ static const struct {
 	{ "kbc" SEP "kbs_cert", K_STR, offsetof(ccp_cdh_config, kbs_cert) },
 	{ "aa" SEP "aa_socket", K_STR, offsetof(ccp_cdh_config, aa_socket) },
 	{ "skip_sealed_secret_verification", K_BOOL, offsetof(ccp_cdh_config, skip_sealed_secret_verification) },
+	{ "socket", K_STR, offsetof(ccp_cdh_config, socket) },
+	{ "ccpull" SEP "forward_socket", K_STR, offsetof(ccp_cdh_config, forward_socket) },
 };
 
 typedef struct cdh_sink {
@@ -47,6 +49,7 @@ typedef struct cdh_sink {
 	ccp_cdh_config *c;
 	ccp_registries_conf_reader rd;
 	unsigned int seen;  /* bit i: keys[i] was set (a key given twice, e.g. dotted and in a table, is an error) */
+	int cred_line;      /* the line of the last [[credentials]] header; 0: none yet */
 } cdh_sink;
 
 /* name relative to prefix: "" when equal, the part after "prefix<SEP>", NULL when not under it. */
@@ -61,11 +64,68 @@ static const char *under(const char *name, const char *prefix)
 	return name[n] == SEP[0] ? name + n + 1 : NULL;
 }
 
+/* Appends an empty credential. */
+static int add_credential(ccp_cdh_config *c, ccp_err *e)
+{
+	ccp_cdh_credential *n;
+
+	if (c->n_credentials >= CCP_CDH_CREDENTIALS_MAX)
+		return ccp_err_set(e, CCP_EINVALID, "more than %d credentials", CCP_CDH_CREDENTIALS_MAX);
+	if (!(n = realloc(c->credentials, (c->n_credentials + 1) * sizeof(*n))))
+		return ccp_err_oom(e);
+	c->credentials = n;
+	memset(&n[c->n_credentials++], 0, sizeof(*n));
+	return 0;
+}
+
+/* A [[credentials]] entry is complete: both keys set (CDH's Credential has no defaults). */
+static int check_credential(const cdh_sink *cs, ccp_err *e)
+{
+	const ccp_cdh_credential *cr;
+
+	if (!cs->cred_line)
+		return 0;
+	cr = &cs->c->credentials[cs->c->n_credentials - 1];
+	if (!cr->resource_uri || !cr->path)
+		return ccp_err_set(e, CCP_EINVALID, "line %d: [[credentials]] needs resource_uri and path",
+				   cs->cred_line);
+	return 0;
+}
+
+static int credential_kv(cdh_sink *cs, const char *key, const ccp_toml_value *v, int line, ccp_err *e)
+{
+	ccp_cdh_credential *cr = &cs->c->credentials[cs->c->n_credentials - 1];
+	char **slot = strcmp(key, "resource_uri") == 0 ? &cr->resource_uri : strcmp(key, "path") == 0 ? &cr->path
+												: NULL;
+
+	if (!slot)
+		return 0;  /* unknown keys are ignored, as serde does */
+	if (*slot)
+		return ccp_err_set(e, CCP_EINVALID, "line %d: credentials.%s is set more than once", line, key);
+	if (v->type != CCP_TOML_STRING || !v->s[0])
+		return ccp_err_set(e, CCP_EINVALID, "line %d: credentials.%s must be a non-empty string", line, key);
+	if (!(*slot = strdup(v->s)))
+		return ccp_err_oom(e);
+	return 0;
+}
+
 static int cdh_table(ccp_toml_sink *s, const char *name, int is_array, int line, ccp_err *e)
 {
 	cdh_sink *cs = (cdh_sink *)s;
 	const char *rest = under(name, REGCONF);
+	int r;
 
+	if (under(name, "credentials")) {
+		if (strcmp(name, "credentials") != 0 || !is_array)
+			return ccp_err_set(e, CCP_EINVALID, "line %d: credentials must be an array of tables "
+					   "([[credentials]] with resource_uri and path)", line);
+		if ((r = check_credential(cs, e)) || (r = add_credential(cs->c, e)))
+			return r;
+		cs->cred_line = line;
+		return 0;
+	}
+	if (under(name, "kbc"))
+		cs->c->has_kbc = 1;
 	if (!rest)
 		return 0;
 	if (!rest[0] && is_array)
@@ -143,8 +203,15 @@ static int cdh_kv(ccp_toml_sink *s, const char *table, const char *key, const cc
 		cs->c->has_registry_config = 1;
 		return cs->rd.sink.kv(&cs->rd.sink, rest, key, v, line, e);
 	}
+	if (strcmp(table, "credentials") == 0)
+		return credential_kv(cs, key, v, line, e);
 	if (snprintf(full, sizeof(full), "%s%s%s", table, table[0] ? SEP : "", key) >= (int)sizeof(full))
 		return 0;  /* longer than any key ccpull knows */
+	if (under(full, "credentials"))
+		return ccp_err_set(e, CCP_EINVALID, "line %d: credentials must be an array of tables "
+				   "([[credentials]] with resource_uri and path)", line);
+	if (under(full, "kbc"))
+		cs->c->has_kbc = 1;
 	if ((rest = under(full, REGCONF))) {
 		if (!rest[0])
 			return ccp_err_set(e, CCP_EINVALID, "line %d: image.registry_config must be a table", line);
@@ -180,6 +247,13 @@ void ccp_cdh_config_free(ccp_cdh_config *c)
 	free(c->kbs_url);
 	free(c->kbs_cert);
 	free(c->aa_socket);
+	free(c->socket);
+	free(c->forward_socket);
+	for (size_t i = 0; i < c->n_credentials; i++) {
+		free(c->credentials[i].resource_uri);
+		free(c->credentials[i].path);
+	}
+	free(c->credentials);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -192,7 +266,8 @@ int ccp_cdh_config_parse(ccp_cdh_config *out, const char *data, size_t len, ccp_
 	if (len > CCP_CDH_CONFIG_MAX)
 		return ccp_err_set(e, CCP_EINVALID, "larger than %d bytes", CCP_CDH_CONFIG_MAX);
 	ccp_registries_conf_reader_init(&cs.rd);
-	r = ccp_toml_parse(data, len, CCP_TOML_MULTILINE_STRINGS, &cs.base, e);
+	if (!(r = ccp_toml_parse(data, len, CCP_TOML_MULTILINE_STRINGS, &cs.base, e)))
+		r = check_credential(&cs, e);
 	if (r) {
 		ccp_registries_conf_free(&cs.rd.conf);
 	} else if (out->has_registry_config &&
@@ -220,8 +295,11 @@ int ccp_cdh_config_load(ccp_cdh_config *out, const char *path, ccp_err *e)
 	return r;
 }
 
-/* The value of the last "name=value" word of cmdline (CDH collects them into a map), or NULL. */
-static int cmdline_get(const char *cmdline, size_t len, const char *name, char **out, ccp_err *e)
+/*
+ * The value of the last "name=value" word of cmdline (image-rs collects them into a map), or with
+ * first the first one (CDH's and attestation-agent's own keys: `find`), or NULL.
+ */
+static int cmdline_find(const char *cmdline, size_t len, const char *name, int first, char **out, ccp_err *e)
 {
 	size_t nl = strlen(name), i = 0;
 	const char *val = NULL;
@@ -237,7 +315,7 @@ static int cmdline_get(const char *cmdline, size_t len, const char *name, char *
 		while (i < len && !(cmdline[i] == ' ' || cmdline[i] == '\t' || cmdline[i] == '\n' || cmdline[i] == '\r' ||
 				    cmdline[i] == '\f'))
 			i++;
-		if (i - s > nl && memcmp(cmdline + s, name, nl) == 0 && cmdline[s + nl] == '=') {
+		if (i - s > nl && memcmp(cmdline + s, name, nl) == 0 && cmdline[s + nl] == '=' && !(first && val)) {
 			val = cmdline + s + nl + 1;
 			vlen = i - s - nl - 1;
 		}
@@ -245,6 +323,84 @@ static int cmdline_get(const char *cmdline, size_t len, const char *name, char *
 	if (val && vlen && !(*out = strndup(val, vlen)))
 		return ccp_err_oom(e);
 	return 0;
+}
+
+static int cmdline_get(const char *cmdline, size_t len, const char *name, char **out, ccp_err *e)
+{
+	return cmdline_find(cmdline, len, name, 0, out, e);
+}
+
+int ccp_cdh_config_set_kbc(ccp_cdh_config *c, const char *params, ccp_err *e)
+{
+	const char *sep = strstr(params, "::");
+	char *name, *url;
+
+	/* AaKbcParams: value.split("::") must give exactly two segments */
+	if (!sep || strstr(sep + 2, "::"))
+		return ccp_err_set(e, CCP_EINVALID, "illegal aa_kbc_params format: \"%.256s\" (expected <kbc>::<url>)",
+				   params);
+	if (!(name = strndup(params, (size_t)(sep - params))) || !(url = strdup(sep + 2))) {
+		free(name);
+		return ccp_err_oom(e);
+	}
+	free(c->kbc_name);
+	free(c->kbs_url);
+	c->kbc_name = name;
+	c->kbs_url = url;
+	c->has_kbc = 1;
+	return 0;
+}
+
+int ccp_cdh_credential_path_valid(const char *path)
+{
+	size_t n = strlen(CCP_CDH_KBS_DIR);
+	const char *p;
+
+	/* stricter than CDH's string prefix: the directory itself, then a name */
+	if (strncmp(path, CCP_CDH_KBS_DIR, n) != 0 || path[n] != '/' || !path[n + 1])
+		return 0;
+	for (p = path; *p;) {
+		size_t k;
+		while (*p == '/')
+			p++;
+		k = strcspn(p, "/");
+		if ((k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += k;
+	}
+	return path[strlen(path) - 1] != '/';
+}
+
+int ccp_cdh_config_add_cmdline(ccp_cdh_config *c, const char *cmdline, size_t len, int kbc, ccp_err *e)
+{
+	char *list = NULL, *params = NULL, *item, *save = NULL;
+	int r = 0;
+
+	if (memchr(cmdline, '\0', len))
+		len = strlen(cmdline);
+	if ((r = cmdline_find(cmdline, len, "cdh.kbs_resources", 1, &list, e)) ||
+	    (kbc && !c->has_kbc && (r = cmdline_find(cmdline, len, "agent.aa_kbc_params", 1, &params, e))))
+		goto out;
+	if (params && (r = ccp_cdh_config_set_kbc(c, params, e)))
+		goto out;
+	for (item = list ? strtok_r(list, ",", &save) : NULL; item; item = strtok_r(NULL, ",", &save)) {
+		char *sep = strstr(item, "::");
+		ccp_cdh_credential *cr;
+		if (!sep)
+			continue;
+		*sep = '\0';
+		if ((r = add_credential(c, e)))
+			goto out;
+		cr = &c->credentials[c->n_credentials - 1];
+		if (!(cr->resource_uri = strdup(item)) || !(cr->path = strdup(sep + 2))) {
+			r = ccp_err_oom(e);
+			goto out;
+		}
+	}
+out:
+	free(list);
+	free(params);
+	return r;
 }
 
 int ccp_cdh_config_from_cmdline(ccp_cdh_config *out, const char *cmdline, size_t len, ccp_err *e)

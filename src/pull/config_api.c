@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/x509.h>
 
 #include "ccpull/config.h"
 #include "config/cdh_config.h"
@@ -17,12 +18,17 @@
 #define CMDLINE_MAX (64 * 1024)
 #define DOC_MAX (1024 * 1024)
 #define CCP_OFFLINE_FS_KBC_RESOURCES "/etc/aa-offline_fs_kbc-resources.json"
+#define CDH_WORK_DIR "/run/kata-containers/image" /* image-rs' default work_dir */
+#define CREDENTIAL_MAX (1024 * 1024)
+#define SYSTEM_ROOTS_MAX (8 * 1024 * 1024)
 
 struct ccp_config {
 	ccp_cdh_config c;
 	char *dir;  /* private directory of the documents written from inline values, or NULL */
 	char *store, *policy, *registries_conf, *registries_d, *authfile, *ca_file, *kbs, *kbs_cert, *aa_socket;
 	char *kbs_resources;
+	char *socket, *forward_socket;  /* CDH mode: without "unix://" */
+	int cdh;                        /* loaded by ccp_config_load_cdh */
 };
 
 void ccp_config_free(ccp_config *cfg)
@@ -44,6 +50,8 @@ void ccp_config_free(ccp_config *cfg)
 	free(cfg->kbs_cert);
 	free(cfg->aa_socket);
 	free(cfg->kbs_resources);
+	free(cfg->socket);
+	free(cfg->forward_socket);
 	free(cfg);
 }
 
@@ -192,8 +200,31 @@ static int resolve(ccp_config *cfg, ccp_err *e)
 	if (c->kbc_name && strcmp(c->kbc_name, "cc_kbc") == 0 && c->kbs_url && strcmp(c->kbs_url, "null") != 0) {
 		if (!(cfg->kbs = strdup(c->kbs_url)))
 			return ccp_err_oom(e);
-		if (c->kbs_cert && (r = write_doc(cfg, "kbs-cert.pem", c->kbs_cert, strlen(c->kbs_cert), &cfg->kbs_cert, e)))
+		if (c->kbs_cert && cfg->cdh) {
+			/*
+			 * CDH adds kbs_cert to the system's roots (kbs_protocol add_kbs_cert, reqwest
+			 * add_root_certificate); the KBS client trusts one bundle: the system's roots
+			 * ($SSL_CERT_FILE, else OpenSSL's default file; none readable: none), then kbs_cert
+			 */
+			const char *sys = getenv(X509_get_default_cert_file_env());
+			ccp_err ignored = CCP_ERR_INIT;
+			if (!sys || !*sys)
+				sys = X509_get_default_cert_file();
+			b.max = SYSTEM_ROOTS_MAX;
+			if (ccp_read_file(&b, sys, SYSTEM_ROOTS_MAX, &ignored) != 0)
+				ccp_buf_clear(&b);
+			b.max = SYSTEM_ROOTS_MAX + DOC_MAX;
+			if ((r = ccp_buf_puts(&b, "\n")) == 0 && (r = ccp_buf_puts(&b, c->kbs_cert)) == 0)
+				r = write_doc(cfg, "kbs-cert.pem", b.data, b.len, &cfg->kbs_cert, e);
+			else
+				r = r == CCP_ENOMEM ? ccp_err_oom(e) : ccp_err_set(e, CCP_EINVALID, "kbs_cert is too large");
+			ccp_buf_free(&b);
+			if (r)
+				return r;
+		} else if (c->kbs_cert &&
+			   (r = write_doc(cfg, "kbs-cert.pem", c->kbs_cert, strlen(c->kbs_cert), &cfg->kbs_cert, e))) {
 			return r;
+		}
 	}
 	if (c->aa_socket) {
 		const char *s = strncmp(c->aa_socket, "unix://", 7) == 0 ? c->aa_socket + 7 : c->aa_socket;
@@ -203,7 +234,59 @@ static int resolve(ccp_config *cfg, ccp_err *e)
 	return 0;
 }
 
-static int load_with(ccp_config **out, ccp_context *ctx, const char *path, const char *cmdline, size_t len)
+/* "unix:///PATH" -> "/PATH" (the only form CDH's ttrpc server takes). */
+static int unix_path(char **out, const char *key, const char *v, ccp_err *e)
+{
+	if (strncmp(v, "unix://", 7) != 0 || v[7] != '/' || strlen(v + 7) >= 108)
+		return ccp_err_set(e, CCP_EINVALID, "%s = \"%.256s\": expected unix:///PATH (a path shorter than 108 bytes)",
+				   key, v);
+	if (!(*out = strdup(v + 7)))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+typedef struct cdh_mode {
+	const char *cmdline;   /* the kernel command line (cdh.kbs_resources, agent.aa_kbc_params) */
+	size_t cmdline_len;
+	const char *aa_kbc_params; /* $AA_KBC_PARAMS, or NULL */
+} cdh_mode;
+
+/* What CDH adds to its config before it starts (hub/src/bin/config/mod.rs, hub/src/config/mod.rs). */
+static int cdh_prepare(ccp_config *cfg, const cdh_mode *m, int from_file, ccp_err *e)
+{
+	ccp_cdh_config *c = &cfg->c;
+	int r;
+
+	/* CdhConfig's kbc has no default: a file without it is refused by CDH */
+	if (from_file && !c->has_kbc)
+		return ccp_err_set(e, CCP_EINVALID, "[kbc] is missing (name = \"cc_kbc\" or \"offline_fs_kbc\", url), "
+				   "as the Confidential Data Hub requires");
+	if ((r = ccp_cdh_config_add_cmdline(c, m->cmdline, m->cmdline_len, !from_file, e)))
+		return ccp_err_wrap(e, "kernel command line");
+	if (m->aa_kbc_params && (r = ccp_cdh_config_set_kbc(c, m->aa_kbc_params, e)))
+		return ccp_err_wrap(e, "AA_KBC_PARAMS");
+	if (!c->kbc_name && !(c->kbc_name = strdup("offline_fs_kbc")))
+		return ccp_err_oom(e);
+	if (!c->work_dir && !(c->work_dir = strdup(CDH_WORK_DIR)))
+		return ccp_err_oom(e);
+	for (size_t i = 0; i < c->n_credentials; i++) {
+		const ccp_cdh_credential *cr = &c->credentials[i];
+		if (!ccp_cdh_credential_path_valid(cr->path))
+			return ccp_err_set(e, CCP_EINVALID, "illegal path to put credential: \"%.256s\" (it must lie under "
+					   CCP_CDH_KBS_DIR "/, without . or .. components)", cr->path);
+		if (!ccp_resource_is_kbs(cr->resource_uri))
+			return ccp_err_set(e, CCP_EINVALID, "credential \"%.256s\": resource_uri \"%.256s\" is not a "
+					   "kbs:/// URI", cr->path, cr->resource_uri);
+	}
+	if (c->socket && (r = unix_path(&cfg->socket, "socket", c->socket, e)))
+		return r;
+	if (c->forward_socket && (r = unix_path(&cfg->forward_socket, "[ccpull] forward_socket", c->forward_socket, e)))
+		return r;
+	return 0;
+}
+
+static int load_with(ccp_config **out, ccp_context *ctx, const char *path, const char *cmdline, size_t len,
+		     const cdh_mode *cdh)
 {
 	ccp_err e = CCP_ERR_INIT;
 	ccp_config *cfg;
@@ -218,7 +301,10 @@ static int load_with(ccp_config **out, ccp_context *ctx, const char *path, const
 		r = ccp_cdh_config_load(&cfg->c, path, &e);
 	else
 		r = ccp_cdh_config_from_cmdline(&cfg->c, cmdline, len, &e);
-	if (!r && (r = resolve(cfg, &e)) != 0)
+	cfg->cdh = cdh != NULL;
+	if (!r && cdh && (r = cdh_prepare(cfg, cdh, path != NULL, &e)) != 0 && path)
+		ccp_err_wrap(&e, "config `%s`", path);
+	else if (!r && (r = resolve(cfg, &e)) != 0)
 		ccp_err_wrap(&e, path ? "config `%s`" : "kernel command line", path);
 	if (r) {
 		ccp_config_free(cfg);
@@ -234,7 +320,7 @@ int ccp_config_load(ccp_config **out, ccp_context *ctx, const char *path)
 
 	if (!path)
 		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "no config file given"), &e);
-	return load_with(out, ctx, path, NULL, 0);
+	return load_with(out, ctx, path, NULL, 0, NULL);
 }
 
 int ccp_config_load_cmdline(ccp_config **out, ccp_context *ctx, const char *path)
@@ -246,9 +332,89 @@ int ccp_config_load_cmdline(ccp_config **out, ccp_context *ctx, const char *path
 	/* as CDH: an unreadable command line configures nothing */
 	if (ccp_read_file(&b, path ? path : "/proc/cmdline", CMDLINE_MAX, &ignored) != 0)
 		ccp_buf_clear(&b);
-	r = load_with(out, ctx, NULL, b.data ? b.data : "", b.len);
+	r = load_with(out, ctx, NULL, b.data ? b.data : "", b.len, NULL);
 	ccp_buf_free(&b);
 	return r;
+}
+
+int ccp_config_load_cdh(ccp_config **out, ccp_context *ctx, const char *path, const char *cmdline_path,
+			const char *aa_kbc_params)
+{
+	ccp_buf b = CCP_BUF_INIT(CMDLINE_MAX);
+	ccp_err ignored = CCP_ERR_INIT;
+	cdh_mode m;
+	int r;
+
+	if (ccp_read_file(&b, cmdline_path ? cmdline_path : "/proc/cmdline", CMDLINE_MAX, &ignored) != 0)
+		ccp_buf_clear(&b);
+	m.cmdline = b.data ? b.data : "";
+	m.cmdline_len = b.len;
+	m.aa_kbc_params = aa_kbc_params;
+	r = load_with(out, ctx, path, m.cmdline, m.cmdline_len, &m);
+	ccp_buf_free(&b);
+	return r;
+}
+
+const char *ccp_config_socket(const ccp_config *cfg)
+{
+	return cfg ? cfg->socket : NULL;
+}
+
+const char *ccp_config_forward_socket(const ccp_config *cfg)
+{
+	return cfg ? cfg->forward_socket : NULL;
+}
+
+size_t ccp_config_credential_count(const ccp_config *cfg)
+{
+	return cfg ? cfg->c.n_credentials : 0;
+}
+
+/* Writes data to path, creating its directories; the file is replaced whole (rename). */
+static int write_credential(const char *path, const ccp_buf *data, ccp_err *e)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd, r;
+
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return ccp_err_set(e, CCP_EINVALID, "credential path too long");
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if ((r = ccp_mkdirs(dir, 0755, e)))
+		return r;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open %s", dir);
+	r = ccp_write_file_at(fd, slash + 1, data->data ? data->data : "", data->len, 0600, e);
+	close(fd);
+	return r;
+}
+
+int ccp_config_fetch_credentials(const ccp_config *cfg, ccp_context *ctx, const ccp_pull_options *opts)
+{
+	ccp_err e = CCP_ERR_INIT;
+	ccp_pull_resources res;
+	int r = 0;
+
+	if (!cfg || !opts || opts->version != CCP_PULL_OPTIONS_VERSION)
+		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
+	if (!cfg->c.n_credentials)
+		return 0;
+	if ((r = ccp_pull_resources_init(&res, opts, &e)))
+		return ccp_context_finish(ctx, r, &e);
+	for (size_t i = 0; !r && i < cfg->c.n_credentials; i++) {
+		const ccp_cdh_credential *cr = &cfg->c.credentials[i];
+		ccp_buf b = CCP_BUF_INIT(CREDENTIAL_MAX);
+		/* checked at load; again here, where it is written */
+		if (!ccp_cdh_credential_path_valid(cr->path))
+			r = ccp_err_set(&e, CCP_EINVALID, "illegal path to put credential: \"%.256s\"", cr->path);
+		else if (!(r = ccp_resource_read(&b, cr->resource_uri, CREDENTIAL_MAX, &res.src, "credential", &e)))
+			r = write_credential(cr->path, &b, &e);
+		ccp_buf_free_secure(&b);
+		if (r)
+			ccp_err_wrap(&e, "[[credentials]] path %s", cr->path);
+	}
+	return ccp_context_finish(ctx, r, &e);
 }
 
 int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *opts)

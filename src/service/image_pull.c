@@ -39,6 +39,39 @@ static int rpc_code(int r)
 	}
 }
 
+/*
+ * CDH mode: the message CDH gives for a failed pull (hub/src/bin/ttrpc_server: INTERNAL,
+ * "[CDH] [ERROR]: " and its Error's text; image-rs' PullImageError openings), ccpull's own
+ * message after it. kata's CoCo tests look for these openings.
+ */
+static void cdh_message(char *out, size_t len, int r, const char *image, const char *why, int status)
+{
+	const char *what;
+
+	switch (r) {
+	case CCP_EPOLICY:
+		what = "Image policy rejected: Denied by policy: ";
+		break;
+	case CCP_EDECRYPT:
+		what = "Errors happened when pulling image: Failed to decrypt layer: Failed to decrypt the image layer, "
+		       "please ensure that the decryption key is placed and correct: ";
+		break;
+	case CCP_EREGISTRY:
+		snprintf(out, len, "[CDH] [ERROR]: Image Pull error: Failed to pull image %s from all mirror/mapping "
+			 "locations or original location: image: %s, error: %s%s (ccpull exit status %d)", image, image,
+			 strstr(why, "authentication") || strstr(why, "access denied") || strstr(why, "401") ? "Not authorized: " : "",
+			 why, status);
+		return;
+	case CCP_EINTEGRITY:
+	case CCP_ELAYER:
+		what = "Errors happened when pulling image: ";
+		break;
+	default:
+		what = "Internal error: ";
+	}
+	snprintf(out, len, "[CDH] [ERROR]: Image Pull error: %s%s (ccpull exit status %d)", what, why, status);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path) == 0 ? 0 : -1;
@@ -175,13 +208,16 @@ static void pull_image(svc_request *rq)
 	r = ccp_pull(&res, ctx, in->image_url, in->bundle_path, &opts);
 	/* said on every pull, also when quiet: they are about what the pull could trust */
 	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
-		fprintf(stderr, "ccpull serve: PullImage %s: warning: %s\n", in->image_url, ccp_context_warning(ctx, i));
+		svc_warn("PullImage %s: warning: %s", in->image_url, ccp_context_warning(ctx, i));
 	if (r != 0) {
-		snprintf(msg, sizeof(msg), "%s (ccpull exit status %d)",
-			 ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : ccp_strerror(r),
-			 ccp_exit_status(r));
+		const char *why = ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : ccp_strerror(r);
+		if (cfg->cdh)
+			cdh_message(msg, sizeof(msg), r, in->image_url, why, ccp_exit_status(r));
+		else
+			snprintf(msg, sizeof(msg), "%s (ccpull exit status %d)", why, ccp_exit_status(r));
 		svc_log(cfg, "PullImage %s failed after %.1f s: %s", in->image_url, seconds_since(&t0), msg);
-		svc_reply(rq, rpc_code(r), msg, NULL, 0);
+		/* CDH answers every failure INTERNAL */
+		svc_reply(rq, cfg->cdh ? RPC_INTERNAL : rpc_code(r), msg, NULL, 0);
 		goto out;
 	}
 	/* as CDH: an image that cannot be recorded in the runtime measurement is not handed out */

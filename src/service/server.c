@@ -23,6 +23,7 @@
 #define DEFAULT_MAX_REQUESTS_PER_CONNECTION 16
 #define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
 #define FRAME_TIMEOUT_SEC 10 /* a frame, once begun, arrives whole within this (a unix socket) */
+#define FORWARD_TIMEOUT_SEC 120 /* a forwarded request without a deadline: each read and write upstream */
 
 static const svc_method *const methods[] = {
 	&svc_image_pull_method,
@@ -59,6 +60,7 @@ struct svc_request {
 	char *key;                 /* held by svc_request_hold; under srv->lock */
 	uint8_t *payload;
 	size_t payload_len;
+	char *fwd_service, *fwd_method; /* a forwarded request's names */
 };
 
 struct svc_server {
@@ -167,13 +169,20 @@ static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
  * library says about a registry's answers: every byte outside printable ASCII is written as \xNN,
  * so no line can be split, forged or carry terminal escapes.
  */
+static const char *log_name = "ccpull serve";
+
+void svc_set_log_name(const char *name)
+{
+	log_name = name;
+}
+
 static void vlog_line(const char *fmt, va_list ap)
 {
 	char line[2048], out[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	ccp_err_escape(out, sizeof(out), line);
-	fprintf(stderr, "ccpull serve: %s\n", out);
+	fprintf(stderr, "%s: %s\n", log_name, out);
 }
 
 void svc_log(const svc_config *cfg, const char *fmt, ...)
@@ -389,8 +398,40 @@ static void request_end(svc_request *rq)
 	pthread_mutex_unlock(&s->lock);
 	free(rq->key);
 	free(rq->payload);
+	free(rq->fwd_service);
+	free(rq->fwd_method);
 	free(rq);
 }
+
+/*
+ * A method ccpull does not serve, sent to cfg->forward_socket: the same service, method and payload
+ * on a connection of its own, bounded by the request's deadline; the answer's status and payload
+ * (at most one ttrpc frame) are relayed unchanged.
+ */
+static void forward(svc_request *rq)
+{
+	const svc_config *cfg = rq->srv->cfg;
+	unsigned int left = svc_request_seconds_left(rq);
+	Ttrpc__Response *resp = NULL;
+	char why[512], msg[1024];
+	int code;
+
+	svc_log(cfg, "%s/%s: forwarded to %s", rq->fwd_service, rq->fwd_method, cfg->forward_socket);
+	if (ttrpc_call(cfg->forward_socket, rq->fwd_service, rq->fwd_method, rq->payload, rq->payload_len,
+		       left ? (int)left : FORWARD_TIMEOUT_SEC, TTRPC_DATA_MAX, &resp, why, sizeof(why)) != 0) {
+		snprintf(msg, sizeof(msg), "ccpull: %s/%s is forwarded to %s, which did not answer: %s", rq->fwd_service,
+			 rq->fwd_method, cfg->forward_socket, why);
+		svc_log(cfg, "%s", msg);
+		svc_reply(rq, RPC_UNAVAILABLE, msg, NULL, 0);
+		return;
+	}
+	code = resp->status ? resp->status->code : RPC_OK;
+	svc_log(cfg, "%s/%s: %s from %s", rq->fwd_service, rq->fwd_method, ttrpc_code_name(code), cfg->forward_socket);
+	svc_reply(rq, code, resp->status ? resp->status->message : NULL, resp->payload.data, resp->payload.len);
+	ttrpc__response__free_unpacked(resp, NULL);
+}
+
+static const svc_method forward_method = { NULL, NULL, forward };
 
 static void *request_thread(void *arg)
 {
@@ -486,15 +527,23 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 	char msg[512];
 	int known, code = RPC_OK;
 
-	if (!(m = find_method(req->service, req->method, &known))) {
-		snprintf(msg, sizeof(msg), known ? "method %s" : "service %s", known ? req->method : req->service);
+	if (!(m = find_method(req->service, req->method, &known)) && !s->cfg->forward_socket) {
+		snprintf(msg, sizeof(msg), "%s %s: ccpull does not serve %s/%s (no [ccpull] forward_socket names "
+			 "a Confidential Data Hub to forward it to)", known ? "method" : "service",
+			 known ? req->method : req->service, req->service, req->method);
 		svc_log(s->cfg, "connection %lu stream %u: unimplemented %s.%s", c->id, stream_id, req->service,
 			req->method);
 		conn_respond(c, stream_id, RPC_UNIMPLEMENTED, msg, NULL, 0);
 		return;
 	}
 	if (!(rq = calloc(1, sizeof(*rq))) ||
-	    (req->payload.len && !(rq->payload = malloc(req->payload.len)))) {
+	    (req->payload.len && !(rq->payload = malloc(req->payload.len))) ||
+	    (!m && (!(rq->fwd_service = strdup(req->service)) || !(rq->fwd_method = strdup(req->method))))) {
+		if (rq) {
+			free(rq->payload);
+			free(rq->fwd_service);
+			free(rq->fwd_method);
+		}
 		free(rq);
 		conn_respond(c, stream_id, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		return;
@@ -504,7 +553,7 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 	rq->payload_len = req->payload.len;
 	rq->srv = s;
 	rq->conn = c;
-	rq->method = m;
+	rq->method = m ? m : &forward_method;
 	rq->stream_id = stream_id;
 	set_deadline(rq, req->timeout_nano);
 
@@ -536,6 +585,8 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 	if (code != RPC_OK) {
 		svc_log(s->cfg, "connection %lu stream %u: %s", c->id, stream_id, msg);
 		free(rq->payload);
+		free(rq->fwd_service);
+		free(rq->fwd_method);
 		free(rq);
 		conn_respond(c, stream_id, code, msg, NULL, 0);
 		return;
@@ -803,7 +854,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_cond_init(&s.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&timer, NULL, timer_thread, &s) != 0) {
-		fprintf(stderr, "ccpull serve: cannot start the timer thread\n");
+		svc_warn("cannot start the timer thread");
 		close(listen_fd);
 		return -1;
 	}
@@ -830,7 +881,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 		if (poll(pfd, watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "ccpull serve: poll: %s\n", strerror(errno));
+			svc_warn("poll: %s", strerror(errno));
 			close(listen_fd);
 			rc = -1;
 			break;

@@ -29,6 +29,13 @@ typedef struct svc_config {
 	 * verification keys (NULL: $CCPULL_SEALED_SECRET_DIR, else CCP_SEALED_SECRET_DIR) */
 	int skip_sealed_secret_verification;
 	const char *sealed_secret_dir;
+	int cdh;                             /* CDH mode: statuses and messages as the Confidential Data Hub's */
+	/*
+	 * Another CDH's ttrpc socket: each request for a method ccpull does not serve (SecureMount, ...)
+	 * is sent there, on a connection of its own, and its answer relayed; NULL: such requests are
+	 * answered UNIMPLEMENTED, naming the method.
+	 */
+	const char *forward_socket;
 } svc_config;
 
 /*
@@ -92,5 +99,7 @@ int svc_measure_pull(const char *aa_socket, const char *image_url, const char *d
  */
 void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void svc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The name the log lines start with (default "ccpull serve"); set before svc_run, a static string. */
+void svc_set_log_name(const char *name);
 
 #endif

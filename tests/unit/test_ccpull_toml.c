@@ -407,6 +407,174 @@ static void test_public_api(void)
 	ccp_context_free(ctx);
 }
 
+/* CDH mode: socket, [ccpull] forward_socket, [[credentials]], cdh.kbs_resources, aa_kbc_params. */
+static void test_cdh_keys(void)
+{
+	ccp_cdh_config c;
+	ccp_err e = CCP_ERR_INIT;
+	const char *cl = "x agent.aa_kbc_params=cc_kbc::http://first:1 agent.aa_kbc_params=cc_kbc::http://second:2 "
+			 "cdh.kbs_resources=kbs:///a/b/c::" CCP_CDH_KBS_DIR "/k1,,no-separator,kbs:///d/e/f::"
+			 CCP_CDH_KBS_DIR "/sub/k2 cdh.kbs_resources=kbs:///ignored/x/y::" CCP_CDH_KBS_DIR "/no";
+
+	CHECK(parse(&c, full, &e) == 0);
+	CHECK_STR(c.socket, "unix:///run/confidential-containers/cdh.sock");
+	CHECK(c.n_credentials == 1 && c.has_kbc);
+	if (c.n_credentials == 1) {
+		CHECK_STR(c.credentials[0].path, "/run/confidential-containers/cdh/kbs/x");
+		CHECK_STR(c.credentials[0].resource_uri, "kbs:///default/x/y");
+	}
+	ccp_cdh_config_free(&c);
+	CHECK(parse(&c, "[ccpull]\nforward_socket = \"unix:///run/rust-cdh.sock\"\n[[credentials]]\npath = \"/p1\"\n"
+		  "resource_uri = \"kbs:///1/2/3\"\nfuture = 1\n[[credentials]]\nresource_uri = \"kbs:///4/5/6\"\n"
+		  "path = \"/p2\"\n[image]\n", &e) == 0);
+	CHECK_STR(c.forward_socket, "unix:///run/rust-cdh.sock");
+	CHECK(c.n_credentials == 2 && !c.has_kbc);
+	if (c.n_credentials == 2)
+		CHECK_STR(c.credentials[1].path, "/p2");
+	ccp_cdh_config_free(&c);
+	/* errors name the line */
+	CHECK(parse(&c, "[[credentials]]\npath = \"/p\"\n[kbc]\n", &e) == CCP_EINVALID);
+	CHECK(strstr(e.msg, "line 1") && strstr(e.msg, "resource_uri"));
+	CHECK(parse(&c, "[credentials]\npath = \"/p\"\n", &e) == CCP_EINVALID);
+	CHECK(strstr(e.msg, "array of tables") != NULL);
+	CHECK(parse(&c, "credentials.path = \"/p\"\n", &e) == CCP_EINVALID);
+	CHECK(parse(&c, "[[credentials]]\npath = 1\nresource_uri = \"kbs:///a/b/c\"\n", &e) == CCP_EINVALID);
+	CHECK(parse(&c, "[[credentials]]\npath = \"/a\"\npath = \"/b\"\n", &e) == CCP_EINVALID);
+	CHECK(parse(&c, "socket = 1\n", &e) == CCP_EINVALID);
+	CHECK(parse(&c, "kbc.name = \"cc_kbc\"\n", &e) == 0 && c.has_kbc);
+	ccp_cdh_config_free(&c);
+
+	/* the kernel command line: the first occurrence of each, items without "::" skipped */
+	CHECK(parse(&c, "", &e) == 0);
+	CHECK(ccp_cdh_config_add_cmdline(&c, cl, strlen(cl), 1, &e) == 0);
+	CHECK_STR(c.kbc_name, "cc_kbc");
+	CHECK_STR(c.kbs_url, "http://first:1");
+	CHECK(c.n_credentials == 2);
+	if (c.n_credentials == 2) {
+		CHECK_STR(c.credentials[0].resource_uri, "kbs:///a/b/c");
+		CHECK_STR(c.credentials[1].path, CCP_CDH_KBS_DIR "/sub/k2");
+	}
+	/* AA_KBC_PARAMS overrides; exactly one "::" */
+	CHECK(ccp_cdh_config_set_kbc(&c, "offline_fs_kbc::", &e) == 0);
+	CHECK_STR(c.kbc_name, "offline_fs_kbc");
+	CHECK_STR(c.kbs_url, "");
+	CHECK(ccp_cdh_config_set_kbc(&c, "cc_kbc", &e) == CCP_EINVALID);
+	CHECK(ccp_cdh_config_set_kbc(&c, "a::b::c", &e) == CCP_EINVALID);
+	ccp_cdh_config_free(&c);
+	/* with a [kbc] (or kbc=0) the command line's aa_kbc_params is not read */
+	CHECK(parse(&c, "[kbc]\nname = \"offline_fs_kbc\"\n", &e) == 0);
+	CHECK(ccp_cdh_config_add_cmdline(&c, cl, strlen(cl), 1, &e) == 0);
+	CHECK_STR(c.kbc_name, "offline_fs_kbc");
+	ccp_cdh_config_free(&c);
+	CHECK(parse(&c, "", &e) == 0);
+	CHECK(ccp_cdh_config_add_cmdline(&c, "agent.aa_kbc_params=bad", 23, 1, &e) == CCP_EINVALID);
+	ccp_cdh_config_free(&c);
+
+	/* hub/src/auth/kbs.rs is_path_valid, and not the directory itself or a sibling name */
+	CHECK(ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/kms-credential/aliyun/config.toml"));
+	CHECK(!ccp_cdh_credential_path_valid("/etc/config.toml"));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/../../config.toml"));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/kms-credential/../../../config.toml"));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/kms-credential/./config.toml"));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/x/.."));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/"));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "x/y"));
+	CHECK(!ccp_cdh_credential_path_valid(CCP_CDH_KBS_DIR "/dir/"));
+}
+
+/* ccp_config_load_cdh: the defaults and checks of CDH mode. */
+static void test_public_cdh(void)
+{
+	char dir[] = "/tmp/ccpull-toml-cdh.XXXXXX", path[256], cmd[256];
+	ccp_context *ctx = NULL;
+	ccp_config *cfg = NULL;
+	ccp_pull_options o;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("TMPDIR", dir, 1);
+	CHECK(ccp_context_new(&ctx) == 0);
+	snprintf(path, sizeof(path), "%s/cdh.toml", dir);
+	snprintf(cmd, sizeof(cmd), "%s/cmdline", dir);
+	if (!(f = fopen(cmd, "w")))
+		return;
+	fputs("quiet agent.aa_kbc_params=cc_kbc::http://127.0.0.1:1 cdh.kbs_resources=kbs:///r/t/g::"
+	      CCP_CDH_KBS_DIR "/c\n", f);
+	fclose(f);
+
+	/* no file: the command line; the CDH defaults */
+	CHECK(ccp_config_load_cdh(&cfg, ctx, NULL, cmd, NULL) == 0);
+	CHECK(ccp_config_socket(cfg) == NULL && ccp_config_forward_socket(cfg) == NULL);
+	CHECK(ccp_config_credential_count(cfg) == 1);
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK_STR(o.store, "/run/kata-containers/image");
+	CHECK_STR(o.kbs, "http://127.0.0.1:1");
+	CHECK(o.policy == NULL);
+	ccp_config_free(cfg);
+	cfg = NULL;
+	/* AA_KBC_PARAMS wins over the command line */
+	CHECK(ccp_config_load_cdh(&cfg, ctx, NULL, cmd, "offline_fs_kbc::") == 0);
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK(o.kbs == NULL);
+	CHECK_STR(o.kbs_resources, "/etc/aa-offline_fs_kbc-resources.json");
+	ccp_config_free(cfg);
+	cfg = NULL;
+	CHECK(ccp_config_load_cdh(&cfg, ctx, NULL, cmd, "nonsense") == CCP_EINVALID);
+	CHECK(strstr(ccp_context_last_error(ctx), "AA_KBC_PARAMS") != NULL);
+
+	/* a file: [kbc] required, its socket and forward_socket, its work_dir, AA_KBC_PARAMS wins */
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("socket = \"unix:///tmp/x/cdh.sock\"\n[ccpull]\nforward_socket = \"unix:///run/rust-cdh.sock\"\n"
+	      "[kbc]\nname = \"offline_fs_kbc\"\n[image]\nwork_dir = \"/w\"\n", f);
+	fclose(f);
+	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, "cc_kbc::http://127.0.0.1:2") == 0);
+	CHECK_STR(ccp_config_socket(cfg), "/tmp/x/cdh.sock");
+	CHECK_STR(ccp_config_forward_socket(cfg), "/run/rust-cdh.sock");
+	CHECK(ccp_config_credential_count(cfg) == 1);  /* cdh.kbs_resources also with a file */
+	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
+	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
+	CHECK_STR(o.store, "/w");
+	CHECK_STR(o.kbs, "http://127.0.0.1:2");
+	ccp_config_free(cfg);
+	cfg = NULL;
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("[image]\nwork_dir = \"/w\"\n", f);
+	fclose(f);
+	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
+	CHECK(strstr(ccp_context_last_error(ctx), "[kbc] is missing") != NULL);
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("socket = \"/tmp/no-scheme.sock\"\n[kbc]\nname = \"offline_fs_kbc\"\n", f);
+	fclose(f);
+	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
+	CHECK(strstr(ccp_context_last_error(ctx), "unix:///PATH") != NULL);
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("[kbc]\nname = \"offline_fs_kbc\"\n[[credentials]]\nresource_uri = \"kbs:///a/b/c\"\n"
+	      "path = \"/etc/passwd\"\n", f);
+	fclose(f);
+	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
+	CHECK(strstr(ccp_context_last_error(ctx), "illegal path to put credential") != NULL);
+	if (!(f = fopen(path, "w")))
+		return;
+	fputs("[kbc]\nname = \"offline_fs_kbc\"\n[[credentials]]\nresource_uri = \"file:///etc/shadow\"\n"
+	      "path = \"" CCP_CDH_KBS_DIR "/x\"\n", f);
+	fclose(f);
+	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
+	CHECK(strstr(ccp_context_last_error(ctx), "kbs:///") != NULL);
+	CHECK(cfg == NULL);
+
+	unlink(path);
+	unlink(cmd);
+	CHECK(rmdir(dir) == 0);
+	ccp_context_free(ctx);
+}
+
 int main(void)
 {
 	test_every_key();
@@ -416,5 +584,7 @@ int main(void)
 	test_format_roundtrip();
 	test_skip_sealed();
 	test_public_api();
+	test_cdh_keys();
+	test_public_cdh();
 	return test_summary();
 }
