@@ -14,6 +14,16 @@ typedef struct ccp_context ccp_context;
 /* Creates a context. *out is owned by the caller (ccp_context_free). */
 CCP_EXTERN(int) ccp_context_new(ccp_context **out);
 CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
+/*
+ * Cancels what runs on ctx: the ccp_pull, ccp_inspect or ccp_verify in progress stops at its next
+ * check (every stage checks: registry and KBS transfers and their retry waits, decompression and
+ * unpacking, relinking, rootfs copies, user resolution, waits for another pull's layer lock), removes
+ * what it made (staging directories, the rootfs and config.json, the bundle directory when it created
+ * it) and fails with CCP_ECANCELED. Cancellation is final: later calls on ctx fail at once the same
+ * way (use a new context). Safe to call from any thread while another thread uses ctx, and
+ * async-signal-safe (it only sets an atomic flag), so a SIGINT handler may call it. NULL: no-op.
+ */
+CCP_EXTERN(void) ccp_context_cancel(ccp_context *ctx);
 /* Message of the last failed call on ctx ("" if none). Owned by ctx, valid until the next call on it. */
 CCP_EXTERN(const char *) ccp_context_last_error(const ccp_context *ctx);
 /*
@@ -52,7 +62,11 @@ typedef struct ccp_progress_event {
 	int reused;            /* the layer came from the store */
 } ccp_progress_event;
 
-/* Called from the pulling thread or a download thread; must not call back into the library. */
+/*
+ * Called from the pulling thread and from the download threads of the layers fetched at once: it may
+ * run on several threads at the same time, so guard what it shares. It must not call back into the
+ * library (ccp_context_cancel excepted) and should return quickly.
+ */
 typedef void (*ccp_progress_cb)(const ccp_progress_event *ev, void *payload);
 
 typedef struct ccp_pull_options {
@@ -79,7 +93,9 @@ typedef struct ccp_pull_options {
 	                                 * is tried for layers wrapped for it */
 	unsigned int retries;         /* further attempts of a registry request after a transient failure
 	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
-	unsigned int timeout_s;       /* time limit of the whole pull or inspect in seconds; 0 (default): none */
+	unsigned int timeout_s;       /* time limit of the whole pull, inspect or verify in seconds, every stage
+	                               * included; 0 (default): none. Out of time in a registry exchange is
+	                               * CCP_EREGISTRY, in a KBS one CCP_EDECRYPT, elsewhere CCP_ETIMEOUT */
 	/* Trustee KBS: kbs:///REPOSITORY/TYPE/TAG resources (policy, keys, registries.d, authfile,
 	 * registries_conf, ca_file) and the CoCo keyprovider
 	 * "attestation-agent" (its KEKs) come from it after attestation. NULL: no KBS. */

@@ -19,6 +19,7 @@
 #include "ccpull/sys/keyprovider.h"
 #include "config/resource.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 #define CCP_KBS_RESOURCE_MAX (1u << 20) /* bytes of one resource (and of any KBS response) */
@@ -177,6 +178,7 @@ typedef struct ccp_kbs_config {
 	                        * either it or url must be set */
 	const char *aa_socket; /* the attestation agent's ttrpc socket for the aa attester; NULL: CCP_AA_SOCKET */
 	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when the caller's time is up; 0: none */
+	const ccp_cancel *cancel; /* the caller's cancellation (may be NULL): every wait and request stops at it */
 } ccp_kbs_config;
 
 /*
@@ -186,7 +188,7 @@ typedef struct ccp_kbs_config {
  * identity (URL, the --kbs-cert path and the SHA-256 of its bytes, attester, tsm_root, aa_socket, key
  * type) with its own in-memory resource cache (never on disk; CCP_KBS_CACHE_* bounds), so a pull
  * attests once and another trust never shares it. Waiting for another user's attestation and every
- * request end by cfg->deadline_ms.
+ * request end by cfg->deadline_ms, or as soon as cfg->cancel is cancelled (CCP_ECANCELED).
  */
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e);
 /* Forgets every session: wipes their attestations and cached resources (sessions in use are freed by

@@ -382,7 +382,10 @@ int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_laye
 	return r;
 }
 
-int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e)
+/* How often a cancellable wait for a layer lock tries again. */
+#define LOCK_POLL_MS 50
+
+int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, const ccp_cancel *cancel, int *lock_fd, ccp_err *e)
 {
 	char name[200];
 	int fd;
@@ -391,11 +394,21 @@ int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, cc
 	fd = openat(s->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store: cannot create lock for layer %s", chain->hex);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
+	/* cancellable: try, and between tries sleep a little unless cancelled or out of time */
+	while (flock(fd, cancel ? LOCK_EX | LOCK_NB : LOCK_EX) < 0) {
+		char what[120];
+		int r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
 			int err = errno;
 			close(fd);
 			return ccp_err_errno(e, CCP_ESTORAGE, err, "store: cannot lock layer %s", chain->hex);
+		}
+		snprintf(what, sizeof(what), "waiting for another pull's lock on layer %.19s", chain->hex);
+		if ((r = ccp_cancel_sleep(cancel, LOCK_POLL_MS, what, e)) != 0) {
+			close(fd);
+			return r;
 		}
 	}
 	*lock_fd = fd;

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include "digest/digest.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 #define CCP_STORE_LAYOUT_VERSION 1
@@ -90,8 +91,12 @@ int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_laye
  */
 int ccp_store_lowers(const ccp_store *s, const ccp_digest *chain, size_t n, const char ***out, ccp_err *e);
 
-/* Exclusive lock for making one layer; other pulls of the same layer wait, unrelated pulls don't. */
-int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e);
+/*
+ * Exclusive lock for making one layer; other pulls of the same layer wait, unrelated pulls don't. A
+ * waiter gives up when cancel (may be NULL: waits as long as it takes) is cancelled or at its
+ * deadline (CCP_ECANCELED, CCP_ETIMEOUT naming the layer).
+ */
+int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, const ccp_cancel *cancel, int *lock_fd, ccp_err *e);
 void ccp_store_unlock(int lock_fd);
 
 typedef struct ccp_staging {
