@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,6 +200,28 @@ static int fail(ccp_context *ctx, int code)
 	fprintf(stderr, "%s: %s\n", prog, ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
 									   : ccp_strerror(code));
 	return ccp_exit_status(code);
+}
+
+/*
+ * After SIGINT or SIGTERM cancelled a call: says what stopped and what was removed, and gives the
+ * exit status (130, 143). bundle: the pull's bundle (NULL for other commands); existed: it was there
+ * before the pull; store: the pull used the store (its staging is removed too).
+ */
+static int interrupted(const char *command, const char *bundle, int existed, int store)
+{
+	int sig = cli_interrupted();
+	const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+	struct stat st;
+
+	if (!bundle)
+		fprintf(stderr, "%s: interrupted (%s); %s stopped\n", prog, name, command);
+	else if (!existed && stat(bundle, &st) != 0)
+		fprintf(stderr, "%s: interrupted (%s); removed %s%s\n", prog, name, bundle,
+			store ? " and the pull's staging in the store" : "");
+	else
+		fprintf(stderr, "%s: interrupted (%s); removed what the pull made in %s%s\n", prog, name, bundle,
+			store ? " and its staging in the store" : "");
+	return cli_interrupted_status();
 }
 
 /* ---- progress on a terminal ---- */
@@ -433,7 +457,8 @@ static int cmd_pull(int argc, char **argv)
 	progress_state ps;
 	ccp_context *ctx = NULL;
 	ccp_pull_result *res = NULL;
-	int r;
+	struct stat st;
+	int r, existed;
 
 	parse_options(&c, argc, argv, 1);
 	cli_check_operands(argc, argv, 2, 2, "pull", "IMAGE and BUNDLE");
@@ -465,12 +490,17 @@ static int cmd_pull(int argc, char **argv)
 			 ps.insecure_policy ? "" : ", signature policy");
 		progress_line(&ps, line, 0);
 	}
+	existed = stat(argv[optind + 1], &st) == 0;
+	cli_cancel_on_signals(ctx);
 	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.img.pull);
 	progress_free(&ps);
 	pthread_mutex_destroy(&ps.lock);
 	if (r != 0) {
 		print_warnings(ctx);
-		r = fail(ctx, r);
+		if (cli_interrupted())
+			r = interrupted("pull", argv[optind + 1], existed, geteuid() == 0);
+		else
+			r = fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
@@ -548,10 +578,11 @@ static int cmd_inspect(int argc, char **argv)
 		ccp_context_free(ctx);
 		return r;
 	}
+	cli_cancel_on_signals(ctx);
 	r = ccp_inspect(&res, ctx, argv[optind], &c.img.pull);
 	print_warnings(ctx);
 	if (r != 0) {
-		r = fail(ctx, r);
+		r = cli_interrupted() ? interrupted("inspect", NULL, 0, 0) : fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
@@ -608,7 +639,7 @@ static ccp_context *new_context(void)
 static int store_ls(ccp_context *ctx, const char *store, int json)
 {
 	ccp_store_info *info = NULL;
-	json_t *images, *layers, *bundles;
+	json_t *images, *layers, *bundles, *staging;
 	char used[32], size[32];
 	int r;
 
@@ -637,12 +668,19 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 			const ccp_store_bundle *bd = ccp_store_info_bundle(info, i);
 			printf("%sbundle %s (%s)%s\n", i ? "" : "\n", bd->bundle, bd->image, bd->live ? "" : " not mounted");
 		}
+		for (size_t i = 0; i < ccp_store_info_staging_count(info); i++) {
+			const ccp_store_staging *sg = ccp_store_info_staging(info, i);
+			human(used, sizeof(used), (double)sg->disk_usage);
+			printf("%sstaging %s %s (%s)\n", i ? "" : "\n", sg->name, used,
+			       sg->live ? "a pull in progress" : "left by an interrupted pull; removed at gc");
+		}
 		ccp_store_info_free(info);
 		return 0;
 	}
 	images = json_array();
 	layers = json_array();
 	bundles = json_array();
+	staging = json_array();
 	for (size_t i = 0; images && i < ccp_store_info_image_count(info); i++) {
 		const ccp_store_image *im = ccp_store_info_image(info, i);
 		json_t *names = json_array();
@@ -666,8 +704,14 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 		json_array_append_new(bundles, json_pack("{s:s, s:s, s:b}", "bundle", bd->bundle, "image", bd->image,
 							 "live", bd->live));
 	}
+	for (size_t i = 0; staging && i < ccp_store_info_staging_count(info); i++) {
+		const ccp_store_staging *sg = ccp_store_info_staging(info, i);
+		json_array_append_new(staging, json_pack("{s:s, s:I, s:b}", "name", sg->name, "disk_usage",
+							 (json_int_t)sg->disk_usage, "live", sg->live));
+	}
 	ccp_store_info_free(info);
-	return print_json(json_pack("{s:o*, s:o*, s:o*}", "images", images, "layers", layers, "bundles", bundles));
+	return print_json(json_pack("{s:o*, s:o*, s:o*, s:o*}", "images", images, "layers", layers, "bundles", bundles,
+				    "staging", staging));
 }
 
 static int cmd_store(int argc, char **argv)
@@ -717,9 +761,10 @@ static int cmd_store(int argc, char **argv)
 						 (json_int_t)st.stale_removed));
 		} else {
 			human(freed, sizeof(freed), (double)st.bytes_freed);
-			printf("removed %zu unused layer(s) (%s) and %zu leftover(s) (records of bundles no longer "
-			       "mounted, lock and partial files of interrupted pulls, configs of forgotten images)\n",
-			       st.layers_removed, freed, st.stale_removed);
+			printf("removed %zu unused layer(s) and %zu leftover(s) (records of bundles no longer "
+			       "mounted, staging, lock and partial files of interrupted pulls, configs of forgotten "
+			       "images): %s freed\n",
+			       st.layers_removed, st.stale_removed, freed);
 		}
 	} else {
 		cli_usage_error("store", "unknown store verb \"%.100s\" (ls, rm or gc)", verb);

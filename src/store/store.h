@@ -175,6 +175,14 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 struct ccp_store_gc_stats;
 int ccp_store_collect(const char *dir, struct ccp_store_gc_stats *stats, ccp_err *e);
 
+/* Bytes allocated by name under dirfd and everything below it (hardlinks counted once per link set). */
+uint64_t ccp_store_disk_usage_at(int dirfd, const char *name);
+/*
+ * What opening s removed of the staging directories of crashed pulls (their lock free): how many and
+ * the bytes they held. Counted only by ccp_store_open_exclusive (gc); 0 otherwise.
+ */
+void ccp_store_stale_staging(const ccp_store *s, size_t *n, uint64_t *bytes);
+
 
 /*
  * Small verified blobs (image configs) kept so that a re-pull needs no blob from the registry.
