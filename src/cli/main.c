@@ -31,9 +31,11 @@ static const char *prog = "ccpull";
 	"  verify [OPTIONS] IMAGE        evaluate the signature policy for IMAGE and show what was checked\n" \
 	"  umount BUNDLE                 unmount an overlay bundle and remove its writable state\n" \
 	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n" \
-	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n" \
+	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not), mounted bundles, staging\n" \
 	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n" \
-	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n" \
+	"                                (staging of killed pulls), saying the bytes freed\n" \
+	"SIGINT or SIGTERM stops a command, removes what a pull made and exits 130 or 143.\n"
 
 #define HELP_IMAGE_OPTIONS \
 	"  --insecure-policy          accept any image without evaluating a signature policy\n" \
@@ -50,7 +52,8 @@ static const char *prog = "ccpull";
 	"                             options given on the command line win over the file\n" \
 	"  --json                     print the result as one JSON object on stdout\n" \
 	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n" \
-	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
+	"  --timeout SECONDS          give up when the whole pull or inspect takes longer, whatever it is\n" \
+	"                             doing (default: no limit; exit 9 outside registry and KBS exchanges)\n"
 
 #define HELP_LAYER_OPTIONS \
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n" \
@@ -87,7 +90,8 @@ static const char *prog = "ccpull";
 #define HELP_EXIT_STATUS \
 	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n" \
 	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n" \
-	"7 unsafe or malformed layer content, 8 local storage.\n"
+	"7 unsafe or malformed layer content, 8 local storage, 9 --timeout ran out outside a registry\n" \
+	"or KBS exchange, 130/143 interrupted by SIGINT/SIGTERM (what the pull made is removed).\n"
 
 static const char usage_text[] =
 	"Usage: ccpull [--help] [--version] COMMAND [OPTIONS] ARGS\n"
@@ -154,13 +158,15 @@ static const char store_usage[] =
 	"Usage: ccpull store ls|rm|gc [--store DIR] [--json] [IMAGE]\n"
 	"\n"
 	"  store ls [--store DIR] [--json]   images (every name pulled), layers by the blob digest pulled\n"
-	"                                    (sizes, in use or not; --json adds chain IDs) and mounted bundles;\n"
+	"                                    (sizes, in use or not; --json adds chain IDs), mounted bundles and\n"
+	"                                    staging (of pulls in progress or killed, with sizes);\n"
 	"                                    never changes the store\n"
 	"  store rm [--store DIR] IMAGE      forget IMAGE: a name it was pulled as, or its manifest digest\n"
 	"                                    (removes every name); its layers go at the next gc\n"
 	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
 	"                                    of interrupted pulls (records of bundles no longer mounted,\n"
-	"                                    lock files, partial files and unused configs)\n"
+	"                                    staging, lock files, partial files and unused configs),\n"
+	"                                    and says how many bytes that freed\n"
 	"\n"
 	"  --store DIR                       the layer store (default /run/ccpull/store)\n"
 	"  --json                            print the result as one JSON object on stdout\n"

@@ -293,8 +293,13 @@ void cli_cancel_on_signals(ccp_context *ctx)
 	sa.sa_handler = on_cancel_signal;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* a signal ignored when ccpull started stays ignored (a background job of a script, nohup) */
+	for (size_t i = 0; i < 2; i++) {
+		int sig = i ? SIGTERM : SIGINT;
+		struct sigaction old;
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sig, &sa, NULL);
+	}
 }
 
 int cli_interrupted(void)

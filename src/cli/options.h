@@ -97,7 +97,8 @@ void cli_check_reference(const char *image, const char *command);
 
 /*
  * From now on SIGINT and SIGTERM cancel ctx (ccp_context_cancel) rather than kill ccpull, so that the
- * call running on it removes what it made; a second signal kills at once.
+ * call running on it removes what it made; a second signal kills at once. A signal ignored when
+ * ccpull started (a background job of a script) stays ignored.
  */
 void cli_cancel_on_signals(ccp_context *ctx);
 /* The signal that cancelled the context (SIGINT, SIGTERM), or 0. */
