@@ -14,6 +14,7 @@
 #include "config/resource.h"
 #include "util/b64.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 #define CCP_KEYPROVIDER_WRAPPED_MAX (1u << 20) /* bytes of one wrapped key (an annotation value) */
@@ -97,6 +98,7 @@ typedef struct ccp_kbs_config {
 	                        * either it or url must be set */
 	const char *aa_socket; /* the attestation agent's ttrpc socket for the aa attester; NULL: CCP_AA_SOCKET */
 	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when the caller's time is up; 0: none */
+	const ccp_cancel *cancel; /* the caller's cancellation (may be NULL): every wait and request stops at it */
 } ccp_kbs_config;
 
 #define CCP_COCO_SCHEME "provider.attestation-agent" /* the scheme of CoCo's key provider (kid kbs:///...) */

@@ -10,8 +10,9 @@
  *   live as long as it does.
  * - Options structs carry a version; initialise them with the _INIT macro or the _init function.
  *   NULL options mean the defaults.
- * - A context may be used by one thread at a time; different contexts are independent, and several
- *   threads may pull at once, each with its own context, even into one store.
+ * - A context may be used by one thread at a time (ccp_context_cancel excepted: any thread, or a
+ *   signal handler, may cancel it); different contexts are independent, and several threads may pull
+ *   at once, each with its own context, even into one store.
  * - The library never prints and never exits.
  */
 #ifndef INCLUDE_ccpull_ccpull_h__

@@ -15,6 +15,16 @@ typedef struct ccp_context ccp_context;
 CCP_EXTERN(int) ccp_context_new(ccp_context **out);
 CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
 /*
+ * Cancels what runs on ctx: the ccp_pull, ccp_inspect or ccp_verify in progress stops at its next
+ * check (every stage checks: registry and KBS transfers and their retry waits, decompression and
+ * unpacking, relinking, rootfs copies, user resolution, waits for another pull's layer lock), removes
+ * what it made (staging directories, the rootfs and config.json, the bundle directory when it created
+ * it) and fails with CCP_ECANCELED. Cancellation is final: later calls on ctx fail at once the same
+ * way (use a new context). Safe to call from any thread while another thread uses ctx, and
+ * async-signal-safe (it only sets an atomic flag), so a SIGINT handler may call it. NULL: no-op.
+ */
+CCP_EXTERN(void) ccp_context_cancel(ccp_context *ctx);
+/*
  * Message of the last call on ctx when it failed; "" when it succeeded or none was made. Owned by ctx,
  * valid until the next call on it.
  */
@@ -55,7 +65,11 @@ typedef struct ccp_progress_event {
 	int reused;            /* the layer came from the store */
 } ccp_progress_event;
 
-/* Called from the pulling thread or a download thread; must not call back into the library. */
+/*
+ * Called from the pulling thread and from the download threads of the layers fetched at once: it may
+ * run on several threads at the same time, so guard what it shares. It must not call back into the
+ * library (ccp_context_cancel excepted) and should return quickly.
+ */
 typedef void (*ccp_progress_cb)(const ccp_progress_event *ev, void *payload);
 
 typedef struct ccp_pull_options {
@@ -82,12 +96,9 @@ typedef struct ccp_pull_options {
 	                                 * is tried for layers wrapped for it */
 	unsigned int retries;         /* further attempts of a registry request after a transient failure
 	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
-	/* Seconds the network part of a pull, inspect or verify may take; 0 (default): no limit. Every
-	 * request to the image's registry and to the KBS ends by this deadline, counted from the start of
-	 * the image's resolution (kbs:// policy resources read before it: from their own read). Signature
-	 * lookaside servers (registries.d) keep their own connect and low-speed limits instead; local work
-	 * (decryption, unpacking, the store) is not bounded. */
-	unsigned int timeout_s;
+	unsigned int timeout_s;       /* time limit of the whole pull, inspect or verify in seconds, every stage
+	                               * included; 0 (default): none. Out of time in a registry exchange is
+	                               * CCP_EREGISTRY, in a KBS one CCP_EDECRYPT, elsewhere CCP_ETIMEOUT */
 	/* Trustee KBS: kbs:///REPOSITORY/TYPE/TAG resources (policy, keys, registries.d, authfile,
 	 * registries_conf, ca_file) and the CoCo keyprovider
 	 * "attestation-agent" (its KEKs) come from it after attestation. NULL: no KBS. */

@@ -47,6 +47,12 @@ typedef struct ccp_store_bundle {
 	int live;                     /* BUNDLE/rootfs is still mounted; a stale record is removed at gc */
 } ccp_store_bundle;
 
+typedef struct ccp_store_staging {
+	const char *name;             /* STORE/staging/<name> */
+	uint64_t disk_usage;          /* bytes allocated under it */
+	int live;                     /* a running pull owns it; a leftover of a pull that died (0) goes at gc */
+} ccp_store_staging;
+
 /*
  * Reads the store's records. *out is owned by the caller (ccp_store_info_free). Read-only: never
  * changes or creates the store; a store directory that does not exist lists nothing.
@@ -60,6 +66,9 @@ CCP_EXTERN(size_t) ccp_store_info_layer_count(const ccp_store_info *info);
 CCP_EXTERN(const ccp_store_layer *) ccp_store_info_layer(const ccp_store_info *info, size_t i);
 CCP_EXTERN(size_t) ccp_store_info_bundle_count(const ccp_store_info *info);
 CCP_EXTERN(const ccp_store_bundle *) ccp_store_info_bundle(const ccp_store_info *info, size_t i);
+/* Staging directories: of pulls in progress, or left by pulls that were killed. */
+CCP_EXTERN(size_t) ccp_store_info_staging_count(const ccp_store_info *info);
+CCP_EXTERN(const ccp_store_staging *) ccp_store_info_staging(const ccp_store_info *info, size_t i);
 
 /* ---- removal ---- */
 
@@ -74,7 +83,7 @@ CCP_EXTERN(int) ccp_store_remove_image(ccp_context *ctx, const char *store, cons
 typedef struct ccp_store_gc_stats {
 	unsigned int version;
 	size_t layers_removed;
-	uint64_t bytes_freed;         /* disk usage of the layers removed */
+	uint64_t bytes_freed;         /* disk usage of the layers and staging leftovers removed */
 	size_t stale_removed;         /* stale mount records, lock files, staging dirs and metadata */
 } ccp_store_gc_stats;
 

@@ -264,6 +264,27 @@ static void session_put(session *s)
 
 /* ---- time limits ---- */
 
+/*
+ * The cancellation of the ccp_kbs_fetch running on this thread (its requests, retries and waits all
+ * run on the caller's thread): set for the call, NULL outside one.
+ */
+static _Thread_local const ccp_cancel *call_cancel;
+
+/* Wakes a wait this often to look at call_cancel. */
+#define CANCEL_POLL_MS 100
+
+static int cancelled(ccp_err *e, const char *url, const char *what)
+{
+	return ccp_err_set(e, CCP_ECANCELED, "KBS %s: %s: cancelled", url, what);
+}
+
+/* libcurl's progress callback: a nonzero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return ccp_cancel_requested(p);
+}
+
 /* Milliseconds a request may take: the smaller of limit and what is left before deadline_ms (0: none). */
 static long time_for(uint64_t deadline_ms, long limit)
 {
@@ -283,6 +304,10 @@ static int pause_before_retry(uint64_t deadline_ms)
 
 	if (deadline_ms && now_ms() + RETRY_PAUSE_MS >= deadline_ms)
 		return -1;
+	if (call_cancel) {
+		ccp_err ignored = CCP_ERR_INIT;
+		return ccp_cancel_sleep(call_cancel, RETRY_PAUSE_MS, NULL, &ignored) == CCP_ECANCELED ? -1 : 0;
+	}
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	return 0;
@@ -354,6 +379,8 @@ static int http(const session *s, const char *cookie, const char *bearer, uint64
 	memset(resp, 0, sizeof(*resp));
 	resp->body.max = CCP_KBS_RESOURCE_MAX;
 	snprintf(what, sizeof(what), "%s %s", method, path);
+	if (ccp_cancel_requested(call_cancel))
+		return cancelled(e, s->url, what);
 	if ((ms = time_for(deadline_ms, REQUEST_TIMEOUT_MS)) <= 0)
 		return out_of_time(e, s->url, what);
 	if ((r = ccp_curl_init(e)) != 0)
@@ -374,6 +401,11 @@ static int http(const session *s, const char *cookie, const char *bearer, uint64
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms < CONNECT_TIMEOUT_MS ? ms : CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (call_cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)call_cancel);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (s->cert) {
 		/* the bytes the session is keyed by, not the file as it may be now */
 		struct curl_blob ca = { s->ca.data, s->ca.len, CURL_BLOB_NOCOPY };
@@ -408,6 +440,8 @@ static int http(const session *s, const char *cookie, const char *bearer, uint64
 	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK)
 		response_free(resp);
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return cancelled(e, s->url, what);
 	if (rc == CURLE_WRITE_ERROR)
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: response larger than %u bytes", s->url, what,
 				   CCP_KBS_RESOURCE_MAX);
@@ -627,13 +661,24 @@ static int session_credentials(credentials *c, session *s, uint64_t deadline_ms,
 		}
 		if (!s->attesting)
 			break;
-		if (!deadline_ms) {
+		if (ccp_cancel_requested(call_cancel)) {
+			pthread_mutex_unlock(&lock);
+			return cancelled(e, s->url, "waiting for the attestation in progress");
+		}
+		if (!deadline_ms && !call_cancel) {
 			pthread_cond_wait(&s->cv, &lock);
 			continue;
 		}
-		until.tv_sec = (time_t)(deadline_ms / 1000);
-		until.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
-		if (pthread_cond_timedwait(&s->cv, &lock, &until) == ETIMEDOUT && s->attesting) {
+		{
+			/* in slices when cancellable, to look at the flag */
+			uint64_t wake = call_cancel ? now_ms() + CANCEL_POLL_MS : deadline_ms;
+			if (deadline_ms && deadline_ms < wake)
+				wake = deadline_ms;
+			until.tv_sec = (time_t)(wake / 1000);
+			until.tv_nsec = (long)(wake % 1000) * 1000000L;
+		}
+		if (pthread_cond_timedwait(&s->cv, &lock, &until) == ETIMEDOUT && s->attesting && deadline_ms &&
+		    now_ms() >= deadline_ms) {
 			pthread_mutex_unlock(&lock);
 			return out_of_time(e, s->url, "waiting for the attestation in progress");
 		}
@@ -851,7 +896,9 @@ int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_
 	if (r || hit)
 		goto out;
 
+	call_cancel = cfg->cancel;
 	r = get_resource(s, path, cfg->deadline_ms, out, e);
+	call_cancel = NULL;
 
 out:
 	pthread_mutex_lock(&lock);

@@ -19,6 +19,7 @@
 #include "config/resource.h"
 #include "keyproviders/keyproviders.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 #define CCP_KBS_RESOURCE_MAX (1u << 20) /* bytes of one resource (and of any KBS response) */
@@ -203,7 +204,7 @@ int ccp_coco_unwrap(ccp_buf *out, const ccp_coco_packet *p, const unsigned char 
  * identity (URL, the --kbs-cert path and the SHA-256 of its bytes, attester, tsm_root, aa_socket, key
  * type) with its own in-memory resource cache (never on disk; CCP_KBS_CACHE_* bounds), so a pull
  * attests once and another trust never shares it. Waiting for another user's attestation and every
- * request end by cfg->deadline_ms.
+ * request end by cfg->deadline_ms, or as soon as cfg->cancel is cancelled (CCP_ECANCELED).
  */
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e);
 

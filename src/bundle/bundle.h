@@ -4,14 +4,16 @@
 
 #include <jansson.h>
 #include "store/store.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 /*
  * Copies the tree under src_fd into the empty directory dst_fd: types, modes (incl. setuid), owners
  * (when same_owner), allow-listed xattrs, times, device nodes and hardlink groups. Never follows a
- * symlink. The attributes of src itself are applied to dst.
+ * symlink. The attributes of src itself are applied to dst. cancel (may be NULL) is checked before
+ * every entry and every 8 MiB of file data (CCP_ECANCELED, CCP_ETIMEOUT); the caller removes the copy.
  */
-int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, ccp_err *e);
+int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *cancel, ccp_err *e);
 
 /*
  * Builds an OCI runtime config.json for an image config (the parsed image config document) and

@@ -16,6 +16,8 @@
 #include "util/buf.h"
 
 #define COPY_DEPTH_MAX 512
+/* File data copied between two looks at the cancellation. */
+#define COPY_CHUNK (8 << 20)
 
 /*
  * Hardlink groups: the first path copied for each (dev, ino) with more than one link, in an open
@@ -34,6 +36,7 @@ typedef struct copy_ctx {
 	link_entry *links;
 	size_t n_links, cap_links; /* cap_links: 0 or a power of two */
 	ccp_err *e;
+	const ccp_cancel *cancel;
 } copy_ctx;
 
 static size_t link_slot(const link_entry *v, size_t cap, dev_t dev, ino_t ino)
@@ -125,7 +128,11 @@ static int copy_data(copy_ctx *c, int sfd, int dfd, off_t size, const char *path
 	off_t left = size;
 
 	while (left > 0) {
-		ssize_t n = copy_file_range(sfd, NULL, dfd, NULL, (size_t)left, 0);
+		ssize_t n;
+		int r;
+		if ((r = ccp_cancel_check(c->cancel, "copying the rootfs", c->e)) != 0)
+			return r;
+		n = copy_file_range(sfd, NULL, dfd, NULL, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK, 0);
 		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
 			break;
 		if (n < 0)
@@ -134,8 +141,17 @@ static int copy_data(copy_ctx *c, int sfd, int dfd, off_t size, const char *path
 			return left == 0 ? 0 : ccp_err_set(c->e, CCP_ESTORAGE, "`%s` shrank while copying", path);
 		left -= n;
 	}
-	while (left > 0) {
-		ssize_t n = read(sfd, buf, sizeof(buf)), w = 0;
+	for (off_t since = 0; left > 0;) {
+		ssize_t n, w = 0;
+		int r;
+		if (since >= COPY_CHUNK) {
+			if ((r = ccp_cancel_check(c->cancel, "copying the rootfs", c->e)) != 0)
+				return r;
+			since = 0;
+		}
+		n = read(sfd, buf, sizeof(buf));
+		if (n > 0)
+			since += n;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -272,6 +288,8 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if ((r = ccp_cancel_check(c->cancel, "copying the rootfs", c->e)) != 0)
+			break;
 		path->len = base;
 		if ((base && ccp_buf_append(path, "/", 1)) || ccp_buf_puts(path, de->d_name)) {
 			r = ccp_err_oom(c->e);
@@ -287,9 +305,9 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth)
 	return r;
 }
 
-int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, ccp_err *e)
+int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *cancel, ccp_err *e)
 {
-	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, e };
+	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, e, cancel };
 	ccp_buf path = CCP_BUF_INIT(0);
 	struct stat st;
 	int r;

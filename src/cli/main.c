@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,9 +33,11 @@ static const char *prog = "ccpull";
 	"  serve [--socket PATH] [OPTIONS]   serve kata-agent's ttrpc ImagePullService (see serve --help)\n" \
 	"  cdh [-c FILE]                 be the Confidential Data Hub kata-agent starts (see cdh --help);\n" \
 	"                                also when run as confidential-data-hub\n" \
-	"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not) and mounted bundles\n" \
+		"  store ls [--store DIR] [--json]   images, layers (sizes, in use or not), mounted bundles, staging\n" \
 	"  store rm [--store DIR] IMAGE  forget an image (reference or manifest digest); layers go at gc\n" \
-	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
+	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n" \
+	"                                (staging of killed pulls), saying the bytes freed\n" \
+	"SIGINT or SIGTERM stops a command, removes what a pull made and exits 130 or 143.\n"
 
 #define HELP_IMAGE_OPTIONS \
 	"  --insecure-policy          accept any image without evaluating a signature policy\n" \
@@ -50,7 +54,8 @@ static const char *prog = "ccpull";
 	"                             options given on the command line win over the file\n" \
 	"  --json                     print the result as one JSON object on stdout\n" \
 	"  --retry-times N            retry a failed registry request up to N times (default 3, at most 20)\n" \
-	"  --timeout SECONDS          give up when the whole pull or inspect takes longer (default: no limit)\n"
+	"  --timeout SECONDS          give up when the whole pull or inspect takes longer, whatever it is\n" \
+	"                             doing (default: no limit; exit 9 outside registry and KBS exchanges)\n"
 
 #define HELP_LAYER_OPTIONS \
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n" \
@@ -90,7 +95,8 @@ static const char *prog = "ccpull";
 #define HELP_EXIT_STATUS \
 	"Exit status: 0 ok, 1 internal error, 2 usage or invalid configuration, 3 rejected by policy,\n" \
 	"4 registry/network/auth, 5 integrity (digest, size, diff_id), 6 decryption or keys,\n" \
-	"7 unsafe or malformed layer content, 8 local storage.\n"
+	"7 unsafe or malformed layer content, 8 local storage, 9 --timeout ran out outside a registry\n" \
+	"or KBS exchange, 130/143 interrupted by SIGINT/SIGTERM (what the pull made is removed).\n"
 
 static const char usage_text[] =
 	"Usage: ccpull [--help] [--version] COMMAND [OPTIONS] ARGS\n"
@@ -157,13 +163,15 @@ static const char store_usage[] =
 	"Usage: ccpull store ls|rm|gc [--store DIR] [--json] [IMAGE]\n"
 	"\n"
 	"  store ls [--store DIR] [--json]   images (every name pulled), layers by the blob digest pulled\n"
-	"                                    (sizes, in use or not; --json adds chain IDs) and mounted bundles;\n"
+	"                                    (sizes, in use or not; --json adds chain IDs), mounted bundles and\n"
+	"                                    staging (of pulls in progress or killed, with sizes);\n"
 	"                                    never changes the store\n"
 	"  store rm [--store DIR] IMAGE      forget IMAGE: a name it was pulled as, or its manifest digest\n"
 	"                                    (removes every name); its layers go at the next gc\n"
 	"  store gc [--store DIR] [--json]   remove layers no image or mounted bundle uses, and leftovers\n"
 	"                                    of interrupted pulls (records of bundles no longer mounted,\n"
-	"                                    lock files, partial files and unused configs)\n"
+	"                                    staging, lock files, partial files and unused configs),\n"
+	"                                    and says how many bytes that freed\n"
 	"\n"
 	"  --store DIR                       the layer store (default /run/ccpull/store)\n"
 	"  --json                            print the result as one JSON object on stdout\n"
@@ -203,6 +211,28 @@ static int fail(ccp_context *ctx, int code)
 	fprintf(stderr, "%s: %s\n", prog, ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)
 									   : ccp_strerror(code));
 	return ccp_exit_status(code);
+}
+
+/*
+ * After SIGINT or SIGTERM cancelled a call: says what stopped and what was removed, and gives the
+ * exit status (130, 143). bundle: the pull's bundle (NULL for other commands); existed: it was there
+ * before the pull; store: the pull used the store (its staging is removed too).
+ */
+static int interrupted(const char *command, const char *bundle, int existed, int store)
+{
+	int sig = cli_interrupted();
+	const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+	struct stat st;
+
+	if (!bundle)
+		fprintf(stderr, "%s: interrupted (%s); %s stopped\n", prog, name, command);
+	else if (!existed && stat(bundle, &st) != 0)
+		fprintf(stderr, "%s: interrupted (%s); removed %s%s\n", prog, name, bundle,
+			store ? " and the pull's staging in the store" : "");
+	else
+		fprintf(stderr, "%s: interrupted (%s); removed what the pull made in %s%s\n", prog, name, bundle,
+			store ? " and its staging in the store" : "");
+	return cli_interrupted_status();
 }
 
 /* ---- progress on a terminal ---- */
@@ -438,7 +468,8 @@ static int cmd_pull(int argc, char **argv)
 	progress_state ps;
 	ccp_context *ctx = NULL;
 	ccp_pull_result *res = NULL;
-	int r;
+	struct stat st;
+	int r, existed;
 
 	parse_options(&c, argc, argv, 1);
 	cli_check_operands(argc, argv, 2, 2, "pull", "IMAGE and BUNDLE");
@@ -470,12 +501,17 @@ static int cmd_pull(int argc, char **argv)
 			 ps.insecure_policy ? "" : ", signature policy");
 		progress_line(&ps, line, 0);
 	}
+	existed = stat(argv[optind + 1], &st) == 0;
+	cli_cancel_on_signals(ctx);
 	r = ccp_pull(&res, ctx, argv[optind], argv[optind + 1], &c.img.pull);
 	progress_free(&ps);
 	pthread_mutex_destroy(&ps.lock);
 	if (r != 0) {
 		print_warnings(ctx);
-		r = fail(ctx, r);
+		if (cli_interrupted())
+			r = interrupted("pull", argv[optind + 1], existed, geteuid() == 0);
+		else
+			r = fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
@@ -553,10 +589,11 @@ static int cmd_inspect(int argc, char **argv)
 		ccp_context_free(ctx);
 		return r;
 	}
+	cli_cancel_on_signals(ctx);
 	r = ccp_inspect(&res, ctx, argv[optind], &c.img.pull);
 	print_warnings(ctx);
 	if (r != 0) {
-		r = fail(ctx, r);
+		r = cli_interrupted() ? interrupted("inspect", NULL, 0, 0) : fail(ctx, r);
 		cli_image_opts_free(&c.img);
 		ccp_context_free(ctx);
 		return r;
@@ -613,7 +650,7 @@ static ccp_context *new_context(void)
 static int store_ls(ccp_context *ctx, const char *store, int json)
 {
 	ccp_store_info *info = NULL;
-	json_t *images, *layers, *bundles;
+	json_t *images, *layers, *bundles, *staging;
 	char used[32], size[32];
 	int r;
 
@@ -642,12 +679,19 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 			const ccp_store_bundle *bd = ccp_store_info_bundle(info, i);
 			printf("%sbundle %s (%s)%s\n", i ? "" : "\n", bd->bundle, bd->image, bd->live ? "" : " not mounted");
 		}
+		for (size_t i = 0; i < ccp_store_info_staging_count(info); i++) {
+			const ccp_store_staging *sg = ccp_store_info_staging(info, i);
+			human(used, sizeof(used), (double)sg->disk_usage);
+			printf("%sstaging %s %s (%s)\n", i ? "" : "\n", sg->name, used,
+			       sg->live ? "a pull in progress" : "left by an interrupted pull; removed at gc");
+		}
 		ccp_store_info_free(info);
 		return 0;
 	}
 	images = json_array();
 	layers = json_array();
 	bundles = json_array();
+	staging = json_array();
 	for (size_t i = 0; images && i < ccp_store_info_image_count(info); i++) {
 		const ccp_store_image *im = ccp_store_info_image(info, i);
 		json_t *names = json_array();
@@ -671,8 +715,14 @@ static int store_ls(ccp_context *ctx, const char *store, int json)
 		json_array_append_new(bundles, json_pack("{s:s, s:s, s:b}", "bundle", bd->bundle, "image", bd->image,
 							 "live", bd->live));
 	}
+	for (size_t i = 0; staging && i < ccp_store_info_staging_count(info); i++) {
+		const ccp_store_staging *sg = ccp_store_info_staging(info, i);
+		json_array_append_new(staging, json_pack("{s:s, s:I, s:b}", "name", sg->name, "disk_usage",
+							 (json_int_t)sg->disk_usage, "live", sg->live));
+	}
 	ccp_store_info_free(info);
-	return print_json(json_pack("{s:o*, s:o*, s:o*}", "images", images, "layers", layers, "bundles", bundles));
+	return print_json(json_pack("{s:o*, s:o*, s:o*, s:o*}", "images", images, "layers", layers, "bundles", bundles,
+				    "staging", staging));
 }
 
 static int cmd_store(int argc, char **argv)
@@ -722,9 +772,10 @@ static int cmd_store(int argc, char **argv)
 						 (json_int_t)st.stale_removed));
 		} else {
 			human(freed, sizeof(freed), (double)st.bytes_freed);
-			printf("removed %zu unused layer(s) (%s) and %zu leftover(s) (records of bundles no longer "
-			       "mounted, lock and partial files of interrupted pulls, configs of forgotten images)\n",
-			       st.layers_removed, freed, st.stale_removed);
+			printf("removed %zu unused layer(s) and %zu leftover(s) (records of bundles no longer "
+			       "mounted, staging, lock and partial files of interrupted pulls, configs of forgotten "
+			       "images): %s freed\n",
+			       st.layers_removed, st.stale_removed, freed);
 		}
 	} else {
 		cli_usage_error("store", "unknown store verb \"%.100s\" (ls, rm or gc)", verb);

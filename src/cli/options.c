@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,4 +263,51 @@ void cli_check_reference(const char *image, const char *command)
 		return;
 	cli_usage_error(command, "a reference has no scheme: write \"%.200s\", not \"%.200s\" (for plain HTTP: "
 				 "--tls-verify=false or an insecure registries.conf entry)", p + 3, image);
+}
+
+/* ---- cancellation on SIGINT and SIGTERM ---- */
+
+static ccp_context *cancel_ctx;
+static volatile sig_atomic_t cancel_signal;
+
+static void on_cancel_signal(int sig)
+{
+	struct sigaction dfl;
+
+	/* async-signal-safe: ccp_context_cancel only sets an atomic flag */
+	cancel_signal = sig;
+	ccp_context_cancel(cancel_ctx);
+	/* a second signal kills at once */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+}
+
+void cli_cancel_on_signals(ccp_context *ctx)
+{
+	struct sigaction sa;
+
+	cancel_ctx = ctx;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_cancel_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	/* a signal ignored when ccpull started stays ignored (a background job of a script, nohup) */
+	for (size_t i = 0; i < 2; i++) {
+		int sig = i ? SIGTERM : SIGINT;
+		struct sigaction old;
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sig, &sa, NULL);
+	}
+}
+
+int cli_interrupted(void)
+{
+	return cancel_signal;
+}
+
+int cli_interrupted_status(void)
+{
+	return 128 + cancel_signal;
 }

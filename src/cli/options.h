@@ -95,4 +95,15 @@ void cli_check_operands(int argc, char **argv, int min, int max, const char *com
 /* A usage error of command when image is written with a URL scheme ("http://HOST/IMAGE"). */
 void cli_check_reference(const char *image, const char *command);
 
+/*
+ * From now on SIGINT and SIGTERM cancel ctx (ccp_context_cancel) rather than kill ccpull, so that the
+ * call running on it removes what it made; a second signal kills at once. A signal ignored when
+ * ccpull started (a background job of a script) stays ignored.
+ */
+void cli_cancel_on_signals(ccp_context *ctx);
+/* The signal that cancelled the context (SIGINT, SIGTERM), or 0. */
+int cli_interrupted(void);
+/* The exit status for it: 128 + the signal (130, 143). */
+int cli_interrupted_status(void);
+
 #endif

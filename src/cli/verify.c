@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,7 @@ int cmd_verify(int argc, char **argv)
 		ccp_context_free(ctx);
 		return r;
 	}
+	cli_cancel_on_signals(ctx);
 	r = ccp_verify(&res, ctx, argv[optind], &c.pull);
 	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
 		fprintf(stderr, "ccpull: warning: %s\n", ccp_context_warning(ctx, i));
@@ -191,6 +193,14 @@ int cmd_verify(int argc, char **argv)
 		} else {
 			print_text(res, ctx);
 		}
+	}
+	if (r && cli_interrupted()) {
+		fputs(cli_interrupted() == SIGINT ? "ccpull: interrupted (SIGINT); verify stopped\n"
+						  : "ccpull: interrupted (SIGTERM); verify stopped\n", stderr);
+		ccp_verify_result_free(res);
+		cli_image_opts_free(&c);
+		ccp_context_free(ctx);
+		return cli_interrupted_status();
 	}
 	if (r)
 		fprintf(stderr, "ccpull: %s\n", ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx)

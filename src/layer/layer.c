@@ -82,6 +82,7 @@ typedef struct layer {
 	unsigned int ratio;
 	ccp_decryptor *dec;  /* encrypted blob */
 	unsigned char plain[1 << 16]; /* the producer's decryption buffer */
+	ccp_unpack_read_fn source;    /* what checked_read reads through */
 } layer;
 
 /* ---- ring ---- */
@@ -535,6 +536,20 @@ static ssize_t staged_read(void *payload, const void **buf, ccp_err *e)
 	return n;
 }
 
+/*
+ * The unpacker's source, checking the pull's cancellation and deadline between two reads (at most
+ * a slot, 1 MiB, of decompressed bytes apart) before reading on through source.
+ */
+static ssize_t checked_read(void *payload, const void **buf, ccp_err *e)
+{
+	layer *l = payload;
+	int r;
+
+	if ((r = ccp_cancel_check(l->job->unpack.cancel, NULL, e)) < 0)
+		return r;
+	return l->source(payload, buf, e);
+}
+
 static void stage_stop(stage *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -606,7 +621,8 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 		ccp_unpack_opts uo = job->unpack;
 		if (!uo.max_bytes || uo.max_bytes > l->max_out)
 			uo.max_bytes = l->max_out;
-		crc = ccp_unpack_stream(job->root_fd, source, l, &uo, &cerr);
+		l->source = source;
+		crc = ccp_unpack_stream(job->root_fd, job->unpack.cancel ? checked_read : source, l, &uo, &cerr);
 	}
 	if (crc == 0) {
 		/* Past the tar end: the diff_id covers every decompressed byte, so read them all. */
@@ -638,6 +654,13 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	drain_ring(l);
 	pthread_join(th, NULL);
 
+	/* Cancelled or out of time: that is the cause, whatever became of the blob meanwhile. */
+	if (crc == CCP_ECANCELED || crc == CCP_ETIMEOUT) {
+		*e = cerr;
+		ccp_err_wrap(e, "%s", job->name);
+		rc = crc;
+		goto out_diff;
+	}
 	if (l->r.code < 0) {
 		*e = l->fetch_err;
 		rc = l->r.code;

@@ -48,8 +48,12 @@ int ccp_secret_options_init(ccp_secret_options *o, unsigned int version)
 	return 0;
 }
 
-/* The start of a call: its options checked, its warnings recorded, its resource source set up. */
-static int begin(ccp_pull_resources *res, ccp_context *ctx, const ccp_pull_options *o, ccp_err *e)
+/*
+ * The start of a call: its options checked, its warnings recorded, its resource source set up, bound
+ * by ctx's cancellation and the deadline of o (local: the caller's storage when ctx is NULL).
+ */
+static int begin(ccp_pull_resources *res, ccp_context *ctx, const ccp_pull_options *o, ccp_cancel *local,
+		 ccp_err *e)
 {
 	static const ccp_pull_options none = CCP_PULL_OPTIONS_INIT;
 
@@ -58,7 +62,7 @@ static int begin(ccp_pull_resources *res, ccp_context *ctx, const ccp_pull_optio
 	ccp_call_warnings(ctx, o);
 	if (o->version != CCP_PULL_OPTIONS_VERSION)
 		return ccp_err_set(e, CCP_EINVALID, "unknown pull options version %u", o->version);
-	return ccp_pull_resources_init(res, o, e);
+	return ccp_pull_resources_init(res, o, ccp_call_cancel(ctx, local, o), e);
 }
 
 /*
@@ -97,13 +101,14 @@ int ccp_resource_get(unsigned char **out, size_t *out_len, ccp_context *ctx, con
 		     const ccp_pull_options *opts)
 {
 	ccp_pull_resources res;
+	ccp_cancel local;
 	ccp_buf b = CCP_BUF_INIT(0);
 	ccp_err e = CCP_ERR_INIT;
 
 	if (!out || !out_len || !uri)
 		return finish(ctx, (ccp_err_set(&e, CCP_EINVALID, "ccp_resource_get: out, out_len and uri are required"),
 				    &e));
-	if (begin(&res, ctx, opts, &e) || fetch_resource(&b, &res, uri, "resource", &e))
+	if (begin(&res, ctx, opts, &local, &e) || fetch_resource(&b, &res, uri, "resource", &e))
 		return finish(ctx, &e);
 	return hand_out(out, out_len, &b, &e) ? finish(ctx, &e) : 0;
 }
@@ -203,6 +208,7 @@ int ccp_secret_unseal(unsigned char **out, size_t *out_len, ccp_context *ctx, co
 {
 	static const ccp_secret_options defaults = CCP_SECRET_OPTIONS_INIT;
 	ccp_pull_resources res;
+	ccp_cancel local;
 	ccp_sealed sec;
 	ccp_buf key = CCP_BUF_INIT(0), b = CCP_BUF_INIT(0);
 	ccp_err e = CCP_ERR_INIT;
@@ -215,7 +221,7 @@ int ccp_secret_unseal(unsigned char **out, size_t *out_len, ccp_context *ctx, co
 		sopts = &defaults;
 	if (sopts->version != CCP_SECRET_OPTIONS_VERSION)
 		return finish(ctx, (ccp_err_set(&e, CCP_EINVALID, "unknown secret options version %u", sopts->version), &e));
-	if (begin(&res, ctx, opts, &e))
+	if (begin(&res, ctx, opts, &local, &e))
 		return finish(ctx, &e);
 	verify = !sopts->skip_verification;
 	if ((r = ccp_sealed_parse(&sec, secret ? secret : "", len, verify, &e)))
@@ -280,6 +286,7 @@ int ccp_key_unwrap(unsigned char **out, size_t *out_len, ccp_context *ctx, const
 {
 	const char *what = "KeyProviderKeyWrapProtocolInput", *op = NULL, *ann = NULL;
 	ccp_pull_resources res;
+	ccp_cancel local;
 	ccp_keyprovider *kp = NULL;
 	ccp_buf packet = CCP_BUF_INIT(CCP_OCICRYPT_ANNOTATION_MAX), b = CCP_BUF_INIT(0);
 	unsigned char *key_opts = NULL;
@@ -292,7 +299,7 @@ int ccp_key_unwrap(unsigned char **out, size_t *out_len, ccp_context *ctx, const
 	if (!out || !out_len || (!input && len))
 		return finish(ctx, (ccp_err_set(&e, CCP_EINVALID, "ccp_key_unwrap: out, out_len and input are required"),
 				    &e));
-	if (begin(&res, ctx, opts, &e))
+	if (begin(&res, ctx, opts, &local, &e))
 		return finish(ctx, &e);
 	if ((r = ccp_json_parse(&j, input ? input : "", len, CCP_CDH_DATA_MAX, what, CCP_EINVALID, &e)))
 		goto out;

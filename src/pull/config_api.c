@@ -394,13 +394,14 @@ int ccp_config_fetch_credentials(const ccp_config *cfg, ccp_context *ctx, const 
 {
 	ccp_err e = CCP_ERR_INIT;
 	ccp_pull_resources res;
+	ccp_cancel local;
 	int r = 0;
 
 	if (!cfg || !opts || opts->version != CCP_PULL_OPTIONS_VERSION)
 		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
 	if (!cfg->c.n_credentials)
 		return 0;
-	if ((r = ccp_pull_resources_init(&res, opts, &e)))
+	if ((r = ccp_pull_resources_init(&res, opts, ccp_call_cancel(ctx, &local, opts), &e)))
 		return ccp_context_finish(ctx, r, &e);
 	for (size_t i = 0; !r && i < cfg->c.n_credentials; i++) {
 		const ccp_cdh_credential *cr = &cfg->c.credentials[i];

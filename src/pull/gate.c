@@ -135,7 +135,7 @@ int ccp_policy_gate_remote(const ccp_pull_options *o)
 				       ccp_resource_is_kbs(o->ca_file));
 }
 
-int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e)
+int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, const ccp_cancel *cancel, ccp_err *e)
 {
 	ccp_policy_gate *g;
 	const char *path = o->policy ? o->policy : DEFAULT_POLICY;
@@ -148,7 +148,7 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, cc
 	if (!(g = calloc(1, sizeof(*g))))
 		return ccp_err_oom(e);
 	g->ca_fd = -1;
-	if ((r = ccp_pull_resources_init(&g->res, o, e))) {
+	if ((r = ccp_pull_resources_init(&g->res, o, cancel, e))) {
 		ccp_policy_gate_free(g);
 		return r;
 	}

@@ -17,6 +17,7 @@ int ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image, c
 	const ccp_pull_options *o = opts ? opts : &defaults;
 	ccp_err e = CCP_ERR_INIT;
 	ccp_inspect_result *res;
+	ccp_cancel local;
 	int r;
 
 	ccp_call_warnings(ctx, o);
@@ -31,7 +32,8 @@ int ccp_inspect(ccp_inspect_result **out, ccp_context *ctx, const char *image, c
 		ccp_err_oom(&e);
 		goto fail;
 	}
-	if ((r = ccp_resolve_image(&res->rv, image, o, &e)) || (r = ccp_resolve_config(&res->rv, NULL, &e))) {
+	if ((r = ccp_resolve_image(&res->rv, image, o, ccp_call_cancel(ctx, &local, o), &e)) ||
+	    (r = ccp_resolve_config(&res->rv, NULL, &e))) {
 		ccp_resolved_image_free(&res->rv);
 		free(res);
 		goto fail;

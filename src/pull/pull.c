@@ -61,6 +61,13 @@ void ccp_context_free(ccp_context *ctx)
 	free(ctx);
 }
 
+void ccp_context_cancel(ccp_context *ctx)
+{
+	/* an atomic store and nothing else: safe from another thread and from a signal handler */
+	if (ctx)
+		ccp_cancel_request(&ctx->cancel);
+}
+
 const char *ccp_context_last_error(const ccp_context *ctx)
 {
 	return ctx ? ctx->last_error : "";
@@ -175,7 +182,7 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 	}
 	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0 && (o->kbs || o->kbs_resources)) {
 		ccp_pull_resources res;
-		if ((r = ccp_pull_resources_init(&res, o, e)) == 0) {
+		if ((r = ccp_pull_resources_init(&res, o, rv->cancel, e)) == 0) {
 			res.kc.deadline_ms = rv->deadline_ms; /* the pull's, not timeout_s from now */
 			if ((r = ccp_kbs_provider_new(&kbs, &res.kc, e)) == 0)
 				r = ccp_keyring_add(kr, kbs, e);
@@ -218,6 +225,7 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->image_left = image_left;
 	job->image_max = IMAGE_UNCOMPRESSED_MAX;
 	job->unpack.same_owner = geteuid() == 0;
+	job->unpack.cancel = rv->cancel;
 	job->progress = layer_progress;
 	job->progress_payload = pc;
 	pc->digest = src->digest;
@@ -364,8 +372,8 @@ static int task_prepare(layers_run *lr, size_t k, ccp_err *e)
 		return r;
 	if (ccp_store_layer_state(lr->store, &lr->chain[k], &t->ls) != CCP_LAYER_REUSABLE) {
 		int state;
-		if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], &t->lock, e)))
-			return r;
+		if ((r = ccp_store_lock_layer(lr->store, &lr->chain[k], lr->rv->cancel, &t->lock, e)))
+			return ccp_err_wrap(e, "%s", t->name);
 		/* another pull may have made or proven it while we waited */
 		state = ccp_store_layer_state(lr->store, &lr->chain[k], &t->ls);
 		t->needed = state != CCP_LAYER_REUSABLE;
@@ -572,7 +580,8 @@ static int apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pul
 }
 
 /* Copies the merged view of the store layers for chain[0..n-1] into rootfs_fd. */
-static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, int rootfs_fd, ccp_err *e)
+static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, int rootfs_fd, const ccp_cancel *cancel,
+			 ccp_err *e)
 {
 	const char **lowers = NULL;
 	ccp_staging st;
@@ -584,7 +593,7 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 		if ((src = open(lowers[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", lowers[0]);
 		else
-			r = ccp_tree_copy(src, rootfs_fd, 1, e);
+			r = ccp_tree_copy(src, rootfs_fd, 1, cancel, e);
 		if (src >= 0)
 			close(src);
 		free(lowers);
@@ -599,7 +608,7 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 		if ((src = open(st.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", st.merged);
 		} else {
-			r = ccp_tree_copy(src, rootfs_fd, 1, e);
+			r = ccp_tree_copy(src, rootfs_fd, 1, cancel, e);
 			close(src);
 		}
 	}
@@ -741,9 +750,14 @@ static int bundle_finish(bundle_state *b, const resolved_image *rv, ccp_pull_res
 	size_t len;
 	int r;
 
+	/* the image's User is resolved in the rootfs: not for a pull that was cancelled meanwhile */
+	if ((r = ccp_cancel_check(rv->cancel, rv->image, e)))
+		return r;
 	if ((r = ccp_bundle_write_config(b->fd, b->rootfs_fd, rv->cfg_json, &res->config_json, e)))
 		return ccp_err_wrap(e, "config.json for %s", rv->image);
 	b->wrote_config = 1;
+	if ((r = ccp_cancel_check(rv->cancel, rv->image, e)))
+		return r;
 	if (!b->mounted &&
 	    (fsync(b->rootfs_fd) < 0 || renameat(b->fd, b->tmp, b->fd, "rootfs") < 0))
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot move the rootfs into place in `%s`", b->bundle);
@@ -892,29 +906,34 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	ccp_policy_gate *gate = NULL;
 	ccp_pull_result *res = NULL;
 	ccp_digest *chain = NULL;
+	ccp_cancel local, *cancel;
 	int r, privileged = geteuid() == 0, overlay = 0;
 
 	ccp_call_warnings(ctx, o);
 	if (!out || !image || !bundle)
 		return ccp_err_set(&e, CCP_EINVALID, "ccp_pull: out, image and bundle are required"), fail(ctx, &e);
 	*out = NULL;
+	/* one deadline for the whole pull, and the context's cancellation, checked by every stage */
+	cancel = ccp_call_cancel(ctx, &local, o);
+	if ((r = ccp_cancel_check(cancel, image, &e)))
+		return fail(ctx, &e);
 	memset(&rv, 0, sizeof(rv));
 	/*
 	 * Local configuration first, then the bundle (one pull per bundle), then anything over the
 	 * network: a policy the KBS releases is read only once the bundle is ours.
 	 */
 	if ((r = ccp_check_common_options(o, &e)) || (r = choose_snapshotter(o, privileged, &overlay, &e)) ||
-	    (!ccp_policy_gate_remote(o) && (r = ccp_policy_gate_prepare(&gate, o, &e))))
+	    (!ccp_policy_gate_remote(o) && (r = ccp_policy_gate_prepare(&gate, o, cancel, &e))))
 		return fail(ctx, &e);
 	r = bundle_take(&b, bundle, &e);
 	if (r == 0 && ccp_policy_gate_remote(o))
-		r = ccp_policy_gate_prepare(&gate, o, &e);
+		r = ccp_policy_gate_prepare(&gate, o, cancel, &e);
 	if (r)
 		goto done;
 	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : CCP_STORE_DEFAULT, &e)))
 		goto done;
 	/* The policy decides on the verified manifest; only an accepted image has its config fetched. */
-	if ((r = ccp_resolve_image(&rv, image, o, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||
+	if ((r = ccp_resolve_image(&rv, image, o, cancel, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||
 	    (r = ccp_resolve_config(&rv, store, &e)) || (r = ccp_check_platform(&rv, o, &e)))
 		goto done;
 	if ((r = result_new(&res, &rv, &e)))
@@ -934,14 +953,15 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 			r = ccp_err_oom(&e);
 			goto done;
 		}
-		if ((r = chain_ids(chain, &rv.cfg, &e)) || (r = make_layers(store, &rv, chain, o, res, &e)))
+		if ((r = chain_ids(chain, &rv.cfg, &e)) || (r = make_layers(store, &rv, chain, o, res, &e)) ||
+		    (r = ccp_cancel_check(cancel, rv.image, &e)))
 			goto done;
 		emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
 		if (overlay) {
 			if ((r = ccp_bundle_mount_overlay(store, b.fd, b.bundle, rv.image, chain, n, &b.rootfs_fd, &e)) == 0)
 				b.mounted = 1;
 		} else if (n) {
-			r = assemble_copy(store, chain, n, b.rootfs_fd, &e);
+			r = assemble_copy(store, chain, n, b.rootfs_fd, cancel, &e);
 		}
 	}
 	if (r == 0)

@@ -12,6 +12,7 @@
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/json.h"
 
 #define CCP_MEMFILE_PATH_MAX 32
@@ -23,6 +24,7 @@ struct ccp_context {
 	char last_error[CCP_ERR_MSG_MAX];
 	char warnings[CCP_WARNINGS_MAX][CCP_WARNING_LEN]; /* of the last pull, inspect or verify */
 	size_t n_warnings;
+	ccp_cancel cancel;         /* ccp_context_cancel's flag (final) and the running call's deadline */
 };
 
 typedef struct resolved_image {
@@ -45,6 +47,7 @@ typedef struct resolved_image {
 	ccp_image_config cfg;
 	ccp_platform platform;       /* of the chosen image */
 	uint64_t deadline_ms;        /* when the pull's time is up (ccp_registry_deadline), 0: never */
+	const ccp_cancel *cancel;    /* the call's cancellation and deadline (may be NULL) */
 	int has_ca_fd;               /* a kbs:// ca_file, in the memfd ca_fd (named ca_path) while reg uses it */
 	int ca_fd;
 	char ca_path[CCP_MEMFILE_PATH_MAX];
@@ -54,7 +57,8 @@ typedef struct resolved_image {
  * Fetches and verifies the manifest(s) of image for opts (platform, registry settings); not the config,
  * which is fetched only once the policy has accepted the manifest (ccp_resolve_config).
  */
-int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, ccp_err *e);
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *opts, const ccp_cancel *cancel,
+		      ccp_err *e);
 /*
  * Fetches, verifies and parses the config of a resolved image: from the store when it holds it
  * (cfg_in_store), else from the registry. Nothing is written to the store: a pull keeps the config
@@ -75,7 +79,7 @@ void ccp_resolved_image_free(resolved_image *rv);
  * a resolved image before any layer is fetched, on every pull (store hits included).
  */
 typedef struct ccp_policy_gate ccp_policy_gate;
-int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, ccp_err *e);
+int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, const ccp_cancel *cancel, ccp_err *e);
 /* 1 when preparing the gate reads kbs:// resources (network I/O), 0 when it reads local files only. */
 int ccp_policy_gate_remote(const ccp_pull_options *o);
 int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e);
@@ -100,10 +104,17 @@ typedef struct ccp_pull_resources {
 } ccp_pull_resources;
 
 /*
- * Fills res from o (CCP_EINVALID for a bad kbs_key); KBS requests end o->timeout_s from now (set
- * res->kc.deadline_ms to use an earlier deadline). res must not move while src is used.
+ * Fills res from o (CCP_EINVALID for a bad kbs_key); KBS requests stop when cancel (may be NULL) is
+ * cancelled or at its deadline. res must not move while src is used.
  */
-int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e);
+int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, const ccp_cancel *cancel,
+			    ccp_err *e);
+
+/*
+ * The start of a pull, inspect or verify on ctx: the cancellation to check (ctx's, or local when ctx
+ * is NULL), its deadline set o->timeout_s from now. A cancelled context stays cancelled.
+ */
+ccp_cancel *ccp_call_cancel(ccp_context *ctx, ccp_cancel *local, const ccp_pull_options *o);
 
 /*
  * The end of a public call on ctx (NULL: nothing recorded): returns r, and makes ctx's last error

@@ -315,6 +315,7 @@ static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_opt
 	ro.creds = o->creds;
 	ro.retries = o->retries;
 	ro.deadline_ms = deadline_ms;
+	ro.cancel = rv->cancel;
 	if ((r = ccp_registry_new(&rv->reg, ep->host, auth_host, ep->repository, &ro, e)))
 		return r;
 	if (rv->ref.has_digest)
@@ -364,7 +365,8 @@ static void reset_fetched(resolved_image *rv)
 	rv->endpoint = NULL;
 }
 
-int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *o, ccp_err *e)
+int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_options *o, const ccp_cancel *cancel,
+		      ccp_err *e)
 {
 	endpoint *eps = NULL;
 	size_t n_eps = 0;
@@ -372,7 +374,7 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	ccp_pull_resources res;
 	ccp_buf auth = CCP_BUF_INIT(0);
 	/* one time limit for the whole pull, mirrors included; layers use the same handle */
-	uint64_t deadline_ms = ccp_registry_deadline(o->timeout_s);
+	uint64_t deadline_ms = cancel ? cancel->deadline_ms : ccp_registry_deadline(o->timeout_s);
 	int r;
 
 	memset(rv, 0, sizeof(*rv));
@@ -381,7 +383,8 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 	if ((r = ccp_ref_parse(&rv->ref, image, e)))
 		return r;
 	rv->deadline_ms = deadline_ms;
-	if ((r = ccp_pull_resources_init(&res, o, e)))
+	rv->cancel = cancel;
+	if ((r = ccp_pull_resources_init(&res, o, cancel, e)))
 		return r;
 	res.kc.deadline_ms = deadline_ms;
 	/* A missing default auth file means no credentials; a named one must exist (as in skopeo). */

@@ -13,7 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, ccp_err *e)
+int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, const ccp_cancel *cancel,
+			    ccp_err *e)
 {
 	int r;
 
@@ -23,12 +24,23 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 	res->kc.cert = o->kbs_cert;
 	res->kc.offline = o->kbs_resources;
 	res->kc.aa_socket = o->aa_socket;
-	res->kc.deadline_ms = ccp_registry_deadline(o->timeout_s);
+	res->kc.deadline_ms = cancel ? cancel->deadline_ms : ccp_registry_deadline(o->timeout_s);
+	res->kc.cancel = cancel;
 	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs_key, e)))
 		return r;
 	if (o->kbs || o->kbs_resources)
 		ccp_kbs_source(&res->src, &res->kc);
 	return 0;
+}
+
+ccp_cancel *ccp_call_cancel(ccp_context *ctx, ccp_cancel *local, const ccp_pull_options *o)
+{
+	ccp_cancel *c = ctx ? &ctx->cancel : local;
+
+	if (!ctx)
+		atomic_init(&local->flag, 0);
+	c->deadline_ms = ccp_registry_deadline(o->timeout_s);
+	return c;
 }
 
 void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)

@@ -12,7 +12,8 @@ struct ccp_store_info {
 	ccp_store_image *images;
 	ccp_store_layer *layers;
 	ccp_store_bundle *bundles;
-	size_t n_images, n_layers, n_bundles;
+	ccp_store_staging *staging;
+	size_t n_images, n_layers, n_bundles, n_staging;
 };
 
 void ccp_store_info_free(ccp_store_info *info)
@@ -23,6 +24,7 @@ void ccp_store_info_free(ccp_store_info *info)
 	free(info->images);
 	free(info->layers);
 	free(info->bundles);
+	free(info->staging);
 	free(info);
 }
 
@@ -38,9 +40,11 @@ static int info_of(ccp_store_info **out, ccp_store_records *rec, ccp_err *e)
 	info->n_images = ccp_store_records_images(rec);
 	info->n_layers = ccp_store_records_layers(rec);
 	info->n_bundles = ccp_store_records_bundles(rec);
+	info->n_staging = ccp_store_records_stagings(rec);
 	if (!(info->images = calloc(info->n_images + 1, sizeof(*info->images))) ||
 	    !(info->layers = calloc(info->n_layers + 1, sizeof(*info->layers))) ||
-	    !(info->bundles = calloc(info->n_bundles + 1, sizeof(*info->bundles)))) {
+	    !(info->bundles = calloc(info->n_bundles + 1, sizeof(*info->bundles))) ||
+	    !(info->staging = calloc(info->n_staging + 1, sizeof(*info->staging)))) {
 		ccp_store_info_free(info);
 		return ccp_err_oom(e);
 	}
@@ -57,6 +61,10 @@ static int info_of(ccp_store_info **out, ccp_store_records *rec, ccp_err *e)
 	for (size_t i = 0; i < info->n_bundles; i++) {
 		const ccp_store_bundle_rec *r = ccp_store_records_bundle(rec, i);
 		info->bundles[i] = (ccp_store_bundle){ r->bundle, r->image, r->live };
+	}
+	for (size_t i = 0; i < info->n_staging; i++) {
+		const ccp_store_staging_rec *r = ccp_store_records_staging(rec, i);
+		info->staging[i] = (ccp_store_staging){ r->name, r->disk_usage, r->live };
 	}
 	*out = info;
 	return 0;
@@ -79,6 +87,7 @@ int ccp_store_info_load(ccp_store_info **out, ccp_context *ctx, const char *stor
 size_t ccp_store_info_image_count(const ccp_store_info *info) { return info->n_images; }
 size_t ccp_store_info_layer_count(const ccp_store_info *info) { return info->n_layers; }
 size_t ccp_store_info_bundle_count(const ccp_store_info *info) { return info->n_bundles; }
+size_t ccp_store_info_staging_count(const ccp_store_info *info) { return info->n_staging; }
 
 const ccp_store_image *ccp_store_info_image(const ccp_store_info *info, size_t i)
 {
@@ -93,6 +102,11 @@ const ccp_store_layer *ccp_store_info_layer(const ccp_store_info *info, size_t i
 const ccp_store_bundle *ccp_store_info_bundle(const ccp_store_info *info, size_t i)
 {
 	return i < info->n_bundles ? &info->bundles[i] : NULL;
+}
+
+const ccp_store_staging *ccp_store_info_staging(const ccp_store_info *info, size_t i)
+{
+	return i < info->n_staging ? &info->staging[i] : NULL;
 }
 
 int ccp_store_remove_image(ccp_context *ctx, const char *store, const char *image, size_t *removed)

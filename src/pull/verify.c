@@ -181,6 +181,7 @@ int ccp_verify(ccp_verify_result **out, ccp_context *ctx, const char *image, con
 	ccp_gate_report rep;
 	resolved_image rv;
 	ccp_verify_result *res = NULL;
+	ccp_cancel local, *cancel;
 	int r, resolved = 0;
 
 	memset(&rep, 0, sizeof(rep));
@@ -198,10 +199,11 @@ int ccp_verify(ccp_verify_result **out, ccp_context *ctx, const char *image, con
 		goto done;
 	}
 	/* the policy first: an unusable one is refused before any network access, as for a pull */
-	if ((r = ccp_policy_gate_prepare(&gate, o, &e)))
+	cancel = ccp_call_cancel(ctx, &local, o);
+	if ((r = ccp_policy_gate_prepare(&gate, o, cancel, &e)))
 		goto done;
 	resolved = 1;
-	if ((r = ccp_resolve_image(&rv, image, o, &e)))
+	if ((r = ccp_resolve_image(&rv, image, o, cancel, &e)))
 		goto done;
 	r = ccp_policy_gate_explain(gate, &rv, &rep, &e);
 	if (r && r != CCP_EPOLICY)

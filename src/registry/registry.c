@@ -68,6 +68,7 @@ struct ccp_registry {
 	long low_speed_time;
 	unsigned retries;
 	uint64_t deadline_ms;  /* CLOCK_MONOTONIC; 0: none */
+	const ccp_cancel *cancel; /* may be NULL */
 	/* credentials (secrets) */
 	char *user;
 	char *password;
@@ -122,6 +123,7 @@ typedef struct xfer {
 	int sink_rc;
 	int range_bad;         /* a 206 that does not continue where we stopped */
 	int deadline_hit;
+	int cancelled;         /* the caller cancelled the pull (ccp_context_cancel) */
 	int transient;         /* the failure may go away: worth another attempt */
 	int foreign;           /* the final response came from another origin than the registry's */
 	long low_speed_s;      /* this attempt's low-speed window; 0: the handle's */
@@ -306,6 +308,7 @@ int ccp_registry_new(ccp_registry **out, const char *host, const char *auth_host
 	r->low_speed_time = opts->low_speed_time_s > 0 ? opts->low_speed_time_s : 60;
 	r->retries = opts->retries < CCP_RETRIES_MAX ? opts->retries : CCP_RETRIES_MAX;
 	r->deadline_ms = opts->deadline_ms;
+	r->cancel = opts->cancel;
 	if ((rc = dup_opt(&r->host, host, e)) || (rc = dup_opt(&r->auth_host, auth_host, e)) ||
 	    (rc = dup_opt(&r->repository, repository, e)) || (rc = dup_opt(&r->ca_file, opts->ca_file, e)) ||
 	    (rc = dup_opt(&r->user_agent, opts->user_agent ? opts->user_agent : "ccpull/" CCPULL_VERSION, e)))
@@ -424,7 +427,18 @@ static int retry_wait(ccp_registry *r, unsigned attempt, const char *retry_after
 		err_gave_up(e, attempt + 1, "the pull's time limit runs out");
 		return -1;
 	}
-	sleep_ms(delay);
+	if (r->cancel) {
+		ccp_err why = CCP_ERR_INIT;
+		if (ccp_cancel_sleep(r->cancel, delay, NULL, &why) != 0) {
+			if (why.code == CCP_ECANCELED)
+				ccp_err_set(e, CCP_ECANCELED, "registry %s: cancelled", r->host);
+			else
+				err_gave_up(e, attempt + 1, "the pull's time limit runs out");
+			return -1;
+		}
+	} else {
+		sleep_ms(delay);
+	}
 	*waited += delay;
 	return 0;
 }
@@ -660,6 +674,13 @@ static void handle_give(ccp_registry *r, CURL *h)
 		curl_easy_cleanup(h);
 }
 
+/* libcurl's progress callback: a nonzero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return ccp_cancel_requested(p);
+}
+
 /* Performs one request. Returns the CURLcode; errbuf gets curl's detail. */
 static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL_ERROR_SIZE])
 {
@@ -673,6 +694,11 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 	errbuf[0] = '\0';
 	x->stalled_ms = 0;
 	xfer_reset_response(x);
+	if (ccp_cancel_requested(r->cancel)) {
+		x->cancelled = 1;
+		snprintf(errbuf, CURL_ERROR_SIZE, "cancelled");
+		return CURLE_ABORTED_BY_CALLBACK;
+	}
 	if (r->deadline_ms && (now = monotonic_ms()) >= r->deadline_ms) {
 		x->deadline_hit = 1;
 		snprintf(errbuf, CURL_ERROR_SIZE, "the pull's time limit ran out");
@@ -730,11 +756,19 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		snprintf(range, sizeof(range), "%llu-", (unsigned long long)q->range_from);
 		SET(CURLOPT_RANGE, range);
 	}
+	/* a cancelled pull stops its transfers within a second (curl calls back at least that often) */
+	if (r->cancel) {
+		SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+		SET(CURLOPT_XFERINFODATA, (void *)r->cancel);
+		SET(CURLOPT_NOPROGRESS, 0L);
+	}
 	/* the whole exchange, connecting and the sink's work included, ends by the deadline */
 	if (r->deadline_ms)
 		SET(CURLOPT_TIMEOUT_MS, (long)(r->deadline_ms - now));
 #undef SET
 	c = curl_easy_perform(h);
+	if (c == CURLE_ABORTED_BY_CALLBACK && ccp_cancel_requested(r->cancel))
+		x->cancelled = 1;
 	if (c == CURLE_OPERATION_TIMEDOUT && r->deadline_ms && monotonic_ms() >= r->deadline_ms) {
 		x->deadline_hit = 1;
 	} else if (c == CURLE_OPERATION_TIMEDOUT) {
@@ -925,14 +959,16 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 			url_hostport(cur, x->foreign_host, sizeof(x->foreign_host));
 		else if (auth_header)
 			q.auth_header = auth_header;
-		x->overflow = x->header_overflow = x->range_bad = x->deadline_hit = 0;
+		x->overflow = x->header_overflow = x->range_bad = x->deadline_hit = x->cancelled = 0;
 		x->sink_rc = 0;
 		c = perform(r, &q, x, errbuf);
 		if (c != CURLE_OK) {
 			x->transient = curl_transient(c, errbuf) && !x->sink_rc && !x->overflow && !x->header_overflow &&
-				       !x->range_bad && !x->deadline_hit;
+				       !x->range_bad && !x->deadline_hit && !x->cancelled;
 			if (x->sink_rc < 0)
 				rc = x->sink_rc; /* the sink set its own error */
+			else if (x->cancelled)
+				rc = ccp_err_set(e, CCP_ECANCELED, "%s: cancelled", what);
 			else if (x->deadline_hit)
 				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: the pull's time limit ran out (%s)", what,
 						 cur);
@@ -1119,8 +1155,11 @@ static int fetch_token_locked(ccp_registry *r, ccp_err *e)
 		if ((rc = token_perform(r, &q, &x, errbuf, &c, e)) != 0)
 			goto out;
 		if (c != CURLE_OK) {
-			transient = curl_transient(c, errbuf) && !x.overflow && !x.header_overflow && !x.deadline_hit;
-			if (x.overflow)
+			transient = curl_transient(c, errbuf) && !x.overflow && !x.header_overflow && !x.deadline_hit &&
+				    !x.cancelled;
+			if (x.cancelled)
+				rc = ccp_err_set(e, CCP_ECANCELED, "token for %s: cancelled", r->host);
+			else if (x.overflow)
 				rc = ccp_err_set(e, CCP_EREGISTRY, "token response from %.256s is larger than %d bytes",
 						 r->realm, TOKEN_BODY_MAX);
 			else
@@ -1266,10 +1305,17 @@ static int ensure_scheme_once(ccp_registry *r, int *transient, ccp_err *e)
 	}
 	if (c == CURLE_OK) {
 		r->scheme = SCHEME_HTTPS;
+	} else if (x.cancelled) {
+		rc = ccp_err_set(e, CCP_ECANCELED, "registry %s: cancelled", r->host);
+		goto out;
 	} else if (r->allow_http) {
 		CURLcode c2;
 		if (ping_locked(r, "http", &x, err_http, &c2) != 0) {
 			rc = ccp_err_oom(e);
+			goto out;
+		}
+		if (c2 != CURLE_OK && x.cancelled) {
+			rc = ccp_err_set(e, CCP_ECANCELED, "registry %s: cancelled", r->host);
 			goto out;
 		}
 		if (c2 != CURLE_OK) {

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 typedef struct ccp_registry ccp_registry;
@@ -37,6 +38,8 @@ typedef struct ccp_registry_opts {
 	long low_speed_time_s;    /* abort when below 1 KiB/s for this long; 0: 60 */
 	unsigned int retries;     /* attempts after the first for a transient failure (at most CCP_RETRIES_MAX) */
 	uint64_t deadline_ms;     /* CLOCK_MONOTONIC ms (ccp_registry_deadline) when every request stops; 0: none */
+	const ccp_cancel *cancel; /* once cancelled, requests and retry waits stop (CCP_ECANCELED); NULL: never.
+	                           * Must outlive the registry handle */
 } ccp_registry_opts;
 
 #define CCP_RETRIES_MAX 20

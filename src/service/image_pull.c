@@ -35,6 +35,8 @@ static int rpc_code(int r)
 	case CCP_ELAYER: return RPC_INVALID_ARGUMENT;
 	case CCP_ESTORAGE: return RPC_RESOURCE_EXHAUSTED;
 	case CCP_ENOMEM: return RPC_RESOURCE_EXHAUSTED;
+	case CCP_ETIMEOUT: return RPC_DEADLINE_EXCEEDED;
+	case CCP_ECANCELED: return RPC_CANCELLED;
 	default: return RPC_INTERNAL;
 	}
 }
@@ -195,6 +197,8 @@ static void pull_image(svc_request *rq)
 		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		goto out;
 	}
+	/* the request's deadline or its client going away cancels the pull, which then cleans up */
+	svc_request_cancel_with(rq, ctx);
 	opts.progress = NULL;
 	opts.progress_payload = NULL;
 	/* The request's deadline bounds the pull itself, so a timed-out pull stops instead of running on. */
@@ -251,6 +255,8 @@ static void pull_image(svc_request *rq)
 out:
 	free(buf);
 	ccp_pull_result_free(res);
+	if (ctx)
+		svc_request_cancel_with(rq, NULL);
 	ccp_context_free(ctx);
 	api__image_pull_request__free_unpacked(in, NULL);
 }

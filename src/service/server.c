@@ -44,6 +44,7 @@ struct svc_conn {
 	size_t inflight;        /* under srv->lock */
 	int in_frame;           /* a frame has begun and not yet fully arrived; under srv->lock */
 	int evicted;            /* shut down to make room; under srv->lock */
+	int closed;             /* its reader has ended: no answer can reach the client; under srv->lock */
 	struct timespec idle_since; /* CLOCK_MONOTONIC, the end of the last frame; under srv->lock */
 	unsigned long id;
 };
@@ -58,6 +59,7 @@ struct svc_request {
 	struct timespec deadline;  /* CLOCK_MONOTONIC */
 	int answered;              /* under srv->lock */
 	char *key;                 /* held by svc_request_hold; under srv->lock */
+	ccp_context *cancel_ctx;   /* cancelled when answered by the timer or the client goes; under srv->lock */
 	uint8_t *payload;
 	size_t payload_len;
 	char *fwd_service, *fwd_method; /* a forwarded request's names */
@@ -343,6 +345,17 @@ int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *pay
 	return conn_respond(rq->conn, rq->stream_id, code, message, payload, len) == 0;
 }
 
+void svc_request_cancel_with(svc_request *rq, ccp_context *ctx)
+{
+	svc_server *s = rq->srv;
+
+	pthread_mutex_lock(&s->lock);
+	rq->cancel_ctx = ctx;
+	if (ctx && ((rq->answered && rq->has_deadline) || rq->conn->closed))
+		ccp_context_cancel(ctx);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int svc_request_hold(svc_request *rq, const char *key)
 {
 	svc_server *s = rq->srv;
@@ -465,6 +478,8 @@ static void *timer_thread(void *arg)
 			svc_conn *c = next->conn;
 			uint32_t id = next->stream_id;
 			next->answered = 1;
+			if (next->cancel_ctx)
+				ccp_context_cancel(next->cancel_ctx); /* its pull stops and cleans up */
 			c->refs++;
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
@@ -694,6 +709,10 @@ static void *conn_thread(void *arg)
 	s->n_conns--;
 	if (c->evicted)
 		s->n_evicted--;
+	c->closed = 1;
+	for (svc_request *rq = s->reqs; rq; rq = rq->next)
+		if (rq->conn == c && rq->cancel_ctx)
+			ccp_context_cancel(rq->cancel_ctx);
 	conn_unref_locked(c);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);

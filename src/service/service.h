@@ -78,6 +78,13 @@ unsigned int svc_request_seconds_left(const svc_request *rq);
 int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len);
 
 /*
+ * Ties ctx to the request (NULL: unties it; do so before freeing ctx): when the request's deadline
+ * passes or its client goes away, ccp_context_cancel(ctx) stops the pull running on it. Called when
+ * either has already happened, it cancels ctx at once.
+ */
+void svc_request_cancel_with(svc_request *rq, ccp_context *ctx);
+
+/*
  * Waits until no other request in flight holds key (e.g. a bundle path), then holds it until the
  * request ends. Returns 0, or -1 when the request was answered meanwhile (its deadline passed) or
  * memory ran out; on -1 the handler replies (a no-op if already answered) and returns.

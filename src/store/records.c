@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -129,7 +130,14 @@ typedef struct bundle_entry {
 	json_t *layers;
 } bundle_entry;
 
+typedef struct staging_entry {
+	ccp_store_staging_rec pub;
+	char name[72];        /* staging/<name> */
+} staging_entry;
+
 struct ccp_store_records {
+	staging_entry *staging;
+	size_t n_staging;
 	layer_entry *layers;
 	size_t n_layers;
 	image_entry *images;
@@ -149,6 +157,7 @@ void ccp_store_records_free(ccp_store_records *info)
 	}
 	for (size_t i = 0; i < info->n_bundles; i++)
 		json_decref(info->bundles[i].record);
+	free(info->staging);
 	free(info->layers);
 	free(info->images);
 	free(info->bundles);
@@ -158,6 +167,12 @@ void ccp_store_records_free(ccp_store_records *info)
 size_t ccp_store_records_images(const ccp_store_records *info) { return info->n_images; }
 size_t ccp_store_records_layers(const ccp_store_records *info) { return info->n_layers; }
 size_t ccp_store_records_bundles(const ccp_store_records *info) { return info->n_bundles; }
+size_t ccp_store_records_stagings(const ccp_store_records *info) { return info->n_staging; }
+
+const ccp_store_staging_rec *ccp_store_records_staging(const ccp_store_records *info, size_t i)
+{
+	return i < info->n_staging ? &info->staging[i].pub : NULL;
+}
 
 const ccp_store_image_rec *ccp_store_records_image(const ccp_store_records *info, size_t i)
 {
@@ -209,6 +224,17 @@ static uint64_t layer_disk_usage(int layers_fd, const char *hex)
 {
 	int fd = openat(layers_fd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? 0 : disk_usage(fd, 0);
+}
+
+uint64_t ccp_store_disk_usage_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return (uint64_t)st.st_blocks * 512;
+	return (uint64_t)st.st_blocks * 512 + layer_disk_usage(dirfd, name);
 }
 
 static int grow(void **arr, size_t n, size_t size)
@@ -428,6 +454,50 @@ static void count_uses(ccp_store_records *info)
 			}
 }
 
+/*
+ * The staging directories: each belongs to a pull while it holds staging/<name>.lock; one whose lock
+ * is free is the leftover of a pull that died (removed by gc). The lock is only tried, shared and
+ * released at once: the pull that owns a directory took its lock before making it.
+ */
+static int load_staging(int store_fd, ccp_store_records *info, ccp_err *e)
+{
+	int fd = openat(store_fd, "staging", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot read the store's staging/");
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return ccp_err_oom(e);
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char lockname[300];
+		staging_entry *se;
+		int lfd, live = 0;
+
+		if (de->d_name[0] == '.' || len >= sizeof(se->name) ||
+		    (len > 5 && strcmp(de->d_name + len - 5, ".lock") == 0))
+			continue;
+		snprintf(lockname, sizeof(lockname), "%s.lock", de->d_name);
+		if ((lfd = openat(dirfd(d), lockname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			live = flock(lfd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+			close(lfd); /* closing releases a lock taken */
+		}
+		if (grow((void **)&info->staging, info->n_staging, sizeof(*info->staging)) < 0) {
+			closedir(d);
+			return ccp_err_oom(e);
+		}
+		se = &info->staging[info->n_staging++];
+		memcpy(se->name, de->d_name, len + 1);
+		se->pub.live = live;
+		se->pub.disk_usage = ccp_store_disk_usage_at(dirfd(d), de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
 static int scan_fd(ccp_store_records **out, int store_fd, ccp_err *e)
 {
 	ccp_store_records *info = calloc(1, sizeof(*info));
@@ -437,7 +507,7 @@ static int scan_fd(ccp_store_records **out, int store_fd, ccp_err *e)
 	if (!info)
 		return ccp_err_oom(e);
 	if ((r = load_layers(store_fd, info, e)) || (r = load_records(store_fd, "images", 64, info, 1, e)) ||
-	    (r = load_records(store_fd, "mounts", 32, info, 0, e))) {
+	    (r = load_records(store_fd, "mounts", 32, info, 0, e)) || (r = load_staging(store_fd, info, e))) {
 		ccp_store_records_free(info);
 		return r;
 	}
@@ -448,6 +518,8 @@ static int scan_fd(ccp_store_records **out, int store_fd, ccp_err *e)
 		le->pub.diff_id = le->diff_id;
 		le->pub.digest = le->digest;
 	}
+	for (size_t i = 0; i < info->n_staging; i++)
+		info->staging[i].pub.name = info->staging[i].name;
 	count_uses(info);
 	*out = info;
 	return 0;
@@ -647,7 +719,17 @@ int ccp_store_collect(const char *dir, ccp_store_gc_counts *stats, ccp_err *e)
 	ccp_store *s = NULL;
 	int r;
 
-	if ((r = ccp_store_open_exclusive(&s, dir, e)) || (r = scan_fd(&info, ccp_store_fd(s), e)))
+	if ((r = ccp_store_open_exclusive(&s, dir, e)))
+		goto out;
+	{
+		/* opening removed the staging leftovers of crashed pulls: they count as freed */
+		size_t n;
+		uint64_t bytes;
+		ccp_store_stale_staging(s, &n, &bytes);
+		stats->stale_removed += n;
+		stats->bytes_freed += bytes;
+	}
+	if ((r = scan_fd(&info, ccp_store_fd(s), e)))
 		goto out;
 	for (size_t i = 0; i < info->n_bundles; i++) {
 		char name[96];

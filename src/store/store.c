@@ -3,12 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -23,6 +25,8 @@ struct ccp_store {
 	char *dir;
 	int fd;
 	int gc_lock_fd;  /* STORE/gc.lock: shared by pulls, exclusive for gc */
+	size_t stale_n;        /* staging leftovers removed at open (counted for gc only) */
+	uint64_t stale_bytes;
 };
 
 static int ensure_layout(ccp_store *s, ccp_err *e)
@@ -47,8 +51,8 @@ static int ensure_layout(ccp_store *s, ccp_err *e)
 	return 0;
 }
 
-/* Removes staging entries whose owner is gone (their lock file is free). */
-static void clean_stale_staging(ccp_store *s)
+/* Removes staging entries whose owner is gone (their lock file is free); count: measure them first. */
+static void clean_stale_staging(ccp_store *s, int count)
 {
 	int sfd = openat(s->fd, "staging", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d;
@@ -75,6 +79,10 @@ static void clean_stale_staging(ccp_store *s)
 		}
 		snprintf(mnt, sizeof(mnt), "%s/staging/%s/merged", s->dir, de->d_name);
 		umount2(mnt, MNT_DETACH);
+		if (count) {
+			s->stale_n++;
+			s->stale_bytes += ccp_store_disk_usage_at(dirfd(d), de->d_name);
+		}
 		ccp_rm_rf_at(dirfd(d), de->d_name);
 		unlinkat(dirfd(d), lockname, 0);
 		if (lfd >= 0)
@@ -129,7 +137,7 @@ static int store_open(ccp_store **out, const char *dir, int exclusive, ccp_err *
 	}
 	if ((r = lock_store(s, exclusive, e)) != 0)
 		goto fail;
-	clean_stale_staging(s);
+	clean_stale_staging(s, exclusive);
 	*out = s;
 	return 0;
 fail:
@@ -180,6 +188,12 @@ int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e)
 int ccp_store_open_exclusive(ccp_store **out, const char *dir, ccp_err *e)
 {
 	return store_open(out, dir, 1, e);
+}
+
+void ccp_store_stale_staging(const ccp_store *s, size_t *n, uint64_t *bytes)
+{
+	*n = s->stale_n;
+	*bytes = s->stale_bytes;
 }
 
 int ccp_store_fd(const ccp_store *s)
@@ -382,21 +396,137 @@ int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_laye
 	return r;
 }
 
-int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e)
-{
-	char name[200];
+/*
+ * A cancellable wait for a layer lock. flock() cannot be given a time limit, and only a signal
+ * interrupts it (the library installs no handler): a thread of its own blocks in flock() (so the
+ * wait shows in /proc/locks as any other), while the pull's thread waits for it a slice at a time,
+ * checking its cancellation. A waiter that gives up leaves the thread to drop the lock once it gets
+ * it (or fails); whichever of the two lets go last frees the wait.
+ */
+#define LOCK_POLL_MS 50
+
+typedef struct lock_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;      /* CLOCK_MONOTONIC */
 	int fd;
+	int state;              /* 0 waiting, 1 locked, else the errno of a failed flock */
+	int abandoned;          /* the pull gave up: the thread closes fd */
+	int refs;
+} lock_wait;
+
+/* Drops one reference; called with w->mu held, releases it. */
+static void lock_wait_put(lock_wait *w)
+{
+	int last = --w->refs == 0;
+
+	pthread_mutex_unlock(&w->mu);
+	if (last) {
+		if (w->abandoned || w->state != 1)
+			close(w->fd);
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+	}
+}
+
+static void *lock_waiter(void *arg)
+{
+	lock_wait *w = arg;
+	int rc, err = 0;
+
+	while ((rc = flock(w->fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		err = errno ? errno : EIO;
+	pthread_mutex_lock(&w->mu);
+	w->state = rc == 0 ? 1 : err;
+	pthread_cond_signal(&w->cv);
+	lock_wait_put(w);
+	return NULL;
+}
+
+/* Waits for LOCK_EX on fd (taking it over: closed on failure) until cancel says stop. */
+static int lock_cancellable(int fd, const ccp_cancel *cancel, const char *what, ccp_err *e)
+{
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	pthread_t th;
+	lock_wait *w;
+	int r = 0, started;
+
+	if (!(w = calloc(1, sizeof(*w)))) {
+		close(fd);
+		return ccp_err_oom(e);
+	}
+	w->fd = fd;
+	w->refs = 2;
+	if (pthread_mutex_init(&w->mu, NULL) != 0 || pthread_condattr_init(&ca) != 0) {
+		free(w);
+		close(fd);
+		return ccp_err_set(e, CCP_EINTERNAL, "%s: cannot set up the wait", what);
+	}
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	r = pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (r != 0) {
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		close(fd);
+		return ccp_err_set(e, CCP_EINTERNAL, "%s: cannot set up the wait", what);
+	}
+	started = pthread_attr_init(&ta) == 0;
+	if (started) {
+		pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+		started = pthread_create(&th, &ta, lock_waiter, w) == 0;
+		pthread_attr_destroy(&ta);
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!started) {
+		w->refs--;
+		w->state = EAGAIN;
+	}
+	while (w->state == 0) {
+		struct timespec until;
+		if ((r = ccp_cancel_check(cancel, what, e)) != 0) {
+			w->abandoned = 1;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += LOCK_POLL_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cv, &w->mu, &until);
+	}
+	if (!w->abandoned && w->state != 1)
+		r = ccp_err_errno(e, CCP_ESTORAGE, w->state, "%s", what);
+	lock_wait_put(w); /* on success fd stays open, locked: the caller's */
+	return r;
+}
+
+int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, const ccp_cancel *cancel, int *lock_fd, ccp_err *e)
+{
+	char name[200], what[160];
+	int fd, r;
 
 	snprintf(name, sizeof(name), "layers/%s.lock", chain->hex);
 	fd = openat(s->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store: cannot create lock for layer %s", chain->hex);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
+	/* free: taken at once; held by another pull: waited for, as long as cancel allows */
+	while (flock(fd, cancel ? LOCK_EX | LOCK_NB : LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
 			int err = errno;
 			close(fd);
 			return ccp_err_errno(e, CCP_ESTORAGE, err, "store: cannot lock layer %s", chain->hex);
 		}
+		snprintf(what, sizeof(what), "waiting for another pull's lock on layer %.19s", chain->hex);
+		if ((r = lock_cancellable(fd, cancel, what, e)) != 0)
+			return r;
+		break;
 	}
 	*lock_fd = fd;
 	return 0;

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include "digest/digest.h"
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 #define CCP_STORE_LAYOUT_VERSION 1
@@ -90,8 +91,12 @@ int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_laye
  */
 int ccp_store_lowers(const ccp_store *s, const ccp_digest *chain, size_t n, const char ***out, ccp_err *e);
 
-/* Exclusive lock for making one layer; other pulls of the same layer wait, unrelated pulls don't. */
-int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, int *lock_fd, ccp_err *e);
+/*
+ * Exclusive lock for making one layer; other pulls of the same layer wait, unrelated pulls don't. A
+ * waiter gives up when cancel (may be NULL: waits as long as it takes) is cancelled or at its
+ * deadline (CCP_ECANCELED, CCP_ETIMEOUT naming the layer).
+ */
+int ccp_store_lock_layer(ccp_store *s, const ccp_digest *chain, const ccp_cancel *cancel, int *lock_fd, ccp_err *e);
 void ccp_store_unlock(int lock_fd);
 
 typedef struct ccp_staging {
@@ -192,6 +197,12 @@ typedef struct ccp_store_bundle_rec {
 	int live;                     /* BUNDLE/rootfs is still mounted */
 } ccp_store_bundle_rec;
 
+typedef struct ccp_store_staging_rec {
+	const char *name;             /* STORE/staging/<name> */
+	uint64_t disk_usage;          /* bytes allocated under it */
+	int live;                     /* a running pull owns it; a leftover of a pull that died (0) goes at gc */
+} ccp_store_staging_rec;
+
 typedef struct ccp_store_records ccp_store_records;
 
 /* Reads the records of the store at dir, read-only (a missing store lists nothing). */
@@ -204,6 +215,8 @@ size_t ccp_store_records_layers(const ccp_store_records *r);
 const ccp_store_layer_rec *ccp_store_records_layer(const ccp_store_records *r, size_t i);
 size_t ccp_store_records_bundles(const ccp_store_records *r);
 const ccp_store_bundle_rec *ccp_store_records_bundle(const ccp_store_records *r, size_t i);
+size_t ccp_store_records_stagings(const ccp_store_records *r);
+const ccp_store_staging_rec *ccp_store_records_staging(const ccp_store_records *r, size_t i);
 
 int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_err *e);
 
@@ -215,6 +228,14 @@ typedef struct ccp_store_gc_counts {
 } ccp_store_gc_counts;
 
 int ccp_store_collect(const char *dir, ccp_store_gc_counts *stats, ccp_err *e);
+
+/* Bytes allocated by name under dirfd and everything below it (hardlinks counted once per link set). */
+uint64_t ccp_store_disk_usage_at(int dirfd, const char *name);
+/*
+ * What opening s removed of the staging directories of crashed pulls (their lock free): how many and
+ * the bytes they held. Counted only by ccp_store_open_exclusive (gc); 0 otherwise.
+ */
+void ccp_store_stale_staging(const ccp_store *s, size_t *n, uint64_t *bytes);
 
 
 /*

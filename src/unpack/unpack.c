@@ -1168,6 +1168,8 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
 		goto out;
 	}
 	for (;;) {
+		if ((rc = ccp_cancel_check(opts->cancel, "unpacking", e)) < 0)
+			goto out;
 		r = archive_read_next_header(u->a, &ent);
 		if (r == ARCHIVE_EOF)
 			break;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "util/buf.h"
+#include "util/cancel.h"
 #include "util/err.h"
 
 #define CCP_UNPACK_MAX_ENTRIES 1000000u
@@ -61,6 +62,7 @@ typedef struct ccp_unpack_opts {
 	const int *lower_fds;
 	size_t n_lowers;
 	uint64_t *n_relinked;    /* tests: when set, counts the lower names linked to a copied-up file */
+	const ccp_cancel *cancel; /* checked before every entry (CCP_ECANCELED, CCP_ETIMEOUT); NULL: none */
 } ccp_unpack_opts;
 
 /*

@@ -121,6 +121,8 @@ const char *ccp_strerror(int code)
 	case CCP_ELAYER: return "unsafe or malformed layer content";
 	case CCP_ESTORAGE: return "local storage error";
 	case CCP_ENOMEM: return "out of memory";
+	case CCP_ETIMEOUT: return "the time limit ran out";
+	case CCP_ECANCELED: return "cancelled";
 	default: return "unknown error";
 	}
 }
@@ -131,5 +133,9 @@ int ccp_exit_status(int code)
 		return 0;
 	if (code <= CCP_EINTERNAL && code >= CCP_ESTORAGE)
 		return -code;
+	if (code == CCP_ETIMEOUT)
+		return 9;
+	if (code == CCP_ECANCELED)
+		return 130;
 	return 1;
 }

@@ -5,7 +5,7 @@
 # - unknown services and methods: UNIMPLEMENTED; a missing image: an error status, server goes on
 # - malformed frames end only their connection; an oversized frame is refused, its connection goes on
 # - two pulls on one connection are served concurrently (one is held by a proxy until the other is done)
-# - a request's timeout answers DEADLINE_EXCEEDED and the late pull is undone (overlay and copy)
+# - a request's timeout answers DEADLINE_EXCEEDED and the late pull is cancelled, leaving nothing (overlay and copy)
 # - SIGTERM: no new connections, the pull in flight completes and is answered, exit 0
 # Pulls are held open by stallproxy.py (until a file exists), never by timing.
 . "$(dirname "$0")/lib.sh"
@@ -63,15 +63,16 @@ sanitizers_quiet() {
 	}
 }
 
-# held_timeout NAME: a pull held by the proxy gets DEADLINE_EXCEEDED; once released, the server
-# finishes it and takes the bundle back down; a retry into the same bundle then succeeds.
+# held_timeout NAME: a pull held by the proxy gets DEADLINE_EXCEEDED; the deadline cancels the pull
+# (or, should it have completed meanwhile, the server takes the bundle back down); a retry into the
+# same bundle then succeeds.
 held_timeout() {
 	local n=$1 b=$T/b-$1
 	expect 0 "$CLIENT" raw-timeout "$SOCK" "$PROXY/slow/$n:v1" "$b" 1500
 	[ "$(cat "$T/out")" = DeadlineExceeded ] || fail "timeout: got $(cat "$T/out")"
 	[ -e "$T/stall/$n.stalled" ] || fail "timeout: the pull never reached the registry"
 	touch "$T/stall/$n.release"
-	wait_for grep -qF "pull into $b undone" "$SERVE_LOG"
+	wait_for grep -qF -e "pull into $b undone" -e "PullImage $PROXY/slow/$n:v1 failed" "$SERVE_LOG"
 	no_rootfs "$b"
 	[ ! -e "$b/config.json" ] || fail "timeout: $b/config.json left behind"
 	! findmnt -rn -o TARGET | grep -qF "$b/" || fail "timeout: $b is still mounted"

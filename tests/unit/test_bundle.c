@@ -64,7 +64,7 @@ int main(void)
 
 	sfd = open(src, O_RDONLY | O_DIRECTORY);
 	dfd = open(dst, O_RDONLY | O_DIRECTORY);
-	CHECK(ccp_tree_copy(sfd, dfd, geteuid() == 0, &e) == 0);
+	CHECK(ccp_tree_copy(sfd, dfd, geteuid() == 0, NULL, &e) == 0);
 	if (e.msg[0])
 		fprintf(stderr, "%s\n", e.msg);
 

@@ -232,7 +232,7 @@ static void test_copy_links(void)
 	CHECK(mkfifo(at("src/fifo"), 0600) == 0);
 	sfd = open(at("src"), O_RDONLY | O_DIRECTORY);
 	dfd = open(at("dst"), O_RDONLY | O_DIRECTORY);
-	CHECK(ccp_tree_copy(sfd, dfd, 0, &e) == 0);
+	CHECK(ccp_tree_copy(sfd, dfd, 0, NULL, &e) == 0);
 	close(sfd);
 	close(dfd);
 	memset(&prev, 0, sizeof(prev));

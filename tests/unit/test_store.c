@@ -45,7 +45,7 @@ int main(void)
 	CHECK(fd >= 0);
 	close(fd);
 	CHECK(!ccp_store_has_layer(s, &chain));
-	CHECK(ccp_store_lock_layer(s, &chain, &lock, &e) == 0);
+	CHECK(ccp_store_lock_layer(s, &chain, NULL, &lock, &e) == 0);
 	CHECK(ccp_stage_commit(s, &st, &chain, "{\"chain_id\":\"" CHAIN "\"}", &e) == 0);
 	ccp_stage_abort(&st);
 	ccp_store_unlock(lock);
