@@ -54,6 +54,9 @@ static const char *prog = "ccpull";
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n" \
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n" \
 	"                             as root when the kernel has overlayfs) or as a plain directory\n" \
+	"  --store-sync none|full     what a layer's commit guarantees: none (default on tmpfs): whole layers\n" \
+	"                             before they are visible, as long as the machine runs; full (default\n" \
+	"                             elsewhere): also on the disk first (syncfs), surviving a power loss\n" \
 	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
 	"  --max-decompression-ratio N  a layer past 512 MiB decompressed may be at most N times its\n" \
 	"                             compressed size (default 100; raise for images of sparse files)\n" \

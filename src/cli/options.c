@@ -136,6 +136,7 @@ static unsigned option_group(int ch)
 	case CLI_OPT_MAX_DECOMPRESSION_RATIO:
 	case CLI_OPT_DECRYPTION_KEY:
 	case CLI_OPT_KEYPROVIDER_CONFIG:
+	case CLI_OPT_STORE_SYNC:
 		return CLI_GROUP_LAYERS;
 	default:
 		return CLI_GROUP_IMAGE;
@@ -160,7 +161,7 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 {
 	ccp_pull_options *o = &c->pull;
 
-	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_KEYPROVIDER_CONFIG)
+	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_STORE_SYNC)
 		return 0;
 	if (!(option_group(ch) & groups))
 		cli_usage_error(command, "%s does not apply to %s", option_text(ch), command);
@@ -225,6 +226,14 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 		c->keys[o->n_decryption_keys++] = arg;
 		break;
 	case CLI_OPT_KEYPROVIDER_CONFIG: o->keyprovider_config = arg; break;
+	case CLI_OPT_STORE_SYNC:
+		if (strcmp(arg, "none") == 0)
+			o->store_sync = CCP_STORE_SYNC_NONE;
+		else if (strcmp(arg, "full") == 0)
+			o->store_sync = CCP_STORE_SYNC_FULL;
+		else
+			cli_usage_error(command, "--store-sync expects none or full, not \"%s\"", arg);
+		break;
 	}
 	return 1;
 }

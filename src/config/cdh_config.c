@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ccpull/pull.h"
 #include "config/toml.h"
 
 #define SEP "\x1f"
@@ -13,7 +14,7 @@
 #define MAX_LAYER_DOWNLOADS 1024
 #define MAX_RATIO 1000000 /* CCP_MAX_DECOMPRESSION_RATIO */
 
-enum { K_STR, K_STRV, K_COUNT, K_RATIO };
+enum { K_STR, K_STRV, K_COUNT, K_RATIO, K_SYNC };
 
 /* The keys ccpull reads, by full dotted path (CDH's CdhConfig, image-rs' ImageConfig field names). */
 static const struct {
@@ -35,6 +36,7 @@ static const struct {
 	{ "image" SEP "max_concurrent_layer_downloads_per_image", K_COUNT,
 	  offsetof(ccp_cdh_config, max_layer_downloads) },
 	{ "image" SEP "max_decompression_ratio", K_RATIO, offsetof(ccp_cdh_config, max_decompression_ratio) },
+	{ "image" SEP "store_sync", K_SYNC, offsetof(ccp_cdh_config, store_sync) },
 	{ "kbc" SEP "name", K_STR, offsetof(ccp_cdh_config, kbc_name) },
 	{ "kbc" SEP "url", K_STR, offsetof(ccp_cdh_config, kbs_url) },
 	{ "kbc" SEP "kbs_cert", K_STR, offsetof(ccp_cdh_config, kbs_cert) },
@@ -116,6 +118,14 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %d", line, name,
 					   MAX_RATIO);
 		*(long long *)slot = v->i;
+		return 0;
+	case K_SYNC:
+		if (v->type == CCP_TOML_STRING && strcmp(v->s, "none") == 0)
+			*(long long *)slot = CCP_STORE_SYNC_NONE;
+		else if (v->type == CCP_TOML_STRING && strcmp(v->s, "full") == 0)
+			*(long long *)slot = CCP_STORE_SYNC_FULL;
+		else
+			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be \"none\" or \"full\"", line, name);
 		return 0;
 	default:
 		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_LAYER_DOWNLOADS)

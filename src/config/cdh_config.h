@@ -29,6 +29,7 @@ typedef struct ccp_cdh_config {
 	size_t n_extra_root_certificates;
 	long long max_layer_downloads;              /* max_concurrent_layer_downloads_per_image; 0 unset */
 	long long max_decompression_ratio;          /* [image] max_decompression_ratio; 0 unset */
+	long long store_sync;                       /* [image] store_sync (ccpull's): a CCP_STORE_SYNC_*, 0 unset */
 	char *kbc_name, *kbs_url, *kbs_cert;        /* [kbc] name, url, kbs_cert (inline PEM) */
 	char *aa_socket;                            /* [aa] aa_socket */
 } ccp_cdh_config;

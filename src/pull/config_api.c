@@ -280,6 +280,8 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 		opts->parallel_layers = (unsigned int)cfg->c.max_layer_downloads;
 	if (!opts->max_decompression_ratio && cfg->c.max_decompression_ratio > 0)
 		opts->max_decompression_ratio = (unsigned int)cfg->c.max_decompression_ratio;
+	if (opts->store_sync == CCP_STORE_SYNC_DEFAULT && cfg->c.store_sync > 0)
+		opts->store_sync = (ccp_store_sync)cfg->c.store_sync;
 	return 0;
 }
 

@@ -915,6 +915,8 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		goto done;
 	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : CCP_STORE_DEFAULT, &e)))
 		goto done;
+	if (store)
+		ccp_store_set_sync(store, o->store_sync);
 	/* The policy decides on the verified manifest; only an accepted image has its config fetched. */
 	if ((r = ccp_resolve_image(&rv, image, o, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||
 	    (r = ccp_resolve_config(&rv, store, &e)) || (r = ccp_check_platform(&rv, o, &e)))

@@ -51,6 +51,16 @@ int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e);
 int ccp_store_open_readonly(ccp_store **out, const char *dir, ccp_err *e);
 int ccp_store_open_exclusive(ccp_store **out, const char *dir, ccp_err *e);
 void ccp_store_close(ccp_store *s);
+/*
+ * What commits guarantee (a ccp_store_sync of the public API): NONE orders them (a layer is whole
+ * before it is visible, records are replaced by rename), FULL also makes them durable (syncfs before
+ * a layer's rename, records fsynced). DEFAULT, as ccp_store_open sets it: NONE on tmpfs or ramfs,
+ * else FULL.
+ */
+void ccp_store_set_sync(ccp_store *s, int mode);
+int ccp_store_durable(const ccp_store *s);
+/* Writes a record dirfd-relative to the store (atomic; fsynced when the store is durable). */
+int ccp_store_write(ccp_store *s, const char *name, const void *data, size_t len, ccp_err *e);
 const char *ccp_store_dir(const ccp_store *s);
 int ccp_store_fd(const ccp_store *s);
 
