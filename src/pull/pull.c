@@ -578,7 +578,7 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 {
 	const char **lowers = NULL;
 	ccp_staging st;
-	int src = -1, r;
+	int src = -1, *layer_fds = NULL, r;
 
 	if ((r = ccp_store_lowers(store, chain, n, &lowers, e)))
 		return r;
@@ -596,15 +596,27 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 		free(lowers);
 		return r;
 	}
-	if ((r = ccp_overlay_mount(st.merged, lowers, n, NULL, NULL, e)) == 0) {
+	/* the layers themselves, so that file data is copied within the store's filesystem */
+	if (!(layer_fds = malloc(n * sizeof(*layer_fds))))
+		r = ccp_err_oom(e);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		layer_fds[i] = -1;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if ((layer_fds[i] = open(lowers[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", lowers[i]);
+	if (r == 0 && (r = ccp_overlay_mount(st.merged, lowers, n, NULL, NULL, e)) == 0) {
 		st.mounted = 1;
 		if ((src = open(st.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", st.merged);
 		} else {
-			r = ccp_tree_copy(src, rootfs_fd, 1, e);
+			r = ccp_tree_copy_layers(src, layer_fds, n, rootfs_fd, 1, e);
 			close(src);
 		}
 	}
+	for (size_t i = 0; layer_fds && i < n; i++)
+		if (layer_fds[i] >= 0)
+			close(layer_fds[i]);
+	free(layer_fds);
 	ccp_stage_abort(&st);
 	free(lowers);
 	return r;
