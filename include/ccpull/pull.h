@@ -114,14 +114,21 @@ typedef struct ccp_pull_options {
 	 * decompression bomb fails with CCP_ELAYER); 0 (default): 100. Raise it for sparse-file images. */
 	unsigned int max_decompression_ratio;
 	ccp_store_sync store_sync;    /* what a layer's commit to the store guarantees (above) */
+	/* A blob of at least parallel_ranges_min_mib MiB (0: 128) is fetched as this many Range requests
+	 * at once (4 MiB each, delivered and verified in order as one stream; one stream when the
+	 * registry ignores Range); 0: 4, 1: always one stream, at most CCP_PARALLEL_RANGES_MAX. */
+	unsigned int parallel_ranges;
+	unsigned int parallel_ranges_min_mib;
 } ccp_pull_options;
+
+#define CCP_PARALLEL_RANGES_MAX 16u
 
 #define CCP_MAX_DECOMPRESSION_RATIO 1000000u /* the largest max_decompression_ratio */
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
 				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL, \
-				NULL, NULL, NULL, 0, 0, CCP_STORE_SYNC_DEFAULT }
+				NULL, NULL, NULL, 0, 0, CCP_STORE_SYNC_DEFAULT, 0, 0 }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

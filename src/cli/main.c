@@ -58,6 +58,9 @@ static const char *prog = "ccpull";
 	"                             before they are visible, as long as the machine runs; full (default\n" \
 	"                             elsewhere): also on the disk first (syncfs), surviving a power loss\n" \
 	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
+	"  --parallel-ranges N        a large blob as N Range requests at once, verified in order as one\n" \
+	"                             stream (default 4, at most 16; 1: one stream)\n" \
+	"  --parallel-ranges-min-mib M  only blobs of at least M MiB (default 128)\n" \
 	"  --max-decompression-ratio N  a layer past 512 MiB decompressed may be at most N times its\n" \
 	"                             compressed size (default 100; raise for images of sparse files)\n" \
 	"  -q, --quiet                no progress output\n" \

@@ -54,7 +54,7 @@ static const char serve_usage[] =
 	"  --insecure-policy, --policy PATH, --tls-verify=false, --ca-file PATH, --registries-conf PATH,\n"
 	"  --registries-d DIR, --authfile PATH, --creds USER:PASS, --platform OS/ARCH[/VARIANT],\n"
 	"  --store DIR, --snapshotter overlay|copy, --store-sync none|full, --parallel-layers N,\n"
-	"  --max-decompression-ratio N,\n"
+	"  --max-decompression-ratio N, --parallel-ranges N, --parallel-ranges-min-mib M,\n"
 	"  --decryption-key KEY, --keyprovider-config PATH,\n"
 	"  --kbs URL, --attester A, --aa-socket PATH, --kbs-cert PATH, --kbs-resources FILE, --kbs-key ec|rsa,\n"
 	"  --retry-times N, --timeout SECONDS\n"

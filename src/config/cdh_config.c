@@ -14,7 +14,7 @@
 #define MAX_LAYER_DOWNLOADS 1024
 #define MAX_RATIO 1000000 /* CCP_MAX_DECOMPRESSION_RATIO */
 
-enum { K_STR, K_STRV, K_COUNT, K_RATIO, K_SYNC };
+enum { K_STR, K_STRV, K_COUNT, K_RATIO, K_SYNC, K_RANGES, K_MIB };
 
 /* The keys ccpull reads, by full dotted path (CDH's CdhConfig, image-rs' ImageConfig field names). */
 static const struct {
@@ -37,6 +37,8 @@ static const struct {
 	  offsetof(ccp_cdh_config, max_layer_downloads) },
 	{ "image" SEP "max_decompression_ratio", K_RATIO, offsetof(ccp_cdh_config, max_decompression_ratio) },
 	{ "image" SEP "store_sync", K_SYNC, offsetof(ccp_cdh_config, store_sync) },
+	{ "image" SEP "parallel_ranges", K_RANGES, offsetof(ccp_cdh_config, parallel_ranges) },
+	{ "image" SEP "parallel_ranges_min_mib", K_MIB, offsetof(ccp_cdh_config, parallel_ranges_min_mib) },
 	{ "kbc" SEP "name", K_STR, offsetof(ccp_cdh_config, kbc_name) },
 	{ "kbc" SEP "url", K_STR, offsetof(ccp_cdh_config, kbs_url) },
 	{ "kbc" SEP "kbs_cert", K_STR, offsetof(ccp_cdh_config, kbs_cert) },
@@ -127,6 +129,15 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 		else
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be \"none\" or \"full\"", line, name);
 		return 0;
+	case K_RANGES:
+	case K_MIB: {
+		long long max = keys[i].kind == K_RANGES ? CCP_PARALLEL_RANGES_MAX : 1 << 20;
+		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > max)
+			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %lld", line, name,
+					   max);
+		*(long long *)slot = v->i;
+		return 0;
+	}
 	default:
 		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_LAYER_DOWNLOADS)
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %d", line, name,

@@ -30,6 +30,8 @@ typedef struct ccp_cdh_config {
 	long long max_layer_downloads;              /* max_concurrent_layer_downloads_per_image; 0 unset */
 	long long max_decompression_ratio;          /* [image] max_decompression_ratio; 0 unset */
 	long long store_sync;                       /* [image] store_sync (ccpull's): a CCP_STORE_SYNC_*, 0 unset */
+	long long parallel_ranges;                  /* [image] parallel_ranges (ccpull's); 0 unset */
+	long long parallel_ranges_min_mib;          /* [image] parallel_ranges_min_mib (ccpull's); 0 unset */
 	char *kbc_name, *kbs_url, *kbs_cert;        /* [kbc] name, url, kbs_cert (inline PEM) */
 	char *aa_socket;                            /* [aa] aa_socket */
 } ccp_cdh_config;

@@ -17,6 +17,7 @@
 #include "keyproviders/kbs/kbs.h"
 #include "bundle/bundle.h"
 #include "layer/layer.h"
+#include "registry/ranges.h"
 #include "ocicrypt/ocicrypt.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -96,6 +97,7 @@ typedef struct blob_source {
 	uint64_t size;
 	ccp_layer_crypt crypt;   /* an encrypted layer's key; wiped after use */
 	uint64_t uncompressed;   /* bytes the layer expanded to */
+	ccp_ranges_opts ranges;  /* a large blob as parallel Range requests */
 } blob_source;
 
 /* Decompressed bytes one image may expand to, all its layers together (a layer alone: 64 GiB). */
@@ -105,7 +107,7 @@ typedef struct blob_source {
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
 {
 	blob_source *src = payload;
-	return ccp_registry_stream_blob(src->reg, src->digest, src->size, sink, sink_payload, e);
+	return ccp_ranges_stream_blob(src->reg, src->digest, src->size, &src->ranges, sink, sink_payload, e);
 }
 
 typedef struct progress_ctx {
@@ -208,6 +210,9 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->decrypt = encrypted ? &src->crypt : NULL;
 	src->reg = rv->reg;
 	src->size = d->size;
+	src->ranges.parts = pc->o->parallel_ranges ? pc->o->parallel_ranges : CCP_RANGES_PARTS_DEFAULT;
+	src->ranges.min_size = pc->o->parallel_ranges_min_mib ? (uint64_t)pc->o->parallel_ranges_min_mib << 20
+							      : CCP_RANGES_MIN_SIZE_DEFAULT;
 	job->name = name;
 	job->fetch = fetch_blob;
 	job->fetch_payload = src;
