@@ -116,7 +116,8 @@ typedef struct ccp_pull_options {
 	ccp_store_sync store_sync;    /* what a layer's commit to the store guarantees (above) */
 	/* A blob of at least parallel_ranges_min_mib MiB (0: 128) is fetched as this many Range requests
 	 * at once (4 MiB each, delivered and verified in order as one stream; one stream when the
-	 * registry ignores Range); 0: 4, 1: always one stream, at most CCP_PARALLEL_RANGES_MAX. */
+	 * registry ignores Range); 0 (default) and 1: one stream; at most CCP_PARALLEL_RANGES_MAX.
+	 * Each part holds a 4 MiB buffer: worth it where the registry or CDN caps each connection. */
 	unsigned int parallel_ranges;
 	unsigned int parallel_ranges_min_mib;
 } ccp_pull_options;

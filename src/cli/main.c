@@ -59,7 +59,8 @@ static const char *prog = "ccpull";
 	"                             elsewhere): also on the disk first (syncfs), surviving a power loss\n" \
 	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
 	"  --parallel-ranges N        a large blob as N Range requests at once, verified in order as one\n" \
-	"                             stream (default 4, at most 16; 1: one stream)\n" \
+	"                             stream (at most 16; default 1: one stream), for registries that\n" \
+	"                             cap each connection; N x 4 MiB of memory\n" \
 	"  --parallel-ranges-min-mib M  only blobs of at least M MiB (default 128)\n" \
 	"  --max-decompression-ratio N  a layer past 512 MiB decompressed may be at most N times its\n" \
 	"                             compressed size (default 100; raise for images of sparse files)\n" \

@@ -10,7 +10,9 @@
 #include "registry/registry.h"
 
 #define CCP_RANGES_PARTS_MAX 16
-#define CCP_RANGES_PARTS_DEFAULT 4
+/* One stream unless asked: the parts' buffers would take a pull past its 48 MiB of memory, and
+ * against a registry that does not cap its connections they gain nothing. */
+#define CCP_RANGES_PARTS_DEFAULT 1
 #define CCP_RANGES_MIN_SIZE_DEFAULT (128ull << 20)
 
 typedef struct ccp_ranges_opts {
