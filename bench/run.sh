@@ -4,6 +4,7 @@
 #
 #   sudo bench/run.sh                 # RUNS=3, images from /usr/share/doc, /usr/include, /usr/bin
 #   RUNS=5 CCPULL=build/ccpull sudo bench/run.sh
+#   BENCH_BIG=1 sudo bench/run.sh     # also the 1 GiB single-layer image through a rate cap
 #
 # The images are made once from local directories (GNU tar --sort=name, gzip -n, zstd) and kept in
 # BENCH_DIR (default /var/tmp/ccpull-bench) with the registry's storage; delete it to rebuild.
@@ -20,9 +21,12 @@ PORT=${BENCH_PORT:-5077}
 REG=127.0.0.1:$PORT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (containerd, umoci unpack, overlay)" >&2; exit 2; }
-for t in docker-registry skopeo umoci containerd ctr zstd gzip /usr/bin/time /usr/bin/python3; do
-	command -v "$t" >/dev/null || { echo "bench/run.sh: $t is missing (apt-get install containerd skopeo umoci docker-registry zstd time)" >&2; exit 2; }
+for t in docker-registry skopeo umoci zstd gzip igzip /usr/bin/time /usr/bin/python3; do
+	command -v "$t" >/dev/null || { echo "bench/run.sh: $t is missing (apt-get install containerd skopeo umoci docker-registry zstd isal time)" >&2; exit 2; }
 done
+# containerd rows are left out where containerd is not installed
+HAVE_CONTAINERD=1
+command -v containerd >/dev/null && command -v ctr >/dev/null || HAVE_CONTAINERD=0
 [ -x "$CCPULL" ] || { echo "bench/run.sh: $CCPULL not built (cmake -S . -B build && cmake --build build)" >&2; exit 2; }
 
 # Every tool unpacks into a tmpfs, as a confidential guest does (/run is tmpfs in encrypted memory).
@@ -196,6 +200,100 @@ run_skopeo_umoci() { # run_skopeo_umoci TAG (umoci cannot read zstd layers)
 	rm -rf "$d"
 }
 
+# ---- the floor, disk runs and the large layer (perf rows) ----
+# floor: an unverified pull of the same blobs from the same registry, its layers in parallel:
+# curl | igzip -dc (zstd -dc) | tar -x, no digest, no metadata care; the lower bound of a pull.
+# *-disk rows run in BENCH_DISK (default BENCH_DIR/disk, on BENCH_DIR's filesystem: ext4 on a block
+# device here, as a guest's trusted storage) instead of the tmpfs; ccpull-disk with the default
+# commit (durable there: syncfs), ccpull-disk-nosync with --store-sync none (a store that cannot
+# outlive its VM). big: one layer of BENCH_BIG_MB MiB (default 1024, incompressible, uncompressed
+# tar) fetched through bench/rateproxy.py at BENCH_RATE bytes/s per connection (default 25 MB/s)
+# and BENCH_LATENCY_MS per request (default 20): ccpull-ranges1 (one connection) against
+# ccpull-ranges4 and ccpull-ranges8 (--parallel-ranges).
+DISK=${BENCH_DISK:-$WORK/disk}
+RATE_PORT=$((PORT + 1))
+
+perf_default_rows() {
+	echo floor:gzip floor:zstd floor-disk:gzip ccpull-disk:gzip ccpull-disk-nosync:gzip floor-disk:zstd \
+		ccpull-disk-nosync:zstd ccpull-copy-disk:gzip
+	[ "${BENCH_BIG:-0}" = 1 ] && echo ccpull-ranges1:big ccpull-ranges4:big ccpull-ranges8:big
+	return 0
+}
+
+perf_setup() { # the disk directory; the big image and the rate-capping proxy when a big row runs
+	mkdir -p "$DISK"
+	case " ${ROWS[*]} " in *:big\ *) ;; *) return 0 ;; esac
+	local mb=${BENCH_BIG_MB:-1024} n=$WORK/layers/big${BENCH_BIG_MB:-1024}
+	if [ ! -s "$n.tar" ]; then
+		echo "bench: making the ${mb} MiB layer" >&2
+		rm -rf "$WORK/bigsrc" && mkdir -p "$WORK/bigsrc/data"
+		for i in $(seq 0 $((mb / 64 - 1))); do head -c 64M /dev/urandom >"$WORK/bigsrc/data/part$i"; done
+		tar -C "$WORK/bigsrc" --format=pax --numeric-owner --sort=name -cf "$n.tar" data
+		rm -rf "$WORK/bigsrc"
+		sha256sum "$n.tar" | cut -c1-64 >"$n.diffid"
+	fi
+	/usr/bin/python3 "$SRC/bench/push.py" "$REG" bench/img:big application/vnd.oci.image.layer.v1.tar \
+		"sha256:$(cat "$n.diffid"):$n.tar" >/dev/null
+	/usr/bin/python3 "$SRC/bench/rateproxy.py" "$RATE_PORT" "$REG" "${BENCH_RATE:-25000000}" \
+		"${BENCH_LATENCY_MS:-20}" &
+	PIDS+=($!)
+	for _ in $(seq 100); do curl -fs "http://127.0.0.1:$RATE_PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+run_floor() { # run_floor TAG BASE
+	local d=$2/floor-$$-$RANDOM dec=igzip i=0 digests
+	[ "$1" = zstd ] && dec=zstd
+	mkdir -p "$d"
+	digests=$(curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/bench/img/manifests/$1" |
+		/usr/bin/python3 -c 'import json, sys; print(" ".join(l["digest"] for l in json.load(sys.stdin)["layers"]))')
+	for dg in $digests; do
+		mkdir -p "$d/l$i"
+		echo "curl -fs http://$REG/v2/bench/img/blobs/$dg | $dec -dc | tar -x -C $d/l$i &"
+		i=$((i + 1))
+	done >"$d/floor.sh"
+	echo wait >>"$d/floor.sh"
+	timed "$d/t" bash "$d/floor.sh"
+	cat "$d/t"
+	rm -rf "$d"
+}
+
+run_ccpull_at() { # run_ccpull_at TAG BASE [ccpull options]: a pull into BASE (a fresh store)
+	local d=$2/ccpull-$$-$RANDOM tag=$1 reg=$REG
+	shift 2
+	[ "$tag" = big ] && reg=127.0.0.1:$RATE_PORT
+	mkdir -p "$d"
+	timed "$d/t" "$CCPULL" pull -q --insecure-policy --tls-verify=false --store "$d/store" "$@" \
+		"$reg/bench/img:$tag" "$d/bundle"
+	cat "$d/t"
+	"$CCPULL" umount "$d/bundle" >/dev/null 2>&1 || true
+	rm -rf "$d"
+}
+
+perf_row() { # perf_row TOOL TAG: prints "SECONDS PEAK_RSS_KIB"
+	case $1 in
+	floor) run_floor "$2" "$WORK/runs" ;;
+	floor-disk) run_floor "$2" "$DISK" ;;
+	ccpull-disk) run_ccpull_at "$2" "$DISK" ;;
+	ccpull-disk-nosync) run_ccpull_at "$2" "$DISK" --store-sync none ;;
+	ccpull-copy-disk) run_ccpull_at "$2" "$DISK" --store-sync none --snapshotter copy ;;
+	ccpull-ranges*) run_ccpull_at "$2" "$WORK/runs" --parallel-ranges "${1#ccpull-ranges}" ;;
+	*) echo "bench: unknown row $1" >&2; return 1 ;;
+	esac
+}
+
+perf_summary() { # ratios of the perf rows, for the README table
+	local a b
+	echo
+	for p in ccpull:gzip/floor:gzip ccpull:zstd/floor:zstd ccpull-disk:gzip/floor-disk:gzip \
+		ccpull-disk-nosync:gzip/floor-disk:gzip ccpull-disk-nosync:zstd/floor-disk:zstd \
+		ccpull-copy-disk:gzip/ccpull-disk-nosync:gzip ccpull-ranges4:big/ccpull-ranges1:big \
+		ccpull-ranges8:big/ccpull-ranges1:big; do
+		a=${p%/*} b=${p#*/}
+		[ -n "${T[$a]:-}" ] && [ -n "${T[$b]:-}" ] || continue
+		printf '%-46s %.2f\n' "$a vs $b" "$(echo "${T[$a]} / ${T[$b]}" | bc -l)"
+	done
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A T M
@@ -203,8 +301,15 @@ declare -A T M
 ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd containerd:zstd ccpull-warm:gzip
       ccpull-secure:gzip)
 [ ${#scale_args[@]} -eq 3 ] && ROWS+=(ccpull:scale1 ccpull:scale2 ccpull:scale3)
+read -r -a _perf_rows <<<"$(perf_default_rows | tr '\n' ' ')"
+ROWS+=("${_perf_rows[@]}")
 # BENCH_ROWS="ccpull:gzip ccpull-secure:gzip" measures only those rows.
 [ -n "${BENCH_ROWS:-}" ] && read -r -a ROWS <<<"$BENCH_ROWS"
+if [ "$HAVE_CONTAINERD" = 0 ]; then
+	echo "bench: containerd is not installed: its rows are left out" >&2
+	read -r -a ROWS <<<"$(printf '%s\n' "${ROWS[@]}" | grep -v '^containerd:' | tr '\n' ' ')"
+fi
+perf_setup
 declare -A SECS RSS
 for round in $(seq "$RUNS"); do
 	for row in "${ROWS[@]}"; do
@@ -220,6 +325,7 @@ for round in $(seq "$RUNS"); do
 		ccpull-secure) out=$(run_ccpull_secure) ;;
 		containerd) out=$(run_containerd "$tag") ;;
 		skopeo+umoci) out=$(run_skopeo_umoci "$tag") ;;
+		*) out=$(perf_row "$tool" "$tag") ;;
 		esac
 		SECS[$row]+="${out%% *} "
 		RSS[$row]+="${out##* } "
@@ -248,6 +354,7 @@ if [ -n "${T[ccpull:scale3]:-}" ]; then
 		"${T[ccpull:scale1]}" "${T[ccpull:scale2]}" "${T[ccpull:scale3]}" "${T[ccpull:scale1]}" \
 		"$(echo "${T[ccpull:scale2]} / 2" | bc -l)" "$(echo "${T[ccpull:scale3]} / 3" | bc -l)"
 fi
+perf_summary
 if [ -n "${T[ccpull-secure:gzip]:-}" ] && [ -n "${T[ccpull:gzip]:-}" ]; then
 	printf '\nencrypted + signed vs plain (ccpull, overlay): %.2f\n' "$(echo "${T[ccpull-secure:gzip]} / ${T[ccpull:gzip]}" | bc -l)"
 fi

@@ -14,6 +14,8 @@
  *   [image.image_pull_proxy] https_proxy, http_proxy, no_proxy -> ccp_config_proxy()
  *   max_concurrent_layer_downloads_per_image (1..1024) -> parallel_layers
  *   max_decompression_ratio (1..1000000)  -> max_decompression_ratio
+ *   store_sync ("none" or "full", ccpull's own) -> store_sync
+ *   parallel_ranges (1..16), parallel_ranges_min_mib (ccpull's own) -> parallel_ranges, parallel_ranges_min_mib
  *   [kbc] name = "cc_kbc", url, kbs_cert -> kbs, kbs_cert (other KBCs: no KBS)
  *   [aa] aa_socket                       -> aa_socket (the aa attester), ccp_config_aa_socket()
  *   skip_sealed_secret_verification      -> ccp_config_skip_sealed_secret_verification()

@@ -48,6 +48,21 @@ typedef enum {
 	CCP_SNAPSHOTTER_OVERLAY = 2  /* BUNDLE/rootfs is an overlay mount of the store's layers (ccp_bundle_umount) */
 } ccp_snapshotter;
 
+/*
+ * What committing a layer to the store guarantees. Every mode orders a commit: the layer's files and
+ * its metadata are complete before one rename makes the layer visible, so a pull that dies at any
+ * point (killed, out of memory) never leaves a record pointing at a half-written layer. FULL adds
+ * durability against a crash of the whole machine: the store's filesystem is synced (syncfs) before
+ * the rename and every record is fsynced. A store that cannot outlive its VM (tmpfs, or trusted
+ * storage formatted at every boot, as kata's is) gains nothing from that and pays for every dirty
+ * page of the layer reaching the disk.
+ */
+typedef enum {
+	CCP_STORE_SYNC_DEFAULT = 0, /* NONE when the store is on tmpfs or ramfs, else FULL */
+	CCP_STORE_SYNC_NONE = 1,    /* ordering only: data stays in the page cache */
+	CCP_STORE_SYNC_FULL = 2     /* ordering and durability: syncfs before each layer's rename */
+} ccp_store_sync;
+
 typedef enum {
 	CCP_PROGRESS_LAYER_START = 1, /* a layer begins downloading */
 	CCP_PROGRESS_LAYER_BYTES = 2, /* more bytes of a layer arrived */
@@ -117,14 +132,23 @@ typedef struct ccp_pull_options {
 	/* A layer may decompress to at most this many times its blob size once past 512 MiB (a
 	 * decompression bomb fails with CCP_ELAYER); 0 (default): 100. Raise it for sparse-file images. */
 	unsigned int max_decompression_ratio;
+	ccp_store_sync store_sync;    /* what a layer's commit to the store guarantees (above) */
+	/* A blob of at least parallel_ranges_min_mib MiB (0: 128) is fetched as this many Range requests
+	 * at once (4 MiB each, delivered and verified in order as one stream; one stream when the
+	 * registry ignores Range); 0 (default) and 1: one stream; at most CCP_PARALLEL_RANGES_MAX.
+	 * Each part holds a 4 MiB buffer: worth it where the registry or CDN caps each connection. */
+	unsigned int parallel_ranges;
+	unsigned int parallel_ranges_min_mib;
 } ccp_pull_options;
+
+#define CCP_PARALLEL_RANGES_MAX 16u
 
 #define CCP_MAX_DECOMPRESSION_RATIO 1000000u /* the largest max_decompression_ratio */
 
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
 				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL, \
-				NULL, NULL, NULL, 0, 0 }
+				NULL, NULL, NULL, 0, 0, CCP_STORE_SYNC_DEFAULT, 0, 0 }
 
 /* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);

@@ -14,6 +14,15 @@
  * every entry and every 8 MiB of file data (CCP_ECANCELED, CCP_ETIMEOUT); the caller removes the copy.
  */
 int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *cancel, ccp_err *e);
+/*
+ * The same for src_fd the merged (overlay) view of the layer dirs layers[0..n_layers-1], top-most
+ * first: each regular file's data is copied from the layer's own file, found beside the walk and
+ * checked against the inode the merged view shows, so that copy_file_range and FICLONE work on the
+ * store's filesystem (they do not cross from overlayfs); otherwise, from the merged view. Data is
+ * copied by FICLONE, else copy_file_range, else read/write; the holes of sparse files stay holes.
+ */
+int ccp_tree_copy_layers(int src_fd, const int *layers, size_t n_layers, int dst_fd, int same_owner,
+			 const ccp_cancel *cancel, ccp_err *e);
 
 /*
  * Builds an OCI runtime config.json for an image config (the parsed image config document) and

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "unpack/unpack.h"
 #include "util/buf.h"
@@ -18,6 +20,10 @@
 #define COPY_DEPTH_MAX 512
 /* File data copied between two looks at the cancellation. */
 #define COPY_CHUNK (8 << 20)
+/* Directory fds of the store's layers held open at once while copying their merged view. */
+#define LAYER_FDS_MAX 256
+/* The store's opaque directory marker (src/unpack: OVL_OPAQUE_XATTR). */
+#define OPAQUE_XATTR "trusted.overlay.opaque"
 
 /*
  * Hardlink groups: the first path copied for each (dev, ino) with more than one link, in an open
@@ -35,6 +41,10 @@ typedef struct copy_ctx {
 	int same_owner;
 	link_entry *links;
 	size_t n_links, cap_links; /* cap_links: 0 or a power of two */
+	size_t n_layers;           /* layer dirs under the merged view, top-most first (0: src is a plain tree) */
+	size_t layer_fds;          /* of them, directory fds open now (at most LAYER_FDS_MAX) */
+	int no_clone;              /* FICLONE failed: this filesystem cannot share extents */
+	int no_range;              /* copy_file_range failed: read and write */
 	ccp_err *e;
 	const ccp_cancel *cancel;
 } copy_ctx;
@@ -122,26 +132,34 @@ static int apply_meta_fd(copy_ctx *c, int sfd, int dfd, const struct stat *st, c
 	return 0;
 }
 
-static int copy_data(copy_ctx *c, int sfd, int dfd, off_t size, const char *path)
+/* Copies [off, end) of sfd to the same offsets of dfd: copy_file_range, else read and write. */
+static int copy_range(copy_ctx *c, int sfd, int dfd, off_t off, off_t end, const char *path)
 {
 	static __thread char buf[1 << 16];
-	off_t left = size;
 
-	while (left > 0) {
+	while (off < end && !c->no_range) {
+		loff_t in = off, out = off;
 		ssize_t n;
 		int r;
 		if ((r = ccp_cancel_check(c->cancel, "copying the rootfs", c->e)) != 0)
 			return r;
-		n = copy_file_range(sfd, NULL, dfd, NULL, left < COPY_CHUNK ? (size_t)left : COPY_CHUNK, 0);
-		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))
+		n = copy_file_range(sfd, &in, dfd, &out, end - off < COPY_CHUNK ? (size_t)(end - off) : COPY_CHUNK, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EXDEV)
+			break; /* this file is on another filesystem (the merged view's) */
+		if (n < 0 && (errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+			c->no_range = 1; /* the filesystem cannot: the same for every other file */
 			break;
+		}
 		if (n < 0)
 			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot copy `%s`", path);
 		if (n == 0)
-			return left == 0 ? 0 : ccp_err_set(c->e, CCP_ESTORAGE, "`%s` shrank while copying", path);
-		left -= n;
+			return ccp_err_set(c->e, CCP_ESTORAGE, "`%s` shrank while copying", path);
+		off += n;
 	}
-	for (off_t since = 0; left > 0;) {
+	for (off_t since = 0; off < end;) {
+		size_t want = (size_t)(end - off) < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
 		ssize_t n, w = 0;
 		int r;
 		if (since >= COPY_CHUNK) {
@@ -149,7 +167,7 @@ static int copy_data(copy_ctx *c, int sfd, int dfd, off_t size, const char *path
 				return r;
 			since = 0;
 		}
-		n = read(sfd, buf, sizeof(buf));
+		n = pread(sfd, buf, want, off);
 		if (n > 0)
 			since += n;
 		if (n < 0 && errno == EINTR)
@@ -157,25 +175,152 @@ static int copy_data(copy_ctx *c, int sfd, int dfd, off_t size, const char *path
 		if (n <= 0)
 			return ccp_err_errno(c->e, CCP_ESTORAGE, n < 0 ? errno : EIO, "cannot read `%s`", path);
 		while (w < n) {
-			ssize_t k = write(dfd, buf + w, (size_t)(n - w));
+			ssize_t k = pwrite(dfd, buf + w, (size_t)(n - w), off + w);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k < 0)
 				return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot write `%s`", path);
 			w += k;
 		}
-		left -= n;
+		off += n;
 	}
 	return 0;
 }
 
-static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth);
+/*
+ * Copies size bytes of sfd into the new, empty dfd: shares the extents (FICLONE) where the
+ * filesystem can, else copies in the kernel (copy_file_range), else reads and writes; only the data
+ * of a sparse file (SEEK_DATA/SEEK_HOLE), so its holes stay holes.
+ */
+static int copy_data(copy_ctx *c, int sfd, int dfd, const struct stat *st, const char *path)
+{
+	off_t size = st->st_size, off = 0;
+	int r;
 
-static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf *path, int depth)
+	if (size == 0)
+		return 0;
+	if (!c->no_clone) {
+		if (ioctl(dfd, FICLONE, sfd) == 0)
+			return 0;
+		if (errno != EOPNOTSUPP && errno != ENOTTY && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EPERM)
+			return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot copy `%s`", path);
+		if (errno != EXDEV)
+			c->no_clone = 1; /* the filesystem cannot share extents at all */
+	}
+	if ((off_t)st->st_blocks * 512 >= size) /* no holes */
+		return copy_range(c, sfd, dfd, 0, size, path);
+	while (off < size) {
+		off_t data = lseek(sfd, off, SEEK_DATA), hole = size;
+		if ((data < 0 && errno == ENXIO) || data >= size)
+			break; /* nothing but a hole to the end */
+		if (data >= 0)
+			hole = lseek(sfd, data, SEEK_HOLE);
+		if (data < 0 || hole < 0) {
+			/* no SEEK_DATA here: the rest is data */
+			if (errno != EINVAL && errno != EOPNOTSUPP)
+				return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot read `%s`", path);
+			data = off;
+			hole = size;
+		}
+		if (hole > size)
+			hole = size;
+		if ((r = copy_range(c, sfd, dfd, data, hole, path)) != 0)
+			return r;
+		off = hole;
+	}
+	if (ftruncate(dfd, size) < 0) /* a hole at the end */
+		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot write `%s`", path);
+	return 0;
+}
+
+static int is_opaque(int fd)
+{
+	char v[2];
+	return fgetxattr(fd, OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+static void close_layers(copy_ctx *c, int *lfd)
+{
+	for (size_t i = 0; lfd && i < c->n_layers; i++)
+		if (lfd[i] >= 0) {
+			close(lfd[i]);
+			c->layer_fds--;
+			lfd[i] = -1;
+		}
+}
+
+/*
+ * The layer dirs that show the content of directory name (below the dirs lfd, top-most first) in
+ * the merged view, as overlayfs merges them: down to an opaque one, never past a non-directory (a
+ * whiteout or a file hides what is below). Past the budget of open fds: none (-1 everywhere), and
+ * that subtree is read through the merged view only.
+ */
+static int open_layers(copy_ctx *c, const int *lfd, const char *name, int **out)
+{
+	int *v;
+	struct stat st;
+
+	*out = NULL;
+	if (!lfd)
+		return 0;
+	if (!(v = malloc(c->n_layers * sizeof(*v))))
+		return ccp_err_oom(c->e);
+	for (size_t i = 0; i < c->n_layers; i++)
+		v[i] = -1;
+	for (size_t i = 0; i < c->n_layers; i++) {
+		if (lfd[i] < 0)
+			continue;
+		if (fstatat(lfd[i], name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!S_ISDIR(st.st_mode) || c->layer_fds >= LAYER_FDS_MAX)
+			break;
+		if ((v[i] = openat(lfd[i], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			break;
+		c->layer_fds++;
+		if (is_opaque(v[i]))
+			break;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * The file of a layer that the merged view shows as regular file name of st (overlayfs reports
+ * a lower file's own inode number when all layers share a filesystem): an fd of it to copy from
+ * with copy_file_range (which does not cross from overlayfs to another filesystem), or -1 when it
+ * cannot be found for sure (then the merged view's file is copied).
+ */
+static int layer_file(const copy_ctx *c, const int *lfd, const char *name, const struct stat *st)
+{
+	struct stat ls, fs;
+	int fd;
+
+	for (size_t i = 0; lfd && i < c->n_layers; i++) {
+		if (lfd[i] < 0 || fstatat(lfd[i], name, &ls, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		/* the top-most entry is the one shown */
+		if (!S_ISREG(ls.st_mode) || ls.st_ino != st->st_ino || ls.st_size != st->st_size)
+			return -1;
+		fd = openat(lfd[i], name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &fs) < 0 || fs.st_dev != ls.st_dev || fs.st_ino != ls.st_ino ||
+				fs.st_size != st->st_size)) {
+			close(fd);
+			fd = -1;
+		}
+		return fd;
+	}
+	return -1;
+}
+
+static int copy_dir(copy_ctx *c, int sfd, int dfd, const int *lfd, ccp_buf *path, int depth);
+
+static int copy_entry(copy_ctx *c, int sdir, int ddir, const int *lfd, const char *name, ccp_buf *path,
+		      int depth)
 {
 	struct stat st, st2;
 	const char *first;
-	int sfd = -1, dfd = -1, r = 0;
+	int sfd = -1, dfd = -1, rfd = -1, *sub = NULL, r = 0;
 
 	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot stat `%s`", path->data);
@@ -190,9 +335,13 @@ static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf
 			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot open `%s`", path->data);
 			break;
 		}
+		if ((r = open_layers(c, lfd, name, &sub)) != 0)
+			break;
 		/* Children first: creating them changes the directory's times. */
-		if ((r = copy_dir(c, sfd, dfd, path, depth + 1)) == 0)
+		if ((r = copy_dir(c, sfd, dfd, sub, path, depth + 1)) == 0)
 			r = apply_meta_fd(c, sfd, dfd, &st, path->data);
+		close_layers(c, sub);
+		free(sub);
 		break;
 	case S_IFREG:
 		if (st.st_nlink > 1 && (first = find_link(c, &st)) != NULL) {
@@ -215,8 +364,11 @@ static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf
 			r = ccp_err_errno(c->e, CCP_ESTORAGE, errno, "cannot create `%s`", path->data);
 			break;
 		}
-		if ((r = copy_data(c, sfd, dfd, st.st_size, path->data)) == 0)
+		rfd = layer_file(c, lfd, name, &st);
+		if ((r = copy_data(c, rfd >= 0 ? rfd : sfd, dfd, &st, path->data)) == 0)
 			r = apply_meta_fd(c, sfd, dfd, &st, path->data);
+		if (rfd >= 0)
+			close(rfd);
 		if (r == 0 && st.st_nlink > 1)
 			r = add_link(c, &st, path->data);
 		break;
@@ -270,7 +422,7 @@ static int copy_entry(copy_ctx *c, int sdir, int ddir, const char *name, ccp_buf
 	return r;
 }
 
-static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth)
+static int copy_dir(copy_ctx *c, int sfd, int dfd, const int *lfd, ccp_buf *path, int depth)
 {
 	int dupfd, r = 0;
 	DIR *d;
@@ -295,7 +447,7 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth)
 			r = ccp_err_oom(c->e);
 			break;
 		}
-		if ((r = copy_entry(c, sfd, dfd, de->d_name, path, depth)) != 0)
+		if ((r = copy_entry(c, sfd, dfd, lfd, de->d_name, path, depth)) != 0)
 			break;
 	}
 	closedir(d);
@@ -305,16 +457,26 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, ccp_buf *path, int depth)
 	return r;
 }
 
-int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *cancel, ccp_err *e)
+int ccp_tree_copy_layers(int src_fd, const int *layers, size_t n_layers, int dst_fd, int same_owner,
+			 const ccp_cancel *cancel, ccp_err *e)
 {
-	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, e, cancel };
+	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, n_layers, 0, 0, 0, e, cancel };
 	ccp_buf path = CCP_BUF_INIT(0);
 	struct stat st;
-	int r;
+	int *top = NULL, r;
 
 	if (ccp_buf_append(&path, "", 0))
 		return ccp_err_oom(e);
-	if ((r = copy_dir(&c, src_fd, dst_fd, &path, 0)) == 0) {
+	if (n_layers > 0) {
+		/* the layer roots (owned by the caller), down to an opaque one */
+		if (!(top = malloc(n_layers * sizeof(*top)))) {
+			ccp_buf_free(&path);
+			return ccp_err_oom(e);
+		}
+		for (size_t i = 0; i < n_layers; i++)
+			top[i] = i == 0 || (top[i - 1] >= 0 && !is_opaque(top[i - 1])) ? layers[i] : -1;
+	}
+	if ((r = copy_dir(&c, src_fd, dst_fd, top, &path, 0)) == 0) {
 		if (fstat(src_fd, &st) < 0)
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot stat the layer root");
 		else
@@ -323,6 +485,12 @@ int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *canc
 	for (size_t i = 0; i < c.cap_links; i++)
 		free(c.links[i].path);
 	free(c.links);
+	free(top);
 	ccp_buf_free(&path);
 	return r;
+}
+
+int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *cancel, ccp_err *e)
+{
+	return ccp_tree_copy_layers(src_fd, NULL, 0, dst_fd, same_owner, cancel, e);
 }

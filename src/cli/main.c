@@ -61,7 +61,14 @@ static const char *prog = "ccpull";
 	"  --store DIR                layer store (default /run/ccpull/store); layers are reused across pulls\n" \
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n" \
 	"                             as root when the kernel has overlayfs) or as a plain directory\n" \
+	"  --store-sync none|full     what a layer's commit guarantees: none (default on tmpfs): whole layers\n" \
+	"                             before they are visible, as long as the machine runs; full (default\n" \
+	"                             elsewhere): also on the disk first (syncfs), surviving a power loss\n" \
 	"  --parallel-layers N        layers fetched and unpacked at once (default: one per CPU, at most 4)\n" \
+	"  --parallel-ranges N        a large blob as N Range requests at once, verified in order as one\n" \
+	"                             stream (at most 16; default 1: one stream), for registries that\n" \
+	"                             cap each connection; N x 4 MiB of memory\n" \
+	"  --parallel-ranges-min-mib M  only blobs of at least M MiB (default 128)\n" \
 	"  --max-decompression-ratio N  a layer past 512 MiB decompressed may be at most N times its\n" \
 	"                             compressed size (default 100; raise for images of sparse files)\n" \
 	"  -q, --quiet                no progress output\n" \

@@ -137,6 +137,9 @@ static unsigned option_group(int ch)
 	case CLI_OPT_MAX_DECOMPRESSION_RATIO:
 	case CLI_OPT_DECRYPTION_KEY:
 	case CLI_OPT_KEYPROVIDER_CONFIG:
+	case CLI_OPT_STORE_SYNC:
+	case CLI_OPT_PARALLEL_RANGES:
+	case CLI_OPT_PARALLEL_RANGES_MIN:
 		return CLI_GROUP_LAYERS;
 	default:
 		return CLI_GROUP_IMAGE;
@@ -161,7 +164,7 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 {
 	ccp_pull_options *o = &c->pull;
 
-	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_KEYPROVIDER_CONFIG)
+	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_PARALLEL_RANGES_MIN)
 		return 0;
 	if (!(option_group(ch) & groups))
 		cli_usage_error(command, "%s does not apply to %s", option_text(ch), command);
@@ -226,6 +229,22 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 		c->keys[o->n_decryption_keys++] = arg;
 		break;
 	case CLI_OPT_KEYPROVIDER_CONFIG: o->keyprovider_config = arg; break;
+	case CLI_OPT_STORE_SYNC:
+		if (strcmp(arg, "none") == 0)
+			o->store_sync = CCP_STORE_SYNC_NONE;
+		else if (strcmp(arg, "full") == 0)
+			o->store_sync = CCP_STORE_SYNC_FULL;
+		else
+			cli_usage_error(command, "--store-sync expects none or full, not \"%s\"", arg);
+		break;
+	case CLI_OPT_PARALLEL_RANGES:
+		if ((o->parallel_ranges = parse_number(command, "--parallel-ranges", arg, CCP_PARALLEL_RANGES_MAX)) == 0)
+			cli_usage_error(command, "--parallel-ranges expects a number from 1 to %u", CCP_PARALLEL_RANGES_MAX);
+		break;
+	case CLI_OPT_PARALLEL_RANGES_MIN:
+		if ((o->parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg, 1u << 20)) == 0)
+			cli_usage_error(command, "--parallel-ranges-min-mib expects a number from 1 to %u", 1u << 20);
+		break;
 	}
 	return 1;
 }

@@ -12,8 +12,9 @@
 #define MAX_ROOTS 256
 #define MAX_LAYER_DOWNLOADS 1024
 #define MAX_RATIO 1000000 /* CCP_MAX_DECOMPRESSION_RATIO */
+#define MAX_PARALLEL_RANGES 16 /* CCP_PARALLEL_RANGES_MAX */
 
-enum { K_STR, K_STRV, K_COUNT, K_RATIO, K_BOOL };
+enum { K_STR, K_STRV, K_COUNT, K_RATIO, K_BOOL, K_SYNC, K_RANGES, K_MIB };
 
 /* The keys ccpull reads, by full dotted path (CDH's CdhConfig, image-rs' ImageConfig field names). */
 static const struct {
@@ -35,6 +36,9 @@ static const struct {
 	{ "image" SEP "max_concurrent_layer_downloads_per_image", K_COUNT,
 	  offsetof(ccp_cdh_config, max_layer_downloads) },
 	{ "image" SEP "max_decompression_ratio", K_RATIO, offsetof(ccp_cdh_config, max_decompression_ratio) },
+	{ "image" SEP "store_sync", K_SYNC, offsetof(ccp_cdh_config, store_sync) },
+	{ "image" SEP "parallel_ranges", K_RANGES, offsetof(ccp_cdh_config, parallel_ranges) },
+	{ "image" SEP "parallel_ranges_min_mib", K_MIB, offsetof(ccp_cdh_config, parallel_ranges_min_mib) },
 	{ "kbc" SEP "name", K_STR, offsetof(ccp_cdh_config, kbc_name) },
 	{ "kbc" SEP "url", K_STR, offsetof(ccp_cdh_config, kbs_url) },
 	{ "kbc" SEP "kbs_cert", K_STR, offsetof(ccp_cdh_config, kbs_cert) },
@@ -183,6 +187,23 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 					   MAX_RATIO);
 		*(long long *)slot = v->i;
 		return 0;
+	case K_SYNC:
+		if (v->type == CCP_TOML_STRING && strcmp(v->s, "none") == 0)
+			*(long long *)slot = CCP_CDH_SYNC_NONE;
+		else if (v->type == CCP_TOML_STRING && strcmp(v->s, "full") == 0)
+			*(long long *)slot = CCP_CDH_SYNC_FULL;
+		else
+			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be \"none\" or \"full\"", line, name);
+		return 0;
+	case K_RANGES:
+	case K_MIB: {
+		long long max = keys[i].kind == K_RANGES ? MAX_PARALLEL_RANGES : 1 << 20;
+		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > max)
+			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %lld", line, name,
+					   max);
+		*(long long *)slot = v->i;
+		return 0;
+	}
 	default:
 		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_LAYER_DOWNLOADS)
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %d", line, name,

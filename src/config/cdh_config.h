@@ -14,6 +14,8 @@
 
 #define CCP_CDH_CONFIG_MAX (1024 * 1024)
 
+enum { CCP_CDH_SYNC_UNSET, CCP_CDH_SYNC_NONE, CCP_CDH_SYNC_FULL }; /* [image] store_sync */
+
 #define CCP_CDH_CREDENTIALS_MAX 256
 
 /* One [[credentials]] entry (or a cdh.kbs_resources item): a kbs:/// resource and where to write it. */
@@ -37,6 +39,9 @@ typedef struct ccp_cdh_config {
 	size_t n_extra_root_certificates;
 	long long max_layer_downloads;              /* max_concurrent_layer_downloads_per_image; 0 unset */
 	long long max_decompression_ratio;          /* [image] max_decompression_ratio; 0 unset */
+	long long store_sync;                       /* [image] store_sync (ccpull's): a CCP_CDH_SYNC_* */
+	long long parallel_ranges;                  /* [image] parallel_ranges (ccpull's); 0 unset */
+	long long parallel_ranges_min_mib;          /* [image] parallel_ranges_min_mib (ccpull's); 0 unset */
 	char *kbc_name, *kbs_url, *kbs_cert;        /* [kbc] name, url, kbs_cert (inline PEM) */
 	char *aa_socket;                            /* [aa] aa_socket */
 	int skip_sealed_secret_verification;        /* top-level skip_sealed_secret_verification */

@@ -440,6 +440,12 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 		opts->parallel_layers = (unsigned int)cfg->c.max_layer_downloads;
 	if (!opts->max_decompression_ratio && cfg->c.max_decompression_ratio > 0)
 		opts->max_decompression_ratio = (unsigned int)cfg->c.max_decompression_ratio;
+	if (opts->store_sync == CCP_STORE_SYNC_DEFAULT && cfg->c.store_sync != CCP_CDH_SYNC_UNSET)
+		opts->store_sync = cfg->c.store_sync == CCP_CDH_SYNC_NONE ? CCP_STORE_SYNC_NONE : CCP_STORE_SYNC_FULL;
+	if (!opts->parallel_ranges && cfg->c.parallel_ranges > 0)
+		opts->parallel_ranges = (unsigned int)cfg->c.parallel_ranges;
+	if (!opts->parallel_ranges_min_mib && cfg->c.parallel_ranges_min_mib > 0)
+		opts->parallel_ranges_min_mib = (unsigned int)cfg->c.parallel_ranges_min_mib;
 	return 0;
 }
 

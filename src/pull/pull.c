@@ -17,6 +17,7 @@
 #include "bundle/bundle.h"
 #include "keyproviders/keyproviders.h"
 #include "layer/layer.h"
+#include "registry/ranges.h"
 #include "ocicrypt/ocicrypt.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -101,6 +102,7 @@ typedef struct blob_source {
 	uint64_t size;
 	ccp_layer_crypt crypt;   /* an encrypted layer's key; wiped after use */
 	uint64_t uncompressed;   /* bytes the layer expanded to */
+	ccp_ranges_opts ranges;  /* a large blob as parallel Range requests */
 } blob_source;
 
 /* Decompressed bytes one image may expand to, all its layers together (a layer alone: 64 GiB). */
@@ -110,7 +112,7 @@ typedef struct blob_source {
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
 {
 	blob_source *src = payload;
-	return ccp_registry_stream_blob(src->reg, src->digest, src->size, sink, sink_payload, e);
+	return ccp_ranges_stream_blob(src->reg, src->digest, src->size, &src->ranges, sink, sink_payload, e);
 }
 
 typedef struct progress_ctx {
@@ -213,6 +215,9 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->decrypt = encrypted ? &src->crypt : NULL;
 	src->reg = rv->reg;
 	src->size = d->size;
+	src->ranges.parts = pc->o->parallel_ranges ? pc->o->parallel_ranges : CCP_RANGES_PARTS_DEFAULT;
+	src->ranges.min_size = pc->o->parallel_ranges_min_mib ? (uint64_t)pc->o->parallel_ranges_min_mib << 20
+							      : CCP_RANGES_MIN_SIZE_DEFAULT;
 	job->name = name;
 	job->fetch = fetch_blob;
 	job->fetch_payload = src;
@@ -585,7 +590,7 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 {
 	const char **lowers = NULL;
 	ccp_staging st;
-	int src = -1, r;
+	int src = -1, *layer_fds = NULL, r;
 
 	if ((r = ccp_store_lowers(store, chain, n, &lowers, e)))
 		return r;
@@ -603,15 +608,27 @@ static int assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, in
 		free(lowers);
 		return r;
 	}
-	if ((r = ccp_overlay_mount(st.merged, lowers, n, NULL, NULL, e)) == 0) {
+	/* the layers themselves, so that file data is copied within the store's filesystem */
+	if (!(layer_fds = malloc(n * sizeof(*layer_fds))))
+		r = ccp_err_oom(e);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		layer_fds[i] = -1;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if ((layer_fds[i] = open(lowers[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open layer `%s`", lowers[i]);
+	if (r == 0 && (r = ccp_overlay_mount(st.merged, lowers, n, NULL, NULL, e)) == 0) {
 		st.mounted = 1;
 		if ((src = open(st.merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot open `%s`", st.merged);
 		} else {
-			r = ccp_tree_copy(src, rootfs_fd, 1, cancel, e);
+			r = ccp_tree_copy_layers(src, layer_fds, n, rootfs_fd, 1, cancel, e);
 			close(src);
 		}
 	}
+	for (size_t i = 0; layer_fds && i < n; i++)
+		if (layer_fds[i] >= 0)
+			close(layer_fds[i]);
+	free(layer_fds);
 	ccp_stage_abort(&st);
 	free(lowers);
 	return r;
@@ -932,6 +949,10 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		goto done;
 	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : CCP_STORE_DEFAULT, &e)))
 		goto done;
+	if (store)
+		ccp_store_set_sync(store, o->store_sync == CCP_STORE_SYNC_NONE   ? CCP_STORE_DURABLE_OFF
+					  : o->store_sync == CCP_STORE_SYNC_FULL ? CCP_STORE_DURABLE_ON
+										 : CCP_STORE_DURABLE_AUTO);
 	/* The policy decides on the verified manifest; only an accepted image has its config fetched. */
 	if ((r = ccp_resolve_image(&rv, image, o, cancel, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||
 	    (r = ccp_resolve_config(&rv, store, &e)) || (r = ccp_check_platform(&rv, o, &e)))

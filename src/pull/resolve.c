@@ -447,5 +447,11 @@ int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e)
 		return ccp_err_set(e, CCP_EINVALID, "unsupported ccp_pull_options version %u", o->version);
 	if (o->platform && ccp_platform_parse(&p, o->platform, e) != 0)
 		return ccp_err_set(e, CCP_EINVALID, "invalid platform \"%s\": expected OS/ARCH[/VARIANT]", o->platform);
+	if (o->store_sync != CCP_STORE_SYNC_DEFAULT && o->store_sync != CCP_STORE_SYNC_NONE &&
+	    o->store_sync != CCP_STORE_SYNC_FULL)
+		return ccp_err_set(e, CCP_EINVALID, "invalid store_sync %d", (int)o->store_sync);
+	if (o->parallel_ranges > CCP_PARALLEL_RANGES_MAX)
+		return ccp_err_set(e, CCP_EINVALID, "parallel_ranges %u is more than %u", o->parallel_ranges,
+				   CCP_PARALLEL_RANGES_MAX);
 	return 0;
 }

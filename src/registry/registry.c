@@ -118,6 +118,10 @@ typedef struct xfer {
 	/* across the responses of one request */
 	uint64_t received;     /* bytes given to the sink or body */
 	uint64_t range_from;   /* ask for the body from this offset (a resumed stream); 0: all */
+	uint64_t range_base;   /* offset in the blob of the first byte the sink wants */
+	uint64_t range_last;   /* exact: ask for bytes range_from..range_last, and refuse a 200 */
+	int range_exact;
+	int range_ignored;     /* exact, and the server answered 200: it ignores Range */
 	int overflow;
 	int header_overflow;
 	int sink_rc;
@@ -578,11 +582,15 @@ static int start_stream_body(xfer *x)
 	uint64_t start = 0;
 
 	x->body_started = 1;
+	if (x->status != 206 && x->range_exact) {
+		x->range_ignored = 1;
+		return -1;
+	}
 	if (x->status == 206 && (!x->content_range || content_range_start(x->content_range, &start) != 0))
 		return -1;
-	if (start > x->received)
+	if (start > x->range_base + x->received)
 		return -1;
-	x->skip = x->received - start;
+	x->skip = x->range_base + x->received - start;
 	return 0;
 }
 
@@ -601,7 +609,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	if (x->sink) {
 		size_t k = 0;
 		if (!x->body_started && start_stream_body(x) != 0) {
-			x->range_bad = 1;
+			x->range_bad = !x->range_ignored;
 			return 0;
 		}
 		if (x->skip) {
@@ -642,6 +650,8 @@ typedef struct req {
 	const char *basic_user;    /* CURLOPT_USERNAME (token endpoint only) */
 	const char *basic_pass;
 	uint64_t range_from;       /* > 0: ask for the body from this byte on */
+	uint64_t range_last;       /* with range_exact: up to this byte */
+	int range_exact;
 } req;
 
 /* An easy handle for one request, with its options reset: the most recently used idle one (its
@@ -752,7 +762,11 @@ static CURLcode perform(ccp_registry *r, const req *q, xfer *x, char errbuf[CURL
 		SET(CURLOPT_USERNAME, q->basic_user);
 		SET(CURLOPT_PASSWORD, q->basic_pass ? q->basic_pass : "");
 	}
-	if (q->range_from) {
+	if (q->range_exact) {
+		snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)q->range_from,
+			 (unsigned long long)q->range_last);
+		SET(CURLOPT_RANGE, range);
+	} else if (q->range_from) {
 		snprintf(range, sizeof(range), "%llu-", (unsigned long long)q->range_from);
 		SET(CURLOPT_RANGE, range);
 	}
@@ -951,7 +965,8 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 		return ccp_err_oom(e);
 	x->transient = 0;
 	for (int hops = 0;; hops++) {
-		req q = { .url = cur, .accept = accept, .range_from = x->range_from };
+		req q = { .url = cur, .accept = accept, .range_from = x->range_from, .range_last = x->range_last,
+			  .range_exact = x->range_exact };
 		CURLcode c;
 
 		x->foreign = !same_origin(cur, url);
@@ -964,11 +979,13 @@ static int transfer_following(ccp_registry *r, const char *url, const char *auth
 		c = perform(r, &q, x, errbuf);
 		if (c != CURLE_OK) {
 			x->transient = curl_transient(c, errbuf) && !x->sink_rc && !x->overflow && !x->header_overflow &&
-				       !x->range_bad && !x->deadline_hit && !x->cancelled;
+				       !x->range_bad && !x->range_ignored && !x->deadline_hit && !x->cancelled;
 			if (x->sink_rc < 0)
 				rc = x->sink_rc; /* the sink set its own error */
 			else if (x->cancelled)
 				rc = ccp_err_set(e, CCP_ECANCELED, "%s: cancelled", what);
+			else if (x->range_ignored)
+				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: %s ignores Range requests", what, r->host);
 			else if (x->deadline_hit)
 				rc = ccp_err_set(e, CCP_EREGISTRY, "%s: the pull's time limit ran out (%s)", what,
 						 cur);
@@ -1504,7 +1521,7 @@ static int registry_get(ccp_registry *r, const char *path, const char *accept, c
 		if (!rc || !x->transient || retry_wait(r, attempt, x->retry_after, &waited, e) != 0)
 			break;
 		if (x->sink) {
-			x->range_from = x->received;
+			x->range_from = x->range_base + x->received;
 		} else if (x->body) {
 			ccp_buf_clear(x->body);
 			x->received = 0;
@@ -1665,6 +1682,12 @@ int ccp_registry_get_blob(ccp_registry *r, const char *digest, size_t max, ccp_b
 int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_size, ccp_sink_fn sink,
 			     void *payload, ccp_err *e)
 {
+	return ccp_registry_stream_blob_range(r, digest, 0, max_size, 0, sink, payload, NULL, e);
+}
+
+int ccp_registry_stream_blob_range(ccp_registry *r, const char *digest, uint64_t from, uint64_t len, int exact,
+				   ccp_sink_fn sink, void *payload, int *ignored, ccp_err *e)
+{
 	char what[2 * NAME_MAX_LEN], path[2 * NAME_MAX_LEN];
 	xfer x = { 0 };
 	int rc;
@@ -1676,8 +1699,13 @@ int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_s
 	snprintf(path, sizeof(path), "/v2/%s/blobs/%s", r->repository, digest);
 	x.sink = sink;
 	x.payload = payload;
-	x.sink_max = max_size;
+	x.sink_max = len;
+	x.range_base = x.range_from = from;
+	x.range_exact = exact && len > 0;
+	x.range_last = from + len - 1;
 	rc = registry_get(r, path, NULL, what, "blob unknown", &x, e);
+	if (ignored)
+		*ignored = x.range_ignored;
 	xfer_free(&x);
 	return rc;
 }

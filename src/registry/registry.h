@@ -122,6 +122,14 @@ typedef int (*ccp_sink_fn)(void *payload, const void *data, size_t len);
  */
 int ccp_registry_stream_blob(ccp_registry *r, const char *digest, uint64_t max_size, ccp_sink_fn sink,
 			     void *payload, ccp_err *e);
+/*
+ * The same for the len bytes of the blob from byte from: exact asks for just them (Range from-last)
+ * and fails with *ignored = 1 (CCP_EREGISTRY) when the server answers with the whole blob (200);
+ * otherwise it asks for the rest from byte from and skips what a 200 repeats. A cut-off range goes
+ * on from its next byte. ignored may be NULL. (src/registry/ranges.c fetches a blob in parts.)
+ */
+int ccp_registry_stream_blob_range(ccp_registry *r, const char *digest, uint64_t from, uint64_t len, int exact,
+				   ccp_sink_fn sink, void *payload, int *ignored, ccp_err *e);
 
 /* Parses one WWW-Authenticate header value (exposed for tests and fuzzing). */
 typedef struct ccp_auth_challenge {

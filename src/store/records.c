@@ -79,7 +79,7 @@ int ccp_store_add_mount(ccp_store *s, const char *bundle, const char *image, con
 	if (!text)
 		return ccp_err_oom(e);
 	snprintf(name, sizeof(name), "mounts/%s.json", id);
-	r = ccp_write_file_at(ccp_store_fd(s), name, text, strlen(text), 0644, e);
+	r = ccp_store_write(s, name, text, strlen(text), e);
 	free(text);
 	return r;
 }

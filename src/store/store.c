@@ -11,7 +11,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "util/buf.h"
 #include "util/fs.h"
@@ -27,7 +29,36 @@ struct ccp_store {
 	int gc_lock_fd;  /* STORE/gc.lock: shared by pulls, exclusive for gc */
 	size_t stale_n;        /* staging leftovers removed at open (counted for gc only) */
 	uint64_t stale_bytes;
+	int durable;     /* commits sync the filesystem and records are fsynced (ccp_store_set_sync) */
 };
+
+/* A store on a filesystem that lives in memory cannot outlive the machine: syncing buys nothing. */
+static int store_in_memory(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC);
+}
+
+void ccp_store_set_sync(ccp_store *s, int mode)
+{
+	if (mode == CCP_STORE_DURABLE_OFF)
+		s->durable = 0;
+	else if (mode == CCP_STORE_DURABLE_ON)
+		s->durable = 1;
+	else
+		s->durable = !store_in_memory(s->fd);
+}
+
+int ccp_store_durable(const ccp_store *s)
+{
+	return s->durable;
+}
+
+int ccp_store_write(ccp_store *s, const char *name, const void *data, size_t len, ccp_err *e)
+{
+	return ccp_write_file_at_sync(s->fd, name, data, len, 0644, s->durable, e);
+}
 
 static int ensure_layout(ccp_store *s, ccp_err *e)
 {
@@ -137,6 +168,7 @@ static int store_open(ccp_store **out, const char *dir, int exclusive, ccp_err *
 	}
 	if ((r = lock_store(s, exclusive, e)) != 0)
 		goto fail;
+	ccp_store_set_sync(s, CCP_STORE_DURABLE_AUTO);
 	clean_stale_staging(s, exclusive);
 	*out = s;
 	return 0;
@@ -391,7 +423,7 @@ int ccp_store_layer_proven(ccp_store *s, const ccp_digest *chain, const ccp_laye
 	if (!text)
 		return ccp_err_oom(e);
 	snprintf(name, sizeof(name), "layers/%s.json", chain->hex);
-	r = ccp_write_file_at(s->fd, name, text, strlen(text), 0644, e);
+	r = ccp_store_write(s, name, text, strlen(text), e);
 	free(text);
 	return r;
 }
@@ -606,12 +638,16 @@ int ccp_stage_commit(ccp_store *s, ccp_staging *st, const ccp_digest *chain, con
 	int r;
 
 	stage_unmount(st);
-	/* The layer's files reach the disk before the rename makes them visible. */
-	if (syncfs(s->fd) < 0)
+	/*
+	 * Every file of the layer was written (and closed) before this point, so the rename below is
+	 * ordered after them: a pull that dies leaves either no layer or a whole one. Durable stores
+	 * also wait for the layer's files to reach the disk before the rename makes them visible.
+	 */
+	if (s->durable && syncfs(s->fd) < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "store `%s`: cannot sync", s->dir);
 	/* Metadata first: a layer dir is only ever visible with its metadata beside it. */
 	snprintf(meta, sizeof(meta), "layers/%s.json", chain->hex);
-	if ((r = ccp_write_file_at(s->fd, meta, meta_json, strlen(meta_json), 0644, e)) != 0)
+	if ((r = ccp_store_write(s, meta, meta_json, strlen(meta_json), e)) != 0)
 		return r;
 	snprintf(name, sizeof(name), "layers/%s", chain->hex);
 	if (renameat(AT_FDCWD, st->upper, s->fd, name) < 0)
@@ -687,7 +723,7 @@ int ccp_store_put_image(ccp_store *s, const ccp_digest *manifest, const char *js
 		r = ccp_err_oom(e);
 		goto out;
 	}
-	r = ccp_write_file_at(s->fd, name, text, strlen(text), 0644, e);
+	r = ccp_store_write(s, name, text, strlen(text), e);
 out:
 	free(text);
 	json_decref(rec);
@@ -725,5 +761,5 @@ int ccp_store_put_blob(ccp_store *s, const ccp_digest *d, const void *data, size
 	char name[200];
 
 	snprintf(name, sizeof(name), "blobs/%s-%s", ccp_digest_algo_name(d->algo), d->hex);
-	return ccp_write_file_at(s->fd, name, data, len, 0644, e);
+	return ccp_store_write(s, name, data, len, e);
 }

@@ -52,6 +52,17 @@ int ccp_store_open(ccp_store **out, const char *dir, ccp_err *e);
 int ccp_store_open_readonly(ccp_store **out, const char *dir, ccp_err *e);
 int ccp_store_open_exclusive(ccp_store **out, const char *dir, ccp_err *e);
 void ccp_store_close(ccp_store *s);
+/*
+ * What commits guarantee (the public ccp_store_sync, mapped by src/pull): every commit is ordered (a
+ * layer is whole before it is visible, records are replaced by rename); ON also makes them durable
+ * (syncfs before a layer's rename, records fsynced). AUTO, as ccp_store_open sets it: OFF on tmpfs
+ * or ramfs, else ON.
+ */
+enum { CCP_STORE_DURABLE_AUTO, CCP_STORE_DURABLE_OFF, CCP_STORE_DURABLE_ON };
+void ccp_store_set_sync(ccp_store *s, int mode);
+int ccp_store_durable(const ccp_store *s);
+/* Writes a record dirfd-relative to the store (atomic; fsynced when the store is durable). */
+int ccp_store_write(ccp_store *s, const char *name, const void *data, size_t len, ccp_err *e);
 const char *ccp_store_dir(const ccp_store *s);
 int ccp_store_fd(const ccp_store *s);
 

@@ -215,6 +215,12 @@ int ccp_random_id(char *out, size_t nbytes, ccp_err *e)
 
 int ccp_write_file_at(int dirfd, const char *name, const void *data, size_t len, unsigned mode, ccp_err *e)
 {
+	return ccp_write_file_at_sync(dirfd, name, data, len, mode, 1, e);
+}
+
+int ccp_write_file_at_sync(int dirfd, const char *name, const void *data, size_t len, unsigned mode, int durable,
+			   ccp_err *e)
+{
 	char tmp[512], id[17];
 	const char *p = data;
 	int fd, r;
@@ -241,7 +247,7 @@ int ccp_write_file_at(int dirfd, const char *name, const void *data, size_t len,
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot sync `%s`", name);
 		goto fail;
 	}

@@ -26,6 +26,9 @@ int ccp_rm_rf_at(int dirfd, const char *name);
 int ccp_mkdirs(const char *path, unsigned mode, ccp_err *e);
 /* Writes data to dirfd/name atomically (temporary file, fsync, rename). */
 int ccp_write_file_at(int dirfd, const char *name, const void *data, size_t len, unsigned mode, ccp_err *e);
+/* The same, without the fsync when durable is 0: still atomic for readers, not across a power loss. */
+int ccp_write_file_at_sync(int dirfd, const char *name, const void *data, size_t len, unsigned mode, int durable,
+			   ccp_err *e);
 /* Random lowercase hex id of 2*nbytes characters into out (size >= 2*nbytes+1). */
 int ccp_random_id(char *out, size_t nbytes, ccp_err *e);
 

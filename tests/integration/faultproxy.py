@@ -31,6 +31,8 @@ replaced. The first rule that matches and has times left applies. Faults:
   token_redirect  like auth_loop, but /token redirects to itself forever
   redirect      answer "code" (default 307) with Location "location", in which {path} stands for
                 the request's path (another origin, for the redirect tests); nothing is forwarded
+  throttle      forward, sending the body at "rate" bytes per second (a per-connection cap, as
+                registries and CDNs have), after "latency" seconds (default 0)
 
 Writes one JSON line per request to LOG_FILE: {"method", "path", "range", "rule", "fault",
 "status", "sent", "auth", "body", "conn"} ("sent": body bytes written; "auth": the Authorization
@@ -181,7 +183,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault in ("cut", "cut_reset", "stall"):
             send = min(send, rule.get("after", 0))
         self.send_head(status, rheaders, len(body))
-        if send:
+        if fault == "throttle":
+            time.sleep(rule.get("latency", 0))
+            step = 65536
+            for off in range(0, send, step):
+                self.wfile.write(body[off:min(send, off + step)])
+                time.sleep(min(send - off, step) / rule["rate"])
+        elif send:
             self.wfile.write(body[:send])
         entry["sent"] = send
         if fault == "cut":

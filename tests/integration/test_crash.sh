@@ -66,11 +66,13 @@ expect 0 "$CCPULL" store gc --store "$STORE"
 
 # Kills at a spread of delays reach the later phases (unpacking, committing, mounting); a fast
 # machine finishes some pulls first, which is fine: every following pull must still be correct.
+# These pulls commit without syncing (--store-sync none): ordering alone must keep the store whole.
 kills=0
 for delay in 0.1 0.3 0.7 1.5; do
 	for mode in overlay copy; do
 		B=$T/b-$mode-$delay
-		"$CCPULL" "${PULL[@]}" --snapshotter "$mode" "$REG/crash/img:v1" "$B" >/dev/null 2>"$T/killed.err" &
+		"$CCPULL" "${PULL[@]}" --store-sync none --snapshotter "$mode" "$REG/crash/img:v1" "$B" >/dev/null \
+			2>"$T/killed.err" &
 		pid=$!
 		sleep "$delay"
 		if kill -9 "$pid" 2>/dev/null; then

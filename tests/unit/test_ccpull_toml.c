@@ -291,6 +291,7 @@ static void test_public_api(void)
 	      "kbs_cert = \"-----BEGIN CERTIFICATE-----\\nK\\n-----END CERTIFICATE-----\\n\"\n"
 	      "[image]\nwork_dir = \"/run/image-rs\"\nimage_security_policy = '{\"default\": []}'\n"
 	      "max_concurrent_layer_downloads_per_image = 3\nmax_decompression_ratio = 5000\n"
+	      "store_sync = \"none\"\nparallel_ranges = 8\nparallel_ranges_min_mib = 64\n"
 	      "sigstore_config = \"default-docker:\\n  sigstore: file:///sig\\n\"\n"
 	      "authenticated_registry_credentials_uri = \"file:///etc/auth.json\"\n"
 	      "registry_configuration_uri = \"/etc/ignored-registries.conf\"\n"
@@ -310,6 +311,8 @@ static void test_public_api(void)
 	CHECK_STR(o.store, "/run/image-rs");
 	CHECK(o.parallel_layers == 3);
 	CHECK(o.max_decompression_ratio == 5000);
+	CHECK(o.store_sync == CCP_STORE_SYNC_NONE);
+	CHECK(o.parallel_ranges == 8 && o.parallel_ranges_min_mib == 64);
 	CHECK_STR(o.authfile, "/from/the/command/line.json");  /* the command line wins */
 	CHECK_STR(o.kbs, "http://kbs:8080");
 	CHECK(o.policy && strncmp(o.policy, dir, strlen(dir)) == 0);
