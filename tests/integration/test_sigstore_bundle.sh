@@ -2,7 +2,7 @@
 # Sigstore bundles (cosign v3's default signature format) attached to images as OCI referrers: bundles made
 # by Sigstore's own JavaScript code (tests/integration/sigstore/sign.js: @sigstore/sign, @sigstore/mock's
 # transparency log behind nock, @sigstore/oci) and found through the Referrers Tag Schema of docker-registry
-# 2.8, which has no referrers API. Keyless (Fulcio + Rekor), key (with and without a log entry), legacy .sig
+# 2.8, which has no referrers API, and through the referrers API (referrers_proxy.py). Keyless (Fulcio + Rekor), key (with and without a log entry), legacy .sig
 # and bundle side by side, index- and manifest-level; refusals are exit 3 with no layer fetched.
 . "$(dirname "$0")/lib.sh"
 
@@ -224,6 +224,29 @@ check 3 key key-signature 'signature verification failed'
 check 0 keyless idx-top
 check 0 keyless idx-platform
 check 3 keyless idx-otherplatform 'no signature exists'
+
+# The referrers API (distribution-spec 1.1): referrers_proxy.py serves it in front of the registry and hides
+# the tag schema, so only the API can find the bundles.
+"$PY" "$IT_DIR/referrers_proxy.py" "$T/proxy.port" "$REG" "$T/proxy.log" 2>"$T/proxy.err" &
+await_port $! "$T/proxy.port" "referrers_proxy.py"
+PROXY=127.0.0.1:$PORT
+d=$(reg_digest sb/keyless:v1)
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$PROXY/v2/sb/keyless/manifests/sha256-${d#sha256:}")" = 404 ] ||
+	fail "the proxy does not hide the tag schema"
+# api WANT POLICY IMAGE [REGEX]
+api() {
+	expect "$1" "$CCPULL" pull --policy "$P/$2.json" --registries-d "$T/regd" --tls-verify=false \
+		--snapshotter copy --store "$T/store" "$PROXY/sb/$3:v1" "$T/api-$3"
+	[ -z "${4:-}" ] || expect_stderr "$4"
+	log "referrers API: $2 x $3: $1 ($(tail -n 1 "$T/err" | cut -c1-200))"
+	rm -rf "$T/api-$3"
+}
+api 0 keyless keyless
+grep -q "GET /v2/sb/keyless/referrers/$d 200" "$T/proxy.log" || fail "ccpull did not ask the referrers API"
+api 0 key key
+api 3 keyless another 'does not match'
+api 3 keyless unsigned 'no signature exists'
+api 0 keyless idx-top
 
 # ccpull verify explains the identity refusal in words.
 expect 3 "$CCPULL" verify --policy "$P/keyless-default.json" --registries-d "$T/regd" --tls-verify=false \
