@@ -8,6 +8,8 @@
 #include <string.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "signature/sigstore_bundle.h"
 #include "test.h"
@@ -330,6 +332,106 @@ out:
 	ccp_sigstore_trust_free(fulcio_email);
 }
 
+static EVP_PKEY *keygen(int type, int param)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(type, NULL);
+	EVP_PKEY *k = NULL;
+
+	if (c && EVP_PKEY_keygen_init(c) == 1 &&
+	    (type != EVP_PKEY_EC || EVP_PKEY_CTX_set_ec_paramgen_curve_nid(c, param) == 1) &&
+	    (type != EVP_PKEY_RSA || EVP_PKEY_CTX_set_rsa_keygen_bits(c, param) == 1))
+		EVP_PKEY_keygen(c, &k);
+	EVP_PKEY_CTX_free(c);
+	return k;
+}
+
+/* A key bundle over a cosign v3 statement, signed with md (NULL for Ed25519), as sigstore-go signs. */
+static char *key_bundle(EVP_PKEY *k, const EVP_MD *md)
+{
+	static const char st[] = "{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"digest\":{\"sha256\":"
+				 DIG "}}],\"predicateType\":\"https://sigstore.dev/cosign/sign/v1\",\"predicate\":{}}";
+	ccp_buf pae = CCP_BUF_INIT(0);
+	unsigned char sig[1024];
+	size_t sl = sizeof(sig);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	char *p64 = NULL, *s64 = NULL, *out = NULL;
+	json_t *j;
+
+	ccp_dsse_pae(&pae, CCP_DSSE_INTOTO, st, strlen(st));
+	if (c && EVP_DigestSignInit(c, NULL, md, NULL, k) == 1 &&
+	    EVP_DigestSign(c, sig, &sl, (unsigned char *)pae.data, pae.len) == 1 && !ccp_b64_encode(&p64, st, strlen(st)) &&
+	    !ccp_b64_encode(&s64, sig, sl)) {
+		j = json_pack("{s:s, s:{s:{s:s}}, s:{s:s, s:s, s:[{s:s}]}}", "mediaType", CCP_BUNDLE_MEDIA_V03,
+			      "verificationMaterial", "publicKey", "hint", "k", "dsseEnvelope", "payload", p64,
+			      "payloadType", CCP_DSSE_INTOTO, "signatures", "sig", s64);
+		out = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+	}
+	EVP_MD_CTX_free(c);
+	ccp_buf_free(&pae);
+	free(p64);
+	free(s64);
+	return out;
+}
+
+static ccp_sigstore_trust *key_trust(EVP_PKEY *k)
+{
+	ccp_sigstore_src src = { NULL, CCP_BUF_INIT(0) };
+	ccp_sigstore_policy p;
+	ccp_sigstore_trust *t = NULL;
+	ccp_err e = CCP_ERR_INIT;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem;
+	long n;
+
+	PEM_write_bio_PUBKEY(bio, k);
+	n = BIO_get_mem_data(bio, &pem);
+	ccp_buf_append(&src.data, pem, (size_t)n);
+	BIO_free(bio);
+	memset(&p, 0, sizeof(p));
+	p.keys = &src;
+	p.n_keys = 1;
+	ccp_sigstore_trust_load(&t, &p, &e);
+	ccp_buf_free(&src.data);
+	return t;
+}
+
+/* The DSSE signature with each key type, with the hash its type implies (sigstore-go LoadDefaultVerifier). */
+static void key_types(void)
+{
+	struct { int type, param; const EVP_MD *md; } kt[] = {
+		{ EVP_PKEY_EC, NID_X9_62_prime256v1, EVP_sha256() }, { EVP_PKEY_EC, NID_secp384r1, EVP_sha384() },
+		{ EVP_PKEY_EC, NID_secp384r1, EVP_sha256() }, { EVP_PKEY_RSA, 2048, EVP_sha256() },
+		{ EVP_PKEY_ED25519, 0, NULL },
+	};
+	EVP_PKEY *other = keygen(EVP_PKEY_EC, NID_X9_62_prime256v1);
+	ccp_sigstore_trust *wrong = key_trust(other);
+
+	for (size_t i = 0; i < sizeof(kt) / sizeof(kt[0]); i++) {
+		EVP_PKEY *k = keygen(kt[i].type, kt[i].param);
+		ccp_sigstore_trust *t = k ? key_trust(k) : NULL;
+		char *text = k ? key_bundle(k, kt[i].md) : NULL;
+		ccp_err e = CCP_ERR_INIT;
+		ccp_bundle b;
+		ccp_intoto st;
+
+		CHECK(t && text);
+		if (t && text && ccp_bundle_parse(&b, text, strlen(text), &e) == 0) {
+			CHECK(ccp_bundle_verify(t, &b, 0, &st, &e) == 0);
+			ccp_intoto_free(&st);
+			CHECK(ccp_bundle_verify(wrong, &b, 0, &st, &e) == CCP_EPOLICY);
+			ccp_bundle_free(&b);
+		} else {
+			CHECK(!"key bundle parses");
+		}
+		free(text);
+		ccp_sigstore_trust_free(t);
+		EVP_PKEY_free(k);
+	}
+	ccp_sigstore_trust_free(wrong);
+	EVP_PKEY_free(other);
+}
+
 int main(void)
 {
 	const char *src = getenv("CCPULL_SRC");
@@ -339,5 +441,6 @@ int main(void)
 	merkle();
 	statement();
 	bundles();
+	key_types();
 	return test_summary();
 }
