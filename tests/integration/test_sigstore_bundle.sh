@@ -60,7 +60,7 @@ job() {
 	jobs+=("{\"name\": \"$name\", \"image\": \"sb/$img\", \"digest\": \"$digest\"$(printf ', %s' "$@")}")
 }
 kl=("\"fulcio\": \"good\"" "\"email\": \"$EMAIL\"" "\"issuer\": \"$ISSUER\"" "\"rekor\": \"main\"")
-job keyless keyless "${kl[@]}"
+job keyless keyless "${kl[@]}" '"crossCheck": true'
 job keyless-email keyless-email "\"fulcio\": \"good\"" "\"email\": \"other@example.com\"" "\"issuer\": \"$ISSUER\"" \
 	"\"rekor\": \"main\""
 job keyless-issuer keyless-issuer "\"fulcio\": \"good\"" "\"email\": \"$EMAIL\"" \
@@ -101,6 +101,13 @@ NB=$((NOW - 7200))
 jq . "$T/plan.json" >/dev/null || fail "the signing plan is not JSON: $(cat "$T/plan.json")"
 log "signing ${#jobs[@]} bundles with @sigstore/sign, @sigstore/mock and @sigstore/oci"
 node "$SIGDIR/sign.js" "$T/plan.json" || fail "sign.js failed"
+# The keyless bundle passed @sigstore/verify in sign.js (crossCheck); that oracle refuses a forged SET.
+jq --arg out "$T/sig-x" '.out = $out | .jobs = [.jobs[0] + {"mutate": "set", "attach": false}]' "$T/plan.json" \
+	>"$T/plan-x.json"
+if node "$SIGDIR/sign.js" "$T/plan-x.json" 2>"$T/sign-x.err"; then
+	fail "@sigstore/verify accepted a bundle with a forged signed entry timestamp"
+fi
+grep -q 'VerificationError' "$T/sign-x.err" || fail "sign.js failed for another reason: $(cat "$T/sign-x.err")"
 
 # The signer's output is what cosign v3 writes: checked here independently of ccpull (jq, openssl).
 B=$S/keyless.bundle.json

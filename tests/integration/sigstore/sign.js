@@ -14,7 +14,7 @@
 //                  "signDigest" (the statement's subject; default digest), "subjectName" (default none),
 //                  "fulcio": CA, "email", "issuer" | "key": NAME, "rekor": NAME or null,
 //                  "mutate": "payload" | "signature" | "drop-tlog" | "set" | "time" | "proof" | "body",
-//                  "attach": true}]}
+//                  "crossCheck": verify the keyless bundle with @sigstore/verify first, "attach": true}]}
 // Writes DIR/ca-NAME.pem (root and intermediate), DIR/rekor-NAME.pub, DIR/key-NAME.pub and
 // DIR/key-NAME.key (PKCS#8) and DIR/JOB.bundle.json.
 'use strict';
@@ -29,7 +29,9 @@ const asn1js = require('asn1js');
 const { initializeTLog } = require('@sigstore/mock');
 const { fulcioHandler } = require('@sigstore/mock');
 const { DSSEBundleBuilder, FulcioSigner, RekorWitness } = require('@sigstore/sign');
-const { bundleToJSON } = require('@sigstore/bundle');
+const { bundleFromJSON, bundleToJSON } = require('@sigstore/bundle');
+const { TrustedRoot } = require('@sigstore/protobuf-specs');
+const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
 const { attachArtifactToImage } = require('@sigstore/oci');
 const { RegistryClient } = require('@sigstore/oci/dist/registry');
 
@@ -83,6 +85,7 @@ async function makeCA(name, opts) {
 			new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.codeSigning])],
 	});
 	fs.writeFileSync(path.join(out, `ca-${name}.pem`), pem(root.rawData, 'CERTIFICATE') + pem(inter.rawData, 'CERTIFICATE'));
+	chains[name] = [Buffer.from(inter.rawData), Buffer.from(root.rawData)];
 	let serial = 16;
 	return {
 		rootCertificate: Buffer.from(root.rawData),
@@ -129,6 +132,7 @@ async function makeRekor(name) {
 	const url = `https://rekor-${name}.ccpull.test`;
 	const keyPair = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 	fs.writeFileSync(path.join(out, `rekor-${name}.pub`), keyPair.publicKey.export({ format: 'pem', type: 'spki' }));
+	logs[name] = { url, der: keyPair.publicKey.export({ format: 'der', type: 'spki' }) };
 	const tlog = await initializeTLog(url, keyPair);
 	nock(url).persist().post('/api/v1/log/entries').reply(async (_uri, body) => {
 		const proposed = typeof body === 'string' ? JSON.parse(body) : body;
@@ -145,6 +149,27 @@ async function makeFulcio(name, opts) {
 		return [r.statusCode, r.response, { 'Content-Type': r.contentType || 'text/plain' }];
 	});
 	return url;
+}
+
+const chains = {}, logs = {};
+
+// Sigstore's own verifier (@sigstore/verify, as the sigstore package uses it) checks a keyless bundle
+// against a trusted root of the test CA and log: an oracle for the signer, independent of ccpull.
+function crossCheck(json, job) {
+	const log = logs[job.rekor];
+	const root = TrustedRoot.fromJSON({
+		mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+		tlogs: [{ baseUrl: log.url, hashAlgorithm: 'SHA2_256',
+			publicKey: { rawBytes: log.der.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+				validFor: { start: '2000-01-01T00:00:00Z' } },
+			logId: { keyId: crypto.createHash('sha256').update(log.der).digest('base64') } }],
+		certificateAuthorities: [{ subject: { organization: 'ccpull test', commonName: job.fulcio }, uri: 'https://ca',
+			certChain: { certificates: chains[job.fulcio].map((c) => ({ rawBytes: c.toString('base64') })) },
+			validFor: { start: '2000-01-01T00:00:00Z' } }],
+		ctlogs: [], timestampAuthorities: [],
+	});
+	new Verifier(toTrustMaterial(root), { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 1 })
+		.verify(toSignedEntity(bundleFromJSON(json)), { subjectAlternativeName: job.email, extensions: { issuer: job.issuer } });
 }
 
 // An unsigned OIDC token: the mock Fulcio reads its claims without checking a signature.
@@ -222,6 +247,8 @@ async function main() {
 		const bundle = await new DSSEBundleBuilder({ signer, witnesses })
 			.create({ data: Buffer.from(JSON.stringify(statement)), type: INTOTO });
 		const json = mutate(bundleToJSON(bundle), job.mutate);
+		if (job.crossCheck)
+			crossCheck(json, job);
 		const bytes = Buffer.from(JSON.stringify(json));
 		fs.writeFileSync(path.join(out, `${job.name}.bundle.json`), bytes);
 		if (job.attach !== false) {
