@@ -11,6 +11,7 @@
 
 #include "signature/signature.h"
 #include "signature/sigstore.h"
+#include "signature/sigstore_bundle.h"
 
 #define KEY_FILE_MAX (4u << 20)
 #define REASONS_MAX 2048
@@ -249,6 +250,90 @@ static int check_claims(eval_ctx *c, const ccp_pr *pr, const ccp_sig_payload *p,
 	return 0;
 }
 
+static int is_bundle_mime(const char *mt)
+{
+	return strncmp(mt, CCP_BUNDLE_MEDIA_PREFIX, strlen(CCP_BUNDLE_MEDIA_PREFIX)) == 0;
+}
+
+/*
+ * The statement of a verified bundle against the image: a subject whose sha256 is the manifest's (or the
+ * verified index's it was chosen from), then signedIdentity. A subject with a name is held to it; one
+ * without (cosign v3) binds the digest only and counts as naming the pulled repository, without a tag: it
+ * satisfies matchRepository and exactRepository, never a rule that binds a tag.
+ */
+static int check_statement(eval_ctx *c, const ccp_pr *pr, const ccp_intoto *st, ccp_policy_finding *f, ccp_err *e)
+{
+	const ccp_intoto_subject *hit = NULL;
+	ccp_digest actual, index_d;
+	char hex[72], first[80] = "(none)";
+	char *repo = NULL;
+	const char *signed_ref;
+	int r;
+
+	if ((r = ccp_sig_manifest_digest(&actual, c->img->manifest, c->img->manifest_len, e)))
+		return r;
+	if (c->img->index && (r = ccp_digest_compute(&index_d, CCP_SHA256, c->img->index, c->img->index_len, e)))
+		return r;
+	for (size_t i = 0; i < st->n_subjects && !hit; i++) {
+		const ccp_intoto_subject *s = &st->subjects[i];
+		if (!s->has_sha256)
+			continue;
+		for (size_t k = 0; k < 32; k++)
+			snprintf(hex + 2 * k, 3, "%02x", s->sha256[k]);
+		if (strcmp(first, "(none)") == 0)
+			snprintf(first, sizeof(first), "sha256:%.64s", hex);
+		if (strcmp(hex, actual.hex) == 0 || (c->img->index && strcmp(hex, index_d.hex) == 0))
+			hit = s;
+	}
+	if (!hit)
+		return ccp_err_set(e, CCP_EPOLICY, "Signature (Sigstore bundle) for digest %s does not match the image",
+				   first);
+	if (f) {
+		char ds[80];
+		snprintf(ds, sizeof(ds), "sha256:%.64s", hex);
+		if ((r = set_str(&f->digest, ds, e)) ||
+		    (r = set_str(&f->identity, hit->name ? hit->name : "(none: the bundle names no image, it binds "
+				 "the digest only)", e)))
+			return r;
+	}
+	if (hit->name) {
+		signed_ref = hit->name;
+	} else {
+		if (!(repo = ccp_ref_repository(c->img->ref)))
+			return ccp_err_oom(e);
+		signed_ref = repo;
+	}
+	if (!ccp_prm_matches(&pr->identity, c->image_ref, signed_ref)) {
+		if (hit->name)
+			r = ccp_err_set(e, CCP_EPOLICY, "Signature for identity \"%.300s\" is not accepted", hit->name);
+		else
+			r = ccp_err_set(e, CCP_EPOLICY, "The Sigstore bundle signs the manifest digest only and names no "
+					"image (cosign v3 signatures do not), so it binds no tag: it satisfies signedIdentity "
+					"{\"type\": \"matchRepository\"} (or exactRepository), not the policy's rule for "
+					"%.300s", c->image_ref);
+	}
+	free(repo);
+	return r;
+}
+
+/* A Sigstore bundle (cosign v3, OCI referrer): parse, verify with the requirement's trust, then the claims. */
+static int check_bundle(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trust *t, const ccp_sigstore_sig *sig,
+			ccp_policy_finding *f, ccp_err *e)
+{
+	ccp_bundle b;
+	ccp_intoto st;
+	int r;
+
+	if ((r = ccp_bundle_parse(&b, sig->payload.data ? sig->payload.data : "", sig->payload.len, e)))
+		return r;
+	if (!(r = ccp_bundle_verify(t, &b, (int64_t)time(NULL), &st, e))) {
+		r = check_statement(c, pr, &st, f, e);
+		ccp_intoto_free(&st);
+	}
+	ccp_bundle_free(&b);
+	return r;
+}
+
 /* One sigstore signature body: 0 accepted, 1 not a signature (other attachment), CCP_EPOLICY, or a hard error. */
 static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trust *t, const unsigned char *data,
 			  size_t len, ccp_policy_finding *f, ccp_err *e)
@@ -259,6 +344,11 @@ static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trus
 
 	if ((r = ccp_sigstore_sig_parse(&sig, data, len, e)))
 		return r;
+	if (is_bundle_mime(sig.mime_type)) {
+		r = check_bundle(c, pr, t, &sig, f, e);
+		ccp_sigstore_sig_free(&sig);
+		return r;
+	}
 	if (strcmp(sig.mime_type, CCP_SIGSTORE_MIME) != 0) {
 		ccp_sigstore_sig_free(&sig);
 		return 1;

@@ -10,13 +10,20 @@
 #define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define SIMPLESIGNING "application/vnd.dev.cosign.simplesigning.v1+json"
+#define BUNDLE_PREFIX "application/vnd.dev.sigstore.bundle"
+#define OCI_EMPTY "application/vnd.oci.empty.v1+json"
+
+static int is_bundle(const char *mt)
+{
+	return strncmp(mt, BUNDLE_PREFIX, strlen(BUNDLE_PREFIX)) == 0;
+}
 
 typedef struct fetch_ctx {
 	ccp_sig_list *out;
 	ccp_registry *r;
 	const ccp_digest *d;
 	char dstr[CCP_DIGEST_STR_MAX];
-	size_t total, count;
+	size_t total, count, referrers;
 } fetch_ctx;
 
 /* A descriptor's digest and size, validated before they are used in a URL (CVE-2024-3727). */
@@ -98,11 +105,14 @@ static int take_layers(fetch_ctx *c, const json_t *man, int only_signatures, con
 
 		if ((r = ccp_json_get_string(layer, "mediaType", 1, &mt, what, CCP_EREGISTRY, e)))
 			return r;
-		if (only_signatures && strcmp(mt, SIMPLESIGNING) != 0)
+		/* A Sigstore bundle referrer has the bundle as its one layer (cosign pkg/oci/remote/signatures.go
+		 * Bundle; @sigstore/oci); simple-signing layers are legacy signatures pushed as referrers. */
+		if (only_signatures && strcmp(mt, SIMPLESIGNING) != 0 && !(is_bundle(mt) && json_array_size(layers) == 1))
 			continue;
 		if (c->count >= CCP_ATTACH_MAX_SIGS)
 			return ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d signatures", what, CCP_ATTACH_MAX_SIGS);
-		if ((r = descriptor(layer, &d, &size, CCP_ATTACH_PAYLOAD_MAX, what, e)))
+		if ((r = descriptor(layer, &d, &size, is_bundle(mt) ? CCP_ATTACH_BUNDLE_MAX : CCP_ATTACH_PAYLOAD_MAX, what,
+				    e)))
 			return r;
 		if (c->total + size > CCP_ATTACH_TOTAL_MAX)
 			return ccp_err_set(e, CCP_EREGISTRY, "%s: signatures larger than %u bytes in total", what,
@@ -213,6 +223,12 @@ static int from_referrers(fetch_ctx *c, ccp_err *e)
 	if ((r = ccp_registry_get_optional(c->r, "referrers", c->dstr, OCI_INDEX, CCP_ATTACH_MANIFEST_MAX, &body, &mt,
 					   &found, e)))
 		goto out;
+	/* An answer that is not an OCI index is a registry without the API (go-containerregistry does the same). */
+	if (found && (!mt || strcmp(mt, OCI_INDEX) != 0)) {
+		found = 0;
+		free(mt);
+		mt = NULL;
+	}
 	if (!found) {
 		snprintf(tag, sizeof(tag), "sha256-%s", c->d->hex);
 		if ((r = ccp_registry_get_optional(c->r, "manifests", tag, OCI_INDEX, CCP_ATTACH_MANIFEST_MAX, &body,
@@ -222,15 +238,30 @@ static int from_referrers(fetch_ctx *c, ccp_err *e)
 	if ((r = ccp_json_parse(&j, body.data, body.len, CCP_ATTACH_MANIFEST_MAX, what, CCP_EREGISTRY, e)) ||
 	    (r = ccp_json_get_array(j, "manifests", 1, &mans, what, CCP_EREGISTRY, e)))
 		goto out;
-	if (json_array_size(mans) > CCP_ATTACH_MAX_REFERRERS) {
-		r = ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d referrers", what, CCP_ATTACH_MAX_REFERRERS);
+	if (json_array_size(mans) > CCP_ATTACH_MAX_LISTED) {
+		r = ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d referrers", what, CCP_ATTACH_MAX_LISTED);
 		goto out;
 	}
 	json_array_foreach(mans, i, desc) {
-		const char *dmt = NULL;
-		if ((r = ccp_json_get_string(desc, "mediaType", 1, &dmt, what, CCP_EREGISTRY, e)))
+		const char *dmt = NULL, *at = NULL;
+		if ((r = ccp_json_get_string(desc, "mediaType", 1, &dmt, what, CCP_EREGISTRY, e)) ||
+		    (r = ccp_json_get_string(desc, "artifactType", 0, &at, what, CCP_EREGISTRY, e)))
 			goto out;
-		if (strcmp(dmt, OCI_MANIFEST) == 0 && (r = from_referrer(c, desc, e)))
+		if (strcmp(dmt, OCI_MANIFEST) != 0)
+			continue;
+		/*
+		 * The artifactType filter: SBOMs, provenance in other formats and the like are not opened. The
+		 * listed type is only a hint (old writers put the empty type there), so those are opened too, and
+		 * what counts is the manifest's own layer.
+		 */
+		if (at && !is_bundle(at) && strcmp(at, SIMPLESIGNING) != 0 && strcmp(at, OCI_EMPTY) != 0)
+			continue;
+		if (++c->referrers > CCP_ATTACH_MAX_REFERRERS) {
+			r = ccp_err_set(e, CCP_EREGISTRY, "%s: more than %d signature referrers", what,
+					CCP_ATTACH_MAX_REFERRERS);
+			goto out;
+		}
+		if ((r = from_referrer(c, desc, e)))
 			goto out;
 	}
 out:
@@ -242,7 +273,7 @@ out:
 
 int ccp_attachments_fetch(ccp_sig_list *out, ccp_registry *r, const ccp_digest *d, ccp_err *e)
 {
-	fetch_ctx c = { out, r, d, { 0 }, 0, 0 };
+	fetch_ctx c = { out, r, d, { 0 }, 0, 0, 0 };
 	int rc;
 
 	if (d->algo != CCP_SHA256)

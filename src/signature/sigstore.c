@@ -3,6 +3,7 @@
  * the stored signature form, and the steps of one signature's verification.
  */
 #include "signature/sigstore.h"
+#include "signature/sigstore_int.h"
 #include "config/resource.h"
 
 #include <stdlib.h>
@@ -11,17 +12,6 @@
 #include <openssl/pem.h>
 
 #include "util/json.h"
-
-struct ccp_sigstore_trust {
-	EVP_PKEY **keys;
-	size_t n_keys;
-	EVP_PKEY **rekor;
-	size_t n_rekor;
-	STACK_OF(X509) *fulcio_roots;
-	const char *fulcio_issuer, *fulcio_email;
-	STACK_OF(X509) *pki_roots, *pki_intermediates;
-	const char *pki_email, *pki_hostname;
-};
 
 static void src_free(ccp_sigstore_src *s)
 {
