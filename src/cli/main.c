@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -755,10 +756,28 @@ static int cmd_umount(int argc, char **argv)
 int cmd_serve(int argc, char **argv); /* serve.c */
 int cmd_verify(int argc, char **argv); /* verify.c */
 
+/*
+ * glibc's malloc gives each thread that allocates its own arena and raises its mmap threshold after
+ * every large free: with layers applied side by side, the freed buffers and path sets of each stay
+ * resident in an arena of their own (issue #20: 51 MiB for five layers of 100k files instead of 39).
+ * Two arenas and a fixed 256 KiB threshold (large buffers are mapped and unmapped) keep the peak
+ * near what is in use. An operator's GLIBC_TUNABLES or MALLOC_* environment is left to decide.
+ */
+static void tune_malloc(void)
+{
+#if defined(M_ARENA_MAX) && defined(M_MMAP_THRESHOLD)
+	if (getenv("GLIBC_TUNABLES") || getenv("MALLOC_ARENA_MAX") || getenv("MALLOC_MMAP_THRESHOLD_"))
+		return;
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
 
+	tune_malloc();
 	if (argc < 2)
 		usage_error("a command is required");
 	cmd = argv[1];
