@@ -25,7 +25,8 @@
 #endif
 #endif
 #ifdef SANITIZED
-#include <sanitizer/allocator_interface.h>
+/* the sanitizer runtime's own count (sanitizer/allocator_interface.h, not always installed) */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #else
 #include <malloc.h>
 #endif
