@@ -98,7 +98,7 @@ static int fetch_file(const char *path, ccp_buf *b, ccp_err *e)
 {
 	char chunk[8192];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	int r = 1;
+	int a, r = 1;
 
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -115,8 +115,8 @@ static int fetch_file(const char *path, ccp_buf *b, ccp_err *e)
 		}
 		if (n == 0)
 			break;
-		if ((r = ccp_buf_append(b, chunk, (size_t)n))) {
-			r = r == CCP_EINVALID ? too_large(path, b, e) : ccp_err_oom(e);
+		if ((a = ccp_buf_append(b, chunk, (size_t)n))) {
+			r = a == CCP_EINVALID ? too_large(path, b, e) : ccp_err_oom(e);
 			break;
 		}
 	}

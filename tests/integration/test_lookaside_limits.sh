@@ -1,7 +1,8 @@
 #!/bin/bash
 # A hostile lookaside store (lookaside_hostile.py) costs a pull bounded memory and time:
-# - signatures of 4 MiB without end (with and without Content-Length): exit 4 once the signatures of
-#   the image pass 16 MiB in total, naming the cap, in far less memory than 128 x 4 MiB;
+# - signatures of 4 MiB without end (with and without Content-Length, and five in a file:// store):
+#   exit 4 once the signatures of the image pass 16 MiB in total, naming the cap, in far less memory
+#   than 128 x 4 MiB;
 # - a server sending 2 KiB/s (above the low-speed limit): exit 4 within --timeout + 5 s;
 # - an https:// store redirecting to http:// is refused (exit 4) and the http URL is never asked;
 #   a redirect from https:// to https:// is still followed.
@@ -61,6 +62,16 @@ for mode in big stream; do
 	n=$(grep -c "GET /$mode/.*/signature-" "$T/hostile.log")
 	[ "$n" -le 6 ] || fail "$mode: $n signatures read, expected at most 6"
 done
+
+log "a file:// lookaside of five 4 MiB signatures: exit 4 at the total cap"
+DIGEST=$(reg_digest la/img:v1)
+[ -n "$DIGEST" ] || fail "no digest for la/img:v1"
+SIGDIR="$T/filesigs/la/img@${DIGEST/:/=}"
+mkdir -p "$SIGDIR"
+for i in 1 2 3 4 5; do head -c $(((4 << 20) - 1)) /dev/zero >"$SIGDIR/signature-$i"; done
+regd file "file://$T/filesigs"
+expect 4 pull file
+expect_stderr 'larger than 16777216 bytes in total'
 
 log "a 2 KiB/s lookaside: exit 4 within --timeout 5 + 5 s"
 start=$SECONDS
