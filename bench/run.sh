@@ -5,6 +5,7 @@
 #   sudo bench/run.sh                 # RUNS=3, images from /usr/share/doc, /usr/include, /usr/bin
 #   RUNS=5 CCPULL=build/ccpull sudo bench/run.sh
 #   BENCH_BIG=1 sudo bench/run.sh     # also the 1 GiB single-layer image through a rate cap
+#   BENCH_MANY=1 sudo bench/run.sh    # also the 100k- and 500k-file images (bench/mkmany.py)
 #
 # The images are made once from local directories (GNU tar --sort=name, gzip -n, zstd) and kept in
 # BENCH_DIR (default /var/tmp/ccpull-bench) with the registry's storage; delete it to rebuild.
@@ -93,6 +94,31 @@ if [ -d /usr/include ]; then
 			application/vnd.oci.image.layer.v1.tar+gzip "${scale_args[@]}" >/dev/null
 	done
 fi
+
+# ---- many files (issue #20 item 7): memory flat in the number of entries ----
+# many100k: one layer of 100k empty-ish files; many500k: five such layers (500k entries), applied
+# side by side. Made by bench/mkmany.py (a streamed tar, directories of 1000 files), gzip -1. Built
+# and measured only with BENCH_MANY=1 or when BENCH_ROWS names them (a 500k pull takes a minute).
+MANY_ROWS=()
+if [ "${BENCH_MANY:-0}" = 1 ] || [[ "${BENCH_ROWS:-}" == *many* ]]; then
+	many_args=()
+	for n in 1 2 3 4 5; do
+		if [ ! -s "$WORK/layers/many$n.tar.gz" ]; then
+			echo "bench: making layer many$n (100k files)" >&2
+			/usr/bin/python3 "$SRC/bench/mkmany.py" "$WORK/layers/many$n.tar" "many$n" 100000
+			gzip -n -1 -c "$WORK/layers/many$n.tar" >"$WORK/layers/many$n.tar.gz"
+			sha256sum "$WORK/layers/many$n.tar" | cut -c1-64 >"$WORK/layers/many$n.diffid"
+			rm "$WORK/layers/many$n.tar"
+		fi
+		many_args+=("sha256:$(cat "$WORK/layers/many$n.diffid"):$WORK/layers/many$n.tar.gz")
+	done
+	/usr/bin/python3 "$SRC/bench/push.py" "$REG" bench/img:many100k application/vnd.oci.image.layer.v1.tar+gzip \
+		"${many_args[0]}" >/dev/null
+	/usr/bin/python3 "$SRC/bench/push.py" "$REG" bench/img:many500k application/vnd.oci.image.layer.v1.tar+gzip \
+		"${many_args[@]}" >/dev/null
+	[ "${BENCH_MANY:-0}" = 1 ] && MANY_ROWS=(ccpull:many100k ccpull-copy:many100k ccpull:many500k)
+fi
+# ---- end of many files ----
 
 # Encrypted + signed: skopeo encrypts every layer for a JWE key and signs with a GPG key (simple
 # signing, lookaside in a local directory); ccpull pulls it with a signedBy policy and the private key.
@@ -303,6 +329,7 @@ ROWS=(ccpull-copy:gzip ccpull:gzip containerd:gzip skopeo+umoci:gzip ccpull:zstd
 [ ${#scale_args[@]} -eq 3 ] && ROWS+=(ccpull:scale1 ccpull:scale2 ccpull:scale3)
 read -r -a _perf_rows <<<"$(perf_default_rows | tr '\n' ' ')"
 ROWS+=("${_perf_rows[@]}")
+ROWS+=(${MANY_ROWS[@]+"${MANY_ROWS[@]}"}) # many files: see above
 # BENCH_ROWS="ccpull:gzip ccpull-secure:gzip" measures only those rows.
 [ -n "${BENCH_ROWS:-}" ] && read -r -a ROWS <<<"$BENCH_ROWS"
 if [ "$HAVE_CONTAINERD" = 0 ]; then

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,6 +47,7 @@ static const char *prog = "ccpull";
 	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n" \
 	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n" \
 	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n" \
+	"                             (a lookaside store: at most 128 signatures, 16 MiB in all, within --timeout)\n" \
 	"  --authfile PATH            containers-auth.json with registry credentials\n" \
 	"  --creds USER:PASSWORD      credentials for the registry (override --authfile)\n" \
 	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine);\n" \
@@ -819,10 +821,28 @@ int cmd_serve(int argc, char **argv); /* serve.c */
 int cmd_cdh(int argc, char **argv); /* serve.c */
 int cmd_verify(int argc, char **argv); /* verify.c */
 
+/*
+ * glibc's malloc gives each thread that allocates its own arena and raises its mmap threshold after
+ * every large free: with layers applied side by side, the freed buffers and path sets of each stay
+ * resident in an arena of their own (issue #20: 51 MiB for five layers of 100k files instead of 39).
+ * Two arenas and a fixed 256 KiB threshold (large buffers are mapped and unmapped) keep the peak
+ * near what is in use. An operator's GLIBC_TUNABLES or MALLOC_* environment is left to decide.
+ */
+static void tune_malloc(void)
+{
+#if defined(M_ARENA_MAX) && defined(M_MMAP_THRESHOLD)
+	if (getenv("GLIBC_TUNABLES") || getenv("MALLOC_ARENA_MAX") || getenv("MALLOC_MMAP_THRESHOLD_"))
+		return;
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd, *base;
 
+	tune_malloc();
 	/* installed or linked as the Confidential Data Hub, kata-agent starts it so */
 	if (argc > 0 && argv[0]) {
 		base = strrchr(argv[0], '/');

@@ -79,6 +79,7 @@ static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes,
 	const resolved_image *rv = s->rv;
 	const char *base, *ep = rv->endpoint ? rv->endpoint : rv->image;
 	size_t hl = strcspn(ep, "/");
+	ccp_lookaside_opts lo = s->gate->lookaside;
 	ccp_buf store = CCP_BUF_INIT(0);
 	char dstr[CCP_DIGEST_STR_MAX];
 	int ext, r;
@@ -96,7 +97,8 @@ static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes,
 		return mark_from(s, "registry-extension", e);
 	}
 	base = ccp_registries_d_lookaside(&s->gate->regd, scopes, n_scopes);
-	if ((r = ccp_lookaside_fetch(&s->sigs, base, rv->ref.path, d, &s->gate->lookaside, e)))
+	lo.deadline_ms = rv->deadline_ms; /* the pull's deadline, as for its registry requests */
+	if ((r = ccp_lookaside_fetch(&s->sigs, base, rv->ref.path, d, &lo, e)))
 		return r;
 	if (!(s->store = strdup(base)))
 		return ccp_err_oom(e);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 #include "util/curl.h"
@@ -21,31 +22,75 @@ void ccp_sig_list_free(ccp_sig_list *l)
 	l->n = 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
+/* CLOCK_MONOTONIC in ms, the clock of ccp_registry_deadline. */
+static uint64_t monotonic_ms(void)
 {
-	ccp_buf *b = payload;
-	/* Returning less than given aborts the transfer: the cap was hit or memory ran out. */
-	return ccp_buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* 1: fetched into b; 0: not found (end of the list); <0: error. */
-static int fetch_http(CURL *c, const char *url, ccp_buf *b, ccp_err *e)
+typedef struct sink {
+	ccp_buf *b;
+	int overflow;  /* the body went past b->max */
+	int oom;
+} sink;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 {
+	sink *k = payload;
+	int r = ccp_buf_append(k->b, data, size * nmemb);
+
+	/* Returning less than given aborts the transfer: the cap was hit or memory ran out. */
+	if (r == CCP_EINVALID)
+		k->overflow = 1;
+	else if (r)
+		k->oom = 1;
+	return r ? 0 : size * nmemb;
+}
+
+/* The cap that b->max stands for: one signature's, or what is left of the total. */
+static int too_large(const char *what, const ccp_buf *b, ccp_err *e)
+{
+	if (b->max < CCP_LOOKASIDE_SIG_MAX)
+		return ccp_err_set(e, CCP_EREGISTRY, "signatures up to %.300s are larger than %u bytes in total", what,
+				   CCP_LOOKASIDE_TOTAL_MAX);
+	return ccp_err_set(e, CCP_EREGISTRY, "signature %.300s is larger than %u bytes", what, CCP_LOOKASIDE_SIG_MAX);
+}
+
+/* 1: fetched into b; 0: not found (end of the list); <0: error. Ends by o->deadline_ms. */
+static int fetch_http(CURL *c, const char *url, ccp_buf *b, const ccp_lookaside_opts *o, ccp_err *e)
+{
+	sink k = { b, 0, 0 };
 	CURLcode rc;
 	long status = 0;
+	uint64_t now = monotonic_ms();
 
+	if (o->deadline_ms && now >= o->deadline_ms)
+		return ccp_err_set(e, CCP_EREGISTRY, "cannot fetch signature %.300s: the pull's time limit ran out",
+				   url);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+	/* a declared length past the cap ends the transfer before any of the body is read */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->max);
+	/* the whole exchange of every signature, connecting included, ends by the pull's deadline */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->deadline_ms ? (long)(o->deadline_ms - now) : 0L);
 	rc = curl_easy_perform(c);
-	if (rc == CURLE_WRITE_ERROR && b->len + CURL_MAX_WRITE_SIZE > b->max)
-		return ccp_err_set(e, CCP_EREGISTRY, "signature %s is larger than %u bytes", url, CCP_LOOKASIDE_SIG_MAX);
+	if (k.oom)
+		return ccp_err_oom(e);
+	if (k.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+		return too_large(url, b, e);
+	if (rc == CURLE_OPERATION_TIMEDOUT && o->deadline_ms && monotonic_ms() >= o->deadline_ms)
+		return ccp_err_set(e, CCP_EREGISTRY, "cannot fetch signature %.300s: the pull's time limit ran out",
+				   url);
 	if (rc != CURLE_OK)
-		return ccp_err_set(e, CCP_EREGISTRY, "cannot fetch signature %s: %s", url, curl_easy_strerror(rc));
+		return ccp_err_set(e, CCP_EREGISTRY, "cannot fetch signature %.300s: %s", url, curl_easy_strerror(rc));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (status == 404)
 		return 0;
 	if (status != 200)
-		return ccp_err_set(e, CCP_EREGISTRY, "cannot fetch signature %s: HTTP status %ld", url, status);
+		return ccp_err_set(e, CCP_EREGISTRY, "cannot fetch signature %.300s: HTTP status %ld", url, status);
 	return 1;
 }
 
@@ -53,7 +98,7 @@ static int fetch_file(const char *path, ccp_buf *b, ccp_err *e)
 {
 	char chunk[8192];
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	int r = 1;
+	int a, r = 1;
 
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -70,9 +115,8 @@ static int fetch_file(const char *path, ccp_buf *b, ccp_err *e)
 		}
 		if (n == 0)
 			break;
-		if (ccp_buf_append(b, chunk, (size_t)n)) {
-			r = ccp_err_set(e, CCP_EREGISTRY, "signature %s is larger than %u bytes", path,
-					CCP_LOOKASIDE_SIG_MAX);
+		if ((a = ccp_buf_append(b, chunk, (size_t)n))) {
+			r = a == CCP_EINVALID ? too_large(path, b, e) : ccp_err_oom(e);
 			break;
 		}
 	}
@@ -84,11 +128,13 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 			const ccp_lookaside_opts *o, ccp_err *e)
 {
 	int is_file = strncmp(base, "file://", 7) == 0;
-	int is_http = strncmp(base, "http://", 7) == 0 || strncmp(base, "https://", 8) == 0;
+	int is_https = strncmp(base, "https://", 8) == 0;
+	int is_http = strncmp(base, "http://", 7) == 0 || is_https;
 	size_t blen = strlen(base);
 	ccp_digest check;
 	char dstr[CCP_DIGEST_STR_MAX];
 	CURL *c = NULL;
+	size_t total = 0;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -115,11 +161,14 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 #if CURL_AT_LEAST_VERSION(7, 85, 0)
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+		/* an https:// store is never redirected to plain HTTP, where anyone on the path could answer */
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, is_https ? "https" : "http,https");
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, is_https ? "https" : "http,https");
 #else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+				 is_https ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
+				 is_https ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
@@ -134,7 +183,9 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 	}
 	for (size_t i = 1;; i++) {
 		ccp_buf url = CCP_BUF_INIT(0);
-		ccp_buf body = CCP_BUF_INIT(CCP_LOOKASIDE_SIG_MAX);
+		/* each signature may take what the ones before it left of the total (a max of 0 is no cap) */
+		size_t left = CCP_LOOKASIDE_TOTAL_MAX - total;
+		ccp_buf body = CCP_BUF_INIT(left == 0 ? 1 : left < CCP_LOOKASIDE_SIG_MAX ? left : CCP_LOOKASIDE_SIG_MAX);
 		ccp_buf *nv;
 
 		if (ccp_buf_printf(&url, "%.*s/%s@%s=%s/signature-%zu", (int)blen, base, repository,
@@ -142,8 +193,11 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 			r = ccp_err_oom(e);
 			break;
 		}
-		r = is_file ? fetch_file(url.data + 7, &body, e) : fetch_http(c, url.data, &body, e);
+		r = is_file ? fetch_file(url.data + 7, &body, e) : fetch_http(c, url.data, &body, o, e);
 		ccp_buf_free(&url);
+		if (r > 0 && body.len > left)
+			r = ccp_err_set(e, CCP_EREGISTRY, "lookaside %.300s: signatures of %s are larger than %u bytes in "
+					"total", base, dstr, CCP_LOOKASIDE_TOTAL_MAX);
 		if (r <= 0) {
 			ccp_buf_free(&body);
 			break;
@@ -161,6 +215,7 @@ int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *reposit
 		}
 		out->v = nv;
 		out->v[out->n++] = body;
+		total += body.len;
 	}
 	if (c)
 		curl_easy_cleanup(c);

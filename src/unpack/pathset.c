@@ -47,6 +47,10 @@ uint64_t pset_hash(const path_set *s, const char *p, size_t len)
 	return b ? b : 1;
 }
 
+#define KEY_USED 4u
+#define KEY_FLAGS (PS_UPPER | PS_IMPLICIT)
+#define KEY_OF(h) (((h) & ~(uint64_t)7) | KEY_USED)
+
 int pset_init(path_set *s, size_t max, ccp_err *e)
 {
 	memset(s, 0, sizeof(*s));
@@ -70,22 +74,25 @@ void pset_free(path_set *s)
 	for (i = 0; i < s->n_dts; i++)
 		free(s->dts[i].path);
 	free(s->dts);
+	free(s->dt_slots);
 	free(s->slots);
 	memset(s, 0, sizeof(*s));
 }
 
-static path_slot *find(const path_set *s, uint64_t h)
+/* The slot of the path whose hash is h, or the empty slot where it goes. */
+static uint64_t *find(const path_set *s, uint64_t h)
 {
-	size_t mask = s->cap - 1, i = (size_t)h & mask;
+	size_t mask = s->cap - 1, i = (size_t)(h >> 3) & mask;
+	uint64_t key = KEY_OF(h);
 
-	while (s->slots[i].h && s->slots[i].h != h)
+	while (s->slots[i] && (s->slots[i] & ~(uint64_t)KEY_FLAGS) != key)
 		i = (i + 1) & mask;
 	return &s->slots[i];
 }
 
 static int grow(path_set *s, ccp_err *e)
 {
-	path_slot *old = s->slots, *n;
+	uint64_t *old = s->slots, *n;
 	size_t oldcap = s->cap, i;
 
 	if (s->used + 1 > s->max)
@@ -98,24 +105,24 @@ static int grow(path_set *s, ccp_err *e)
 	s->slots = n;
 	s->cap = oldcap * 2;
 	for (i = 0; i < oldcap; i++)
-		if (old[i].h)
-			*find(s, old[i].h) = old[i];
+		if (old[i])
+			*find(s, old[i]) = old[i];
 	free(old);
 	return 0;
 }
 
 /* Slot for path, inserted when missing. */
-static int get_slot(path_set *s, const char *p, size_t len, path_slot **out, ccp_err *e)
+static int get_slot(path_set *s, const char *p, size_t len, uint64_t **out, ccp_err *e)
 {
 	uint64_t h = pset_hash(s, p, len);
-	path_slot *sl = find(s, h);
+	uint64_t *sl = find(s, h);
 	int rc;
 
-	if (!sl->h) {
+	if (!*sl) {
 		if ((rc = grow(s, e)) < 0)
 			return rc;
 		sl = find(s, h);
-		sl->h = h;
+		*sl = KEY_OF(h);
 		s->used++;
 	}
 	*out = sl;
@@ -125,16 +132,16 @@ static int get_slot(path_set *s, const char *p, size_t len, path_slot **out, ccp
 int pset_add_upper(path_set *s, const char *path, ccp_err *e)
 {
 	size_t len = strlen(path);
-	path_slot *sl;
+	uint64_t *sl;
 	int rc;
 
 	/* Deepest first; an ancestor already marked means all of its ancestors are too. */
 	while (len > 0) {
 		if ((rc = get_slot(s, path, len, &sl, e)) < 0)
 			return rc;
-		if (sl->flags & PS_UPPER)
+		if (*sl & PS_UPPER)
 			return 0;
-		sl->flags |= PS_UPPER;
+		*sl |= PS_UPPER;
 		while (len > 0 && path[len - 1] != '/')
 			len--;
 		if (len > 0)
@@ -145,33 +152,53 @@ int pset_add_upper(path_set *s, const char *path, ccp_err *e)
 
 int pset_is_upper(const path_set *s, const char *path, size_t len)
 {
-	const path_slot *sl;
-
 	if (len == 0)
 		return 0;
-	sl = find(s, pset_hash(s, path, len));
-	return sl->h && (sl->flags & PS_UPPER);
+	return (*find(s, pset_hash(s, path, len)) & PS_UPPER) != 0;
+}
+
+/* The slot of the directory-time record of the path whose hash is h, or the empty one where it goes. */
+static dt_slot *dt_find(const path_set *s, uint64_t h)
+{
+	size_t mask = s->dt_cap - 1, i = (size_t)h & mask;
+
+	while (s->dt_slots[i].h && s->dt_slots[i].h != h)
+		i = (i + 1) & mask;
+	return &s->dt_slots[i];
 }
 
 int pset_has_dir_time(const path_set *s, const char *path)
 {
-	const path_slot *sl = find(s, pset_hash(s, path, strlen(path)));
-
-	return sl->h && sl->dt;
+	return s->dt_cap && dt_find(s, pset_hash(s, path, strlen(path)))->h != 0;
 }
 
 int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e)
 {
-	path_slot *sl;
+	uint64_t h = pset_hash(s, path, strlen(path)), *sl;
+	dt_slot *ds;
 	dir_time *d;
 	int rc;
 
+	/* the directory is one of the layer's paths (its slot bounds the records by s->max) */
 	if ((rc = get_slot(s, path, strlen(path), &sl, e)) < 0)
 		return rc;
-	if (sl->dt) {
+	if (s->dt_cap && (ds = dt_find(s, h))->h) {
 		if (override)
-			memcpy(s->dts[sl->dt - 1].ts, ts, sizeof(s->dts[0].ts));
+			memcpy(s->dts[ds->i].ts, ts, sizeof(s->dts[0].ts));
 		return 0;
+	}
+	if ((s->n_dts + 1) * 2 > s->dt_cap) {
+		size_t ncap = s->dt_cap ? s->dt_cap * 2 : 256, ocap = s->dt_cap;
+		dt_slot *old = s->dt_slots, *n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return ccp_err_oom(e);
+		s->dt_slots = n;
+		s->dt_cap = ncap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].h)
+				*dt_find(s, old[i].h) = old[i];
+		free(old);
 	}
 	if (s->n_dts == s->cap_dts) {
 		size_t ncap = s->cap_dts ? s->cap_dts * 2 : 256;
@@ -185,28 +212,27 @@ int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], in
 	if (!(d->path = strdup(path)))
 		return ccp_err_oom(e);
 	memcpy(d->ts, ts, sizeof(d->ts));
-	s->n_dts++;
-	sl->dt = (uint32_t)s->n_dts;
+	ds = dt_find(s, h);
+	ds->h = h;
+	ds->i = s->n_dts++;
 	return 0;
 }
 
 int pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e)
 {
-	path_slot *sl;
+	uint64_t *sl;
 	int rc, was;
 
 	if (!on && !pset_is_implicit(s, path))
 		return 0;
 	if ((rc = get_slot(s, path, strlen(path), &sl, e)) < 0)
 		return rc;
-	was = (sl->flags & PS_IMPLICIT) != 0;
-	sl->flags = on ? sl->flags | PS_IMPLICIT : sl->flags & ~PS_IMPLICIT;
+	was = (*sl & PS_IMPLICIT) != 0;
+	*sl = on ? *sl | PS_IMPLICIT : *sl & ~(uint64_t)PS_IMPLICIT;
 	return was;
 }
 
 int pset_is_implicit(const path_set *s, const char *path)
 {
-	const path_slot *sl = find(s, pset_hash(s, path, strlen(path)));
-
-	return sl->h && (sl->flags & PS_IMPLICIT);
+	return (*find(s, pset_hash(s, path, strlen(path))) & PS_IMPLICIT) != 0;
 }

@@ -18,25 +18,28 @@ typedef struct dir_time {
 /*
  * Paths this layer made (and their ancestors), plus the directories whose times are restored at the
  * end. Keys are keyed 64-bit hashes of resolved paths: a random per-run seed keeps collisions
- * (which could only make a whiteout spare a lower file) out of an attacker's reach, at 16 bytes a path.
+ * (which could only make a whiteout spare a lower file) out of an attacker's reach. A path takes one
+ * 8-byte slot (the hash's top 61 bits, a used bit and the two flags) at most half full: 16-32 bytes a
+ * path, nothing in proportion to its length. Directory times sit in a table of their own.
  */
-typedef struct path_slot {
-	uint64_t h;     /* 0: empty */
-	uint32_t flags; /* PS_UPPER, PS_IMPLICIT */
-	uint32_t dt;    /* index + 1 into dir_times, 0: none */
-} path_slot;
-
 #define PS_UPPER 1u    /* made by this layer or an ancestor of such a path */
 #define PS_IMPLICIT 2u /* direct mode: a directory made only as a parent, its metadata still to come */
 
+typedef struct dt_slot {
+	uint64_t h;     /* the path's hash; 0: empty */
+	size_t i;       /* index into dts */
+} dt_slot;
+
 typedef struct path_set {
-	path_slot *slots;
-	size_t cap;     /* power of two */
+	uint64_t *slots; /* 0: empty; else hash & ~7 | 4 | flags */
+	size_t cap;      /* power of two */
 	size_t used;
-	size_t max;     /* refuse to grow past this many paths */
+	size_t max;      /* refuse to grow past this many paths */
 	uint64_t seed[2];
 	dir_time *dts;
 	size_t n_dts, cap_dts;
+	dt_slot *dt_slots; /* index of dts by path hash, at most half full */
+	size_t dt_cap;     /* power of two, or 0 */
 } path_set;
 
 int pset_init(path_set *s, size_t max, ccp_err *e);
