@@ -21,7 +21,8 @@
 #   socket, served in-process) and the KBS reached with the token of a stand-in attestation agent at
 #   [aa] aa_socket (the KBS sees the agent's attestation only): [[credentials]], a CoCo-encrypted pull
 #   whose KEK the KBS releases and one whose KEK it lacks (CDH's opening), GetResource, UnsealSecret
-#   (signed as CDH's secret tool signs it; another key's signature refused), UnWrapKey for another
+#   (signed as CDH's secret tool signs it, the key a KBS resource or a file in CDH's sealed-secret
+#   directory; another key's signature refused), UnWrapKey for another
 #   client; every log line under CDH's name; without a config, the agent at its default socket
 . "$(dirname "$0")/lib.sh"
 
@@ -326,6 +327,12 @@ expect 0 "$CLIENT" get-resource "$CDH_SOCK" kbs:///default/secret/one "$T/got-re
 "${SEAL[@]}" vault "$T/seal-priv.json" kbs:///default/sign/pub kbs:///default/secret/one | tr -d '\n' >"$T/sealed-ok"
 expect 0 "$CLIENT" unseal "$CDH_SOCK" "$T/sealed-ok" "$T/got-unsealed"
 [ "$(cat "$T/got-unsealed")" = 'sealed value' ] || fail "UnsealSecret: $(cat "$T/got-unsealed")"
+# the key a file under CDH's sealed-secret directory (/run/confidential-containers/cdh/sealed-secret)
+mkdir -p "$CDH_RUN/confidential-containers/cdh/sealed-secret/team"
+cp "$T/seal-pub.json" "$CDH_RUN/confidential-containers/cdh/sealed-secret/team/signer"
+"${SEAL[@]}" vault "$T/seal-priv.json" team/signer kbs:///default/secret/one | tr -d '\n' >"$T/sealed-file"
+expect 0 "$CLIENT" unseal "$CDH_SOCK" "$T/sealed-file" "$T/got-unsealed-file"
+[ "$(cat "$T/got-unsealed-file")" = 'sealed value' ] || fail "UnsealSecret (key file): $(cat "$T/got-unsealed-file")"
 "${SEAL[@]}" vault "$T/wrong-priv.json" kbs:///default/sign/pub kbs:///default/secret/one | tr -d '\n' >"$T/sealed-bad"
 expect 1 "$CLIENT" unseal "$CDH_SOCK" "$T/sealed-bad" "$T/got-unsealed-bad"
 grep -q '^ERROR PermissionDenied: .*signature does not verify' "$T/out" || fail "bad signature: $(cat "$T/out")"
