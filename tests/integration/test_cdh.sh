@@ -19,7 +19,8 @@
 #   line, AA_KBC_PARAMS overriding it; a file without [kbc] and an illegal credential path refused
 # - everything kata uses, with kata's ocicrypt config (the attestation-agent keyprovider at the CDH
 #   socket, served in-process) and the KBS reached with the token of a stand-in attestation agent at
-#   [aa] aa_socket (the KBS sees the agent's attestation only): [[credentials]], a CoCo-encrypted pull
+#   [aa] aa_socket (the KBS sees the agent's attestation only): [[credentials]], the image policy a
+#   kbs:/// resource (an image it does not accept refused with CDH's opening), a CoCo-encrypted pull
 #   whose KEK the KBS releases and one whose KEK it lacks (CDH's opening), GetResource, UnsealSecret
 #   (signed as CDH's secret tool signs it, the key a KBS resource or a file in CDH's sealed-secret
 #   directory; another key's signature refused), UnWrapKey for another
@@ -81,9 +82,13 @@ AUTH_REG=$REG
 REG=$PLAIN_REG
 
 b64s() { printf '%s' "$1" | base64 -w0; }
+# (the policy for kata's launch, 5.: the encrypted images accepted, the rest refused)
+printf '{"default": [{"type": "reject"}], "transports": {"docker": {"%s/enc": [{"type": "insecureAcceptAnything"}]}}}\n' \
+	"$REG" >"$T/kbs-policy.json"
 printf '{"default/credential/test": "%s", "default/cmdline/res": "%s", "default/image-kek/k1": "%s",
- "default/secret/one": "%s", "default/sign/pub": "%s"}\n' "$(b64s 'kms-credential-1')" "$(b64s 'from-the-cmdline')" \
-	"$(base64 -w0 "$T/kek")" "$(b64s 'sealed value')" "$(base64 -w0 "$T/seal-pub.json")" >"$T/resources.json"
+ "default/secret/one": "%s", "default/sign/pub": "%s", "default/security-policy/test": "%s"}\n' \
+	"$(b64s 'kms-credential-1')" "$(b64s 'from-the-cmdline')" "$(base64 -w0 "$T/kek")" "$(b64s 'sealed value')" \
+	"$(base64 -w0 "$T/seal-pub.json")" "$(base64 -w0 "$T/kbs-policy.json")" >"$T/resources.json"
 start_kbs main
 
 mkdir -p "$T/etc-containers" "$T/bin"
@@ -303,6 +308,8 @@ cat >"$T/cdh-kata.toml" <<-EOF
 	url = "$KBS"
 	[aa]
 	aa_socket = "unix://$T/aa.sock"
+	[image]
+	image_security_policy_uri = "kbs:///default/security-policy/test"
 	[[credentials]]
 	resource_uri = "kbs:///default/credential/test"
 	path = "$KBS_DIR/token"
@@ -315,6 +322,12 @@ expect 0 "$CLIENT" pull "$CDH_SOCK" "$REG/enc/app:ok" "$T/b-enc-ok"
 [ "$(cat "$T/out")" = "$ENC_DIGEST" ] || fail "encrypted pull: digest $(cat "$T/out"), expected $ENC_DIGEST"
 in_ns cmp -s "$T/b-enc-ok/rootfs/etc/motd" "$T/l1/etc/motd" || fail "encrypted pull: rootfs content"
 grep -q '^resource default/image-kek/k1 200$' "$KBS_LOG" || fail "the KEK was not fetched: $(cat "$KBS_LOG")"
+grep -q '^resource default/security-policy/test 200$' "$KBS_LOG" || fail "the policy was not fetched: $(cat "$KBS_LOG")"
+# the policy from the KBS refuses what it does not accept
+expect 1 "$CLIENT" pull "$CDH_SOCK" "$REG/unsigned/app:v1" "$T/b-kata-denied"
+grep -q '^ERROR Internal: \[CDH\] \[ERROR\]: Image Pull error: Image policy rejected: Denied by policy: ' "$T/out" ||
+	fail "policy denial (policy from the KBS): $(cat "$T/out")"
+no_rootfs "$T/b-kata-denied"
 # the KEK missing in the KBS: CDH's opening
 expect 1 "$CLIENT" pull "$CDH_SOCK" "$REG/enc/app:v1" "$T/b-enc-missing"
 grep -q '^ERROR Internal: \[CDH\] \[ERROR\]: Image Pull error: Errors happened when pulling image: Failed to decrypt layer: Failed to decrypt the image layer' \
