@@ -65,9 +65,10 @@ static void reply_error(svc_request *rq, ccp_context *ctx, int r, const char *me
 
 static void warnings(ccp_context *ctx, const char *method)
 {
-	/* said on every call, also when quiet: they are about what the call could trust */
+	/* said on every call, also when quiet: they are about what the call could trust (under the
+	 * server's log name, escaped as every log line is) */
 	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
-		fprintf(stderr, "ccpull serve: %s: warning: %s\n", method, ccp_context_warning(ctx, i));
+		svc_warn("%s: warning: %s", method, ccp_context_warning(ctx, i));
 }
 
 /* Packs a reply holding a secret, sends it and wipes both. */

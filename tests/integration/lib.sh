@@ -395,3 +395,54 @@ build_ttrpc_client() {
 	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=${CCPULL_BUILD:-$T}/go-cache HOME=$T \
 		go build -o "$CLIENT" "$IT_DIR"/ttrpc_client/*.go || fail "cannot build the Go ttrpc client"
 }
+
+# start_aa NAME MODE [VAR=VALUE...]: a stand-in attestation agent ($CLIENT aa-server, see
+# ttrpc_client/main.go and aa_token.go; VAR=VALUE such as AA_KBS_URL=$KBS for GetToken) on
+# $T/NAME.sock, logging its calls to $T/NAME.log; waits for its socket.
+start_aa() {
+	local name=$1 mode=$2 i
+	shift 2
+	env "$@" "$CLIENT" aa-server "$T/$name.sock" "$T/$name.log" "$mode" >"$T/$name.out" 2>&1 &
+	_PIDS+=("$!")
+	for i in $(seq 1 100); do
+		[ -S "$T/$name.sock" ] && return 0
+		sleep 0.1
+	done
+	cat "$T/$name.out" >&2
+	fail "attestation agent $name did not start"
+}
+
+# coco_unwrap_request OCI REF OUT: OUT is the keyprovider UnWrapKey request (ocicrypt's keyunwrap JSON)
+# for the first layer of OCI:REF, encrypted for the attestation-agent (CoCo) keyprovider by
+# ocicrypt_encrypt.py --coco; OUT.layer holds that layer's (encrypted) digest.
+coco_unwrap_request() {
+	"$PY" - "$1" "$2" "$3" <<-'EOF' || fail "cannot make an UnWrapKey request from $1:$2"
+		import json, os, sys
+		lay, ref, out = sys.argv[1:4]
+		blob = lambda d: os.path.join(lay, "blobs", *d.split(":", 1))
+		idx = json.load(open(os.path.join(lay, "index.json")))
+		m = next(x for x in idx["manifests"] if x["annotations"]["org.opencontainers.image.ref.name"] == ref)
+		man = json.load(open(blob(m["digest"])))
+		ann = man["layers"][0]["annotations"]["org.opencontainers.image.enc.keys.provider.attestation-agent"]
+		req = {"op": "keyunwrap", "keywrapparams": {"ec": None, "optsdata": None},
+		       "keyunwrapparams": {"dc": {"Parameters": {"attestation-agent": []}}, "annotation": ann.split(",")[0]}}
+		json.dump(req, open(out, "w"))
+		open(out + ".layer", "w").write(man["layers"][0]["digest"])
+	EOF
+}
+
+# unwrap_opens OCI REQUEST ANSWER: the key options of UnWrapKey's ANSWER (to coco_unwrap_request's
+# REQUEST) decrypt the encrypted layer to the plaintext digest they name.
+unwrap_opens() {
+	"$PY" - "$1" "$3" "$(cat "$2.layer")" <<-'EOF' || fail "UnWrapKey: the key does not open the layer"
+		import base64, hashlib, json, os, sys
+		from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+		out = json.load(open(sys.argv[2]))
+		opts = json.loads(bytes(out["keyunwrapresults"]["optsdata"]))
+		key, nonce = base64.b64decode(opts["symkey"]), base64.b64decode(opts["cipheroptions"]["nonce"])
+		enc = open(os.path.join(sys.argv[1], "blobs", *sys.argv[3].split(":", 1)), "rb").read()
+		d = Cipher(algorithms.AES(key), modes.CTR(nonce)).decryptor()
+		plain = d.update(enc) + d.finalize()
+		assert "sha256:" + hashlib.sha256(plain).hexdigest() == opts["digest"], "digest mismatch"
+	EOF
+}

@@ -17,9 +17,17 @@
 # - kbs_cert adds to the system's roots: a KBS whose CA only $SSL_CERT_FILE holds is trusted
 # - without -c: agent.aa_kbc_params (first occurrence) and cdh.kbs_resources from the kernel command
 #   line, AA_KBC_PARAMS overriding it; a file without [kbc] and an illegal credential path refused
+# - everything kata uses, with kata's ocicrypt config (the attestation-agent keyprovider at the CDH
+#   socket, served in-process) and the KBS reached with the token of a stand-in attestation agent at
+#   [aa] aa_socket (the KBS sees the agent's attestation only): [[credentials]], the image policy a
+#   kbs:/// resource (an image it does not accept refused with CDH's opening), a CoCo-encrypted pull
+#   whose KEK the KBS releases and one whose KEK it lacks (CDH's opening), GetResource, UnsealSecret
+#   (signed as CDH's secret tool signs it, the key a KBS resource or a file in CDH's sealed-secret
+#   directory; another key's signature refused), UnWrapKey for another
+#   client; every log line under CDH's name; without a config, the agent at its default socket
 . "$(dirname "$0")/lib.sh"
 
-"$PY" -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed (see .ci/packages)"
+"$PY" -c 'import cryptography, jwcrypto' 2>/dev/null || skip "python3-cryptography and python3-jwcrypto are needed (see .ci/packages)"
 command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
 command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || skip "unshare or nsenter is not installed (util-linux)"
 unshare -m true 2>/dev/null || skip "cannot make a mount namespace"
@@ -44,6 +52,14 @@ head -c 32 /dev/urandom >"$T/kek"
 cp -a "$OCI" "$T/enc"
 "$PY" "$IT_DIR/ocicrypt_encrypt.py" "$T/enc" app enc --coco "kbs:///default/image-kek/missing" --kek "$T/kek"
 push "$T/enc:enc" enc/app:v1
+# CoCo-encrypted, its KEK released by the KBS
+"$PY" "$IT_DIR/ocicrypt_encrypt.py" "$T/enc" app enc-ok --coco "kbs:///default/image-kek/k1" --kek "$T/kek"
+push "$T/enc:enc-ok" enc/app:ok
+ENC_DIGEST=$(reg_digest enc/app:ok)
+# keys of CDH's secret tool (seal_secret.py): the verification key a KBS resource; and another key
+SEAL=("$PY" "$IT_DIR/seal_secret.py")
+"${SEAL[@]}" keygen "$T/seal-priv.json" "$T/seal-pub.json"
+"${SEAL[@]}" keygen "$T/wrong-priv.json" "$T/wrong-pub.json"
 PLAIN_REG=$REG
 # a pull held open by stallproxy.py (until a file exists) to be in flight when SIGTERM comes
 # (a layer of its own: a layer already in the store is not fetched again)
@@ -66,8 +82,13 @@ AUTH_REG=$REG
 REG=$PLAIN_REG
 
 b64s() { printf '%s' "$1" | base64 -w0; }
-printf '{"default/credential/test": "%s", "default/cmdline/res": "%s"}\n' "$(b64s 'kms-credential-1')" \
-	"$(b64s 'from-the-cmdline')" >"$T/resources.json"
+# (the policy for kata's launch, 5.: the encrypted images accepted, the rest refused)
+printf '{"default": [{"type": "reject"}], "transports": {"docker": {"%s/enc": [{"type": "insecureAcceptAnything"}]}}}\n' \
+	"$REG" >"$T/kbs-policy.json"
+printf '{"default/credential/test": "%s", "default/cmdline/res": "%s", "default/image-kek/k1": "%s",
+ "default/secret/one": "%s", "default/sign/pub": "%s", "default/security-policy/test": "%s"}\n' \
+	"$(b64s 'kms-credential-1')" "$(b64s 'from-the-cmdline')" "$(base64 -w0 "$T/kek")" "$(b64s 'sealed value')" \
+	"$(base64 -w0 "$T/seal-pub.json")" "$(base64 -w0 "$T/kbs-policy.json")" >"$T/resources.json"
 start_kbs main
 
 mkdir -p "$T/etc-containers" "$T/bin"
@@ -253,8 +274,7 @@ stop_cdh INT
 # --- 3. no -c: the kernel command line; AA_KBC_PARAMS wins over it ---
 printf 'console=hvc0 agent.aa_kbc_params=cc_kbc::http://127.0.0.1:9 cdh.kbs_resources=kbs:///default/cmdline/res::%s/cmdline/res\n' \
 	"$KBS_DIR" >"$T/cmdline-env"
-# (without kata's ocicrypt config: its ttrpc entry is not ccpull's yet; the CoCo KEK comes from the KBS)
-start_cdh three CCPULL_KERNEL_CMDLINE="$T/cmdline-env" AA_KBC_PARAMS="cc_kbc::$KBS" OCICRYPT_KEYPROVIDER_CONFIG= --
+start_cdh three CCPULL_KERNEL_CMDLINE="$T/cmdline-env" AA_KBC_PARAMS="cc_kbc::$KBS" --
 wait_socket 60
 [ "$(cat "$CDH_RUN/confidential-containers/cdh/kbs/cmdline/res")" = from-the-cmdline ] ||
 	fail "cdh.kbs_resources with AA_KBC_PARAMS"
@@ -273,6 +293,89 @@ printf 'agent.aa_kbc_params=cc_kbc::%s agent.aa_kbc_params=cc_kbc::http://127.0.
 start_cdh four CCPULL_KERNEL_CMDLINE="$T/cmdline-only" --
 wait_socket 60
 [ "$(cat "$CDH_RUN/confidential-containers/cdh/kbs/r")" = from-the-cmdline ] || fail "agent.aa_kbc_params"
+stop_cdh TERM
+
+# --- 5. everything kata uses, as kata uses it: the KBS reached with the attestation agent's token ---
+# (a stand-in agent at [aa] aa_socket attests to the KBS itself and hands over its token, as CDH's
+# cc_kbc asks for it); kata's ocicrypt config (start_cdh) points the attestation-agent keyprovider
+# back at the CDH socket, which ccpull serves in-process
+start_kbs token
+start_aa aa ok AA_KBS_URL="$KBS"
+cat >"$T/cdh-kata.toml" <<-EOF
+	socket = "unix:///run/confidential-containers/cdh.sock"
+	[kbc]
+	name = "cc_kbc"
+	url = "$KBS"
+	[aa]
+	aa_socket = "unix://$T/aa.sock"
+	[image]
+	image_security_policy_uri = "kbs:///default/security-policy/test"
+	[[credentials]]
+	resource_uri = "kbs:///default/credential/test"
+	path = "$KBS_DIR/token"
+EOF
+start_cdh kata -- -c "$T/cdh-kata.toml"
+wait_socket 6
+[ "$(cat "$CDH_RUN/confidential-containers/cdh/kbs/token")" = kms-credential-1 ] || fail "credential with the token"
+# a CoCo-encrypted pull, its KEK released by the KBS to the agent's token
+expect 0 "$CLIENT" pull "$CDH_SOCK" "$REG/enc/app:ok" "$T/b-enc-ok"
+[ "$(cat "$T/out")" = "$ENC_DIGEST" ] || fail "encrypted pull: digest $(cat "$T/out"), expected $ENC_DIGEST"
+in_ns cmp -s "$T/b-enc-ok/rootfs/etc/motd" "$T/l1/etc/motd" || fail "encrypted pull: rootfs content"
+grep -q '^resource default/image-kek/k1 200$' "$KBS_LOG" || fail "the KEK was not fetched: $(cat "$KBS_LOG")"
+grep -q '^resource default/security-policy/test 200$' "$KBS_LOG" || fail "the policy was not fetched: $(cat "$KBS_LOG")"
+# the policy from the KBS refuses what it does not accept
+expect 1 "$CLIENT" pull "$CDH_SOCK" "$REG/unsigned/app:v1" "$T/b-kata-denied"
+grep -q '^ERROR Internal: \[CDH\] \[ERROR\]: Image Pull error: Image policy rejected: Denied by policy: ' "$T/out" ||
+	fail "policy denial (policy from the KBS): $(cat "$T/out")"
+no_rootfs "$T/b-kata-denied"
+# the KEK missing in the KBS: CDH's opening
+expect 1 "$CLIENT" pull "$CDH_SOCK" "$REG/enc/app:v1" "$T/b-enc-missing"
+grep -q '^ERROR Internal: \[CDH\] \[ERROR\]: Image Pull error: Errors happened when pulling image: Failed to decrypt layer: Failed to decrypt the image layer' \
+	"$T/out" || fail "decryption failure (kata's ocicrypt config): $(cat "$T/out")"
+no_rootfs "$T/b-enc-missing"
+# GetResource
+expect 0 "$CLIENT" get-resource "$CDH_SOCK" kbs:///default/secret/one "$T/got-resource"
+[ "$(cat "$T/got-resource")" = 'sealed value' ] || fail "GetResource: $(cat "$T/got-resource")"
+# UnsealSecret: signed as CDH's secret tool signs it (the key a KBS resource); signed by another key
+"${SEAL[@]}" vault "$T/seal-priv.json" kbs:///default/sign/pub kbs:///default/secret/one | tr -d '\n' >"$T/sealed-ok"
+expect 0 "$CLIENT" unseal "$CDH_SOCK" "$T/sealed-ok" "$T/got-unsealed"
+[ "$(cat "$T/got-unsealed")" = 'sealed value' ] || fail "UnsealSecret: $(cat "$T/got-unsealed")"
+# the key a file under CDH's sealed-secret directory (/run/confidential-containers/cdh/sealed-secret)
+mkdir -p "$CDH_RUN/confidential-containers/cdh/sealed-secret/team"
+cp "$T/seal-pub.json" "$CDH_RUN/confidential-containers/cdh/sealed-secret/team/signer"
+"${SEAL[@]}" vault "$T/seal-priv.json" team/signer kbs:///default/secret/one | tr -d '\n' >"$T/sealed-file"
+expect 0 "$CLIENT" unseal "$CDH_SOCK" "$T/sealed-file" "$T/got-unsealed-file"
+[ "$(cat "$T/got-unsealed-file")" = 'sealed value' ] || fail "UnsealSecret (key file): $(cat "$T/got-unsealed-file")"
+"${SEAL[@]}" vault "$T/wrong-priv.json" kbs:///default/sign/pub kbs:///default/secret/one | tr -d '\n' >"$T/sealed-bad"
+expect 1 "$CLIENT" unseal "$CDH_SOCK" "$T/sealed-bad" "$T/got-unsealed-bad"
+grep -q '^ERROR PermissionDenied: .*signature does not verify' "$T/out" || fail "bad signature: $(cat "$T/out")"
+[ ! -e "$T/got-unsealed-bad" ] || fail "a secret with a bad signature was unsealed"
+# keyprovider UnWrapKey for another client on the CDH socket
+coco_unwrap_request "$T/enc" enc-ok "$T/unwrap-in.json"
+expect 0 "$CLIENT" unwrap-key "$CDH_SOCK" "$T/unwrap-in.json" "$T/unwrap-out.json"
+unwrap_opens "$T/enc" "$T/unwrap-in.json" "$T/unwrap-out.json"
+# every KBS request came with the agent's token: one attestation (the agent's), ccpull none
+grep -q '"method":"GetToken"' "$T/aa.log" || fail "the agent's GetToken was not used: $(cat "$T/aa.log")"
+[ "$(grep -c '^attest ok$' "$KBS_LOG")" = 1 ] || fail "expected the agent's attestation only: $(cat "$KBS_LOG")"
+grep -q '^bearer ok$' "$KBS_LOG" || fail "no resource fetched with the token: $(cat "$KBS_LOG")"
+! grep -q '^bearer refused$' "$KBS_LOG" || fail "a token was refused: $(cat "$KBS_LOG")"
+! grep -q 'sealed value' "$CDH_LOG" || fail "a secret was logged"
+# every line under CDH's name (the plain-HTTP KBS warnings of GetResource/UnsealSecret/UnWrapKey included)
+grep -q 'GetResource: warning: KBS .* plain HTTP' "$CDH_LOG" || fail "no warning about the plain-HTTP KBS"
+! grep -v '^ccpull cdh: ' "$CDH_LOG" >&2 || fail "log lines not under CDH's name"
+stop_cdh TERM
+
+# without a config (no initdata): the agent at its default socket, the KBS from AA_KBC_PARAMS
+: >"$T/aa.log"
+: >"$KBS_LOG"
+mkdir -p "$T/run-kata2/confidential-containers/attestation-agent"
+ln -s "$T/aa.sock" "$T/run-kata2/confidential-containers/attestation-agent/attestation-agent.sock"
+start_cdh kata2 AA_KBC_PARAMS="cc_kbc::$KBS" CCPULL_KERNEL_CMDLINE=/dev/null --
+wait_socket 6
+expect 0 "$CLIENT" get-resource "$CDH_SOCK" kbs:///default/secret/one "$T/got-resource2"
+[ "$(cat "$T/got-resource2")" = 'sealed value' ] || fail "GetResource (default agent socket): $(cat "$T/got-resource2")"
+grep -q '"method":"GetToken"' "$T/aa.log" || fail "the agent at its default socket was not asked: $(cat "$T/aa.log")"
+[ "$(grep -c '^attest ok$' "$KBS_LOG")" = 1 ] || fail "expected the agent's attestation only: $(cat "$KBS_LOG")"
 stop_cdh TERM
 
 # --- kbs_cert adds to the system's roots (CDH: reqwest add_root_certificate), it does not replace them:

@@ -166,34 +166,11 @@ for n in 1 2; do
 done
 
 # --- UnWrapKey ---
-"$PY" - "$OCI" "$T/unwrap-in.json" <<-'EOF'
-	import json, os, sys
-	lay = sys.argv[1]
-	blob = lambda d: os.path.join(lay, "blobs", *d.split(":", 1))
-	idx = json.load(open(os.path.join(lay, "index.json")))
-	m = next(x for x in idx["manifests"] if x["annotations"]["org.opencontainers.image.ref.name"] == "enc")
-	man = json.load(open(blob(m["digest"])))
-	ann = man["layers"][0]["annotations"]["org.opencontainers.image.enc.keys.provider.attestation-agent"]
-	req = {"op": "keyunwrap", "keywrapparams": {"ec": None, "optsdata": None},
-	       "keyunwrapparams": {"dc": {"Parameters": {"attestation-agent": []}}, "annotation": ann.split(",")[0]}}
-	json.dump(req, open(sys.argv[2], "w"))
-	open(sys.argv[2] + ".layer", "w").write(man["layers"][0]["digest"])
-EOF
+coco_unwrap_request "$OCI" enc "$T/unwrap-in.json"
 log "unwrap-key: CoCo annotation packet"
 expect 0 "$CLIENT" unwrap-key "$SOCK" "$T/unwrap-in.json" "$T/unwrap-out.json"
 grep -q '^resource default/image-kek/k1 200$' "$KBS_LOG" || fail "UnWrapKey did not fetch the KEK from the KBS"
-# the key options decrypt the encrypted layer to the plaintext digest they name
-"$PY" - "$OCI" "$T/unwrap-out.json" "$(cat "$T/unwrap-in.json.layer")" <<-'EOF' || fail "UnWrapKey: the key does not open the layer"
-	import base64, hashlib, json, os, sys
-	from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-	out = json.load(open(sys.argv[2]))
-	opts = json.loads(bytes(out["keyunwrapresults"]["optsdata"]))
-	key, nonce = base64.b64decode(opts["symkey"]), base64.b64decode(opts["cipheroptions"]["nonce"])
-	enc = open(os.path.join(sys.argv[1], "blobs", *sys.argv[3].split(":", 1)), "rb").read()
-	d = Cipher(algorithms.AES(key), modes.CTR(nonce)).decryptor()
-	plain = d.update(enc) + d.finalize()
-	assert "sha256:" + hashlib.sha256(plain).hexdigest() == opts["digest"], "digest mismatch"
-EOF
+unwrap_opens "$OCI" "$T/unwrap-in.json" "$T/unwrap-out.json"
 printf '{"op":"keyunwrap","keyunwrapparams":{"annotation":"%s"}}' \
 	"$(printf '{"kid":"kbs:///default/image-kek/none","wrapped_data":"AAAAAAAAAAAAAAAAAAAAAA==","iv":"AAAAAAAAAAAAAAAA","wrap_type":"A256GCM"}' | base64 -w0)" \
 	>"$T/unwrap-missing.json"

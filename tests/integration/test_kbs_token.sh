@@ -16,19 +16,6 @@
 
 build_ttrpc_client
 
-# start_aa NAME MODE [VAR=VALUE...]: a stand-in attestation agent on $T/NAME.sock logging to $T/NAME.log
-start_aa() {
-	local name=$1 mode=$2 i
-	shift 2
-	env "$@" "$CLIENT" aa-server "$T/$name.sock" "$T/$name.log" "$mode" >"$T/$name.out" 2>&1 &
-	_PIDS+=("$!")
-	for i in $(seq 1 100); do
-		[ -S "$T/$name.sock" ] && return 0
-		sleep 0.1
-	done
-	cat "$T/$name.out" >&2
-	fail "attestation agent $name did not start"
-}
 count() { grep -c "^$1\$" "$2" || true; }
 methods() { jq -r .method "$1" | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
 
