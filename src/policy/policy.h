@@ -158,7 +158,7 @@ typedef struct ccp_policy_explain {
 	ccp_policy_finding *findings;
 	size_t n_findings;
 	int have_signatures;          /* signatures were fetched (a signed requirement was evaluated) */
-	size_t n_signatures;
+	size_t n_signatures;          /* with next_signature: those read before the requirements decided */
 } ccp_policy_explain;
 
 /* ccp_policy_evaluate, recording into x (initialised to zeros; free with ccp_policy_explain_free). */
