@@ -47,7 +47,8 @@ static const char *prog = "ccpull";
 	"  --ca-file PATH             extra CA certificates (PEM) trusted for registries\n" \
 	"  --registries-conf PATH     registries.conf (default /etc/containers/registries.conf if present)\n" \
 	"  --registries-d DIR         registries.d: where signatures are looked up (default /etc/containers/registries.d)\n" \
-	"                             (a lookaside store: at most 128 signatures, 16 MiB in all, within --timeout)\n" \
+	"                             (a lookaside store: at most 128 signatures, 16 MiB in all, within --timeout;\n" \
+	"                             each checked as it arrives, none read once the policy is met)\n" \
 	"  --authfile PATH            containers-auth.json with registry credentials\n" \
 	"  --creds USER:PASSWORD      credentials for the registry (override --authfile)\n" \
 	"  --platform OS/ARCH[/VAR]   platform to pick from a multi-platform image (default: this machine);\n" \

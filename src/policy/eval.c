@@ -16,14 +16,30 @@
 #define KEY_FILE_MAX (4u << 20)
 #define REASONS_MAX 2048
 
+/* A signed requirement being evaluated as the signatures arrive. */
+typedef struct req_state {
+	const ccp_pr *pr;      /* NULL: not (yet) evaluated */
+	int decided;           /* 0: still looking; 1: accepted; 2: rejected or failed, err says why */
+	ccp_err err;
+	ccp_gpg_keyring *kr;   /* signedBy keys, loaded when the first simple signature needs them */
+	ccp_sigstore_trust *t; /* sigstoreSigned trust material, likewise */
+	int key_err;           /* the keys or trust material could not be loaded: kerr says why */
+	ccp_err kerr;
+	ccp_buf reasons;
+	size_t n_simple, n_other, n_attach, rejected;
+} req_state;
+
 typedef struct eval_ctx {
 	const ccp_policy_image *img;
 	char *image_ref;   /* as pulled */
-	const ccp_buf *sigs;
+	const ccp_buf *sigs; /* get_signatures' list */
 	size_t n_sigs;
+	size_t list_next;
+	int listed;        /* get_signatures was called */
+	size_t seen;       /* signatures looked at */
 	int have_sigs;
 	ccp_policy_explain *x; /* NULL: no explanation wanted */
-	size_t req;        /* the requirement being evaluated */
+	req_state *st;     /* one per requirement */
 } eval_ctx;
 
 static void finding_free(ccp_policy_finding *f)
@@ -67,20 +83,22 @@ static int add_finding(eval_ctx *c, ccp_policy_finding *f, ccp_policy_verdict v,
 	return 0;
 }
 
-static int load_signatures(eval_ctx *c, ccp_err *e)
+/* The next signature of the image: 1 and *sig, 0 at the end, <0 when it could not be fetched. */
+static int next_sig(eval_ctx *c, const ccp_buf **sig, ccp_err *e)
 {
 	int r;
 
-	if (c->have_sigs)
-		return 0;
-	if (!c->img->get_signatures) {
-		c->have_sigs = 1;
-		return 0;
+	if (c->img->next_signature)
+		return c->img->next_signature(c->img->payload, sig, e);
+	if (!c->listed) {
+		if (c->img->get_signatures && (r = c->img->get_signatures(c->img->payload, &c->sigs, &c->n_sigs, e)))
+			return r;
+		c->listed = 1;
 	}
-	if ((r = c->img->get_signatures(c->img->payload, &c->sigs, &c->n_sigs, e)))
-		return r;
-	c->have_sigs = 1;
-	return 0;
+	if (c->list_next >= c->n_sigs)
+		return 0;
+	*sig = &c->sigs[c->list_next++];
+	return 1;
 }
 
 static int load_keys(const ccp_pr *pr, ccp_gpg_keyring **kr, ccp_err *e)
@@ -152,79 +170,71 @@ out:
 	return r;
 }
 
-static int eval_signed_by(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
+/* A signature that is not even of a known format ends the requirement with that reason. */
+static int unknown_format(eval_ctx *c, req_state *s, ccp_policy_finding *f, const ccp_err *se, ccp_err *e)
 {
-	ccp_gpg_keyring *kr = NULL;
-	ccp_buf reasons = CCP_BUF_INIT(REASONS_MAX);
-	size_t n_simple = 0, rejected = 0;
-	int r, key_err = 0;
-	ccp_err kerr = CCP_ERR_INIT;
+	if (add_finding(c, f, CCP_POLICY_REJECTED, se->msg, e) == CCP_ENOMEM)
+		return CCP_ENOMEM;
+	s->err = *se;
+	s->decided = 2;
+	return 0;
+}
 
-	if ((r = load_signatures(c, e)))
+/* Records a refused signature and its reason; the message keeps what fits, a long list is cut. */
+static int refuse(eval_ctx *c, req_state *s, ccp_policy_finding *f, const ccp_err *se, ccp_err *e)
+{
+	int r;
+
+	if ((r = add_finding(c, f, CCP_POLICY_REJECTED, se->msg, e)))
 		return r;
-	for (size_t i = 0; i < c->n_sigs; i++) {
-		const unsigned char *data;
-		size_t dlen;
-		ccp_sig_kind kind;
-		ccp_err se = CCP_ERR_INIT;
-		ccp_policy_finding f = { c->req, i, 0, 0, NULL, NULL, NULL, NULL };
+	s->rejected++;
+	if (ccp_buf_printf(&s->reasons, "%s%s", s->rejected == 1 ? "" : "; ", se->msg) == CCP_ENOMEM)
+		return ccp_err_oom(e);
+	return 0;
+}
 
-		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e))) {
-			if (add_finding(c, &f, CCP_POLICY_REJECTED, e->msg, e) == CCP_ENOMEM)
-				r = CCP_ENOMEM;
-			goto out;
+/* Signature i against a signedBy requirement still looking: 0 (s->decided tells), or a hard error. */
+static int step_signed_by(eval_ctx *c, req_state *s, size_t req, size_t i, const ccp_buf *sig, ccp_err *e)
+{
+	const ccp_pr *pr = s->pr;
+	const unsigned char *data;
+	size_t dlen;
+	ccp_sig_kind kind;
+	ccp_err se = CCP_ERR_INIT;
+	ccp_policy_finding f = { req, i, 0, 0, NULL, NULL, NULL, NULL };
+	int r;
+
+	if (ccp_sig_classify(sig->data, sig->len, &kind, &data, &dlen, &se))
+		return unknown_format(c, s, &f, &se, e);
+	f.kind = (int)kind;
+	if (kind != CCP_SIG_SIMPLE)
+		return add_finding(c, &f, CCP_POLICY_SKIPPED, "not a simple signing signature: signedBy checks those "
+				   "only", e);
+	s->n_simple++;
+	if (strcmp(pr->key_type, "GPGKeys") != 0) {
+		ccp_err_set(&se, CCP_EPOLICY, "Unimplemented \"keyType\" value \"%s\"", pr->key_type);
+	} else if (!s->kr && !s->key_err) {
+		if ((r = load_keys(pr, &s->kr, &s->kerr)) == CCP_ENOMEM) {
+			*e = s->kerr;
+			return r;
 		}
-		f.kind = (int)kind;
-		if (kind != CCP_SIG_SIMPLE) {
-			if ((r = add_finding(c, &f, CCP_POLICY_SKIPPED, "not a simple signing signature: signedBy "
-					     "checks those only", e)))
-				goto out;
-			continue;
-		}
-		n_simple++;
-		if (strcmp(pr->key_type, "GPGKeys") != 0) {
-			r = ccp_err_set(&se, CCP_EPOLICY, "Unimplemented \"keyType\" value \"%s\"", pr->key_type);
-		} else if (!kr && !key_err) {
-			if ((r = load_keys(pr, &kr, &kerr)) == CCP_ENOMEM) {
-				*e = kerr;
-				goto out;
-			}
-			key_err = r != 0;
-		}
-		if (!se.code) {
-			if (key_err)
-				se = kerr;
-			else if ((r = check_one(c, pr, kr, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
-				 r == CCP_EINTERNAL) {
-				finding_free(&f);
-				*e = se;
-				goto out;
-			}
-		}
-		if (!se.code) {
-			r = add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
-			goto out;
-		}
-		if ((r = add_finding(c, &f, CCP_POLICY_REJECTED, se.msg, e)))
-			goto out;
-		rejected++;
-		/* The message keeps what fits; a long list of reasons is cut, never an error. */
-		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
-			r = ccp_err_oom(e);
-			goto out;
+		s->key_err = r != 0;
+	}
+	if (!se.code) {
+		if (s->key_err)
+			se = s->kerr;
+		else if ((r = check_one(c, pr, s->kr, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
+			 r == CCP_EINTERNAL) {
+			finding_free(&f);
+			*e = se;
+			return r;
 		}
 	}
-	if (n_simple == 0)
-		r = ccp_err_set(e, CCP_EPOLICY, "A signature was required, but no signature exists");
-	else if (rejected == 1)
-		r = ccp_err_set(e, CCP_EPOLICY, "%s", reasons.data ? reasons.data : "");
-	else
-		r = ccp_err_set(e, CCP_EPOLICY, "None of the signatures were accepted, reasons: %s",
-				reasons.data ? reasons.data : "");
-out:
-	ccp_buf_free(&reasons);
-	ccp_gpg_keyring_free(kr);
-	return r;
+	if (!se.code) {
+		s->decided = 1;
+		return add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
+	}
+	return refuse(c, s, &f, &se, e);
 }
 
 /* The signed digest and identity of a verified payload against the image (both kinds of signatures). */
@@ -360,82 +370,145 @@ static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trus
 	return r;
 }
 
-static int eval_sigstore_signed(eval_ctx *c, const ccp_pr *pr, ccp_err *e)
+/* Signature i against a sigstoreSigned requirement still looking: 0 (s->decided tells), or a hard error. */
+static int step_sigstore(eval_ctx *c, req_state *s, size_t req, size_t i, const ccp_buf *sig, ccp_err *e)
 {
-	ccp_sigstore_trust *t = NULL;
-	ccp_buf reasons = CCP_BUF_INIT(REASONS_MAX);
-	size_t n_other = 0, n_attach = 0, rejected = 0;
-	int r, trust_err = 0;
-	ccp_err terr = CCP_ERR_INIT;
+	const unsigned char *data;
+	size_t dlen;
+	ccp_sig_kind kind;
+	ccp_err se = CCP_ERR_INIT;
+	ccp_policy_finding f = { req, i, 0, 0, NULL, NULL, NULL, NULL };
+	int r;
 
-	if ((r = load_signatures(c, e)))
+	if (ccp_sig_classify(sig->data, sig->len, &kind, &data, &dlen, &se))
+		return unknown_format(c, s, &f, &se, e);
+	f.kind = (int)kind;
+	if (kind != CCP_SIG_SIGSTORE) {
+		s->n_other++;
+		return add_finding(c, &f, CCP_POLICY_SKIPPED, "not a sigstore signature: sigstoreSigned checks those "
+				   "only", e);
+	}
+	/* Trust material is loaded once, when the first signature needs it; bad material rejects them all. */
+	if (!s->t && !s->key_err) {
+		if ((r = ccp_sigstore_trust_load(&s->t, s->pr->sigstore, &s->kerr)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+			*e = s->kerr;
+			return r;
+		}
+		s->key_err = r != 0;
+	}
+	if (s->key_err) {
+		se = s->kerr;
+	} else if ((r = check_sigstore(c, s->pr, s->t, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
+		   r == CCP_EINTERNAL) {
+		finding_free(&f);
+		*e = se;
 		return r;
-	for (size_t i = 0; i < c->n_sigs; i++) {
-		const unsigned char *data;
-		size_t dlen;
-		ccp_sig_kind kind;
-		ccp_err se = CCP_ERR_INIT;
-		ccp_policy_finding f = { c->req, i, 0, 0, NULL, NULL, NULL, NULL };
+	} else if (r == 1) {
+		s->n_attach++;
+		return add_finding(c, &f, CCP_POLICY_SKIPPED, "a sigstore attachment that is not a signature", e);
+	}
+	if (!se.code) {
+		s->decided = 1;
+		return add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
+	}
+	return refuse(c, s, &f, &se, e);
+}
 
-		if ((r = ccp_sig_classify(c->sigs[i].data, c->sigs[i].len, &kind, &data, &dlen, e))) {
-			if (add_finding(c, &f, CCP_POLICY_REJECTED, e->msg, e) == CCP_ENOMEM)
-				r = CCP_ENOMEM;
-			goto out;
-		}
-		f.kind = (int)kind;
-		if (kind != CCP_SIG_SIGSTORE) {
-			if ((r = add_finding(c, &f, CCP_POLICY_SKIPPED, "not a sigstore signature: sigstoreSigned "
-					     "checks those only", e)))
-				goto out;
-			n_other++;
-			continue;
-		}
-		/* Trust material is loaded once, when the first signature needs it; bad material rejects them all. */
-		if (!t && !trust_err) {
-			if ((r = ccp_sigstore_trust_load(&t, pr->sigstore, &terr)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
-				*e = terr;
-				goto out;
-			}
-			trust_err = r != 0;
-		}
-		if (trust_err)
-			se = terr;
-		else if ((r = check_sigstore(c, pr, t, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
-			 r == CCP_EINTERNAL) {
-			finding_free(&f);
-			*e = se;
-			goto out;
-		} else if (r == 1) {
-			if ((r = add_finding(c, &f, CCP_POLICY_SKIPPED, "a sigstore attachment that is not a "
-					     "signature", e)))
-				goto out;
-			n_attach++;
-			continue;
-		}
-		if (!se.code) {
-			r = add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
-			goto out;
-		}
-		if ((r = add_finding(c, &f, CCP_POLICY_REJECTED, se.msg, e)))
-			goto out;
-		rejected++;
-		if (ccp_buf_printf(&reasons, "%s%s", rejected == 1 ? "" : "; ", se.msg) == CCP_ENOMEM) {
-			r = ccp_err_oom(e);
-			goto out;
+/* A requirement that saw every signature without accepting one: why it rejects the image. */
+static void finish(req_state *s)
+{
+	const char *why = s->reasons.data ? s->reasons.data : "";
+
+	if (s->decided)
+		return;
+	s->decided = 2;
+	if (s->pr->type == CCP_PR_SIGNED_BY && s->n_simple == 0)
+		ccp_err_set(&s->err, CCP_EPOLICY, "A signature was required, but no signature exists");
+	else if (s->pr->type == CCP_PR_SIGSTORE_SIGNED && s->rejected == 0)
+		ccp_err_set(&s->err, CCP_EPOLICY, "A signature was required, but no signature exists (%zu non-sigstore "
+			    "signatures, %zu sigstore non-signature attachments)", s->n_other, s->n_attach);
+	else if (s->rejected == 1)
+		ccp_err_set(&s->err, CCP_EPOLICY, "%s", why);
+	else
+		ccp_err_set(&s->err, CCP_EPOLICY, "None of the signatures were accepted, reasons: %s", why);
+}
+
+/*
+ * Evaluates the signed requirements from `from` up to the next one that rejects without looking at
+ * signatures (reject, signedBaseLayer: evaluation never goes past it) in one pass over the signatures:
+ * each is checked, as it arrives, against every requirement still looking, and none is asked for once
+ * they have all decided (a signed requirement is met by one accepted signature). Only the signature at
+ * hand is held. The outcome of each is left in c->st; the return is a hard error only.
+ */
+static int signed_pass(eval_ctx *c, const ccp_pr_list *reqs, size_t from, ccp_err *e)
+{
+	size_t end, pending = 0;
+	int r;
+
+	for (end = from; end < reqs->n; end++) {
+		const ccp_pr *pr = &reqs->v[end];
+		if (pr->type == CCP_PR_REJECT || pr->type == CCP_PR_SIGNED_BASE_LAYER)
+			break;
+		if (pr->type == CCP_PR_SIGNED_BY || pr->type == CCP_PR_SIGSTORE_SIGNED) {
+			c->st[end].pr = pr;
+			c->st[end].reasons.max = REASONS_MAX;
+			pending++;
 		}
 	}
-	if (rejected == 0)
-		r = ccp_err_set(e, CCP_EPOLICY, "A signature was required, but no signature exists (%zu non-sigstore "
-				"signatures, %zu sigstore non-signature attachments)", n_other, n_attach);
-	else if (rejected == 1)
-		r = ccp_err_set(e, CCP_EPOLICY, "%s", reasons.data ? reasons.data : "");
-	else
-		r = ccp_err_set(e, CCP_EPOLICY, "None of the signatures were accepted, reasons: %s",
-				reasons.data ? reasons.data : "");
-out:
-	ccp_buf_free(&reasons);
-	ccp_sigstore_trust_free(t);
-	return r;
+	while (pending) {
+		const ccp_buf *sig;
+		size_t i;
+
+		if ((r = next_sig(c, &sig, e)) < 0)
+			return r;
+		if (r == 0)
+			break;
+		i = c->seen++;
+		for (size_t k = from; k < end; k++) {
+			req_state *s = &c->st[k];
+			if (!s->pr || s->decided)
+				continue;
+			r = s->pr->type == CCP_PR_SIGNED_BY ? step_signed_by(c, s, k, i, sig, e) :
+				step_sigstore(c, s, k, i, sig, e);
+			if (r)
+				return r;
+			if (s->decided)
+				pending--;
+		}
+	}
+	c->have_sigs = 1;
+	for (size_t k = from; k < end; k++)
+		if (c->st[k].pr)
+			finish(&c->st[k]);
+	return 0;
+}
+
+static int finding_order(const void *a, const void *b)
+{
+	const ccp_policy_finding *x = a, *y = b;
+
+	if (x->requirement != y->requirement)
+		return x->requirement < y->requirement ? -1 : 1;
+	return x->signature < y->signature ? -1 : x->signature > y->signature;
+}
+
+/*
+ * The findings as a requirement-by-requirement evaluation records them: grouped by requirement, none
+ * for a requirement after the one that ended the evaluation (from `stop` on).
+ */
+static void findings_tidy(ccp_policy_explain *x, size_t stop)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < x->n_findings; i++) {
+		if (x->findings[i].requirement >= stop)
+			finding_free(&x->findings[i]);
+		else
+			x->findings[k++] = x->findings[i];
+	}
+	x->n_findings = k;
+	if (k > 1)
+		qsort(x->findings, k, sizeof(*x->findings), finding_order);
 }
 
 const char *ccp_pr_type_name(ccp_pr_type t)
@@ -484,26 +557,32 @@ int ccp_policy_evaluate(const ccp_policy *p, const ccp_policy_image *img, ccp_er
 int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img, ccp_policy_explain *x,
 				ccp_err *e)
 {
-	eval_ctx c = { img, NULL, NULL, 0, 0, x, 0 };
+	eval_ctx c;
 	const ccp_pr_list *reqs;
 	const char *scope;
 	char scope_desc[300];
 	size_t i;
 	int r = 0;
 
+	memset(&c, 0, sizeof(c));
+	c.img = img;
+	c.x = x;
 	if ((r = ccp_policy_requirements_for(p, img->ref, &reqs, &scope, e)))
 		return r;
 	if (x && (r = explain_start(x, reqs, scope, e)))
 		return r;
-	if (!(c.image_ref = ccp_ref_string(img->ref)))
+	if (!(c.st = calloc(reqs->n ? reqs->n : 1, sizeof(*c.st))))
 		return ccp_err_oom(e);
+	if (!(c.image_ref = ccp_ref_string(img->ref))) {
+		free(c.st);
+		return ccp_err_oom(e);
+	}
 	if (scope)
 		snprintf(scope_desc, sizeof(scope_desc), "transports.docker[\"%.250s\"]", scope);
 	else
 		snprintf(scope_desc, sizeof(scope_desc), "default");
 	for (i = 0; i < reqs->n && !r; i++) {
 		const ccp_pr *pr = &reqs->v[i];
-		c.req = i;
 		switch (pr->type) {
 		case CCP_PR_INSECURE_ACCEPT_ANYTHING:
 			break;
@@ -511,10 +590,14 @@ int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img
 			r = ccp_err_set(e, CCP_EPOLICY, "Running image %s is rejected by policy.", c.image_ref);
 			break;
 		case CCP_PR_SIGNED_BY:
-			r = eval_signed_by(&c, pr, e);
-			break;
 		case CCP_PR_SIGSTORE_SIGNED:
-			r = eval_sigstore_signed(&c, pr, e);
+			/* the first signed requirement evaluates the ones after it in the same pass */
+			if (!c.st[i].pr && (r = signed_pass(&c, reqs, i, e)))
+				break;
+			if (c.st[i].decided == 2) {
+				*e = c.st[i].err;
+				r = e->code;
+			}
 			break;
 		case CCP_PR_SIGNED_BASE_LAYER:
 			r = ccp_err_set(e, CCP_EPOLICY, "signedBaseLayer not implemented yet!");
@@ -531,13 +614,21 @@ int ccp_policy_evaluate_explain(const ccp_policy *p, const ccp_policy_image *img
 			ccp_err_wrap(e, "image %s rejected by the signature policy (scope %s, requirement %zu of %zu)",
 				     c.image_ref, scope_desc, i + 1, reqs->n);
 	}
+	if (x)
+		findings_tidy(x, i);
 	/* containers/image stops at the first requirement that rejects: the rest were not looked at */
 	for (; x && i < reqs->n; i++)
 		x->outcomes[i].verdict = CCP_POLICY_SKIPPED;
-	if (x && c.have_sigs && img->get_signatures) {
+	if (x && c.have_sigs && (img->get_signatures || img->next_signature)) {
 		x->have_signatures = 1;
-		x->n_signatures = c.n_sigs;
+		x->n_signatures = img->next_signature ? c.seen : c.n_sigs;
 	}
+	for (i = 0; i < reqs->n; i++) {
+		ccp_buf_free(&c.st[i].reasons);
+		ccp_gpg_keyring_free(c.st[i].kr);
+		ccp_sigstore_trust_free(c.st[i].t);
+	}
+	free(c.st);
 	free(c.image_ref);
 	return r;
 }

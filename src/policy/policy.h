@@ -103,6 +103,12 @@ typedef struct ccp_policy_image {
 	size_t index_len;             /* of either digest satisfies sigstoreSigned */
 	/* Supplies the stored signatures (raw blobs) on first need; owned by the provider. */
 	int (*get_signatures)(void *payload, const ccp_buf **sigs, size_t *n, ccp_err *e);
+	/*
+	 * Or, when set (get_signatures is then not used): the next signature, 1 with *sig valid until the
+	 * next call, 0 at the end, <0 on error. The evaluation checks each as it arrives and stops asking
+	 * once every signed requirement it is evaluating has decided.
+	 */
+	int (*next_signature)(void *payload, const ccp_buf **sig, ccp_err *e);
 	void *payload;
 } ccp_policy_image;
 
@@ -152,7 +158,7 @@ typedef struct ccp_policy_explain {
 	ccp_policy_finding *findings;
 	size_t n_findings;
 	int have_signatures;          /* signatures were fetched (a signed requirement was evaluated) */
-	size_t n_signatures;
+	size_t n_signatures;          /* with next_signature: those read before the requirements decided */
 } ccp_policy_explain;
 
 /* ccp_policy_evaluate, recording into x (initialised to zeros; free with ccp_policy_explain_free). */

@@ -47,36 +47,47 @@ static int is_index(ccp_manifest_kind k)
 	return k == CCP_KIND_OCI_INDEX || k == CCP_KIND_DOCKER_LIST;
 }
 
+/*
+ * The signatures of the image, handed to the policy one at a time as they arrive: the simple signatures
+ * (the registry's extension list, or the lookaside store read signature by signature), then the sigstore
+ * attachments. The evaluation stops asking once its requirements are met, so a store that offers more
+ * is never read further; one lookaside signature is held at a time.
+ */
+typedef enum { SRC_START, SRC_LIST, SRC_LOOKASIDE, SRC_ATTACH, SRC_END } src_phase;
+
 typedef struct sig_source {
 	ccp_policy_gate *gate;
 	const resolved_image *rv;
-	ccp_sig_list sigs;
-	const char **from;      /* per signature: where it came from (static strings) */
+	src_phase phase;
+	ccp_digest d;           /* sha256 of the image manifest */
+	char **scopes;
+	size_t n_scopes;
+	ccp_sig_list list;      /* the registry extension's or the attachments' signatures */
+	size_t list_next;
+	const char *list_from;
+	ccp_lookaside_iter *it;
+	ccp_buf cur;            /* the lookaside signature being looked at */
+	const char **from;      /* per signature handed out: where it came from (static strings) */
+	size_t n;               /* signatures handed out */
 	char *store;            /* where simple signatures were read */
 } sig_source;
 
-/* Labels the signatures fetched since the last call with their source. */
-static int mark_from(sig_source *s, const char *what, ccp_err *e)
+static int add_from(sig_source *s, const char *what, ccp_err *e)
 {
 	const char **nv;
-	size_t have = 0;
 
-	if (s->from)
-		while (have < s->sigs.n && s->from[have])
-			have++;
-	if (!(nv = realloc(s->from, (s->sigs.n + 1) * sizeof(*nv))))
+	if (!(nv = realloc(s->from, (s->n + 1) * sizeof(*nv))))
 		return ccp_err_oom(e);
 	s->from = nv;
-	for (size_t i = have; i < s->sigs.n; i++)
-		nv[i] = what;
-	nv[s->sigs.n] = NULL;
+	nv[s->n++] = what;
 	return 0;
 }
 
 /* Simple signatures: the registry's own extension when its ping announced one, else the lookaside store. */
-static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes, size_t n_scopes, ccp_err *e)
+static int open_simple(sig_source *s, ccp_err *e)
 {
 	const resolved_image *rv = s->rv;
+	const ccp_digest *d = &s->d;
 	const char *base, *ep = rv->endpoint ? rv->endpoint : rv->image;
 	size_t hl = strcspn(ep, "/");
 	ccp_lookaside_opts lo = s->gate->lookaside;
@@ -87,22 +98,126 @@ static int fetch_simple(sig_source *s, const ccp_digest *d, char *const *scopes,
 	if ((r = ccp_registry_supports_signatures(rv->reg, &ext, e)))
 		return r;
 	if (ext) {
-		memset(&s->sigs, 0, sizeof(s->sigs));
-		if ((r = ccp_sigext_fetch(&s->sigs, rv->reg, d, e)))
+		if ((r = ccp_sigext_fetch(&s->list, rv->reg, d, e)))
 			return r;
 		if (ccp_buf_printf(&store, "%.*s/extensions/v2/%s/signatures/%s", (int)hl, ep, ep + hl + (ep[hl] ? 1 : 0),
 				   ccp_digest_str(d, dstr)))
 			return ccp_err_oom(e);
 		s->store = ccp_buf_detach(&store);
-		return mark_from(s, "registry-extension", e);
+		s->list_next = 0;
+		s->list_from = "registry-extension";
+		s->phase = SRC_LIST;
+		return 0;
 	}
-	base = ccp_registries_d_lookaside(&s->gate->regd, scopes, n_scopes);
+	base = ccp_registries_d_lookaside(&s->gate->regd, s->scopes, s->n_scopes);
 	lo.deadline_ms = rv->deadline_ms; /* the pull's deadline, as for its registry requests */
-	if ((r = ccp_lookaside_fetch(&s->sigs, base, rv->ref.path, d, &lo, e)))
+	if ((r = ccp_lookaside_open(&s->it, base, rv->ref.path, d, &lo, e)))
 		return r;
 	if (!(s->store = strdup(base)))
 		return ccp_err_oom(e);
-	return mark_from(s, "lookaside", e);
+	s->phase = SRC_LOOKASIDE;
+	return 0;
+}
+
+/* Sigstore signatures of the image manifest and, for an index, of the index too. */
+static int open_attachments(sig_source *s, ccp_err *e)
+{
+	const resolved_image *rv = s->rv;
+	int r;
+
+	ccp_sig_list_free(&s->list);
+	s->list_next = 0;
+	s->phase = SRC_END;
+	if (!use_attachments(&s->gate->regd, s->scopes, s->n_scopes))
+		return 0;
+	if ((r = ccp_attachments_fetch(&s->list, rv->reg, &s->d, e)))
+		return r;
+	if (is_index(rv->top_kind)) {
+		ccp_digest td = rv->top_digest;
+		if (td.algo != CCP_SHA256 &&
+		    (r = ccp_digest_compute(&td, CCP_SHA256, rv->top_raw.data, rv->top_raw.len, e)))
+			return r;
+		if ((r = ccp_attachments_fetch(&s->list, rv->reg, &td, e)))
+			return r;
+	}
+	s->list_from = "sigstore-attachment";
+	s->phase = SRC_ATTACH;
+	return 0;
+}
+
+static int source_step(sig_source *s, const ccp_buf **sig, ccp_err *e)
+{
+	const resolved_image *rv = s->rv;
+	int r;
+
+	for (;;) {
+		switch (s->phase) {
+		case SRC_START:
+			/* Signatures are stored under the sha256 digest of the manifest. */
+			s->d = rv->man_digest;
+			if (s->d.algo != CCP_SHA256 &&
+			    (r = ccp_digest_compute(&s->d, CCP_SHA256, rv->man_raw.data, rv->man_raw.len, e)))
+				return r;
+			if ((r = ccp_policy_scopes(&rv->ref, &s->scopes, &s->n_scopes, e)))
+				return r;
+			if ((r = open_simple(s, e)))
+				return r;
+			break;
+		case SRC_LIST:
+		case SRC_ATTACH:
+			if (s->list_next < s->list.n) {
+				if ((r = add_from(s, s->list_from, e)))
+					return r;
+				*sig = &s->list.v[s->list_next++];
+				return 1;
+			}
+			if (s->phase == SRC_ATTACH) {
+				s->phase = SRC_END;
+				break;
+			}
+			if ((r = open_attachments(s, e)))
+				return r;
+			break;
+		case SRC_LOOKASIDE:
+			if ((r = ccp_lookaside_next(s->it, &s->cur, e)) < 0)
+				return r;
+			if (r > 0) {
+				if ((r = add_from(s, "lookaside", e)))
+					return r;
+				*sig = &s->cur;
+				return 1;
+			}
+			ccp_lookaside_close(s->it);
+			s->it = NULL;
+			if ((r = open_attachments(s, e)))
+				return r;
+			break;
+		case SRC_END:
+			return 0;
+		}
+	}
+}
+
+static int next_signature(void *payload, const ccp_buf **sig, ccp_err *e)
+{
+	sig_source *s = payload;
+	int r = source_step(s, sig, e);
+
+	if (r < 0) {
+		s->phase = SRC_END;
+		return ccp_err_wrap(e, "signatures of %s", s->rv->image);
+	}
+	return r;
+}
+
+static void source_free(sig_source *s)
+{
+	ccp_lookaside_close(s->it);
+	ccp_buf_free(&s->cur);
+	ccp_sig_list_free(&s->list);
+	ccp_policy_strv_free(s->scopes, s->n_scopes);
+	free(s->from);
+	free(s->store);
 }
 
 /* A policy released by the KBS after attestation: a KBS failure is exit 6, a bad policy exit 2. */
@@ -184,43 +299,6 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, co
 	return 0;
 }
 
-static int get_signatures(void *payload, const ccp_buf **sigs, size_t *n, ccp_err *e)
-{
-	sig_source *s = payload;
-	const resolved_image *rv = s->rv;
-	ccp_digest d = rv->man_digest;
-	char **scopes = NULL;
-	size_t n_scopes = 0;
-	int r;
-
-	/* Signatures are stored under the sha256 digest of the manifest. */
-	if (d.algo != CCP_SHA256 &&
-	    (r = ccp_digest_compute(&d, CCP_SHA256, rv->man_raw.data, rv->man_raw.len, e)))
-		return r;
-	if ((r = ccp_policy_scopes(&rv->ref, &scopes, &n_scopes, e)))
-		return r;
-	r = fetch_simple(s, &d, scopes, n_scopes, e);
-	/* Sigstore signatures of the image manifest and, for an index, of the index too. */
-	if (!r && use_attachments(&s->gate->regd, scopes, n_scopes)) {
-		r = ccp_attachments_fetch(&s->sigs, rv->reg, &d, e);
-		if (!r && is_index(rv->top_kind)) {
-			ccp_digest td = rv->top_digest;
-			if (td.algo != CCP_SHA256)
-				r = ccp_digest_compute(&td, CCP_SHA256, rv->top_raw.data, rv->top_raw.len, e);
-			if (!r)
-				r = ccp_attachments_fetch(&s->sigs, rv->reg, &td, e);
-		}
-		if (!r)
-			r = mark_from(s, "sigstore-attachment", e);
-	}
-	ccp_policy_strv_free(scopes, n_scopes);
-	if (r)
-		return ccp_err_wrap(e, "signatures of %s", rv->image);
-	*sigs = s->sigs.v;
-	*n = s->sigs.n;
-	return 0;
-}
-
 int ccp_policy_gate_check(ccp_policy_gate *gate, const resolved_image *rv, ccp_err *e)
 {
 	return ccp_policy_gate_explain(gate, rv, NULL, e);
@@ -247,21 +325,19 @@ int ccp_policy_gate_explain(ccp_policy_gate *gate, const resolved_image *rv, ccp
 		img.index = rv->top_raw.data;
 		img.index_len = rv->top_raw.len;
 	}
-	img.get_signatures = get_signatures;
+	img.next_signature = next_signature;
 	img.payload = &src;
 	r = ccp_policy_evaluate_explain(&gate->policy, &img, rep ? &rep->explain : NULL, e);
 	if (rep && src.from) {
 		rep->sources = src.from;
-		rep->n_sources = src.sigs.n;
+		rep->n_sources = src.n;
 		src.from = NULL;
 	}
 	if (rep) {
 		rep->signature_store = src.store;
 		src.store = NULL;
 	}
-	free(src.from);
-	free(src.store);
-	ccp_sig_list_free(&src.sigs);
+	source_free(&src);
 	return r;
 }
 

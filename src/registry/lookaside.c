@@ -124,104 +124,140 @@ static int fetch_file(const char *path, ccp_buf *b, ccp_err *e)
 	return r;
 }
 
-int ccp_lookaside_fetch(ccp_sig_list *out, const char *base, const char *repository, const ccp_digest *d,
-			const ccp_lookaside_opts *o, ccp_err *e)
+struct ccp_lookaside_iter {
+	char *base;            /* without trailing slashes */
+	char *repository;
+	ccp_digest d;
+	char dstr[CCP_DIGEST_STR_MAX];
+	ccp_lookaside_opts o;
+	int is_file;
+	CURL *c;
+	size_t next;           /* the number of the next signature, from 1 */
+	size_t total;          /* bytes of the signatures returned so far */
+	int ended;
+};
+
+int ccp_lookaside_open(ccp_lookaside_iter **out, const char *base, const char *repository, const ccp_digest *d,
+		       const ccp_lookaside_opts *o, ccp_err *e)
 {
 	int is_file = strncmp(base, "file://", 7) == 0;
 	int is_https = strncmp(base, "https://", 8) == 0;
 	int is_http = strncmp(base, "http://", 7) == 0 || is_https;
 	size_t blen = strlen(base);
 	ccp_digest check;
-	char dstr[CCP_DIGEST_STR_MAX];
-	CURL *c = NULL;
-	size_t total = 0;
-	int r = 0;
+	ccp_lookaside_iter *it;
+	CURL *c;
+	int r;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	if (!is_file && !is_http)
 		return ccp_err_set(e, CCP_EINVALID, "lookaside %.300s: only file://, http:// and https:// are supported",
 				   base);
 	if (is_file && base[7] != '/')
 		return ccp_err_set(e, CCP_EINVALID, "lookaside %.300s: a file:// URL must hold an absolute path", base);
+	if (!(it = calloc(1, sizeof(*it))))
+		return ccp_err_oom(e);
 	/* The digest names a directory: it must be a well-formed digest (CVE-2024-3727). */
-	ccp_digest_str(d, dstr);
-	if (ccp_digest_parse(&check, dstr, strlen(dstr), e))
+	ccp_digest_str(d, it->dstr);
+	if (ccp_digest_parse(&check, it->dstr, strlen(it->dstr), e)) {
+		free(it);
 		return ccp_err_wrap(e, "lookaside signature lookup");
-	if (strstr(repository, "..") || repository[0] == '/')
+	}
+	if (strstr(repository, "..") || repository[0] == '/') {
+		free(it);
 		return ccp_err_set(e, CCP_EINVALID, "lookaside: invalid repository path %.300s", repository);
+	}
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
-	if (is_http) {
-		if ((r = ccp_curl_init(e)) != 0)
-			return r;
-		if (!(c = curl_easy_init()))
-			return ccp_err_oom(e);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-#if CURL_AT_LEAST_VERSION(7, 85, 0)
-		/* an https:// store is never redirected to plain HTTP, where anyone on the path could answer */
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, is_https ? "https" : "http,https");
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, is_https ? "https" : "http,https");
-#else
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS,
-				 is_https ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
-				 is_https ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-		if (!o->tls_verify) {
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-		} else if (o->ca_file) {
-			/* added to the system roots, as for the registry */
-			ccp_curl_add_ca_file(c, o->ca_file);
-		}
+	it->d = *d;
+	it->o = *o;
+	it->is_file = is_file;
+	it->next = 1;
+	if (!(it->base = strndup(base, blen)) || !(it->repository = strdup(repository))) {
+		ccp_lookaside_close(it);
+		return ccp_err_oom(e);
 	}
-	for (size_t i = 1;; i++) {
-		ccp_buf url = CCP_BUF_INIT(0);
-		/* each signature may take what the ones before it left of the total (a max of 0 is no cap) */
-		size_t left = CCP_LOOKASIDE_TOTAL_MAX - total;
-		ccp_buf body = CCP_BUF_INIT(left == 0 ? 1 : left < CCP_LOOKASIDE_SIG_MAX ? left : CCP_LOOKASIDE_SIG_MAX);
-		ccp_buf *nv;
-
-		if (ccp_buf_printf(&url, "%.*s/%s@%s=%s/signature-%zu", (int)blen, base, repository,
-				   ccp_digest_algo_name(d->algo), d->hex, i)) {
-			r = ccp_err_oom(e);
-			break;
-		}
-		r = is_file ? fetch_file(url.data + 7, &body, e) : fetch_http(c, url.data, &body, o, e);
-		ccp_buf_free(&url);
-		if (r > 0 && body.len > left)
-			r = ccp_err_set(e, CCP_EREGISTRY, "lookaside %.300s: signatures of %s are larger than %u bytes in "
-					"total", base, dstr, CCP_LOOKASIDE_TOTAL_MAX);
-		if (r <= 0) {
-			ccp_buf_free(&body);
-			break;
-		}
-		if (i > CCP_LOOKASIDE_MAX_SIGS) {
-			ccp_buf_free(&body);
-			r = ccp_err_set(e, CCP_EREGISTRY, "lookaside %.300s offers more than %d signatures for %s", base,
-					CCP_LOOKASIDE_MAX_SIGS, dstr);
-			break;
-		}
-		if (!(nv = realloc(out->v, (out->n + 1) * sizeof(*nv)))) {
-			ccp_buf_free(&body);
-			r = ccp_err_oom(e);
-			break;
-		}
-		out->v = nv;
-		out->v[out->n++] = body;
-		total += body.len;
+	if (is_file) {
+		*out = it;
+		return 0;
 	}
-	if (c)
-		curl_easy_cleanup(c);
-	if (r < 0) {
-		ccp_sig_list_free(out);
+	if ((r = ccp_curl_init(e)) != 0) {
+		ccp_lookaside_close(it);
 		return r;
 	}
+	if (!(c = it->c = curl_easy_init())) {
+		ccp_lookaside_close(it);
+		return ccp_err_oom(e);
+	}
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+#if CURL_AT_LEAST_VERSION(7, 85, 0)
+	/* an https:// store is never redirected to plain HTTP, where anyone on the path could answer */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, is_https ? "https" : "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, is_https ? "https" : "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS,
+			 is_https ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS,
+			 is_https ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (!o->tls_verify) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (o->ca_file) {
+		/* added to the system roots, as for the registry */
+		ccp_curl_add_ca_file(c, o->ca_file);
+	}
+	*out = it;
 	return 0;
+}
+
+int ccp_lookaside_next(ccp_lookaside_iter *it, ccp_buf *sig, ccp_err *e)
+{
+	ccp_buf url = CCP_BUF_INIT(0);
+	/* each signature may take what the ones before it left of the total (a max of 0 is no cap) */
+	size_t left = CCP_LOOKASIDE_TOTAL_MAX - it->total;
+	ccp_buf body = CCP_BUF_INIT(left == 0 ? 1 : left < CCP_LOOKASIDE_SIG_MAX ? left : CCP_LOOKASIDE_SIG_MAX);
+	int r;
+
+	ccp_buf_free(sig);
+	if (it->ended)
+		return 0;
+	if (ccp_buf_printf(&url, "%s/%s@%s=%s/signature-%zu", it->base, it->repository,
+			   ccp_digest_algo_name(it->d.algo), it->d.hex, it->next))
+		return ccp_err_oom(e);
+	r = it->is_file ? fetch_file(url.data + 7, &body, e) : fetch_http(it->c, url.data, &body, &it->o, e);
+	ccp_buf_free(&url);
+	if (r > 0 && body.len > left)
+		r = ccp_err_set(e, CCP_EREGISTRY, "lookaside %.300s: signatures of %s are larger than %u bytes in "
+				"total", it->base, it->dstr, CCP_LOOKASIDE_TOTAL_MAX);
+	if (r > 0 && it->next > CCP_LOOKASIDE_MAX_SIGS)
+		r = ccp_err_set(e, CCP_EREGISTRY, "lookaside %.300s offers more than %d signatures for %s", it->base,
+				CCP_LOOKASIDE_MAX_SIGS, it->dstr);
+	if (r <= 0) {
+		/* the end of the list, or an error: nothing more is read */
+		ccp_buf_free(&body);
+		it->ended = 1;
+		return r;
+	}
+	it->next++;
+	it->total += body.len;
+	*sig = body;
+	return 1;
+}
+
+void ccp_lookaside_close(ccp_lookaside_iter *it)
+{
+	if (!it)
+		return;
+	if (it->c)
+		curl_easy_cleanup(it->c);
+	free(it->base);
+	free(it->repository);
+	free(it);
 }

@@ -2,8 +2,10 @@
 """lookaside_hostile.py DIR: a hostile lookaside store on 127.0.0.1 for test_lookaside_limits.sh.
 
 Plain HTTP (port written to DIR/http.port):
-  /big/...      every signature-N exists and is 4 MiB - 1 bytes long (Content-Length given)
+  /big/...      every signature-N exists and is 4 MiB - 1 bytes long (Content-Length given); the first
+                byte is an OpenPGP packet tag, so each passes for a simple signing signature
   /stream/...   the same without Content-Length (the body ends when the connection closes)
+  /good/...     signature-1 is DIR/good.sig, every later signature-N is as in /big/
   /slow/...     signature-1 declares 4 MiB - 1 bytes and sends 2 KiB per second
   /plain/...    404, and the path is appended to DIR/plain.log (the target of a downgrade)
 HTTPS with DIR/cert.pem and DIR/key.pem (port written to DIR/https.port):
@@ -20,6 +22,7 @@ import time
 
 DIR = sys.argv[1]
 SIG = (4 << 20) - 1
+PGP = b"\xa3"  # an old-format compressed-data packet: what a simple signing signature starts with
 PORTS = {}
 
 
@@ -40,13 +43,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         p = self.path
         try:
-            if p.startswith("/big/"):
+            if p.startswith("/good/") and p.endswith("/signature-1"):
+                with open(os.path.join(DIR, "good.sig"), "rb") as f:
+                    body = f.read()
+                self.send(200, len(body))
+                self.wfile.write(body)
+            elif p.startswith("/big/") or p.startswith("/good/"):
                 self.send(200, SIG)
-                self.wfile.write(b"x" * SIG)
+                self.wfile.write(PGP + b"x" * (SIG - 1))
             elif p.startswith("/stream/"):
                 self.close_connection = True
                 self.send(200, None, [("Connection", "close")])
-                for _ in range(SIG // 65536):
+                self.wfile.write(PGP + b"y" * 65535)
+                for _ in range(SIG // 65536 - 1):
                     self.wfile.write(b"y" * 65536)
             elif p.startswith("/slow/"):
                 self.send(200, SIG)

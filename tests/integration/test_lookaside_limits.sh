@@ -3,12 +3,15 @@
 # - signatures of 4 MiB without end (with and without Content-Length, and five in a file:// store):
 #   exit 4 once the signatures of the image pass 16 MiB in total, naming the cap, in far less memory
 #   than 128 x 4 MiB;
+# - a good signature first, then signatures of 4 MiB without end: the pull is allowed once the first is
+#   checked, and no other signature is asked for (signatures are verified as they arrive);
 # - a server sending 2 KiB/s (above the low-speed limit): exit 4 within --timeout + 5 s;
 # - an https:// store redirecting to http:// is refused (exit 4) and the http URL is never asked;
 #   a redirect from https:// to https:// is still followed.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
+command -v gpg >/dev/null 2>&1 || skip "gpg is not installed (see .ci/packages)"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=127.0.0.1" \
 	-addext "subjectAltName=IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
@@ -47,7 +50,7 @@ pull() {
 	local name=$1
 	shift
 	/usr/bin/time -o "$T/rss" -f %M timeout 300 "$CCPULL" pull --tls-verify=false --ca-file "$T/cert.pem" \
-		--retry-times 0 --policy "$T/policy.json" --registries-d "$T/regd-$name" --store "$T/store" "$@" \
+		--retry-times 0 --policy "${POLICY:-$T/policy.json}" --registries-d "$T/regd-$name" --store "$T/store" "$@" \
 		"$REG/la/img:v1" "$T/b-$name"
 }
 
@@ -68,7 +71,10 @@ DIGEST=$(reg_digest la/img:v1)
 [ -n "$DIGEST" ] || fail "no digest for la/img:v1"
 SIGDIR="$T/filesigs/la/img@${DIGEST/:/=}"
 mkdir -p "$SIGDIR"
-for i in 1 2 3 4 5; do head -c $(((4 << 20) - 1)) /dev/zero >"$SIGDIR/signature-$i"; done
+# each starts like a simple signing signature, which the sigstoreSigned policy passes over
+for i in 1 2 3 4 5; do
+	{ printf '\243'; head -c $(((4 << 20) - 2)) /dev/zero; } >"$SIGDIR/signature-$i"
+done
 regd file "file://$T/filesigs"
 expect 4 pull file
 expect_stderr 'larger than 16777216 bytes in total'
@@ -90,3 +96,19 @@ grep -q "GET /down/.*/signature-1" "$T/hostile.log" || fail "the https lookaside
 log "https lookaside redirected to https: followed (no signature there: rejected, exit 3)"
 expect 3 pull up
 grep -q "GET /none/.*/signature-1" "$T/hostile.log" || fail "the https redirect was not followed"
+
+log "a good signature first, then 4 MiB signatures without end: allowed after reading the first only"
+export GNUPGHOME=$T/gnupg
+mkdir -m 0700 "$GNUPGHOME"
+gpg --batch --passphrase '' --quick-gen-key 'ccpull lookaside <la@example.com>' ed25519 sign never 2>/dev/null
+FPR=$(gpg --with-colons --list-keys la@example.com | awk -F: '$1 == "fpr" { print $10; exit }')
+gpg --export "$FPR" >"$T/la.gpg"
+skopeo inspect --raw --tls-verify=false "docker://$REG/la/img:v1" >"$T/manifest.json"
+skopeo standalone-sign -o "$T/good.sig" "$T/manifest.json" "$REG/la/img:v1" "$FPR"
+printf '{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}]}\n' "$T/la.gpg" \
+	>"$T/policy-gpg.json"
+regd good "http://127.0.0.1:$HTTP/good"
+POLICY=$T/policy-gpg.json expect 0 pull good
+[ -f "$T/b-good/rootfs/etc/hello" ] || fail "the signed image was not unpacked"
+n=$(grep -c "GET /good/.*/signature-" "$T/hostile.log" || true)
+[ "$n" -eq 1 ] || fail "good first: $n signatures read, expected 1: $(grep "GET /good/" "$T/hostile.log")"

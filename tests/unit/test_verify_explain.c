@@ -22,7 +22,19 @@ typedef struct sigs {
 	ccp_buf v[4];
 	size_t n;
 	int calls;
+	int stream;   /* handed out one at a time through next_signature */
+	size_t next;  /* signatures handed out in the last evaluation */
 } sigs;
+
+static int next_sig(void *payload, const ccp_buf **sig, ccp_err *e)
+{
+	sigs *s = payload;
+	(void)e;
+	if (s->next >= s->n)
+		return 0;
+	*sig = &s->v[s->next++];
+	return 1;
+}
 
 static int get_sigs(void *payload, const ccp_buf **out, size_t *n, ccp_err *e)
 {
@@ -75,8 +87,12 @@ static int eval(const char *policy, sigs *s, ccp_policy_explain *x, ccp_err *e)
 	img.manifest = MANIFEST;
 	img.manifest_len = strlen(MANIFEST);
 	img.get_signatures = get_sigs;
+	if (s->stream)
+		img.next_signature = next_sig;
 	img.payload = s;
+	s->next = 0;
 	r_plain = ccp_policy_evaluate(&p, &img, &plain);
+	s->next = 0;
 	r = ccp_policy_evaluate_explain(&p, &img, x, e);
 	CHECK(r == r_plain);
 	CHECK_STR(e->msg, plain.msg);
@@ -276,6 +292,87 @@ static void sigstore_signed(void)
 	free_sigs(&s);
 }
 
+/*
+ * Signatures handed out one at a time: each is checked against every signed requirement as it arrives,
+ * none is asked for once they have all decided, and what is recorded is what a requirement-by-requirement
+ * evaluation records.
+ */
+static void streamed(void)
+{
+	ccp_policy_explain x;
+	ccp_err e = CCP_ERR_INIT;
+	sigs s = { .n = 0, .stream = 1 };
+	char *pub_a = NULL, *pub_b = NULL, policy[4096];
+	int r;
+
+	CHECK(cosign(&s, "example.com/ns/app", &pub_a) == 0);
+	CHECK(cosign(&s, "example.com/ns/app", &pub_b) == 0);
+	add_sig(&s, "junk", 4);
+	if (!pub_a || !pub_b)
+		goto out;
+#define SIGSTORE_REQ(k) "{\"type\": \"sigstoreSigned\", \"keyData\": \"" k "\", \"signedIdentity\": " \
+	"{\"type\": \"matchRepository\"}}"
+	/* both requirements met by the first two signatures: the third (which would reject) is never asked */
+	snprintf(policy, sizeof(policy), "{\"default\": [" SIGSTORE_REQ("%s") ", " SIGSTORE_REQ("%s") "]}", pub_a, pub_b);
+	r = eval(policy, &s, &x, &e);
+	CHECK(r == 0);
+	CHECK(s.next == 2 && s.calls == 0);
+	CHECK(x.have_signatures && x.n_signatures == 2);
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_ACCEPTED && x.outcomes[1].verdict == CCP_POLICY_ACCEPTED);
+	CHECK(x.n_findings == 3);
+	if (x.n_findings == 3) {
+		/* grouped by requirement: 0 accepted signature 0; 1 refused signature 0, then accepted 1 */
+		CHECK(x.findings[0].requirement == 0 && x.findings[0].signature == 0);
+		CHECK(x.findings[0].verdict == CCP_POLICY_ACCEPTED);
+		CHECK(x.findings[1].requirement == 1 && x.findings[1].signature == 0);
+		CHECK(x.findings[1].verdict == CCP_POLICY_REJECTED);
+		CHECK(x.findings[2].requirement == 1 && x.findings[2].signature == 1);
+		CHECK(x.findings[2].verdict == CCP_POLICY_ACCEPTED);
+	}
+	x.reqs = &(ccp_pr_list){ NULL, 2 };
+	ccp_policy_explain_free(&x);
+
+	/* one requirement met early is not enough: reading goes on for the other (the same signature of unknown
+	 * format ends it), and the first requirement in order that rejects decides */
+	free_sigs(&s);
+	free(pub_a);
+	free(pub_b);
+	pub_a = pub_b = NULL;
+	CHECK(cosign(&s, "example.com/ns/app", &pub_b) == 0);
+	add_sig(&s, "junk", 4);
+	CHECK(cosign(&s, "example.com/ns/app", &pub_a) == 0); /* never reached */
+	if (!pub_a || !pub_b)
+		goto out;
+	snprintf(policy, sizeof(policy), "{\"default\": [" SIGSTORE_REQ("%s") ", {\"type\": \"insecureAcceptAnything\"}, "
+		 SIGSTORE_REQ("%s") "]}", pub_b, pub_a);
+	r = eval(policy, &s, &x, &e);
+	CHECK(r == CCP_EPOLICY);
+	CHECK(s.next == 2);
+	CHECK(strstr(e.msg, "requirement 3 of 3") && strstr(e.msg, "unrecognized signature format"));
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_ACCEPTED && x.outcomes[1].verdict == CCP_POLICY_ACCEPTED);
+	CHECK(x.outcomes[2].verdict == CCP_POLICY_REJECTED);
+	CHECK(x.n_findings == 3);
+	x.reqs = &(ccp_pr_list){ NULL, 3 };
+	ccp_policy_explain_free(&x);
+
+	/* the first requirement rejects: the later one's findings are not kept, its outcome is skipped */
+	snprintf(policy, sizeof(policy), "{\"default\": [" SIGSTORE_REQ("%s") ", " SIGSTORE_REQ("%s") "]}", pub_a, pub_b);
+	r = eval(policy, &s, &x, &e);
+	CHECK(r == CCP_EPOLICY);
+	CHECK(strstr(e.msg, "requirement 1 of 2") != NULL);
+	CHECK(x.outcomes[0].verdict == CCP_POLICY_REJECTED && x.outcomes[1].verdict == CCP_POLICY_SKIPPED);
+	CHECK(x.n_findings == 2);
+	for (size_t i = 0; i < x.n_findings; i++)
+		CHECK(x.findings[i].requirement == 0);
+	x.reqs = &(ccp_pr_list){ NULL, 2 };
+	ccp_policy_explain_free(&x);
+#undef SIGSTORE_REQ
+out:
+	free(pub_a);
+	free(pub_b);
+	free_sigs(&s);
+}
+
 static int parse(const char *json, ccp_sig_list *l, ccp_err *e)
 {
 	memset(l, 0, sizeof(*l));
@@ -356,6 +453,7 @@ int main(void)
 	requirements();
 	signed_by();
 	sigstore_signed();
+	streamed();
 	sigext();
 	return test_summary();
 }
