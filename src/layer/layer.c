@@ -558,11 +558,123 @@ static void stage_stop(stage *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* The job's limits on the decompressed bytes: absolute, and relative to the blob's size. */
+static void layer_limits(layer *l, const ccp_layer_job *job)
+{
+	l->job = job;
+	l->comp = job->compression;
+	l->max_out = job->max_uncompressed ? job->max_uncompressed : DEFAULT_MAX_UNCOMPRESSED;
+	l->ratio = job->max_ratio ? job->max_ratio : CCP_LAYER_DEFAULT_RATIO;
+	l->ratio_out = job->blob_size > UINT64_MAX / l->ratio ? UINT64_MAX : job->blob_size * l->ratio;
+	if (l->ratio_out < CCP_LAYER_RATIO_FLOOR)
+		l->ratio_out = CCP_LAYER_RATIO_FLOOR;
+}
+
+/*
+ * A compressed layer: starts the diff_id and decompression threads over the stage's slots. On
+ * success *staged is set and *source reads the slots; on failure no thread of the stage runs.
+ */
+static int start_stage(layer *l, pthread_t *hth, pthread_t *dth, int *staged, ccp_unpack_read_fn *source,
+		       ccp_err *cerr)
+{
+	int crc = 0;
+
+	l->hash_staged = 1; /* set before the decompressor's first account() */
+	if (stage_init(&l->st) < 0) {
+		crc = ccp_err_oom(cerr);
+	} else if (pthread_create(hth, NULL, diff_hasher, l) != 0) {
+		crc = ccp_err_set(cerr, CCP_EINTERNAL, "cannot start the diff_id thread");
+	} else if (pthread_create(dth, NULL, decompressor, l) != 0) {
+		stage_stop(&l->st);
+		pthread_join(*hth, NULL);
+		crc = ccp_err_set(cerr, CCP_EINTERNAL, "cannot start the decompression thread");
+	} else {
+		*staged = 1;
+		*source = staged_read;
+		free(l->out_own); /* the decompressor writes into the stage's slots now */
+		l->out_own = NULL;
+	}
+	return crc;
+}
+
+static int unpack_tar(layer *l, ccp_unpack_read_fn source, ccp_err *cerr)
+{
+	const ccp_layer_job *job = l->job;
+
+	/* File data can never exceed the decompressed bytes: an entry declaring more fails at once. */
+	ccp_unpack_opts uo = job->unpack;
+	if (!uo.max_bytes || uo.max_bytes > l->max_out)
+		uo.max_bytes = l->max_out;
+	l->source = source;
+	return ccp_unpack_stream(job->root_fd, job->unpack.cancel ? checked_read : source, l, &uo, cerr);
+}
+
+static int read_trailer(layer *l, ccp_unpack_read_fn source, ccp_err *cerr)
+{
+	/* Past the tar end: the diff_id covers every decompressed byte, so read them all. */
+	uint64_t trailer = 0;
+	const void *p;
+	ssize_t n;
+	while ((n = source(l, &p, cerr)) > 0) {
+		trailer += (uint64_t)n;
+		if (trailer > MAX_TRAILER) {
+			n = ccp_err_set(cerr, CCP_ELAYER, "more than %llu bytes after the end of the tar archive",
+					(unsigned long long)MAX_TRAILER);
+			break;
+		}
+	}
+	if (n < 0)
+		return (int)n;
+	return 0;
+}
+
+/*
+ * The outcome once every thread has ended, the root cause first: cancellation, the fetch, the blob's
+ * size and digest, decryption, the unpacker (crc, cerr), then the diff_id.
+ */
+static int layer_verdict(layer *l, int crc, const ccp_err *cerr, ccp_err *e)
+{
+	const ccp_layer_job *job = l->job;
+	char want[CCP_DIGEST_STR_MAX], got[CCP_DIGEST_STR_MAX];
+	ccp_digest blob, diff;
+	int rc;
+
+	/* Cancelled or out of time: that is the cause, whatever became of the blob meanwhile. */
+	if (crc == CCP_ECANCELED || crc == CCP_ETIMEOUT) {
+		*e = *cerr;
+		ccp_err_wrap(e, "%s", job->name);
+		return crc;
+	}
+	if (l->r.code < 0) {
+		*e = l->fetch_err;
+		return l->r.code;
+	}
+	ccp_hasher_final(&l->blob_h, &blob);
+	if (l->blob_bytes != job->blob_size)
+		return ccp_err_set(e, CCP_EINTEGRITY, "%s: blob size mismatch: expected %llu bytes, got %llu", job->name,
+				   (unsigned long long)job->blob_size, (unsigned long long)l->blob_bytes);
+	if (!ccp_digest_equal(&blob, &job->blob_digest))
+		return ccp_err_set(e, CCP_EINTEGRITY, "%s: blob digest mismatch: expected %s, got %s", job->name,
+				   ccp_digest_str(&job->blob_digest, want), ccp_digest_str(&blob, got));
+	if (l->dec && (rc = ccp_decryptor_final(l->dec, e)) < 0) {
+		ccp_err_wrap(e, "%s", job->name);
+		return rc;
+	}
+	if (crc < 0) {
+		*e = *cerr;
+		ccp_err_wrap(e, "%s", job->name);
+		return crc;
+	}
+	ccp_hasher_final(&l->diff_h, &diff);
+	if (!ccp_digest_equal(&diff, &job->diff_id))
+		return ccp_err_set(e, CCP_EINTEGRITY, "%s: diff_id mismatch: expected %s, got %s", job->name,
+				   ccp_digest_str(&job->diff_id, want), ccp_digest_str(&diff, got));
+	return 0;
+}
+
 int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 {
-	char want[CCP_DIGEST_STR_MAX], got[CCP_DIGEST_STR_MAX];
 	ccp_err cerr = CCP_ERR_INIT;
-	ccp_digest blob, diff;
 	pthread_t th, dth, hth;
 	ccp_unpack_read_fn source = tar_read;
 	layer *l;
@@ -572,13 +684,7 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 		return ccp_err_set(e, CCP_EINVALID, "layer job without a fetch function, name or digests");
 	if (!(l = calloc(1, sizeof(*l))))
 		return ccp_err_oom(e);
-	l->job = job;
-	l->comp = job->compression;
-	l->max_out = job->max_uncompressed ? job->max_uncompressed : DEFAULT_MAX_UNCOMPRESSED;
-	l->ratio = job->max_ratio ? job->max_ratio : CCP_LAYER_DEFAULT_RATIO;
-	l->ratio_out = job->blob_size > UINT64_MAX / l->ratio ? UINT64_MAX : job->blob_size * l->ratio;
-	if (l->ratio_out < CCP_LAYER_RATIO_FLOOR)
-		l->ratio_out = CCP_LAYER_RATIO_FLOOR;
+	layer_limits(l, job);
 	if (ring_init(&l->r) < 0) {
 		free(l);
 		return ccp_err_oom(e);
@@ -599,47 +705,12 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	}
 
 	crc = consumer_init(l, &cerr);
-	if (crc == 0 && l->comp != CCP_COMP_NONE) {
-		l->hash_staged = 1; /* set before the decompressor's first account() */
-		if (stage_init(&l->st) < 0) {
-			crc = ccp_err_oom(&cerr);
-		} else if (pthread_create(&hth, NULL, diff_hasher, l) != 0) {
-			crc = ccp_err_set(&cerr, CCP_EINTERNAL, "cannot start the diff_id thread");
-		} else if (pthread_create(&dth, NULL, decompressor, l) != 0) {
-			stage_stop(&l->st);
-			pthread_join(hth, NULL);
-			crc = ccp_err_set(&cerr, CCP_EINTERNAL, "cannot start the decompression thread");
-		} else {
-			staged = 1;
-			source = staged_read;
-			free(l->out_own); /* the decompressor writes into the stage's slots now */
-			l->out_own = NULL;
-		}
-	}
-	if (crc == 0) {
-		/* File data can never exceed the decompressed bytes: an entry declaring more fails at once. */
-		ccp_unpack_opts uo = job->unpack;
-		if (!uo.max_bytes || uo.max_bytes > l->max_out)
-			uo.max_bytes = l->max_out;
-		l->source = source;
-		crc = ccp_unpack_stream(job->root_fd, job->unpack.cancel ? checked_read : source, l, &uo, &cerr);
-	}
-	if (crc == 0) {
-		/* Past the tar end: the diff_id covers every decompressed byte, so read them all. */
-		uint64_t trailer = 0;
-		const void *p;
-		ssize_t n;
-		while ((n = source(l, &p, &cerr)) > 0) {
-			trailer += (uint64_t)n;
-			if (trailer > MAX_TRAILER) {
-				n = ccp_err_set(&cerr, CCP_ELAYER, "more than %llu bytes after the end of the tar archive",
-						(unsigned long long)MAX_TRAILER);
-				break;
-			}
-		}
-		if (n < 0)
-			crc = (int)n;
-	}
+	if (crc == 0 && l->comp != CCP_COMP_NONE)
+		crc = start_stage(l, &hth, &dth, &staged, &source, &cerr);
+	if (crc == 0)
+		crc = unpack_tar(l, source, &cerr);
+	if (crc == 0)
+		crc = read_trailer(l, source, &cerr);
 	if (staged) {
 		/* After a clean end the hasher finishes the filled slots by itself; otherwise stop it too. */
 		if (crc < 0)
@@ -654,46 +725,7 @@ int ccp_layer_apply(const ccp_layer_job *job, ccp_err *e)
 	drain_ring(l);
 	pthread_join(th, NULL);
 
-	/* Cancelled or out of time: that is the cause, whatever became of the blob meanwhile. */
-	if (crc == CCP_ECANCELED || crc == CCP_ETIMEOUT) {
-		*e = cerr;
-		ccp_err_wrap(e, "%s", job->name);
-		rc = crc;
-		goto out_diff;
-	}
-	if (l->r.code < 0) {
-		*e = l->fetch_err;
-		rc = l->r.code;
-		goto out_diff;
-	}
-	ccp_hasher_final(&l->blob_h, &blob);
-	if (l->blob_bytes != job->blob_size) {
-		rc = ccp_err_set(e, CCP_EINTEGRITY, "%s: blob size mismatch: expected %llu bytes, got %llu", job->name,
-				 (unsigned long long)job->blob_size, (unsigned long long)l->blob_bytes);
-		goto out_diff;
-	}
-	if (!ccp_digest_equal(&blob, &job->blob_digest)) {
-		rc = ccp_err_set(e, CCP_EINTEGRITY, "%s: blob digest mismatch: expected %s, got %s", job->name,
-				 ccp_digest_str(&job->blob_digest, want), ccp_digest_str(&blob, got));
-		goto out_diff;
-	}
-	if (l->dec && (rc = ccp_decryptor_final(l->dec, e)) < 0) {
-		ccp_err_wrap(e, "%s", job->name);
-		goto out_diff;
-	}
-	if (crc < 0) {
-		*e = cerr;
-		ccp_err_wrap(e, "%s", job->name);
-		rc = crc;
-		goto out_diff;
-	}
-	ccp_hasher_final(&l->diff_h, &diff);
-	if (!ccp_digest_equal(&diff, &job->diff_id)) {
-		rc = ccp_err_set(e, CCP_EINTEGRITY, "%s: diff_id mismatch: expected %s, got %s", job->name,
-				 ccp_digest_str(&job->diff_id, want), ccp_digest_str(&diff, got));
-		goto out_diff;
-	}
-	rc = 0;
+	rc = layer_verdict(l, crc, &cerr, e);
 out_diff:
 	ccp_hasher_free(&l->diff_h);
 out_blob:

@@ -162,6 +162,61 @@ static int replace_whiteout(resolver *r, int dirfd, const char *comp, const char
 	return tell_made_dir(r, res, comp, 0, e);
 }
 
+/*
+ * "..": res (rlen bytes) loses its last component, never going above the root, and *cur is reopened
+ * there. On failure *cur is closed (negative).
+ */
+static int walk_up(resolver *r, int *cur, char *res, size_t *rlen, size_t *depth, ccp_err *e)
+{
+	while (*rlen > 0 && res[*rlen - 1] != '/')
+		(*rlen)--;
+	if (*rlen > 0)
+		(*rlen)--;
+	res[*rlen] = '\0';
+	if (*depth > 0)
+		(*depth)--;
+	close(*cur);
+	if ((*cur = open_beneath_nofollow(r, res, O_PATH | O_DIRECTORY)) < 0)
+		return ccp_err_errno(e, CCP_ESTORAGE, -*cur, "reopening %s", *res ? res : "/");
+	return 0;
+}
+
+/*
+ * The symlink's target (link, ln bytes) replaces the walked part of rem: rem becomes link, '/', then
+ * the rest after *p; the walk goes on from its start.
+ */
+static int splice_link(char *rem, size_t remsz, size_t *p, size_t *remlen, const char *link, size_t ln,
+		       const char *rel, ccp_err *e)
+{
+	size_t rest = *remlen - *p;
+
+	if (ln + 1 + rest + 1 > remsz)
+		return ccp_err_set(e, CCP_ELAYER, "path too long resolving %.200s", rel);
+	memmove(rem + ln + 1, rem + *p, rest + 1);
+	memcpy(rem, link, ln);
+	rem[ln] = '/';
+	*remlen = ln + 1 + rest;
+	*p = 0;
+	return 0;
+}
+
+/* A missing directory comp under cur (path res) is made: 0755, root-owned with same_owner. */
+static int make_missing(resolver *r, int cur, const char *comp, const char *res, ccp_err *e)
+{
+	if (mkdirat(cur, comp, 0755) == 0) {
+		/* Exact mode whatever the umask; owned by root as the layer did not say. */
+		if (fchmodat(cur, comp, 0755, 0) < 0 ||
+		    (r->same_owner && fchownat(cur, comp, 0, 0, AT_SYMLINK_NOFOLLOW) < 0))
+			return ccp_err_errno(e, CCP_ESTORAGE, errno, "creating directory %s/%s", res, comp);
+		r->n_created++;
+		return tell_made_dir(r, res, comp, 1, e);
+	}
+	if (errno == EEXIST)
+		return 0;
+	return ccp_err_errno(e, errno == ENAMETOOLONG ? CCP_ELAYER : CCP_ESTORAGE, errno,
+			     "creating directory %s/%s", res, comp);
+}
+
 /* The walk: one component at a time from the root, O_NOFOLLOW, symlinks resolved here in-root. */
 static int walk(resolver *r, const char *rel, int create, int *out, char *res, int *via_symlink, ccp_err *e)
 {
@@ -189,18 +244,8 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 		if (n == 0 || (n == 1 && rem[c] == '.'))
 			continue;
 		if (n == 2 && rem[c] == '.' && rem[c + 1] == '.') {
-			while (rlen > 0 && res[rlen - 1] != '/')
-				rlen--;
-			if (rlen > 0)
-				rlen--;
-			res[rlen] = '\0';
-			if (depth > 0)
-				depth--;
-			close(cur);
-			if ((cur = open_beneath_nofollow(r, res, O_PATH | O_DIRECTORY)) < 0) {
-				rc = ccp_err_errno(e, CCP_ESTORAGE, -cur, "reopening %s", *res ? res : "/");
+			if ((rc = walk_up(r, &cur, res, &rlen, &depth, e)) < 0)
 				return rc;
-			}
 			continue;
 		}
 		if (n >= sizeof(comp)) {
@@ -226,8 +271,6 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 			continue;
 		}
 		if (errno == ENOTDIR || errno == ELOOP) {
-			size_t rest = remlen - p;
-
 			ln = readlinkat(cur, comp, link, sizeof(link));
 			if (ln < 0 && errno == EINVAL && r->direct && create) {
 				if ((rc = replace_whiteout(r, cur, comp, res, e)) == 0)
@@ -248,15 +291,8 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 				goto out;
 			}
 			*via_symlink = 1;
-			if ((size_t)ln + 1 + rest + 1 > sizeof(rem)) {
-				rc = ccp_err_set(e, CCP_ELAYER, "path too long resolving %.200s", rel);
+			if ((rc = splice_link(rem, sizeof(rem), &p, &remlen, link, (size_t)ln, rel, e)) < 0)
 				goto out;
-			}
-			memmove(rem + ln + 1, rem + p, rest + 1);
-			memcpy(rem, link, (size_t)ln);
-			rem[ln] = '/';
-			remlen = (size_t)ln + 1 + rest;
-			p = 0;
 			if (link[0] == '/') {
 				/* Absolute targets restart at the root (chroot semantics). */
 				close(cur);
@@ -269,23 +305,9 @@ static int walk(resolver *r, const char *rel, int create, int *out, char *res, i
 			continue;
 		}
 		if (errno == ENOENT && create) {
-			if (mkdirat(cur, comp, 0755) == 0) {
-				/* Exact mode whatever the umask; owned by root as the layer did not say. */
-				if (fchmodat(cur, comp, 0755, 0) < 0 ||
-				    (r->same_owner && fchownat(cur, comp, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)) {
-					rc = ccp_err_errno(e, CCP_ESTORAGE, errno, "creating directory %s/%s", res, comp);
-					goto out;
-				}
-				r->n_created++;
-				if ((rc = tell_made_dir(r, res, comp, 1, e)) < 0)
-					goto out;
-				goto again;
-			}
-			if (errno == EEXIST)
-				goto again;
-			rc = ccp_err_errno(e, errno == ENAMETOOLONG ? CCP_ELAYER : CCP_ESTORAGE, errno,
-					   "creating directory %s/%s", res, comp);
-			goto out;
+			if ((rc = make_missing(r, cur, comp, res, e)) < 0)
+				goto out;
+			goto again;
 		}
 		if (errno == ENOENT) {
 			rc = -ENOENT;

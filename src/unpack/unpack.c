@@ -2,6 +2,8 @@
  * The layer writer: libarchive parses the tar stream, everything on disk is done here through
  * directory fds (see unpack.h). Semantics follow umoci's TarExtractor (upper paths, whiteouts that
  * only reach lower layers, root entry rules) with containerd's deferred directory times.
+ * This file holds the tar source, the parent cache, the entries and the layer loop; metadata.c,
+ * whiteouts.c and hardlinks.c hold the rest of the writer.
  */
 #include "unpack/unpack.h"
 #include "unpack/unpack_int.h"
@@ -20,50 +22,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define WH_PREFIX ".wh."
-#define WH_META_PREFIX ".wh..wh."
-#define WH_OPAQUE ".wh..wh..opq"
-#define TAR_BLOCK 512
-#define PATHBUF (CCP_UNPACK_PATH_MAX + 1)
-#define FULLBUF (2 * CCP_UNPACK_PATH_MAX + 2)
-#define XATTR_LIST_CAP (64 * 1024)
-
 static const unsigned char zero_blocks[3 * TAR_BLOCK];
-
-typedef struct unpack {
-	resolver r;
-	uint64_t max_entries, n_entries, max_bytes, bytes;
-	int same_owner;
-	ccp_unpack_direct *direct; /* NULL: the lower layers are visible under the root */
-	const int *lower_fds;      /* the layers under the root's overlay mount, top-most first */
-	size_t n_lowers;
-	lower_links *links;        /* per lower layer, for hardlinks to their files */
-	uint64_t *n_relinked;      /* opts->n_relinked */
-	path_set ps;
-	struct archive *a;
-
-	/* The tar source, with enough history to read back the raw header of each entry. */
-	ccp_unpack_read_fn read;
-	void *payload;
-	ccp_err src_err;
-	int src_code;
-	int src_eof, synth_done;
-	uint64_t pos, data_end, next_header; /* next_header: where the next entry's headers start */
-	const unsigned char *cur;
-	size_t cur_len;
-	uint64_t cur_start;
-	unsigned char hist[TAR_BLOCK];
-	size_t hist_len;
-
-	/* The last parent directory resolved without symlinks, reused by following entries. */
-	int cache_fd;
-	char cache_path[PATHBUF];
-	int tmp_fd; /* a parent reached through a symlink, valid for one entry */
-
-	char name[PATHBUF], parent_res[PATHBUF], target[PATHBUF], target_res[PATHBUF];
-	char full[FULLBUF], whpath[FULLBUF];
-	char *xlist;
-} unpack;
 
 /* ---- the tar source ---- */
 
@@ -169,13 +128,13 @@ static int archive_fail(unpack *u, const char *what, ccp_err *e)
 
 /* ---- helpers ---- */
 
-static int io_err(ccp_err *e, int err, const char *what, const char *path)
+int ccp_unpack_io_err(ccp_err *e, int err, const char *what, const char *path)
 {
 	int code = (err == ENAMETOOLONG || err == ELOOP) ? CCP_ELAYER : CCP_ESTORAGE;
 	return ccp_err_errno(e, code, err, "%s /%s", what, path);
 }
 
-static void join_path(char *out, const char *dir, const char *name)
+void ccp_unpack_join_path(char *out, const char *dir, const char *name)
 {
 	if (*dir)
 		snprintf(out, FULLBUF, "%s/%s", dir, name);
@@ -184,7 +143,7 @@ static void join_path(char *out, const char *dir, const char *name)
 }
 
 /* Drops the cached parent when path (and, with self, path itself) is removed or replaced. */
-static void invalidate(unpack *u, const char *path, int self)
+void ccp_unpack_invalidate(unpack *u, const char *path, int self)
 {
 	size_t n = strlen(path);
 
@@ -198,7 +157,7 @@ static void invalidate(unpack *u, const char *path, int self)
 	}
 }
 
-static int snapshot_dir(unpack *u, int fd, const char *res, ccp_err *e)
+int ccp_unpack_snapshot_dir(unpack *u, int fd, const char *res, ccp_err *e)
 {
 	struct stat st;
 	struct timespec ts[2];
@@ -206,7 +165,7 @@ static int snapshot_dir(unpack *u, int fd, const char *res, ccp_err *e)
 	if (pset_has_dir_time(&u->ps, res))
 		return 0;
 	if (fstat(fd, &st) < 0)
-		return io_err(e, errno, "stat", res);
+		return ccp_unpack_io_err(e, errno, "stat", res);
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
 	return pset_dir_time(&u->ps, res, ts, 0, e);
@@ -227,7 +186,7 @@ static int get_parent(unpack *u, const char *parent, const char *entry, int *fd,
 		return ccp_err_set(e, CCP_ELAYER, "entry %s: a parent is not a directory", entry);
 	if (rc < 0)
 		return ccp_err_wrap(e, "entry %s", entry);
-	if ((rc = snapshot_dir(u, nfd, u->parent_res, e)) < 0) {
+	if ((rc = ccp_unpack_snapshot_dir(u, nfd, u->parent_res, e)) < 0) {
 		close(nfd);
 		return rc;
 	}
@@ -245,405 +204,17 @@ static int get_parent(unpack *u, const char *parent, const char *entry, int *fd,
 	return 0;
 }
 
-static int remove_existing(unpack *u, int pfd, const char *name, const char *full, ccp_err *e)
+int ccp_unpack_remove_existing(unpack *u, int pfd, const char *name, const char *full, ccp_err *e)
 {
 	int rc = ccp_rm_rf_at(pfd, name);
 
-	invalidate(u, full, 1);
+	ccp_unpack_invalidate(u, full, 1);
 	if (rc < 0)
-		return io_err(e, -rc, "removing", full);
+		return ccp_unpack_io_err(e, -rc, "removing", full);
 	/* Direct mode: whatever is made here next is not the parent directory that was recorded. */
 	if (u->direct && (rc = pset_set_implicit(&u->ps, full, 0, e)) < 0)
 		return rc;
 	return 0;
-}
-
-/* ---- metadata ---- */
-
-int ccp_unpack_xattr_allowed(const char *name)
-{
-	if (strncmp(name, "user.", 5) == 0)
-		return strncmp(name, "user.overlay.", 13) != 0;
-	return strcmp(name, "security.capability") == 0;
-}
-
-static int entry_has_xattr(struct archive_entry *ent, const char *name)
-{
-	const char *n;
-	const void *v;
-	size_t sz;
-
-	archive_entry_xattr_reset(ent);
-	while (archive_entry_xattr_next(ent, &n, &v, &sz) == ARCHIVE_OK)
-		if (strcmp(n, name) == 0)
-			return 1;
-	return 0;
-}
-
-/* Removes allow-listed xattrs that the entry does not carry (a kept directory gets the entry's set). */
-static int clear_xattrs(unpack *u, int fd, struct archive_entry *ent, const char *path, ccp_err *e)
-{
-	ssize_t n;
-	char *p;
-
-	if (!u->xlist && !(u->xlist = malloc(XATTR_LIST_CAP)))
-		return ccp_err_oom(e);
-	n = flistxattr(fd, u->xlist, XATTR_LIST_CAP);
-	if (n < 0)
-		return (errno == ENOTSUP || errno == EOPNOTSUPP) ? 0 : io_err(e, errno, "listing xattrs of", path);
-	for (p = u->xlist; p < u->xlist + n; p += strlen(p) + 1) {
-		if (!ccp_unpack_xattr_allowed(p) || entry_has_xattr(ent, p))
-			continue;
-		if (fremovexattr(fd, p) < 0 && errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP &&
-		    !(errno == EPERM && !u->same_owner))
-			return io_err(e, errno, "removing xattr of", path);
-	}
-	return 0;
-}
-
-static int set_xattrs(unpack *u, int fd, struct archive_entry *ent, const char *path, ccp_err *e)
-{
-	const char *name;
-	const void *val;
-	size_t sz;
-
-	archive_entry_xattr_reset(ent);
-	while (archive_entry_xattr_next(ent, &name, &val, &sz) == ARCHIVE_OK) {
-		/* Only user.* (not overlayfs' own) and file capabilities; never trusted.*, selinux, ACLs. */
-		if (!ccp_unpack_xattr_allowed(name))
-			continue;
-		if (fsetxattr(fd, name, val ? val : "", sz, 0) == 0)
-			continue;
-		if (errno == ENOTSUP || errno == EOPNOTSUPP || (errno == EPERM && !u->same_owner))
-			continue;
-		if (errno == ERANGE || errno == E2BIG || errno == EINVAL)
-			return ccp_err_errno(e, CCP_ELAYER, errno, "entry %s: xattr %s", path, name);
-		return io_err(e, errno, "setting xattr on", path);
-	}
-	return 0;
-}
-
-/* Limits on the xattrs an entry carries, checked before anything is made. */
-static int check_xattrs(struct archive_entry *ent, const char *path, ccp_err *e)
-{
-	const char *name;
-	const void *val;
-	size_t sz, n = 0, total = 0, nlen;
-
-	archive_entry_xattr_reset(ent);
-	while (archive_entry_xattr_next(ent, &name, &val, &sz) == ARCHIVE_OK) {
-		nlen = name ? strlen(name) : 0;
-		if (++n > CCP_UNPACK_XATTR_MAX)
-			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: more than %d xattrs", path,
-					   CCP_UNPACK_XATTR_MAX);
-		if (nlen == 0 || nlen > 255)
-			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: xattr name empty or longer than 255 bytes", path);
-		if (sz > CCP_UNPACK_XATTR_VALUE_MAX)
-			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: xattr %s value of %zu bytes, more than %d", path,
-					   name, sz, CCP_UNPACK_XATTR_VALUE_MAX);
-		total += nlen + sz;
-		if (total > CCP_UNPACK_XATTR_TOTAL_MAX)
-			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: xattrs larger than %d bytes", path,
-					   CCP_UNPACK_XATTR_TOTAL_MAX);
-	}
-	return 0;
-}
-
-static void entry_times(struct archive_entry *ent, struct timespec ts[2])
-{
-	long mns = archive_entry_mtime_nsec(ent), ans;
-
-	ts[1].tv_sec = (time_t)archive_entry_mtime(ent);
-	ts[1].tv_nsec = (mns >= 0 && mns < 1000000000L) ? mns : 0;
-	if (archive_entry_atime_is_set(ent)) {
-		ans = archive_entry_atime_nsec(ent);
-		ts[0].tv_sec = (time_t)archive_entry_atime(ent);
-		ts[0].tv_nsec = (ans >= 0 && ans < 1000000000L) ? ans : 0;
-	} else {
-		ts[0] = ts[1];
-	}
-}
-
-static int entry_owner(struct archive_entry *ent, const char *path, uid_t *uid, gid_t *gid, ccp_err *e)
-{
-	la_int64_t u = archive_entry_uid(ent), g = archive_entry_gid(ent);
-
-	if (u < 0 || u >= 0xffffffffLL || g < 0 || g >= 0xffffffffLL)
-		return ccp_err_set(e, CCP_ELAYER, "entry %s: uid/gid out of range", path);
-	*uid = (uid_t)u;
-	*gid = (gid_t)g;
-	return 0;
-}
-
-/*
- * Without privileges an entry's owner cannot be applied; it is recorded as umoci's rootless mode
- * does, in a user.rootlesscontainers xattr holding the protobuf message {uint32 uid = 1; uint32 gid = 2}
- * (none for 0:0). The kernel keeps user.* xattrs on regular files and directories only, so other
- * entries (symlinks, fifos) keep the unpacking user's ownership, as with umoci.
- */
-static size_t put_varint(unsigned char *p, uint32_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (unsigned char)v;
-	return n;
-}
-
-static int record_owner(int fd, uid_t uid, gid_t gid, const char *path, ccp_err *e)
-{
-	unsigned char msg[2 + 2 * 5];
-	size_t n = 0;
-
-	if (uid == 0 && gid == 0) {
-		if (fremovexattr(fd, "user.rootlesscontainers") < 0 && errno != ENODATA && errno != ENOTSUP)
-			return io_err(e, errno, "clearing the recorded owner of", path);
-		return 0;
-	}
-	if (uid) {
-		msg[n++] = 0x08; /* field 1, varint */
-		n += put_varint(msg + n, (uint32_t)uid);
-	}
-	if (gid) {
-		msg[n++] = 0x10; /* field 2, varint */
-		n += put_varint(msg + n, (uint32_t)gid);
-	}
-	if (fsetxattr(fd, "user.rootlesscontainers", msg, n, 0) < 0)
-		return ccp_err_errno(e, CCP_ESTORAGE, errno,
-				     "%s: cannot record its owner %lu:%lu (an unprivileged pull needs user xattrs)", path,
-				     (unsigned long)uid, (unsigned long)gid);
-	return 0;
-}
-
-/*
- * Owner, then mode (chown clears setuid), xattrs and (files only) times, all on fd. fresh, when not
- * NULL, is the fstat of a file this unpack just created: an owner and mode it already has are not
- * set again (most files of an image are root's, and each setattr is costly through overlayfs).
- */
-static int meta_fd(unpack *u, int fd, struct archive_entry *ent, const char *path, int kept, int is_reg,
-		   const struct stat *fresh, ccp_err *e)
-{
-	mode_t perm = archive_entry_perm(ent) & 07777;
-	uid_t uid = 0;
-	gid_t gid = 0;
-	int rc, chowned = 0;
-
-	if ((rc = entry_owner(ent, path, &uid, &gid, e)) < 0)
-		return rc;
-	if (u->same_owner && !(fresh && fresh->st_uid == uid && fresh->st_gid == gid)) {
-		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-			return io_err(e, errno, "chown", path);
-		chowned = 1;
-	}
-	if ((!fresh || chowned || (fresh->st_mode & 07777) != perm) && fchmod(fd, perm) < 0)
-		return io_err(e, errno, "chmod", path);
-	if (kept && (rc = clear_xattrs(u, fd, ent, path, e)) < 0)
-		return rc;
-	if ((rc = set_xattrs(u, fd, ent, path, e)) < 0)
-		return rc;
-	if (!u->same_owner && (rc = record_owner(fd, uid, gid, path, e)) < 0)
-		return rc;
-	if (is_reg) {
-		struct timespec ts[2];
-		entry_times(ent, ts);
-		if (futimens(fd, ts) < 0)
-			return io_err(e, errno, "setting times of", path);
-	}
-	return 0;
-}
-
-/* Metadata of a node that must not be opened (symlink, fifo, device), by name on its parent fd. */
-static int meta_at(unpack *u, int pfd, const char *name, struct archive_entry *ent, const char *path,
-		   int chmod_it, ccp_err *e)
-{
-	struct timespec ts[2];
-	uid_t uid = 0;
-	gid_t gid = 0;
-	int rc;
-
-	if ((rc = entry_owner(ent, path, &uid, &gid, e)) < 0)
-		return rc;
-	if (u->same_owner && fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return io_err(e, errno, "chown", path);
-	if (chmod_it && fchmodat(pfd, name, archive_entry_perm(ent) & 07777, AT_SYMLINK_NOFOLLOW) < 0) {
-		struct stat st;
-		/* Without fchmodat2, chmod the node we just made (we are the only writer of the tree). */
-		if ((errno != ENOTSUP && errno != EOPNOTSUPP) || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    S_ISLNK(st.st_mode) || fchmodat(pfd, name, archive_entry_perm(ent) & 07777, 0) < 0)
-			return io_err(e, errno, "chmod", path);
-	}
-	entry_times(ent, ts);
-	if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return io_err(e, errno, "setting times of", path);
-	return 0;
-}
-
-/* ---- whiteouts ---- */
-
-static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsigned depth, ccp_err *e);
-
-/* Removes the children of the directory fd that lower layers made; whpath[0..plen) is its path. */
-static int wh_children(unpack *u, int fd, size_t plen, unsigned depth, ccp_err *e)
-{
-	struct dirent *de;
-	DIR *d = fdopendir(fd);
-	int rc = 0;
-
-	if (!d) {
-		rc = io_err(e, errno, "reading directory", u->whpath);
-		close(fd);
-		return rc;
-	}
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name), np;
-
-		if (de->d_name[0] == '.' && (n == 1 || (n == 2 && de->d_name[1] == '.')))
-			continue;
-		np = plen + (plen ? 1 : 0) + n;
-		if (np >= FULLBUF) {
-			rc = ccp_err_set(e, CCP_ELAYER, "path too long under /%s", u->whpath);
-			break;
-		}
-		if (plen)
-			u->whpath[plen] = '/';
-		memcpy(u->whpath + plen + (plen ? 1 : 0), de->d_name, n + 1);
-		rc = wh_remove(u, dirfd(d), de->d_name, np, depth + 1, e);
-		u->whpath[plen] = '\0';
-		if (rc < 0)
-			break;
-	}
-	closedir(d);
-	return rc;
-}
-
-/* Removes whpath (name under dirfd) unless this layer made it; descends into this layer's dirs. */
-static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsigned depth, ccp_err *e)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (depth > 2 * CCP_UNPACK_DEPTH_MAX + 8)
-		return ccp_err_set(e, CCP_ELAYER, "tree too deep under /%s", u->whpath);
-	if (!pset_is_upper(&u->ps, u->whpath, plen)) {
-		if ((rc = ccp_rm_rf_at(dirfd, name)) < 0)
-			return io_err(e, -rc, "removing", u->whpath);
-		return 0;
-	}
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : io_err(e, errno, "stat", u->whpath);
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return io_err(e, errno, "opening", u->whpath);
-	return wh_children(u, fd, plen, depth, e);
-}
-
-/* Appends path to a direct-mode list (bounded by the layer's entries). */
-static int record_path(char ***v, size_t *n, size_t *cap, const char *path, ccp_err *e)
-{
-	if (*n == *cap) {
-		size_t ncap = *cap ? 2 * *cap : 16;
-		char **nv = realloc(*v, ncap * sizeof(*nv));
-		if (!nv)
-			return ccp_err_oom(e);
-		*v = nv;
-		*cap = ncap;
-	}
-	if (!((*v)[*n] = strdup(path)))
-		return ccp_err_oom(e);
-	(*n)++;
-	return 0;
-}
-
-static int set_opaque_at(int dirfd, const char *name, const char *path, ccp_err *e)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return io_err(e, errno, "opening", path);
-	if (fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
-		rc = io_err(e, errno, "marking opaque", path);
-	close(fd);
-	return rc;
-}
-
-/*
- * Direct mode: records the whiteout of tname (NULL: the parent's opaque marker) for overlayfs. As
- * through an overlay mount, this layer's own paths are spared: a directory of this layer only loses
- * what lower layers have in it (it becomes opaque), a non-directory stays.
- */
-static int direct_whiteout(unpack *u, int pfd, const char *tname, ccp_err *e)
-{
-	struct stat st;
-	int rc;
-
-	if (!tname && !u->parent_res[0]) {
-		/* overlayfs ignores an opaque mark on a layer's root: only the lowers can say what goes. */
-		u->direct->needs_lowers = 1;
-		return ccp_err_set(e, CCP_ELAYER, "opaque marker on the root: the lower layers must be in view");
-	}
-	if (!tname)
-		return set_opaque_at(pfd, ".", u->parent_res, e);
-	join_path(u->whpath, u->parent_res, tname);
-	if (fstatat(pfd, tname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (pset_is_upper(&u->ps, u->whpath, strlen(u->whpath)))
-			return S_ISDIR(st.st_mode) ? set_opaque_at(pfd, tname, u->whpath, e) : 0;
-		/* A directory made only for whiteouts, or an earlier whiteout: replaced by this one. */
-		if ((rc = remove_existing(u, pfd, tname, u->whpath, e)) < 0)
-			return rc;
-	} else if (errno != ENOENT) {
-		return io_err(e, errno, "stat", u->whpath);
-	}
-	if (mknodat(pfd, tname, S_IFCHR, makedev(0, 0)) < 0)
-		return io_err(e, errno, "creating the whiteout", u->whpath);
-	return record_path(&u->direct->whiteouts, &u->direct->n_whiteouts, &u->direct->cap_whiteouts, u->whpath, e);
-}
-
-static int do_whiteout(unpack *u, const char *parent, const char *base, const char *path, ccp_err *e)
-{
-	int pfd = -1, via, rc, opaque = strcmp(base, WH_OPAQUE) == 0;
-	const char *tname = base + strlen(WH_PREFIX);
-	size_t plen;
-
-	if (!opaque && strncmp(base, WH_META_PREFIX, strlen(WH_META_PREFIX)) == 0)
-		return 0; /* other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): nothing to apply */
-	if (!opaque && (!*tname || strcmp(tname, ".") == 0 || strcmp(tname, "..") == 0))
-		return ccp_err_set(e, CCP_ELAYER, "entry %s: invalid whiteout", path);
-
-	/* Direct mode: the parent may exist only below, so it is made here and completed later. */
-	rc = resolve_dir(&u->r, parent, u->direct != NULL, &pfd, u->parent_res, &via, e);
-	if (rc == -ENOENT || rc == -ENOTDIR)
-		return 0; /* nothing below to hide */
-	if (rc < 0)
-		return ccp_err_wrap(e, "whiteout %s", path);
-	if ((rc = snapshot_dir(u, pfd, u->parent_res, e)) < 0)
-		goto out;
-	if (u->direct) {
-		rc = direct_whiteout(u, pfd, opaque ? NULL : tname, e);
-		goto out;
-	}
-	memcpy(u->whpath, u->parent_res, strlen(u->parent_res) + 1);
-	plen = strlen(u->whpath);
-	if (opaque) {
-		/* The directory stays; its lower children go, this layer's stay (order does not matter). */
-		int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0) {
-			rc = io_err(e, errno, "opening", u->whpath);
-			goto out;
-		}
-		invalidate(u, u->whpath, 0);
-		rc = wh_children(u, dfd, plen, 0, e);
-	} else {
-		join_path(u->whpath, u->parent_res, tname);
-		invalidate(u, u->whpath, 1);
-		rc = wh_remove(u, pfd, tname, strlen(u->whpath), 0, e);
-	}
-out:
-	close(pfd);
-	return rc;
 }
 
 /* ---- entries ---- */
@@ -661,7 +232,7 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 		r = archive_read_data_block(u->a, &buf, &len, &off);
 		if (r == ARCHIVE_EOF) {
 			if ((rc = hole_finish(&hw, fd)) < 0)
-				return io_err(e, -rc, "writing", path);
+				return ccp_unpack_io_err(e, -rc, "writing", path);
 			return 0;
 		}
 		if (r < ARCHIVE_WARN)
@@ -673,7 +244,7 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 			return ccp_err_set(e, CCP_ELAYER, "layer has more than %llu bytes of file data",
 					   (unsigned long long)u->max_bytes);
 		if ((rc = hole_write(&hw, fd, buf, len)) < 0)
-			return io_err(e, -rc, "writing", path);
+			return ccp_unpack_io_err(e, -rc, "writing", path);
 		done += len;
 	}
 }
@@ -691,18 +262,18 @@ static int make_reg(unpack *u, int pfd, const char *name, struct archive_entry *
 		if (fd >= 0)
 			break;
 		if (errno != EEXIST || tries > 0)
-			return io_err(e, errno, "creating", u->full);
-		if ((rc = remove_existing(u, pfd, name, u->full, e)) < 0)
+			return ccp_unpack_io_err(e, errno, "creating", u->full);
+		if ((rc = ccp_unpack_remove_existing(u, pfd, name, u->full, e)) < 0)
 			return rc;
 	}
 	if ((rc = write_data(u, fd, u->full, e)) == 0) {
 		if (fstat(fd, &st) < 0)
-			rc = io_err(e, errno, "stat", u->full);
+			rc = ccp_unpack_io_err(e, errno, "stat", u->full);
 		else
-			rc = meta_fd(u, fd, ent, u->full, 0, 1, &st, e);
+			rc = ccp_unpack_meta_fd(u, fd, ent, u->full, 0, 1, &st, e);
 	}
 	if (close(fd) < 0 && rc == 0)
-		rc = io_err(e, errno, "closing", u->full);
+		rc = ccp_unpack_io_err(e, errno, "closing", u->full);
 	return rc;
 }
 
@@ -714,32 +285,32 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 
 	if (mkdirat(pfd, name, 0700) < 0) {
 		if (errno != EEXIST)
-			return io_err(e, errno, "creating directory", u->full);
+			return ccp_unpack_io_err(e, errno, "creating directory", u->full);
 		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return io_err(e, errno, "stat", u->full);
+			return ccp_unpack_io_err(e, errno, "stat", u->full);
 		if (S_ISDIR(st.st_mode)) {
 			kept = 1; /* directory over directory: keep it, replace its attributes */
 		} else {
-			if ((rc = remove_existing(u, pfd, name, u->full, e)) < 0)
+			if ((rc = ccp_unpack_remove_existing(u, pfd, name, u->full, e)) < 0)
 				return rc;
 			if (mkdirat(pfd, name, 0700) < 0)
-				return io_err(e, errno, "creating directory", u->full);
+				return ccp_unpack_io_err(e, errno, "creating directory", u->full);
 			replaced = 1;
 		}
 	}
 	if ((fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return io_err(e, errno, "opening", u->full);
-	rc = meta_fd(u, fd, ent, u->full, kept, 0, NULL, e);
+		return ccp_unpack_io_err(e, errno, "opening", u->full);
+	rc = ccp_unpack_meta_fd(u, fd, ent, u->full, kept, 0, NULL, e);
 	/* Made over a name this layer deleted: overlayfs would make it opaque. */
 	if (rc == 0 && u->direct && replaced && fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
-		rc = io_err(e, errno, "marking opaque", u->full);
+		rc = ccp_unpack_io_err(e, errno, "marking opaque", u->full);
 	/* The entry's metadata is final, not to be taken from below. */
 	if (rc == 0 && u->direct && (rc = pset_set_implicit(&u->ps, u->full, 0, e)) > 0)
 		rc = 0;
 	close(fd);
 	if (rc < 0)
 		return rc;
-	entry_times(ent, ts);
+	ccp_unpack_entry_times(ent, ts);
 	return pset_dir_time(&u->ps, u->full, ts, 1, e);
 }
 
@@ -751,8 +322,8 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 			if ((call) == 0)                                              \
 				break;                                                \
 			if (errno != EEXIST || tries_ > 0)                            \
-				return io_err(e, errno, "creating", u->full);         \
-			if ((rc = remove_existing(u, pfd, name, u->full, e)) < 0)     \
+				return ccp_unpack_io_err(e, errno, "creating", u->full);         \
+			if ((rc = ccp_unpack_remove_existing(u, pfd, name, u->full, e)) < 0)     \
 				return rc;                                            \
 		}                                                                     \
 	} while (0)
@@ -769,7 +340,7 @@ static int make_symlink(unpack *u, int pfd, const char *name, struct archive_ent
 				   CCP_UNPACK_PATH_MAX);
 	/* Targets are kept verbatim: containment applies when a path is resolved, not here. */
 	CREATE_REPLACING(symlinkat(target, pfd, name));
-	return meta_at(u, pfd, name, ent, u->full, 0, e);
+	return ccp_unpack_meta_at(u, pfd, name, ent, u->full, 0, e);
 }
 
 static int make_node(unpack *u, int pfd, const char *name, struct archive_entry *ent, mode_t type, ccp_err *e)
@@ -779,156 +350,7 @@ static int make_node(unpack *u, int pfd, const char *name, struct archive_entry 
 	int rc;
 
 	CREATE_REPLACING(mknodat(pfd, name, mode, dev));
-	return meta_at(u, pfd, name, ent, u->full, 1, e);
-}
-
-static int missing_target(unpack *u, const char *path, const char *link, ccp_err *e)
-{
-	if (u->direct) {
-		u->direct->needs_lowers = 1;
-		return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s is not in this layer", path, link);
-	}
-	return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s does not exist", path, link);
-}
-
-typedef struct relink {
-	unpack *u;
-	int tfd;             /* the target's parent, in the merged tree */
-	const char *tname;
-	const char *tpath;   /* the target's resolved path */
-	size_t layer;        /* the lower layer whose inode the target was */
-	ino_t ino;
-} relink;
-
-/* Links path, another name of the lower inode, to the target's copy (if the merged tree still shows it). */
-static int relink_one(void *ctx, const char *path, ccp_err *e)
-{
-	relink *c = ctx;
-	unpack *u = c->u;
-	char parent[PATHBUF], *base;
-	const char *dir = "";
-	struct stat st;
-	size_t layer;
-	int pfd, rc;
-
-	if (strcmp(path, c->tpath) == 0 || pset_is_upper(&u->ps, path, strlen(path)))
-		return 0; /* the target itself, or replaced by this layer */
-	if ((rc = lower_file(u->lower_fds, u->n_lowers, path, &layer, &st, e)) <= 0)
-		return rc;
-	if (layer != c->layer || st.st_ino != c->ino)
-		return 0; /* hidden by a layer in between */
-	snprintf(parent, sizeof(parent), "%s", path);
-	if ((base = strrchr(parent, '/'))) {
-		*base++ = '\0';
-		dir = parent;
-	} else {
-		base = parent;
-	}
-	if ((pfd = open_beneath_nofollow(&u->r, dir, O_PATH | O_DIRECTORY)) < 0)
-		return 0; /* deleted by this layer */
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
-		close(pfd);
-		return 0;
-	}
-	if ((rc = snapshot_dir(u, pfd, dir, e)) == 0 &&
-	    (unlinkat(pfd, base, 0) < 0 || linkat(c->tfd, c->tname, pfd, base, 0) < 0))
-		rc = io_err(e, errno, "hardlinking", path);
-	else if (rc == 0 && u->n_relinked)
-		(*u->n_relinked)++;
-	close(pfd);
-	return rc;
-}
-
-/*
- * Through an overlay mount, a hardlink to a lower file copies up only the name it links to: the
- * file's other names that the merged tree shows are linked to the copy too, so they stay one file.
- * That is done once per lower inode and layer: afterwards every name the merged tree shows of it is
- * the copy, and a later hardlink to any of them (the tree still shows the lower inode in the lower
- * layer's directory) only adds a name to that copy.
- */
-static int relink_lower_names(unpack *u, int tfd, const char *tname, const char *tpath, ccp_err *e)
-{
-	relink c = { u, tfd, tname, tpath, 0, 0 };
-	struct stat st;
-	int rc;
-
-	if ((rc = lower_file(u->lower_fds, u->n_lowers, tpath, &c.layer, &st, e)) <= 0)
-		return rc;
-	if (!S_ISREG(st.st_mode) || st.st_nlink < 2)
-		return 0;
-	if (!u->links && !(u->links = calloc(u->n_lowers, sizeof(*u->links))))
-		return ccp_err_oom(e);
-	c.ino = st.st_ino;
-	return lower_links_each(&u->links[c.layer], u->lower_fds[c.layer], c.ino, relink_one, &c, e);
-}
-
-static int make_hardlink(unpack *u, int pfd, const char *name, const char *path, const char *link,
-			 ccp_err *e)
-{
-	char *tparent, *tname;
-	struct stat st;
-	int tfd, via, rc, tries;
-
-	if ((rc = clean_path(link, u->target, sizeof(u->target), "hardlink target", e)) < 0)
-		return ccp_err_wrap(e, "entry %s", path);
-	if (!u->target[0])
-		return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s is a directory", path, link);
-	tname = strrchr(u->target, '/');
-	if (tname) {
-		*tname++ = '\0';
-		tparent = u->target;
-	} else {
-		tname = u->target;
-		tparent = "";
-	}
-	/* The target's parent is resolved in the root; its last component is never followed. */
-	rc = resolve_dir(&u->r, tparent, 0, &tfd, u->target_res, &via, e);
-	if (rc == -ENOENT || rc == -ENOTDIR)
-		return missing_target(u, path, link, e);
-	if (rc < 0)
-		return ccp_err_wrap(e, "hardlink %s -> %s", path, link);
-	if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		rc = errno == ENOENT || errno == ENOTDIR ? missing_target(u, path, link, e)
-							: io_err(e, errno, "stat", link);
-		goto out;
-	}
-	if (is_whiteout(&st)) {
-		rc = missing_target(u, path, link, e);
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s is a directory", path, link);
-		goto out;
-	}
-	for (tries = 0;; tries++) {
-		if (linkat(tfd, tname, pfd, name, 0) == 0)
-			break;
-		if (errno == ENOENT) {
-			rc = missing_target(u, path, link, e);
-			goto out;
-		}
-		if (errno != EEXIST || tries > 0) {
-			rc = io_err(e, errno, "hardlinking", u->full);
-			goto out;
-		}
-		join_path(u->whpath, u->target_res, tname);
-		if (strcmp(u->whpath, u->full) == 0) {
-			rc = ccp_err_set(e, CCP_ELAYER, "hardlink %s: links to itself", path);
-			goto out;
-		}
-		if ((rc = remove_existing(u, pfd, name, u->full, e)) < 0)
-			goto out;
-	}
-	rc = 0;
-	if (u->n_lowers) {
-		char tpath[FULLBUF];
-		join_path(tpath, u->target_res, tname);
-		if (!pset_is_upper(&u->ps, tpath, strlen(tpath)))
-			rc = relink_lower_names(u, tfd, tname, tpath, e);
-	}
-out:
-	close(tfd);
-	return rc;
+	return ccp_unpack_meta_at(u, pfd, name, ent, u->full, 1, e);
 }
 
 /* Typeflags Go's archive/tar hands to containerd/umoci as something they can unpack. */
@@ -956,12 +378,12 @@ static int apply_root(unpack *u, struct archive_entry *ent, ccp_err *e)
 		return ccp_err_set(e, CCP_ELAYER, "refusing to change the type of the root directory");
 	/* As umoci: a directory entry for the root applies its metadata to the root. */
 	if ((fd = openat(u->r.root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return io_err(e, errno, "opening", "");
-	rc = meta_fd(u, fd, ent, "", 1, 0, NULL, e);
+		return ccp_unpack_io_err(e, errno, "opening", "");
+	rc = ccp_unpack_meta_fd(u, fd, ent, "", 1, 0, NULL, e);
 	close(fd);
 	if (rc < 0)
 		return rc;
-	entry_times(ent, ts);
+	ccp_unpack_entry_times(ent, ts);
 	return pset_dir_time(&u->ps, "", ts, 1, e);
 }
 
@@ -1000,7 +422,7 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 	if (u->max_bytes && (uint64_t)size > u->max_bytes - u->bytes)
 		return ccp_err_set(e, CCP_ELAYER, "entry %.200s declares %lld bytes, more than the %llu bytes left for the layer",
 				   raw, (long long)size, (unsigned long long)(u->max_bytes - u->bytes));
-	if ((rc = check_xattrs(ent, raw, e)) < 0)
+	if ((rc = ccp_unpack_check_xattrs(ent, raw, e)) < 0)
 		return rc;
 	if (type == AE_IFCHR || type == AE_IFBLK) {
 		/* Linux device numbers: 12-bit major, 20-bit minor; anything else aliases another device. */
@@ -1029,8 +451,8 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 	if (strncmp(parent, WH_PREFIX, strlen(WH_PREFIX)) == 0 || strstr(parent, "/" WH_PREFIX))
 		return ccp_err_set(e, CCP_ELAYER, "entry %.200s: whiteout name used as a directory", raw);
 	if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
-		join_path(u->full, parent, base);
-		return do_whiteout(u, parent, base, u->full, e);
+		ccp_unpack_join_path(u->full, parent, base);
+		return ccp_unpack_do_whiteout(u, parent, base, u->full, e);
 	}
 	if (link) {
 		/* A hardlink carries no type of its own (libarchive leaves it unset or regular). */
@@ -1044,9 +466,9 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 
 	if ((rc = get_parent(u, parent, raw, &pfd, e)) < 0)
 		return rc;
-	join_path(u->full, u->parent_res, base);
+	ccp_unpack_join_path(u->full, u->parent_res, base);
 	if (link)
-		rc = make_hardlink(u, pfd, base, raw, link, e);
+		rc = ccp_unpack_make_hardlink(u, pfd, base, raw, link, e);
 	else if (type == AE_IFREG)
 		rc = make_reg(u, pfd, base, ent, e);
 	else if (type == AE_IFDIR)
@@ -1074,7 +496,7 @@ static int apply_dir_times(unpack *u, ccp_err *e)
 
 		if (!d->path[0]) {
 			if (utimensat(u->r.root_fd, ".", d->ts, 0) < 0)
-				return io_err(e, errno, "setting times of", "");
+				return ccp_unpack_io_err(e, errno, "setting times of", "");
 			continue;
 		}
 		if (slash)
@@ -1088,7 +510,7 @@ static int apply_dir_times(unpack *u, ccp_err *e)
 		    utimensat(pfd, name, d->ts, AT_SYMLINK_NOFOLLOW) < 0) {
 			int err = errno;
 			close(pfd);
-			return io_err(e, err, "setting times of", d->path);
+			return ccp_unpack_io_err(e, err, "setting times of", d->path);
 		}
 		close(pfd);
 	}
@@ -1104,7 +526,7 @@ static int record_made_dir(void *ctx, const char *path, int implicit, ccp_err *e
 
 	if (!implicit || was != 0)
 		return was < 0 ? was : 0; /* made again after a removal: already listed */
-	return record_path(&d->implicit, &d->n_implicit, &d->cap_implicit, path, e);
+	return ccp_unpack_record_path(&d->implicit, &d->n_implicit, &d->cap_implicit, path, e);
 }
 
 /* Drops from the list the directories an entry of the layer named after they were made. */

@@ -133,4 +133,81 @@ int hole_write(hole_writer *w, int fd, const void *buf, size_t len);
 /* After the last hole_write: gives the file its full size. Returns 0 or -errno. */
 int hole_finish(hole_writer *w, int fd);
 
+/* ---- the layer writer (unpack.c and the files it is split into) ---- */
+
+#define WH_PREFIX ".wh."
+#define WH_META_PREFIX ".wh..wh."
+#define WH_OPAQUE ".wh..wh..opq"
+#define TAR_BLOCK 512
+#define PATHBUF (CCP_UNPACK_PATH_MAX + 1)
+#define FULLBUF (2 * CCP_UNPACK_PATH_MAX + 2)
+#define XATTR_LIST_CAP (64 * 1024)
+
+typedef struct unpack {
+	resolver r;
+	uint64_t max_entries, n_entries, max_bytes, bytes;
+	int same_owner;
+	ccp_unpack_direct *direct; /* NULL: the lower layers are visible under the root */
+	const int *lower_fds;      /* the layers under the root's overlay mount, top-most first */
+	size_t n_lowers;
+	lower_links *links;        /* per lower layer, for hardlinks to their files */
+	uint64_t *n_relinked;      /* opts->n_relinked */
+	path_set ps;
+	struct archive *a;
+
+	/* The tar source, with enough history to read back the raw header of each entry. */
+	ccp_unpack_read_fn read;
+	void *payload;
+	ccp_err src_err;
+	int src_code;
+	int src_eof, synth_done;
+	uint64_t pos, data_end, next_header; /* next_header: where the next entry's headers start */
+	const unsigned char *cur;
+	size_t cur_len;
+	uint64_t cur_start;
+	unsigned char hist[TAR_BLOCK];
+	size_t hist_len;
+
+	/* The last parent directory resolved without symlinks, reused by following entries. */
+	int cache_fd;
+	char cache_path[PATHBUF];
+	int tmp_fd; /* a parent reached through a symlink, valid for one entry */
+
+	char name[PATHBUF], parent_res[PATHBUF], target[PATHBUF], target_res[PATHBUF];
+	char full[FULLBUF], whpath[FULLBUF];
+	char *xlist;
+} unpack;
+
+struct archive_entry;
+
+/* unpack.c: the error of a failed call on path (ENAMETOOLONG and ELOOP are the layer's fault). */
+int ccp_unpack_io_err(ccp_err *e, int err, const char *what, const char *path);
+/* out (FULLBUF bytes) gets dir/name, or name when dir is the root (""). */
+void ccp_unpack_join_path(char *out, const char *dir, const char *name);
+/* Drops the cached parent when path (and, with self, path itself) is removed or replaced. */
+void ccp_unpack_invalidate(unpack *u, const char *path, int self);
+/* Records the times of directory fd (resolved path res) before this layer changes it. */
+int ccp_unpack_snapshot_dir(unpack *u, int fd, const char *res, ccp_err *e);
+/* Removes what is at name (full: its resolved path) under pfd so that an entry can take its place. */
+int ccp_unpack_remove_existing(unpack *u, int pfd, const char *name, const char *full, ccp_err *e);
+
+/* metadata.c: limits on the xattrs an entry carries, checked before anything is made. */
+int ccp_unpack_check_xattrs(struct archive_entry *ent, const char *path, ccp_err *e);
+void ccp_unpack_entry_times(struct archive_entry *ent, struct timespec ts[2]);
+/* Owner, mode, xattrs and (files only) times of the entry, set on fd (see metadata.c). */
+int ccp_unpack_meta_fd(unpack *u, int fd, struct archive_entry *ent, const char *path, int kept, int is_reg,
+		       const struct stat *fresh, ccp_err *e);
+/* Metadata of a node that must not be opened (symlink, fifo, device), by name on its parent fd. */
+int ccp_unpack_meta_at(unpack *u, int pfd, const char *name, struct archive_entry *ent, const char *path,
+		       int chmod_it, ccp_err *e);
+
+/* whiteouts.c: appends path to a direct-mode list (bounded by the layer's entries). */
+int ccp_unpack_record_path(char ***v, size_t *n, size_t *cap, const char *path, ccp_err *e);
+/* Applies the whiteout entry base (a .wh. name, path its full name) in directory parent. */
+int ccp_unpack_do_whiteout(unpack *u, const char *parent, const char *base, const char *path, ccp_err *e);
+
+/* hardlinks.c: the hardlink entry name under pfd (path) to link, a path of this or a lower layer. */
+int ccp_unpack_make_hardlink(unpack *u, int pfd, const char *name, const char *path, const char *link,
+			     ccp_err *e);
+
 #endif
