@@ -1,4 +1,4 @@
-/* Backoff between retries, Retry-After parsing and which failures are retried (registry.c). */
+/* Backoff between retries, Retry-After parsing and which failures are retried (registry/retry.c, transport.c). */
 #include <stdint.h>
 #include <time.h>
 #include <curl/curl.h>
