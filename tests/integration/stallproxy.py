@@ -4,7 +4,9 @@
 Usage: stallproxy.py PORT_FILE UPSTREAM(host:port) DIR
 
 With DIR/NAME.only holding a digest, only that blob of slow/NAME is held (the others pass), so a
-pull can be held at a chosen layer.
+pull can be held at a chosen layer. With DIR/NAME.half holding a digest, that blob is answered at
+once with its first half, then held (DIR/NAME.halfway created) until DIR/NAME.release exists: the
+pull is caught in the middle of that layer, its staging half written, whatever the machine's speed.
 
 Forwards every request to UPSTREAM. A GET or HEAD of /v2/slow/NAME/blobs/... first creates
 DIR/NAME.stalled (so the test knows that pull is in flight), then waits until DIR/NAME.release
@@ -42,7 +44,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if method != "HEAD":
-            self.wfile.write(body)
+            name = self.path.split("/")[3] if self.path.startswith("/v2/slow/") else ""
+            if name and "/blobs/" in self.path and self.marked(name, ".half"):
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                open(os.path.join(DIR, name + ".halfway"), "a").close()
+                while not os.path.exists(os.path.join(DIR, name + ".release")):
+                    time.sleep(0.05)
+                body = body[len(body) // 2 :]
+            try:
+                self.wfile.write(body)
+            except OSError:
+                pass  # the client went away meanwhile (an interrupted pull)
         conn.close()
 
     def held(self, name):
@@ -51,6 +64,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return f.read().strip() in self.path
         except FileNotFoundError:
             return True
+
+    def marked(self, name, suffix):
+        try:
+            with open(os.path.join(DIR, name + suffix)) as f:
+                return f.read().strip() in self.path
+        except FileNotFoundError:
+            return False
 
     def do_GET(self):
         self.relay("GET")

@@ -29,9 +29,13 @@ for n in int term lock; do push "$OCI:small" "slow/$n:v1"; done
 for n in big kill; do push "$OCI:big" "slow/$n:v1"; done
 
 mkdir -p "$T/stall"
-# the big image's proxy holds only its top layer: the big layer is fetched and unpacked meanwhile
+# the big image's proxy holds its top layer, and its big layer after the first half: that layer is
+# caught half unpacked in staging however fast the machine is (else it could be committed before
+# the test looks, and the next pull would reuse it)
 for n in big kill; do
-	skopeo inspect --tls-verify=false --raw "docker://$REG/slow/$n:v1" | jq -r '.layers[1].digest' >"$T/stall/$n.only"
+	skopeo inspect --tls-verify=false --raw "docker://$REG/slow/$n:v1" >"$T/$n.manifest"
+	jq -r '.layers[1].digest' "$T/$n.manifest" >"$T/stall/$n.only"
+	jq -r '.layers[0].digest' "$T/$n.manifest" >"$T/stall/$n.half"
 done
 "$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
 _PIDS+=($!)
@@ -79,7 +83,7 @@ log "SIGTERM while the registry holds the blob"
 interrupt term TERM 143 test -e "$T/stall/term.stalled"
 
 log "SIGINT while a big layer is unpacked"
-big_unpacking() { find "$ST/staging" -name payload -size +1k 2>/dev/null | grep -q .; }
+big_unpacking() { test -e "$T/stall/big.halfway" && find "$ST/staging" -name payload -size +1M 2>/dev/null | grep -q .; }
 interrupt big INT 130 big_unpacking
 
 log "SIGKILL leaves staging: store ls shows it, store gc frees it"
