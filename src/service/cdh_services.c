@@ -63,42 +63,47 @@ static void reply_error(svc_request *rq, ccp_context *ctx, int r, const char *me
 	svc_reply(rq, rpc_code(r), msg, NULL, 0);
 }
 
-static void warnings(ccp_context *ctx, const char *method)
+/* A context for the call and its options, or NULL after replying that memory ran out. */
+static ccp_context *begin_call(svc_request *rq, ccp_pull_options *opts)
 {
-	/* said on every call, also when quiet: they are about what the call could trust (under the
-	 * server's log name, escaped as every log line is) */
+	ccp_context *ctx;
+
+	if (ccp_context_new(&ctx) != 0) {
+		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		return NULL;
+	}
+	call_options(opts, rq);
+	return ctx;
+}
+
+/*
+ * After the library call (its result r): logs its warnings, on every call and also when quiet, since
+ * they are about what the call could trust (under the server's log name, escaped as every log line
+ * is); on failure replies with it. Returns r.
+ */
+static int end_call(svc_request *rq, ccp_context *ctx, int r, const char *method)
+{
 	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
 		svc_warn("%s: warning: %s", method, ccp_context_warning(ctx, i));
+	if (r != 0)
+		reply_error(rq, ctx, r, method);
+	return r;
 }
 
 /* Packs a reply holding a secret, sends it and wipes both. */
-static void reply_secret(svc_request *rq, size_t len, void (*pack)(const void *msg, uint8_t *out), const void *msg)
+static void reply_secret(svc_request *rq, const ProtobufCMessage *msg)
 {
+	size_t len = protobuf_c_message_get_packed_size(msg);
 	uint8_t *buf = malloc(len ? len : 1);
 
 	if (!buf) {
 		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		return;
 	}
-	pack(msg, buf);
+	protobuf_c_message_pack(msg, buf);
 	svc_reply(rq, RPC_OK, NULL, buf, len);
 	OPENSSL_cleanse(buf, len);
 	free(buf);
-}
-
-static void pack_resource(const void *msg, uint8_t *out)
-{
-	api__get_resource_response__pack(msg, out);
-}
-
-static void pack_plaintext(const void *msg, uint8_t *out)
-{
-	api__unseal_secret_output__pack(msg, out);
-}
-
-static void pack_unwrap(const void *msg, uint8_t *out)
-{
-	keyprovider__key_provider_key_wrap_protocol_output__pack(msg, out);
 }
 
 static void get_resource(svc_request *rq)
@@ -118,22 +123,16 @@ static void get_resource(svc_request *rq)
 		svc_reply(rq, RPC_INVALID_ARGUMENT, "malformed GetResourceRequest", NULL, 0);
 		return;
 	}
-	if (ccp_context_new(&ctx) != 0) {
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+	if (!(ctx = begin_call(rq, &opts)))
 		goto out;
-	}
-	call_options(&opts, rq);
 	svc_log(cfg, "GetResource %s", in->resourcepath);
 	r = ccp_resource_get(&data, &dlen, ctx, in->resourcepath, &opts);
-	warnings(ctx, "GetResource");
-	if (r != 0) {
-		reply_error(rq, ctx, r, "GetResource");
+	if (end_call(rq, ctx, r, "GetResource") != 0)
 		goto out;
-	}
 	out.resource.data = data;
 	out.resource.len = dlen;
 	svc_log(cfg, "GetResource %s: %zu bytes", in->resourcepath, dlen);
-	reply_secret(rq, api__get_resource_response__get_packed_size(&out), pack_resource, &out);
+	reply_secret(rq, &out.base);
 out:
 	ccp_cdh_free(data, dlen);
 	ccp_context_free(ctx);
@@ -159,26 +158,20 @@ static void unseal_secret(svc_request *rq)
 		svc_reply(rq, RPC_INVALID_ARGUMENT, "malformed UnsealSecretInput", NULL, 0);
 		return;
 	}
-	if (ccp_context_new(&ctx) != 0) {
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+	if (!(ctx = begin_call(rq, &opts)))
 		goto out;
-	}
-	call_options(&opts, rq);
 	/* CDH's switch: its config key sets this variable, which its unsealing reads */
 	sopts.skip_verification = cfg->skip_sealed_secret_verification || (env_skip && strcmp(env_skip, "true") == 0);
 	sopts.keys_dir = cfg->sealed_secret_dir ? cfg->sealed_secret_dir : env_dir && env_dir[0] ? env_dir : NULL;
 	svc_log(cfg, "UnsealSecret (%zu bytes%s)", in->secret.len,
 		sopts.skip_verification ? ", signature not checked: skip_sealed_secret_verification" : "");
 	r = ccp_secret_unseal(&data, &dlen, ctx, in->secret.data, in->secret.len, &sopts, &opts);
-	warnings(ctx, "UnsealSecret");
-	if (r != 0) {
-		reply_error(rq, ctx, r, "UnsealSecret");
+	if (end_call(rq, ctx, r, "UnsealSecret") != 0)
 		goto out;
-	}
 	out.plaintext.data = data;
 	out.plaintext.len = dlen;
 	svc_log(cfg, "UnsealSecret: %zu bytes", dlen);
-	reply_secret(rq, api__unseal_secret_output__get_packed_size(&out), pack_plaintext, &out);
+	reply_secret(rq, &out.base);
 out:
 	ccp_cdh_free(data, dlen);
 	ccp_context_free(ctx);
@@ -202,23 +195,17 @@ static void unwrap_key(svc_request *rq)
 		svc_reply(rq, RPC_INVALID_ARGUMENT, "malformed KeyProviderKeyWrapProtocolInput", NULL, 0);
 		return;
 	}
-	if (ccp_context_new(&ctx) != 0) {
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+	if (!(ctx = begin_call(rq, &opts)))
 		goto out;
-	}
-	call_options(&opts, rq);
 	svc_log(cfg, "UnWrapKey (%zu bytes)", in->keyproviderkeywrapprotocolinput.len);
 	r = ccp_key_unwrap(&data, &dlen, ctx, in->keyproviderkeywrapprotocolinput.data,
 			   in->keyproviderkeywrapprotocolinput.len, &opts);
-	warnings(ctx, "UnWrapKey");
-	if (r != 0) {
-		reply_error(rq, ctx, r, "UnWrapKey");
+	if (end_call(rq, ctx, r, "UnWrapKey") != 0)
 		goto out;
-	}
 	out.keyproviderkeywrapprotocoloutput.data = data;
 	out.keyproviderkeywrapprotocoloutput.len = dlen;
 	svc_log(cfg, "UnWrapKey: key unwrapped");
-	reply_secret(rq, keyprovider__key_provider_key_wrap_protocol_output__get_packed_size(&out), pack_unwrap, &out);
+	reply_secret(rq, &out.base);
 out:
 	ccp_cdh_free(data, dlen);
 	ccp_context_free(ctx);
