@@ -188,7 +188,8 @@ run_ccpull_warm() { # a second pull with the same store: policy and manifests st
 }
 
 run_containerd() { # run_containerd TAG: a private containerd, fresh root each run
-	local d=$WORK/runs/containerd-$$
+	local d=$WORK/runs/containerd-$$ reg=$REG
+	[ "$1" = big ] && reg=127.0.0.1:$RATE_PORT
 	mkdir -p "$d"
 	cat >"$d/config.toml" <<TOML
 version = 2
@@ -201,7 +202,7 @@ TOML
 	containerd --config "$d/config.toml" >"$d/log" 2>&1 &
 	local pid=$!
 	for _ in $(seq 100); do [ -S "$d/containerd.sock" ] && break; sleep 0.1; done
-	timed "$d/t" ctr -a "$d/containerd.sock" -n bench images pull --plain-http "$REG/bench/img:$1"
+	timed "$d/t" ctr -a "$d/containerd.sock" -n bench images pull --plain-http "$reg/bench/img:$1"
 	local hwm
 	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 	kill "$pid"
@@ -242,7 +243,7 @@ RATE_PORT=$((PORT + 1))
 perf_default_rows() {
 	echo floor:gzip floor:zstd floor-disk:gzip ccpull-disk:gzip ccpull-disk-nosync:gzip floor-disk:zstd \
 		ccpull-disk-nosync:zstd ccpull-copy-disk:gzip
-	[ "${BENCH_BIG:-0}" = 1 ] && echo ccpull-ranges1:big ccpull-ranges4:big ccpull-ranges8:big
+	[ "${BENCH_BIG:-0}" = 1 ] && echo ccpull-ranges1:big ccpull-ranges4:big ccpull-ranges8:big containerd:big
 	return 0
 }
 
@@ -313,7 +314,8 @@ perf_summary() { # ratios of the perf rows, for the README table
 	for p in ccpull:gzip/floor:gzip ccpull:zstd/floor:zstd ccpull-disk:gzip/floor-disk:gzip \
 		ccpull-disk-nosync:gzip/floor-disk:gzip ccpull-disk-nosync:zstd/floor-disk:zstd \
 		ccpull-copy-disk:gzip/ccpull-disk-nosync:gzip ccpull-ranges4:big/ccpull-ranges1:big \
-		ccpull-ranges8:big/ccpull-ranges1:big; do
+		ccpull-ranges8:big/ccpull-ranges1:big ccpull-ranges4:big/containerd:big ccpull-ranges8:big/containerd:big \
+		ccpull-copy:gzip/ccpull:gzip; do
 		a=${p%/*} b=${p#*/}
 		[ -n "${T[$a]:-}" ] && [ -n "${T[$b]:-}" ] || continue
 		printf '%-46s %.2f\n' "$a vs $b" "$(echo "${T[$a]} / ${T[$b]}" | bc -l)"

@@ -19,9 +19,9 @@ static void check_response(uint32_t stream_id, const char *message, const uint8_
 	ttrpc_header h;
 	Ttrpc__Response *resp;
 
-	if (ttrpc_response_frame(&frame, &n, stream_id, RPC_UNIMPLEMENTED, message, payload, len) != 0)
+	if (ccp_ttrpc_response_frame(&frame, &n, stream_id, RPC_UNIMPLEMENTED, message, payload, len) != 0)
 		return;
-	ttrpc_header_decode(&h, frame);
+	ccp_ttrpc_header_decode(&h, frame);
 	if (h.stream_id != stream_id || h.type != TTRPC_TYPE_RESPONSE || h.length != n - TTRPC_HEADER_LEN)
 		__builtin_trap();
 	resp = ttrpc__response__unpack(NULL, n - TTRPC_HEADER_LEN, frame + TTRPC_HEADER_LEN);
@@ -43,11 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ttrpc_header h;
 		Ttrpc__Request *req;
 
-		ttrpc_header_decode(&h, data + pos);
+		ccp_ttrpc_header_decode(&h, data + pos);
 		pos += TTRPC_HEADER_LEN;
 		if (h.length > TTRPC_DATA_MAX || h.length > size - pos)
 			break;
-		if (h.type == TTRPC_TYPE_REQUEST && (req = ttrpc_request_decode(data + pos, h.length))) {
+		if (h.type == TTRPC_TYPE_REQUEST && (req = ccp_ttrpc_request_decode(data + pos, h.length))) {
 			Api__ImagePullRequest *in = api__image_pull_request__unpack(NULL, req->payload.len,
 										   req->payload.data);
 			if (in)

@@ -39,14 +39,14 @@ static int aa_call(Ttrpc__Response **resp, const char *sock, const char *method,
 
 	if (code)
 		*code = RPC_OK;
-	if (ttrpc_call(sock, AA_SERVICE, method, req, len, AA_TIMEOUT_S, AA_RESPONSE_MAX, resp, msg, sizeof(msg)))
+	if (ccp_ttrpc_call(sock, AA_SERVICE, method, req, len, AA_TIMEOUT_S, AA_RESPONSE_MAX, resp, msg, sizeof(msg)))
 		return ccp_err_set(e, CCP_EDECRYPT, "attestation agent at %s: %s: %s", sock, method, msg);
 	if ((*resp)->status && (*resp)->status->code != RPC_OK) {
 		int r;
 		if (code)
 			*code = (*resp)->status->code;
 		r = ccp_err_set(e, CCP_EDECRYPT, "attestation agent at %s: %s: %s: %.300s", sock, method,
-				    ttrpc_code_name((*resp)->status->code),
+				    ccp_ttrpc_code_name((*resp)->status->code),
 				    (*resp)->status->message ? (*resp)->status->message : "");
 		ttrpc__response__free_unpacked(*resp, NULL);
 		*resp = NULL;

@@ -98,13 +98,13 @@ static int ttrpc_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned 
 		r = ccp_err_oom(&e);
 		goto out;
 	}
-	if (ttrpc_call(p->sock, KP_SERVICE, KP_METHOD, (const uint8_t *)req.data, req.len, KP_TIMEOUT_S,
+	if (ccp_ttrpc_call(p->sock, KP_SERVICE, KP_METHOD, (const uint8_t *)req.data, req.len, KP_TIMEOUT_S,
 		       KP_MESSAGE_MAX + 64, &resp, msg, sizeof(msg))) {
 		r = ccp_err_set(&e, CCP_EDECRYPT, "ttrpc %s: %s", KP_METHOD, msg);
 		goto out;
 	}
 	if (resp->status && resp->status->code != RPC_OK) {
-		r = ccp_err_set(&e, CCP_EDECRYPT, "ttrpc %s: %s: %.300s", KP_METHOD, ttrpc_code_name(resp->status->code),
+		r = ccp_err_set(&e, CCP_EDECRYPT, "ttrpc %s: %s: %.300s", KP_METHOD, ccp_ttrpc_code_name(resp->status->code),
 				resp->status->message ? resp->status->message : "");
 		goto out;
 	}

@@ -234,9 +234,9 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (listen_fd == SD_LISTEN_FDS_START)
 		socket_path = NULL;
-	svc_log(&cfg, "ccpull %s serving api.ImagePullService on %s", ccp_version(),
+	ccp_svc_log(&cfg, "ccpull %s serving api.ImagePullService on %s", ccp_version(),
 		socket_path ? socket_path : "the socket passed by systemd");
-	r = svc_run(listen_fd, sig_fd, &cfg) == 0 ? 0 : 1;
+	r = ccp_svc_run(listen_fd, sig_fd, &cfg) == 0 ? 0 : 1;
 	close(sig_fd);
 	if (socket_path)
 		unlink(socket_path);
@@ -332,7 +332,7 @@ int cmd_cdh(int argc, char **argv)
 	int ch, listen_fd, sig_fd, r = 1;
 
 	cli_image_opts_init(&img);
-	svc_set_log_name("ccpull cdh");
+	ccp_svc_set_log_name("ccpull cdh");
 	optind = 1;
 	while ((ch = cli_getopt(argc, argv, "c:qhV", opts, "cdh")) != -1) {
 		switch (ch) {
@@ -377,7 +377,7 @@ int cmd_cdh(int argc, char **argv)
 	/* image-rs: no image_security_policy_uri, no verification */
 	if (!img.pull.policy) {
 		img.pull.insecure_policy = 1;
-		svc_warn("no image_security_policy_uri configured: image signatures are not checked, every image "
+		ccp_svc_warn("no image_security_policy_uri configured: image signatures are not checked, every image "
 			 "is accepted (as the Confidential Data Hub)");
 	}
 	/* as CDH: the credentials are in place before the socket is served */
@@ -387,7 +387,7 @@ int cmd_cdh(int argc, char **argv)
 			r = ccp_exit_status(r);
 			goto out;
 		}
-		svc_log(&cfg, "%zu credential(s) fetched and written", ccp_config_credential_count(img.config));
+		ccp_svc_log(&cfg, "%zu credential(s) fetched and written", ccp_config_credential_count(img.config));
 		r = 1;
 	}
 
@@ -404,10 +404,10 @@ int cmd_cdh(int argc, char **argv)
 		close(sig_fd);
 		goto out;
 	}
-	svc_log(&cfg, "ccpull %s serving as the Confidential Data Hub on %s%s%s", ccp_version(), socket_path,
+	ccp_svc_log(&cfg, "ccpull %s serving as the Confidential Data Hub on %s%s%s", ccp_version(), socket_path,
 		cfg.forward_socket ? "; other methods forwarded to " : "",
 		cfg.forward_socket ? cfg.forward_socket : "");
-	r = svc_run(listen_fd, sig_fd, &cfg) == 0 ? 0 : 1;
+	r = ccp_svc_run(listen_fd, sig_fd, &cfg) == 0 ? 0 : 1;
 	close(sig_fd);
 	unlink(socket_path);
 out:

@@ -21,7 +21,7 @@
 
 static void pull_image(svc_request *rq);
 
-const svc_method svc_image_pull_method = { "api.ImagePullService", "PullImage", pull_image };
+const svc_method ccp_svc_image_pull_method = { "api.ImagePullService", "PullImage", pull_image };
 
 /* google.rpc code for a library error; the message carries the cause and ccpull(1)'s exit status. */
 static int rpc_code(int r)
@@ -92,10 +92,10 @@ static void undo(const svc_config *cfg, ccp_context *ctx, const ccp_pull_result 
 	if (snprintf(path, sizeof(path), "%s/config.json", bundle) < (int)sizeof(path))
 		unlink(path);
 	if (r != 0)
-		svc_warn("could not undo the pull into %s: %s", bundle,
+		ccp_svc_warn("could not undo the pull into %s: %s", bundle,
 			ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : "cannot remove the rootfs");
 	else
-		svc_log(cfg, "pull into %s undone: nobody received its result", bundle);
+		ccp_svc_log(cfg, "pull into %s undone: nobody received its result", bundle);
 }
 
 /*
@@ -159,7 +159,7 @@ static double seconds_since(const struct timespec *t0)
 
 static void pull_image(svc_request *rq)
 {
-	const svc_config *cfg = svc_request_config(rq);
+	const svc_config *cfg = ccp_svc_request_config(rq);
 	ccp_pull_options opts = *cfg->pull;
 	Api__ImagePullRequest *in;
 	Api__ImagePullResponse out = API__IMAGE_PULL_RESPONSE__INIT;
@@ -172,13 +172,13 @@ static void pull_image(svc_request *rq)
 	char msg[1536], key[2 * PATH_MAX + 64];
 	int r;
 
-	payload = svc_request_payload(rq, &len);
+	payload = ccp_svc_request_payload(rq, &len);
 	if (!(in = api__image_pull_request__unpack(NULL, len, payload))) {
-		svc_reply(rq, RPC_INVALID_ARGUMENT, "malformed ImagePullRequest", NULL, 0);
+		ccp_svc_reply(rq, RPC_INVALID_ARGUMENT, "malformed ImagePullRequest", NULL, 0);
 		return;
 	}
 	if (!in->image_url[0] || in->bundle_path[0] != '/' || strlen(in->bundle_path) >= PATH_MAX - 64) {
-		svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage needs an image_url and an absolute bundle_path", NULL, 0);
+		ccp_svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage needs an image_url and an absolute bundle_path", NULL, 0);
 		goto out;
 	}
 	/*
@@ -186,77 +186,77 @@ static void pull_image(svc_request *rq)
 	 * timeout waits for the abandoned pull's undo)
 	 */
 	if (bundle_key(in->bundle_path, key, sizeof(key)) != 0) {
-		svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage: bundle_path too long", NULL, 0);
+		ccp_svc_reply(rq, RPC_INVALID_ARGUMENT, "PullImage: bundle_path too long", NULL, 0);
 		goto out;
 	}
-	if (svc_request_hold(rq, key) != 0) {
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+	if (ccp_svc_request_hold(rq, key) != 0) {
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		goto out;
 	}
 	if (ccp_context_new(&ctx) != 0) {
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		goto out;
 	}
 	/* the request's deadline or its client going away cancels the pull, which then cleans up */
-	svc_request_cancel_with(rq, ctx);
+	ccp_svc_request_cancel_with(rq, ctx);
 	opts.progress = NULL;
 	opts.progress_payload = NULL;
 	/* The request's deadline bounds the pull itself, so a timed-out pull stops instead of running on. */
 	{
-		unsigned int left = svc_request_seconds_left(rq);
+		unsigned int left = ccp_svc_request_seconds_left(rq);
 		if (left && (!opts.timeout_s || left < opts.timeout_s))
 			opts.timeout_s = left;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	svc_log(cfg, "PullImage %s into %s", in->image_url, in->bundle_path);
+	ccp_svc_log(cfg, "PullImage %s into %s", in->image_url, in->bundle_path);
 	r = ccp_pull(&res, ctx, in->image_url, in->bundle_path, &opts);
 	/* said on every pull, also when quiet: they are about what the pull could trust */
 	for (size_t i = 0; i < ccp_context_warning_count(ctx); i++)
-		svc_warn("PullImage %s: warning: %s", in->image_url, ccp_context_warning(ctx, i));
+		ccp_svc_warn("PullImage %s: warning: %s", in->image_url, ccp_context_warning(ctx, i));
 	if (r != 0) {
 		const char *why = ccp_context_last_error(ctx)[0] ? ccp_context_last_error(ctx) : ccp_strerror(r);
 		if (cfg->cdh)
 			cdh_message(msg, sizeof(msg), r, in->image_url, why, ccp_exit_status(r));
 		else
 			snprintf(msg, sizeof(msg), "%s (ccpull exit status %d)", why, ccp_exit_status(r));
-		svc_log(cfg, "PullImage %s failed after %.1f s: %s", in->image_url, seconds_since(&t0), msg);
+		ccp_svc_log(cfg, "PullImage %s failed after %.1f s: %s", in->image_url, seconds_since(&t0), msg);
 		/* CDH answers every failure INTERNAL */
-		svc_reply(rq, cfg->cdh ? RPC_INTERNAL : rpc_code(r), msg, NULL, 0);
+		ccp_svc_reply(rq, cfg->cdh ? RPC_INTERNAL : rpc_code(r), msg, NULL, 0);
 		goto out;
 	}
 	/* as CDH: an image that cannot be recorded in the runtime measurement is not handed out */
 	if (cfg->aa_socket) {
 		char why[1024];
-		int m = svc_measure_pull(cfg->aa_socket, in->image_url, ccp_pull_result_manifest_digest(res), why,
+		int m = ccp_svc_measure_pull(cfg->aa_socket, in->image_url, ccp_pull_result_manifest_digest(res), why,
 					 sizeof(why));
 		if (m < 0) {
 			snprintf(msg, sizeof(msg), "%s: pulled, but cannot record it in the runtime measurement "
 				 "(attestation agent %s): %s", in->image_url, cfg->aa_socket, why);
-			svc_log(cfg, "PullImage %s failed: %s", in->image_url, msg);
+			ccp_svc_log(cfg, "PullImage %s failed: %s", in->image_url, msg);
 			undo(cfg, ctx, res, in->bundle_path);
-			svc_reply(rq, RPC_INTERNAL, msg, NULL, 0);
+			ccp_svc_reply(rq, RPC_INTERNAL, msg, NULL, 0);
 			goto out;
 		}
 		if (m == 0)
-			svc_log(cfg, "PullImage %s: recorded in the runtime measurement%s%s", in->image_url,
+			ccp_svc_log(cfg, "PullImage %s: recorded in the runtime measurement%s%s", in->image_url,
 				why[0] ? ": " : "", why);
 	}
 	out.manifest_digest = (char *)ccp_pull_result_manifest_digest(res);
 	len = api__image_pull_response__get_packed_size(&out);
 	if (!(buf = malloc(len ? len : 1))) {
 		undo(cfg, ctx, res, in->bundle_path);
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
 		goto out;
 	}
 	api__image_pull_response__pack(&out, buf);
-	svc_log(cfg, "PullImage %s: %s in %.1f s", in->image_url, out.manifest_digest, seconds_since(&t0));
-	if (!svc_reply(rq, RPC_OK, NULL, buf, len))
+	ccp_svc_log(cfg, "PullImage %s: %s in %.1f s", in->image_url, out.manifest_digest, seconds_since(&t0));
+	if (!ccp_svc_reply(rq, RPC_OK, NULL, buf, len))
 		undo(cfg, ctx, res, in->bundle_path);
 out:
 	free(buf);
 	ccp_pull_result_free(res);
 	if (ctx)
-		svc_request_cancel_with(rq, NULL);
+		ccp_svc_request_cancel_with(rq, NULL);
 	ccp_context_free(ctx);
 	api__image_pull_request__free_unpacked(in, NULL);
 }

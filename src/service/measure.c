@@ -19,7 +19,7 @@
 #define AA_TIMEOUT_SEC 10  /* CDH's EXTEND_RUNTIME_MEASUREMENT_TIMEOUT */
 #define AA_RESPONSE_MAX (64 * 1024)
 
-int svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen)
+int ccp_svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen)
 {
 	AttestationAgent__ExtendRuntimeMeasurementRequest req = ATTESTATION_AGENT__EXTEND_RUNTIME_MEASUREMENT_REQUEST__INIT;
 	AttestationAgent__ExtendRuntimeMeasurementResponse *res = NULL;
@@ -50,10 +50,10 @@ int svc_measure_pull(const char *aa_socket, const char *image_url, const char *d
 		goto out;
 	}
 	attestation_agent__extend_runtime_measurement_request__pack(&req, payload);
-	if (ttrpc_call(aa_socket, AA_SERVICE, AA_METHOD, payload, n, AA_TIMEOUT_SEC, AA_RESPONSE_MAX, &resp, msg, mlen) != 0)
+	if (ccp_ttrpc_call(aa_socket, AA_SERVICE, AA_METHOD, payload, n, AA_TIMEOUT_SEC, AA_RESPONSE_MAX, &resp, msg, mlen) != 0)
 		goto out;
 	if (resp->status && resp->status->code != RPC_OK) {
-		snprintf(msg, mlen, "%s: %s: %.512s", AA_METHOD, ttrpc_code_name(resp->status->code),
+		snprintf(msg, mlen, "%s: %s: %.512s", AA_METHOD, ccp_ttrpc_code_name(resp->status->code),
 			 resp->status->message ? resp->status->message : "");
 		goto out;
 	}

@@ -26,10 +26,10 @@
 #define FORWARD_TIMEOUT_SEC 120 /* a forwarded request without a deadline: each read and write upstream */
 
 static const svc_method *const methods[] = {
-	&svc_image_pull_method,
-	&svc_get_resource_method,
-	&svc_unseal_secret_method,
-	&svc_unwrap_key_method,
+	&ccp_svc_image_pull_method,
+	&ccp_svc_get_resource_method,
+	&ccp_svc_unseal_secret_method,
+	&ccp_svc_unwrap_key_method,
 };
 
 typedef struct svc_server svc_server;
@@ -58,7 +58,7 @@ struct svc_request {
 	int has_deadline;
 	struct timespec deadline;  /* CLOCK_MONOTONIC */
 	int answered;              /* under srv->lock */
-	char *key;                 /* held by svc_request_hold; under srv->lock */
+	char *key;                 /* held by ccp_svc_request_hold; under srv->lock */
 	ccp_context *cancel_ctx;   /* cancelled when answered by the timer or the client goes; under srv->lock */
 	uint8_t *payload;
 	size_t payload_len;
@@ -173,7 +173,7 @@ static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
  */
 static const char *log_name = "ccpull serve";
 
-void svc_set_log_name(const char *name)
+void ccp_svc_set_log_name(const char *name)
 {
 	log_name = name;
 }
@@ -187,7 +187,7 @@ static void vlog_line(const char *fmt, va_list ap)
 	fprintf(stderr, "%s: %s\n", log_name, out);
 }
 
-void svc_log(const svc_config *cfg, const char *fmt, ...)
+void ccp_svc_log(const svc_config *cfg, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -198,7 +198,7 @@ void svc_log(const svc_config *cfg, const char *fmt, ...)
 	va_end(ap);
 }
 
-void svc_warn(const char *fmt, ...)
+void ccp_svc_warn(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -239,9 +239,9 @@ static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *m
 	size_t n;
 	int r;
 
-	if (ttrpc_response_frame(&frame, &n, stream_id, code, message, payload, len) != 0) {
+	if (ccp_ttrpc_response_frame(&frame, &n, stream_id, code, message, payload, len) != 0) {
 		/* too large or out of memory: the client still gets an answer on this stream */
-		if (code == RPC_OK || ttrpc_response_frame(&frame, &n, stream_id, RPC_RESOURCE_EXHAUSTED,
+		if (code == RPC_OK || ccp_ttrpc_response_frame(&frame, &n, stream_id, RPC_RESOURCE_EXHAUSTED,
 							    "ccpull serve: response too large or out of memory",
 							    NULL, 0) != 0)
 			return -1;
@@ -307,18 +307,18 @@ static int discard(int fd, uint32_t n, const struct timespec *deadline)
 
 /* ---- requests ---- */
 
-const uint8_t *svc_request_payload(const svc_request *rq, size_t *len)
+const uint8_t *ccp_svc_request_payload(const svc_request *rq, size_t *len)
 {
 	*len = rq->payload_len;
 	return rq->payload;
 }
 
-const svc_config *svc_request_config(const svc_request *rq)
+const svc_config *ccp_svc_request_config(const svc_request *rq)
 {
 	return rq->srv->cfg;
 }
 
-unsigned int svc_request_seconds_left(const svc_request *rq)
+unsigned int ccp_svc_request_seconds_left(const svc_request *rq)
 {
 	struct timespec now;
 	double left;
@@ -330,7 +330,7 @@ unsigned int svc_request_seconds_left(const svc_request *rq)
 	return left < 1 ? 1 : left > 604800 ? 604800 : (unsigned int)(left + 0.999);
 }
 
-int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len)
+int ccp_svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len)
 {
 	svc_server *s = rq->srv;
 
@@ -345,7 +345,7 @@ int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *pay
 	return conn_respond(rq->conn, rq->stream_id, code, message, payload, len) == 0;
 }
 
-void svc_request_cancel_with(svc_request *rq, ccp_context *ctx)
+void ccp_svc_request_cancel_with(svc_request *rq, ccp_context *ctx)
 {
 	svc_server *s = rq->srv;
 
@@ -356,7 +356,7 @@ void svc_request_cancel_with(svc_request *rq, ccp_context *ctx)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int svc_request_hold(svc_request *rq, const char *key)
+int ccp_svc_request_hold(svc_request *rq, const char *key)
 {
 	svc_server *s = rq->srv;
 	char *k = strdup(key);
@@ -374,7 +374,7 @@ int svc_request_hold(svc_request *rq, const char *key)
 			if (!waited++) {
 				unsigned long id = rq->conn->id;
 				pthread_mutex_unlock(&s->lock);
-				svc_log(s->cfg, "connection %lu stream %u waits: another request holds %s", id,
+				ccp_svc_log(s->cfg, "connection %lu stream %u waits: another request holds %s", id,
 					rq->stream_id, k);
 				pthread_mutex_lock(&s->lock);
 				continue;
@@ -424,23 +424,23 @@ static void request_end(svc_request *rq)
 static void forward(svc_request *rq)
 {
 	const svc_config *cfg = rq->srv->cfg;
-	unsigned int left = svc_request_seconds_left(rq);
+	unsigned int left = ccp_svc_request_seconds_left(rq);
 	Ttrpc__Response *resp = NULL;
 	char why[512], msg[1024];
 	int code;
 
-	svc_log(cfg, "%s/%s: forwarded to %s", rq->fwd_service, rq->fwd_method, cfg->forward_socket);
-	if (ttrpc_call(cfg->forward_socket, rq->fwd_service, rq->fwd_method, rq->payload, rq->payload_len,
+	ccp_svc_log(cfg, "%s/%s: forwarded to %s", rq->fwd_service, rq->fwd_method, cfg->forward_socket);
+	if (ccp_ttrpc_call(cfg->forward_socket, rq->fwd_service, rq->fwd_method, rq->payload, rq->payload_len,
 		       left ? (int)left : FORWARD_TIMEOUT_SEC, TTRPC_DATA_MAX, &resp, why, sizeof(why)) != 0) {
 		snprintf(msg, sizeof(msg), "ccpull: %s/%s is forwarded to %s, which did not answer: %s", rq->fwd_service,
 			 rq->fwd_method, cfg->forward_socket, why);
-		svc_log(cfg, "%s", msg);
-		svc_reply(rq, RPC_UNAVAILABLE, msg, NULL, 0);
+		ccp_svc_log(cfg, "%s", msg);
+		ccp_svc_reply(rq, RPC_UNAVAILABLE, msg, NULL, 0);
 		return;
 	}
 	code = resp->status ? resp->status->code : RPC_OK;
-	svc_log(cfg, "%s/%s: %s from %s", rq->fwd_service, rq->fwd_method, ttrpc_code_name(code), cfg->forward_socket);
-	svc_reply(rq, code, resp->status ? resp->status->message : NULL, resp->payload.data, resp->payload.len);
+	ccp_svc_log(cfg, "%s/%s: %s from %s", rq->fwd_service, rq->fwd_method, ccp_ttrpc_code_name(code), cfg->forward_socket);
+	ccp_svc_reply(rq, code, resp->status ? resp->status->message : NULL, resp->payload.data, resp->payload.len);
 	ttrpc__response__free_unpacked(resp, NULL);
 }
 
@@ -483,7 +483,7 @@ static void *timer_thread(void *arg)
 			c->refs++;
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
-			svc_log(s->cfg, "connection %lu stream %u: deadline exceeded", c->id, id);
+			ccp_svc_log(s->cfg, "connection %lu stream %u: deadline exceeded", c->id, id);
 			conn_respond(c, id, RPC_DEADLINE_EXCEEDED, "ccpull serve: the request's timeout passed", NULL, 0);
 			pthread_mutex_lock(&s->lock);
 			conn_unref_locked(c);
@@ -546,7 +546,7 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 		snprintf(msg, sizeof(msg), "%s %s: ccpull does not serve %s/%s (no [ccpull] forward_socket names "
 			 "a Confidential Data Hub to forward it to)", known ? "method" : "service",
 			 known ? req->method : req->service, req->service, req->method);
-		svc_log(s->cfg, "connection %lu stream %u: unimplemented %s.%s", c->id, stream_id, req->service,
+		ccp_svc_log(s->cfg, "connection %lu stream %u: unimplemented %s.%s", c->id, stream_id, req->service,
 			req->method);
 		conn_respond(c, stream_id, RPC_UNIMPLEMENTED, msg, NULL, 0);
 		return;
@@ -598,7 +598,7 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (code != RPC_OK) {
-		svc_log(s->cfg, "connection %lu stream %u: %s", c->id, stream_id, msg);
+		ccp_svc_log(s->cfg, "connection %lu stream %u: %s", c->id, stream_id, msg);
 		free(rq->payload);
 		free(rq->fwd_service);
 		free(rq->fwd_method);
@@ -607,7 +607,7 @@ static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 		return;
 	}
 	if (worker_start(s, request_thread, rq) != 0) {
-		svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: cannot start a thread", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: cannot start a thread", NULL, 0);
 		request_end(rq);
 	}
 }
@@ -650,7 +650,7 @@ static void *conn_thread(void *arg)
 			why = r == -2 ? "a frame header did not arrive in time" : "cut off in a frame header";
 			break;
 		}
-		ttrpc_header_decode(&h, hb);
+		ccp_ttrpc_header_decode(&h, hb);
 		if (h.length > TTRPC_DATA_MAX) {
 			/* as ttrpc does: skip the data, refuse that stream, keep the connection */
 			char msg[128];
@@ -660,7 +660,7 @@ static void *conn_thread(void *arg)
 			}
 			snprintf(msg, sizeof(msg), "message length %u exceeds the maximum message size of %u", h.length,
 				 TTRPC_DATA_MAX);
-			svc_log(s->cfg, "connection %lu stream %u: %s", c->id, h.stream_id, msg);
+			ccp_svc_log(s->cfg, "connection %lu stream %u: %s", c->id, h.stream_id, msg);
 			conn_respond(c, h.stream_id, RPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
 			continue;
 		}
@@ -685,7 +685,7 @@ static void *conn_thread(void *arg)
 				     "stream id must be odd for client initiated streams", NULL, 0);
 			continue;
 		}
-		req = ttrpc_request_decode(data, h.length);
+		req = ccp_ttrpc_request_decode(data, h.length);
 		free(data);
 		if (!req) {
 			/* the framing held but the peer does not speak ttrpc: answer, then end this connection */
@@ -696,7 +696,7 @@ static void *conn_thread(void *arg)
 		dispatch(c, h.stream_id, req);
 		ttrpc__request__free_unpacked(req, NULL);
 	}
-	svc_log(s->cfg, "connection %lu: %s", c->id, why);
+	ccp_svc_log(s->cfg, "connection %lu: %s", c->id, why);
 	/* replies still to come on a closed connection fail, and their pulls are undone */
 	shutdown(c->fd, SHUT_RDWR);
 	pthread_mutex_lock(&s->lock);
@@ -750,7 +750,7 @@ static void nofile_setup(svc_server *s)
 	s->nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > NOFILE_WANT ? NOFILE_WANT : (size_t)rl.rlim_cur;
 	s->fd_reserve = s->nofile / 4 < FD_RESERVE_MAX ? s->nofile / 4 : FD_RESERVE_MAX;
 	if (s->nofile < NOFILE_WANT / 16)
-		svc_warn("RLIMIT_NOFILE is %zu: connections are refused while fewer than %zu descriptors are free "
+		ccp_svc_warn("RLIMIT_NOFILE is %zu: connections are refused while fewer than %zu descriptors are free "
 			 "for pulls", s->nofile, s->fd_reserve);
 }
 
@@ -758,7 +758,7 @@ static void nofile_setup(svc_server *s)
 static void refusing(svc_server *s, const char *why)
 {
 	if (!s->refused++)
-		svc_warn("refusing new connections: %s", why);
+		ccp_svc_warn("refusing new connections: %s", why);
 }
 
 /* 0: a connection was accepted or refused; -1: accept has no descriptor or memory to give, pause. */
@@ -784,7 +784,7 @@ static int accept_one(svc_server *s, int listen_fd)
 		if (!idle) {
 			pthread_mutex_unlock(&s->lock);
 			if (!s->starved++)
-				svc_warn("all %zu connections are busy: new connections wait", s->max_conns);
+				ccp_svc_warn("all %zu connections are busy: new connections wait", s->max_conns);
 			return -1;
 		}
 		unsigned long idle_id = idle->id; /* its thread may free it once the lock is dropped */
@@ -793,7 +793,7 @@ static int accept_one(svc_server *s, int listen_fd)
 		s->n_evicted++;
 		shutdown(idle->fd, SHUT_RDWR);
 		pthread_mutex_unlock(&s->lock);
-		svc_log(s->cfg, "connection %lu: closed, idle, to make room for a new connection", idle_id);
+		ccp_svc_log(s->cfg, "connection %lu: closed, idle, to make room for a new connection", idle_id);
 	} else {
 		pthread_mutex_unlock(&s->lock);
 	}
@@ -802,12 +802,12 @@ static int accept_one(svc_server *s, int listen_fd)
 		int err = errno;
 		if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 			if (!s->starved++)
-				svc_warn("accept: %s: pausing new connections until descriptors are free",
+				ccp_svc_warn("accept: %s: pausing new connections until descriptors are free",
 					 strerror(err));
 			return -1;
 		}
 		if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
-			svc_warn("accept: %s", strerror(err));
+			ccp_svc_warn("accept: %s", strerror(err));
 		return 0;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -823,7 +823,7 @@ static int accept_one(svc_server *s, int listen_fd)
 		return 0;
 	}
 	if (s->refused || s->starved) {
-		svc_warn("accepting connections again (%lu refused, %lu paused accepts meanwhile)", s->refused,
+		ccp_svc_warn("accepting connections again (%lu refused, %lu paused accepts meanwhile)", s->refused,
 			 s->starved);
 		s->refused = s->starved = 0;
 	}
@@ -844,7 +844,7 @@ static int accept_one(svc_server *s, int listen_fd)
 	s->n_conns++;
 	pthread_mutex_unlock(&s->lock);
 	if (worker_start(s, conn_thread, c) != 0) {
-		svc_warn("cannot start a connection thread");
+		ccp_svc_warn("cannot start a connection thread");
 		pthread_mutex_lock(&s->lock);
 		s->conns = c->next;
 		s->n_conns--;
@@ -854,7 +854,7 @@ static int accept_one(svc_server *s, int listen_fd)
 	return 0;
 }
 
-int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
+int ccp_svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 {
 	svc_server s = { 0 };
 	pthread_condattr_t ca;
@@ -873,7 +873,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_cond_init(&s.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&timer, NULL, timer_thread, &s) != 0) {
-		svc_warn("cannot start the timer thread");
+		ccp_svc_warn("cannot start the timer thread");
 		close(listen_fd);
 		return -1;
 	}
@@ -900,7 +900,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 		if (poll(pfd, watch, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
-			svc_warn("poll: %s", strerror(errno));
+			ccp_svc_warn("poll: %s", strerror(errno));
 			close(listen_fd);
 			rc = -1;
 			break;
@@ -910,7 +910,7 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 			if (read(sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 				si.ssi_signo = 0;
 			close(listen_fd);
-			svc_log(cfg, "signal %u: no new connections; finishing the requests in flight", si.ssi_signo);
+			ccp_svc_log(cfg, "signal %u: no new connections; finishing the requests in flight", si.ssi_signo);
 			break;
 		}
 		if (watch == 2 && pfd[1].revents) {
@@ -955,6 +955,6 @@ int svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_join(timer, NULL);
 	pthread_cond_destroy(&s.cond);
 	pthread_mutex_destroy(&s.lock);
-	svc_log(cfg, "stopped");
+	ccp_svc_log(cfg, "stopped");
 	return rc;
 }

@@ -45,7 +45,7 @@ typedef struct svc_config {
  * UNAVAILABLE, waits for the requests in flight to finish, closes the connections and returns 0.
  * Returns -1 (after a message on stderr) if it cannot start or poll fails.
  */
-int svc_run(int listen_fd, int sig_fd, const svc_config *cfg);
+int ccp_svc_run(int listen_fd, int sig_fd, const svc_config *cfg);
 
 /* ---- for method handlers ---- */
 
@@ -54,42 +54,42 @@ typedef struct svc_request svc_request;
 typedef struct svc_method {
 	const char *service;   /* fully qualified: "api.ImagePullService" */
 	const char *method;    /* "PullImage" */
-	void (*handler)(svc_request *rq);  /* runs on the request's own thread; must call svc_reply once */
+	void (*handler)(svc_request *rq);  /* runs on the request's own thread; must call ccp_svc_reply once */
 } svc_method;
 
-extern const svc_method svc_image_pull_method;
+extern const svc_method ccp_svc_image_pull_method;
 /* cdh_services.c: api.GetResourceService/GetResource, api.SealedSecretService/UnsealSecret,
  * keyprovider.KeyProviderService/UnWrapKey */
-extern const svc_method svc_get_resource_method;
-extern const svc_method svc_unseal_secret_method;
-extern const svc_method svc_unwrap_key_method;
+extern const svc_method ccp_svc_get_resource_method;
+extern const svc_method ccp_svc_unseal_secret_method;
+extern const svc_method ccp_svc_unwrap_key_method;
 
 /* The request's payload (the serialized method input) and its server's configuration. */
-const uint8_t *svc_request_payload(const svc_request *rq, size_t *len);
-const svc_config *svc_request_config(const svc_request *rq);
+const uint8_t *ccp_svc_request_payload(const svc_request *rq, size_t *len);
+const svc_config *ccp_svc_request_config(const svc_request *rq);
 /* Whole seconds until the request's deadline (at least 1), or 0 when it has none. */
-unsigned int svc_request_seconds_left(const svc_request *rq);
+unsigned int ccp_svc_request_seconds_left(const svc_request *rq);
 
 /*
  * Sends the response, unless the request was already answered (its deadline passed). Returns 1 when
  * this call delivered the response to the connection, 0 when it did not (already answered, or the
  * client is gone): then nobody will learn the result, and the handler undoes its effects.
  */
-int svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len);
+int ccp_svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len);
 
 /*
  * Ties ctx to the request (NULL: unties it; do so before freeing ctx): when the request's deadline
  * passes or its client goes away, ccp_context_cancel(ctx) stops the pull running on it. Called when
  * either has already happened, it cancels ctx at once.
  */
-void svc_request_cancel_with(svc_request *rq, ccp_context *ctx);
+void ccp_svc_request_cancel_with(svc_request *rq, ccp_context *ctx);
 
 /*
  * Waits until no other request in flight holds key (e.g. a bundle path), then holds it until the
  * request ends. Returns 0, or -1 when the request was answered meanwhile (its deadline passed) or
  * memory ran out; on -1 the handler replies (a no-op if already answered) and returns.
  */
-int svc_request_hold(svc_request *rq, const char *key);
+int ccp_svc_request_hold(svc_request *rq, const char *key);
 
 /*
  * Records a pull in the runtime measurement, as CDH does: the attestation agent's
@@ -98,15 +98,15 @@ int svc_request_hold(svc_request *rq, const char *key);
  * does not exist (nothing recorded, msg ""), 0 when recorded or when the agent answers that
  * measurement is not supported or not enabled (then msg says so), -1 on failure (msg says why).
  */
-int svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen);
+int ccp_svc_measure_pull(const char *aa_socket, const char *image_url, const char *digest, char *msg, size_t mlen);
 
 /*
  * Logs one line on stderr unless the configuration is quiet ("ccpull serve: " and the message, with
- * every byte outside printable ASCII written as \xNN). svc_warn logs even when quiet.
+ * every byte outside printable ASCII written as \xNN). ccp_svc_warn logs even when quiet.
  */
-void svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void svc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The name the log lines start with (default "ccpull serve"); set before svc_run, a static string. */
-void svc_set_log_name(const char *name);
+void ccp_svc_log(const svc_config *cfg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ccp_svc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The name the log lines start with (default "ccpull serve"); set before ccp_svc_run, a static string. */
+void ccp_svc_set_log_name(const char *name);
 
 #endif

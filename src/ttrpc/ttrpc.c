@@ -13,7 +13,7 @@
 #define NAME_MAX_LEN 256
 #define STATUS_MESSAGE_MAX 4096
 
-void ttrpc_header_decode(ttrpc_header *h, const uint8_t b[TTRPC_HEADER_LEN])
+void ccp_ttrpc_header_decode(ttrpc_header *h, const uint8_t b[TTRPC_HEADER_LEN])
 {
 	h->length = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 	h->stream_id = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
@@ -21,7 +21,7 @@ void ttrpc_header_decode(ttrpc_header *h, const uint8_t b[TTRPC_HEADER_LEN])
 	h->flags = b[9];
 }
 
-void ttrpc_header_encode(uint8_t b[TTRPC_HEADER_LEN], const ttrpc_header *h)
+void ccp_ttrpc_header_encode(uint8_t b[TTRPC_HEADER_LEN], const ttrpc_header *h)
 {
 	b[0] = (uint8_t)(h->length >> 24);
 	b[1] = (uint8_t)(h->length >> 16);
@@ -47,7 +47,7 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-Ttrpc__Request *ttrpc_request_decode(const uint8_t *data, size_t len)
+Ttrpc__Request *ccp_ttrpc_request_decode(const uint8_t *data, size_t len)
 {
 	Ttrpc__Request *req;
 
@@ -61,7 +61,7 @@ Ttrpc__Request *ttrpc_request_decode(const uint8_t *data, size_t len)
 	return req;
 }
 
-int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
+int ccp_ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
 			 const uint8_t *payload, size_t payload_len)
 {
 	Ttrpc__Response resp = TTRPC__RESPONSE__INIT;
@@ -91,14 +91,14 @@ int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int
 	if (!(buf = malloc(TTRPC_HEADER_LEN + n)))
 		return -1;
 	h.length = (uint32_t)n;
-	ttrpc_header_encode(buf, &h);
+	ccp_ttrpc_header_encode(buf, &h);
 	ttrpc__response__pack(&resp, buf + TTRPC_HEADER_LEN);
 	*out = buf;
 	*out_len = TTRPC_HEADER_LEN + n;
 	return 0;
 }
 
-int ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, const char *service,
+int ccp_ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, const char *service,
 			const char *method, const uint8_t *payload, size_t payload_len, int64_t timeout_nano)
 {
 	Ttrpc__Request req = TTRPC__REQUEST__INIT;
@@ -117,21 +117,21 @@ int ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, cons
 	if (n > TTRPC_DATA_MAX || !(buf = malloc(TTRPC_HEADER_LEN + n)))
 		return -1;
 	h.length = (uint32_t)n;
-	ttrpc_header_encode(buf, &h);
+	ccp_ttrpc_header_encode(buf, &h);
 	ttrpc__request__pack(&req, buf + TTRPC_HEADER_LEN);
 	*out = buf;
 	*out_len = TTRPC_HEADER_LEN + n;
 	return 0;
 }
 
-Ttrpc__Response *ttrpc_response_decode(const uint8_t *data, size_t len)
+Ttrpc__Response *ccp_ttrpc_response_decode(const uint8_t *data, size_t len)
 {
 	if (len > TTRPC_DATA_MAX)
 		return NULL;
 	return ttrpc__response__unpack(NULL, len, data);
 }
 
-const char *ttrpc_code_name(int code)
+const char *ccp_ttrpc_code_name(int code)
 {
 	static const char *const names[] = {
 		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
@@ -158,7 +158,7 @@ static int io_all(int fd, uint8_t *p, size_t n, int writing)
 	return 0;
 }
 
-int ttrpc_call(const char *sock, const char *service, const char *method, const uint8_t *payload, size_t plen,
+int ccp_ttrpc_call(const char *sock, const char *service, const char *method, const uint8_t *payload, size_t plen,
 	       int timeout_s, size_t max_response, Ttrpc__Response **out, char *msg, size_t mlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -184,7 +184,7 @@ int ttrpc_call(const char *sock, const char *service, const char *method, const 
 		snprintf(msg, mlen, "connect to %.200s: %s", sock, strerror(errno));
 		goto out;
 	}
-	if (ttrpc_request_frame(&frame, &n, 1, service, method, payload, plen, (int64_t)timeout_s * 1000000000) != 0) {
+	if (ccp_ttrpc_request_frame(&frame, &n, 1, service, method, payload, plen, (int64_t)timeout_s * 1000000000) != 0) {
 		snprintf(msg, mlen, "out of memory");
 		goto out;
 	}
@@ -201,7 +201,7 @@ int ttrpc_call(const char *sock, const char *service, const char *method, const 
 				 errno == EAGAIN ? "timed out" : errno ? strerror(errno) : "connection closed");
 			goto out;
 		}
-		ttrpc_header_decode(&h, hb);
+		ccp_ttrpc_header_decode(&h, hb);
 		if (h.length > max_response || h.length > TTRPC_DATA_MAX) {
 			snprintf(msg, mlen, "answer from %.200s is too large (%u bytes)", sock, h.length);
 			goto out;
@@ -218,7 +218,7 @@ int ttrpc_call(const char *sock, const char *service, const char *method, const 
 		if (h.type == TTRPC_TYPE_RESPONSE && h.stream_id == 1)
 			break;
 	}
-	if (!(*out = ttrpc_response_decode(data, h.length)))
+	if (!(*out = ccp_ttrpc_response_decode(data, h.length)))
 		snprintf(msg, mlen, "malformed ttrpc response from %.200s", sock);
 	else
 		r = 0;

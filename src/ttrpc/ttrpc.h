@@ -34,21 +34,21 @@ typedef struct ttrpc_header {
 	uint8_t flags;
 } ttrpc_header;
 
-void ttrpc_header_decode(ttrpc_header *h, const uint8_t b[TTRPC_HEADER_LEN]);
-void ttrpc_header_encode(uint8_t b[TTRPC_HEADER_LEN], const ttrpc_header *h);
+void ccp_ttrpc_header_decode(ttrpc_header *h, const uint8_t b[TTRPC_HEADER_LEN]);
+void ccp_ttrpc_header_encode(uint8_t b[TTRPC_HEADER_LEN], const ttrpc_header *h);
 
 /*
  * Decodes the data of a request frame. NULL when it is not a well-formed Request, or when its
  * service or method name is empty, too long or not printable ASCII (names are logged and echoed in
  * statuses). Free with ttrpc__request__free_unpacked(req, NULL).
  */
-Ttrpc__Request *ttrpc_request_decode(const uint8_t *data, size_t len);
+Ttrpc__Request *ccp_ttrpc_request_decode(const uint8_t *data, size_t len);
 
 /*
  * Builds a whole response frame for stream_id: header + Response{status{code, message}, payload}.
  * message may be NULL; it is cut to 4 KiB. *out is malloc'ed. Returns 0, or -1 when out of memory or when the frame would exceed 4 MiB.
  */
-int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
+int ccp_ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
 			 const uint8_t *payload, size_t payload_len);
 
 /* ---- client side ---- */
@@ -57,14 +57,14 @@ int ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int
  * Builds a whole request frame for stream_id: header + Request{service, method, payload,
  * timeout_nano}. *out is malloc'ed. Returns 0, or -1 when out of memory or over 4 MiB.
  */
-int ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, const char *service,
+int ccp_ttrpc_request_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, const char *service,
 			const char *method, const uint8_t *payload, size_t payload_len, int64_t timeout_nano);
 
 /*
  * Decodes the data of a response frame. NULL when it is not a well-formed Response. A missing status
  * means OK. Free with ttrpc__response__free_unpacked(resp, NULL).
  */
-Ttrpc__Response *ttrpc_response_decode(const uint8_t *data, size_t len);
+Ttrpc__Response *ccp_ttrpc_response_decode(const uint8_t *data, size_t len);
 
 /*
  * One unary call on a new connection to the unix socket sock (stream 1): the request of service and
@@ -73,10 +73,10 @@ Ttrpc__Response *ttrpc_response_decode(const uint8_t *data, size_t len);
  * (its status may still be an error; free with ttrpc__response__free_unpacked(*out, NULL)). On -1,
  * msg says what failed, naming the socket (connect, send, no answer, timeout, cut off, malformed).
  */
-int ttrpc_call(const char *sock, const char *service, const char *method, const uint8_t *payload, size_t plen,
+int ccp_ttrpc_call(const char *sock, const char *service, const char *method, const uint8_t *payload, size_t plen,
 	       int timeout_s, size_t max_response, Ttrpc__Response **out, char *msg, size_t mlen);
 
 /* "UNIMPLEMENTED" for RPC_UNIMPLEMENTED; "UNKNOWN" for a code outside google.rpc.Code. */
-const char *ttrpc_code_name(int code);
+const char *ccp_ttrpc_code_name(int code);
 
 #endif

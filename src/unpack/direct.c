@@ -45,7 +45,7 @@ static int is_opaque(int fd)
 static int open_in(int root_fd, const char *rel, int flags)
 {
 	resolver r = { .root_fd = root_fd, .use_openat2 = 1 };
-	return open_beneath_nofollow(&r, rel, flags);
+	return ccp_open_beneath_nofollow(&r, rel, flags);
 }
 
 /*
@@ -89,8 +89,8 @@ static int lookup_level(const int *lowers, unsigned char *live, size_t n, char *
 			break;
 		}
 		close(fd);
-		if (is_whiteout(&st) || !S_ISDIR(st.st_mode)) {
-			if (!found && !is_whiteout(&st)) {
+		if (ccp_is_whiteout(&st) || !S_ISDIR(st.st_mode)) {
+			if (!found && !ccp_is_whiteout(&st)) {
 				*kind = BELOW_OTHER;
 				*top = i;
 				*top_st = st;
@@ -178,7 +178,7 @@ static int below(int upper_fd, const int *lowers, size_t n, const char *rel, int
 	return lookup(upper_fd, lowers, n, rel, kind, &top, &st, src, e);
 }
 
-int lower_file(const int *lowers, size_t n, const char *rel, size_t *layer, struct stat *st, ccp_err *e)
+int ccp_lower_file(const int *lowers, size_t n, const char *rel, size_t *layer, struct stat *st, ccp_err *e)
 {
 	int kind, rc = lookup(-1, lowers, n, rel, &kind, layer, st, NULL, e);
 	return rc < 0 ? rc : kind == BELOW_OTHER;
@@ -207,7 +207,7 @@ static int only_whiteouts(int fd, unsigned depth)
 			only = (sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
 			       only_whiteouts(sub, depth + 1);
 		else
-			only = is_whiteout(&st);
+			only = ccp_is_whiteout(&st);
 	}
 	closedir(d);
 	return only;
@@ -321,7 +321,7 @@ int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers
 
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &st) < 0 || !is_whiteout(&st)) { /* replaced later in the layer */
+		if (fstat(fd, &st) < 0 || !ccp_is_whiteout(&st)) { /* replaced later in the layer */
 			close(fd);
 			continue;
 		}

@@ -43,9 +43,9 @@ static int relink_one(void *ctx, const char *path, ccp_err *e)
 	size_t layer;
 	int pfd, rc;
 
-	if (strcmp(path, c->tpath) == 0 || pset_is_upper(&u->ps, path, strlen(path)))
+	if (strcmp(path, c->tpath) == 0 || ccp_pset_is_upper(&u->ps, path, strlen(path)))
 		return 0; /* the target itself, or replaced by this layer */
-	if ((rc = lower_file(u->lower_fds, u->n_lowers, path, &layer, &st, e)) <= 0)
+	if ((rc = ccp_lower_file(u->lower_fds, u->n_lowers, path, &layer, &st, e)) <= 0)
 		return rc;
 	if (layer != c->layer || st.st_ino != c->ino)
 		return 0; /* hidden by a layer in between */
@@ -56,7 +56,7 @@ static int relink_one(void *ctx, const char *path, ccp_err *e)
 	} else {
 		base = parent;
 	}
-	if ((pfd = open_beneath_nofollow(&u->r, dir, O_PATH | O_DIRECTORY)) < 0)
+	if ((pfd = ccp_open_beneath_nofollow(&u->r, dir, O_PATH | O_DIRECTORY)) < 0)
 		return 0; /* deleted by this layer */
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
 		close(pfd);
@@ -84,14 +84,14 @@ static int relink_lower_names(unpack *u, int tfd, const char *tname, const char 
 	struct stat st;
 	int rc;
 
-	if ((rc = lower_file(u->lower_fds, u->n_lowers, tpath, &c.layer, &st, e)) <= 0)
+	if ((rc = ccp_lower_file(u->lower_fds, u->n_lowers, tpath, &c.layer, &st, e)) <= 0)
 		return rc;
 	if (!S_ISREG(st.st_mode) || st.st_nlink < 2)
 		return 0;
 	if (!u->links && !(u->links = calloc(u->n_lowers, sizeof(*u->links))))
 		return ccp_err_oom(e);
 	c.ino = st.st_ino;
-	return lower_links_each(&u->links[c.layer], u->lower_fds[c.layer], c.ino, relink_one, &c, e);
+	return ccp_lower_links_each(&u->links[c.layer], u->lower_fds[c.layer], c.ino, relink_one, &c, e);
 }
 
 int ccp_unpack_make_hardlink(unpack *u, int pfd, const char *name, const char *path, const char *link,
@@ -101,7 +101,7 @@ int ccp_unpack_make_hardlink(unpack *u, int pfd, const char *name, const char *p
 	struct stat st;
 	int tfd, via, rc, tries;
 
-	if ((rc = clean_path(link, u->target, sizeof(u->target), "hardlink target", e)) < 0)
+	if ((rc = ccp_clean_path(link, u->target, sizeof(u->target), "hardlink target", e)) < 0)
 		return ccp_err_wrap(e, "entry %s", path);
 	if (!u->target[0])
 		return ccp_err_set(e, CCP_ELAYER, "hardlink %s: target %s is a directory", path, link);
@@ -114,7 +114,7 @@ int ccp_unpack_make_hardlink(unpack *u, int pfd, const char *name, const char *p
 		tparent = "";
 	}
 	/* The target's parent is resolved in the root; its last component is never followed. */
-	rc = resolve_dir(&u->r, tparent, 0, &tfd, u->target_res, &via, e);
+	rc = ccp_resolve_dir(&u->r, tparent, 0, &tfd, u->target_res, &via, e);
 	if (rc == -ENOENT || rc == -ENOTDIR)
 		return missing_target(u, path, link, e);
 	if (rc < 0)
@@ -124,7 +124,7 @@ int ccp_unpack_make_hardlink(unpack *u, int pfd, const char *name, const char *p
 							: ccp_unpack_io_err(e, errno, "stat", link);
 		goto out;
 	}
-	if (is_whiteout(&st)) {
+	if (ccp_is_whiteout(&st)) {
 		rc = missing_target(u, path, link, e);
 		goto out;
 	}
@@ -155,7 +155,7 @@ int ccp_unpack_make_hardlink(unpack *u, int pfd, const char *name, const char *p
 	if (u->n_lowers) {
 		char tpath[FULLBUF];
 		ccp_unpack_join_path(tpath, u->target_res, tname);
-		if (!pset_is_upper(&u->ps, tpath, strlen(tpath)))
+		if (!ccp_pset_is_upper(&u->ps, tpath, strlen(tpath)))
 			rc = relink_lower_names(u, tfd, tname, tpath, e);
 	}
 out:

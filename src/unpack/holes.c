@@ -32,7 +32,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-int hole_write(hole_writer *w, int fd, const void *buf, size_t len)
+int ccp_hole_write(hole_writer *w, int fd, const void *buf, size_t len)
 {
 	const unsigned char *p = buf, *data = NULL; /* data: start of the run not yet written */
 	int rc;
@@ -70,7 +70,7 @@ int hole_write(hole_writer *w, int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int hole_finish(hole_writer *w, int fd)
+int ccp_hole_finish(hole_writer *w, int fd)
 {
 	/* Zeros at the end were only counted: they are the file's size, and read back as zeros. */
 	if (w->pos < w->off && ftruncate(fd, (off_t)w->off) < 0)

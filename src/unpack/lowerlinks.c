@@ -95,7 +95,7 @@ static int by_ino(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *, const char *, ccp_err *),
+int ccp_lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *, const char *, ccp_err *),
 		     void *ctx, ccp_err *e)
 {
 	size_t lo = 0, hi;
@@ -136,7 +136,7 @@ int lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *,
 	return 0;
 }
 
-void lower_links_free(lower_links *ll)
+void ccp_lower_links_free(lower_links *ll)
 {
 	for (size_t i = 0; i < ll->n; i++)
 		free(ll->v[i].path);

@@ -15,7 +15,7 @@
 	} while (0)
 
 /* SipHash-2-4 with the set's random key. */
-uint64_t pset_hash(const path_set *s, const char *p, size_t len)
+uint64_t ccp_pset_hash(const path_set *s, const char *p, size_t len)
 {
 	uint64_t k0 = s->seed[0], k1 = s->seed[1];
 	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
@@ -51,7 +51,7 @@ uint64_t pset_hash(const path_set *s, const char *p, size_t len)
 #define KEY_FLAGS (PS_UPPER | PS_IMPLICIT)
 #define KEY_OF(h) (((h) & ~(uint64_t)7) | KEY_USED)
 
-int pset_init(path_set *s, size_t max, ccp_err *e)
+int ccp_pset_init(path_set *s, size_t max, ccp_err *e)
 {
 	memset(s, 0, sizeof(*s));
 	s->cap = 1024;
@@ -67,7 +67,7 @@ int pset_init(path_set *s, size_t max, ccp_err *e)
 	return 0;
 }
 
-void pset_free(path_set *s)
+void ccp_pset_free(path_set *s)
 {
 	size_t i;
 
@@ -114,7 +114,7 @@ static int grow(path_set *s, ccp_err *e)
 /* Slot for path, inserted when missing. */
 static int get_slot(path_set *s, const char *p, size_t len, uint64_t **out, ccp_err *e)
 {
-	uint64_t h = pset_hash(s, p, len);
+	uint64_t h = ccp_pset_hash(s, p, len);
 	uint64_t *sl = find(s, h);
 	int rc;
 
@@ -129,7 +129,7 @@ static int get_slot(path_set *s, const char *p, size_t len, uint64_t **out, ccp_
 	return 0;
 }
 
-int pset_add_upper(path_set *s, const char *path, ccp_err *e)
+int ccp_pset_add_upper(path_set *s, const char *path, ccp_err *e)
 {
 	size_t len = strlen(path);
 	uint64_t *sl;
@@ -150,11 +150,11 @@ int pset_add_upper(path_set *s, const char *path, ccp_err *e)
 	return 0;
 }
 
-int pset_is_upper(const path_set *s, const char *path, size_t len)
+int ccp_pset_is_upper(const path_set *s, const char *path, size_t len)
 {
 	if (len == 0)
 		return 0;
-	return (*find(s, pset_hash(s, path, len)) & PS_UPPER) != 0;
+	return (*find(s, ccp_pset_hash(s, path, len)) & PS_UPPER) != 0;
 }
 
 /* The slot of the directory-time record of the path whose hash is h, or the empty one where it goes. */
@@ -167,14 +167,14 @@ static dt_slot *dt_find(const path_set *s, uint64_t h)
 	return &s->dt_slots[i];
 }
 
-int pset_has_dir_time(const path_set *s, const char *path)
+int ccp_pset_has_dir_time(const path_set *s, const char *path)
 {
-	return s->dt_cap && dt_find(s, pset_hash(s, path, strlen(path)))->h != 0;
+	return s->dt_cap && dt_find(s, ccp_pset_hash(s, path, strlen(path)))->h != 0;
 }
 
-int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e)
+int ccp_pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e)
 {
-	uint64_t h = pset_hash(s, path, strlen(path)), *sl;
+	uint64_t h = ccp_pset_hash(s, path, strlen(path)), *sl;
 	dt_slot *ds;
 	dir_time *d;
 	int rc;
@@ -218,12 +218,12 @@ int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], in
 	return 0;
 }
 
-int pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e)
+int ccp_pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e)
 {
 	uint64_t *sl;
 	int rc, was;
 
-	if (!on && !pset_is_implicit(s, path))
+	if (!on && !ccp_pset_is_implicit(s, path))
 		return 0;
 	if ((rc = get_slot(s, path, strlen(path), &sl, e)) < 0)
 		return rc;
@@ -232,7 +232,7 @@ int pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e)
 	return was;
 }
 
-int pset_is_implicit(const path_set *s, const char *path)
+int ccp_pset_is_implicit(const path_set *s, const char *path)
 {
-	return (*find(s, pset_hash(s, path, strlen(path))) & PS_IMPLICIT) != 0;
+	return (*find(s, ccp_pset_hash(s, path, strlen(path))) & PS_IMPLICIT) != 0;
 }

@@ -11,7 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e)
+int ccp_clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e)
 {
 	size_t len = 0, depth = 0, inlen = strlen(in);
 	const char *p = in;
@@ -70,7 +70,7 @@ static int openat2_unavailable(int err)
 	return err == ENOSYS || err == EINVAL || err == EPERM;
 }
 
-int open_beneath_nofollow(resolver *r, const char *rel, int flags)
+int ccp_open_beneath_nofollow(resolver *r, const char *rel, int flags)
 {
 	char comp[256];
 	const char *p = rel;
@@ -118,7 +118,7 @@ int open_beneath_nofollow(resolver *r, const char *rel, int flags)
 	}
 }
 
-int is_whiteout(const struct stat *st)
+int ccp_is_whiteout(const struct stat *st)
 {
 	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
 }
@@ -145,7 +145,7 @@ static int replace_whiteout(resolver *r, int dirfd, const char *comp, const char
 	struct stat st;
 	int fd;
 
-	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !is_whiteout(&st))
+	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0 || !ccp_is_whiteout(&st))
 		return -ENOTDIR;
 	if (unlinkat(dirfd, comp, 0) < 0 || mkdirat(dirfd, comp, 0755) < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "creating directory %s/%s", res, comp);
@@ -176,7 +176,7 @@ static int walk_up(resolver *r, int *cur, char *res, size_t *rlen, size_t *depth
 	if (*depth > 0)
 		(*depth)--;
 	close(*cur);
-	if ((*cur = open_beneath_nofollow(r, res, O_PATH | O_DIRECTORY)) < 0)
+	if ((*cur = ccp_open_beneath_nofollow(r, res, O_PATH | O_DIRECTORY)) < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, -*cur, "reopening %s", *res ? res : "/");
 	return 0;
 }
@@ -324,7 +324,7 @@ out:
 	return rc;
 }
 
-int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolved, int *via_symlink, ccp_err *e)
+int ccp_resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolved, int *via_symlink, ccp_err *e)
 {
 	*via_symlink = 0;
 	r->n_created = 0;
@@ -398,7 +398,7 @@ static int open_followed(resolver *r, const char *rel, int flags, int *fd, ccp_e
 		} else {
 			name = cur;
 		}
-		rc = resolve_dir(r, parent, 0, &pfd, res, &via, e);
+		rc = ccp_resolve_dir(r, parent, 0, &pfd, res, &via, e);
 		if (rc == -ENOENT || rc == -ENOTDIR)
 			return -ENOENT;
 		if (rc < 0)
@@ -434,7 +434,7 @@ static int open_followed(resolver *r, const char *rel, int flags, int *fd, ccp_e
 			return ccp_err_set(e, CCP_ELAYER, "too many levels of symbolic links resolving /%.200s", rel);
 		/* res has no symlinks in it: ".." in the target can be taken lexically. */
 		snprintf(joined, sizeof(joined), "%s/%s", link[0] == '/' ? "" : res, link);
-		if ((rc = clean_path(joined, cur, sizeof(cur), "symlink target", e)) < 0)
+		if ((rc = ccp_clean_path(joined, cur, sizeof(cur), "symlink target", e)) < 0)
 			return ccp_err_wrap(e, "resolving /%.200s", rel);
 	}
 }
@@ -463,7 +463,7 @@ int ccp_unpack_read_in_root(int root_fd, const char *path, size_t max, int force
 	memset(&r, 0, sizeof(r));
 	r.root_fd = root_fd;
 	r.use_openat2 = !force_walk;
-	if ((rc = clean_path(path, rel, sizeof(rel), "path", e)) < 0)
+	if ((rc = ccp_clean_path(path, rel, sizeof(rel), "path", e)) < 0)
 		return rc;
 	/* O_PATH first: what is there is looked at before anything is opened (opening a device node
 	 * is already an action of its driver, opening a FIFO can block). */

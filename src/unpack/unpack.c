@@ -162,13 +162,13 @@ int ccp_unpack_snapshot_dir(unpack *u, int fd, const char *res, ccp_err *e)
 	struct stat st;
 	struct timespec ts[2];
 
-	if (pset_has_dir_time(&u->ps, res))
+	if (ccp_pset_has_dir_time(&u->ps, res))
 		return 0;
 	if (fstat(fd, &st) < 0)
 		return ccp_unpack_io_err(e, errno, "stat", res);
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
-	return pset_dir_time(&u->ps, res, ts, 0, e);
+	return ccp_pset_dir_time(&u->ps, res, ts, 0, e);
 }
 
 /* The parent directory of an entry, created when missing; the fd stays owned by u. */
@@ -181,7 +181,7 @@ static int get_parent(unpack *u, const char *parent, const char *entry, int *fd,
 		memcpy(u->parent_res, u->cache_path, strlen(u->cache_path) + 1);
 		return 0;
 	}
-	rc = resolve_dir(&u->r, parent, 1, &nfd, u->parent_res, &via, e);
+	rc = ccp_resolve_dir(&u->r, parent, 1, &nfd, u->parent_res, &via, e);
 	if (rc == -ENOTDIR || rc == -ENOENT)
 		return ccp_err_set(e, CCP_ELAYER, "entry %s: a parent is not a directory", entry);
 	if (rc < 0)
@@ -212,7 +212,7 @@ int ccp_unpack_remove_existing(unpack *u, int pfd, const char *name, const char 
 	if (rc < 0)
 		return ccp_unpack_io_err(e, -rc, "removing", full);
 	/* Direct mode: whatever is made here next is not the parent directory that was recorded. */
-	if (u->direct && (rc = pset_set_implicit(&u->ps, full, 0, e)) < 0)
+	if (u->direct && (rc = ccp_pset_set_implicit(&u->ps, full, 0, e)) < 0)
 		return rc;
 	return 0;
 }
@@ -231,7 +231,7 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 	for (;;) {
 		r = archive_read_data_block(u->a, &buf, &len, &off);
 		if (r == ARCHIVE_EOF) {
-			if ((rc = hole_finish(&hw, fd)) < 0)
+			if ((rc = ccp_hole_finish(&hw, fd)) < 0)
 				return ccp_unpack_io_err(e, -rc, "writing", path);
 			return 0;
 		}
@@ -243,7 +243,7 @@ static int write_data(unpack *u, int fd, const char *path, ccp_err *e)
 		if (u->max_bytes && u->bytes > u->max_bytes)
 			return ccp_err_set(e, CCP_ELAYER, "layer has more than %llu bytes of file data",
 					   (unsigned long long)u->max_bytes);
-		if ((rc = hole_write(&hw, fd, buf, len)) < 0)
+		if ((rc = ccp_hole_write(&hw, fd, buf, len)) < 0)
 			return ccp_unpack_io_err(e, -rc, "writing", path);
 		done += len;
 	}
@@ -305,13 +305,13 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 	if (rc == 0 && u->direct && replaced && fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
 		rc = ccp_unpack_io_err(e, errno, "marking opaque", u->full);
 	/* The entry's metadata is final, not to be taken from below. */
-	if (rc == 0 && u->direct && (rc = pset_set_implicit(&u->ps, u->full, 0, e)) > 0)
+	if (rc == 0 && u->direct && (rc = ccp_pset_set_implicit(&u->ps, u->full, 0, e)) > 0)
 		rc = 0;
 	close(fd);
 	if (rc < 0)
 		return rc;
 	ccp_unpack_entry_times(ent, ts);
-	return pset_dir_time(&u->ps, u->full, ts, 1, e);
+	return ccp_pset_dir_time(&u->ps, u->full, ts, 1, e);
 }
 
 /* Creates a node with fn, replacing whatever is there (once). */
@@ -384,7 +384,7 @@ static int apply_root(unpack *u, struct archive_entry *ent, ccp_err *e)
 	if (rc < 0)
 		return rc;
 	ccp_unpack_entry_times(ent, ts);
-	return pset_dir_time(&u->ps, "", ts, 1, e);
+	return ccp_pset_dir_time(&u->ps, "", ts, 1, e);
 }
 
 static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
@@ -434,7 +434,7 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 			return ccp_err_set(e, CCP_ELAYER, "entry %.200s: character device 0:0 (an overlay whiteout)", raw);
 	}
 
-	if ((rc = clean_path(raw, u->name, sizeof(u->name), "entry name", e)) < 0)
+	if ((rc = ccp_clean_path(raw, u->name, sizeof(u->name), "entry name", e)) < 0)
 		return rc;
 	if (!u->name[0])
 		return apply_root(u, ent, e);
@@ -479,7 +479,7 @@ static int apply_entry(unpack *u, struct archive_entry *ent, ccp_err *e)
 		rc = make_node(u, pfd, base, ent, type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK, e);
 	if (rc < 0)
 		return rc;
-	return pset_add_upper(&u->ps, u->full, e);
+	return ccp_pset_add_upper(&u->ps, u->full, e);
 }
 
 /* Directory times last, re-resolved in the root without following any symlink. */
@@ -501,7 +501,7 @@ static int apply_dir_times(unpack *u, ccp_err *e)
 		}
 		if (slash)
 			*slash = '\0';
-		pfd = open_beneath_nofollow(&u->r, slash ? d->path : "", O_PATH | O_DIRECTORY);
+		pfd = ccp_open_beneath_nofollow(&u->r, slash ? d->path : "", O_PATH | O_DIRECTORY);
 		if (slash)
 			*slash = '/';
 		if (pfd < 0)
@@ -522,7 +522,7 @@ static int record_made_dir(void *ctx, const char *path, int implicit, ccp_err *e
 {
 	unpack *u = ctx;
 	ccp_unpack_direct *d = u->direct;
-	int was = pset_set_implicit(&u->ps, path, implicit, e);
+	int was = ccp_pset_set_implicit(&u->ps, path, implicit, e);
 
 	if (!implicit || was != 0)
 		return was < 0 ? was : 0; /* made again after a removal: already listed */
@@ -536,7 +536,7 @@ static void keep_implicit(unpack *u)
 	size_t i, n = 0;
 
 	for (i = 0; i < d->n_implicit; i++) {
-		if (pset_is_implicit(&u->ps, d->implicit[i]))
+		if (ccp_pset_is_implicit(&u->ps, d->implicit[i]))
 			d->implicit[n++] = d->implicit[i];
 		else
 			free(d->implicit[i]);
@@ -577,7 +577,7 @@ int ccp_unpack_stream(int root_fd, ccp_unpack_read_fn read, void *payload, const
 		free(u);
 		return rc;
 	}
-	if ((rc = pset_init(&u->ps, u->max_entries * 4 + 1024, e)) < 0)
+	if ((rc = ccp_pset_init(&u->ps, u->max_entries * 4 + 1024, e)) < 0)
 		goto out;
 	if (!(u->a = archive_read_new())) {
 		rc = ccp_err_oom(e);
@@ -616,9 +616,9 @@ out:
 	if (u->tmp_fd >= 0)
 		close(u->tmp_fd);
 	close(u->r.root_fd);
-	pset_free(&u->ps);
+	ccp_pset_free(&u->ps);
 	for (size_t i = 0; u->links && i < u->n_lowers; i++)
-		lower_links_free(&u->links[i]);
+		ccp_lower_links_free(&u->links[i]);
 	free(u->links);
 	free(u->xlist);
 	free(u);

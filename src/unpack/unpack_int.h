@@ -42,27 +42,27 @@ typedef struct path_set {
 	size_t dt_cap;     /* power of two, or 0 */
 } path_set;
 
-int pset_init(path_set *s, size_t max, ccp_err *e);
-void pset_free(path_set *s);
-uint64_t pset_hash(const path_set *s, const char *p, size_t len);
+int ccp_pset_init(path_set *s, size_t max, ccp_err *e);
+void ccp_pset_free(path_set *s);
+uint64_t ccp_pset_hash(const path_set *s, const char *p, size_t len);
 /* Marks path (and every ancestor) as made by this layer. */
-int pset_add_upper(path_set *s, const char *path, ccp_err *e);
-int pset_is_upper(const path_set *s, const char *path, size_t len);
+int ccp_pset_add_upper(path_set *s, const char *path, ccp_err *e);
+int ccp_pset_is_upper(const path_set *s, const char *path, size_t len);
 /* Records times for dir path: override=1 replaces an existing record (an entry for the dir),
  * override=0 only snapshots the first time (a directory this layer modifies). */
-int pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e);
+int ccp_pset_dir_time(path_set *s, const char *path, const struct timespec ts[2], int override, ccp_err *e);
 /* Returns 1 when path already has a time record. */
-int pset_has_dir_time(const path_set *s, const char *path);
+int ccp_pset_has_dir_time(const path_set *s, const char *path);
 /* Sets or clears PS_IMPLICIT on path; returns the previous state (0/1) or a negative error. */
-int pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e);
-int pset_is_implicit(const path_set *s, const char *path);
+int ccp_pset_set_implicit(path_set *s, const char *path, int on, ccp_err *e);
+int ccp_pset_is_implicit(const path_set *s, const char *path);
 
 typedef struct resolver {
 	int root_fd;       /* O_PATH directory */
 	int use_openat2;
 	int same_owner;
 	int direct;        /* direct mode: an overlay whiteout on the way is replaced by an opaque directory */
-	unsigned n_created; /* missing parents made by the last resolve_dir */
+	unsigned n_created; /* missing parents made by the last ccp_resolve_dir */
 	/* Told of each parent made (its resolved path): implicit = 1 when it was missing, 0 when it
 	 * replaced a whiteout (direct mode). May be NULL. */
 	int (*made_dir)(void *ctx, const char *path, int implicit, ccp_err *e);
@@ -75,12 +75,12 @@ typedef struct resolver {
  * The non-directory the lower layers (top-most first) show at rel, as overlayfs looks it up: 1 with
  * *layer (its index) and *st (its lstat), 0 when they show none.
  */
-int lower_file(const int *lowers, size_t n, const char *rel, size_t *layer, struct stat *st, ccp_err *e);
+int ccp_lower_file(const int *lowers, size_t n, const char *rel, size_t *layer, struct stat *st, ccp_err *e);
 
 /* One lower layer's hardlinked regular files by inode (built on first use). */
 typedef struct lower_link {
 	ino_t ino;
-	int visited; /* on the first entry of an inode: lower_links_each went through its names */
+	int visited; /* on the first entry of an inode: ccp_lower_links_each went through its names */
 	char *path;
 } lower_link;
 
@@ -95,18 +95,18 @@ typedef struct lower_links {
  * for ino: later calls for the same inode return 0 at once (the names were relinked already), so a
  * layer with M hardlinks to the N names of one lower file costs N + M, not N * M.
  */
-int lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *, const char *, ccp_err *),
+int ccp_lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(void *, const char *, ccp_err *),
 		     void *ctx, ccp_err *e);
-void lower_links_free(lower_links *ll);
+void ccp_lower_links_free(lower_links *ll);
 
 /* 1 when st is an overlayfs whiteout (character device 0:0). */
-int is_whiteout(const struct stat *st);
+int ccp_is_whiteout(const struct stat *st);
 
 /*
  * Lexically cleans a tar name under "/": drops "", "." and leading "/", resolves ".." without ever
  * going above the root. out gets "a/b/c" ("" for the root). Too long or too deep -> CCP_ELAYER.
  */
-int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e);
+int ccp_clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_err *e);
 
 /*
  * Opens directory rel (a cleaned path) inside the root with chroot semantics for symlinks on the way.
@@ -114,11 +114,11 @@ int clean_path(const char *in, char *out, size_t outsz, const char *what, ccp_er
  * (CCP_UNPACK_PATH_MAX + 1 bytes) gets the path it resolved to. *via_symlink is set when a symlink was
  * followed. A missing component without create -> -ENOENT (no message); a non-directory -> -ENOTDIR.
  */
-int resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolved, int *via_symlink,
+int ccp_resolve_dir(resolver *r, const char *rel, int create, int *fd, char *resolved, int *via_symlink,
 		ccp_err *e);
 
 /* Opens rel (cleaned, relative to root) without following any symlink; flags as for openat. -errno. */
-int open_beneath_nofollow(resolver *r, const char *rel, int flags);
+int ccp_open_beneath_nofollow(resolver *r, const char *rel, int flags);
 
 /* Regular file data with holes (holes.c): blocks of HOLE_BLOCK zeros (aligned in the file) are seeked
  * over, not written. Start with { 0, 0 } at offset 0 of a new file. */
@@ -129,9 +129,9 @@ typedef struct hole_writer {
 } hole_writer;
 
 /* Appends len bytes at the file offset (fd's offset, from 0). Returns 0 or -errno. */
-int hole_write(hole_writer *w, int fd, const void *buf, size_t len);
-/* After the last hole_write: gives the file its full size. Returns 0 or -errno. */
-int hole_finish(hole_writer *w, int fd);
+int ccp_hole_write(hole_writer *w, int fd, const void *buf, size_t len);
+/* After the last ccp_hole_write: gives the file its full size. Returns 0 or -errno. */
+int ccp_hole_finish(hole_writer *w, int fd);
 
 /* ---- the layer writer (unpack.c and the files it is split into) ---- */
 

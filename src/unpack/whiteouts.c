@@ -61,7 +61,7 @@ static int wh_remove(unpack *u, int dirfd, const char *name, size_t plen, unsign
 
 	if (depth > 2 * CCP_UNPACK_DEPTH_MAX + 8)
 		return ccp_err_set(e, CCP_ELAYER, "tree too deep under /%s", u->whpath);
-	if (!pset_is_upper(&u->ps, u->whpath, plen)) {
+	if (!ccp_pset_is_upper(&u->ps, u->whpath, plen)) {
 		if ((rc = ccp_rm_rf_at(dirfd, name)) < 0)
 			return ccp_unpack_io_err(e, -rc, "removing", u->whpath);
 		return 0;
@@ -123,7 +123,7 @@ static int direct_whiteout(unpack *u, int pfd, const char *tname, ccp_err *e)
 		return set_opaque_at(pfd, ".", u->parent_res, e);
 	ccp_unpack_join_path(u->whpath, u->parent_res, tname);
 	if (fstatat(pfd, tname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (pset_is_upper(&u->ps, u->whpath, strlen(u->whpath)))
+		if (ccp_pset_is_upper(&u->ps, u->whpath, strlen(u->whpath)))
 			return S_ISDIR(st.st_mode) ? set_opaque_at(pfd, tname, u->whpath, e) : 0;
 		/* A directory made only for whiteouts, or an earlier whiteout: replaced by this one. */
 		if ((rc = ccp_unpack_remove_existing(u, pfd, tname, u->whpath, e)) < 0)
@@ -148,7 +148,7 @@ int ccp_unpack_do_whiteout(unpack *u, const char *parent, const char *base, cons
 		return ccp_err_set(e, CCP_ELAYER, "entry %s: invalid whiteout", path);
 
 	/* Direct mode: the parent may exist only below, so it is made here and completed later. */
-	rc = resolve_dir(&u->r, parent, u->direct != NULL, &pfd, u->parent_res, &via, e);
+	rc = ccp_resolve_dir(&u->r, parent, u->direct != NULL, &pfd, u->parent_res, &via, e);
 	if (rc == -ENOENT || rc == -ENOTDIR)
 		return 0; /* nothing below to hide */
 	if (rc < 0)

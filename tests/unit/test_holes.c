@@ -1,4 +1,4 @@
-/* Regular files' zeros written as holes: hole_write/hole_finish directly, and through ccp_unpack_stream. */
+/* Regular files' zeros written as holes: ccp_hole_write/ccp_hole_finish directly, and through ccp_unpack_stream. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -35,11 +35,11 @@ static void check_file(const char *what, const unsigned char *data, size_t len, 
 	}
 	while (off < len && ok) {
 		size_t k = len - off < chunk ? len - off : chunk;
-		ok = hole_write(&w, fd, data + off, k) == 0;
+		ok = ccp_hole_write(&w, fd, data + off, k) == 0;
 		off += k;
 	}
 	CHECK(ok);
-	CHECK(hole_finish(&w, fd) == 0);
+	CHECK(ccp_hole_finish(&w, fd) == 0);
 	CHECK(fsync(fd) == 0);
 	CHECK(fstat(fd, &st) == 0);
 	close(fd);
