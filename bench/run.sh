@@ -22,7 +22,7 @@ PORT=${BENCH_PORT:-5077}
 REG=127.0.0.1:$PORT
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/run.sh: run as root (containerd, umoci unpack, overlay)" >&2; exit 2; }
-for t in docker-registry skopeo umoci zstd gzip igzip /usr/bin/time /usr/bin/python3; do
+for t in docker-registry skopeo umoci zstd gzip igzip mkfs.ext4 losetup /usr/bin/time /usr/bin/python3; do
 	command -v "$t" >/dev/null || { echo "bench/run.sh: $t is missing (apt-get install containerd skopeo umoci docker-registry zstd isal time)" >&2; exit 2; }
 done
 # containerd rows are left out where containerd is not installed
@@ -38,6 +38,11 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	grep " $WORK/runs" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	if [ -n "${DISK_LOOP:-}" ] && [ "$DISK_LOOP" != skip ]; then
+		umount "$WORK/disk" 2>/dev/null || true
+		losetup -d "$DISK_LOOP" 2>/dev/null || true
+		rm -f "$WORK/disk.img"
+	fi
 }
 trap cleanup EXIT
 
@@ -230,14 +235,18 @@ run_skopeo_umoci() { # run_skopeo_umoci TAG (umoci cannot read zstd layers)
 # ---- the floor, disk runs and the large layer (perf rows) ----
 # floor: an unverified pull of the same blobs from the same registry, its layers in parallel:
 # curl | igzip -dc (zstd -dc) | tar -x, no digest, no metadata care; the lower bound of a pull.
-# *-disk rows run in BENCH_DISK (default BENCH_DIR/disk, on BENCH_DIR's filesystem: ext4 on a block
-# device here, as a guest's trusted storage) instead of the tmpfs; ccpull-disk with the default
-# commit (durable there: syncfs), ccpull-disk-nosync with --store-sync none (a store that cannot
-# outlive its VM). big: one layer of BENCH_BIG_MB MiB (default 1024, incompressible, uncompressed
-# tar) fetched through bench/rateproxy.py at BENCH_RATE bytes/s per connection (default 25 MB/s)
-# and BENCH_LATENCY_MS per request (default 20): ccpull-ranges1 (one connection) against
-# ccpull-ranges4 and ccpull-ranges8 (--parallel-ranges).
+# *-disk rows run on a fresh ext4 made for the benchmark (BENCH_DISK_MB MiB, default 8192, in a file
+# of BENCH_DIR on a loop device with direct I/O, mounted with ext4's defaults), as a guest's trusted
+# storage is ext4 on a block device formatted at boot; BENCH_DISK=DIR runs them in DIR instead (the
+# host's own filesystem may be mounted with `discard`, whose TRIMs of the previous run's files land in
+# the next run). ccpull-disk runs with the default commit (durable there: syncfs), ccpull-disk-nosync
+# with --store-sync none (a store that cannot outlive its VM). big: one layer of BENCH_BIG_MB MiB
+# (default 1024, incompressible, uncompressed tar) fetched through bench/rateproxy.py at BENCH_RATE
+# bytes/s per connection (default 25 MB/s) and BENCH_LATENCY_MS per request (default 20):
+# ccpull-ranges1 (one connection) against ccpull-ranges4 and ccpull-ranges8 (--parallel-ranges), and
+# containerd through the same proxy.
 DISK=${BENCH_DISK:-$WORK/disk}
+DISK_LOOP=''
 RATE_PORT=$((PORT + 1))
 
 perf_default_rows() {
@@ -249,6 +258,14 @@ perf_default_rows() {
 
 perf_setup() { # the disk directory; the big image and the rate-capping proxy when a big row runs
 	mkdir -p "$DISK"
+	case " ${ROWS[*]} " in *-disk:*) ;; *) DISK_LOOP=skip ;; esac
+	if [ -z "${BENCH_DISK:-}" ] && [ -z "$DISK_LOOP" ]; then
+		rm -f "$WORK/disk.img"
+		truncate -s "${BENCH_DISK_MB:-8192}M" "$WORK/disk.img"
+		mkfs.ext4 -q -F "$WORK/disk.img"
+		DISK_LOOP=$(losetup -f --show --direct-io=on "$WORK/disk.img")
+		mount "$DISK_LOOP" "$DISK"
+	fi
 	case " ${ROWS[*]} " in *:big\ *) ;; *) return 0 ;; esac
 	local mb=${BENCH_BIG_MB:-1024} n=$WORK/layers/big${BENCH_BIG_MB:-1024}
 	if [ ! -s "$n.tar" ]; then
