@@ -20,6 +20,8 @@ int ccp_tree_copy(int src_fd, int dst_fd, int same_owner, const ccp_cancel *canc
  * checked against the inode the merged view shows, so that copy_file_range and FICLONE work on the
  * store's filesystem (they do not cross from overlayfs); otherwise, from the merged view. Data is
  * copied by FICLONE, else copy_file_range, else read/write; the holes of sparse files stay holes.
+ * Files of 256 KiB and more are copied by worker threads (one per CPU, at most 4) while the walk
+ * goes on; the call returns once every one of them is done.
  */
 int ccp_tree_copy_layers(int src_fd, const int *layers, size_t n_layers, int dst_fd, int same_owner,
 			 const ccp_cancel *cancel, ccp_err *e);

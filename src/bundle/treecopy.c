@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,15 @@
 #define LAYER_FDS_MAX 256
 /* The store's opaque directory marker (src/unpack: OVL_OPAQUE_XATTR). */
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+/*
+ * Copying file data is the kernel copying pages (tmpfs and ext4 cannot share extents), bound by one
+ * CPU per copy: regular files of at least COPY_ASYNC_MIN bytes are copied by up to COPY_WORKERS_MAX
+ * threads (one per CPU) while the walk goes on; smaller ones on the walking thread, where a hand-off
+ * would cost more than the copy. COPY_QUEUE bounds the files (each with two or three fds open) waiting.
+ */
+#define COPY_WORKERS_MAX 4
+#define COPY_ASYNC_MIN (256 << 10)
+#define COPY_QUEUE 32
 
 /*
  * Hardlink groups: the first path copied for each (dev, ino) with more than one link, in an open
@@ -36,6 +46,8 @@ typedef struct link_entry {
 	char *path; /* relative to the destination root; NULL: an empty slot */
 } link_entry;
 
+typedef struct copy_pool copy_pool;
+
 typedef struct copy_ctx {
 	int dst_root;
 	int same_owner;
@@ -47,7 +59,29 @@ typedef struct copy_ctx {
 	int no_range;              /* copy_file_range failed: read and write */
 	ccp_err *e;
 	const ccp_cancel *cancel;
+	copy_pool *pool;           /* NULL: every file is copied on the walking thread */
 } copy_ctx;
+
+/* One regular file whose data and metadata a worker copies: the fds are the job's to close. */
+typedef struct copy_job {
+	int sfd, dfd, rfd; /* rfd: the layer's own file, or -1 (copy from sfd) */
+	struct stat st;
+	char *path;
+} copy_job;
+
+struct copy_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	copy_job q[COPY_QUEUE];
+	size_t head, len;
+	int closing;             /* no more jobs: workers leave once the queue is empty */
+	int failed;              /* a job failed (err holds why): the walk stops, queued jobs are dropped */
+	ccp_err err;
+	int same_owner;
+	const ccp_cancel *cancel;
+	pthread_t threads[COPY_WORKERS_MAX];
+	size_t n_threads;
+};
 
 static size_t link_slot(const link_entry *v, size_t cap, dev_t dev, ino_t ino)
 {
@@ -313,6 +347,145 @@ static int layer_file(const copy_ctx *c, const int *lfd, const char *name, const
 	return -1;
 }
 
+static void job_close(copy_job *j)
+{
+	close(j->sfd);
+	close(j->dfd);
+	if (j->rfd >= 0)
+		close(j->rfd);
+	free(j->path);
+}
+
+/* Copies a file's data, then its metadata (writing data would change its times). */
+static int copy_file(copy_ctx *c, int sfd, int dfd, int rfd, const struct stat *st, const char *path)
+{
+	int r = copy_data(c, rfd >= 0 ? rfd : sfd, dfd, st, path);
+	return r ? r : apply_meta_fd(c, sfd, dfd, st, path);
+}
+
+static void *copy_worker(void *arg)
+{
+	copy_pool *p = arg;
+	ccp_err err;
+	/* a context of the worker's own: its error and what it learns of the filesystem */
+	copy_ctx c = { -1, p->same_owner, NULL, 0, 0, 0, 0, 0, 0, &err, p->cancel, NULL };
+
+	ccp_err_clear(&err);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		copy_job j;
+		int r = 0;
+		while (p->len == 0 && !p->closing)
+			pthread_cond_wait(&p->more, &p->mu);
+		if (p->len == 0)
+			break;
+		j = p->q[p->head];
+		p->head = (p->head + 1) % COPY_QUEUE;
+		p->len--;
+		pthread_cond_signal(&p->room);
+		if (!p->failed) {
+			pthread_mutex_unlock(&p->mu);
+			r = copy_file(&c, j.sfd, j.dfd, j.rfd, &j.st, j.path);
+			pthread_mutex_lock(&p->mu);
+		}
+		job_close(&j);
+		if (r && !p->failed) {
+			p->failed = 1;
+			p->err = err;
+			pthread_cond_broadcast(&p->room);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static size_t copy_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 2 ? 0 : n > COPY_WORKERS_MAX ? COPY_WORKERS_MAX : (size_t)n;
+}
+
+/* Starts the workers; without any (one CPU, or threads unavailable) the walk copies every file itself. */
+static void pool_start(copy_ctx *c, copy_pool *p)
+{
+	size_t want = copy_workers();
+
+	memset(p, 0, sizeof(*p));
+	if (want == 0)
+		return;
+	if (pthread_mutex_init(&p->mu, NULL))
+		return;
+	if (pthread_cond_init(&p->more, NULL)) {
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	if (pthread_cond_init(&p->room, NULL)) {
+		pthread_cond_destroy(&p->more);
+		pthread_mutex_destroy(&p->mu);
+		return;
+	}
+	p->same_owner = c->same_owner;
+	p->cancel = c->cancel;
+	while (p->n_threads < want && pthread_create(&p->threads[p->n_threads], NULL, copy_worker, p) == 0)
+		p->n_threads++;
+	if (p->n_threads)
+		c->pool = p;
+	else
+		pthread_cond_destroy(&p->room), pthread_cond_destroy(&p->more), pthread_mutex_destroy(&p->mu);
+}
+
+/* Waits for every queued file; returns r, or the first failure of a worker when r is 0. */
+static int pool_finish(copy_ctx *c, int r)
+{
+	copy_pool *p = c->pool;
+
+	if (!p)
+		return r;
+	pthread_mutex_lock(&p->mu);
+	p->closing = 1;
+	if (r)
+		p->failed = 1; /* the walk failed: drop what is queued */
+	pthread_cond_broadcast(&p->more);
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < p->n_threads; i++)
+		pthread_join(p->threads[i], NULL);
+	if (r == 0 && p->failed) {
+		*c->e = p->err;
+		r = p->err.code;
+	}
+	pthread_cond_destroy(&p->room);
+	pthread_cond_destroy(&p->more);
+	pthread_mutex_destroy(&p->mu);
+	c->pool = NULL;
+	return r;
+}
+
+/* Hands a file to the workers (they own its fds from here, whatever the outcome). */
+static int pool_submit(copy_ctx *c, int sfd, int dfd, int rfd, const struct stat *st, const char *path)
+{
+	copy_pool *p = c->pool;
+	copy_job j = { sfd, dfd, rfd, *st, strdup(path) };
+	int r = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->len == COPY_QUEUE && !p->failed)
+		pthread_cond_wait(&p->room, &p->mu);
+	if (p->failed) {
+		*c->e = p->err;
+		r = p->err.code;
+	} else if (!j.path) {
+		r = ccp_err_oom(c->e);
+	} else {
+		p->q[(p->head + p->len) % COPY_QUEUE] = j;
+		p->len++;
+		pthread_cond_signal(&p->more);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (r)
+		job_close(&j);
+	return r;
+}
+
 static int copy_dir(copy_ctx *c, int sfd, int dfd, const int *lfd, ccp_buf *path, int depth);
 
 static int copy_entry(copy_ctx *c, int sdir, int ddir, const int *lfd, const char *name, ccp_buf *path,
@@ -365,10 +538,15 @@ static int copy_entry(copy_ctx *c, int sdir, int ddir, const int *lfd, const cha
 			break;
 		}
 		rfd = layer_file(c, lfd, name, &st);
-		if ((r = copy_data(c, rfd >= 0 ? rfd : sfd, dfd, &st, path->data)) == 0)
-			r = apply_meta_fd(c, sfd, dfd, &st, path->data);
-		if (rfd >= 0)
-			close(rfd);
+		if (c->pool && st.st_size >= COPY_ASYNC_MIN) {
+			r = pool_submit(c, sfd, dfd, rfd, &st, path->data);
+			sfd = dfd = -1; /* the pool's now */
+		} else {
+			r = copy_file(c, sfd, dfd, rfd, &st, path->data);
+			if (rfd >= 0)
+				close(rfd);
+		}
+		/* a link to it may be made before its data is in: the link is to the same inode */
 		if (r == 0 && st.st_nlink > 1)
 			r = add_link(c, &st, path->data);
 		break;
@@ -460,7 +638,8 @@ static int copy_dir(copy_ctx *c, int sfd, int dfd, const int *lfd, ccp_buf *path
 int ccp_tree_copy_layers(int src_fd, const int *layers, size_t n_layers, int dst_fd, int same_owner,
 			 const ccp_cancel *cancel, ccp_err *e)
 {
-	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, n_layers, 0, 0, 0, e, cancel };
+	copy_ctx c = { dst_fd, same_owner, NULL, 0, 0, n_layers, 0, 0, 0, e, cancel, NULL };
+	copy_pool pool;
 	ccp_buf path = CCP_BUF_INIT(0);
 	struct stat st;
 	int *top = NULL, r;
@@ -476,7 +655,9 @@ int ccp_tree_copy_layers(int src_fd, const int *layers, size_t n_layers, int dst
 		for (size_t i = 0; i < n_layers; i++)
 			top[i] = i == 0 || (top[i - 1] >= 0 && !is_opaque(top[i - 1])) ? layers[i] : -1;
 	}
-	if ((r = copy_dir(&c, src_fd, dst_fd, top, &path, 0)) == 0) {
+	pool_start(&c, &pool);
+	r = pool_finish(&c, copy_dir(&c, src_fd, dst_fd, top, &path, 0));
+	if (r == 0) {
 		if (fstat(src_fd, &st) < 0)
 			r = ccp_err_errno(e, CCP_ESTORAGE, errno, "cannot stat the layer root");
 		else

@@ -35,6 +35,91 @@ static struct stat st_of(const char *root, const char *rel)
 	return st;
 }
 
+/* The byte at offset i of large file k: different in every file and every block. */
+static unsigned char large_byte(int k, size_t i)
+{
+	return (unsigned char)(i * 31 + (i >> 12) * 7 + (size_t)k * 13);
+}
+
+/*
+ * Files large enough for the copy's worker threads: data, sparse holes, modes, times and hardlinks
+ * must come out as they went in, whichever thread copied them and in whatever order.
+ */
+static void copy_large_files(void)
+{
+	enum { N = 48, SIZE = 300 << 10 };
+	static unsigned char buf[SIZE], back[SIZE];
+	ccp_err e = CCP_ERR_INIT;
+	char p[256], q[256];
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	int sfd, dfd, fd;
+
+	snprintf(src, sizeof(src), "/tmp/ccp-bsrc-XXXXXX");
+	snprintf(dst, sizeof(dst), "/tmp/ccp-bdst-XXXXXX");
+	if (!mkdtemp(src) || !mkdtemp(dst))
+		return;
+	snprintf(p, sizeof(p), "%s/d", src);
+	mkdir(p, 0755);
+	for (int k = 0; k < N; k++) {
+		size_t size = SIZE - (size_t)k * 1000;
+		for (size_t i = 0; i < size; i++)
+			buf[i] = large_byte(k, i);
+		snprintf(p, sizeof(p), "%s/d/f%02d", src, k);
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CHECK(fd >= 0 && write(fd, buf, size) == (ssize_t)size);
+		CHECK(fchmod(fd, k % 2 ? 04755 : 0640) == 0 && futimens(fd, old) == 0);
+		close(fd);
+	}
+	/* a sparse file: 1 MiB of hole, 4 KiB of data, then a hole to 2 MiB */
+	snprintf(p, sizeof(p), "%s/d/sparse", src);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && pwrite(fd, "data", 4, 1 << 20) == 4 && ftruncate(fd, 2 << 20) == 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/d/f00", src);
+	snprintf(q, sizeof(q), "%s/d/f00-link", src);
+	CHECK(link(p, q) == 0);
+	snprintf(p, sizeof(p), "%s/d", src);
+	CHECK(utimensat(AT_FDCWD, p, old, 0) == 0);
+
+	sfd = open(src, O_RDONLY | O_DIRECTORY);
+	dfd = open(dst, O_RDONLY | O_DIRECTORY);
+	CHECK(ccp_tree_copy(sfd, dfd, geteuid() == 0, NULL, &e) == 0);
+	if (e.msg[0])
+		fprintf(stderr, "%s\n", e.msg);
+	for (int k = 0; k < N; k++) {
+		size_t size = SIZE - (size_t)k * 1000, bad = 0;
+		char rel[32];
+		struct stat b;
+		snprintf(rel, sizeof(rel), "d/f%02d", k);
+		snprintf(p, sizeof(p), "%s/%s", dst, rel);
+		fd = open(p, O_RDONLY);
+		CHECK(fd >= 0 && read(fd, back, sizeof(back)) == (ssize_t)size);
+		close(fd);
+		for (size_t i = 0; i < size; i++)
+			bad += back[i] != large_byte(k, i);
+		CHECK(bad == 0);
+		b = st_of(dst, rel);
+		CHECK((b.st_mode & 07777) == (k % 2 ? 04755u : 0640u));
+		CHECK(b.st_mtim.tv_sec == 1000000000);
+	}
+	CHECK(st_of(dst, "d/f00").st_ino == st_of(dst, "d/f00-link").st_ino);
+	CHECK(st_of(dst, "d/f00").st_nlink == 2);
+	CHECK(st_of(dst, "d").st_mtim.tv_sec == 1000000000);
+	{
+		struct stat b = st_of(dst, "d/sparse");
+		char data[4] = { 0 };
+		snprintf(p, sizeof(p), "%s/d/sparse", dst);
+		fd = open(p, O_RDONLY);
+		CHECK(fd >= 0 && pread(fd, data, 4, 1 << 20) == 4 && memcmp(data, "data", 4) == 0);
+		close(fd);
+		CHECK(b.st_size == 2 << 20 && b.st_blocks * 512 < (1 << 20));
+	}
+	close(sfd);
+	close(dfd);
+	ccp_rm_rf_at(AT_FDCWD, src);
+	ccp_rm_rf_at(AT_FDCWD, dst);
+}
+
 int main(void)
 {
 	ccp_err e = CCP_ERR_INIT;
@@ -146,5 +231,6 @@ int main(void)
 	}
 	ccp_rm_rf_at(AT_FDCWD, src);
 	ccp_rm_rf_at(AT_FDCWD, dst);
+	copy_large_files();
 	return test_summary();
 }
