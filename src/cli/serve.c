@@ -370,6 +370,12 @@ int cmd_cdh(int argc, char **argv)
 		goto out;
 	cfg.pull = &img.pull;
 	cfg.cdh = 1;
+	/*
+	 * The store under work_dir never outlives the VM (tmpfs, or trusted storage formatted at boot):
+	 * syncing it would only make every layer wait for the disk. [image] store_sync = "full" says otherwise.
+	 */
+	if (img.pull.store_sync == CCP_STORE_SYNC_DEFAULT)
+		img.pull.store_sync = CCP_STORE_SYNC_NONE;
 	cfg.forward_socket = ccp_config_forward_socket(img.config);
 	cfg.skip_sealed_secret_verification = ccp_config_skip_sealed_secret_verification(img.config);
 	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;

@@ -71,6 +71,33 @@ pull_counted toml-none "$T/store-t" "$T/b6" --config "$T/none.toml"
 pull_counted toml-cli "$T/store-t2" "$T/b7" --config "$T/none.toml" --store-sync full
 [ "$(count toml-cli syncfs)" = 2 ] || fail "--store-sync full over the file: $(count toml-cli syncfs) syncfs"
 
+# CDH mode (kata's guest): the store under work_dir never outlives the VM, so it is not synced even on a
+# disk unless [image] store_sync says "full". Counted over the whole life of the server.
+build_ttrpc_client
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REG" >"$T/registries.conf"
+cdh_counted() { # cdh_counted NAME [EXTRA TOML LINE]: one PullImage through `ccpull cdh`, syncfs traced
+	printf 'socket = "unix://%s"\n[kbc]\nname = "cc_kbc"\nurl = "http://127.0.0.1:9"\n[image]\nwork_dir = "%s"\nregistry_configuration_uri = "file://%s"\n%s\n' \
+		"$T/$1.sock" "$T/work-$1" "$T/registries.conf" "${2:-}" >"$T/$1.toml"
+	"$CCPULL" cdh -c "$T/$1.toml" 2>"$T/$1.log" &
+	local pid=$! tracer
+	_PIDS+=("$pid")
+	wait_for test -S "$T/$1.sock"
+	env ASAN_OPTIONS="$NOLEAKS" strace -f -qq -e trace=syncfs -o "$T/$1.trace" -p "$pid" &
+	tracer=$!
+	_PIDS+=("$tracer")
+	wait_for sh -c "grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$pid/status"
+	expect 0 "$CLIENT" pull "$T/$1.sock" "$IMG" "$T/$1-bundle"
+	kill -TERM "$pid"
+	wait "$pid" || fail "ccpull cdh ($1) did not exit 0: $(cat "$T/$1.log")"
+	wait "$tracer" || true
+	treecmp "$T/ref/rootfs" "$T/$1-bundle/rootfs"
+	grep -c 'syncfs(' "$T/$1.trace" >"$T/$1.syncfs" || true
+}
+cdh_counted cdh-default
+[ "$(count cdh-default syncfs)" = 0 ] || fail "CDH mode synced a store on disk $(count cdh-default syncfs) times"
+cdh_counted cdh-full 'store_sync = "full"'
+[ "$(count cdh-full syncfs)" = 2 ] || fail "CDH mode with store_sync = \"full\": $(count cdh-full syncfs) syncfs"
+
 # bad values: usage (2) on the command line, invalid configuration (2) in the file
 expect 2 "$CCPULL" "${CCP_PULL[@]}" --store "$T/store-x" --store-sync fast "$IMG" "$T/b8"
 expect_stderr 'store-sync expects none or full'
