@@ -8,7 +8,8 @@
  * connection are served concurrently; a timer thread answers DEADLINE_EXCEEDED when a request's
  * timeout_nano passes. Each pull uses its own ccp_context. A frame once begun has a bounded time to
  * arrive; when every connection slot is taken the longest-idle connection makes room, or new clients
- * wait in the backlog; accepts pause (rather than spin) when file descriptors run out (server.c).
+ * wait in the backlog; accepts pause (rather than spin) when file descriptors run out. server.c holds
+ * the listener and the connections, requests.c the requests and the timer.
  */
 #ifndef CCP_SERVICE_SERVICE_H
 #define CCP_SERVICE_SERVICE_H
