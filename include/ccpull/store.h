@@ -1,3 +1,4 @@
+/* The layer store from outside a pull: listing its images, layers, bundles and staging leftovers, removing an image, gc, umount. */
 #ifndef INCLUDE_ccpull_store_h__
 #define INCLUDE_ccpull_store_h__
 
