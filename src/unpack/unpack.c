@@ -257,7 +257,7 @@ static int make_reg(unpack *u, int pfd, const char *name, struct archive_entry *
 
 	for (tries = 0;; tries++) {
 		/* Created with the entry's permission bits (less the umask); setuid, setgid and sticky
-		 * bits are only applied by meta_fd, after the owner. */
+		 * bits are only applied by ccp_unpack_meta_fd, after the owner. */
 		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    archive_entry_perm(ent) & 0777);
 		if (fd >= 0)
