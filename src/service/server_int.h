@@ -86,7 +86,7 @@ void ccp_svc_conn_unref_locked(svc_conn *c);
 /*
  * Writes one response frame on c (one frame at a time on the socket; the frame is wiped after, as it
  * may carry a secret). An error response too large for a frame, or without memory, goes out as
- * RESOURCE_EXHAUSTED on the same stream. 0, or -1 when nothing was sent.
+ * RESOURCE_EXHAUSTED on the same stream; an OK one is not sent. 0, or -1 when it was not (wholly) sent.
  */
 int ccp_svc_conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *message, const uint8_t *payload,
 			 size_t len);
