@@ -2,8 +2,9 @@
  * The key providers (keyproviders/): the interface of this module to the rest of the library. Each
  * constructor returns a ccp_keyprovider (include/ccpull/sys/keyprovider.h) that ocicrypt's keyring
  * asks through the vtable; the KBS also serves kbs:/// resources through a ccp_resource_src
- * (config/resource.h). What lies behind (the KBS protocol, the attesters, the JWE and CMS parsers) is
- * internal to the providers; their tests reach it through the providers' own headers.
+ * (config/resource.h). The KBS protocol and the attesters are internal to keyproviders/kbs (its tests
+ * reach them through kbs.h); the JWE and PKCS#7 decryptors and the keyprovider protocol's messages
+ * are declared here too, for the tests and fuzzers.
  */
 #ifndef CCP_KEYPROVIDERS_KEYPROVIDERS_H
 #define CCP_KEYPROVIDERS_KEYPROVIDERS_H

@@ -1,3 +1,4 @@
+/* Macros every public header uses: C++ linkage (CCP_BEGIN_DECL) and the exported symbols' visibility. */
 #ifndef INCLUDE_ccpull_common_h__
 #define INCLUDE_ccpull_common_h__
 

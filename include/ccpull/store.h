@@ -1,3 +1,7 @@
+/*
+ * The layer store from outside a pull: listing its images, layers, bundles and staging leftovers,
+ * removing an image, garbage collection, and undoing an overlay bundle.
+ */
 #ifndef INCLUDE_ccpull_store_h__
 #define INCLUDE_ccpull_store_h__
 

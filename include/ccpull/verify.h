@@ -1,3 +1,4 @@
+/* ccp_verify: the signature policy's decision for an image, requirement by requirement, and why. */
 #ifndef INCLUDE_ccpull_verify_h__
 #define INCLUDE_ccpull_verify_h__
 

@@ -31,7 +31,8 @@ int ccp_tree_copy_layers(int src_fd, const int *layers, size_t n_layers, int dst
  * writes it to bundle_fd/config.json. rootfs_fd is used (read-only, resolved in root) to map the
  * image's User to uid, gid and additional gids; a user or group name the image does not define is
  * CCP_EINVALID; an /etc/passwd or /etc/group that is not a regular file of at most 1 MiB (a FIFO, a
- * device node, a symlink loop) is CCP_ELAYER, and is never opened for reading. *text_out (if text_out) receives the JSON written (free() it).
+ * device node, a symlink loop) is CCP_ELAYER, and is never opened for reading. *text_out (if
+ * text_out) receives the JSON written (free() it).
  */
 int ccp_bundle_write_config(int bundle_fd, int rootfs_fd, const json_t *image_config, char **text_out, ccp_err *e);
 

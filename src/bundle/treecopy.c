@@ -1,3 +1,9 @@
+/*
+ * The copy snapshotter's tree copy (bundle.h, docs/internals/README.md "The copy snapshotter"): a
+ * rootfs copied from the merged view, each regular file's data taken from the layer that holds it
+ * where the inode matches (FICLONE, copy_file_range, pread/pwrite; holes kept), hardlinks kept,
+ * metadata and allowed xattrs applied on fds, cancellable per entry and per COPY_CHUNK.
+ */
 #include "bundle/bundle.h"
 
 #include <dirent.h>

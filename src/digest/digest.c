@@ -1,3 +1,4 @@
+/* "algo:hex" digests (digest.h): strict parsing, formatting, and the streaming hashers (OpenSSL EVP). */
 #include "digest/digest.h"
 
 #include <stdio.h>

@@ -1,8 +1,10 @@
 /*
- * The per-layer pipeline (layer.h). A producer thread runs the fetch into a bounded ring while the
- * calling thread decompresses, hashes the diff_id and unpacks. Failures are ranked after both sides
- * are done so that the root cause wins: fetch error, then blob size/digest, then the consumer's
- * error, then the diff_id.
+ * The per-layer pipeline (layer.h). A producer thread runs the fetch (blob digest, decryption) into
+ * a bounded ring; for a compressed layer a decompression thread fills the stage's slots, which a
+ * diff_id thread hashes while the calling thread unpacks them (an uncompressed layer is hashed and
+ * unpacked by the calling thread). Failures are ranked once every thread has ended so that the root
+ * cause wins (layer_verdict): cancellation, the fetch, the blob's size and digest, the HMAC, the
+ * unpacker's error, then the diff_id.
  */
 #include "layer/layer.h"
 #include "layer/gunzip.h"

@@ -73,7 +73,7 @@ typedef struct ccp_image_config {
  */
 int ccp_manifest_detect(ccp_manifest_kind *out, const char *content_type, const void *data, size_t len, ccp_err *e);
 
-/* Parses an image manifest (OCI or Docker schema2). Schema1 -> CCP_EREGISTRY "schema1 is not supported". */
+/* Parses an image manifest (OCI or Docker schema2). Schema1 -> CCP_EREGISTRY ("... are not supported"). */
 int ccp_manifest_parse(ccp_manifest *out, const void *data, size_t len, const char *content_type, ccp_err *e);
 void ccp_manifest_free(ccp_manifest *m);
 

@@ -83,8 +83,9 @@ void ccp_decryptor_free(ccp_decryptor *d);
 typedef struct ccp_keyring ccp_keyring;
 
 /*
- * Builds the key providers from --decryption-key specs ("jwe:PATH[:PASSWORD]" with PASSWORD as
- * pass=..., file=PATH or literal; "provider:NAME[:PARAMS]") and the keyprovider config file (may be
+ * Builds the key providers from --decryption-key specs ("jwe:PATH[:PASSWORD]", "pgp:PATH[:PASSWORD]"
+ * and "pkcs7:PATH[:PASSWORD]" with PASSWORD as pass=..., file=PATH or literal;
+ * "provider:NAME[:PARAMS]") and the keyprovider config file (may be
  * NULL). Every keyprovider of the config is used; provider:NAME specs add parameters for it and must
  * name one of them. Bad specs, unreadable keys or configs: CCP_EINVALID.
  */

@@ -6,7 +6,7 @@
  * sharing a connection cache between threads; only DNS answers and TLS sessions, which it does
  * support, are shared through a CURLSH.
  *
- * Request flow (registry_request): pick the scheme once (ping /v2/, https first, http fallback for
+ * Request flow (get_once, one attempt): pick the scheme once (ping /v2/, https first, http fallback for
  * insecure registries) -> send with the current Authorization -> follow redirects by hand so that
  * Authorization only goes to the registry's own origin -> on 401 parse the challenge, (re)authenticate
  * once and resend -> map the final status to an error. registry_get repeats all of that after a

@@ -1,9 +1,13 @@
-/* The ttrpc server behind `ccpull serve`: connections, request dispatch, deadlines, drain (service.h). */
-#include "service.h"
+/*
+ * The ttrpc server behind `ccpull serve` (service.h): the listening socket and its limits (connection
+ * slots, file descriptors, paused accepts), each connection's reader thread (frames in, answers out),
+ * the worker threads, the log lines, and the drain on SIGTERM. What a request does once its frame is
+ * decoded is requests.c's (ccp_svc_dispatch); server_int.h holds what the two share.
+ */
+#include "server_int.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +15,9 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 
-#include "ttrpc/ttrpc.h"
 #include "util/err.h"
 
 #define DEFAULT_MAX_CONNECTIONS 64
@@ -23,70 +25,6 @@
 #define DEFAULT_MAX_REQUESTS_PER_CONNECTION 16
 #define SEND_TIMEOUT_SEC 30  /* a client that stops reading cannot hold a reply (or the drain) forever */
 #define FRAME_TIMEOUT_SEC 10 /* a frame, once begun, arrives whole within this (a unix socket) */
-#define FORWARD_TIMEOUT_SEC 120 /* a forwarded request without a deadline: each read and write upstream */
-
-static const svc_method *const methods[] = {
-	&ccp_svc_image_pull_method,
-	&ccp_svc_get_resource_method,
-	&ccp_svc_unseal_secret_method,
-	&ccp_svc_unwrap_key_method,
-};
-
-typedef struct svc_server svc_server;
-typedef struct svc_conn svc_conn;
-
-struct svc_conn {
-	svc_conn *next;
-	svc_server *srv;
-	int fd;
-	pthread_mutex_t wlock;  /* one frame at a time on the socket */
-	size_t refs;            /* the reader thread and each request in flight; under srv->lock */
-	size_t inflight;        /* under srv->lock */
-	int in_frame;           /* a frame has begun and not yet fully arrived; under srv->lock */
-	int evicted;            /* shut down to make room; under srv->lock */
-	int closed;             /* its reader has ended: no answer can reach the client; under srv->lock */
-	struct timespec idle_since; /* CLOCK_MONOTONIC, the end of the last frame; under srv->lock */
-	unsigned long id;
-};
-
-struct svc_request {
-	svc_request *next;
-	svc_server *srv;
-	svc_conn *conn;
-	const svc_method *method;
-	uint32_t stream_id;
-	int has_deadline;
-	struct timespec deadline;  /* CLOCK_MONOTONIC */
-	int answered;              /* under srv->lock */
-	char *key;                 /* held by ccp_svc_request_hold; under srv->lock */
-	ccp_context *cancel_ctx;   /* cancelled when answered by the timer or the client goes; under srv->lock */
-	uint8_t *payload;
-	size_t payload_len;
-	char *fwd_service, *fwd_method; /* a forwarded request's names */
-};
-
-struct svc_server {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;  /* CLOCK_MONOTONIC; broadcast whenever requests, keys or connections change */
-	const svc_config *cfg;
-	size_t max_conns, max_reqs, max_reqs_per_conn;
-	int stopping;         /* SIGTERM: no new requests */
-	int timer_exit;
-	size_t n_conns, n_reqs;
-	size_t n_evicted;     /* connections shut down to make room whose reader has not ended yet */
-	svc_conn *conns;      /* connections whose reader runs */
-	svc_request *reqs;    /* requests in flight */
-	unsigned long next_conn_id;
-	size_t n_workers;     /* connection and request threads started and not yet joined */
-	struct svc_worker *exited; /* finished workers waiting to be joined */
-	/* the accepting thread's own */
-	size_t nofile, fd_reserve; /* the soft RLIMIT_NOFILE; descriptors kept free for pulls */
-	unsigned long refused;     /* connections refused since the last one accepted */
-	unsigned long starved;     /* accepts paused (no descriptor, no memory, no slot), since then */
-	long backoff_ms;           /* the current pause after such a failure; 0 after an accept */
-	int paused;                /* the listening socket is not watched until resume */
-	struct timespec resume;    /* CLOCK_MONOTONIC */
-};
 
 /*
  * Connection and request threads are joined, not detached: a detached thread can still be running
@@ -142,7 +80,7 @@ static void workers_reap(svc_server *s)
 }
 
 /* Runs fn(arg) on a new worker thread. 0, or -1 when no thread could be started. */
-static int worker_start(svc_server *s, void *(*fn)(void *), void *arg)
+int ccp_svc_worker_start(svc_server *s, void *(*fn)(void *), void *arg)
 {
 	svc_worker *w;
 	pthread_t th;
@@ -209,7 +147,7 @@ void ccp_svc_warn(const char *fmt, ...)
 
 /* ---- connections ---- */
 
-static void conn_unref_locked(svc_conn *c)
+void ccp_svc_conn_unref_locked(svc_conn *c)
 {
 	if (--c->refs)
 		return;
@@ -232,15 +170,16 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *message, const uint8_t *payload,
-			size_t len)
+int ccp_svc_conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *message, const uint8_t *payload,
+			 size_t len)
 {
 	uint8_t *frame;
 	size_t n;
 	int r;
 
 	if (ccp_ttrpc_response_frame(&frame, &n, stream_id, code, message, payload, len) != 0) {
-		/* too large or out of memory: the client still gets an answer on this stream */
+		/* an error too large or out of memory: the client still gets an answer on this stream (an OK
+		 * reply that cannot be framed is not sent: -1, and its handler undoes what it did) */
 		if (code == RPC_OK || ccp_ttrpc_response_frame(&frame, &n, stream_id, RPC_RESOURCE_EXHAUSTED,
 							    "ccpull serve: response too large or out of memory",
 							    NULL, 0) != 0)
@@ -305,312 +244,6 @@ static int discard(int fd, uint32_t n, const struct timespec *deadline)
 	return 0;
 }
 
-/* ---- requests ---- */
-
-const uint8_t *ccp_svc_request_payload(const svc_request *rq, size_t *len)
-{
-	*len = rq->payload_len;
-	return rq->payload;
-}
-
-const svc_config *ccp_svc_request_config(const svc_request *rq)
-{
-	return rq->srv->cfg;
-}
-
-unsigned int ccp_svc_request_seconds_left(const svc_request *rq)
-{
-	struct timespec now;
-	double left;
-
-	if (!rq->has_deadline)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	left = (double)(rq->deadline.tv_sec - now.tv_sec) + (double)(rq->deadline.tv_nsec - now.tv_nsec) / 1e9;
-	return left < 1 ? 1 : left > 604800 ? 604800 : (unsigned int)(left + 0.999);
-}
-
-int ccp_svc_reply(svc_request *rq, int code, const char *message, const uint8_t *payload, size_t len)
-{
-	svc_server *s = rq->srv;
-
-	pthread_mutex_lock(&s->lock);
-	if (rq->answered) {
-		pthread_mutex_unlock(&s->lock);
-		return 0;
-	}
-	rq->answered = 1;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	return conn_respond(rq->conn, rq->stream_id, code, message, payload, len) == 0;
-}
-
-void ccp_svc_request_cancel_with(svc_request *rq, ccp_context *ctx)
-{
-	svc_server *s = rq->srv;
-
-	pthread_mutex_lock(&s->lock);
-	rq->cancel_ctx = ctx;
-	if (ctx && ((rq->answered && rq->has_deadline) || rq->conn->closed))
-		ccp_context_cancel(ctx);
-	pthread_mutex_unlock(&s->lock);
-}
-
-int ccp_svc_request_hold(svc_request *rq, const char *key)
-{
-	svc_server *s = rq->srv;
-	char *k = strdup(key);
-	int held, waited = 0;
-
-	if (!k)
-		return -1;
-	pthread_mutex_lock(&s->lock);
-	do {
-		held = 0;
-		for (svc_request *o = s->reqs; o; o = o->next)
-			if (o != rq && o->key && strcmp(o->key, k) == 0)
-				held = 1;
-		if (held && !rq->answered) {
-			if (!waited++) {
-				unsigned long id = rq->conn->id;
-				pthread_mutex_unlock(&s->lock);
-				ccp_svc_log(s->cfg, "connection %lu stream %u waits: another request holds %s", id,
-					rq->stream_id, k);
-				pthread_mutex_lock(&s->lock);
-				continue;
-			}
-			pthread_cond_wait(&s->cond, &s->lock);
-		}
-	} while (held && !rq->answered);
-	if (rq->answered) {
-		pthread_mutex_unlock(&s->lock);
-		free(k);
-		return -1;
-	}
-	rq->key = k;
-	pthread_mutex_unlock(&s->lock);
-	return 0;
-}
-
-static void request_end(svc_request *rq)
-{
-	svc_server *s = rq->srv;
-	svc_conn *c = rq->conn;
-
-	pthread_mutex_lock(&s->lock);
-	for (svc_request **pp = &s->reqs; *pp; pp = &(*pp)->next) {
-		if (*pp == rq) {
-			*pp = rq->next;
-			break;
-		}
-	}
-	s->n_reqs--;
-	c->inflight--;
-	conn_unref_locked(c);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	free(rq->key);
-	free(rq->payload);
-	free(rq->fwd_service);
-	free(rq->fwd_method);
-	free(rq);
-}
-
-/*
- * A method ccpull does not serve, sent to cfg->forward_socket: the same service, method and payload
- * on a connection of its own, bounded by the request's deadline; the answer's status and payload
- * (at most one ttrpc frame) are relayed unchanged.
- */
-static void forward(svc_request *rq)
-{
-	const svc_config *cfg = rq->srv->cfg;
-	unsigned int left = ccp_svc_request_seconds_left(rq);
-	Ttrpc__Response *resp = NULL;
-	char why[512], msg[1024];
-	int code;
-
-	ccp_svc_log(cfg, "%s/%s: forwarded to %s", rq->fwd_service, rq->fwd_method, cfg->forward_socket);
-	if (ccp_ttrpc_call(cfg->forward_socket, rq->fwd_service, rq->fwd_method, rq->payload, rq->payload_len,
-		       left ? (int)left : FORWARD_TIMEOUT_SEC, TTRPC_DATA_MAX, &resp, why, sizeof(why)) != 0) {
-		snprintf(msg, sizeof(msg), "ccpull: %s/%s is forwarded to %s, which did not answer: %s", rq->fwd_service,
-			 rq->fwd_method, cfg->forward_socket, why);
-		ccp_svc_log(cfg, "%s", msg);
-		ccp_svc_reply(rq, RPC_UNAVAILABLE, msg, NULL, 0);
-		return;
-	}
-	code = resp->status ? resp->status->code : RPC_OK;
-	ccp_svc_log(cfg, "%s/%s: %s from %s", rq->fwd_service, rq->fwd_method, ccp_ttrpc_code_name(code), cfg->forward_socket);
-	ccp_svc_reply(rq, code, resp->status ? resp->status->message : NULL, resp->payload.data, resp->payload.len);
-	ttrpc__response__free_unpacked(resp, NULL);
-}
-
-static const svc_method forward_method = { NULL, NULL, forward };
-
-static void *request_thread(void *arg)
-{
-	svc_request *rq = arg;
-
-	rq->method->handler(rq);
-	request_end(rq);
-	return NULL;
-}
-
-static int timespec_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-/* Answers DEADLINE_EXCEEDED for every request whose timeout passed; the pull itself goes on and is undone. */
-static void *timer_thread(void *arg)
-{
-	svc_server *s = arg;
-
-	pthread_mutex_lock(&s->lock);
-	while (!s->timer_exit) {
-		struct timespec now, until;
-		svc_request *next = NULL;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		for (svc_request *rq = s->reqs; rq; rq = rq->next)
-			if (rq->has_deadline && !rq->answered && (!next || timespec_before(&rq->deadline, &next->deadline)))
-				next = rq;
-		if (next && !timespec_before(&now, &next->deadline)) {
-			svc_conn *c = next->conn;
-			uint32_t id = next->stream_id;
-			next->answered = 1;
-			if (next->cancel_ctx)
-				ccp_context_cancel(next->cancel_ctx); /* its pull stops and cleans up */
-			c->refs++;
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			ccp_svc_log(s->cfg, "connection %lu stream %u: deadline exceeded", c->id, id);
-			conn_respond(c, id, RPC_DEADLINE_EXCEEDED, "ccpull serve: the request's timeout passed", NULL, 0);
-			pthread_mutex_lock(&s->lock);
-			conn_unref_locked(c);
-			continue;
-		}
-		if (next) {
-			/*
-			 * A copy: the wait reads its deadline after releasing the lock, when request_end
-			 * may already have freed next.
-			 */
-			until = next->deadline;
-			pthread_cond_timedwait(&s->cond, &s->lock, &until);
-		} else
-			pthread_cond_wait(&s->cond, &s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-static const svc_method *find_method(const char *service, const char *method, int *service_known)
-{
-	*service_known = 0;
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (strcmp(methods[i]->service, service) != 0)
-			continue;
-		*service_known = 1;
-		if (strcmp(methods[i]->method, method) == 0)
-			return methods[i];
-	}
-	return NULL;
-}
-
-static void set_deadline(svc_request *rq, int64_t timeout_nano)
-{
-	struct timespec now;
-	int64_t sec = timeout_nano / 1000000000, nsec = timeout_nano % 1000000000;
-
-	if (timeout_nano <= 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	rq->has_deadline = 1;
-	rq->deadline.tv_sec = now.tv_sec + (time_t)sec;
-	rq->deadline.tv_nsec = now.tv_nsec + (long)nsec;
-	if (rq->deadline.tv_nsec >= 1000000000) {
-		rq->deadline.tv_sec++;
-		rq->deadline.tv_nsec -= 1000000000;
-	}
-}
-
-/* Starts a request on its own thread, or answers it at once. */
-static void dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
-{
-	svc_server *s = c->srv;
-	const svc_method *m;
-	svc_request *rq;
-	char msg[512];
-	int known, code = RPC_OK;
-
-	if (!(m = find_method(req->service, req->method, &known)) && !s->cfg->forward_socket) {
-		snprintf(msg, sizeof(msg), "%s %s: ccpull does not serve %s/%s (no [ccpull] forward_socket names "
-			 "a Confidential Data Hub to forward it to)", known ? "method" : "service",
-			 known ? req->method : req->service, req->service, req->method);
-		ccp_svc_log(s->cfg, "connection %lu stream %u: unimplemented %s.%s", c->id, stream_id, req->service,
-			req->method);
-		conn_respond(c, stream_id, RPC_UNIMPLEMENTED, msg, NULL, 0);
-		return;
-	}
-	if (!(rq = calloc(1, sizeof(*rq))) ||
-	    (req->payload.len && !(rq->payload = malloc(req->payload.len))) ||
-	    (!m && (!(rq->fwd_service = strdup(req->service)) || !(rq->fwd_method = strdup(req->method))))) {
-		if (rq) {
-			free(rq->payload);
-			free(rq->fwd_service);
-			free(rq->fwd_method);
-		}
-		free(rq);
-		conn_respond(c, stream_id, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
-		return;
-	}
-	if (req->payload.len)
-		memcpy(rq->payload, req->payload.data, req->payload.len);
-	rq->payload_len = req->payload.len;
-	rq->srv = s;
-	rq->conn = c;
-	rq->method = m ? m : &forward_method;
-	rq->stream_id = stream_id;
-	set_deadline(rq, req->timeout_nano);
-
-	pthread_mutex_lock(&s->lock);
-	if (s->stopping) {
-		code = RPC_UNAVAILABLE;
-		snprintf(msg, sizeof(msg), "ccpull serve is shutting down");
-	} else if (c->inflight >= s->max_reqs_per_conn || s->n_reqs >= s->max_reqs) {
-		code = RPC_RESOURCE_EXHAUSTED;
-		snprintf(msg, sizeof(msg), "too many requests in flight (at most %zu per connection, %zu in all)",
-			 s->max_reqs_per_conn, s->max_reqs);
-	} else {
-		for (svc_request *o = s->reqs; o; o = o->next) {
-			if (o->conn == c && o->stream_id == stream_id) {
-				code = RPC_INVALID_ARGUMENT;
-				snprintf(msg, sizeof(msg), "stream %u is already in use", stream_id);
-			}
-		}
-	}
-	if (code == RPC_OK) {
-		rq->next = s->reqs;
-		s->reqs = rq;
-		s->n_reqs++;
-		c->inflight++;
-		c->refs++;
-		pthread_cond_broadcast(&s->cond);
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (code != RPC_OK) {
-		ccp_svc_log(s->cfg, "connection %lu stream %u: %s", c->id, stream_id, msg);
-		free(rq->payload);
-		free(rq->fwd_service);
-		free(rq->fwd_method);
-		free(rq);
-		conn_respond(c, stream_id, code, msg, NULL, 0);
-		return;
-	}
-	if (worker_start(s, request_thread, rq) != 0) {
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: cannot start a thread", NULL, 0);
-		request_end(rq);
-	}
-}
 
 /* Reads frames until the client goes away or sends something that is not ttrpc. */
 static void *conn_thread(void *arg)
@@ -661,7 +294,7 @@ static void *conn_thread(void *arg)
 			snprintf(msg, sizeof(msg), "message length %u exceeds the maximum message size of %u", h.length,
 				 TTRPC_DATA_MAX);
 			ccp_svc_log(s->cfg, "connection %lu stream %u: %s", c->id, h.stream_id, msg);
-			conn_respond(c, h.stream_id, RPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
+			ccp_svc_conn_respond(c, h.stream_id, RPC_RESOURCE_EXHAUSTED, msg, NULL, 0);
 			continue;
 		}
 		if (!(data = malloc(h.length ? h.length : 1))) {
@@ -681,7 +314,7 @@ static void *conn_thread(void *arg)
 		}
 		if (h.stream_id % 2 != 1) {
 			free(data);
-			conn_respond(c, h.stream_id, RPC_INVALID_ARGUMENT,
+			ccp_svc_conn_respond(c, h.stream_id, RPC_INVALID_ARGUMENT,
 				     "stream id must be odd for client initiated streams", NULL, 0);
 			continue;
 		}
@@ -689,11 +322,11 @@ static void *conn_thread(void *arg)
 		free(data);
 		if (!req) {
 			/* the framing held but the peer does not speak ttrpc: answer, then end this connection */
-			conn_respond(c, h.stream_id, RPC_INVALID_ARGUMENT, "malformed ttrpc request", NULL, 0);
+			ccp_svc_conn_respond(c, h.stream_id, RPC_INVALID_ARGUMENT, "malformed ttrpc request", NULL, 0);
 			why = "malformed request";
 			break;
 		}
-		dispatch(c, h.stream_id, req);
+		ccp_svc_dispatch(c, h.stream_id, req);
 		ttrpc__request__free_unpacked(req, NULL);
 	}
 	ccp_svc_log(s->cfg, "connection %lu: %s", c->id, why);
@@ -713,7 +346,7 @@ static void *conn_thread(void *arg)
 	for (svc_request *rq = s->reqs; rq; rq = rq->next)
 		if (rq->conn == c && rq->cancel_ctx)
 			ccp_context_cancel(rq->cancel_ctx);
-	conn_unref_locked(c);
+	ccp_svc_conn_unref_locked(c);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -779,7 +412,7 @@ static int accept_one(svc_server *s, int listen_fd)
 		svc_conn *idle = NULL;
 		for (svc_conn *o = s->conns; o; o = o->next)
 			if (!o->in_frame && !o->inflight && !o->evicted &&
-			    (!idle || timespec_before(&o->idle_since, &idle->idle_since)))
+			    (!idle || ccp_svc_timespec_before(&o->idle_since, &idle->idle_since)))
 				idle = o;
 		if (!idle) {
 			pthread_mutex_unlock(&s->lock);
@@ -843,12 +476,12 @@ static int accept_one(svc_server *s, int listen_fd)
 	s->conns = c;
 	s->n_conns++;
 	pthread_mutex_unlock(&s->lock);
-	if (worker_start(s, conn_thread, c) != 0) {
+	if (ccp_svc_worker_start(s, conn_thread, c) != 0) {
 		ccp_svc_warn("cannot start a connection thread");
 		pthread_mutex_lock(&s->lock);
 		s->conns = c->next;
 		s->n_conns--;
-		conn_unref_locked(c);
+		ccp_svc_conn_unref_locked(c);
 		pthread_mutex_unlock(&s->lock);
 	}
 	return 0;
@@ -872,7 +505,7 @@ int ccp_svc_run(int listen_fd, int sig_fd, const svc_config *cfg)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s.cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&timer, NULL, timer_thread, &s) != 0) {
+	if (pthread_create(&timer, NULL, ccp_svc_timer_thread, &s) != 0) {
 		ccp_svc_warn("cannot start the timer thread");
 		close(listen_fd);
 		return -1;

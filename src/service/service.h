@@ -1,14 +1,17 @@
 /*
  * `ccpull serve`: a ttrpc server on a unix socket that speaks the Confidential Data Hub's
- * api.ImagePullService, so that kata-agent pulls through ccpull unchanged. It uses only the public
- * API of libccpull (include/ccpull).
+ * api.ImagePullService, GetResourceService, SealedSecretService and keyprovider UnWrapKey, so that
+ * kata-agent pulls through ccpull unchanged; other methods go to forward_socket, or are answered
+ * UNIMPLEMENTED. It uses the public API of libccpull (include/ccpull), and of the library only the
+ * ttrpc framing (src/ttrpc) and util's escaping of untrusted text (tools/layering.conf).
  *
  * Threads: the caller's thread accepts connections; each connection has a reader thread; each
  * request runs on a thread of its own (bounded per connection and in total), so requests on one
  * connection are served concurrently; a timer thread answers DEADLINE_EXCEEDED when a request's
  * timeout_nano passes. Each pull uses its own ccp_context. A frame once begun has a bounded time to
  * arrive; when every connection slot is taken the longest-idle connection makes room, or new clients
- * wait in the backlog; accepts pause (rather than spin) when file descriptors run out (server.c).
+ * wait in the backlog; accepts pause (rather than spin) when file descriptors run out. server.c holds
+ * the listener and the connections, requests.c the requests and the timer.
  */
 #ifndef CCP_SERVICE_SERVICE_H
 #define CCP_SERVICE_SERVICE_H

@@ -1,3 +1,8 @@
+/*
+ * The layer store (store.h): opening and its layout, the store lock shared with gc, layers' metadata
+ * and origin (who may reuse a layer), the per-layer locks (waits that a cancel stops), staging and
+ * the commit by rename, and the blobs of verified configs. Image and mount records are records.c's.
+ */
 #include "store/store.h"
 
 #include <dirent.h>

@@ -3,8 +3,9 @@
  * stream id u32 BE, type u8, flags u8) and at most 4 MiB of data. Request frames carry a
  * ttrpc.Request, response frames a ttrpc.Response whose status is a google.rpc.Status.
  *
- * Used by the library (the attestation agent's API for the KBS client) and by `ccpull serve` (its
- * server, and the AA's runtime measurement). The protobuf-c code of ttrpc.proto and
+ * Used by the library (the attestation agent's API for the KBS client, and the keyprovider "ttrpc"
+ * transport, keyproviders/ttrpc) and by `ccpull serve` (its server, the forwarding of methods it does
+ * not serve, and the AA's runtime measurement). The protobuf-c code of ttrpc.proto and
  * attestation_agent.proto is generated at build time.
  */
 #ifndef CCP_TTRPC_TTRPC_H
@@ -46,7 +47,8 @@ Ttrpc__Request *ccp_ttrpc_request_decode(const uint8_t *data, size_t len);
 
 /*
  * Builds a whole response frame for stream_id: header + Response{status{code, message}, payload}.
- * message may be NULL; it is cut to 4 KiB. *out is malloc'ed. Returns 0, or -1 when out of memory or when the frame would exceed 4 MiB.
+ * message may be NULL; it is cut to 4 KiB (on a UTF-8 boundary). *out is malloc'ed. Returns 0, or -1
+ * when out of memory or when the frame would exceed 4 MiB.
  */
 int ccp_ttrpc_response_frame(uint8_t **out, size_t *out_len, uint32_t stream_id, int code, const char *message,
 			 const uint8_t *payload, size_t payload_len);

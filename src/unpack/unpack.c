@@ -2,8 +2,9 @@
  * The layer writer: libarchive parses the tar stream, everything on disk is done here through
  * directory fds (see unpack.h). Semantics follow umoci's TarExtractor (upper paths, whiteouts that
  * only reach lower layers, root entry rules) with containerd's deferred directory times.
- * This file holds the tar source, the parent cache, the entries and the layer loop; metadata.c,
- * whiteouts.c and hardlinks.c hold the rest of the writer.
+ * This file holds the tar source, the parent cache, the entries and the layer loop; the rest of the
+ * writer is in metadata.c, whiteouts.c, hardlinks.c, lowerlinks.c, holes.c, pathset.c, resolve.c
+ * and, for direct mode, direct.c (unpack_int.h).
  */
 #include "unpack/unpack.h"
 #include "unpack/unpack_int.h"
@@ -256,7 +257,7 @@ static int make_reg(unpack *u, int pfd, const char *name, struct archive_entry *
 
 	for (tries = 0;; tries++) {
 		/* Created with the entry's permission bits (less the umask); setuid, setgid and sticky
-		 * bits are only applied by meta_fd, after the owner. */
+		 * bits are only applied by ccp_unpack_meta_fd, after the owner. */
 		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    archive_entry_perm(ent) & 0777);
 		if (fd >= 0)

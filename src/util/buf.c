@@ -1,3 +1,4 @@
+/* The capped byte buffer (buf.h): appends past the cap fail, ccp_buf_free_secure wipes, capped file reads. */
 #include "util/buf.h"
 
 #include <errno.h>

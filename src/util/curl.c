@@ -1,3 +1,4 @@
+/* libcurl's one process-wide initialisation and the extra CA file added to its default roots (curl.h). */
 #include "util/curl.h"
 
 #include <pthread.h>

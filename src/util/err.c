@@ -1,3 +1,4 @@
+/* The error object (err.h): messages, errno, wrapping, escaping of untrusted text, code names, exit statuses. */
 #include "util/err.h"
 
 #include <errno.h>

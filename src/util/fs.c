@@ -1,3 +1,4 @@
+/* Filesystem helpers on directory fds (fs.h): the iterative removal walk, mkdir -p, atomic file writes, random ids. */
 #include "util/fs.h"
 
 #include <dirent.h>

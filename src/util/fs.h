@@ -1,6 +1,7 @@
 /*
  * Local filesystem helpers for trusted paths (store, bundle, unpacker): ccp_rm_rf_at and
- * ccp_write_file_at work on a directory fd and never follow a symlink in the names they handle;
+ * ccp_write_file_at work on a directory fd; ccp_rm_rf_at never follows a symlink, ccp_write_file_at
+ * none at the name's last component (the parents of a name with '/' are taken as they are);
  * ccp_mkdirs works on a path and follows symlinks already on it, so it is for paths ccpull trusts
  * only. Also random ids for temporary names.
  */

@@ -1,3 +1,4 @@
+/* JSON from outside (json.h): jansson with a size cap and duplicate keys refused, typed getters naming the key. */
 #include "util/json.h"
 
 int ccp_json_parse(json_t **out, const void *data, size_t len, size_t max, const char *what, int code, ccp_err *e)
