@@ -21,8 +21,16 @@
 
 int ccp_context_new(ccp_context **out)
 {
-	if (!(*out = calloc(1, sizeof(**out))))
+	*out = NULL;
+	if (!ccp_lib_initialised()) {
+		ccp_lib_error_set("ccp_init() has not been called");
+		return CCP_EINVALID;
+	}
+	if (!(*out = calloc(1, sizeof(**out)))) {
+		ccp_lib_error_set("out of memory");
 		return CCP_ENOMEM;
+	}
+	ccp_lib_error_set("");
 	ccp_kbs_hold();
 	return 0;
 }
@@ -45,7 +53,7 @@ void ccp_context_cancel(ccp_context *ctx)
 
 const char *ccp_context_last_error(const ccp_context *ctx)
 {
-	return ctx ? ctx->last_error : "";
+	return ctx ? ctx->last_error : ccp_lib_error();
 }
 
 const char *ccp_version(void)

@@ -116,6 +116,12 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
  */
 ccp_cancel *ccp_call_cancel(ccp_context *ctx, ccp_cancel *local, const ccp_pull_options *o);
 
+/* lifecycle.c: whether ccp_init holds (a count above 0); the thread's message of the last failed
+ * ccp_init, ccp_shutdown or ccp_context_new (ccp_context_last_error(NULL)), set ("" clears it). */
+int ccp_lib_initialised(void);
+const char *ccp_lib_error(void);
+void ccp_lib_error_set(const char *msg);
+
 /*
  * The end of a public call on ctx (NULL: nothing recorded): returns r, and makes ctx's last error
  * e's message (the name of r when e has none) when r is a failure, "" when the call succeeded.

@@ -9,6 +9,7 @@ int main(void)
 	ccp_pull_result *res = NULL;
 	ccp_inspect_result *ir = NULL;
 
+	CHECK(ccp_init() == 1);
 	CHECK(ccp_pull_options_init(&o, 99) == CCP_EINVALID);
 	CHECK(ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION) == 0);
 	CHECK(o.version == CCP_PULL_OPTIONS_VERSION && o.tls_verify == 1 && o.insecure_policy == 0);
@@ -56,5 +57,6 @@ int main(void)
 
 	CHECK(strcmp(ccp_version(), "") != 0);
 	ccp_context_free(ctx);
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

@@ -1,5 +1,6 @@
 /* ocicrypt: JWE vectors (testdata/mkjwe.py), the AES-CTR + HMAC stream, annotations, key options,
  * the keyring, the keyprovider protocol and cmd transport, and decryption in the layer pipeline. */
+#include "ccpull/ccpull.h"
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -804,6 +805,7 @@ int main(void)
 {
 	const char *src = getenv("CCPULL_SRC");
 
+	CHECK(ccp_init() == 1);
 	if (!src) {
 		fprintf(stderr, "CCPULL_SRC is not set\n");
 		return 1;
@@ -822,5 +824,6 @@ int main(void)
 	test_protocol();
 	test_layer();
 	rm_tmp();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }
