@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common.h"
+#include "sys/keyprovider.h"
 
 CCP_BEGIN_DECL
 
@@ -35,7 +36,19 @@ typedef struct ccp_context ccp_context;
  * ccp_context_last_error(NULL).
  */
 CCP_EXTERN(int) ccp_context_new(ccp_context **out);
+/* Frees ctx and the key providers added to it (their free). NULL: no-op. */
 CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
+/*
+ * Adds a key provider of the caller's (ccpull/sys/keyprovider.h) to ctx, which takes ownership of kp:
+ * kp->free runs when ctx is freed, or at once when the add fails (CCP_EINVALID for a NULL ctx or kp,
+ * a kp->version this library does not know (0 or above CCP_KEYPROVIDER_VERSION), a missing
+ * description, handles, unwrap or free, or more than 64 providers; CCP_ENOMEM). Every later ccp_pull
+ * on ctx tries, for each encrypted layer, the providers added here, in the order they were added, before
+ * the keys of its options (decryption_keys, keyprovider_config, the KBS's), for the schemes they handle.
+ * Their functions are called on the thread of the call on ctx, one at a time for that call; not while
+ * another thread calls ccp_context_add_keyprovider on ctx.
+ */
+CCP_EXTERN(int) ccp_context_add_keyprovider(ccp_context *ctx, ccp_keyprovider *kp);
 /*
  * Cancels what runs on ctx: the ccp_pull, ccp_inspect or ccp_verify in progress stops at its next
  * check (every stage checks: registry and KBS transfers and their retry waits, decompression and
