@@ -19,18 +19,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s IMAGE BUNDLE\n", argv[0]);
 		return 2;
 	}
-	if (ccp_context_new(&ctx) != 0)
+	if (ccp_init() < 0 || ccp_context_new(&ctx) != 0) {
+		fprintf(stderr, "%s: %s\n", argv[0], ccp_context_last_error(NULL));
 		return 1;
+	}
 	opts.insecure_policy = 1; /* a guest would set opts.policy to its measured policy instead */
 	opts.tls_verify = 0;      /* the example talks to a loopback registry over plain HTTP */
 	r = ccp_pull(&res, ctx, argv[1], argv[2], &opts);
 	if (r != 0) {
 		fprintf(stderr, "pull %s: %s\n", argv[1], ccp_context_last_error(ctx));
 		ccp_context_free(ctx);
+		ccp_shutdown();
 		return ccp_exit_status(r);
 	}
 	printf("%s\n", ccp_pull_result_manifest_digest(res));
 	ccp_pull_result_free(res);
 	ccp_context_free(ctx);
+	ccp_shutdown();
 	return 0;
 }

@@ -114,7 +114,7 @@ void ccp_kbs_source(ccp_resource_src *out, const ccp_kbs_config *cfg);
 /* The resource key pair type of a --kbs-key value: "ec" (NULL: ec) -> 0, "rsa" -> 1; else CCP_EINVALID. */
 int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e);
 /* Forgets every session: wipes their attestations and cached resources (sessions in use are freed by
- * their last user). */
+ * their last user). The last context's end and the last ccp_shutdown call it. */
 void ccp_kbs_reset(void);
 /*
  * A context begins and ends (ccp_context_new, ccp_context_free): sessions are kept only while some

@@ -4,16 +4,51 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common.h"
+#include "sys/keyprovider.h"
 
 CCP_BEGIN_DECL
+
+/* ---- the library ---- */
+
+/*
+ * Initialises the library: call it before anything else, and ccp_shutdown once for every ccp_init
+ * that succeeded. The calls are counted (libgit2's git_libgit2_init model) and safe from several
+ * threads at once: the first sets up the state the process shares (libcurl's global state, gpgme);
+ * the others only count. Returns the new count (> 0), or a negative ccp_error_code with a message in
+ * ccp_context_last_error(NULL).
+ */
+CCP_EXTERN(int) ccp_init(void);
+/*
+ * Undoes one ccp_init and returns the count left. The last one (0 left) wipes and frees every secret
+ * the library still keeps (the KBS sessions: attestations, cookies, tokens and cached resources) and
+ * tears libcurl down; no call may be running then, and no context is made until the next ccp_init.
+ * CCP_EINVALID without a ccp_init to undo.
+ */
+CCP_EXTERN(int) ccp_shutdown(void);
 
 /* ---- context ---- */
 
 typedef struct ccp_context ccp_context;
 
-/* Creates a context. *out is owned by the caller (ccp_context_free). */
+/*
+ * Creates a context. *out is owned by the caller (ccp_context_free), NULL on failure: CCP_EINVALID
+ * when the library is not initialised (ccp_init), CCP_ENOMEM; the message is in
+ * ccp_context_last_error(NULL).
+ */
 CCP_EXTERN(int) ccp_context_new(ccp_context **out);
+/* Frees ctx and the key providers added to it (their free). NULL: no-op. */
 CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
+/*
+ * Adds a key provider of the caller's (ccpull/sys/keyprovider.h) to ctx, which takes ownership of kp:
+ * kp->free runs when ctx is freed, or at once when the add fails (CCP_EINVALID for a NULL ctx or kp,
+ * a kp->version this library does not know (0 or above CCP_KEYPROVIDER_VERSION), a missing
+ * description, handles, unwrap or free, or more than 64 providers; CCP_ENOMEM). Every later ccp_pull
+ * on ctx tries, for each encrypted layer, the providers added here, in the order they were added, before
+ * the keys of its options (decryption_keys, keyprovider_config, the KBS's), for the schemes they handle.
+ * Their functions are called on the thread of the call on ctx, one at a time for that call; not while
+ * another thread calls ccp_context_add_keyprovider on ctx.
+ */
+CCP_EXTERN(int) ccp_context_add_keyprovider(ccp_context *ctx, ccp_keyprovider *kp);
 /*
  * Cancels what runs on ctx: the ccp_pull, ccp_inspect or ccp_verify in progress stops at its next
  * check (every stage checks: registry and KBS transfers and their retry waits, decompression and
@@ -26,7 +61,8 @@ CCP_EXTERN(void) ccp_context_free(ccp_context *ctx);
 CCP_EXTERN(void) ccp_context_cancel(ccp_context *ctx);
 /*
  * Message of the last call on ctx when it failed; "" when it succeeded or none was made. Owned by ctx,
- * valid until the next call on it.
+ * valid until the next call on it. NULL: the message of this thread's last failed ccp_init,
+ * ccp_shutdown or ccp_context_new ("" after one succeeded), valid until its next such call.
  */
 CCP_EXTERN(const char *) ccp_context_last_error(const ccp_context *ctx);
 /*

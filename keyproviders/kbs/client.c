@@ -1,25 +1,16 @@
 /*
- * The KBS client: attested sessions and a small in-memory resource cache per session, re-attesting
- * when the KBS answers 401.
+ * The KBS client's protocol exchange: HTTP requests to the KBS (libcurl, bounded, cancellable), the
+ * RCAR handshake or the attestation agent's token, resource requests re-attesting once on 401, the
+ * offline resource files, and ccp_kbs_fetch, which puts them together over the sessions of
+ * session.c.
  *
- * A session belongs to everything that decides whom it trusts and what it proves: the KBS URL, the
- * --kbs-cert trust anchors (their path and the SHA-256 of the PEM bytes, which are also what libcurl
- * is given, so the trust checked is the trust keyed), the attester, the configfs-tsm root, the
- * attestation agent's socket and the key type. A pull, or `ccpull serve` between pulls, reuses the
- * session of its configuration; a configuration with other trust never sees its cookie or cached
- * resources.
- *
- * No lock is held across network I/O or attestation: one attestation per session is in flight, the
- * other users wait for it on a condition variable, each no longer than its own deadline
- * (ccp_kbs_config.deadline_ms), which also bounds every request. Secrets (the ephemeral private key,
- * the session cookie, the token, resources) are wiped when dropped and never logged: on expiry (the
- * token's exp, CCP_KBS_SESSION_IDLE_S without use; swept on every fetch and context change) and when
- * the last context goes (ccp_kbs_release).
+ * Every request ends by the caller's deadline (ccp_kbs_config.deadline_ms) or cancellation, and is
+ * retried (ATTEMPTS) only where another attempt may help (network, 5xx). Secrets in responses are
+ * wiped with them.
  */
-#include "kbs.h"
+#include "keyproviders/kbs/session.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,228 +30,7 @@
 #define CONNECT_TIMEOUT_MS 15000L
 #define REQUEST_TIMEOUT_MS 120000L
 #define RETRY_PAUSE_MS 1000
-#define SESSIONS_MAX 8      /* sessions kept (idle ones beyond it are dropped, least recently used first) */
 #define CERT_MAX (1u << 20) /* bytes of a --kbs-cert bundle */
-
-/*
- * What one attestation gave: all secret, wiped together. Either ccpull's own handshake (a session
- * cookie, the token kept for its exp) or the attestation agent's token (no cookie: the token is sent
- * as "Authorization: Bearer", as kbs_protocol's token client does, and key is the AA's TEE key).
- */
-typedef struct attestation {
-	EVP_PKEY *key;      /* resources are encrypted to it */
-	char *cookie;       /* "kbs-session-id=...", NULL with an AA token */
-	char *token;
-	int64_t exp;        /* of the token (wall clock), 0 unknown */
-} attestation;
-
-typedef struct session {
-	struct session *next;
-	/* identity, immutable once listed (read without the lock) */
-	char *url, *attester, *cert, *tsm_root, *aa_socket;
-	int rsa;
-	ccp_buf ca;                 /* the PEM bytes of cert (empty without one: the system's CAs) */
-	unsigned char ca_md[32];    /* SHA-256 of ca */
-	/* under lock */
-	attestation att;
-	uint64_t gen;               /* bumped whenever att changes */
-	int attesting;              /* a user is attesting; the others wait on cv */
-	pthread_cond_t cv;          /* CLOCK_MONOTONIC */
-	unsigned users;             /* fetches using the session now */
-	int listed;                 /* in the table; unlisted sessions are freed by their last user */
-	uint64_t last_used_ms;
-	ccp_resource_cache cache;   /* resource path -> bytes */
-} session;
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static session *sessions;       /* most recently used first */
-static unsigned long holders;   /* live contexts (ccp_kbs_hold) */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void wipe_str(char **s)
-{
-	if (*s) {
-		OPENSSL_cleanse(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
-}
-
-static void attestation_wipe(attestation *a)
-{
-	EVP_PKEY_free(a->key);
-	a->key = NULL;
-	wipe_str(&a->cookie);
-	wipe_str(&a->token);
-	a->exp = 0;
-}
-
-static int attestation_expired(const attestation *a)
-{
-	return a->exp && (int64_t)time(NULL) >= a->exp;
-}
-
-static void session_free(session *s)
-{
-	if (!s)
-		return;
-	attestation_wipe(&s->att);
-	ccp_resource_cache_free(&s->cache);
-	ccp_buf_free(&s->ca);
-	pthread_cond_destroy(&s->cv);
-	free(s->url);
-	free(s->attester);
-	free(s->cert);
-	free(s->tsm_root);
-	free(s->aa_socket);
-	free(s);
-}
-
-static int same(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static size_t url_len(const char *url)
-{
-	size_t n = strlen(url);
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	return n;
-}
-
-static int session_matches(const session *s, const ccp_kbs_config *c, const unsigned char ca_md[32])
-{
-	size_t n = url_len(c->url);
-	return strlen(s->url) == n && strncmp(s->url, c->url, n) == 0 && same(s->attester, c->attester) &&
-	       same(s->cert, c->cert) && memcmp(s->ca_md, ca_md, 32) == 0 && same(s->tsm_root, c->tsm_root) &&
-	       same(s->aa_socket, c->aa_socket) && s->rsa == !!c->rsa;
-}
-
-static int dup_opt(char **out, const char *s)
-{
-	*out = NULL;
-	return s && !(*out = strdup(s)) ? -1 : 0;
-}
-
-/* A new, unlisted session taking over ca (the PEM bytes of c->cert). */
-static int session_new(session **out, const ccp_kbs_config *c, ccp_buf *ca, const unsigned char ca_md[32], ccp_err *e)
-{
-	session *s = calloc(1, sizeof(*s));
-	pthread_condattr_t ca_attr;
-	int cv_ok = 0;
-
-	*out = NULL;
-	if (s && pthread_condattr_init(&ca_attr) == 0) {
-		cv_ok = pthread_condattr_setclock(&ca_attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&s->cv, &ca_attr) == 0;
-		pthread_condattr_destroy(&ca_attr);
-	}
-	if (!s || !cv_ok || !(s->url = strndup(c->url, url_len(c->url))) || dup_opt(&s->attester, c->attester) ||
-	    dup_opt(&s->cert, c->cert) || dup_opt(&s->tsm_root, c->tsm_root) || dup_opt(&s->aa_socket, c->aa_socket) ||
-	    ccp_resource_cache_init(&s->cache, CCP_KBS_CACHE_ENTRIES, CCP_KBS_CACHE_BYTES, CCP_KBS_CACHE_TTL_S, NULL)) {
-		if (s && !cv_ok)
-			free(s);
-		else
-			session_free(s);
-		return ccp_err_oom(e);
-	}
-	s->rsa = !!c->rsa;
-	s->ca = *ca;
-	memset(ca, 0, sizeof(*ca));
-	memcpy(s->ca_md, ca_md, 32);
-	*out = s;
-	return 0;
-}
-
-static void unlist(session *s)
-{
-	for (session **p = &sessions; *p; p = &(*p)->next) {
-		if (*p == s) {
-			*p = s->next;
-			break;
-		}
-	}
-	s->next = NULL;
-	s->listed = 0;
-}
-
-/*
- * Under lock: drops (and wipes) idle sessions that expired or that no context can use any more, and
- * the attestation of a session whose token expired.
- */
-static void sweep(uint64_t now)
-{
-	session **p = &sessions;
-
-	while (*p) {
-		session *s = *p;
-		int idle = s->users == 0;
-		if (idle && (holders == 0 || now - s->last_used_ms >= (uint64_t)CCP_KBS_SESSION_IDLE_S * 1000)) {
-			*p = s->next;
-			session_free(s);
-			continue;
-		}
-		if (idle && s->att.token && attestation_expired(&s->att)) {
-			attestation_wipe(&s->att);
-			s->gen++;
-		}
-		p = &s->next;
-	}
-}
-
-/* Under lock: the listed session of c, moved to the front, or a new one listed there (or, when every
- * listed session is busy and the table is full, left unlisted: freed after this fetch). */
-static int session_get(session **out, const ccp_kbs_config *c, ccp_buf *ca, const unsigned char ca_md[32], ccp_err *e)
-{
-	session *s, *lru_idle = NULL;
-	size_t n = 0;
-	int r;
-
-	for (s = sessions; s; s = s->next) {
-		if (session_matches(s, c, ca_md)) {
-			unlist(s);
-			break;
-		}
-		n++;
-		if (s->users == 0)
-			lru_idle = s;
-	}
-	if (!s) {
-		if ((r = session_new(&s, c, ca, ca_md, e)))
-			return r;
-		if (n >= SESSIONS_MAX && lru_idle) {
-			unlist(lru_idle);
-			session_free(lru_idle);
-			n--;
-		}
-	}
-	if (n < SESSIONS_MAX) {
-		s->next = sessions;
-		sessions = s;
-		s->listed = 1;
-	}
-	s->users++;
-	*out = s;
-	return 0;
-}
-
-/* Under lock: the end of a fetch's use of s. */
-static void session_put(session *s)
-{
-	s->users--;
-	s->last_used_ms = now_ms();
-	if (s->users == 0 && (!s->listed || holders == 0)) {
-		if (s->listed)
-			unlist(s);
-		session_free(s);
-	}
-}
 
 /* ---- time limits ---- */
 
@@ -269,14 +39,6 @@ static void session_put(session *s)
  * run on the caller's thread): set for the call, NULL outside one.
  */
 static _Thread_local const ccp_cancel *call_cancel;
-
-/* Wakes a wait this often to look at call_cancel. */
-#define CANCEL_POLL_MS 100
-
-static int cancelled(ccp_err *e, const char *url, const char *what)
-{
-	return ccp_err_set(e, CCP_ECANCELED, "KBS %s: %s: cancelled", url, what);
-}
 
 /* libcurl's progress callback: a nonzero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK). */
 static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -292,7 +54,7 @@ static long time_for(uint64_t deadline_ms, long limit)
 
 	if (!deadline_ms)
 		return limit;
-	if ((now = now_ms()) >= deadline_ms)
+	if ((now = ccp_kbs_now_ms()) >= deadline_ms)
 		return 0;
 	return deadline_ms - now < (uint64_t)limit ? (long)(deadline_ms - now) : limit;
 }
@@ -302,7 +64,7 @@ static int pause_before_retry(uint64_t deadline_ms)
 {
 	struct timespec ts = { RETRY_PAUSE_MS / 1000, (RETRY_PAUSE_MS % 1000) * 1000000L };
 
-	if (deadline_ms && now_ms() + RETRY_PAUSE_MS >= deadline_ms)
+	if (deadline_ms && ccp_kbs_now_ms() + RETRY_PAUSE_MS >= deadline_ms)
 		return -1;
 	if (call_cancel) {
 		ccp_err ignored = CCP_ERR_INIT;
@@ -311,11 +73,6 @@ static int pause_before_retry(uint64_t deadline_ms)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	return 0;
-}
-
-static int out_of_time(ccp_err *e, const char *url, const char *what)
-{
-	return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: the time limit of the pull ran out", url, what);
 }
 
 /* ---- HTTP ---- */
@@ -329,7 +86,7 @@ typedef struct response {
 static void response_free(response *r)
 {
 	ccp_buf_free_secure(&r->body);
-	wipe_str(&r->cookie);
+	ccp_kbs_wipe_str(&r->cookie);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -356,7 +113,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 			return n;
 	if (end - i > COOKIE_MAX)
 		return n;
-	wipe_str(&r->cookie);
+	ccp_kbs_wipe_str(&r->cookie);
 	r->cookie = strndup(p + i, end - i);
 	return n;
 }
@@ -380,9 +137,9 @@ static int http(const session *s, const char *cookie, const char *bearer, uint64
 	resp->body.max = CCP_KBS_RESOURCE_MAX;
 	snprintf(what, sizeof(what), "%s %s", method, path);
 	if (ccp_cancel_requested(call_cancel))
-		return cancelled(e, s->url, what);
+		return ccp_kbs_cancelled(e, s->url, what);
 	if ((ms = time_for(deadline_ms, REQUEST_TIMEOUT_MS)) <= 0)
-		return out_of_time(e, s->url, what);
+		return ccp_kbs_out_of_time(e, s->url, what);
 	if ((r = ccp_curl_init(e)) != 0)
 		return r;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", s->url, path) >= sizeof(url))
@@ -441,7 +198,7 @@ static int http(const session *s, const char *cookie, const char *bearer, uint64
 	if (rc != CURLE_OK)
 		response_free(resp);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
-		return cancelled(e, s->url, what);
+		return ccp_kbs_cancelled(e, s->url, what);
 	if (rc == CURLE_WRITE_ERROR)
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: response larger than %u bytes", s->url, what,
 				   CCP_KBS_RESOURCE_MAX);
@@ -450,7 +207,7 @@ static int http(const session *s, const char *cookie, const char *bearer, uint64
 				   what, s->cert ? s->cert : "the system's CAs (give the KBS's CA with --kbs-cert)",
 				   *errbuf ? errbuf : curl_easy_strerror(rc));
 	if (rc == CURLE_OPERATION_TIMEDOUT && ms < REQUEST_TIMEOUT_MS) /* cut short by the deadline */
-		return out_of_time(e, s->url, what);
+		return ccp_kbs_out_of_time(e, s->url, what);
 	if (rc != CURLE_OK)
 		return ccp_err_set(e, CCP_EDECRYPT, "KBS %s: %s: %s", s->url, what,
 				   *errbuf ? errbuf : curl_easy_strerror(rc));
@@ -498,7 +255,7 @@ static int handshake_once(const session *s, attestation *a, ccp_attester_kind ki
 	int r;
 
 	*retry = 0;
-	attestation_wipe(a);
+	ccp_kbs_attestation_wipe(a);
 	if ((r = json_text(&req, json_pack("{s:s, s:s, s:{s:o}}", "version", CCP_KBS_PROTOCOL_VERSION, "tee",
 					   tee, "extra-params", "supported-hash-algorithms",
 					   ccp_kbs_supported_hashes()),
@@ -549,7 +306,7 @@ static int handshake_once(const session *s, attestation *a, ccp_attester_kind ki
 				tee, st);
 	} else if ((r = ccp_kbs_parse_token(&a->token, &a->exp, resp.body.data, resp.body.len, e)) == 0) {
 		if (resp.cookie) {
-			wipe_str(&a->cookie);
+			ccp_kbs_wipe_str(&a->cookie);
 			a->cookie = resp.cookie;
 			resp.cookie = NULL;
 		}
@@ -563,7 +320,7 @@ out:
 	ccp_kbs_challenge_free(&ch);
 	OPENSSL_cleanse(md, sizeof(md));
 	if (r)
-		attestation_wipe(a);
+		ccp_kbs_attestation_wipe(a);
 	return r;
 }
 
@@ -573,13 +330,13 @@ static int aa_token(const session *s, attestation *a, int *unimplemented, ccp_er
 	void *key = NULL;
 	int r;
 
-	attestation_wipe(a);
+	ccp_kbs_attestation_wipe(a);
 	if ((r = ccp_aa_token(&a->token, &a->exp, &key, unimplemented, s->aa_socket, e)) == 0)
 		a->key = key;
 	return r;
 }
 
-static int handshake(const session *s, attestation *a, uint64_t deadline_ms, ccp_err *e)
+int ccp_kbs_handshake(const session *s, attestation *a, uint64_t deadline_ms, ccp_err *e)
 {
 	ccp_attester_kind kind;
 	char tee[CCP_AA_TEE_MAX];
@@ -610,108 +367,6 @@ static int handshake(const session *s, attestation *a, uint64_t deadline_ms, ccp
 	}
 }
 
-/* What a request of the current attestation needs, copied out of the session. */
-typedef struct credentials {
-	EVP_PKEY *key;
-	char *cookie;       /* ccpull's handshake */
-	char *bearer;       /* or the attestation agent's token */
-	uint64_t gen;
-} credentials;
-
-static void credentials_free(credentials *c)
-{
-	EVP_PKEY_free(c->key);
-	c->key = NULL;
-	wipe_str(&c->cookie);
-	wipe_str(&c->bearer);
-}
-
-/* Under lock: copies the session's attestation. */
-static int credentials_take(credentials *c, session *s, ccp_err *e)
-{
-	if (s->att.cookie ? !(c->cookie = strdup(s->att.cookie)) : !(c->bearer = strdup(s->att.token)))
-		return ccp_err_oom(e);
-	if (EVP_PKEY_up_ref(s->att.key) != 1) {
-		wipe_str(&c->cookie);
-		wipe_str(&c->bearer);
-		return ccp_err_oom(e);
-	}
-	c->key = s->att.key;
-	c->gen = s->gen;
-	return 0;
-}
-
-/*
- * The credentials of a live attestation of s: the current one, the one another user is making (waited
- * for until deadline_ms), or a new one made here. Takes and releases lock.
- */
-static int session_credentials(credentials *c, session *s, uint64_t deadline_ms, ccp_err *e)
-{
-	attestation a = { 0 };
-	struct timespec until;
-	int r;
-
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_lock(&lock);
-	for (;;) {
-		if (s->att.token && s->att.key && !attestation_expired(&s->att)) {
-			r = credentials_take(c, s, e);
-			pthread_mutex_unlock(&lock);
-			return r;
-		}
-		if (!s->attesting)
-			break;
-		if (ccp_cancel_requested(call_cancel)) {
-			pthread_mutex_unlock(&lock);
-			return cancelled(e, s->url, "waiting for the attestation in progress");
-		}
-		if (!deadline_ms && !call_cancel) {
-			pthread_cond_wait(&s->cv, &lock);
-			continue;
-		}
-		{
-			/* in slices when cancellable, to look at the flag */
-			uint64_t wake = call_cancel ? now_ms() + CANCEL_POLL_MS : deadline_ms;
-			if (deadline_ms && deadline_ms < wake)
-				wake = deadline_ms;
-			until.tv_sec = (time_t)(wake / 1000);
-			until.tv_nsec = (long)(wake % 1000) * 1000000L;
-		}
-		if (pthread_cond_timedwait(&s->cv, &lock, &until) == ETIMEDOUT && s->attesting && deadline_ms &&
-		    now_ms() >= deadline_ms) {
-			pthread_mutex_unlock(&lock);
-			return out_of_time(e, s->url, "waiting for the attestation in progress");
-		}
-	}
-	s->attesting = 1;
-	pthread_mutex_unlock(&lock);
-
-	r = handshake(s, &a, deadline_ms, e);
-
-	pthread_mutex_lock(&lock);
-	s->attesting = 0;
-	if (r == 0) {
-		attestation_wipe(&s->att);
-		s->att = a;
-		s->gen++;
-		r = credentials_take(c, s, e);
-	}
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&lock);
-	return r;
-}
-
-/* Drops the session's attestation if it is still the one of gen (the KBS no longer knows it). */
-static void session_invalidate(session *s, uint64_t gen)
-{
-	pthread_mutex_lock(&lock);
-	if (s->gen == gen) {
-		attestation_wipe(&s->att);
-		s->gen++;
-	}
-	pthread_mutex_unlock(&lock);
-}
-
 /* ---- resources ---- */
 
 /* Resource path from the KBS of s (a user of s, without the lock). */
@@ -722,7 +377,7 @@ static int get_resource(session *s, const char *path, uint64_t deadline_ms, ccp_
 	int r, reattested = 0;
 
 	snprintf(rpath, sizeof(rpath), "/kbs/v0/resource/%s", path);
-	if ((r = session_credentials(&c, s, deadline_ms, e)))
+	if ((r = ccp_kbs_session_credentials(&c, s, deadline_ms, call_cancel, e)))
 		return r;
 	for (int i = 1;; i++) {
 		response resp;
@@ -743,9 +398,9 @@ static int get_resource(session *s, const char *path, uint64_t deadline_ms, ccp_
 		if (resp.status == 401 && i < ATTEMPTS && !reattested) {
 			/* The session or its token expired on the KBS: attest again, once. */
 			reattested = 1;
-			session_invalidate(s, c.gen);
-			credentials_free(&c);
-			if ((r = session_credentials(&c, s, deadline_ms, e)))
+			ccp_kbs_session_invalidate(s, c.gen);
+			ccp_kbs_credentials_free(&c);
+			if ((r = ccp_kbs_session_credentials(&c, s, deadline_ms, call_cancel, e)))
 				return ccp_err_wrap(e, "re-attesting after %s for resource %s", st, path);
 			continue;
 		}
@@ -756,7 +411,7 @@ static int get_resource(session *s, const char *path, uint64_t deadline_ms, ccp_
 				st);
 		break;
 	}
-	credentials_free(&c);
+	ccp_kbs_credentials_free(&c);
 	return r;
 }
 
@@ -849,7 +504,6 @@ int ccp_kbs_key_type(int *rsa, const char *name, ccp_err *e)
 	return 0;
 }
 
-
 int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_err *e)
 {
 	char path[CCP_KBS_PATH_MAX];
@@ -872,7 +526,7 @@ int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_
 				   "configured)", path, cfg->offline);
 	if (strncmp(cfg->url, "https://", 8) != 0 && strncmp(cfg->url, "http://", 7) != 0)
 		return ccp_err_set(e, CCP_EINVALID, "KBS URL \"%.200s\" must start with https:// (or http://)", cfg->url);
-	if (url_len(cfg->url) + CCP_KBS_PATH_MAX + 32 >= 4096)
+	if (ccp_kbs_url_len(cfg->url) + CCP_KBS_PATH_MAX + 32 >= 4096)
 		return ccp_err_set(e, CCP_EINVALID, "KBS URL too long");
 	if ((r = ccp_attester_parse(&kind, cfg->attester, e)))
 		return r;
@@ -886,28 +540,14 @@ int ccp_kbs_fetch(ccp_buf *out, const ccp_kbs_config *cfg, const char *uri, ccp_
 		}
 	}
 
-	pthread_mutex_lock(&lock);
-	sweep(now_ms());
-	r = session_get(&s, cfg, &ca, ca_md, e);
-	if (r == 0 && (hit = ccp_resource_cache_get(&s->cache, path, out)) < 0)
-		r = ccp_err_oom(e);
-	pthread_mutex_unlock(&lock);
+	r = ccp_kbs_session_open(&s, &hit, out, cfg, &ca, ca_md, path, e);
 	ccp_buf_free(&ca);
-	if (r || hit)
-		goto out;
-
-	call_cancel = cfg->cancel;
-	r = get_resource(s, path, cfg->deadline_ms, out, e);
-	call_cancel = NULL;
-
-out:
-	pthread_mutex_lock(&lock);
-	if (s) {
-		if (r == 0 && !hit && s->listed)
-			ccp_resource_cache_put(&s->cache, path, out->data, out->len);
-		session_put(s);
+	if (r == 0 && !hit) {
+		call_cancel = cfg->cancel;
+		r = get_resource(s, path, cfg->deadline_ms, out, e);
+		call_cancel = NULL;
 	}
-	pthread_mutex_unlock(&lock);
+	ccp_kbs_session_close(s, path, r == 0 && !hit ? out : NULL);
 	return r;
 }
 
@@ -922,46 +562,3 @@ void ccp_kbs_source(ccp_resource_src *out, const ccp_kbs_config *cfg)
 	out->payload = (void *)cfg;
 }
 
-void ccp_kbs_reset(void)
-{
-	session *s, *next;
-
-	pthread_mutex_lock(&lock);
-	for (s = sessions; s; s = next) {
-		next = s->next;
-		s->next = NULL;
-		s->listed = 0;
-		/* a session in use is wiped by its last user; its cache and attestation go now */
-		if (s->users == 0) {
-			session_free(s);
-		} else {
-			attestation_wipe(&s->att);
-			s->gen++;
-			ccp_resource_cache_clear(&s->cache);
-		}
-	}
-	sessions = NULL;
-	pthread_mutex_unlock(&lock);
-}
-
-void ccp_kbs_hold(void)
-{
-	pthread_mutex_lock(&lock);
-	holders++;
-	sweep(now_ms());
-	pthread_mutex_unlock(&lock);
-}
-
-void ccp_kbs_release(void)
-{
-	int last;
-
-	pthread_mutex_lock(&lock);
-	if (holders > 0)
-		holders--;
-	last = holders == 0;
-	sweep(now_ms());
-	pthread_mutex_unlock(&lock);
-	if (last)
-		ccp_kbs_reset();
-}

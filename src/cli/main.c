@@ -839,11 +839,10 @@ static void tune_malloc(void)
 #endif
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	const char *cmd, *base;
 
-	tune_malloc();
 	/* installed or linked as the Confidential Data Hub, kata-agent starts it so */
 	if (argc > 0 && argv[0]) {
 		base = strrchr(argv[0], '/');
@@ -879,4 +878,19 @@ int main(int argc, char **argv)
 	if (cmd[0] == '-')
 		usage_error("unknown option %.100s before the command", cmd);
 	usage_error("unknown command \"%.100s\"", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	tune_malloc();
+	if ((r = ccp_init()) < 0) {
+		fprintf(stderr, "ccpull: %s\n", ccp_context_last_error(NULL));
+		return ccp_exit_status(r);
+	}
+	r = run(argc, argv);
+	/* the KBS sessions' secrets are wiped before the process ends */
+	ccp_shutdown();
+	return r;
 }

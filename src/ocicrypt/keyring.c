@@ -1,5 +1,6 @@
-/* The key providers of one pull: built from --decryption-key specs and the keyprovider config,
- * tried in order against a layer's wrapped keys. */
+/* The key providers of one pull: the context's own (ccp_context_add_keyprovider) first, then those
+ * built from --decryption-key specs and the keyprovider config, tried in order against a layer's
+ * wrapped keys. */
 #include "ocicrypt/ocicrypt.h"
 
 #include <stdio.h>
@@ -13,10 +14,13 @@
 #define PASSWORD_FILE_MAX 4096
 #define PROVIDERS_MAX 64
 
+#define STAND_IN 1 /* stands in for an in-process provider (ccp_keyring_add replaces it) */
+#define BORROWED 2 /* the caller's (ccp_keyring_add_first): never freed here */
+
 struct ccp_keyring {
 	ccp_keyprovider **kp;
 	char **dc;           /* the DecryptConfig JSON handed to kp[i] */
-	unsigned char *stand_in; /* kp[i] stands in for an in-process provider (ccp_keyring_add replaces it) */
+	unsigned char *flags;    /* of kp[i]: STAND_IN, BORROWED */
 	size_t n;
 };
 
@@ -145,43 +149,50 @@ void ccp_keyring_free(ccp_keyring *kr)
 	if (!kr)
 		return;
 	for (size_t i = 0; i < kr->n; i++) {
-		kr->kp[i]->free(kr->kp[i]);
+		if (!(kr->flags[i] & BORROWED))
+			kr->kp[i]->free(kr->kp[i]);
 		free(kr->dc[i]);
 	}
 	free(kr->kp);
 	free(kr->dc);
-	free(kr->stand_in);
+	free(kr->flags);
 	free(kr);
 }
 
-static int keyring_push(ccp_keyring *kr, ccp_keyprovider *kp, char *dc, int stand_in, ccp_err *e)
+static void release(ccp_keyprovider *kp, int flags)
+{
+	if (!(flags & BORROWED))
+		kp->free(kp);
+}
+
+static int keyring_push(ccp_keyring *kr, ccp_keyprovider *kp, char *dc, int flags, ccp_err *e)
 {
 	ccp_keyprovider **nk;
-	unsigned char *ns;
+	unsigned char *nf;
 	char **nd;
 
 	if (!dc || kr->n >= PROVIDERS_MAX * 2 || !(nk = realloc(kr->kp, (kr->n + 1) * sizeof(*nk)))) {
-		kp->free(kp);
+		release(kp, flags);
 		free(dc);
 		return dc && kr->n >= PROVIDERS_MAX * 2 ? ccp_err_set(e, CCP_EINVALID, "too many decryption keys")
 							: ccp_err_oom(e);
 	}
 	kr->kp = nk;
 	if (!(nd = realloc(kr->dc, (kr->n + 1) * sizeof(*nd)))) {
-		kp->free(kp);
+		release(kp, flags);
 		free(dc);
 		return ccp_err_oom(e);
 	}
 	kr->dc = nd;
-	if (!(ns = realloc(kr->stand_in, kr->n + 1))) {
-		kp->free(kp);
+	if (!(nf = realloc(kr->flags, kr->n + 1))) {
+		release(kp, flags);
 		free(dc);
 		return ccp_err_oom(e);
 	}
-	kr->stand_in = ns;
+	kr->flags = nf;
 	kr->kp[kr->n] = kp;
 	kr->dc[kr->n] = dc;
-	kr->stand_in[kr->n] = stand_in ? 1 : 0;
+	kr->flags[kr->n] = (unsigned char)flags;
 	kr->n++;
 	return 0;
 }
@@ -196,7 +207,7 @@ static void drop_stand_ins(ccp_keyring *kr, const ccp_keyprovider *kp)
 		char sch[300];
 		size_t len;
 		/* a stand-in's description is "provider:NAME (...)": its scheme is provider.NAME */
-		if (!kr->stand_in[i] || strncmp(scheme, "provider:", 9) != 0 || !(len = strcspn(scheme + 9, " ")) ||
+		if (!(kr->flags[i] & STAND_IN) || strncmp(scheme, "provider:", 9) != 0 || !(len = strcspn(scheme + 9, " ")) ||
 		    (size_t)snprintf(sch, sizeof(sch), "provider.%.*s", (int)len, scheme + 9) >= sizeof(sch) ||
 		    !kp->handles(kp, sch)) {
 			i++;
@@ -206,7 +217,7 @@ static void drop_stand_ins(ccp_keyring *kr, const ccp_keyprovider *kp)
 		free(kr->dc[i]);
 		memmove(&kr->kp[i], &kr->kp[i + 1], (kr->n - i - 1) * sizeof(*kr->kp));
 		memmove(&kr->dc[i], &kr->dc[i + 1], (kr->n - i - 1) * sizeof(*kr->dc));
-		memmove(&kr->stand_in[i], &kr->stand_in[i + 1], kr->n - i - 1);
+		memmove(&kr->flags[i], &kr->flags[i + 1], kr->n - i - 1);
 		kr->n--;
 	}
 }
@@ -220,6 +231,29 @@ int ccp_keyring_add(ccp_keyring *kr, ccp_keyprovider *kp, ccp_err *e)
 	}
 	drop_stand_ins(kr, kp);
 	return keyring_push(kr, kp, strdup("{\"Parameters\":{}}"), 0, e);
+}
+
+int ccp_keyring_add_first(ccp_keyring *kr, ccp_keyprovider *const *kps, size_t n, ccp_err *e)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		ccp_keyprovider *kp;
+		char *dc;
+		drop_stand_ins(kr, kps[i]);
+		if ((r = keyring_push(kr, kps[i], strdup("{\"Parameters\":{}}"), BORROWED, e)))
+			return r;
+		/* from the end to position i: before every provider of the keyring's own */
+		kp = kr->kp[kr->n - 1];
+		dc = kr->dc[kr->n - 1];
+		memmove(&kr->kp[i + 1], &kr->kp[i], (kr->n - 1 - i) * sizeof(*kr->kp));
+		memmove(&kr->dc[i + 1], &kr->dc[i], (kr->n - 1 - i) * sizeof(*kr->dc));
+		memmove(&kr->flags[i + 1], &kr->flags[i], kr->n - 1 - i);
+		kr->kp[i] = kp;
+		kr->dc[i] = dc;
+		kr->flags[i] = BORROWED;
+	}
+	return 0;
 }
 
 /* "pass=PW", "file=PATH" or a literal password (ocicrypt's forms; fd= is not taken). */
@@ -398,7 +432,7 @@ static int add_providers(ccp_keyring *kr, const ccp_kp_config *cfg, const char *
 			free(dc);
 			return r;
 		}
-		if ((r = keyring_push(kr, kp, dc, stand_in, e)))
+		if ((r = keyring_push(kr, kp, dc, stand_in ? STAND_IN : 0, e)))
 			return r;
 	}
 	return 0;

@@ -94,6 +94,12 @@ int ccp_keyring_new(ccp_keyring **out, const char *const *specs, size_t n_specs,
 void ccp_keyring_free(ccp_keyring *kr);
 /* Takes ownership of kp (freed on failure too). */
 int ccp_keyring_add(ccp_keyring *kr, ccp_keyprovider *kp, ccp_err *e);
+/*
+ * Puts the n providers of kps before all the others, in their order, without taking them: the keyring
+ * never frees them (a context's providers, ccp_context_add_keyprovider). They replace the stand-ins of
+ * the schemes they handle, as ccp_keyring_add does.
+ */
+int ccp_keyring_add_first(ccp_keyring *kr, ccp_keyprovider *const *kps, size_t n, ccp_err *e);
 
 /*
  * Finds the layer key: every provider that handles a scheme of the layer tries each wrapped key.

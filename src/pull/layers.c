@@ -108,7 +108,9 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 		      (!s[26] || s[26] == ':')))
 			specs[n++] = s;
 	}
-	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0 && (o->kbs || o->kbs_resources)) {
+	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0)
+		r = ccp_keyring_add_first(kr, rv->providers, rv->n_providers, e); /* the context's, first */
+	if (r == 0 && (o->kbs || o->kbs_resources)) {
 		ccp_pull_resources res;
 		if ((r = ccp_pull_resources_init(&res, o, rv->cancel, e)) == 0) {
 			res.kc.deadline_ms = rv->deadline_ms; /* the pull's, not timeout_s from now */

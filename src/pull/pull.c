@@ -21,8 +21,16 @@
 
 int ccp_context_new(ccp_context **out)
 {
-	if (!(*out = calloc(1, sizeof(**out))))
+	*out = NULL;
+	if (!ccp_lib_initialised()) {
+		ccp_lib_error_set("ccp_init() has not been called");
+		return CCP_EINVALID;
+	}
+	if (!(*out = calloc(1, sizeof(**out)))) {
+		ccp_lib_error_set("out of memory");
 		return CCP_ENOMEM;
+	}
+	ccp_lib_error_set("");
 	ccp_kbs_hold();
 	return 0;
 }
@@ -33,7 +41,38 @@ void ccp_context_free(ccp_context *ctx)
 		return;
 	/* KBS sessions and their cached secrets live no longer than the last context */
 	ccp_kbs_release();
+	for (size_t i = 0; i < ctx->n_providers; i++)
+		ctx->providers[i]->free(ctx->providers[i]);
+	free(ctx->providers);
 	free(ctx);
+}
+
+int ccp_context_add_keyprovider(ccp_context *ctx, ccp_keyprovider *kp)
+{
+	ccp_keyprovider **np;
+	ccp_err e = CCP_ERR_INIT;
+
+	if (!kp) {
+		ccp_err_set(&e, CCP_EINVALID, "ccp_context_add_keyprovider: no key provider");
+	} else if (!ctx) {
+		ccp_err_set(&e, CCP_EINVALID, "ccp_context_add_keyprovider: no context");
+	} else if (kp->version < 1 || kp->version > CCP_KEYPROVIDER_VERSION || !kp->handles || !kp->unwrap ||
+		   !kp->free || !kp->description) {
+		ccp_err_set(&e, CCP_EINVALID, "key provider with version %u (this library knows 1 to %u) or without "
+			    "description, handles, unwrap or free", kp->version, CCP_KEYPROVIDER_VERSION);
+	} else if (ctx->n_providers >= CCP_CONTEXT_PROVIDERS_MAX) {
+		ccp_err_set(&e, CCP_EINVALID, "more than %u key providers on one context", CCP_CONTEXT_PROVIDERS_MAX);
+	} else if (!(np = realloc(ctx->providers, (ctx->n_providers + 1) * sizeof(*np)))) {
+		ccp_err_oom(&e);
+	} else {
+		ctx->providers = np;
+		ctx->providers[ctx->n_providers++] = kp;
+		return ccp_context_finish(ctx, 0, &e);
+	}
+	/* ownership was given: a provider that is not added is released */
+	if (kp && kp->free)
+		kp->free(kp);
+	return ccp_context_finish(ctx, e.code, &e);
 }
 
 void ccp_context_cancel(ccp_context *ctx)
@@ -45,7 +84,7 @@ void ccp_context_cancel(ccp_context *ctx)
 
 const char *ccp_context_last_error(const ccp_context *ctx)
 {
-	return ctx ? ctx->last_error : "";
+	return ctx ? ctx->last_error : ccp_lib_error();
 }
 
 const char *ccp_version(void)
@@ -312,6 +351,10 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 	if ((r = ccp_resolve_image(&rv, image, o, cancel, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||
 	    (r = ccp_resolve_config(&rv, store, &e)) || (r = ccp_check_platform(&rv, o, &e)))
 		goto done;
+	if (ctx) {
+		rv.providers = ctx->providers;
+		rv.n_providers = ctx->n_providers;
+	}
 	if ((r = result_new(&res, &rv, &e)))
 		goto done;
 	if (rv.man.n_layers == 0)

@@ -20,11 +20,15 @@
 #define CCP_WARNINGS_MAX 8
 #define CCP_WARNING_LEN 512
 
+#define CCP_CONTEXT_PROVIDERS_MAX 64u /* ccp_context_add_keyprovider's per context */
+
 struct ccp_context {
 	char last_error[CCP_ERR_MSG_MAX];
 	char warnings[CCP_WARNINGS_MAX][CCP_WARNING_LEN]; /* of the last pull, inspect or verify */
 	size_t n_warnings;
 	ccp_cancel cancel;         /* ccp_context_cancel's flag (final) and the running call's deadline */
+	ccp_keyprovider **providers; /* ccp_context_add_keyprovider's, owned; tried first for every layer */
+	size_t n_providers;
 };
 
 typedef struct resolved_image {
@@ -48,6 +52,8 @@ typedef struct resolved_image {
 	ccp_platform platform;       /* of the chosen image */
 	uint64_t deadline_ms;        /* when the pull's time is up (ccp_registry_deadline), 0: never */
 	const ccp_cancel *cancel;    /* the call's cancellation and deadline (may be NULL) */
+	ccp_keyprovider *const *providers; /* the context's key providers (borrowed), before the options' keys */
+	size_t n_providers;
 	int has_ca_fd;               /* a kbs:// ca_file, in the memfd ca_fd (named ca_path) while reg uses it */
 	int ca_fd;
 	char ca_path[CCP_MEMFILE_PATH_MAX];
@@ -115,6 +121,12 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
  * is NULL), its deadline set o->timeout_s from now. A cancelled context stays cancelled.
  */
 ccp_cancel *ccp_call_cancel(ccp_context *ctx, ccp_cancel *local, const ccp_pull_options *o);
+
+/* lifecycle.c: whether ccp_init holds (a count above 0); the thread's message of the last failed
+ * ccp_init, ccp_shutdown or ccp_context_new (ccp_context_last_error(NULL)), set ("" clears it). */
+int ccp_lib_initialised(void);
+const char *ccp_lib_error(void);
+void ccp_lib_error_set(const char *msg);
 
 /*
  * The end of a public call on ctx (NULL: nothing recorded): returns r, and makes ctx's last error

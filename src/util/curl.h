@@ -1,7 +1,7 @@
 /*
  * libcurl set-up shared by every module that makes HTTP requests (registry, lookaside, KBS, gRPC
- * keyprovider): the one process-wide curl_global_init, and an extra CA file that adds to the roots
- * libcurl trusts by default instead of replacing them.
+ * keyprovider): the one process-wide curl_global_init (made by ccp_init), and an extra CA file that
+ * adds to the roots libcurl trusts by default instead of replacing them.
  */
 #ifndef CCP_UTIL_CURL_H
 #define CCP_UTIL_CURL_H
@@ -10,8 +10,15 @@
 #include "util/err.h"
 
 /*
- * Initialises libcurl once per process (the only caller of curl_global_init in ccpull); every later
- * call returns the first call's result. Safe to call from several threads.
+ * libcurl's curl_global_init and curl_global_cleanup, the only calls of them in ccpull: made by
+ * ccp_init and the last ccp_shutdown (src/pull/lifecycle.c), under their lock, never while a
+ * transfer runs. The init of an initialised libcurl does nothing.
+ */
+int ccp_curl_global_init(ccp_err *e);
+void ccp_curl_global_cleanup(void);
+/*
+ * 0 when libcurl is initialised (ccp_init was called), else CCP_EINVALID saying so. Every module
+ * asks before its first easy handle. Safe to call from several threads.
  */
 int ccp_curl_init(ccp_err *e);
 

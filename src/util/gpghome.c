@@ -20,6 +20,11 @@ static void gpgme_init(void)
 		   gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
 }
 
+void ccp_gpg_global_init(void)
+{
+	pthread_once(&gpgme_once, gpgme_init);
+}
+
 int ccp_gpg_home_new(struct gpgme_context **out, char *home, size_t home_len, int code, ccp_err *e)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -28,7 +33,7 @@ int ccp_gpg_home_new(struct gpgme_context **out, char *home, size_t home_len, in
 
 	*out = NULL;
 	home[0] = '\0';
-	pthread_once(&gpgme_once, gpgme_init);
+	ccp_gpg_global_init();
 	if (!gpgme_ok)
 		return ccp_err_set(e, code, "gpgme cannot find a usable gpg engine");
 	if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)

@@ -227,7 +227,7 @@ static int mode_stall(char **argv)
 	return r;
 }
 
-int main(int argc, char **argv)
+static int run_mode(int argc, char **argv)
 {
 	if (argc == 7 && strcmp(argv[1], "trust") == 0) {
 		image = argv[2];
@@ -247,4 +247,17 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: kbs_contexts trust IMAGE DIR URL GOOD_CA BAD_CA | fresh IMAGE DIR URL |\n"
 			"       stall IMAGE DIR STALLED_URL STALLED_LOG GOOD_URL\n");
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	if (ccp_init() < 0) {
+		fprintf(stderr, "kbs_contexts: %s\n", ccp_context_last_error(NULL));
+		return 1;
+	}
+	r = run_mode(argc, argv);
+	ccp_shutdown();
+	return r;
 }

@@ -3,7 +3,8 @@
 # recipients, one layer only, zstd) and by ocicrypt_encrypt.py (keyprovider protocol, HMAC in either
 # place, a wrong HMAC) are pulled with --decryption-key; each rootfs must equal umoci's unpack of the
 # plain image. No key, a wrong key, a tampered blob and a wrong HMAC must fail with the right exit
-# status and leave nothing; a layer already in the store is not reused without its key.
+# status and leave nothing; a layer already in the store is not reused without its key. A C key
+# provider added to the context (ccp_context_add_keyprovider) opens skopeo's layers by itself.
 . "$(dirname "$0")/lib.sh"
 
 "$PY" -c 'import jwcrypto, cryptography' 2>/dev/null || skip "python3-jwcrypto and python3-cryptography are needed"
@@ -96,6 +97,25 @@ no_rootfs "$T/b-last-nokey"
 pull_fail warm-nokey 6 enc/rsa:v1 'no decryption key' --store "$T/store-rsa"
 pull_fail warm-wrongkey 6 enc/rsa:v1 'no decryption key opens it' --store "$T/store-rsa" \
 	--decryption-key "jwe:$K/rsa2.pem"
+
+# A key provider of the caller's (ccp_context_add_keyprovider; tests/helpers/ctx_keyprovider.c, a C
+# provider of the jwe scheme): it opens skopeo's layers with no key in the options, is tried before
+# them, and is freed with its context. Without it the same pull fails (exit 6).
+HELPER=${CCPULL_BUILD:-}/ctx_keyprovider
+[ -x "$HELPER" ] || fail "tests/helpers/ctx_keyprovider is not built (CCPULL_BUILD)"
+log "pull: ctx-provider"
+expect 0 "$HELPER" add "$K/rsa.pem" "$REG/enc/rsa:v1" "$T/b-ctx-provider" "$T/store-ctx-provider"
+grep -qx 'unwrapped 2 freed 1' "$T/out" || fail "ctx-provider: $(cat "$T/out")"
+treecmp "$T/ref/rootfs" "$T/b-ctx-provider/rootfs"
+log "pull: ctx-none (expect exit 6)"
+expect 6 "$HELPER" none "$K/rsa.pem" "$REG/enc/rsa:v1" "$T/b-ctx-none" "$T/store-ctx-none"
+expect_stderr 'layer 1/2 .*no decryption key'
+no_rootfs "$T/b-ctx-none"
+log "pull: ctx-wrong (expect exit 6)"
+expect 6 "$HELPER" add "$K/rsa2.pem" "$REG/enc/rsa:v1" "$T/b-ctx-wrong" "$T/store-ctx-wrong"
+expect_stderr 'no decryption key opens it.*tried test provider \(ctx_keyprovider\.c\): test provider:'
+grep -qx 'unwrapped 0 freed 1' "$T/out" || fail "ctx-wrong: $(cat "$T/out")"
+no_rootfs "$T/b-ctx-wrong"
 
 # A tampered ciphertext (the registry flips a byte, the descriptor is unchanged): blob digest, exit 5.
 skopeo inspect --tls-verify=false --raw "docker://$REG/enc/ec:v1" >"$T/m-ec.json"

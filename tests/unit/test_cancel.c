@@ -71,6 +71,7 @@ int main(void)
 	uint64_t t0;
 	int holder, lock = -1, r, port, lfd;
 
+	CHECK(ccp_init() == 1);
 	if (!mkdtemp(tmpl))
 		return 1;
 
@@ -166,6 +167,7 @@ int main(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", tmpl);
 	}
+	CHECK(ccp_shutdown() == 0);
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }

@@ -580,6 +580,7 @@ static void test_public_cdh(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	test_every_key();
 	test_errors();
 	test_multiline();
@@ -589,5 +590,6 @@ int main(void)
 	test_public_api();
 	test_cdh_keys();
 	test_public_cdh();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

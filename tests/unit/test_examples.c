@@ -19,6 +19,7 @@ int main(void)
 	ccp_registries_conf rc = { 0 };
 	ccp_registries_d rd;
 
+	CHECK(ccp_init() == 1);
 	if (!src) {
 		fprintf(stderr, "CCPULL_SRC is not set\n");
 		return 1;
@@ -47,5 +48,6 @@ int main(void)
 		fprintf(stderr, "%s: %s\n", path, ccp_context_last_error(ctx));
 	ccp_config_free(cfg);
 	ccp_context_free(ctx);
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

@@ -1,6 +1,7 @@
 /* The KBS client's pure parts: runtime-data canonicalisation and hashing (vectors computed with
  * `openssl dgst` on the canonical JSON written out by hand), messages, resource paths, the CoCo
  * annotation packet, and configfs-tsm reports in a fake entry directory. */
+#include "ccpull/ccpull.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,6 +429,7 @@ static void test_offline_fs(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	test_runtime_data();
 	test_jwk();
 	test_messages();
@@ -437,5 +439,6 @@ int main(void)
 	test_aa_token();
 	test_ccel();
 	test_offline_fs();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

@@ -1,5 +1,6 @@
 /* The keyprovider gRPC transport's framing and one-field messages, the keyprovider answer in both
  * optsdata forms carried over it, and the address forms of a grpc keyprovider entry. */
+#include "ccpull/ccpull.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,10 +159,12 @@ static void test_unreachable(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	test_frame_request();
 	test_parse_response();
 	test_optsdata_forms();
 	test_addresses();
 	test_unreachable();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

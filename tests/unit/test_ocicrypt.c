@@ -1,5 +1,6 @@
 /* ocicrypt: JWE vectors (testdata/mkjwe.py), the AES-CTR + HMAC stream, annotations, key options,
  * the keyring, the keyprovider protocol and cmd transport, and decryption in the layer pipeline. */
+#include "ccpull/ccpull.h"
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -384,6 +385,67 @@ static ccp_enc_info info_for(const char *scheme, const char *vector)
 	free(pub);
 	ccp_buf_free(&v);
 	return info;
+}
+
+/* A provider of the caller's for ccp_keyring_add_first: it counts its calls and opens nothing. */
+typedef struct counting_kp {
+	ccp_keyprovider base;
+	int calls, freed;
+} counting_kp;
+
+static int counting_handles(const ccp_keyprovider *kp, const char *scheme)
+{
+	(void)kp;
+	return strcmp(scheme, "jwe") == 0;
+}
+
+static int counting_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t wrapped_len,
+			   const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
+{
+	(void)scheme, (void)wrapped, (void)wrapped_len, (void)dc_json, (void)out, (void)out_len;
+	((counting_kp *)kp)->calls++;
+	snprintf(err, err_len, "the counting provider opens nothing");
+	return CCP_EDECRYPT;
+}
+
+static void counting_free(ccp_keyprovider *kp)
+{
+	((counting_kp *)kp)->freed++;
+}
+
+/* The context's providers (borrowed) go before the keyring's own, and the keyring never frees them. */
+static void test_keyring_first(void)
+{
+	ccp_enc_info jwe = info_for("jwe", "ecdh_p521_flat.jwe");
+	counting_kp a = { { CCP_KEYPROVIDER_VERSION, "counting a", counting_handles, counting_unwrap, counting_free },
+			  0, 0 };
+	counting_kp b = a;
+	ccp_keyprovider *first[2] = { &a.base, &b.base };
+	ccp_layer_crypt c;
+	ccp_keyring *kr = NULL;
+	ccp_err e = CCP_ERR_INIT;
+	char spec[1100];
+	const char *specs[1] = { spec };
+
+	b.base.description = "counting b";
+	snprintf(spec, sizeof(spec), "jwe:%s", path_of("ec_p521.pem"));
+	CHECK(ccp_keyring_new(&kr, specs, 1, NULL, &e) == 0);
+	CHECK(ccp_keyring_add_first(kr, first, 2, &e) == 0);
+	/* the key of the spec opens the layer, after both were asked */
+	CHECK(ccp_keyring_unwrap(&c, kr, &jwe, "layer 1/1", &e) == 0);
+	CHECK(a.calls == 1 && b.calls == 1);
+	ccp_keyring_free(kr);
+	CHECK(a.freed == 0 && b.freed == 0);
+
+	/* alone, their messages come in their order */
+	kr = NULL;
+	CHECK(ccp_keyring_new(&kr, NULL, 0, NULL, &e) == 0);
+	CHECK(ccp_keyring_add_first(kr, first, 2, &e) == 0);
+	CHECK(ccp_keyring_unwrap(&c, kr, &jwe, "layer 1/1", &e) == CCP_EDECRYPT);
+	CHECK(strstr(e.msg, "tried counting a: the counting provider opens nothing; counting b") != NULL);
+	ccp_keyring_free(kr);
+	CHECK(a.freed == 0 && b.freed == 0 && a.calls == 2);
+	ccp_enc_info_free(&jwe);
 }
 
 static void test_keyring(void)
@@ -804,6 +866,7 @@ int main(void)
 {
 	const char *src = getenv("CCPULL_SRC");
 
+	CHECK(ccp_init() == 1);
 	if (!src) {
 		fprintf(stderr, "CCPULL_SRC is not set\n");
 		return 1;
@@ -818,9 +881,11 @@ int main(void)
 	test_annotations();
 	test_private_opts();
 	test_keyring();
+	test_keyring_first();
 	test_keyring_ttrpc();
 	test_protocol();
 	test_layer();
 	rm_tmp();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

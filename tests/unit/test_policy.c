@@ -1,4 +1,5 @@
 /* Policy parsing, scope lookup and signedIdentity matching (containers/image's tables). */
+#include "ccpull/ccpull.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -440,6 +441,7 @@ static void test_classify(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	test_identity_tables();
 	test_remap();
 	test_scopes();
@@ -449,5 +451,6 @@ int main(void)
 	test_payload();
 	test_registries_d();
 	test_classify();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

@@ -1,4 +1,5 @@
 /* WWW-Authenticate challenge and token response parsing, with header shapes real registries send. */
+#include "ccpull/ccpull.h"
 #include <stdlib.h>
 #include <string.h>
 #include "registry/registry.h"
@@ -234,10 +235,12 @@ static void test_new(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	test_real_headers();
 	test_syntax();
 	test_malformed();
 	test_token();
 	test_new();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

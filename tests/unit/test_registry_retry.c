@@ -1,4 +1,5 @@
 /* Backoff between retries, Retry-After parsing and which failures are retried (registry/retry.c, transport.c). */
+#include "ccpull/ccpull.h"
 #include <stdint.h>
 #include <time.h>
 #include <curl/curl.h>
@@ -125,9 +126,11 @@ static void test_failure_class(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	test_failure_class();
 	test_backoff();
 	test_retry_after();
 	test_deadline();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

@@ -1,5 +1,6 @@
 /* Resource URIs (path, file://, kbs:///), the offline resources file, the bounded resource cache and the
  * kbs:// keys of a policy. */
+#include "ccpull/ccpull.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,7 @@ static void test_policy_keys(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
@@ -279,5 +281,6 @@ int main(void)
 		unlink(f);
 		rmdir(tmpdir);
 	}
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

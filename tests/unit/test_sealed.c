@@ -457,6 +457,7 @@ static void test_calls(void)
 
 int main(void)
 {
+	CHECK(ccp_init() == 1);
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
@@ -475,5 +476,6 @@ int main(void)
 	EVP_PKEY_free(other);
 	if (ccp_rm_rf_at(AT_FDCWD, dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }

@@ -9,6 +9,10 @@
  * An implementation embeds ccp_keyprovider as its first member and sets version to
  * CCP_KEYPROVIDER_VERSION; new members are only ever appended, so a provider built against an
  * older version keeps working.
+ *
+ * A program adds its own providers to a context with ccp_context_add_keyprovider (ccpull/pull.h):
+ * every pull on that context asks them first, before the keys of its options. The library's own
+ * providers (jwe, pkcs7, pgp, the keyprovider protocol, the KBS) implement the same vtable.
  */
 #ifndef INCLUDE_ccpull_sys_keyprovider_h__
 #define INCLUDE_ccpull_sys_keyprovider_h__
