@@ -38,13 +38,19 @@ void ccp_keyprovider_init(ccp_keyprovider *kp, ccp_keyprovider_handles_fn handle
  */
 typedef int (*ccp_keyprovider_exchange_fn)(ccp_keyprovider *kp, const char *request, ccp_buf *answer, ccp_err *e);
 
+/* A provider over a keyprovider protocol transport (cmd, grpc, ttrpc) begins with this. */
+typedef struct ccp_transport_provider {
+	ccp_keyprovider base;
+	ccp_keyprovider_exchange_fn exchange;
+} ccp_transport_provider;
+
 /*
- * An unwrap (the vtable's, same arguments and results) over a keyprovider protocol transport: the request for
- * wrapped and dc_json goes through exchange, *out is the optsdata of the answer.
+ * The vtable's unwrap of a ccp_transport_provider: the request for wrapped and dc_json goes through its
+ * exchange, *out is the optsdata of the answer.
  */
-int ccp_keyprovider_unwrap_with(ccp_keyprovider *kp, ccp_keyprovider_exchange_fn exchange, const unsigned char *wrapped,
-				size_t len, const char *dc_json, unsigned char **out, size_t *out_len, char *err,
-				size_t err_len);
+int ccp_keyprovider_transport_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped,
+				     size_t len, const char *dc_json, unsigned char **out, size_t *out_len, char *err,
+				     size_t err_len);
 
 /* JWE (RFC 7516) with one private key (PEM or DER, optionally encrypted with password). */
 int ccp_jwe_provider_new(ccp_keyprovider **out, const char *path, const char *password, ccp_err *e);

@@ -25,7 +25,7 @@
 #define TIMEOUT_MS 60000
 
 typedef struct cmd_provider {
-	ccp_keyprovider base;
+	ccp_transport_provider t; /* first: the vtable and the exchange */
 	char *scheme;       /* "provider.<name>" */
 	char **argv;        /* path, args..., NULL */
 	char desc[512];
@@ -230,13 +230,6 @@ out:
 	return r;
 }
 
-static int cmd_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
-		      const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
-{
-	(void)scheme;
-	return ccp_keyprovider_unwrap_with(kp, cmd_exchange, wrapped, len, dc_json, out, out_len, err, err_len);
-}
-
 static void cmd_free(ccp_keyprovider *kp)
 {
 	cmd_provider *p = (cmd_provider *)kp;
@@ -257,20 +250,21 @@ int ccp_cmd_provider_new(ccp_keyprovider **out, const char *name, const char *pa
 	*out = NULL;
 	if (!p)
 		return ccp_err_oom(e);
-	ccp_keyprovider_init(&p->base, cmd_handles, cmd_unwrap, cmd_free, p->desc);
+	ccp_keyprovider_init(&p->t.base, cmd_handles, ccp_keyprovider_transport_unwrap, cmd_free, p->desc);
+	p->t.exchange = cmd_exchange;
 	if (!(p->argv = calloc(n_args + 2, sizeof(char *))) || !(p->argv[0] = strdup(path)) ||
 	    !(p->scheme = malloc(strlen(name) + sizeof("provider.")))) {
-		cmd_free(&p->base);
+		cmd_free(&p->t.base);
 		return ccp_err_oom(e);
 	}
 	for (i = 0; i < n_args; i++) {
 		if (!(p->argv[i + 1] = strdup(args[i]))) {
-			cmd_free(&p->base);
+			cmd_free(&p->t.base);
 			return ccp_err_oom(e);
 		}
 	}
 	snprintf(p->scheme, strlen(name) + sizeof("provider."), "provider.%s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.200s (cmd %.250s)", name, path);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }

@@ -18,15 +18,17 @@ void ccp_keyprovider_init(ccp_keyprovider *kp, ccp_keyprovider_handles_fn handle
 	kp->description = description;
 }
 
-int ccp_keyprovider_unwrap_with(ccp_keyprovider *kp, ccp_keyprovider_exchange_fn exchange, const unsigned char *wrapped,
-				size_t len, const char *dc_json, unsigned char **out, size_t *out_len, char *err,
-				size_t err_len)
+int ccp_keyprovider_transport_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped,
+				     size_t len, const char *dc_json, unsigned char **out, size_t *out_len, char *err,
+				     size_t err_len)
 {
+	ccp_keyprovider_exchange_fn exchange = ((ccp_transport_provider *)kp)->exchange;
 	ccp_buf answer = CCP_BUF_INIT(0), opts = CCP_BUF_INIT(0);
 	ccp_err e = CCP_ERR_INIT;
 	char *req = NULL;
 	int r;
 
+	(void)scheme;
 	*out = NULL;
 	*out_len = 0;
 	if (!(r = ccp_keyprovider_request(&req, dc_json, wrapped, len, &e)) && !(r = exchange(kp, req, &answer, &e)) &&

@@ -27,7 +27,7 @@
 #define ADDRESS_MAX 256
 
 typedef struct grpc_provider {
-	ccp_keyprovider base;
+	ccp_transport_provider t; /* first: the vtable and the exchange */
 	char scheme[300];
 	char desc[600];
 	char url[ADDRESS_MAX + sizeof("http://") + sizeof(GRPC_PATH)];
@@ -326,13 +326,6 @@ static int grpc_exchange(ccp_keyprovider *kp, const char *request, ccp_buf *answ
 	return r;
 }
 
-static int grpc_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
-		       const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
-{
-	(void)scheme;
-	return ccp_keyprovider_unwrap_with(kp, grpc_exchange, wrapped, len, dc_json, out, out_len, err, err_len);
-}
-
 static void grpc_free(ccp_keyprovider *kp)
 {
 	free(kp);
@@ -375,13 +368,14 @@ int ccp_grpc_provider_new(ccp_keyprovider **out, const char *name, const char *a
 	*out = NULL;
 	if (!p)
 		return ccp_err_oom(e);
-	ccp_keyprovider_init(&p->base, grpc_handles, grpc_unwrap, grpc_free, p->desc);
+	ccp_keyprovider_init(&p->t.base, grpc_handles, ccp_keyprovider_transport_unwrap, grpc_free, p->desc);
+	p->t.exchange = grpc_exchange;
 	if ((r = parse_address(p, name, address, e))) {
 		free(p);
 		return r;
 	}
 	snprintf(p->scheme, sizeof(p->scheme), "provider.%.250s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.250s (grpc %.250s)", name, address);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }

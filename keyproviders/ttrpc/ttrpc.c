@@ -28,7 +28,7 @@
 #define ADDRESS_MAX 256
 
 typedef struct ttrpc_provider {
-	ccp_keyprovider base;
+	ccp_transport_provider t; /* first: the vtable and the exchange */
 	char scheme[300];
 	char desc[600];
 	char sock[ADDRESS_MAX + 1];
@@ -102,13 +102,6 @@ out:
 	return r;
 }
 
-static int ttrpc_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
-			const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
-{
-	(void)scheme;
-	return ccp_keyprovider_unwrap_with(kp, ttrpc_exchange, wrapped, len, dc_json, out, out_len, err, err_len);
-}
-
 static void ttrpc_free(ccp_keyprovider *kp)
 {
 	free(kp);
@@ -126,10 +119,11 @@ int ccp_ttrpc_provider_new(ccp_keyprovider **out, const char *name, const char *
 		free(p);
 		return r;
 	}
-	ccp_keyprovider_init(&p->base, ttrpc_handles, ttrpc_unwrap, ttrpc_free, p->desc);
+	ccp_keyprovider_init(&p->t.base, ttrpc_handles, ccp_keyprovider_transport_unwrap, ttrpc_free, p->desc);
+	p->t.exchange = ttrpc_exchange;
 	snprintf(p->scheme, sizeof(p->scheme), "provider.%.250s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.250s (ttrpc %.250s)", name, address);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }
 
@@ -162,9 +156,9 @@ int ccp_inprocess_provider_new(ccp_keyprovider **out, const char *name, const ch
 	*out = NULL;
 	if (!p)
 		return ccp_err_oom(e);
-	ccp_keyprovider_init(&p->base, ttrpc_handles, inprocess_unwrap, ttrpc_free, p->desc);
+	ccp_keyprovider_init(&p->t.base, ttrpc_handles, inprocess_unwrap, ttrpc_free, p->desc);
 	snprintf(p->scheme, sizeof(p->scheme), "provider.%.250s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.250s (%.300s, in-process)", name, how);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }
