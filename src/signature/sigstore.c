@@ -290,14 +290,14 @@ int ccp_sigstore_sig_check(EVP_PKEY *key, const unsigned char *sig, size_t sig_l
 	return ok;
 }
 
-static int pubkey_pem(ccp_buf *out, EVP_PKEY *key, ccp_err *e)
+int ccp_pem_encode(ccp_buf *out, EVP_PKEY *key, X509 *cert, ccp_err *e)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *p;
 	long n;
 	int r;
 
-	if (!bio || PEM_write_bio_PUBKEY(bio, key) != 1) {
+	if (!bio || (key ? PEM_write_bio_PUBKEY(bio, key) : PEM_write_bio_X509(bio, cert)) != 1) {
 		BIO_free(bio);
 		return ccp_err_oom(e);
 	}
@@ -366,7 +366,7 @@ static int set_try_key(void *ctx, EVP_PKEY *key, int64_t *itime, ccp_err *e)
 	ccp_buf pem = CCP_BUF_INIT(0);
 	int r;
 
-	if (!(r = pubkey_pem(&pem, key, e)))
+	if (!(r = ccp_pem_encode(&pem, key, NULL, e)))
 		r = ccp_rekor_set_verify(st->t->rekor, st->t->n_rekor, st->sig->bundle, strlen(st->sig->bundle),
 					 pem.data, pem.len, st->sig->signature, st->sig->payload.data,
 					 st->sig->payload.len, itime, e);

@@ -335,23 +335,6 @@ static int find_tlog(const ccp_sigstore_trust *tr, const ccp_bundle *b, const cc
 	return r;
 }
 
-static int cert_pem(ccp_buf *out, X509 *x, ccp_err *e)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *p;
-	long n;
-	int r;
-
-	if (!bio || PEM_write_bio_X509(bio, x) != 1) {
-		BIO_free(bio);
-		return ccp_err_oom(e);
-	}
-	n = BIO_get_mem_data(bio, &p);
-	r = ccp_buf_append(out, p, (size_t)n) ? ccp_err_oom(e) : 0;
-	BIO_free(bio);
-	return r;
-}
-
 /* The bundle's Rekor entries, checked for one configured key. */
 struct tlog_try {
 	const ccp_sigstore_trust *t;
@@ -390,7 +373,7 @@ int ccp_bundle_verify(const ccp_sigstore_trust *t, const ccp_bundle *b, int64_t 
 			r = ccp_err_set(e, CCP_EPOLICY, "sigstore bundle: invalid certificate");
 			goto out;
 		}
-		if ((r = cert_pem(&pem, leaf, e)))
+		if ((r = ccp_pem_encode(&pem, NULL, leaf, e)))
 			goto out;
 	}
 	if (ccp_dsse_pae(&pae, b->payload_type, b->payload.data, b->payload.len)) {

@@ -28,6 +28,9 @@ typedef int (*ccp_sigstore_key_try)(void *ctx, EVP_PKEY *key, int64_t *itime, cc
 int ccp_sigstore_pick_key(const ccp_sigstore_trust *t, ccp_sigstore_key_try try_key, void *ctx, const char *against,
 			  size_t *picked, int64_t *itime, ccp_err *e);
 
+/* Appends the PEM text of key (a public key) or, when key is NULL, of cert. */
+int ccp_pem_encode(ccp_buf *out, EVP_PKEY *key, X509 *cert, ccp_err *e);
+
 /* The DER of the first PEM block in text (Go pem.Decode); *rest is the offset of what follows its END line. */
 int ccp_pem_block_der(ccp_buf *der, const char *text, size_t len, size_t *rest);
 
