@@ -1,6 +1,7 @@
 /*
  * sigstoreSigned verification (containers/image signature/policy_eval_sigstore.go): trust material,
- * the stored signature form, and the steps of one signature's verification.
+ * the stored signature form, and the steps of one signature's verification; also what the bundle
+ * verifier shares with it (PEM encoding and reading, the configured key a log entry names).
  */
 #include "signature/sigstore.h"
 #include "signature/sigstore_int.h"
