@@ -21,6 +21,38 @@
 #define CCP_KEYPROVIDER_WRAPPED_MAX (1u << 20) /* bytes of one wrapped key (an annotation value) */
 #define CCP_KEYPROVIDER_OPTS_MAX (64u << 10)   /* bytes of unwrapped key options */
 
+/* ---- what the providers share (keyproviders/common) ---- */
+
+typedef int (*ccp_keyprovider_handles_fn)(const ccp_keyprovider *kp, const char *scheme);
+typedef int (*ccp_keyprovider_unwrap_fn)(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped,
+					 size_t wrapped_len, const char *dc_json, unsigned char **out, size_t *out_len,
+					 char *err, size_t err_len);
+typedef void (*ccp_keyprovider_free_fn)(ccp_keyprovider *kp);
+
+/* Fills kp's vtable at CCP_KEYPROVIDER_VERSION; description is borrowed (it lives in the provider). */
+void ccp_keyprovider_init(ccp_keyprovider *kp, ccp_keyprovider_handles_fn handles, ccp_keyprovider_unwrap_fn unwrap,
+			  ccp_keyprovider_free_fn free_fn, const char *description);
+
+/*
+ * Sends one keyprovider protocol request (JSON, NUL-terminated) over a transport and appends the answer's JSON to
+ * answer (which is wiped after use); a failure in e.
+ */
+typedef int (*ccp_keyprovider_exchange_fn)(ccp_keyprovider *kp, const char *request, ccp_buf *answer, ccp_err *e);
+
+/* A provider over a keyprovider protocol transport (cmd, grpc, ttrpc) begins with this. */
+typedef struct ccp_transport_provider {
+	ccp_keyprovider base;
+	ccp_keyprovider_exchange_fn exchange;
+} ccp_transport_provider;
+
+/*
+ * The vtable's unwrap of a ccp_transport_provider: the request for wrapped and dc_json goes through its
+ * exchange, *out is the optsdata of the answer.
+ */
+int ccp_keyprovider_transport_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped,
+				     size_t len, const char *dc_json, unsigned char **out, size_t *out_len, char *err,
+				     size_t err_len);
+
 /* JWE (RFC 7516) with one private key (PEM or DER, optionally encrypted with password). */
 int ccp_jwe_provider_new(ccp_keyprovider **out, const char *path, const char *password, ccp_err *e);
 /*
@@ -42,6 +74,11 @@ int ccp_grpc_frame_request(ccp_buf *out, const void *payload, size_t len, ccp_er
 /* The field of the one keyProviderKeyWrapProtocolOutput message of a unary answer body (CCP_EDECRYPT if malformed). */
 int ccp_grpc_parse_response(ccp_buf *out, const void *body, size_t len, ccp_err *e);
 
+/*
+ * Appends a keyProviderKeyWrapProtocolInput message: field 1 (bytes) holding payload, at most max bytes
+ * (CCP_EINVALID beyond).
+ */
+int ccp_keyprovider_pb_input(ccp_buf *out, const void *payload, size_t len, size_t max, ccp_err *e);
 /*
  * Field 1 (bytes) of a keyProviderKeyWrapProtocolOutput message (unknown fields skipped, the last field 1
  * wins; *field points into p, NULL when absent). what names the answer in messages; malformed: CCP_EDECRYPT.

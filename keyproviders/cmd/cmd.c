@@ -25,7 +25,7 @@
 #define TIMEOUT_MS 60000
 
 typedef struct cmd_provider {
-	ccp_keyprovider base;
+	ccp_transport_provider t; /* first: the vtable and the exchange */
 	char *scheme;       /* "provider.<name>" */
 	char **argv;        /* path, args..., NULL */
 	char desc[512];
@@ -207,42 +207,25 @@ static int cmd_handles(const ccp_keyprovider *kp, const char *scheme)
 	return strcmp(scheme, ((const cmd_provider *)kp)->scheme) == 0;
 }
 
-static int cmd_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
-		      const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
+static int cmd_exchange(ccp_keyprovider *kp, const char *request, ccp_buf *answer, ccp_err *e)
 {
 	cmd_provider *p = (cmd_provider *)kp;
-	ccp_buf resp = CCP_BUF_INIT(0), errtxt = CCP_BUF_INIT(0), opts = CCP_BUF_INIT(0);
-	ccp_err e = CCP_ERR_INIT;
-	char *req = NULL, line[256];
+	ccp_buf errtxt = CCP_BUF_INIT(0);
+	char line[256];
 	int status = 0, r;
 
-	(void)scheme;
-	*out = NULL;
-	*out_len = 0;
-	if ((r = ccp_keyprovider_request(&req, dc_json, wrapped, len, &e)))
-		goto out;
-	if ((r = run_cmd(p->argv, req, &resp, &errtxt, &status, &e)))
+	if ((r = run_cmd(p->argv, request, answer, &errtxt, &status, e)))
 		goto out;
 	first_line(line, sizeof(line), &errtxt);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		if (WIFEXITED(status))
-			r = ccp_err_set(&e, CCP_EDECRYPT, "`%s` exited with status %d%s%s", p->argv[0], WEXITSTATUS(status),
+			r = ccp_err_set(e, CCP_EDECRYPT, "`%s` exited with status %d%s%s", p->argv[0], WEXITSTATUS(status),
 					line[0] ? ": " : "", line);
 		else
-			r = ccp_err_set(&e, CCP_EDECRYPT, "`%s` was killed by signal %d", p->argv[0],
+			r = ccp_err_set(e, CCP_EDECRYPT, "`%s` was killed by signal %d", p->argv[0],
 					WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-		goto out;
 	}
-	if ((r = ccp_keyprovider_parse_response(&opts, resp.data ? resp.data : "", resp.len, &e)))
-		goto out;
-	*out_len = opts.len;
-	*out = (unsigned char *)ccp_buf_detach(&opts);
 out:
-	if (r)
-		snprintf(err, err_len, "%s", e.msg);
-	free(req);
-	ccp_buf_free_secure(&resp);
-	ccp_buf_free_secure(&opts);
 	ccp_buf_free(&errtxt);
 	return r;
 }
@@ -267,24 +250,21 @@ int ccp_cmd_provider_new(ccp_keyprovider **out, const char *name, const char *pa
 	*out = NULL;
 	if (!p)
 		return ccp_err_oom(e);
-	p->base.version = CCP_KEYPROVIDER_VERSION;
-	p->base.handles = cmd_handles;
-	p->base.unwrap = cmd_unwrap;
-	p->base.free = cmd_free;
-	p->base.description = p->desc;
+	ccp_keyprovider_init(&p->t.base, cmd_handles, ccp_keyprovider_transport_unwrap, cmd_free, p->desc);
+	p->t.exchange = cmd_exchange;
 	if (!(p->argv = calloc(n_args + 2, sizeof(char *))) || !(p->argv[0] = strdup(path)) ||
 	    !(p->scheme = malloc(strlen(name) + sizeof("provider.")))) {
-		cmd_free(&p->base);
+		cmd_free(&p->t.base);
 		return ccp_err_oom(e);
 	}
 	for (i = 0; i < n_args; i++) {
 		if (!(p->argv[i + 1] = strdup(args[i]))) {
-			cmd_free(&p->base);
+			cmd_free(&p->t.base);
 			return ccp_err_oom(e);
 		}
 	}
 	snprintf(p->scheme, strlen(name) + sizeof("provider."), "provider.%s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.200s (cmd %.250s)", name, path);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }

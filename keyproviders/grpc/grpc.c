@@ -27,7 +27,7 @@
 #define ADDRESS_MAX 256
 
 typedef struct grpc_provider {
-	ccp_keyprovider base;
+	ccp_transport_provider t; /* first: the vtable and the exchange */
 	char scheme[300];
 	char desc[600];
 	char url[ADDRESS_MAX + sizeof("http://") + sizeof(GRPC_PATH)];
@@ -45,23 +45,39 @@ static void put_varint(unsigned char *p, size_t *n, uint64_t v)
 	p[(*n)++] = (unsigned char)v;
 }
 
-int ccp_grpc_frame_request(ccp_buf *out, const void *payload, size_t len, ccp_err *e)
+int ccp_keyprovider_pb_input(ccp_buf *out, const void *payload, size_t len, size_t max, ccp_err *e)
 {
-	unsigned char hdr[5 + 1 + 10];
-	size_t n = 5, msg_len;
+	unsigned char hdr[1 + 10];
+	size_t n = 0;
 
-	if (len > GRPC_MESSAGE_MAX)
+	if (len > max)
 		return ccp_err_set(e, CCP_EINVALID, "keyprovider request of %zu bytes is too large", len);
 	hdr[n++] = 0x0a; /* field 1, wire type 2 (length-delimited) */
 	put_varint(hdr, &n, len);
-	msg_len = n - 5 + len;
-	hdr[0] = 0; /* not compressed */
+	if (ccp_buf_append(out, hdr, n) || ccp_buf_append(out, payload, len))
+		return ccp_err_oom(e);
+	return 0;
+}
+
+int ccp_grpc_frame_request(ccp_buf *out, const void *payload, size_t len, ccp_err *e)
+{
+	static const unsigned char uncompressed[5];
+	size_t start = out->len, msg_len;
+	unsigned char *hdr;
+	int r;
+
+	if (ccp_buf_append(out, uncompressed, sizeof(uncompressed)))
+		return ccp_err_oom(e);
+	if ((r = ccp_keyprovider_pb_input(out, payload, len, GRPC_MESSAGE_MAX, e))) {
+		out->len = start;
+		return r;
+	}
+	msg_len = out->len - start - sizeof(uncompressed);
+	hdr = (unsigned char *)out->data + start;
 	hdr[1] = (unsigned char)(msg_len >> 24);
 	hdr[2] = (unsigned char)(msg_len >> 16);
 	hdr[3] = (unsigned char)(msg_len >> 8);
 	hdr[4] = (unsigned char)msg_len;
-	if (ccp_buf_append(out, hdr, n) || ccp_buf_append(out, payload, len))
-		return ccp_err_oom(e);
 	return 0;
 }
 
@@ -295,37 +311,18 @@ static int grpc_handles(const ccp_keyprovider *kp, const char *scheme)
 	return strcmp(scheme, ((const grpc_provider *)kp)->scheme) == 0;
 }
 
-static int grpc_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
-		       const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
+static int grpc_exchange(ccp_keyprovider *kp, const char *request, ccp_buf *answer, ccp_err *e)
 {
-	grpc_provider *p = (grpc_provider *)kp;
-	ccp_buf req = CCP_BUF_INIT(0), resp = CCP_BUF_INIT(GRPC_MESSAGE_MAX), opts = CCP_BUF_INIT(0);
+	ccp_buf req = CCP_BUF_INIT(0);
 	call c = { CCP_BUF_INIT(GRPC_BODY_MAX), -1, "", "", 0 };
-	ccp_err e = CCP_ERR_INIT;
-	char *json = NULL;
 	int r;
 
-	(void)scheme;
-	*out = NULL;
-	*out_len = 0;
-	if ((r = ccp_keyprovider_request(&json, dc_json, wrapped, len, &e)) ||
-	    (r = ccp_grpc_frame_request(&req, json, strlen(json), &e)))
-		goto out;
-	if ((r = grpc_call(p, &req, &c, &e)))
-		goto out;
-	if ((r = ccp_grpc_parse_response(&resp, c.body.data ? c.body.data : "", c.body.len, &e)) ||
-	    (r = ccp_keyprovider_parse_response(&opts, resp.data, resp.len, &e)))
-		goto out;
-	*out_len = opts.len;
-	*out = (unsigned char *)ccp_buf_detach(&opts);
-out:
-	if (r)
-		snprintf(err, err_len, "%s", e.msg);
-	free(json);
+	answer->max = GRPC_MESSAGE_MAX;
+	if (!(r = ccp_grpc_frame_request(&req, request, strlen(request), e)) &&
+	    !(r = grpc_call((grpc_provider *)kp, &req, &c, e)))
+		r = ccp_grpc_parse_response(answer, c.body.data ? c.body.data : "", c.body.len, e);
 	ccp_buf_free(&req);
 	ccp_buf_free_secure(&c.body);
-	ccp_buf_free_secure(&resp);
-	ccp_buf_free_secure(&opts);
 	return r;
 }
 
@@ -371,17 +368,14 @@ int ccp_grpc_provider_new(ccp_keyprovider **out, const char *name, const char *a
 	*out = NULL;
 	if (!p)
 		return ccp_err_oom(e);
-	p->base.version = CCP_KEYPROVIDER_VERSION;
-	p->base.handles = grpc_handles;
-	p->base.unwrap = grpc_unwrap;
-	p->base.free = grpc_free;
-	p->base.description = p->desc;
+	ccp_keyprovider_init(&p->t.base, grpc_handles, ccp_keyprovider_transport_unwrap, grpc_free, p->desc);
+	p->t.exchange = grpc_exchange;
 	if ((r = parse_address(p, name, address, e))) {
 		free(p);
 		return r;
 	}
 	snprintf(p->scheme, sizeof(p->scheme), "provider.%.250s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.250s (grpc %.250s)", name, address);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }

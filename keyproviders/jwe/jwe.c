@@ -661,12 +661,8 @@ int ccp_jwe_provider_new(ccp_keyprovider **out, const char *path, const char *pa
 		r = ccp_err_oom(e);
 		goto out;
 	}
-	p->base.version = CCP_KEYPROVIDER_VERSION;
 	snprintf(p->desc, sizeof(p->desc), "jwe:%s", path);
-	p->base.description = p->desc;
-	p->base.handles = jwe_handles;
-	p->base.unwrap = jwe_unwrap;
-	p->base.free = jwe_free_provider;
+	ccp_keyprovider_init(&p->base, jwe_handles, jwe_unwrap, jwe_free_provider, p->desc);
 	p->pkey = pkey;
 	pkey = NULL;
 	*out = &p->base;

@@ -203,16 +203,12 @@ int ccp_kbs_provider_new(ccp_keyprovider **out, const ccp_kbs_config *cfg, ccp_e
 	p->cfg.cert = p->cert;
 	p->cfg.offline = p->offline;
 	p->cfg.aa_socket = p->aa_socket;
-	p->base.version = CCP_KEYPROVIDER_VERSION;
 	if (cfg->url)
 		snprintf(p->desc, sizeof(p->desc), "provider:attestation-agent (KBS %.280s)", cfg->url);
 	else
 		snprintf(p->desc, sizeof(p->desc), "provider:attestation-agent (offline resources %.260s)",
 			 cfg->offline ? cfg->offline : "");
-	p->base.description = p->desc;
-	p->base.handles = coco_handles;
-	p->base.unwrap = coco_unwrap;
-	p->base.free = coco_free;
+	ccp_keyprovider_init(&p->base, coco_handles, coco_unwrap, coco_free, p->desc);
 	*out = &p->base;
 	return 0;
 }

@@ -132,11 +132,7 @@ int ccp_pgp_provider_new(ccp_keyprovider **out, const char *path, const char *pa
 	*out = NULL;
 	if (!(p = calloc(1, sizeof(*p))))
 		return ccp_err_oom(e);
-	p->base.version = CCP_KEYPROVIDER_VERSION;
-	p->base.handles = pgp_handles;
-	p->base.unwrap = pgp_unwrap;
-	p->base.free = pgp_free;
-	p->base.description = p->desc;
+	ccp_keyprovider_init(&p->base, pgp_handles, pgp_unwrap, pgp_free, p->desc);
 	snprintf(p->desc, sizeof(p->desc), "pgp:%.400s", path);
 	if (password && !(p->password = strdup(password))) {
 		r = ccp_err_oom(e);

@@ -549,11 +549,7 @@ int ccp_pkcs7_provider_new(ccp_keyprovider **out, const char *const *paths, cons
 		ccp_buf_free(&desc);
 		return r;
 	}
-	p->base.version = CCP_KEYPROVIDER_VERSION;
-	p->base.handles = pkcs7_handles;
-	p->base.unwrap = pkcs7_unwrap;
-	p->base.free = pkcs7_free;
-	p->base.description = p->desc;
+	ccp_keyprovider_init(&p->base, pkcs7_handles, pkcs7_unwrap, pkcs7_free, p->desc);
 	snprintf(p->desc, sizeof(p->desc), "%s", desc.data ? desc.data : "pkcs7");
 	ccp_buf_free(&desc);
 	*out = &p->base;

@@ -28,7 +28,7 @@
 #define ADDRESS_MAX 256
 
 typedef struct ttrpc_provider {
-	ccp_keyprovider base;
+	ccp_transport_provider t; /* first: the vtable and the exchange */
 	char scheme[300];
 	char desc[600];
 	char sock[ADDRESS_MAX + 1];
@@ -61,70 +61,39 @@ static int ttrpc_handles(const ccp_keyprovider *kp, const char *scheme)
 	return strcmp(scheme, ((const ttrpc_provider *)kp)->scheme) == 0;
 }
 
-static void put_varint(unsigned char *p, size_t *n, uint64_t v)
-{
-	while (v >= 0x80) {
-		p[(*n)++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	p[(*n)++] = (unsigned char)v;
-}
-
-static int ttrpc_unwrap(ccp_keyprovider *kp, const char *scheme, const unsigned char *wrapped, size_t len,
-			const char *dc_json, unsigned char **out, size_t *out_len, char *err, size_t err_len)
+static int ttrpc_exchange(ccp_keyprovider *kp, const char *request, ccp_buf *answer, ccp_err *e)
 {
 	ttrpc_provider *p = (ttrpc_provider *)kp;
-	ccp_buf req = CCP_BUF_INIT(KP_MESSAGE_MAX + 16), opts = CCP_BUF_INIT(0);
+	ccp_buf req = CCP_BUF_INIT(KP_MESSAGE_MAX + 16);
 	Ttrpc__Response *resp = NULL;
-	ccp_err e = CCP_ERR_INIT;
 	const unsigned char *field = NULL;
-	unsigned char hdr[1 + 10];
-	size_t n = 0, field_len = 0;
-	char *json = NULL, msg[512];
+	size_t field_len = 0;
+	char msg[512];
 	int r;
 
-	(void)scheme;
-	*out = NULL;
-	*out_len = 0;
-	if ((r = ccp_keyprovider_request(&json, dc_json, wrapped, len, &e)))
+	if ((r = ccp_keyprovider_pb_input(&req, request, strlen(request), KP_MESSAGE_MAX, e)))
 		goto out;
-	if (strlen(json) > KP_MESSAGE_MAX) {
-		r = ccp_err_set(&e, CCP_EINVALID, "keyprovider request of %zu bytes is too large", strlen(json));
-		goto out;
-	}
-	hdr[n++] = 0x0a; /* KeyProviderKeyWrapProtocolInput: field 1, length-delimited */
-	put_varint(hdr, &n, strlen(json));
-	if (ccp_buf_append(&req, hdr, n) || ccp_buf_append(&req, json, strlen(json))) {
-		r = ccp_err_oom(&e);
-		goto out;
-	}
 	if (ccp_ttrpc_call(p->sock, KP_SERVICE, KP_METHOD, (const uint8_t *)req.data, req.len, KP_TIMEOUT_S,
 		       KP_MESSAGE_MAX + 64, &resp, msg, sizeof(msg))) {
-		r = ccp_err_set(&e, CCP_EDECRYPT, "ttrpc %s: %s", KP_METHOD, msg);
+		r = ccp_err_set(e, CCP_EDECRYPT, "ttrpc %s: %s", KP_METHOD, msg);
 		goto out;
 	}
 	if (resp->status && resp->status->code != RPC_OK) {
-		r = ccp_err_set(&e, CCP_EDECRYPT, "ttrpc %s: %s: %.300s", KP_METHOD, ccp_ttrpc_code_name(resp->status->code),
+		r = ccp_err_set(e, CCP_EDECRYPT, "ttrpc %s: %s: %.300s", KP_METHOD, ccp_ttrpc_code_name(resp->status->code),
 				resp->status->message ? resp->status->message : "");
 		goto out;
 	}
 	if ((r = ccp_keyprovider_pb_output(&field, &field_len, resp->payload.data, resp->payload.len,
-					   "keyprovider ttrpc answer", &e)))
+					   "keyprovider ttrpc answer", e)))
 		goto out;
 	if (field_len == 0) {
-		r = ccp_err_set(&e, CCP_EDECRYPT, "keyprovider ttrpc answer is empty");
+		r = ccp_err_set(e, CCP_EDECRYPT, "keyprovider ttrpc answer is empty");
 		goto out;
 	}
-	if ((r = ccp_keyprovider_parse_response(&opts, field, field_len, &e)))
-		goto out;
-	*out_len = opts.len;
-	*out = (unsigned char *)ccp_buf_detach(&opts);
+	if (ccp_buf_append(answer, field, field_len))
+		r = ccp_err_oom(e);
 out:
-	if (r)
-		snprintf(err, err_len, "%s", e.msg);
-	free(json);
 	ccp_buf_free(&req);
-	ccp_buf_free_secure(&opts);
 	if (resp) {
 		if (resp->payload.data)
 			OPENSSL_cleanse(resp->payload.data, resp->payload.len);
@@ -150,14 +119,11 @@ int ccp_ttrpc_provider_new(ccp_keyprovider **out, const char *name, const char *
 		free(p);
 		return r;
 	}
-	p->base.version = CCP_KEYPROVIDER_VERSION;
-	p->base.handles = ttrpc_handles;
-	p->base.unwrap = ttrpc_unwrap;
-	p->base.free = ttrpc_free;
-	p->base.description = p->desc;
+	ccp_keyprovider_init(&p->t.base, ttrpc_handles, ccp_keyprovider_transport_unwrap, ttrpc_free, p->desc);
+	p->t.exchange = ttrpc_exchange;
 	snprintf(p->scheme, sizeof(p->scheme), "provider.%.250s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.250s (ttrpc %.250s)", name, address);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }
 
@@ -190,13 +156,9 @@ int ccp_inprocess_provider_new(ccp_keyprovider **out, const char *name, const ch
 	*out = NULL;
 	if (!p)
 		return ccp_err_oom(e);
-	p->base.version = CCP_KEYPROVIDER_VERSION;
-	p->base.handles = ttrpc_handles;
-	p->base.unwrap = inprocess_unwrap;
-	p->base.free = ttrpc_free;
-	p->base.description = p->desc;
+	ccp_keyprovider_init(&p->t.base, ttrpc_handles, inprocess_unwrap, ttrpc_free, p->desc);
 	snprintf(p->scheme, sizeof(p->scheme), "provider.%.250s", name);
 	snprintf(p->desc, sizeof(p->desc), "provider:%.250s (%.300s, in-process)", name, how);
-	*out = &p->base;
+	*out = &p->t.base;
 	return 0;
 }

@@ -138,6 +138,21 @@ static int cdh_table(ccp_toml_sink *s, const char *name, int is_array, int line,
 	return cs->rd.sink.table(&cs->rd.sink, rest, is_array, line, e);
 }
 
+/* The largest value of an integer key (K_COUNT, K_RATIO, K_RANGES, K_MIB); the smallest is 1. */
+static long long int_max(int kind)
+{
+	switch (kind) {
+	case K_RATIO:
+		return MAX_RATIO;
+	case K_RANGES:
+		return MAX_PARALLEL_RANGES;
+	case K_MIB:
+		return 1 << 20;
+	default:
+		return MAX_LAYER_DOWNLOADS;
+	}
+}
+
 static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, ccp_err *e)
 {
 	char name[256];
@@ -181,12 +196,6 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be true or false", line, name);
 		*(int *)slot = v->b;
 		return 0;
-	case K_RATIO:
-		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_RATIO)
-			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %d", line, name,
-					   MAX_RATIO);
-		*(long long *)slot = v->i;
-		return 0;
 	case K_SYNC:
 		if (v->type == CCP_TOML_STRING && strcmp(v->s, "none") == 0)
 			*(long long *)slot = CCP_CDH_SYNC_NONE;
@@ -195,21 +204,14 @@ static int set_key(cdh_sink *cs, size_t i, const ccp_toml_value *v, int line, cc
 		else
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be \"none\" or \"full\"", line, name);
 		return 0;
-	case K_RANGES:
-	case K_MIB: {
-		long long max = keys[i].kind == K_RANGES ? MAX_PARALLEL_RANGES : 1 << 20;
+	default: {
+		long long max = int_max(keys[i].kind);
 		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > max)
 			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %lld", line, name,
 					   max);
 		*(long long *)slot = v->i;
 		return 0;
 	}
-	default:
-		if (v->type != CCP_TOML_INT || v->i < 1 || v->i > MAX_LAYER_DOWNLOADS)
-			return ccp_err_set(e, CCP_EINVALID, "line %d: %s must be a number from 1 to %d", line, name,
-					   MAX_LAYER_DOWNLOADS);
-		*(long long *)slot = v->i;
-		return 0;
 	}
 }
 

@@ -193,48 +193,33 @@ static int refuse(eval_ctx *c, req_state *s, ccp_policy_finding *f, const ccp_er
 	return 0;
 }
 
-/* Signature i against a signedBy requirement still looking: 0 (s->decided tells), or a hard error. */
-static int step_signed_by(eval_ctx *c, req_state *s, size_t req, size_t i, const ccp_buf *sig, ccp_err *e)
+/*
+ * A simple signature against a signedBy requirement: 0 with se empty (accepted) or set (refused), or a hard
+ * error (CCP_ENOMEM, CCP_EINTERNAL) in se.
+ */
+static int judge_signed_by(eval_ctx *c, req_state *s, const unsigned char *data, size_t dlen, ccp_policy_finding *f,
+			   ccp_err *se)
 {
 	const ccp_pr *pr = s->pr;
-	const unsigned char *data;
-	size_t dlen;
-	ccp_sig_kind kind;
-	ccp_err se = CCP_ERR_INIT;
-	ccp_policy_finding f = { req, i, 0, 0, NULL, NULL, NULL, NULL };
 	int r;
 
-	if (ccp_sig_classify(sig->data, sig->len, &kind, &data, &dlen, &se))
-		return unknown_format(c, s, &f, &se, e);
-	f.kind = (int)kind;
-	if (kind != CCP_SIG_SIMPLE)
-		return add_finding(c, &f, CCP_POLICY_SKIPPED, "not a simple signing signature: signedBy checks those "
-				   "only", e);
-	s->n_simple++;
 	if (strcmp(pr->key_type, "GPGKeys") != 0) {
-		ccp_err_set(&se, CCP_EPOLICY, "Unimplemented \"keyType\" value \"%s\"", pr->key_type);
-	} else if (!s->kr && !s->key_err) {
+		ccp_err_set(se, CCP_EPOLICY, "Unimplemented \"keyType\" value \"%s\"", pr->key_type);
+		return 0;
+	}
+	if (!s->kr && !s->key_err) {
 		if ((r = load_keys(pr, &s->kr, &s->kerr)) == CCP_ENOMEM) {
-			*e = s->kerr;
+			*se = s->kerr;
 			return r;
 		}
 		s->key_err = r != 0;
 	}
-	if (!se.code) {
-		if (s->key_err)
-			se = s->kerr;
-		else if ((r = check_one(c, pr, s->kr, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
-			 r == CCP_EINTERNAL) {
-			finding_free(&f);
-			*e = se;
-			return r;
-		}
+	if (s->key_err) {
+		*se = s->kerr;
+		return 0;
 	}
-	if (!se.code) {
-		s->decided = 1;
-		return add_finding(c, &f, CCP_POLICY_ACCEPTED, NULL, e);
-	}
-	return refuse(c, s, &f, &se, e);
+	r = check_one(c, pr, s->kr, data, dlen, f, se);
+	return r == CCP_ENOMEM || r == CCP_EINTERNAL ? r : 0;
 }
 
 /* The signed digest and identity of a verified payload against the image (both kinds of signatures). */
@@ -370,9 +355,35 @@ static int check_sigstore(eval_ctx *c, const ccp_pr *pr, const ccp_sigstore_trus
 	return r;
 }
 
-/* Signature i against a sigstoreSigned requirement still looking: 0 (s->decided tells), or a hard error. */
-static int step_sigstore(eval_ctx *c, req_state *s, size_t req, size_t i, const ccp_buf *sig, ccp_err *e)
+/*
+ * A sigstore signature against a sigstoreSigned requirement: 0 with se empty (accepted) or set (refused), 1 an
+ * attachment that is not a signature, or a hard error (CCP_ENOMEM, CCP_EINTERNAL) in se.
+ */
+static int judge_sigstore(eval_ctx *c, req_state *s, const unsigned char *data, size_t dlen, ccp_policy_finding *f,
+			  ccp_err *se)
 {
+	int r;
+
+	/* Trust material is loaded once, when the first signature needs it; bad material rejects them all. */
+	if (!s->t && !s->key_err) {
+		if ((r = ccp_sigstore_trust_load(&s->t, s->pr->sigstore, &s->kerr)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
+			*se = s->kerr;
+			return r;
+		}
+		s->key_err = r != 0;
+	}
+	if (s->key_err) {
+		*se = s->kerr;
+		return 0;
+	}
+	r = check_sigstore(c, s->pr, s->t, data, dlen, f, se);
+	return r == CCP_ENOMEM || r == CCP_EINTERNAL || r == 1 ? r : 0;
+}
+
+/* Signature i against a signedBy or sigstoreSigned requirement still looking: 0 (s->decided tells), or a hard error. */
+static int step(eval_ctx *c, req_state *s, size_t req, size_t i, const ccp_buf *sig, ccp_err *e)
+{
+	int signed_by = s->pr->type == CCP_PR_SIGNED_BY;
 	const unsigned char *data;
 	size_t dlen;
 	ccp_sig_kind kind;
@@ -383,29 +394,26 @@ static int step_sigstore(eval_ctx *c, req_state *s, size_t req, size_t i, const 
 	if (ccp_sig_classify(sig->data, sig->len, &kind, &data, &dlen, &se))
 		return unknown_format(c, s, &f, &se, e);
 	f.kind = (int)kind;
-	if (kind != CCP_SIG_SIGSTORE) {
+	if (signed_by && kind != CCP_SIG_SIMPLE)
+		return add_finding(c, &f, CCP_POLICY_SKIPPED, "not a simple signing signature: signedBy checks those "
+				   "only", e);
+	if (!signed_by && kind != CCP_SIG_SIGSTORE) {
 		s->n_other++;
 		return add_finding(c, &f, CCP_POLICY_SKIPPED, "not a sigstore signature: sigstoreSigned checks those "
 				   "only", e);
 	}
-	/* Trust material is loaded once, when the first signature needs it; bad material rejects them all. */
-	if (!s->t && !s->key_err) {
-		if ((r = ccp_sigstore_trust_load(&s->t, s->pr->sigstore, &s->kerr)) == CCP_ENOMEM || r == CCP_EINTERNAL) {
-			*e = s->kerr;
-			return r;
-		}
-		s->key_err = r != 0;
+	if (signed_by)
+		s->n_simple++;
+	r = signed_by ? judge_signed_by(c, s, data, dlen, c->x ? &f : NULL, &se) :
+		judge_sigstore(c, s, data, dlen, c->x ? &f : NULL, &se);
+	if (r == 1) {
+		s->n_attach++;
+		return add_finding(c, &f, CCP_POLICY_SKIPPED, "a sigstore attachment that is not a signature", e);
 	}
-	if (s->key_err) {
-		se = s->kerr;
-	} else if ((r = check_sigstore(c, s->pr, s->t, data, dlen, c->x ? &f : NULL, &se)) == CCP_ENOMEM ||
-		   r == CCP_EINTERNAL) {
+	if (r) {
 		finding_free(&f);
 		*e = se;
 		return r;
-	} else if (r == 1) {
-		s->n_attach++;
-		return add_finding(c, &f, CCP_POLICY_SKIPPED, "a sigstore attachment that is not a signature", e);
 	}
 	if (!se.code) {
 		s->decided = 1;
@@ -468,8 +476,7 @@ static int signed_pass(eval_ctx *c, const ccp_pr_list *reqs, size_t from, ccp_er
 			req_state *s = &c->st[k];
 			if (!s->pr || s->decided)
 				continue;
-			r = s->pr->type == CCP_PR_SIGNED_BY ? step_signed_by(c, s, k, i, sig, e) :
-				step_sigstore(c, s, k, i, sig, e);
+			r = step(c, s, k, i, sig, e);
 			if (r)
 				return r;
 			if (s->decided)

@@ -1,6 +1,7 @@
 /*
  * sigstoreSigned verification (containers/image signature/policy_eval_sigstore.go): trust material,
- * the stored signature form, and the steps of one signature's verification.
+ * the stored signature form, and the steps of one signature's verification; also what the bundle
+ * verifier shares with it (PEM encoding and reading, the configured key a log entry names).
  */
 #include "signature/sigstore.h"
 #include "signature/sigstore_int.h"
@@ -290,14 +291,14 @@ int ccp_sigstore_sig_check(EVP_PKEY *key, const unsigned char *sig, size_t sig_l
 	return ok;
 }
 
-static int pubkey_pem(ccp_buf *out, EVP_PKEY *key, ccp_err *e)
+int ccp_pem_encode(ccp_buf *out, EVP_PKEY *key, X509 *cert, ccp_err *e)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *p;
 	long n;
 	int r;
 
-	if (!bio || PEM_write_bio_PUBKEY(bio, key) != 1) {
+	if (!bio || (key ? PEM_write_bio_PUBKEY(bio, key) : PEM_write_bio_X509(bio, cert)) != 1) {
 		BIO_free(bio);
 		return ccp_err_oom(e);
 	}
@@ -307,10 +308,77 @@ static int pubkey_pem(ccp_buf *out, EVP_PKEY *key, ccp_err *e)
 	return r;
 }
 
+int ccp_pem_block_der(ccp_buf *der, const char *text, size_t len, size_t *rest)
+{
+	BIO *bio = BIO_new_mem_buf(text, (int)len);
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long dlen = 0;
+	int r = CCP_EINVALID;
+
+	if (!bio)
+		return CCP_ENOMEM;
+	if (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+		*rest = len - (size_t)BIO_ctrl_pending(bio);
+		r = ccp_buf_append(der, data, (size_t)dlen);
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(bio);
+	return r;
+}
+
+int ccp_sigstore_pick_key(const ccp_sigstore_trust *t, ccp_sigstore_key_try try_key, void *ctx, const char *against,
+			  size_t *picked, int64_t *itime, ccp_err *e)
+{
+	ccp_buf reasons = CCP_BUF_INIT(2048);
+	int r = CCP_EPOLICY;
+
+	for (size_t i = 0; i < t->n_keys; i++) {
+		ccp_err ke = CCP_ERR_INIT;
+		r = try_key(ctx, t->keys[i], itime, &ke);
+		if (!r) {
+			*picked = i;
+			break;
+		}
+		if (r == CCP_ENOMEM || r == CCP_EINTERNAL) {
+			*e = ke;
+			break;
+		}
+		ccp_buf_printf(&reasons, "%s%s", reasons.len ? ", " : "", ke.msg);
+	}
+	if (r && r != CCP_ENOMEM && r != CCP_EINTERNAL)
+		r = ccp_err_set(e, CCP_EPOLICY, "No public key verified against %s: %s", against,
+				reasons.data ? reasons.data : "");
+	ccp_buf_free(&reasons);
+	return r;
+}
+
+/* The RekorSET of a stored signature, checked for one configured key. */
+struct set_try {
+	const ccp_sigstore_trust *t;
+	const ccp_sigstore_sig *sig;
+};
+
+static int set_try_key(void *ctx, EVP_PKEY *key, int64_t *itime, ccp_err *e)
+{
+	const struct set_try *st = ctx;
+	ccp_buf pem = CCP_BUF_INIT(0);
+	int r;
+
+	if (!(r = ccp_pem_encode(&pem, key, NULL, e)))
+		r = ccp_rekor_set_verify(st->t->rekor, st->t->n_rekor, st->sig->bundle, strlen(st->sig->bundle),
+					 pem.data, pem.len, st->sig->signature, st->sig->payload.data,
+					 st->sig->payload.len, itime, e);
+	ccp_buf_free(&pem);
+	return r;
+}
+
 int ccp_sigstore_verify(const ccp_sigstore_trust *t, const ccp_sigstore_sig *sig, int64_t now,
 			ccp_sig_payload *out, ccp_err *e)
 {
-	ccp_buf raw = CCP_BUF_INIT(CCP_SIGSTORE_SIG_MAX), reasons = CCP_BUF_INIT(2048);
+	ccp_buf raw = CCP_BUF_INIT(CCP_SIGSTORE_SIG_MAX);
 	EVP_PKEY *cert_key = NULL, *const *keys = NULL;
 	size_t n_keys = 0;
 	int64_t itime;
@@ -321,32 +389,14 @@ int ccp_sigstore_verify(const ccp_sigstore_trust *t, const ccp_sigstore_sig *sig
 		return ccp_err_set(e, CCP_EPOLICY, "missing %s annotation", CCP_COSIGN_ANN_SIGNATURE);
 	if (t->n_keys && t->n_rekor) {
 		/* The SET names one key: find the configured key it was made for. */
+		struct set_try st = { t, sig };
+		size_t i;
 		if (!sig->bundle)
 			return ccp_err_set(e, CCP_EPOLICY, "missing %s annotation", CCP_COSIGN_ANN_BUNDLE);
-		for (size_t i = 0; i < t->n_keys && !keys; i++) {
-			ccp_buf pem = CCP_BUF_INIT(0);
-			ccp_err ke = CCP_ERR_INIT;
-			if ((r = pubkey_pem(&pem, t->keys[i], e)))
-				goto out;
-			r = ccp_rekor_set_verify(t->rekor, t->n_rekor, sig->bundle, strlen(sig->bundle), pem.data, pem.len,
-						 sig->signature, sig->payload.data, sig->payload.len, &itime, &ke);
-			ccp_buf_free(&pem);
-			if (r == CCP_ENOMEM || r == CCP_EINTERNAL) {
-				*e = ke;
-				goto out;
-			}
-			if (!r) {
-				keys = &t->keys[i];
-				n_keys = 1;
-			} else {
-				ccp_buf_printf(&reasons, "%s%s", reasons.len ? ", " : "", ke.msg);
-			}
-		}
-		if (!keys) {
-			r = ccp_err_set(e, CCP_EPOLICY, "No public key verified against the RekorSET: %s",
-					reasons.data ? reasons.data : "");
+		if ((r = ccp_sigstore_pick_key(t, set_try_key, &st, "the RekorSET", &i, &itime, e)))
 			goto out;
-		}
+		keys = &t->keys[i];
+		n_keys = 1;
 	} else if (t->n_keys) {
 		keys = t->keys;
 		n_keys = t->n_keys;
@@ -392,6 +442,5 @@ int ccp_sigstore_verify(const ccp_sigstore_trust *t, const ccp_sigstore_sig *sig
 out:
 	EVP_PKEY_free(cert_key);
 	ccp_buf_free(&raw);
-	ccp_buf_free(&reasons);
 	return r;
 }

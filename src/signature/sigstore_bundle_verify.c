@@ -109,28 +109,12 @@ static int spki_der(ccp_buf *out, EVP_PKEY *key, ccp_err *e)
 /* The DER of the one PEM block in text (a Rekor body's verifier), nothing but white space after it. */
 static int pem_der(ccp_buf *out, const char *text, size_t len)
 {
-	BIO *bio = BIO_new_mem_buf(text, (int)len);
-	char *name = NULL, *header = NULL;
-	unsigned char *data = NULL;
-	long dlen = 0;
-	int r = CCP_EINVALID;
+	size_t rest = 0;
+	int r = ccp_pem_block_der(out, text, len, &rest);
 
-	if (!bio)
-		return CCP_ENOMEM;
-	if (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
-		char *rest;
-		long n = BIO_get_mem_data(bio, &rest);
-		r = 0;
-		for (long i = 0; i < n; i++)
-			if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ' && rest[i] != '\t')
-				r = CCP_EINVALID;
-		if (!r)
-			r = ccp_buf_append(out, data, (size_t)dlen);
-	}
-	OPENSSL_free(name);
-	OPENSSL_free(header);
-	OPENSSL_free(data);
-	BIO_free(bio);
+	for (; !r && rest < len; rest++)
+		if (text[rest] != '\n' && text[rest] != '\r' && text[rest] != ' ' && text[rest] != '\t')
+			r = CCP_EINVALID;
 	return r;
 }
 
@@ -351,26 +335,27 @@ static int find_tlog(const ccp_sigstore_trust *tr, const ccp_bundle *b, const cc
 	return r;
 }
 
-static int cert_pem(ccp_buf *out, X509 *x, ccp_err *e)
+/* The bundle's Rekor entries, checked for one configured key. */
+struct tlog_try {
+	const ccp_sigstore_trust *t;
+	const ccp_bundle *b;
+};
+
+static int tlog_try_key(void *ctx, EVP_PKEY *key, int64_t *itime, ccp_err *e)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *p;
-	long n;
+	const struct tlog_try *tt = ctx;
+	ccp_buf der = CCP_BUF_INIT(0);
 	int r;
 
-	if (!bio || PEM_write_bio_X509(bio, x) != 1) {
-		BIO_free(bio);
-		return ccp_err_oom(e);
-	}
-	n = BIO_get_mem_data(bio, &p);
-	r = ccp_buf_append(out, p, (size_t)n) ? ccp_err_oom(e) : 0;
-	BIO_free(bio);
+	if (!(r = spki_der(&der, key, e)))
+		r = find_tlog(tt->t, tt->b, &der, itime, e);
+	ccp_buf_free(&der);
 	return r;
 }
 
 int ccp_bundle_verify(const ccp_sigstore_trust *t, const ccp_bundle *b, int64_t now, ccp_intoto *out, ccp_err *e)
 {
-	ccp_buf pae = CCP_BUF_INIT(2 * CCP_BUNDLE_MAX), pem = CCP_BUF_INIT(0), reasons = CCP_BUF_INIT(REASONS_MAX);
+	ccp_buf pae = CCP_BUF_INIT(2 * CCP_BUNDLE_MAX), pem = CCP_BUF_INIT(0);
 	EVP_PKEY *cert_key = NULL, *const *keys = NULL;
 	size_t n_keys = 0;
 	X509 *leaf = NULL;
@@ -388,7 +373,7 @@ int ccp_bundle_verify(const ccp_sigstore_trust *t, const ccp_bundle *b, int64_t 
 			r = ccp_err_set(e, CCP_EPOLICY, "sigstore bundle: invalid certificate");
 			goto out;
 		}
-		if ((r = cert_pem(&pem, leaf, e)))
+		if ((r = ccp_pem_encode(&pem, NULL, leaf, e)))
 			goto out;
 	}
 	if (ccp_dsse_pae(&pae, b->payload_type, b->payload.data, b->payload.len)) {
@@ -397,29 +382,12 @@ int ccp_bundle_verify(const ccp_sigstore_trust *t, const ccp_bundle *b, int64_t 
 	}
 	if (t->n_keys && t->n_rekor) {
 		/* A Rekor entry names one key: find the configured key it was made for. */
-		for (size_t i = 0; i < t->n_keys && !keys; i++) {
-			ccp_buf der = CCP_BUF_INIT(0);
-			ccp_err ke = CCP_ERR_INIT;
-			if ((r = spki_der(&der, t->keys[i], e)))
-				goto out;
-			r = find_tlog(t, b, &der, &itime, &ke);
-			ccp_buf_free(&der);
-			if (r == CCP_ENOMEM || r == CCP_EINTERNAL) {
-				*e = ke;
-				goto out;
-			}
-			if (!r) {
-				keys = &t->keys[i];
-				n_keys = 1;
-			} else {
-				ccp_buf_printf(&reasons, "%s%s", reasons.len ? ", " : "", ke.msg);
-			}
-		}
-		if (!keys) {
-			r = ccp_err_set(e, CCP_EPOLICY, "No public key verified against a Rekor entry: %s",
-					reasons.data ? reasons.data : "");
+		struct tlog_try tt = { t, b };
+		size_t i;
+		if ((r = ccp_sigstore_pick_key(t, tlog_try_key, &tt, "a Rekor entry", &i, &itime, e)))
 			goto out;
-		}
+		keys = &t->keys[i];
+		n_keys = 1;
 	} else if (t->n_keys) {
 		keys = t->keys;
 		n_keys = t->n_keys;
@@ -461,6 +429,5 @@ out:
 	EVP_PKEY_free(cert_key);
 	ccp_buf_free(&pae);
 	ccp_buf_free(&pem);
-	ccp_buf_free(&reasons);
 	return r;
 }

@@ -4,6 +4,7 @@
  * signature, the key or certificate, and the payload hash being verified (cosign CVE-2022-23649).
  */
 #include "signature/sigstore.h"
+#include "signature/sigstore_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -208,22 +209,13 @@ static int bad(ccp_err *e, const char *msg)
 /* The first PEM block's DER (Go pem.Decode); *trailing is set when anything follows its END line. */
 static int pem_first_der(ccp_buf *der, const char *pem, size_t len, int *trailing)
 {
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	char *name = NULL, *header = NULL;
-	unsigned char *data = NULL;
-	long dlen = 0;
-	int r = CCP_EINVALID;
+	size_t rest = 0;
+	int r;
 
-	if (!bio)
-		return CCP_ENOMEM;
-	if (len <= SET_MAX && PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
-		*trailing = BIO_ctrl_pending(bio) > 0;
-		r = ccp_buf_append(der, data, (size_t)dlen);
-	}
-	OPENSSL_free(name);
-	OPENSSL_free(header);
-	OPENSSL_free(data);
-	BIO_free(bio);
+	if (len > SET_MAX)
+		return CCP_EINVALID;
+	if (!(r = ccp_pem_block_der(der, pem, len, &rest)))
+		*trailing = rest < len;
 	return r;
 }
 

@@ -75,6 +75,23 @@ _cleanup() {
 trap _cleanup EXIT
 trap 'exit 130' INT TERM
 
+# gpg_home: a private GNUPGHOME ($T/gnupg, exported) for the signing keys a test makes.
+gpg_home() {
+	export GNUPGHOME=$T/gnupg
+	mkdir -m 0700 "$GNUPGHOME"
+}
+
+# gpg_signing_key 'NAME <EMAIL>' EMAIL FILE: an ed25519 signing key without passphrase in $GNUPGHOME
+# (gpg_home first); its public key is exported to FILE and its fingerprint printed.
+gpg_signing_key() {
+	local fpr
+	gpg --batch --passphrase '' --quick-gen-key "$1" ed25519 sign never 2>/dev/null
+	fpr=$(gpg --with-colons --list-keys "$2" | awk -F: '$1 == "fpr" { print $10; exit }')
+	[ -n "$fpr" ] || fail "gpg made no key for $1"
+	gpg --export "$fpr" >"$3"
+	printf '%s\n' "$fpr"
+}
+
 # free_port: a port nothing listens on now (for "nothing listens there" checks; servers the tests
 # start bind port 0 themselves and report it through await_port).
 free_port() {
@@ -383,6 +400,27 @@ wait_for() {
 		sleep 0.1
 	done
 	fail "gave up waiting for: $*"
+}
+
+# start_stallproxy: stallproxy.py in front of $REG, held by the files of $T/stall (see stallproxy.py),
+# logging to $T/proxy.log; sets PROXY (127.0.0.1:PORT).
+start_stallproxy() {
+	mkdir -p "$T/stall"
+	"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
+	_PIDS+=($!)
+	wait_for test -s "$T/proxy.port"
+	PROXY=127.0.0.1:$(cat "$T/proxy.port")
+}
+
+# start_serve SOCKET LOG ARGS...: `ccpull serve --socket SOCKET ARGS...` in the background, its stderr in
+# LOG; sets SERVE_PID (stopped at exit) and returns once the socket exists.
+start_serve() {
+	local sock=$1 log=$2
+	shift 2
+	"$CCPULL" serve --socket "$sock" "$@" 2>"$log" &
+	SERVE_PID=$!
+	_PIDS+=("$SERVE_PID")
+	wait_for test -S "$sock"
 }
 
 # build_ttrpc_client: builds the Go ttrpc client of the serve tests (ttrpc_client/*.go, on

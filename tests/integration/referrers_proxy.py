@@ -12,23 +12,17 @@ client uses the API, the tag schema itself is hidden: GET/HEAD of a manifest tag
 Logs "METHOD PATH STATUS" per request to LOG_FILE.
 """
 import http.client
-import http.server
 import json
-import os
 import re
 import sys
 import urllib.parse
 
+from relay import Relay, serve
+
 PORT_FILE, UPSTREAM, LOG = sys.argv[1], sys.argv[2], sys.argv[3]
 REFERRERS = re.compile(r"^/v2/(.+)/referrers/sha256:([0-9a-f]{64})$")
 TAG_SCHEMA = re.compile(r"^/v2/.+/manifests/sha256-[0-9a-f]{64}$")
-HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def log(line):
-    with open(LOG, "a") as f:
-        f.write(line + "\n")
 
 
 def upstream(method, path, headers=()):
@@ -40,22 +34,7 @@ def upstream(method, path, headers=()):
     return conn
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, body, headers=(), length=None):
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        log("%s %s %d" % (self.command, self.path, status))
-
+class Handler(Relay):
     def referrers(self, m, query):
         name, hexd = m.groups()
         conn = upstream("GET", "/v2/%s/manifests/sha256-%s" % (name, hexd))
@@ -73,23 +52,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests}).encode()
         self.reply(200, body, headers)
 
-    def forward(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        conn = http.client.HTTPConnection(UPSTREAM, timeout=60)
-        conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-        for k, v in self.headers.items():
-            if k.lower() not in HOP and k.lower() != "content-length":
-                conn.putheader(k, v)
-        if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        resp = conn.getresponse()
-        data = resp.read()
-        out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP and k.lower() != "content-length"]
-        self.reply(resp.status, data, out, resp.getheader("Content-Length") if self.command == "HEAD" else None)
-        conn.close()
-
     def handle_any(self):
         path, _, query = self.path.partition("?")
         m = REFERRERS.match(path)
@@ -103,12 +65,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-
-srv = Server(("127.0.0.1", 0), Handler)
-with open(PORT_FILE + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(PORT_FILE + ".tmp", PORT_FILE)
-srv.serve_forever()
+serve(Handler, PORT_FILE, UPSTREAM, LOG)

@@ -91,10 +91,7 @@ treecmp "$T/ref/rootfs" "$T/kata/rootfs"
 cmp -s "$T/kata/config.json" "$T/kata-config.orig" || fail "a refused pull changed config.json"
 
 log "one pull per bundle (overlay and copy), the second fails at once"
-mkdir -p "$T/stall"
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-await_port $! "$T/proxy.port" "stallproxy (log: $T/proxy.log)"
-PROXY=127.0.0.1:$PORT
+start_stallproxy
 for mode in overlay copy; do
 	B=$T/race-$mode
 	ln -s "$B" "$T/link-$mode"

@@ -37,10 +37,7 @@ for n in big kill; do
 	jq -r '.layers[1].digest' "$T/$n.manifest" >"$T/stall/$n.only"
 	jq -r '.layers[0].digest' "$T/$n.manifest" >"$T/stall/$n.half"
 done
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-_PIDS+=($!)
-wait_for test -s "$T/proxy.port"
-PROXY=127.0.0.1:$(cat "$T/proxy.port")
+start_stallproxy
 
 # Background jobs of a script start with SIGINT ignored, which ccpull respects: they are started
 # through this (an exec, so that $! is ccpull's pid) with the signals as a terminal leaves them.

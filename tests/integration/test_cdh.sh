@@ -69,11 +69,8 @@ printf 'held by stallproxy\n' >"$T/l2/etc/slow"
 add_tree_layer "$T/oci-slow:app" "$T/l2"
 push "$T/oci-slow:app" slow/drain:v1
 SLOW_DIGEST=$(reg_digest slow/drain:v1)
-mkdir -p "$T/stall"
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-_PIDS+=("$!")
-wait_for test -s "$T/proxy.port"
-SLOW=127.0.0.1:$(cat "$T/proxy.port")
+start_stallproxy
+SLOW=$PROXY
 # a registry that wants credentials nobody gave
 htpasswd -Bbn carol 'cdh-s3cret' >"$T/htpasswd"
 start_registry "$T/htpasswd"

@@ -28,12 +28,7 @@ PULL=(pull --insecure-policy --tls-verify=false --store "$STORE" -q)
 # Kills at fixed points, whatever the machine's speed: stallproxy.py holds the pull's next blob
 # request (the config, or the first layer the store lacks, with its staging overlay mounted) until
 # the pull is killed.
-mkdir -p "$T/stall"
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-_PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-[ -s "$T/proxy.port" ] || fail "stallproxy did not start"
-PROXY=127.0.0.1:$(cat "$T/proxy.port")
+start_stallproxy
 held_kills=0
 # Held at the config (an empty store), then at each later layer: the layers before it are committed
 # and the held one is staged, its overlay mounted, when the pull dies.

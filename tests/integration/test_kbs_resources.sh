@@ -12,11 +12,8 @@ command -v gpg >/dev/null 2>&1 || skip "gpg is not installed (see .ci/packages)"
 command -v htpasswd >/dev/null 2>&1 || skip "htpasswd is not installed (see .ci/packages)"
 command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
 
-export GNUPGHOME=$T/gnupg
-mkdir -m 0700 "$GNUPGHOME"
-gpg --batch --passphrase '' --quick-gen-key 'ccpull kbs <kbs@example.com>' ed25519 sign never 2>/dev/null
-FPR=$(gpg --with-colons --list-keys kbs@example.com | awk -F: '$1 == "fpr" { print $10; exit }')
-gpg --export "$FPR" >"$T/signer.gpg"
+gpg_home
+FPR=$(gpg_signing_key 'ccpull kbs <kbs@example.com>' kbs@example.com "$T/signer.gpg")
 
 K=$T/keys
 mkdir -p "$K"

@@ -98,11 +98,8 @@ expect 3 pull up
 grep -q "GET /none/.*/signature-1" "$T/hostile.log" || fail "the https redirect was not followed"
 
 log "a good signature first, then 4 MiB signatures without end: allowed after reading the first only"
-export GNUPGHOME=$T/gnupg
-mkdir -m 0700 "$GNUPGHOME"
-gpg --batch --passphrase '' --quick-gen-key 'ccpull lookaside <la@example.com>' ed25519 sign never 2>/dev/null
-FPR=$(gpg --with-colons --list-keys la@example.com | awk -F: '$1 == "fpr" { print $10; exit }')
-gpg --export "$FPR" >"$T/la.gpg"
+gpg_home
+FPR=$(gpg_signing_key 'ccpull lookaside <la@example.com>' la@example.com "$T/la.gpg")
 skopeo inspect --raw --tls-verify=false "docker://$REG/la/img:v1" >"$T/manifest.json"
 skopeo standalone-sign -o "$T/good.sig" "$T/manifest.json" "$REG/la/img:v1" "$FPR"
 printf '{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "%s"}]}\n' "$T/la.gpg" \

@@ -37,12 +37,7 @@ for n in $SLOW; do push "$OCI:$n" "slow/$n:v1"; done
 DIGEST=$(reg_digest serve/app:v1)
 [ -n "$DIGEST" ] || fail "fixture: no digest for serve/app:v1"
 
-mkdir -p "$T/stall"
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-_PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-[ -s "$T/proxy.port" ] || fail "stallproxy did not start"
-PROXY=127.0.0.1:$(cat "$T/proxy.port")
+start_stallproxy
 
 SOCK=$T/run/cdh.sock
 SERVE_LOG=
@@ -50,10 +45,7 @@ SERVE_N=0
 start_server() {
 	SERVE_N=$((SERVE_N + 1))
 	SERVE_LOG=$T/serve$SERVE_N.log
-	"$CCPULL" serve --socket "$SOCK" --insecure-policy --tls-verify=false --store "$T/store" "$@" 2>"$SERVE_LOG" &
-	SERVE_PID=$!
-	_PIDS+=("$SERVE_PID")
-	wait_for test -S "$SOCK"
+	start_serve "$SOCK" "$SERVE_LOG" --insecure-policy --tls-verify=false --store "$T/store" "$@"
 }
 
 sanitizers_quiet() {

@@ -94,10 +94,7 @@ SOCK=$T/run/cdh.sock
 # serve CONFIG: ccpull serve with nothing but --config, a socket and a store
 serve() {
 	SERVE_LOG=$T/serve-$(basename "$1").log
-	"$CCPULL" serve --socket "$SOCK" --store "$T/store" --snapshotter copy --config "$1" 2>"$SERVE_LOG" &
-	SERVE_PID=$!
-	_PIDS+=("$SERVE_PID")
-	wait_for test -S "$SOCK"
+	start_serve "$SOCK" "$SERVE_LOG" --store "$T/store" --snapshotter copy --config "$1"
 }
 
 stop_serve() {

@@ -34,11 +34,7 @@ SERVE_N=0
 start_server() {
 	SERVE_N=$((SERVE_N + 1))
 	SERVE_LOG=$T/serve$SERVE_N.log
-	"$CCPULL" serve --socket "$SOCK" --insecure-policy --tls-verify=false --store "$T/store" "$@" \
-		2>"$SERVE_LOG" &
-	SERVE_PID=$!
-	_PIDS+=("$SERVE_PID")
-	wait_for test -S "$SOCK"
+	start_serve "$SOCK" "$SERVE_LOG" --insecure-policy --tls-verify=false --store "$T/store" "$@"
 }
 
 stop_server() {
@@ -95,11 +91,7 @@ start_registry
 push "$OCI:held" slow/bundle:v1
 push "$OCI:other" plain/other:v1
 
-mkdir -p "$T/stall"
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-_PIDS+=($!)
-wait_for test -s "$T/proxy.port"
-PROXY=127.0.0.1:$(cat "$T/proxy.port")
+start_stallproxy
 # hold the layer only: the held pull gets past its config and into the bundle before it waits
 skopeo inspect --tls-verify=false --raw "docker://$REG/slow/bundle:v1" | jq -r '.layers[0].digest' \
 	>"$T/stall/bundle.only"

@@ -36,12 +36,7 @@ STORE=$T/store
 if [ "$ASAN" = 1 ]; then
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16
 fi
-"$CCPULL" serve --socket "$SOCK" --insecure-policy --tls-verify=false --snapshotter copy --store "$STORE" \
-	2>"$T/serve.log" &
-SERVE_PID=$!
-_PIDS+=("$SERVE_PID")
-for _ in $(seq 1 1200); do [ -S "$SOCK" ] && break; sleep 0.1; done
-[ -S "$SOCK" ] || fail "serve did not start"
+start_serve "$SOCK" "$T/serve.log" --insecure-policy --tls-verify=false --snapshotter copy --store "$STORE"
 
 fds() { find "/proc/$SERVE_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$SERVE_PID/status"; }

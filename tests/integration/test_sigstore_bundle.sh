@@ -157,6 +157,8 @@ pol keyless-rootonly "$(fulcio "$T/root-only.pem" "$EMAIL" "$ISSUER" "$S/rekor-m
 pol key "\"keyPath\": \"$S/key-cosign.pub\""
 pol key-rekor "\"keyPath\": \"$S/key-cosign.pub\", \"rekorPublicKeyPath\": \"$S/rekor-main.pub\""
 pol key-stranger "\"keyPath\": \"$S/key-stranger.pub\""
+# Two keys and a log: the entry's key is the second one; neither is in a log that has no entry.
+pol keys-rekor "\"keyPaths\": [\"$S/key-stranger.pub\", \"$S/key-cosign.pub\"], \"rekorPublicKeyPath\": \"$S/rekor-main.pub\""
 # The root alone, without the intermediate the v0.3 bundle does not carry.
 openssl x509 -in "$S/ca-good.pem" -out "$T/root-only.pem"
 
@@ -200,7 +202,9 @@ check 3 keyless-rootonly keyless 'verifying leaf certificate failed'
 check 0 key key
 check 0 key-rekor key
 check 0 key key-nolog
-check 3 key-rekor key-nolog 'no Rekor entry'
+check 3 key-rekor key-nolog 'No public key verified against a Rekor entry: .*no Rekor entry'
+check 0 keys-rekor key
+check 3 keys-rekor key-nolog 'No public key verified against a Rekor entry: .*no Rekor entry.*, .*no Rekor entry'
 check 0 key key-log-norekor
 check 3 key-stranger key 'signature verification failed'
 check 3 keyless keyless-email 'Required email'

@@ -209,10 +209,7 @@ push "$OCI:v1" slow/victim:v1 --encryption-key "jwe:$K/victim_pub.pem"
 skopeo inspect --tls-verify=false --raw "docker://$REG/slow/victim:v1" >"$T/m-slow.json"
 mkdir -p "$T/stall"
 jq -r '.layers[1].digest' "$T/m-slow.json" >"$T/stall/victim.only"
-"$PY" "$IT_DIR/stallproxy.py" "$T/proxy.port" "$REG" "$T/stall" 2>"$T/proxy.log" &
-_PIDS+=($!)
-wait_for test -s "$T/proxy.port"
-PROXY=127.0.0.1:$(cat "$T/proxy.port")
+start_stallproxy
 ST=$T/store-conc
 "$CCPULL" "${PULL[@]}" --snapshotter copy --store "$ST" --decryption-key "jwe:$K/victim.pem" \
 	"$PROXY/slow/victim:v1" "$T/b-conc-victim" >"$T/conc-victim.out" 2>"$T/conc-victim.err" &
