@@ -484,13 +484,13 @@ static int cmd_pull(int argc, char **argv)
 	parse_options(&c, argc, argv, 1);
 	cli_check_operands(argc, argv, 2, 2, "pull", "IMAGE and BUNDLE");
 	cli_check_reference(argv[optind], "pull");
-	if (c.img.pull.store && geteuid() != 0)
+	if (c.img.pull.store.dir && geteuid() != 0)
 		fprintf(stderr, "%s pull: warning: --store %s is not used without root: the layers are unpacked "
-			"straight into the bundle, with no store\n", prog, c.img.pull.store);
+			"straight into the bundle, with no store\n", prog, c.img.pull.store.dir);
 	memset(&ps, 0, sizeof(ps));
 	pthread_mutex_init(&ps.lock, NULL);
 	ps.image = argv[optind];
-	ps.insecure_policy = c.img.pull.insecure_policy;
+	ps.insecure_policy = c.img.pull.trust.insecure_policy;
 	/* progress on a terminal only: logs get the one line at the end */
 	if (!c.quiet && isatty(STDERR_FILENO)) {
 		c.img.pull.progress = on_progress;

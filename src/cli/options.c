@@ -111,8 +111,8 @@ void cli_image_opts_init(cli_image_opts *c)
 	memset(c, 0, sizeof(*c));
 	ccp_pull_options_init(&c->pull, CCP_PULL_OPTIONS_VERSION);
 	if (kp && *kp)
-		c->pull.keyprovider_config = kp;
-	c->pull.decryption_keys = c->keys;
+		c->pull.trust.keyprovider_config = kp;
+	c->pull.trust.decryption_keys = c->keys;
 }
 
 void cli_image_opts_free(cli_image_opts *c)
@@ -169,13 +169,13 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	if (!(option_group(ch) & groups))
 		cli_usage_error(command, "%s does not apply to %s", option_text(ch), command);
 	switch (ch) {
-	case CLI_OPT_INSECURE_POLICY: o->insecure_policy = 1; break;
-	case CLI_OPT_POLICY: o->policy = arg; break;
-	case CLI_OPT_TLS_VERIFY: o->tls_verify = parse_bool(command, "--tls-verify", arg); break;
-	case CLI_OPT_CA_FILE: o->ca_file = arg; break;
-	case CLI_OPT_REGISTRIES_CONF: o->registries_conf = arg; break;
-	case CLI_OPT_REGISTRIES_D: o->registries_d = arg; break;
-	case CLI_OPT_AUTHFILE: o->authfile = arg; break;
+	case CLI_OPT_INSECURE_POLICY: o->trust.insecure_policy = 1; break;
+	case CLI_OPT_POLICY: o->trust.policy = arg; break;
+	case CLI_OPT_TLS_VERIFY: o->registry.tls_verify = parse_bool(command, "--tls-verify", arg); break;
+	case CLI_OPT_CA_FILE: o->registry.ca_file = arg; break;
+	case CLI_OPT_REGISTRIES_CONF: o->registry.registries_conf = arg; break;
+	case CLI_OPT_REGISTRIES_D: o->trust.registries_d = arg; break;
+	case CLI_OPT_AUTHFILE: o->registry.authfile = arg; break;
 	case CLI_OPT_CREDS:
 		/* never echo arg when it may hold a password */
 		if (arg[0] == ':')
@@ -183,66 +183,66 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 		if (!strchr(arg, ':'))
 			cli_usage_error(command, "--creds expects USER:PASSWORD; \"%.100s\" has no password "
 						 "(no ':')", arg);
-		o->creds = arg;
+		o->registry.creds = arg;
 		break;
 	case CLI_OPT_PLATFORM: o->platform = arg; break;
 	case CLI_OPT_CONFIG: c->config_file = arg; break;
-	case CLI_OPT_RETRY_TIMES: o->retries = parse_number(command, "--retry-times", arg, 20); break;
+	case CLI_OPT_RETRY_TIMES: o->registry.retries = parse_number(command, "--retry-times", arg, 20); break;
 	case CLI_OPT_PARALLEL_LAYERS:
-		if ((o->parallel_layers = parse_number(command, "--parallel-layers", arg, 1024)) == 0)
+		if ((o->store.parallel_layers = parse_number(command, "--parallel-layers", arg, 1024)) == 0)
 			cli_usage_error(command, "--parallel-layers expects a number from 1 to 1024");
 		break;
 	case CLI_OPT_MAX_DECOMPRESSION_RATIO:
-		if ((o->max_decompression_ratio = parse_number(command, "--max-decompression-ratio", arg,
+		if ((o->store.max_decompression_ratio = parse_number(command, "--max-decompression-ratio", arg,
 								CCP_MAX_DECOMPRESSION_RATIO)) == 0)
 			cli_usage_error(command, "--max-decompression-ratio expects a number from 1 to %u",
 					CCP_MAX_DECOMPRESSION_RATIO);
 		break;
 	case CLI_OPT_TIMEOUT: o->timeout_s = parse_number(command, "--timeout", arg, 7 * 86400); break;
-	case CLI_OPT_KBS: o->kbs = arg; break;
-	case CLI_OPT_KBS_CERT: o->kbs_cert = arg; break;
-	case CLI_OPT_KBS_RESOURCES: o->kbs_resources = arg; break;
-	case CLI_OPT_AA_SOCKET: o->aa_socket = arg; break;
+	case CLI_OPT_KBS: o->kbs.url = arg; break;
+	case CLI_OPT_KBS_CERT: o->kbs.cert = arg; break;
+	case CLI_OPT_KBS_RESOURCES: o->kbs.resources = arg; break;
+	case CLI_OPT_AA_SOCKET: o->kbs.aa_socket = arg; break;
 	case CLI_OPT_KBS_KEY:
 		if (strcmp(arg, "ec") && strcmp(arg, "rsa"))
 			cli_usage_error(command, "--kbs-key expects ec or rsa, not \"%s\"", arg);
-		o->kbs_key = arg;
+		o->kbs.key_type = arg;
 		break;
 	case CLI_OPT_ATTESTER:
 		if (strcmp(arg, "auto") && strcmp(arg, "sample") && strcmp(arg, "tdx") && strcmp(arg, "snp") &&
 		    strcmp(arg, "aa"))
 			cli_usage_error(command, "--attester expects auto, sample, tdx, snp or aa, not \"%s\"", arg);
-		o->attester = arg;
+		o->kbs.attester = arg;
 		break;
-	case CLI_OPT_STORE: o->store = arg; break;
+	case CLI_OPT_STORE: o->store.dir = arg; break;
 	case CLI_OPT_SNAPSHOTTER:
 		if (strcmp(arg, "copy") == 0)
-			o->snapshotter = CCP_SNAPSHOTTER_COPY;
+			o->store.snapshotter = CCP_SNAPSHOTTER_COPY;
 		else if (strcmp(arg, "overlay") == 0)
-			o->snapshotter = CCP_SNAPSHOTTER_OVERLAY;
+			o->store.snapshotter = CCP_SNAPSHOTTER_OVERLAY;
 		else
 			cli_usage_error(command, "unknown snapshotter \"%s\" (copy or overlay)", arg);
 		break;
 	case CLI_OPT_DECRYPTION_KEY:
-		if (o->n_decryption_keys == CLI_MAX_KEYS)
+		if (o->trust.n_decryption_keys == CLI_MAX_KEYS)
 			cli_usage_error(command, "at most %d --decryption-key options", CLI_MAX_KEYS);
-		c->keys[o->n_decryption_keys++] = arg;
+		c->keys[o->trust.n_decryption_keys++] = arg;
 		break;
-	case CLI_OPT_KEYPROVIDER_CONFIG: o->keyprovider_config = arg; break;
+	case CLI_OPT_KEYPROVIDER_CONFIG: o->trust.keyprovider_config = arg; break;
 	case CLI_OPT_STORE_SYNC:
 		if (strcmp(arg, "none") == 0)
-			o->store_sync = CCP_STORE_SYNC_NONE;
+			o->store.sync = CCP_STORE_SYNC_NONE;
 		else if (strcmp(arg, "full") == 0)
-			o->store_sync = CCP_STORE_SYNC_FULL;
+			o->store.sync = CCP_STORE_SYNC_FULL;
 		else
 			cli_usage_error(command, "--store-sync expects none or full, not \"%s\"", arg);
 		break;
 	case CLI_OPT_PARALLEL_RANGES:
-		if ((o->parallel_ranges = parse_number(command, "--parallel-ranges", arg, CCP_PARALLEL_RANGES_MAX)) == 0)
+		if ((o->registry.parallel_ranges = parse_number(command, "--parallel-ranges", arg, CCP_PARALLEL_RANGES_MAX)) == 0)
 			cli_usage_error(command, "--parallel-ranges expects a number from 1 to %u", CCP_PARALLEL_RANGES_MAX);
 		break;
 	case CLI_OPT_PARALLEL_RANGES_MIN:
-		if ((o->parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg, 1u << 20)) == 0)
+		if ((o->registry.parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg, 1u << 20)) == 0)
 			cli_usage_error(command, "--parallel-ranges-min-mib expects a number from 1 to %u", 1u << 20);
 		break;
 	}
