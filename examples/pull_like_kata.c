@@ -22,7 +22,7 @@ int main(int argc, char **argv)
 	if (ccp_context_new(&ctx) != 0)
 		return 1;
 	opts.trust.insecure_policy = 1; /* a guest would set opts.trust.policy to its measured policy instead */
-	opts.registry.tls_verify = 0;      /* the example talks to a loopback registry over plain HTTP */
+	opts.registry.tls_verify = 0;   /* the example talks to a loopback registry over plain HTTP */
 	r = ccp_pull(&res, ctx, argv[1], argv[2], &opts);
 	if (r != 0) {
 		fprintf(stderr, "pull %s: %s\n", argv[1], ccp_context_last_error(ctx));

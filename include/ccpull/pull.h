@@ -94,7 +94,9 @@ typedef void (*ccp_progress_cb)(const ccp_progress_event *ev, void *payload);
  * store (where layers go and how the bundle is made). Each struct carries its own version: a program
  * built against an older header keeps working when one of them grows. Set each with its _INIT macro
  * or ccp_*_options_init; ccp_pull_options_init (and CCP_PULL_OPTIONS_INIT) initialise the nested
- * ones as well. A call given a struct of an unknown version fails with CCP_EINVALID naming it.
+ * ones as well. The macros are designated initialisers, every field in declaration order (C99, and
+ * C++20); C++ before C++20 calls the init functions. A call given a struct of an unknown version
+ * fails with CCP_EINVALID naming it.
  */
 
 /* How images are fetched from registries. */
@@ -118,7 +120,9 @@ typedef struct ccp_registry_options {
 #define CCP_PARALLEL_RANGES_MAX 16u
 
 #define CCP_REGISTRY_OPTIONS_VERSION 1
-#define CCP_REGISTRY_OPTIONS_INIT { .version = CCP_REGISTRY_OPTIONS_VERSION, .tls_verify = 1, .retries = 3 }
+#define CCP_REGISTRY_OPTIONS_INIT { .version = CCP_REGISTRY_OPTIONS_VERSION, .tls_verify = 1, \
+				    .registries_conf = NULL, .authfile = NULL, .creds = NULL, .ca_file = NULL, \
+				    .retries = 3, .parallel_ranges = 0, .parallel_ranges_min_mib = 0 }
 
 /* What an image must satisfy to be used, and the keys that open its encrypted layers. */
 typedef struct ccp_trust_options {
@@ -137,7 +141,9 @@ typedef struct ccp_trust_options {
 } ccp_trust_options;
 
 #define CCP_TRUST_OPTIONS_VERSION 1
-#define CCP_TRUST_OPTIONS_INIT { .version = CCP_TRUST_OPTIONS_VERSION }
+#define CCP_TRUST_OPTIONS_INIT { .version = CCP_TRUST_OPTIONS_VERSION, .insecure_policy = 0, .policy = NULL, \
+				 .registries_d = NULL, .decryption_keys = NULL, .n_decryption_keys = 0, \
+				 .keyprovider_config = NULL }
 
 /*
  * Where kbs:/// resources (policy, keys, registries.d, authfile, registries_conf, ca_file) and the KEKs
@@ -161,7 +167,8 @@ typedef struct ccp_kbs_options {
 } ccp_kbs_options;
 
 #define CCP_KBS_OPTIONS_VERSION 1
-#define CCP_KBS_OPTIONS_INIT { .version = CCP_KBS_OPTIONS_VERSION }
+#define CCP_KBS_OPTIONS_INIT { .version = CCP_KBS_OPTIONS_VERSION, .url = NULL, .attester = NULL, .cert = NULL, \
+			       .key_type = NULL, .aa_socket = NULL, .resources = NULL }
 
 /* Where layers are kept, how they are applied and how the bundle's rootfs is made. */
 typedef struct ccp_store_options {
@@ -178,8 +185,9 @@ typedef struct ccp_store_options {
 #define CCP_MAX_DECOMPRESSION_RATIO 1000000u /* the largest max_decompression_ratio */
 
 #define CCP_STORE_OPTIONS_VERSION 1
-#define CCP_STORE_OPTIONS_INIT { .version = CCP_STORE_OPTIONS_VERSION, .snapshotter = CCP_SNAPSHOTTER_DEFAULT, \
-				 .sync = CCP_STORE_SYNC_DEFAULT }
+#define CCP_STORE_OPTIONS_INIT { .version = CCP_STORE_OPTIONS_VERSION, .dir = NULL, \
+				 .snapshotter = CCP_SNAPSHOTTER_DEFAULT, .sync = CCP_STORE_SYNC_DEFAULT, \
+				 .parallel_layers = 0, .max_decompression_ratio = 0 }
 
 typedef struct ccp_pull_options {
 	unsigned int version;
@@ -198,7 +206,8 @@ typedef struct ccp_pull_options {
 #define CCP_PULL_OPTIONS_VERSION 1
 #define CCP_PULL_OPTIONS_INIT { .version = CCP_PULL_OPTIONS_VERSION, .registry = CCP_REGISTRY_OPTIONS_INIT, \
 				.trust = CCP_TRUST_OPTIONS_INIT, .kbs = CCP_KBS_OPTIONS_INIT, \
-				.store = CCP_STORE_OPTIONS_INIT }
+				.store = CCP_STORE_OPTIONS_INIT, .platform = NULL, .progress = NULL, \
+				.progress_payload = NULL, .timeout_s = 0 }
 
 /*
  * Each initialises its struct to the defaults of the given version; CCP_EINVALID for an unknown

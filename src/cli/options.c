@@ -238,11 +238,13 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 			cli_usage_error(command, "--store-sync expects none or full, not \"%s\"", arg);
 		break;
 	case CLI_OPT_PARALLEL_RANGES:
-		if ((o->registry.parallel_ranges = parse_number(command, "--parallel-ranges", arg, CCP_PARALLEL_RANGES_MAX)) == 0)
+		if ((o->registry.parallel_ranges = parse_number(command, "--parallel-ranges", arg,
+								 CCP_PARALLEL_RANGES_MAX)) == 0)
 			cli_usage_error(command, "--parallel-ranges expects a number from 1 to %u", CCP_PARALLEL_RANGES_MAX);
 		break;
 	case CLI_OPT_PARALLEL_RANGES_MIN:
-		if ((o->registry.parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg, 1u << 20)) == 0)
+		if ((o->registry.parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg,
+									 1u << 20)) == 0)
 			cli_usage_error(command, "--parallel-ranges-min-mib expects a number from 1 to %u", 1u << 20);
 		break;
 	}

@@ -248,8 +248,9 @@ static int policy_absent(const char *path)
 
 int ccp_policy_gate_remote(const ccp_pull_options *o)
 {
-	return !o->trust.insecure_policy && (ccp_resource_is_kbs(o->trust.policy) || ccp_resource_is_kbs(o->trust.registries_d) ||
-				       ccp_resource_is_kbs(o->registry.ca_file));
+	return !o->trust.insecure_policy && (ccp_resource_is_kbs(o->trust.policy) ||
+					     ccp_resource_is_kbs(o->trust.registries_d) ||
+					     ccp_resource_is_kbs(o->registry.ca_file));
 }
 
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, const ccp_cancel *cancel, ccp_err *e)

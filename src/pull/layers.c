@@ -108,7 +108,8 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 		      (!s[26] || s[26] == ':')))
 			specs[n++] = s;
 	}
-	if ((r = ccp_keyring_new(&kr, specs, n, o->trust.keyprovider_config, e)) == 0 && (o->kbs.url || o->kbs.resources)) {
+	if ((r = ccp_keyring_new(&kr, specs, n, o->trust.keyprovider_config, e)) == 0 &&
+	    (o->kbs.url || o->kbs.resources)) {
 		ccp_pull_resources res;
 		if ((r = ccp_pull_resources_init(&res, o, rv->cancel, e)) == 0) {
 			res.kc.deadline_ms = rv->deadline_ms; /* the pull's, not timeout_s from now */
@@ -129,6 +130,7 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 		     progress_ctx *pc, _Atomic uint64_t *image_left, char *name, size_t name_len, ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.layers[k];
+	const ccp_registry_options *ro = &pc->o->registry;
 	int encrypted = 0, r;
 
 	memset(job, 0, sizeof(*job));
@@ -141,9 +143,9 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->decrypt = encrypted ? &src->crypt : NULL;
 	src->reg = rv->reg;
 	src->size = d->size;
-	src->ranges.parts = pc->o->registry.parallel_ranges ? pc->o->registry.parallel_ranges : CCP_RANGES_PARTS_DEFAULT;
-	src->ranges.min_size = pc->o->registry.parallel_ranges_min_mib ? (uint64_t)pc->o->registry.parallel_ranges_min_mib << 20
-							      : CCP_RANGES_MIN_SIZE_DEFAULT;
+	src->ranges.parts = ro->parallel_ranges ? ro->parallel_ranges : CCP_RANGES_PARTS_DEFAULT;
+	src->ranges.min_size = ro->parallel_ranges_min_mib ? (uint64_t)ro->parallel_ranges_min_mib << 20
+							   : CCP_RANGES_MIN_SIZE_DEFAULT;
 	job->name = name;
 	job->fetch = fetch_blob;
 	job->fetch_payload = src;

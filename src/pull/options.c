@@ -59,7 +59,8 @@ int ccp_check_options_version(const ccp_pull_options *o, ccp_err *e)
 	if (o->version != CCP_PULL_OPTIONS_VERSION)
 		return ccp_err_set(e, CCP_EINVALID, "unknown ccp_pull_options version %u", o->version);
 	if (o->registry.version != CCP_REGISTRY_OPTIONS_VERSION)
-		return ccp_err_set(e, CCP_EINVALID, "unknown ccp_registry_options version %u (ccp_pull_options.registry)",
+		return ccp_err_set(e, CCP_EINVALID,
+				   "unknown ccp_registry_options version %u (ccp_pull_options.registry)",
 				   o->registry.version);
 	if (o->trust.version != CCP_TRUST_OPTIONS_VERSION)
 		return ccp_err_set(e, CCP_EINVALID, "unknown ccp_trust_options version %u (ccp_pull_options.trust)",

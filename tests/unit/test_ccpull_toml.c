@@ -322,8 +322,8 @@ static void test_public_api(void)
 	free(s);
 	CHECK((s = o.registry.ca_file ? slurp(o.registry.ca_file) : NULL) && strstr(s, "\nA\n"));
 	free(s);
-	CHECK((s = o.registry.registries_conf ? slurp(o.registry.registries_conf) : NULL) && strstr(s, "location = \"r.example\"") &&
-	      strstr(s, "insecure = true"));
+	CHECK((s = o.registry.registries_conf ? slurp(o.registry.registries_conf) : NULL) &&
+	      strstr(s, "location = \"r.example\"") && strstr(s, "insecure = true"));
 	free(s);
 	snprintf(path, sizeof(path), "%s/sigstore.yaml", o.trust.registries_d ? o.trust.registries_d : "");
 	CHECK((s = slurp(path)) && strstr(s, "file:///sig"));

@@ -29,7 +29,8 @@ static void check_defaults(const ccp_pull_options *o)
 	      !o->kbs.resources);
 
 	CHECK(o->store.version == CCP_STORE_OPTIONS_VERSION);
-	CHECK(!o->store.dir && o->store.snapshotter == CCP_SNAPSHOTTER_DEFAULT && o->store.sync == CCP_STORE_SYNC_DEFAULT);
+	CHECK(!o->store.dir && o->store.snapshotter == CCP_SNAPSHOTTER_DEFAULT &&
+	      o->store.sync == CCP_STORE_SYNC_DEFAULT);
 	CHECK(o->store.parallel_layers == 0 && o->store.max_decompression_ratio == 0);
 }
 
