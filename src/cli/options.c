@@ -1,3 +1,8 @@
+/*
+ * The CLI's option handling (options.h): the options every command that reads images shares, with
+ * their groups and checks, --config, the parser of pull and inspect, operand and reference checks,
+ * usage errors, and SIGINT/SIGTERM turned into cancelling the call in progress.
+ */
 #include "options.h"
 
 #include <ctype.h>
@@ -331,4 +336,54 @@ int cli_interrupted(void)
 int cli_interrupted_status(void)
 {
 	return 128 + cancel_signal;
+}
+
+/* ---- the options of pull and inspect ---- */
+
+enum { OPT_JSON = CLI_OPT_LOCAL, OPT_RAW, OPT_IMAGE_CONFIG, OPT_HELP };
+
+static const struct option pull_inspect_opts[] = {
+	CLI_SHARED_LONG_OPTIONS,
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "image-config", no_argument, NULL, OPT_IMAGE_CONFIG },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+void cli_parse_options(cli_opts *c, int argc, char **argv, int is_pull, const char *usage)
+{
+	const char *command = is_pull ? "pull" : "inspect";
+	/* inspect takes the KBS options for kbs:/// --authfile, --registries-conf and --ca-file */
+	unsigned groups = is_pull ? CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS : CLI_GROUP_IMAGE | CLI_GROUP_KBS;
+	int ch;
+
+	cli_image_opts_init(&c->img);
+	optind = 1;
+	while ((ch = cli_getopt(argc, argv, "q", pull_inspect_opts, command)) != -1) {
+		if (cli_image_option(&c->img, ch, optarg, groups, command))
+			continue;
+		switch (ch) {
+		case OPT_JSON: c->json = 1; break;
+		case OPT_HELP: fputs(usage, stdout); exit(0);
+		case 'q':
+			if (!is_pull)
+				cli_usage_error(command, "-q, --quiet applies to pull only");
+			c->quiet = 1;
+			break;
+		case OPT_RAW:
+		case OPT_IMAGE_CONFIG:
+			if (is_pull)
+				cli_usage_error(command, "%s applies to inspect only",
+						ch == OPT_RAW ? "--raw" : "--image-config");
+			if (ch == OPT_RAW)
+				c->raw = 1;
+			else
+				c->config = 1;
+			break;
+		default:
+			cli_usage_error(command, "unknown option");
+		}
+	}
 }
