@@ -91,12 +91,13 @@ typedef void (*ccp_progress_cb)(const ccp_progress_event *ev, void *payload);
  * The options of a pull, inspect or verify (and of the CDH calls of ccpull/cdh.h) are one
  * ccp_pull_options holding a nested struct per concern: registry (how images are fetched), trust
  * (what an image must satisfy and the keys that open it), kbs (where kbs:/// resources come from) and
- * store (where layers go and how the bundle is made). Each struct carries its own version: a program
- * built against an older header keeps working when one of them grows. Set each with its _INIT macro
- * or ccp_*_options_init; ccp_pull_options_init (and CCP_PULL_OPTIONS_INIT) initialise the nested
- * ones as well. The macros are designated initialisers, every field in declaration order (C99, and
- * C++20); C++ before C++20 calls the init functions. A call given a struct of an unknown version
- * fails with CCP_EINVALID naming it.
+ * store (where layers go and how the bundle is made). Each struct carries its own version, the
+ * layout the caller was compiled against, which every call taking the options checks before acting
+ * on them: a struct of a version this library does not know fails with CCP_EINVALID naming it rather
+ * than being misread. Set each with its _INIT macro or ccp_*_options_init; ccp_pull_options_init
+ * (and CCP_PULL_OPTIONS_INIT) initialise the nested ones as well. The macros are designated
+ * initialisers naming every field in declaration order (C99, and C++20); before C++20, call the init
+ * functions.
  */
 
 /* How images are fetched from registries. */
@@ -159,8 +160,9 @@ typedef struct ccp_kbs_options {
 	const char *cert;             /* CA certificates (PEM) for the KBS's TLS; NULL: the system's */
 	const char *key_type;         /* the KBS session's ephemeral key: "ec" (NULL: P-256) or "rsa" (2048) */
 	const char *aa_socket;        /* the attestation agent's ttrpc socket, for the "aa" attester (and "auto"
-	                               * without a TEE device); NULL: ccpull.toml's [aa] aa_socket, else
-	                               * /run/confidential-containers/attestation-agent/attestation-agent.sock */
+	                               * without a TEE device); NULL: /run/confidential-containers/
+	                               * attestation-agent/attestation-agent.sock (ccp_config_apply sets
+	                               * ccpull.toml's [aa] aa_socket here) */
 	/* An offline source of kbs:/// resources (and CoCo KEKs), asked before the KBS and usable without
 	 * one: a JSON object {"REPOSITORY/TYPE/TAG": "<base64>"} (aa-offline_fs_kbc-resources.json). */
 	const char *resources;
@@ -198,8 +200,9 @@ typedef struct ccp_pull_options {
 	const char *platform;         /* "os/arch[/variant]"; NULL: the running platform */
 	ccp_progress_cb progress;
 	void *progress_payload;
-	unsigned int timeout_s;       /* time limit of the whole pull, inspect or verify in seconds, every stage
-	                               * included; 0 (default): none. Out of time in a registry exchange is
+	unsigned int timeout_s;       /* time limit in seconds of the whole pull, inspect or verify (or call of
+	                               * ccpull/cdh.h, or ccp_config_fetch_credentials), every stage included;
+	                               * 0 (default): none. Out of time in a registry exchange is
 	                               * CCP_EREGISTRY, in a KBS one CCP_EDECRYPT, elsewhere CCP_ETIMEOUT */
 } ccp_pull_options;
 
