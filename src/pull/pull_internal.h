@@ -137,7 +137,7 @@ int ccp_pull_memfile(int *fd, char path[CCP_MEMFILE_PATH_MAX], const char *uri, 
 
 /*
  * CCP_EINVALID naming the struct when o or one of the structs nested in it has a version this library
- * does not know (options.c). Every public call taking a ccp_pull_options checks it first.
+ * does not know (options.c). Every public call taking a ccp_pull_options checks it before acting on it.
  */
 int ccp_check_options_version(const ccp_pull_options *o, ccp_err *e);
 
