@@ -23,8 +23,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", argv[0], ccp_context_last_error(NULL));
 		return 1;
 	}
-	opts.insecure_policy = 1; /* a guest would set opts.policy to its measured policy instead */
-	opts.tls_verify = 0;      /* the example talks to a loopback registry over plain HTTP */
+	opts.trust.insecure_policy = 1; /* a guest would set opts.trust.policy to its measured policy instead */
+	opts.registry.tls_verify = 0;   /* the example talks to a loopback registry over plain HTTP */
 	r = ccp_pull(&res, ctx, argv[1], argv[2], &opts);
 	if (r != 0) {
 		fprintf(stderr, "pull %s: %s\n", argv[1], ccp_context_last_error(ctx));

@@ -4,9 +4,9 @@
  * semantics of guest-components' confidential-data-hub (hub/src/hub.rs, hub/src/secret/,
  * hub/src/bin/ttrpc_server/).
  *
- * Where resources come from is the KBS part of ccp_pull_options: kbs (the Trustee KBS, after
- * attestation with attester, kbs_cert, kbs_key, aa_socket) and kbs_resources (an offline resources
- * file, asked first); timeout_s bounds each call. NULL options: no KBS, so every resource fails.
+ * Where resources come from is the kbs part of ccp_pull_options: url (the Trustee KBS, after
+ * attestation with attester, cert, key_type, aa_socket) and resources (an offline resources file,
+ * asked first); timeout_s bounds each call. NULL options: no KBS, so every resource fails.
  *
  * Everything these calls return is a secret: free it with ccp_cdh_free, which wipes it.
  * ccp_context_last_error(ctx) says why a call failed (never with secret bytes in it), and

@@ -3,21 +3,23 @@
  * configures ccpull unchanged. ccpull reads its [image] table (image-rs' ImageConfig), [kbc] and
  * [aa]; every other table and key is ignored, as CDH ignores keys it does not know.
  *
- *   [image] work_dir                     -> store (ccpull's layer store lives in that directory)
- *   image_security_policy_uri            -> policy (a path, file:///PATH or kbs:///REPO/TYPE/TAG)
- *   image_security_policy                -> policy (inline JSON; the URI wins when both are set)
- *   sigstore_config_uri, sigstore_config -> registries_d (a registries.d YAML document, path or inline)
- *   authenticated_registry_credentials_uri -> authfile (a path or file:///PATH)
- *   registry_configuration_uri           -> registries_conf (a path or file:///PATH)
- *   [image.registry_config]              -> registries_conf (inline; wins over the URI)
- *   extra_root_certificates              -> ca_file (PEM strings, trusted besides the system roots)
+ * The keys and the ccp_pull_options fields they set:
+ *   [image] work_dir                     -> store.dir (ccpull's layer store lives in that directory)
+ *   image_security_policy_uri            -> trust.policy (a path, file:///PATH or kbs:///REPO/TYPE/TAG)
+ *   image_security_policy                -> trust.policy (inline JSON; the URI wins when both are set)
+ *   sigstore_config_uri, sigstore_config -> trust.registries_d (a registries.d YAML document, path or inline)
+ *   authenticated_registry_credentials_uri -> registry.authfile (a path or file:///PATH)
+ *   registry_configuration_uri           -> registry.registries_conf (a path or file:///PATH)
+ *   [image.registry_config]              -> registry.registries_conf (inline; wins over the URI)
+ *   extra_root_certificates              -> registry.ca_file (PEM strings, trusted besides the system roots)
  *   [image.image_pull_proxy] https_proxy, http_proxy, no_proxy -> ccp_config_proxy()
- *   max_concurrent_layer_downloads_per_image (1..1024) -> parallel_layers
- *   max_decompression_ratio (1..1000000)  -> max_decompression_ratio
- *   store_sync ("none" or "full", ccpull's own) -> store_sync
- *   parallel_ranges (1..16), parallel_ranges_min_mib (ccpull's own) -> parallel_ranges, parallel_ranges_min_mib
- *   [kbc] name = "cc_kbc", url, kbs_cert -> kbs, kbs_cert (other KBCs: no KBS)
- *   [aa] aa_socket                       -> aa_socket (the aa attester), ccp_config_aa_socket()
+ *   max_concurrent_layer_downloads_per_image (1..1024) -> store.parallel_layers
+ *   max_decompression_ratio (1..1000000)  -> store.max_decompression_ratio
+ *   store_sync ("none" or "full", ccpull's own) -> store.sync
+ *   parallel_ranges (1..16), parallel_ranges_min_mib (ccpull's own) -> registry.parallel_ranges,
+ *                                           registry.parallel_ranges_min_mib
+ *   [kbc] name = "cc_kbc", url, kbs_cert -> kbs.url, kbs.cert (other KBCs: no KBS)
+ *   [aa] aa_socket                       -> kbs.aa_socket (the aa attester), ccp_config_aa_socket()
  *   skip_sealed_secret_verification      -> ccp_config_skip_sealed_secret_verification()
  *
  * A kbs:/// URI is supported where the option takes one (the policy); elsewhere loading fails with
@@ -69,7 +71,7 @@ CCP_EXTERN(size_t) ccp_config_credential_count(const ccp_config *cfg);
 
 /*
  * CDH mode, at start: fetches each credential's kbs:/// resource through the KBS or the offline
- * resources of opts (kbs, kbs_resources, attester, kbs_cert, aa_socket, kbs_key, timeout_s) and
+ * resources of opts (its kbs options, and timeout_s) and
  * writes it (mode 0600, directories made as needed) to its path under
  * /run/confidential-containers/cdh/kbs/. The first failure stops, naming the credential.
  */

@@ -123,21 +123,51 @@ typedef struct ccp_progress_event {
  */
 typedef void (*ccp_progress_cb)(const ccp_progress_event *ev, void *payload);
 
-typedef struct ccp_pull_options {
+/*
+ * The options of a pull, inspect or verify (and of the CDH calls of ccpull/cdh.h) are one
+ * ccp_pull_options holding a nested struct per concern: registry (how images are fetched), trust
+ * (what an image must satisfy and the keys that open it), kbs (where kbs:/// resources come from) and
+ * store (where layers go and how the bundle is made). Each struct carries its own version, the
+ * layout the caller was compiled against, which every call taking the options checks before acting
+ * on them: a struct of a version this library does not know fails with CCP_EINVALID naming it rather
+ * than being misread. Set each with its _INIT macro or ccp_*_options_init; ccp_pull_options_init
+ * (and CCP_PULL_OPTIONS_INIT) initialise the nested ones as well. The macros are designated
+ * initialisers naming every field in declaration order (C99, and C++20); before C++20, call the init
+ * functions.
+ */
+
+/* How images are fetched from registries. */
+typedef struct ccp_registry_options {
 	unsigned int version;
-	int insecure_policy;          /* accept any image without evaluating a signature policy */
-	const char *policy;           /* containers-policy.json path or URI; NULL: /etc/containers/policy.json */
 	int tls_verify;               /* 1 (default): verify TLS, HTTPS only; 0: no verification, plain HTTP allowed */
 	const char *registries_conf;  /* registries.conf path; NULL: /etc/containers/registries.conf if present */
 	const char *authfile;         /* containers-auth.json; NULL: none */
 	const char *creds;            /* "USER:PASSWORD" for the registry; overrides authfile */
 	const char *ca_file;          /* extra CA certificates (PEM) for registry TLS */
-	const char *store;            /* layer store directory; NULL: /run/ccpull/store */
-	ccp_snapshotter snapshotter;
-	const char *platform;         /* "os/arch[/variant]"; NULL: the running platform */
-	ccp_progress_cb progress;
-	void *progress_payload;
-	const char *registries_d;     /* registries.d directory (signature lookaside); NULL: the containers default */
+	unsigned int retries;         /* further attempts of a registry request after a transient failure
+	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
+	/* A blob of at least parallel_ranges_min_mib MiB (0: 128) is fetched as this many Range requests
+	 * at once (4 MiB each, delivered and verified in order as one stream; one stream when the
+	 * registry ignores Range); 0 (default) and 1: one stream; at most CCP_PARALLEL_RANGES_MAX.
+	 * Each part holds a 4 MiB buffer: worth it where the registry or CDN caps each connection. */
+	unsigned int parallel_ranges;
+	unsigned int parallel_ranges_min_mib;
+} ccp_registry_options;
+
+#define CCP_PARALLEL_RANGES_MAX 16u
+
+#define CCP_REGISTRY_OPTIONS_VERSION 1
+#define CCP_REGISTRY_OPTIONS_INIT { .version = CCP_REGISTRY_OPTIONS_VERSION, .tls_verify = 1, \
+				    .registries_conf = NULL, .authfile = NULL, .creds = NULL, .ca_file = NULL, \
+				    .retries = 3, .parallel_ranges = 0, .parallel_ranges_min_mib = 0 }
+
+/* What an image must satisfy to be used, and the keys that open its encrypted layers. */
+typedef struct ccp_trust_options {
+	unsigned int version;
+	int insecure_policy;          /* accept any image without evaluating a signature policy */
+	const char *policy;           /* containers-policy.json path or URI; NULL: /etc/containers/policy.json */
+	const char *registries_d;     /* registries.d directory (where signatures are looked up); NULL: the
+	                               * containers default */
 	/* Keys for encrypted layers, each tried per layer: "jwe:PATH[:PASSWORD]" (a PEM or DER private key;
 	 * PASSWORD as pass=SECRET, file=PATH or literal) or "provider:NAME[:PARAMS]" (a keyprovider of
 	 * keyprovider_config, PARAMS handed to it in the ocicrypt DecryptConfig). */
@@ -145,49 +175,89 @@ typedef struct ccp_pull_options {
 	size_t n_decryption_keys;
 	const char *keyprovider_config; /* ocicrypt keyprovider config (JSON); NULL: none. Every provider in it
 	                                 * is tried for layers wrapped for it */
-	unsigned int retries;         /* further attempts of a registry request after a transient failure
-	                               * (connection, reset, cut-off, HTTP 408/429/5xx); default 3, at most 20 */
-	unsigned int timeout_s;       /* time limit of the whole pull, inspect or verify in seconds, every stage
-	                               * included; 0 (default): none. Out of time in a registry exchange is
-	                               * CCP_EREGISTRY, in a KBS one CCP_EDECRYPT, elsewhere CCP_ETIMEOUT */
-	/* Trustee KBS: kbs:///REPOSITORY/TYPE/TAG resources (policy, keys, registries.d, authfile,
-	 * registries_conf, ca_file) and the CoCo keyprovider
-	 * "attestation-agent" (its KEKs) come from it after attestation. NULL: no KBS. */
-	const char *kbs;              /* https://HOST[:PORT]; http:// only when written so */
+} ccp_trust_options;
+
+#define CCP_TRUST_OPTIONS_VERSION 1
+#define CCP_TRUST_OPTIONS_INIT { .version = CCP_TRUST_OPTIONS_VERSION, .insecure_policy = 0, .policy = NULL, \
+				 .registries_d = NULL, .decryption_keys = NULL, .n_decryption_keys = 0, \
+				 .keyprovider_config = NULL }
+
+/*
+ * Where kbs:/// resources (policy, keys, registries.d, authfile, registries_conf, ca_file) and the KEKs
+ * of the CoCo keyprovider "attestation-agent" come from: the offline resources file, asked first,
+ * then the Trustee KBS after attestation. Neither set (the default): no source, and a kbs:/// resource
+ * fails.
+ */
+typedef struct ccp_kbs_options {
+	unsigned int version;
+	const char *url;              /* the KBS: https://HOST[:PORT]; http:// only when written so */
 	const char *attester;         /* evidence: "auto" (NULL: tdx or snp when present, else sample),
 	                               * "sample", "tdx", "snp", "aa" */
-	const char *kbs_cert;         /* CA certificates (PEM) for the KBS's TLS; NULL: the system's */
+	const char *cert;             /* CA certificates (PEM) for the KBS's TLS; NULL: the system's */
+	const char *key_type;         /* the KBS session's ephemeral key: "ec" (NULL: P-256) or "rsa" (2048) */
+	const char *aa_socket;        /* the attestation agent's ttrpc socket, for the "aa" attester (and "auto"
+	                               * without a TEE device); NULL: /run/confidential-containers/
+	                               * attestation-agent/attestation-agent.sock (ccp_config_apply sets
+	                               * ccpull.toml's [aa] aa_socket here) */
 	/* An offline source of kbs:/// resources (and CoCo KEKs), asked before the KBS and usable without
 	 * one: a JSON object {"REPOSITORY/TYPE/TAG": "<base64>"} (aa-offline_fs_kbc-resources.json). */
-	const char *kbs_resources;
-	const char *kbs_key;          /* the KBS session's ephemeral key: "ec" (NULL: P-256) or "rsa" (2048) */
-	const char *aa_socket;        /* the attestation agent's ttrpc socket, for the "aa" attester (and "auto"
-	                               * without a TEE device); NULL: ccpull.toml's [aa] aa_socket, else
-	                               * /run/confidential-containers/attestation-agent/attestation-agent.sock */
+	const char *resources;
+} ccp_kbs_options;
+
+#define CCP_KBS_OPTIONS_VERSION 1
+#define CCP_KBS_OPTIONS_INIT { .version = CCP_KBS_OPTIONS_VERSION, .url = NULL, .attester = NULL, .cert = NULL, \
+			       .key_type = NULL, .aa_socket = NULL, .resources = NULL }
+
+/* Where layers are kept, how they are applied and how the bundle's rootfs is made. */
+typedef struct ccp_store_options {
+	unsigned int version;
+	const char *dir;              /* layer store directory; NULL: /run/ccpull/store */
+	ccp_snapshotter snapshotter;
+	ccp_store_sync sync;          /* what a layer's commit to the store guarantees (above) */
 	unsigned int parallel_layers; /* layers fetched and applied at once; 0 (default): one per CPU, at most 4 */
 	/* A layer may decompress to at most this many times its blob size once past 512 MiB (a
 	 * decompression bomb fails with CCP_ELAYER); 0 (default): 100. Raise it for sparse-file images. */
 	unsigned int max_decompression_ratio;
-	ccp_store_sync store_sync;    /* what a layer's commit to the store guarantees (above) */
-	/* A blob of at least parallel_ranges_min_mib MiB (0: 128) is fetched as this many Range requests
-	 * at once (4 MiB each, delivered and verified in order as one stream; one stream when the
-	 * registry ignores Range); 0 (default) and 1: one stream; at most CCP_PARALLEL_RANGES_MAX.
-	 * Each part holds a 4 MiB buffer: worth it where the registry or CDN caps each connection. */
-	unsigned int parallel_ranges;
-	unsigned int parallel_ranges_min_mib;
-} ccp_pull_options;
-
-#define CCP_PARALLEL_RANGES_MAX 16u
+} ccp_store_options;
 
 #define CCP_MAX_DECOMPRESSION_RATIO 1000000u /* the largest max_decompression_ratio */
 
-#define CCP_PULL_OPTIONS_VERSION 1
-#define CCP_PULL_OPTIONS_INIT { CCP_PULL_OPTIONS_VERSION, 0, NULL, 1, NULL, NULL, NULL, NULL, NULL, \
-				CCP_SNAPSHOTTER_DEFAULT, NULL, NULL, NULL, NULL, NULL, 0, NULL, 3, 0, NULL, NULL, NULL, \
-				NULL, NULL, NULL, 0, 0, CCP_STORE_SYNC_DEFAULT, 0, 0 }
+#define CCP_STORE_OPTIONS_VERSION 1
+#define CCP_STORE_OPTIONS_INIT { .version = CCP_STORE_OPTIONS_VERSION, .dir = NULL, \
+				 .snapshotter = CCP_SNAPSHOTTER_DEFAULT, .sync = CCP_STORE_SYNC_DEFAULT, \
+				 .parallel_layers = 0, .max_decompression_ratio = 0 }
 
-/* Initialises opts to the defaults of the given version. CCP_EINVALID for an unknown version. */
+typedef struct ccp_pull_options {
+	unsigned int version;
+	ccp_registry_options registry;
+	ccp_trust_options trust;
+	ccp_kbs_options kbs;
+	ccp_store_options store;
+	const char *platform;         /* "os/arch[/variant]"; NULL: the running platform */
+	ccp_progress_cb progress;
+	void *progress_payload;
+	unsigned int timeout_s;       /* time limit in seconds of the whole pull, inspect or verify (or call of
+	                               * ccpull/cdh.h, or ccp_config_fetch_credentials), every stage included;
+	                               * 0 (default): none. Out of time in a registry exchange is
+	                               * CCP_EREGISTRY, in a KBS one CCP_EDECRYPT, elsewhere CCP_ETIMEOUT */
+} ccp_pull_options;
+
+#define CCP_PULL_OPTIONS_VERSION 1
+#define CCP_PULL_OPTIONS_INIT { .version = CCP_PULL_OPTIONS_VERSION, .registry = CCP_REGISTRY_OPTIONS_INIT, \
+				.trust = CCP_TRUST_OPTIONS_INIT, .kbs = CCP_KBS_OPTIONS_INIT, \
+				.store = CCP_STORE_OPTIONS_INIT, .platform = NULL, .progress = NULL, \
+				.progress_payload = NULL, .timeout_s = 0 }
+
+/*
+ * Each initialises its struct to the defaults of the given version; CCP_EINVALID for an unknown
+ * version (or a NULL struct). ccp_pull_options_init initialises the nested structs to their current
+ * versions too.
+ */
 CCP_EXTERN(int) ccp_pull_options_init(ccp_pull_options *opts, unsigned int version);
+CCP_EXTERN(int) ccp_registry_options_init(ccp_registry_options *opts, unsigned int version);
+CCP_EXTERN(int) ccp_trust_options_init(ccp_trust_options *opts, unsigned int version);
+CCP_EXTERN(int) ccp_kbs_options_init(ccp_kbs_options *opts, unsigned int version);
+CCP_EXTERN(int) ccp_store_options_init(ccp_store_options *opts, unsigned int version);
 
 /* ---- pull ---- */
 

@@ -43,11 +43,11 @@ typedef struct ccp_verify_signature {
 typedef struct ccp_verify_result ccp_verify_result;
 
 /*
- * Evaluates the signature policy of opts (policy, registries_d, registry settings, platform; the
- * store, snapshotter and decryption options are ignored) for image exactly as ccp_pull does before
- * it fetches the config: resolves and verifies the manifest, fetches the signatures, and records what
- * was checked. Neither the config nor a layer is fetched, and nothing is written. insecure_policy is
- * CCP_EINVALID: there would be nothing to verify.
+ * Evaluates the signature policy of opts (trust.policy, trust.registries_d, the registry options,
+ * platform; the store options and the decryption keys are ignored) for image exactly as ccp_pull does
+ * before it fetches the config: resolves and verifies the manifest, fetches the signatures, and
+ * records what was checked. Neither the config nor a layer is fetched, and nothing is written.
+ * trust.insecure_policy is CCP_EINVALID: there would be nothing to verify.
  *
  * Returns 0 when the policy accepts the image and CCP_EPOLICY when it rejects it; in both cases *out
  * is set and owned by the caller (ccp_verify_result_free). Any other code means no decision (invalid

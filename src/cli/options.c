@@ -1,3 +1,8 @@
+/*
+ * The CLI's option handling (options.h): the options every command that reads images shares, with
+ * their groups and checks, --config, the parser of pull and inspect, operand and reference checks,
+ * usage errors, and SIGINT/SIGTERM turned into cancelling the call in progress.
+ */
 #include "options.h"
 
 #include <ctype.h>
@@ -111,8 +116,8 @@ void cli_image_opts_init(cli_image_opts *c)
 	memset(c, 0, sizeof(*c));
 	ccp_pull_options_init(&c->pull, CCP_PULL_OPTIONS_VERSION);
 	if (kp && *kp)
-		c->pull.keyprovider_config = kp;
-	c->pull.decryption_keys = c->keys;
+		c->pull.trust.keyprovider_config = kp;
+	c->pull.trust.decryption_keys = c->keys;
 }
 
 void cli_image_opts_free(cli_image_opts *c)
@@ -169,13 +174,13 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 	if (!(option_group(ch) & groups))
 		cli_usage_error(command, "%s does not apply to %s", option_text(ch), command);
 	switch (ch) {
-	case CLI_OPT_INSECURE_POLICY: o->insecure_policy = 1; break;
-	case CLI_OPT_POLICY: o->policy = arg; break;
-	case CLI_OPT_TLS_VERIFY: o->tls_verify = parse_bool(command, "--tls-verify", arg); break;
-	case CLI_OPT_CA_FILE: o->ca_file = arg; break;
-	case CLI_OPT_REGISTRIES_CONF: o->registries_conf = arg; break;
-	case CLI_OPT_REGISTRIES_D: o->registries_d = arg; break;
-	case CLI_OPT_AUTHFILE: o->authfile = arg; break;
+	case CLI_OPT_INSECURE_POLICY: o->trust.insecure_policy = 1; break;
+	case CLI_OPT_POLICY: o->trust.policy = arg; break;
+	case CLI_OPT_TLS_VERIFY: o->registry.tls_verify = parse_bool(command, "--tls-verify", arg); break;
+	case CLI_OPT_CA_FILE: o->registry.ca_file = arg; break;
+	case CLI_OPT_REGISTRIES_CONF: o->registry.registries_conf = arg; break;
+	case CLI_OPT_REGISTRIES_D: o->trust.registries_d = arg; break;
+	case CLI_OPT_AUTHFILE: o->registry.authfile = arg; break;
 	case CLI_OPT_CREDS:
 		/* never echo arg when it may hold a password */
 		if (arg[0] == ':')
@@ -183,66 +188,68 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 		if (!strchr(arg, ':'))
 			cli_usage_error(command, "--creds expects USER:PASSWORD; \"%.100s\" has no password "
 						 "(no ':')", arg);
-		o->creds = arg;
+		o->registry.creds = arg;
 		break;
 	case CLI_OPT_PLATFORM: o->platform = arg; break;
 	case CLI_OPT_CONFIG: c->config_file = arg; break;
-	case CLI_OPT_RETRY_TIMES: o->retries = parse_number(command, "--retry-times", arg, 20); break;
+	case CLI_OPT_RETRY_TIMES: o->registry.retries = parse_number(command, "--retry-times", arg, 20); break;
 	case CLI_OPT_PARALLEL_LAYERS:
-		if ((o->parallel_layers = parse_number(command, "--parallel-layers", arg, 1024)) == 0)
+		if ((o->store.parallel_layers = parse_number(command, "--parallel-layers", arg, 1024)) == 0)
 			cli_usage_error(command, "--parallel-layers expects a number from 1 to 1024");
 		break;
 	case CLI_OPT_MAX_DECOMPRESSION_RATIO:
-		if ((o->max_decompression_ratio = parse_number(command, "--max-decompression-ratio", arg,
+		if ((o->store.max_decompression_ratio = parse_number(command, "--max-decompression-ratio", arg,
 								CCP_MAX_DECOMPRESSION_RATIO)) == 0)
 			cli_usage_error(command, "--max-decompression-ratio expects a number from 1 to %u",
 					CCP_MAX_DECOMPRESSION_RATIO);
 		break;
 	case CLI_OPT_TIMEOUT: o->timeout_s = parse_number(command, "--timeout", arg, 7 * 86400); break;
-	case CLI_OPT_KBS: o->kbs = arg; break;
-	case CLI_OPT_KBS_CERT: o->kbs_cert = arg; break;
-	case CLI_OPT_KBS_RESOURCES: o->kbs_resources = arg; break;
-	case CLI_OPT_AA_SOCKET: o->aa_socket = arg; break;
+	case CLI_OPT_KBS: o->kbs.url = arg; break;
+	case CLI_OPT_KBS_CERT: o->kbs.cert = arg; break;
+	case CLI_OPT_KBS_RESOURCES: o->kbs.resources = arg; break;
+	case CLI_OPT_AA_SOCKET: o->kbs.aa_socket = arg; break;
 	case CLI_OPT_KBS_KEY:
 		if (strcmp(arg, "ec") && strcmp(arg, "rsa"))
 			cli_usage_error(command, "--kbs-key expects ec or rsa, not \"%s\"", arg);
-		o->kbs_key = arg;
+		o->kbs.key_type = arg;
 		break;
 	case CLI_OPT_ATTESTER:
 		if (strcmp(arg, "auto") && strcmp(arg, "sample") && strcmp(arg, "tdx") && strcmp(arg, "snp") &&
 		    strcmp(arg, "aa"))
 			cli_usage_error(command, "--attester expects auto, sample, tdx, snp or aa, not \"%s\"", arg);
-		o->attester = arg;
+		o->kbs.attester = arg;
 		break;
-	case CLI_OPT_STORE: o->store = arg; break;
+	case CLI_OPT_STORE: o->store.dir = arg; break;
 	case CLI_OPT_SNAPSHOTTER:
 		if (strcmp(arg, "copy") == 0)
-			o->snapshotter = CCP_SNAPSHOTTER_COPY;
+			o->store.snapshotter = CCP_SNAPSHOTTER_COPY;
 		else if (strcmp(arg, "overlay") == 0)
-			o->snapshotter = CCP_SNAPSHOTTER_OVERLAY;
+			o->store.snapshotter = CCP_SNAPSHOTTER_OVERLAY;
 		else
 			cli_usage_error(command, "unknown snapshotter \"%s\" (copy or overlay)", arg);
 		break;
 	case CLI_OPT_DECRYPTION_KEY:
-		if (o->n_decryption_keys == CLI_MAX_KEYS)
+		if (o->trust.n_decryption_keys == CLI_MAX_KEYS)
 			cli_usage_error(command, "at most %d --decryption-key options", CLI_MAX_KEYS);
-		c->keys[o->n_decryption_keys++] = arg;
+		c->keys[o->trust.n_decryption_keys++] = arg;
 		break;
-	case CLI_OPT_KEYPROVIDER_CONFIG: o->keyprovider_config = arg; break;
+	case CLI_OPT_KEYPROVIDER_CONFIG: o->trust.keyprovider_config = arg; break;
 	case CLI_OPT_STORE_SYNC:
 		if (strcmp(arg, "none") == 0)
-			o->store_sync = CCP_STORE_SYNC_NONE;
+			o->store.sync = CCP_STORE_SYNC_NONE;
 		else if (strcmp(arg, "full") == 0)
-			o->store_sync = CCP_STORE_SYNC_FULL;
+			o->store.sync = CCP_STORE_SYNC_FULL;
 		else
 			cli_usage_error(command, "--store-sync expects none or full, not \"%s\"", arg);
 		break;
 	case CLI_OPT_PARALLEL_RANGES:
-		if ((o->parallel_ranges = parse_number(command, "--parallel-ranges", arg, CCP_PARALLEL_RANGES_MAX)) == 0)
+		if ((o->registry.parallel_ranges = parse_number(command, "--parallel-ranges", arg,
+								 CCP_PARALLEL_RANGES_MAX)) == 0)
 			cli_usage_error(command, "--parallel-ranges expects a number from 1 to %u", CCP_PARALLEL_RANGES_MAX);
 		break;
 	case CLI_OPT_PARALLEL_RANGES_MIN:
-		if ((o->parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg, 1u << 20)) == 0)
+		if ((o->registry.parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg,
+									 1u << 20)) == 0)
 			cli_usage_error(command, "--parallel-ranges-min-mib expects a number from 1 to %u", 1u << 20);
 		break;
 	}
@@ -329,4 +336,54 @@ int cli_interrupted(void)
 int cli_interrupted_status(void)
 {
 	return 128 + cancel_signal;
+}
+
+/* ---- the options of pull and inspect ---- */
+
+enum { OPT_JSON = CLI_OPT_LOCAL, OPT_RAW, OPT_IMAGE_CONFIG, OPT_HELP };
+
+static const struct option pull_inspect_opts[] = {
+	CLI_SHARED_LONG_OPTIONS,
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "raw", no_argument, NULL, OPT_RAW },
+	{ "image-config", no_argument, NULL, OPT_IMAGE_CONFIG },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+void cli_parse_options(cli_opts *c, int argc, char **argv, int is_pull, const char *usage)
+{
+	const char *command = is_pull ? "pull" : "inspect";
+	/* inspect takes the KBS options for kbs:/// --authfile, --registries-conf and --ca-file */
+	unsigned groups = is_pull ? CLI_GROUP_IMAGE | CLI_GROUP_KBS | CLI_GROUP_LAYERS : CLI_GROUP_IMAGE | CLI_GROUP_KBS;
+	int ch;
+
+	cli_image_opts_init(&c->img);
+	optind = 1;
+	while ((ch = cli_getopt(argc, argv, "q", pull_inspect_opts, command)) != -1) {
+		if (cli_image_option(&c->img, ch, optarg, groups, command))
+			continue;
+		switch (ch) {
+		case OPT_JSON: c->json = 1; break;
+		case OPT_HELP: fputs(usage, stdout); exit(0);
+		case 'q':
+			if (!is_pull)
+				cli_usage_error(command, "-q, --quiet applies to pull only");
+			c->quiet = 1;
+			break;
+		case OPT_RAW:
+		case OPT_IMAGE_CONFIG:
+			if (is_pull)
+				cli_usage_error(command, "%s applies to inspect only",
+						ch == OPT_RAW ? "--raw" : "--image-config");
+			if (ch == OPT_RAW)
+				c->raw = 1;
+			else
+				c->config = 1;
+			break;
+		default:
+			cli_usage_error(command, "unknown option");
+		}
+	}
 }

@@ -64,6 +64,12 @@ typedef struct cli_image_opts {
 	ccp_config *config;             /* loaded by cli_load_config */
 } cli_image_opts;
 
+/* What pull and inspect take: the shared options, --json, and -q (pull) or --raw, --image-config (inspect). */
+typedef struct cli_opts {
+	cli_image_opts img;
+	int json, quiet, raw, config;
+} cli_opts;
+
 /* Defaults, plus $OCICRYPT_KEYPROVIDER_CONFIG. */
 void cli_image_opts_init(cli_image_opts *c);
 void cli_image_opts_free(cli_image_opts *c);
@@ -96,6 +102,12 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
  * what it expects (needs, e.g. "IMAGE and BUNDLE") and listing the operands it got.
  */
 void cli_check_operands(int argc, char **argv, int min, int max, const char *command, const char *needs);
+
+/*
+ * Parses the options of pull (is_pull) or inspect into c (initialised here): an option of the other
+ * command, or any other, is a usage error; --help prints usage and exits 0.
+ */
+void cli_parse_options(cli_opts *c, int argc, char **argv, int is_pull, const char *usage);
 
 /* A usage error of command when image is written with a URL scheme ("http://HOST/IMAGE"). */
 void cli_check_reference(const char *image, const char *command);

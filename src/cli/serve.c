@@ -214,7 +214,7 @@ int cmd_serve(int argc, char **argv)
 	if ((r = cli_load_config(&img, ctx, 1, "serve")) != 0)
 		goto out;
 	/* --aa-socket, else [aa] aa_socket (filled in by cli_load_config), else the default */
-	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;
+	cfg.aa_socket = img.pull.kbs.aa_socket ? img.pull.kbs.aa_socket : DEFAULT_AA_SOCKET;
 	cfg.skip_sealed_secret_verification = ccp_config_skip_sealed_secret_verification(img.config);
 
 	/* before any thread exists, so that every thread inherits the mask and only sig_fd sees them */
@@ -366,7 +366,7 @@ int cmd_cdh(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (kbs_bypasses_proxy(img.pull.kbs) != 0)
+	if (kbs_bypasses_proxy(img.pull.kbs.url) != 0)
 		goto out;
 	cfg.pull = &img.pull;
 	cfg.cdh = 1;
@@ -374,15 +374,15 @@ int cmd_cdh(int argc, char **argv)
 	 * The store under work_dir never outlives the VM (tmpfs, or trusted storage formatted at boot):
 	 * syncing it would only make every layer wait for the disk. [image] store_sync = "full" says otherwise.
 	 */
-	if (img.pull.store_sync == CCP_STORE_SYNC_DEFAULT)
-		img.pull.store_sync = CCP_STORE_SYNC_NONE;
+	if (img.pull.store.sync == CCP_STORE_SYNC_DEFAULT)
+		img.pull.store.sync = CCP_STORE_SYNC_NONE;
 	cfg.forward_socket = ccp_config_forward_socket(img.config);
 	cfg.skip_sealed_secret_verification = ccp_config_skip_sealed_secret_verification(img.config);
-	cfg.aa_socket = img.pull.aa_socket ? img.pull.aa_socket : DEFAULT_AA_SOCKET;
+	cfg.aa_socket = img.pull.kbs.aa_socket ? img.pull.kbs.aa_socket : DEFAULT_AA_SOCKET;
 	socket_path = ccp_config_socket(img.config) ? ccp_config_socket(img.config) : DEFAULT_SOCKET;
 	/* image-rs: no image_security_policy_uri, no verification */
-	if (!img.pull.policy) {
-		img.pull.insecure_policy = 1;
+	if (!img.pull.trust.policy) {
+		img.pull.trust.insecure_policy = 1;
 		ccp_svc_warn("no image_security_policy_uri configured: image signatures are not checked, every image "
 			 "is accepted (as the Confidential Data Hub)");
 	}

@@ -60,8 +60,8 @@ static int begin(ccp_pull_resources *res, ccp_context *ctx, const ccp_pull_optio
 	if (!o)
 		o = &none;
 	ccp_call_warnings(ctx, o);
-	if (o->version != CCP_PULL_OPTIONS_VERSION)
-		return ccp_err_set(e, CCP_EINVALID, "unknown pull options version %u", o->version);
+	if (ccp_check_options_version(o, e))
+		return CCP_EINVALID;
 	return ccp_pull_resources_init(res, o, ccp_call_cancel(ctx, local, o), e);
 }
 

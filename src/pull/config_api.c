@@ -397,8 +397,10 @@ int ccp_config_fetch_credentials(const ccp_config *cfg, ccp_context *ctx, const 
 	ccp_cancel local;
 	int r = 0;
 
-	if (!cfg || !opts || opts->version != CCP_PULL_OPTIONS_VERSION)
+	if (!cfg || !opts)
 		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
+	if (ccp_check_options_version(opts, &e))
+		return ccp_context_finish(ctx, CCP_EINVALID, &e);
 	if (!cfg->c.n_credentials)
 		return 0;
 	if ((r = ccp_pull_resources_init(&res, opts, ccp_call_cancel(ctx, &local, opts), &e)))
@@ -422,30 +424,32 @@ int ccp_config_apply(const ccp_config *cfg, ccp_context *ctx, ccp_pull_options *
 {
 	ccp_err e = CCP_ERR_INIT;
 
-	if (!cfg || !opts || opts->version != CCP_PULL_OPTIONS_VERSION)
+	if (!cfg || !opts)
 		return ccp_context_finish(ctx, ccp_err_set(&e, CCP_EINVALID, "invalid arguments"), &e);
-#define FILL(field) do { if (!opts->field && cfg->field) opts->field = cfg->field; } while (0)
-	FILL(store);
-	FILL(policy);
-	FILL(registries_conf);
-	FILL(registries_d);
-	FILL(authfile);
-	FILL(ca_file);
-	FILL(kbs);
-	FILL(kbs_cert);
-	FILL(kbs_resources);
-	FILL(aa_socket);
+	if (ccp_check_options_version(opts, &e))
+		return ccp_context_finish(ctx, CCP_EINVALID, &e);
+#define FILL(field, from) do { if (!opts->field && cfg->from) opts->field = cfg->from; } while (0)
+	FILL(store.dir, store);
+	FILL(trust.policy, policy);
+	FILL(trust.registries_d, registries_d);
+	FILL(registry.registries_conf, registries_conf);
+	FILL(registry.authfile, authfile);
+	FILL(registry.ca_file, ca_file);
+	FILL(kbs.url, kbs);
+	FILL(kbs.cert, kbs_cert);
+	FILL(kbs.resources, kbs_resources);
+	FILL(kbs.aa_socket, aa_socket);
 #undef FILL
-	if (!opts->parallel_layers && cfg->c.max_layer_downloads > 0)
-		opts->parallel_layers = (unsigned int)cfg->c.max_layer_downloads;
-	if (!opts->max_decompression_ratio && cfg->c.max_decompression_ratio > 0)
-		opts->max_decompression_ratio = (unsigned int)cfg->c.max_decompression_ratio;
-	if (opts->store_sync == CCP_STORE_SYNC_DEFAULT && cfg->c.store_sync != CCP_CDH_SYNC_UNSET)
-		opts->store_sync = cfg->c.store_sync == CCP_CDH_SYNC_NONE ? CCP_STORE_SYNC_NONE : CCP_STORE_SYNC_FULL;
-	if (!opts->parallel_ranges && cfg->c.parallel_ranges > 0)
-		opts->parallel_ranges = (unsigned int)cfg->c.parallel_ranges;
-	if (!opts->parallel_ranges_min_mib && cfg->c.parallel_ranges_min_mib > 0)
-		opts->parallel_ranges_min_mib = (unsigned int)cfg->c.parallel_ranges_min_mib;
+	if (!opts->store.parallel_layers && cfg->c.max_layer_downloads > 0)
+		opts->store.parallel_layers = (unsigned int)cfg->c.max_layer_downloads;
+	if (!opts->store.max_decompression_ratio && cfg->c.max_decompression_ratio > 0)
+		opts->store.max_decompression_ratio = (unsigned int)cfg->c.max_decompression_ratio;
+	if (opts->store.sync == CCP_STORE_SYNC_DEFAULT && cfg->c.store_sync != CCP_CDH_SYNC_UNSET)
+		opts->store.sync = cfg->c.store_sync == CCP_CDH_SYNC_NONE ? CCP_STORE_SYNC_NONE : CCP_STORE_SYNC_FULL;
+	if (!opts->registry.parallel_ranges && cfg->c.parallel_ranges > 0)
+		opts->registry.parallel_ranges = (unsigned int)cfg->c.parallel_ranges;
+	if (!opts->registry.parallel_ranges_min_mib && cfg->c.parallel_ranges_min_mib > 0)
+		opts->registry.parallel_ranges_min_mib = (unsigned int)cfg->c.parallel_ranges_min_mib;
 	return 0;
 }
 

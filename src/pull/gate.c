@@ -248,19 +248,20 @@ static int policy_absent(const char *path)
 
 int ccp_policy_gate_remote(const ccp_pull_options *o)
 {
-	return !o->insecure_policy && (ccp_resource_is_kbs(o->policy) || ccp_resource_is_kbs(o->registries_d) ||
-				       ccp_resource_is_kbs(o->ca_file));
+	return !o->trust.insecure_policy && (ccp_resource_is_kbs(o->trust.policy) ||
+					     ccp_resource_is_kbs(o->trust.registries_d) ||
+					     ccp_resource_is_kbs(o->registry.ca_file));
 }
 
 int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, const ccp_cancel *cancel, ccp_err *e)
 {
 	ccp_policy_gate *g;
-	const char *path = o->policy ? o->policy : DEFAULT_POLICY;
-	const char *regd = o->registries_d ? o->registries_d : CCP_REGISTRIES_D_DEFAULT;
+	const char *path = o->trust.policy ? o->trust.policy : DEFAULT_POLICY;
+	const char *regd = o->trust.registries_d ? o->trust.registries_d : CCP_REGISTRIES_D_DEFAULT;
 	int r;
 
 	*out = NULL;
-	if (o->insecure_policy)
+	if (o->trust.insecure_policy)
 		return 0;
 	if (!(g = calloc(1, sizeof(*g))))
 		return ccp_err_oom(e);
@@ -282,19 +283,19 @@ int ccp_policy_gate_prepare(ccp_policy_gate **out, const ccp_pull_options *o, co
 	}
 	if (ccp_resource_is_kbs(regd)) {
 		r = gate_kbs_registries_d(&g->regd, regd, &g->res.src, e);
-	} else if (o->registries_d && access(o->registries_d, F_OK) != 0) {
-		r = ccp_err_errno(e, CCP_EINVALID, errno, "registries.d directory %s", o->registries_d);
+	} else if (o->trust.registries_d && access(o->trust.registries_d, F_OK) != 0) {
+		r = ccp_err_errno(e, CCP_EINVALID, errno, "registries.d directory %s", o->trust.registries_d);
 	} else {
 		r = ccp_registries_d_load(&g->regd, regd, e);
 	}
-	if (!r && ccp_resource_is_kbs(o->ca_file))
-		r = ccp_pull_memfile(&g->ca_fd, g->ca_path, o->ca_file, &g->res.src, "CA file", e);
+	if (!r && ccp_resource_is_kbs(o->registry.ca_file))
+		r = ccp_pull_memfile(&g->ca_fd, g->ca_path, o->registry.ca_file, &g->res.src, "CA file", e);
 	if (r) {
 		ccp_policy_gate_free(g);
 		return r;
 	}
-	g->lookaside.tls_verify = o->tls_verify;
-	g->lookaside.ca_file = g->ca_fd >= 0 ? g->ca_path : o->ca_file;
+	g->lookaside.tls_verify = o->registry.tls_verify;
+	g->lookaside.ca_file = g->ca_fd >= 0 ? g->ca_path : o->registry.ca_file;
 	*out = g;
 	return 0;
 }

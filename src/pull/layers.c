@@ -97,20 +97,20 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 	json_decref(ann);
 	if (r)
 		return ccp_err_wrap(e, "%s", name);
-	if (o->n_decryption_keys && !(specs = calloc(o->n_decryption_keys, sizeof(*specs)))) {
+	if (o->trust.n_decryption_keys && !(specs = calloc(o->trust.n_decryption_keys, sizeof(*specs)))) {
 		ccp_enc_info_free(&info);
 		return ccp_err_oom(e);
 	}
 	/* With a KBS, the CoCo key provider "attestation-agent" is built in: no keyprovider config for it. */
-	for (size_t i = 0; i < o->n_decryption_keys; i++) {
-		const char *s = o->decryption_keys[i];
-		if (!((o->kbs || o->kbs_resources) && s && strncmp(s, "provider:attestation-agent", 26) == 0 &&
+	for (size_t i = 0; i < o->trust.n_decryption_keys; i++) {
+		const char *s = o->trust.decryption_keys[i];
+		if (!((o->kbs.url || o->kbs.resources) && s && strncmp(s, "provider:attestation-agent", 26) == 0 &&
 		      (!s[26] || s[26] == ':')))
 			specs[n++] = s;
 	}
-	if ((r = ccp_keyring_new(&kr, specs, n, o->keyprovider_config, e)) == 0)
+	if ((r = ccp_keyring_new(&kr, specs, n, o->trust.keyprovider_config, e)) == 0)
 		r = ccp_keyring_add_first(kr, rv->providers, rv->n_providers, e); /* the context's, first */
-	if (r == 0 && (o->kbs || o->kbs_resources)) {
+	if (r == 0 && (o->kbs.url || o->kbs.resources)) {
 		ccp_pull_resources res;
 		if ((r = ccp_pull_resources_init(&res, o, rv->cancel, e)) == 0) {
 			res.kc.deadline_ms = rv->deadline_ms; /* the pull's, not timeout_s from now */
@@ -131,6 +131,7 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 		     progress_ctx *pc, _Atomic uint64_t *image_left, char *name, size_t name_len, ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.layers[k];
+	const ccp_registry_options *ro = &pc->o->registry;
 	int encrypted = 0, r;
 
 	memset(job, 0, sizeof(*job));
@@ -143,9 +144,9 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->decrypt = encrypted ? &src->crypt : NULL;
 	src->reg = rv->reg;
 	src->size = d->size;
-	src->ranges.parts = pc->o->parallel_ranges ? pc->o->parallel_ranges : CCP_RANGES_PARTS_DEFAULT;
-	src->ranges.min_size = pc->o->parallel_ranges_min_mib ? (uint64_t)pc->o->parallel_ranges_min_mib << 20
-							      : CCP_RANGES_MIN_SIZE_DEFAULT;
+	src->ranges.parts = ro->parallel_ranges ? ro->parallel_ranges : CCP_RANGES_PARTS_DEFAULT;
+	src->ranges.min_size = ro->parallel_ranges_min_mib ? (uint64_t)ro->parallel_ranges_min_mib << 20
+							   : CCP_RANGES_MIN_SIZE_DEFAULT;
 	job->name = name;
 	job->fetch = fetch_blob;
 	job->fetch_payload = src;
@@ -153,7 +154,7 @@ static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blo
 	job->blob_size = d->size;
 	job->diff_id = rv->cfg.diff_ids[k];
 	job->max_uncompressed = LAYER_UNCOMPRESSED_MAX;
-	job->max_ratio = pc->o->max_decompression_ratio;
+	job->max_ratio = pc->o->store.max_decompression_ratio;
 	job->uncompressed = &src->uncompressed;
 	job->image_left = image_left;
 	job->image_max = IMAGE_UNCOMPRESSED_MAX;
@@ -277,8 +278,8 @@ static size_t parallel_layers(const ccp_pull_options *o)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (o->parallel_layers)
-		return o->parallel_layers;
+	if (o->store.parallel_layers)
+		return o->store.parallel_layers;
 	if (cpus < 1)
 		return 1;
 	return cpus < PARALLEL_LAYERS_DEFAULT_MAX ? (size_t)cpus : PARALLEL_LAYERS_DEFAULT_MAX;

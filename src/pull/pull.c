@@ -17,7 +17,7 @@
 #include "store/store.h"
 #include "util/fs.h"
 
-/* ---- context and options ---- */
+/* ---- context ---- */
 
 int ccp_context_new(ccp_context **out)
 {
@@ -90,16 +90,6 @@ const char *ccp_context_last_error(const ccp_context *ctx)
 const char *ccp_version(void)
 {
 	return CCPULL_VERSION;
-}
-
-int ccp_pull_options_init(ccp_pull_options *opts, unsigned int version)
-{
-	ccp_pull_options def = CCP_PULL_OPTIONS_INIT;
-
-	if (version != CCP_PULL_OPTIONS_VERSION)
-		return CCP_EINVALID;
-	*opts = def;
-	return 0;
 }
 
 static int fail(ccp_context *ctx, const ccp_err *e)
@@ -291,9 +281,9 @@ static void bundle_end(bundle_state *b, int failed)
 static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *overlay, ccp_err *e)
 {
 	*overlay = 0;
-	if (o->snapshotter == CCP_SNAPSHOTTER_COPY)
+	if (o->store.snapshotter == CCP_SNAPSHOTTER_COPY)
 		return 0;
-	if (o->snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
+	if (o->store.snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
 		if (!privileged)
 			return ccp_err_set(e, CCP_EINVALID, "the overlay snapshotter needs root; use --snapshotter copy");
 		if (!ccp_overlay_supported())
@@ -341,11 +331,11 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 		r = ccp_policy_gate_prepare(&gate, o, cancel, &e);
 	if (r)
 		goto done;
-	if (privileged && (r = ccp_store_open(&store, o->store ? o->store : CCP_STORE_DEFAULT, &e)))
+	if (privileged && (r = ccp_store_open(&store, o->store.dir ? o->store.dir : CCP_STORE_DEFAULT, &e)))
 		goto done;
 	if (store)
-		ccp_store_set_sync(store, o->store_sync == CCP_STORE_SYNC_NONE   ? CCP_STORE_DURABLE_OFF
-					  : o->store_sync == CCP_STORE_SYNC_FULL ? CCP_STORE_DURABLE_ON
+		ccp_store_set_sync(store, o->store.sync == CCP_STORE_SYNC_NONE   ? CCP_STORE_DURABLE_OFF
+					  : o->store.sync == CCP_STORE_SYNC_FULL ? CCP_STORE_DURABLE_ON
 										 : CCP_STORE_DURABLE_AUTO);
 	/* The policy decides on the verified manifest; only an accepted image has its config fetched. */
 	if ((r = ccp_resolve_image(&rv, image, o, cancel, &e)) || (r = ccp_policy_gate_check(gate, &rv, &e)) ||

@@ -147,7 +147,13 @@ void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o);
 int ccp_pull_memfile(int *fd, char path[CCP_MEMFILE_PATH_MAX], const char *uri, const ccp_resource_src *src,
 		     const char *what, ccp_err *e);
 
-/* Checks what pull and inspect share before any network access: version, platform syntax. */
+/*
+ * CCP_EINVALID naming the struct when o or one of the structs nested in it has a version this library
+ * does not know (options.c). Every public call taking a ccp_pull_options checks it before acting on it.
+ */
+int ccp_check_options_version(const ccp_pull_options *o, ccp_err *e);
+
+/* Checks what pull and inspect share before any network access: versions, platform syntax. */
 int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e);
 
 #endif

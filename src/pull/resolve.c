@@ -307,13 +307,13 @@ static int resolve_at(resolved_image *rv, const endpoint *ep, const ccp_pull_opt
 	const char *auth_host = strcmp(ep->host, "registry-1.docker.io") == 0 ? "docker.io" : ep->host;
 	int r;
 
-	ro.tls_verify = o->tls_verify;
+	ro.tls_verify = o->registry.tls_verify;
 	ro.insecure = ep->insecure;
-	ro.ca_file = rv->has_ca_fd ? rv->ca_path : o->ca_file;
-	ro.authfile = o->authfile;
+	ro.ca_file = rv->has_ca_fd ? rv->ca_path : o->registry.ca_file;
+	ro.authfile = o->registry.authfile;
 	ro.authfile_data = auth;
-	ro.creds = o->creds;
-	ro.retries = o->retries;
+	ro.creds = o->registry.creds;
+	ro.retries = o->registry.retries;
 	ro.deadline_ms = deadline_ms;
 	ro.cancel = rv->cancel;
 	if ((r = ccp_registry_new(&rv->reg, ep->host, auth_host, ep->repository, &ro, e)))
@@ -370,7 +370,7 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 {
 	endpoint *eps = NULL;
 	size_t n_eps = 0;
-	const char *conf = o->registries_conf ? o->registries_conf : DEFAULT_REGISTRIES_CONF;
+	const char *conf = o->registry.registries_conf ? o->registry.registries_conf : DEFAULT_REGISTRIES_CONF;
 	ccp_pull_resources res;
 	ccp_buf auth = CCP_BUF_INIT(0);
 	/* one time limit for the whole pull, mirrors included; layers use the same handle */
@@ -388,14 +388,14 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		return r;
 	res.kc.deadline_ms = deadline_ms;
 	/* A missing default auth file means no credentials; a named one must exist (as in skopeo). */
-	if (ccp_resource_is_kbs(o->authfile)) {
-		if ((r = ccp_resource_read(&auth, o->authfile, 0, &res.src, "auth file", e)))
+	if (ccp_resource_is_kbs(o->registry.authfile)) {
+		if ((r = ccp_resource_read(&auth, o->registry.authfile, 0, &res.src, "auth file", e)))
 			return r;
-	} else if (o->authfile && access(o->authfile, R_OK) != 0) {
-		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot read auth file `%s`", o->authfile);
+	} else if (o->registry.authfile && access(o->registry.authfile, R_OK) != 0) {
+		return ccp_err_errno(e, CCP_EINVALID, errno, "cannot read auth file `%s`", o->registry.authfile);
 	}
-	if (ccp_resource_is_kbs(o->ca_file)) {
-		if ((r = ccp_pull_memfile(&rv->ca_fd, rv->ca_path, o->ca_file, &res.src, "CA file", e)))
+	if (ccp_resource_is_kbs(o->registry.ca_file)) {
+		if ((r = ccp_pull_memfile(&rv->ca_fd, rv->ca_path, o->registry.ca_file, &res.src, "CA file", e)))
 			goto out;
 		rv->has_ca_fd = 1;
 	}
@@ -403,7 +403,7 @@ int ccp_resolve_image(resolved_image *rv, const char *image, const ccp_pull_opti
 		r = ccp_err_oom(e);
 		goto out;
 	}
-	if ((r = endpoints_for(&eps, &n_eps, &rv->ref, conf, o->registries_conf != NULL, &res.src, e)))
+	if ((r = endpoints_for(&eps, &n_eps, &rv->ref, conf, o->registry.registries_conf != NULL, &res.src, e)))
 		goto out;
 	for (size_t i = 0; i < n_eps; i++) {
 		ccp_err attempt = CCP_ERR_INIT;
@@ -443,15 +443,15 @@ int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e)
 {
 	ccp_platform p;
 
-	if (o->version != CCP_PULL_OPTIONS_VERSION)
-		return ccp_err_set(e, CCP_EINVALID, "unsupported ccp_pull_options version %u", o->version);
+	if (ccp_check_options_version(o, e))
+		return CCP_EINVALID;
 	if (o->platform && ccp_platform_parse(&p, o->platform, e) != 0)
 		return ccp_err_set(e, CCP_EINVALID, "invalid platform \"%s\": expected OS/ARCH[/VARIANT]", o->platform);
-	if (o->store_sync != CCP_STORE_SYNC_DEFAULT && o->store_sync != CCP_STORE_SYNC_NONE &&
-	    o->store_sync != CCP_STORE_SYNC_FULL)
-		return ccp_err_set(e, CCP_EINVALID, "invalid store_sync %d", (int)o->store_sync);
-	if (o->parallel_ranges > CCP_PARALLEL_RANGES_MAX)
-		return ccp_err_set(e, CCP_EINVALID, "parallel_ranges %u is more than %u", o->parallel_ranges,
+	if (o->store.sync != CCP_STORE_SYNC_DEFAULT && o->store.sync != CCP_STORE_SYNC_NONE &&
+	    o->store.sync != CCP_STORE_SYNC_FULL)
+		return ccp_err_set(e, CCP_EINVALID, "invalid store_sync %d", (int)o->store.sync);
+	if (o->registry.parallel_ranges > CCP_PARALLEL_RANGES_MAX)
+		return ccp_err_set(e, CCP_EINVALID, "parallel_ranges %u is more than %u", o->registry.parallel_ranges,
 				   CCP_PARALLEL_RANGES_MAX);
 	return 0;
 }

@@ -19,16 +19,16 @@ int ccp_pull_resources_init(ccp_pull_resources *res, const ccp_pull_options *o, 
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	res->kc.url = o->kbs;
-	res->kc.attester = o->attester;
-	res->kc.cert = o->kbs_cert;
-	res->kc.offline = o->kbs_resources;
-	res->kc.aa_socket = o->aa_socket;
+	res->kc.url = o->kbs.url;
+	res->kc.attester = o->kbs.attester;
+	res->kc.cert = o->kbs.cert;
+	res->kc.offline = o->kbs.resources;
+	res->kc.aa_socket = o->kbs.aa_socket;
 	res->kc.deadline_ms = cancel ? cancel->deadline_ms : ccp_registry_deadline(o->timeout_s);
 	res->kc.cancel = cancel;
-	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs_key, e)))
+	if ((r = ccp_kbs_key_type(&res->kc.rsa, o->kbs.key_type, e)))
 		return r;
-	if (o->kbs || o->kbs_resources)
+	if (o->kbs.url || o->kbs.resources)
 		ccp_kbs_source(&res->src, &res->kc);
 	return 0;
 }
@@ -51,10 +51,10 @@ void ccp_call_warnings(ccp_context *ctx, const ccp_pull_options *o)
 	ctx->n_warnings = 0;
 	/* The KBS releases the policy, its keys and the layer keys: over plain HTTP anyone on the
 	 * path can be the KBS (DESIGN.md: the network is hostile). Allowed for test setups, never silently. */
-	if (o && o->kbs && strncmp(o->kbs, "http://", 7) == 0)
+	if (o && o->kbs.url && strncmp(o->kbs.url, "http://", 7) == 0)
 		snprintf(ctx->warnings[ctx->n_warnings++], CCP_WARNING_LEN,
 			 "KBS %.256s is reached over plain HTTP: nothing authenticates it, yet it releases the "
-			 "signature policy, its keys and the decryption keys (use https://)", o->kbs);
+			 "signature policy, its keys and the decryption keys (use https://)", o->kbs.url);
 }
 
 int ccp_context_finish(ccp_context *ctx, int r, const ccp_err *e)

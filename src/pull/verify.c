@@ -193,7 +193,7 @@ int ccp_verify(ccp_verify_result **out, ccp_context *ctx, const char *image, con
 	*out = NULL;
 	if ((r = ccp_check_common_options(o, &e)))
 		goto done;
-	if (o->insecure_policy) {
+	if (o->trust.insecure_policy) {
 		r = ccp_err_set(&e, CCP_EINVALID, "verify evaluates the signature policy: with --insecure-policy "
 				"there is nothing to verify");
 		goto done;

@@ -105,10 +105,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ctx_keyprovider: %s\n", ccp_context_last_error(NULL));
 		return 1;
 	}
-	o.insecure_policy = 1;
-	o.tls_verify = 0;
-	o.snapshotter = CCP_SNAPSHOTTER_COPY;
-	o.store = argv[5];
+	o.trust.insecure_policy = 1;
+	o.registry.tls_verify = 0;
+	o.store.snapshotter = CCP_SNAPSHOTTER_COPY;
+	o.store.dir = argv[5];
 	if (strcmp(argv[1], "add") == 0 && (r = add_provider(ctx, argv[2])) != 0) {
 		fprintf(stderr, "ctx_keyprovider: adding the provider: %s\n", ccp_context_last_error(ctx));
 	} else {

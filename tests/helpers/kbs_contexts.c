@@ -58,13 +58,13 @@ static void run(job *j)
 
 	snprintf(bundle, sizeof(bundle), "%s/b-%s", dir, j->name);
 	snprintf(store, sizeof(store), "%s/store-%s", dir, j->name);
-	o.tls_verify = 0;
-	o.snapshotter = CCP_SNAPSHOTTER_COPY;
-	o.store = store;
-	o.policy = "kbs:///default/security-policy/test";
-	o.kbs = j->kbs;
-	o.kbs_cert = j->cert;
-	o.attester = "sample";
+	o.registry.tls_verify = 0;
+	o.store.snapshotter = CCP_SNAPSHOTTER_COPY;
+	o.store.dir = store;
+	o.trust.policy = "kbs:///default/security-policy/test";
+	o.kbs.url = j->kbs;
+	o.kbs.cert = j->cert;
+	o.kbs.attester = "sample";
 	o.timeout_s = j->timeout_s;
 	if (!ctx && ccp_context_new(&ctx) != 0) {
 		j->rc = CCP_ENOMEM;

@@ -56,19 +56,19 @@ int main(void)
 	CHECK(ccp_init() == 1);
 	CHECK(ccp_pull_options_init(&o, 99) == CCP_EINVALID);
 	CHECK(ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION) == 0);
-	CHECK(o.version == CCP_PULL_OPTIONS_VERSION && o.tls_verify == 1 && o.insecure_policy == 0);
+	CHECK(o.version == CCP_PULL_OPTIONS_VERSION && o.registry.tls_verify == 1 && o.trust.insecure_policy == 0);
 	CHECK(ccp_context_new(&ctx) == 0);
 	CHECK_STR(ccp_context_last_error(ctx), "");
 
 	/* no policy, no pull: refused before anything is fetched or created (the default policy file may exist) */
-	o.policy = "/nonexistent/policy.json";
+	o.trust.policy = "/nonexistent/policy.json";
 	CHECK(ccp_pull(&res, ctx, "127.0.0.1:1/nothing:here", "/nonexistent/bundle", &o) == CCP_EINVALID);
 	CHECK(res == NULL);
 	CHECK(strstr(ccp_context_last_error(ctx), "--insecure-policy") != NULL);
-	o.policy = NULL;
+	o.trust.policy = NULL;
 
 	/* a malformed platform or reference is a usage error, found before connecting (port 1 is closed) */
-	o.insecure_policy = 1;
+	o.trust.insecure_policy = 1;
 	o.platform = "linux";
 	CHECK(ccp_inspect(&ir, ctx, "127.0.0.1:1/x:y", &o) == CCP_EINVALID);
 	CHECK(strstr(ccp_context_last_error(ctx), "platform") != NULL);
@@ -77,7 +77,7 @@ int main(void)
 	CHECK(ir == NULL);
 
 	/* an unreachable registry is a registry error (exit 4) naming the host */
-	o.tls_verify = 0;
+	o.registry.tls_verify = 0;
 	CHECK(ccp_inspect(&ir, ctx, "127.0.0.1:1/x:y", &o) == CCP_EREGISTRY);
 	CHECK(strstr(ccp_context_last_error(ctx), "127.0.0.1:1") != NULL);
 	CHECK(ccp_exit_status(CCP_EREGISTRY) == 4);

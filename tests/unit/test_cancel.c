@@ -139,11 +139,11 @@ int main(void)
 		snprintf(bundle, sizeof(bundle), "%s/bundle", tmpl);
 		snprintf(store, sizeof(store), "%s/store", tmpl);
 		CHECK(ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION) == 0);
-		o.insecure_policy = 1;
-		o.tls_verify = 0;
-		o.store = store;
-		o.snapshotter = CCP_SNAPSHOTTER_COPY;
-		o.retries = 0;
+		o.trust.insecure_policy = 1;
+		o.registry.tls_verify = 0;
+		o.store.dir = store;
+		o.store.snapshotter = CCP_SNAPSHOTTER_COPY;
+		o.registry.retries = 0;
 		CHECK(ccp_context_new(&ctx) == 0);
 		t0 = ccp_monotonic_ms();
 		CHECK(pthread_create(&th, NULL, cancel_context_later, ctx) == 0);

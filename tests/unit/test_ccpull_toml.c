@@ -306,32 +306,32 @@ static void test_public_api(void)
 		return;
 	}
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
-	o.authfile = "/from/the/command/line.json";
+	o.registry.authfile = "/from/the/command/line.json";
 	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK_STR(o.store, "/run/image-rs");
-	CHECK(o.parallel_layers == 3);
-	CHECK(o.max_decompression_ratio == 5000);
-	CHECK(o.store_sync == CCP_STORE_SYNC_NONE);
-	CHECK(o.parallel_ranges == 8 && o.parallel_ranges_min_mib == 64);
-	CHECK_STR(o.authfile, "/from/the/command/line.json");  /* the command line wins */
-	CHECK_STR(o.kbs, "http://kbs:8080");
-	CHECK(o.policy && strncmp(o.policy, dir, strlen(dir)) == 0);
-	CHECK((s = o.policy ? slurp(o.policy) : NULL) && strcmp(s, "{\"default\": []}") == 0);
+	CHECK_STR(o.store.dir, "/run/image-rs");
+	CHECK(o.store.parallel_layers == 3);
+	CHECK(o.store.max_decompression_ratio == 5000);
+	CHECK(o.store.sync == CCP_STORE_SYNC_NONE);
+	CHECK(o.registry.parallel_ranges == 8 && o.registry.parallel_ranges_min_mib == 64);
+	CHECK_STR(o.registry.authfile, "/from/the/command/line.json");  /* the command line wins */
+	CHECK_STR(o.kbs.url, "http://kbs:8080");
+	CHECK(o.trust.policy && strncmp(o.trust.policy, dir, strlen(dir)) == 0);
+	CHECK((s = o.trust.policy ? slurp(o.trust.policy) : NULL) && strcmp(s, "{\"default\": []}") == 0);
 	free(s);
-	CHECK((s = o.kbs_cert ? slurp(o.kbs_cert) : NULL) && strstr(s, "\nK\n"));
+	CHECK((s = o.kbs.cert ? slurp(o.kbs.cert) : NULL) && strstr(s, "\nK\n"));
 	free(s);
-	CHECK((s = o.ca_file ? slurp(o.ca_file) : NULL) && strstr(s, "\nA\n"));
+	CHECK((s = o.registry.ca_file ? slurp(o.registry.ca_file) : NULL) && strstr(s, "\nA\n"));
 	free(s);
-	CHECK((s = o.registries_conf ? slurp(o.registries_conf) : NULL) && strstr(s, "location = \"r.example\"") &&
-	      strstr(s, "insecure = true"));
+	CHECK((s = o.registry.registries_conf ? slurp(o.registry.registries_conf) : NULL) &&
+	      strstr(s, "location = \"r.example\"") && strstr(s, "insecure = true"));
 	free(s);
-	snprintf(path, sizeof(path), "%s/sigstore.yaml", o.registries_d ? o.registries_d : "");
+	snprintf(path, sizeof(path), "%s/sigstore.yaml", o.trust.registries_d ? o.trust.registries_d : "");
 	CHECK((s = slurp(path)) && strstr(s, "file:///sig"));
 	free(s);
 	CHECK_STR(ccp_config_proxy(cfg, "https_proxy"), "http://p:3128");
 	CHECK(ccp_config_proxy(cfg, "http_proxy") == NULL);
 	CHECK_STR(ccp_config_aa_socket(cfg), "/run/aa.sock");
-	snprintf(path, sizeof(path), "%s", o.policy ? o.policy : "");
+	snprintf(path, sizeof(path), "%s", o.trust.policy ? o.trust.policy : "");
 	ccp_config_free(cfg);
 	CHECK(access(path, F_OK) != 0);  /* the written documents go with the configuration */
 
@@ -349,11 +349,11 @@ static void test_public_api(void)
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	if (cfg)
 		CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK_STR(o.registries_d, "kbs:///default/sigstore-config/test");
-	CHECK_STR(o.authfile, "kbs:///default/credential/test");
-	CHECK_STR(o.registries_conf, "kbs:///default/registry-configuration/test");
-	CHECK_STR(o.kbs_resources, "/etc/aa-offline_fs_kbc-resources.json");
-	CHECK(o.kbs == NULL);
+	CHECK_STR(o.trust.registries_d, "kbs:///default/sigstore-config/test");
+	CHECK_STR(o.registry.authfile, "kbs:///default/credential/test");
+	CHECK_STR(o.registry.registries_conf, "kbs:///default/registry-configuration/test");
+	CHECK_STR(o.kbs.resources, "/etc/aa-offline_fs_kbc-resources.json");
+	CHECK(o.kbs.url == NULL);
 	ccp_config_free(cfg);
 	cfg = NULL;
 	if ((f = fopen(path, "w"))) {
@@ -371,7 +371,7 @@ static void test_public_api(void)
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	if (cfg)
 		CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK_STR(o.kbs_resources, "/run/offline.json");
+	CHECK_STR(o.kbs.resources, "/run/offline.json");
 	ccp_config_free(cfg);
 	cfg = NULL;
 	if ((f = fopen(path, "w"))) {
@@ -394,8 +394,8 @@ static void test_public_api(void)
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	if (cfg)
 		CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK_STR(o.policy, "kbs:///default/p/t");
-	CHECK_STR(o.authfile, "/auth.json");
+	CHECK_STR(o.trust.policy, "kbs:///default/p/t");
+	CHECK_STR(o.registry.authfile, "/auth.json");
 	ccp_config_free(cfg);
 	CHECK(ccp_config_load_cmdline(&cfg, ctx, "/nonexistent/cmdline") == 0 && cfg);
 	ccp_config_free(cfg);
@@ -512,17 +512,17 @@ static void test_public_cdh(void)
 	CHECK(ccp_config_credential_count(cfg) == 1);
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK_STR(o.store, "/run/kata-containers/image");
-	CHECK_STR(o.kbs, "http://127.0.0.1:1");
-	CHECK(o.policy == NULL);
+	CHECK_STR(o.store.dir, "/run/kata-containers/image");
+	CHECK_STR(o.kbs.url, "http://127.0.0.1:1");
+	CHECK(o.trust.policy == NULL);
 	ccp_config_free(cfg);
 	cfg = NULL;
 	/* AA_KBC_PARAMS wins over the command line */
 	CHECK(ccp_config_load_cdh(&cfg, ctx, NULL, cmd, "offline_fs_kbc::") == 0);
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK(o.kbs == NULL);
-	CHECK_STR(o.kbs_resources, "/etc/aa-offline_fs_kbc-resources.json");
+	CHECK(o.kbs.url == NULL);
+	CHECK_STR(o.kbs.resources, "/etc/aa-offline_fs_kbc-resources.json");
 	ccp_config_free(cfg);
 	cfg = NULL;
 	CHECK(ccp_config_load_cdh(&cfg, ctx, NULL, cmd, "nonsense") == CCP_EINVALID);
@@ -540,8 +540,8 @@ static void test_public_cdh(void)
 	CHECK(ccp_config_credential_count(cfg) == 1);  /* cdh.kbs_resources also with a file */
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	CHECK(ccp_config_apply(cfg, ctx, &o) == 0);
-	CHECK_STR(o.store, "/w");
-	CHECK_STR(o.kbs, "http://127.0.0.1:2");
+	CHECK_STR(o.store.dir, "/w");
+	CHECK_STR(o.kbs.url, "http://127.0.0.1:2");
 	ccp_config_free(cfg);
 	cfg = NULL;
 	if (!(f = fopen(path, "w")))

@@ -316,7 +316,7 @@ static void test_calls(void)
 	free(s64);
 	snprintf(path, sizeof(path), "%s/resources.json", dir);
 	write_file(path, res);
-	o.kbs_resources = path;
+	o.kbs.resources = path;
 	so.keys_dir = keys;
 
 	/* GetResource */
@@ -416,7 +416,7 @@ static void test_calls(void)
 		CHECK(ccp_b64_encode(&kek64, kek, sizeof(kek)) == 0 && ccp_b64_encode(&iv64, iv, sizeof(iv)) == 0 &&
 		      ccp_b64_encode(&ct64, ct, (size_t)(n + f + 16)) == 0);
 		snprintf(res, sizeof(res), "{\"default/image-kek/k1\": \"%s\"}", kek64);
-		write_file(o.kbs_resources, res);
+		write_file(o.kbs.resources, res);
 		snprintf(pkt, sizeof(pkt), "{\"kid\":\"kbs:///default/image-kek/k1\",\"wrapped_data\":\"%s\",\"iv\":\"%s\","
 			 "\"wrap_type\":\"A256GCM\"}", ct64, iv64);
 		CHECK(ccp_b64_encode(&pkt64, pkt, strlen(pkt)) == 0);
@@ -443,7 +443,7 @@ static void test_calls(void)
 		CHECK(ccp_key_unwrap(&out, &len, ctx, input, strlen(input), NULL) == CCP_EINVALID);
 		snprintf(res, sizeof(res), "{\"default/image-kek/k1\": \"%s\"}",
 			 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-		write_file(o.kbs_resources, res);
+		write_file(o.kbs.resources, res);
 		CHECK(ccp_key_unwrap(&out, &len, ctx, input, strlen(input), &o) == CCP_EDECRYPT);
 		CHECK(strstr(ccp_context_last_error(ctx), "default/image-kek/k1") != NULL);
 		CHECK(out == NULL);
