@@ -178,7 +178,9 @@ static void check_calls(void)
 
 int main(void)
 {
+	CHECK(ccp_init() > 0);
 	check_inits();
 	check_calls();
+	CHECK(ccp_shutdown() == 0);
 	return test_summary();
 }
