@@ -13,8 +13,8 @@ CCP_BEGIN_DECL
 /*
  * Initialises the library: call it before anything else, and ccp_shutdown once for every ccp_init
  * that succeeded. The calls are counted (libgit2's git_libgit2_init model) and safe from several
- * threads at once: the first sets up the state the process shares (libcurl's global state, gpgme);
- * the others only count. Returns the new count (> 0), or a negative ccp_error_code with a message in
+ * threads at once: the first sets up the state the process shares (libcurl's global state; gpgme
+ * initialises itself at its first use, when a policy or key needs OpenPGP); the others only count. Returns the new count (> 0), or a negative ccp_error_code with a message in
  * ccp_context_last_error(NULL).
  */
 CCP_EXTERN(int) ccp_init(void);

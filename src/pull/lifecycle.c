@@ -1,7 +1,8 @@
 /*
  * The library's lifecycle: ccp_init and ccp_shutdown count initialisations under one lock, as
  * libgit2's git_libgit2_init and git_libgit2_shutdown do. The first ccp_init sets up the state the
- * whole process shares (libcurl's global state, gpgme's one-time initialisation); the last
+ * whole process shares (libcurl's global state; gpgme initialises itself once at its first use, as
+ * it runs gpgconf and gpg to find its engine and has nothing to tear down); the last
  * ccp_shutdown wipes the KBS client's sessions (attestations, cookies, tokens, cached resources) and
  * calls curl_global_cleanup. Contexts are made only in between (ccp_context_new).
  */
@@ -13,9 +14,6 @@
 #include <stdio.h>
 
 #include "util/curl.h"
-#ifdef CCPULL_HAVE_GPGME
-#include "util/gpghome.h"
-#endif
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int init_count; /* written under init_lock, read anywhere */
@@ -50,10 +48,6 @@ int ccp_init(void)
 	} else if (n == 0 && (r = ccp_curl_global_init(&e)) != 0) {
 		/* nothing set up: the next ccp_init tries again */
 	} else {
-#ifdef CCPULL_HAVE_GPGME
-		if (n == 0)
-			ccp_gpg_global_init();
-#endif
 		r = n + 1;
 		atomic_store(&init_count, r);
 	}

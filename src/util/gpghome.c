@@ -20,7 +20,12 @@ static void gpgme_init(void)
 		   gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
 }
 
-void ccp_gpg_global_init(void)
+/*
+ * gpgme's one-time initialisation (gpgme_check_version and the OpenPGP engine check, which run
+ * gpgconf and gpg), made at the first use rather than by ccp_init: a pull without OpenPGP never
+ * starts them. gpgme has nothing to undo, so ccp_shutdown leaves it.
+ */
+static void gpg_global_init(void)
 {
 	pthread_once(&gpgme_once, gpgme_init);
 }
@@ -33,7 +38,7 @@ int ccp_gpg_home_new(struct gpgme_context **out, char *home, size_t home_len, in
 
 	*out = NULL;
 	home[0] = '\0';
-	ccp_gpg_global_init();
+	gpg_global_init();
 	if (!gpgme_ok)
 		return ccp_err_set(e, code, "gpgme cannot find a usable gpg engine");
 	if (!tmp || tmp[0] != '/' || strlen(tmp) > 200)

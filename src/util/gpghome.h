@@ -14,13 +14,6 @@
 struct gpgme_context;
 
 /*
- * gpgme's one-time initialisation (gpgme_check_version and the OpenPGP engine check), which gpgme
- * wants made before threads use it: ccp_init calls it; ccp_gpg_home_new makes sure it ran. gpgme has
- * nothing to undo, so ccp_shutdown leaves it.
- */
-void ccp_gpg_global_init(void);
-
-/*
  * The context on a new private GNUPGHOME (its path into home, home_len >= PATH_MAX). Failures are
  * reported with code.
  */
