@@ -78,11 +78,11 @@ printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REG" >"$T/registries
 cdh_counted() { # cdh_counted NAME [EXTRA TOML LINE]: one PullImage through `ccpull cdh`, syncfs traced
 	printf 'socket = "unix://%s"\n[kbc]\nname = "cc_kbc"\nurl = "http://127.0.0.1:9"\n[image]\nwork_dir = "%s"\nregistry_configuration_uri = "file://%s"\n%s\n' \
 		"$T/$1.sock" "$T/work-$1" "$T/registries.conf" "${2:-}" >"$T/$1.toml"
-	"$CCPULL" cdh -c "$T/$1.toml" 2>"$T/$1.log" &
+	env ASAN_OPTIONS="$NOLEAKS" "$CCPULL" cdh -c "$T/$1.toml" 2>"$T/$1.log" &
 	local pid=$! tracer
 	_PIDS+=("$pid")
 	wait_for test -S "$T/$1.sock"
-	env ASAN_OPTIONS="$NOLEAKS" strace -f -qq -e trace=syncfs -o "$T/$1.trace" -p "$pid" &
+	strace -f -qq -e trace=syncfs -o "$T/$1.trace" -p "$pid" &
 	tracer=$!
 	_PIDS+=("$tracer")
 	wait_for sh -c "grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$pid/status"
