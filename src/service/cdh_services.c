@@ -69,7 +69,7 @@ static ccp_context *begin_call(svc_request *rq, ccp_pull_options *opts)
 	ccp_context *ctx;
 
 	if (ccp_context_new(&ctx) != 0) {
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull: out of memory", NULL, 0);
 		return NULL;
 	}
 	call_options(opts, rq);
@@ -97,7 +97,7 @@ static void reply_secret(svc_request *rq, const ProtobufCMessage *msg)
 	uint8_t *buf = malloc(len ? len : 1);
 
 	if (!buf) {
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull: out of memory", NULL, 0);
 		return;
 	}
 	protobuf_c_message_pack(msg, buf);

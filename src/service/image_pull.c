@@ -190,11 +190,11 @@ static void pull_image(svc_request *rq)
 		goto out;
 	}
 	if (ccp_svc_request_hold(rq, key) != 0) {
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull: out of memory", NULL, 0);
 		goto out;
 	}
 	if (ccp_context_new(&ctx) != 0) {
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull: out of memory", NULL, 0);
 		goto out;
 	}
 	/* the request's deadline or its client going away cancels the pull, which then cleans up */
@@ -245,7 +245,7 @@ static void pull_image(svc_request *rq)
 	len = api__image_pull_response__get_packed_size(&out);
 	if (!(buf = malloc(len ? len : 1))) {
 		undo(cfg, ctx, res, in->bundle_path);
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull: out of memory", NULL, 0);
 		goto out;
 	}
 	api__image_pull_response__pack(&out, buf);

@@ -192,7 +192,7 @@ void *ccp_svc_timer_thread(void *arg)
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
 			ccp_svc_log(s->cfg, "connection %lu stream %u: deadline exceeded", c->id, id);
-			ccp_svc_conn_respond(c, id, RPC_DEADLINE_EXCEEDED, "ccpull serve: the request's timeout passed", NULL, 0);
+			ccp_svc_conn_respond(c, id, RPC_DEADLINE_EXCEEDED, "ccpull: the request's timeout passed", NULL, 0);
 			pthread_mutex_lock(&s->lock);
 			ccp_svc_conn_unref_locked(c);
 			continue;
@@ -268,7 +268,7 @@ void ccp_svc_dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 			free(rq->fwd_method);
 		}
 		free(rq);
-		ccp_svc_conn_respond(c, stream_id, RPC_RESOURCE_EXHAUSTED, "ccpull serve: out of memory", NULL, 0);
+		ccp_svc_conn_respond(c, stream_id, RPC_RESOURCE_EXHAUSTED, "ccpull: out of memory", NULL, 0);
 		return;
 	}
 	if (req->payload.len)
@@ -315,7 +315,7 @@ void ccp_svc_dispatch(svc_conn *c, uint32_t stream_id, Ttrpc__Request *req)
 		return;
 	}
 	if (ccp_svc_worker_start(s, request_thread, rq) != 0) {
-		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull serve: cannot start a thread", NULL, 0);
+		ccp_svc_reply(rq, RPC_RESOURCE_EXHAUSTED, "ccpull: cannot start a thread", NULL, 0);
 		request_end(rq);
 	}
 }

@@ -181,7 +181,7 @@ int ccp_svc_conn_respond(svc_conn *c, uint32_t stream_id, int code, const char *
 		/* an error too large or out of memory: the client still gets an answer on this stream (an OK
 		 * reply that cannot be framed is not sent: -1, and its handler undoes what it did) */
 		if (code == RPC_OK || ccp_ttrpc_response_frame(&frame, &n, stream_id, RPC_RESOURCE_EXHAUSTED,
-							    "ccpull serve: response too large or out of memory",
+							    "ccpull: response too large or out of memory",
 							    NULL, 0) != 0)
 			return -1;
 	}

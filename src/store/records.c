@@ -604,6 +604,11 @@ int ccp_store_rm_image(const char *dir, const char *image, size_t *removed, ccp_
 		if (!norm)
 			return ccp_err_oom(e);
 	}
+	/* A store that is not there holds no image: it is not made only to be found empty. */
+	if (faccessat(AT_FDCWD, dir, F_OK, AT_EACCESS) < 0 && errno == ENOENT) {
+		r = ccp_err_set(e, CCP_EINVALID, "store `%s` has no image %s: there is no store there", dir, image);
+		goto out;
+	}
 	if ((r = ccp_store_open(&s, dir, e)))
 		goto out;
 	if ((lock = ccp_store_lock_images(s, e)) < 0) {

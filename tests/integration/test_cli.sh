@@ -222,6 +222,10 @@ expect 0 "$CCPULL" store ls --store "$S" --json
 json_get "$T/out" ".images[0].names == [\"$REG/cli/other:v2\"] and .images[0].image == \"$REG/cli/other:v2\"" >/dev/null
 expect 2 "$CCPULL" store rm --store "$S" "$REG/cli/img:v1"
 expect_stderr 'has no image'
+# a store that is not there holds no image, and is not made to say so
+expect 2 "$CCPULL" store rm --store "$T/no-store" "$REG/cli/img:v1"
+expect_stderr 'has no image'
+[ ! -e "$T/no-store" ] || fail "store rm made the store it was asked to remove from"
 expect 0 "$CCPULL" store rm --store "$S" "$REG/cli/other:v2"
 expect 0 "$CCPULL" store ls --store "$S" --json
 json_get "$T/out" '.images == []' >/dev/null
