@@ -380,7 +380,7 @@ static void *copy_worker(void *arg)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		copy_job j;
-		int r = 0;
+		int r;
 		while (p->len == 0 && !p->closing)
 			pthread_cond_wait(&p->more, &p->mu);
 		if (p->len == 0)
@@ -389,12 +389,14 @@ static void *copy_worker(void *arg)
 		p->head = (p->head + 1) % COPY_QUEUE;
 		p->len--;
 		pthread_cond_signal(&p->room);
-		if (!p->failed) {
-			pthread_mutex_unlock(&p->mu);
-			r = copy_file(&c, j.sfd, j.dfd, j.rfd, &j.st, j.path);
-			pthread_mutex_lock(&p->mu);
+		if (p->failed) {
+			job_close(&j); /* dropped: a file failed, the walk is stopping */
+			continue;
 		}
+		pthread_mutex_unlock(&p->mu);
+		r = copy_file(&c, j.sfd, j.dfd, j.rfd, &j.st, j.path);
 		job_close(&j);
+		pthread_mutex_lock(&p->mu);
 		if (r && !p->failed) {
 			p->failed = 1;
 			p->err = err;
@@ -416,28 +418,12 @@ static void pool_start(copy_ctx *c, copy_pool *p)
 {
 	size_t want = copy_workers();
 
-	memset(p, 0, sizeof(*p));
-	if (want == 0)
-		return;
-	if (pthread_mutex_init(&p->mu, NULL))
-		return;
-	if (pthread_cond_init(&p->more, NULL)) {
-		pthread_mutex_destroy(&p->mu);
-		return;
-	}
-	if (pthread_cond_init(&p->room, NULL)) {
-		pthread_cond_destroy(&p->more);
-		pthread_mutex_destroy(&p->mu);
-		return;
-	}
-	p->same_owner = c->same_owner;
-	p->cancel = c->cancel;
+	*p = (copy_pool){ .mu = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER,
+			  .room = PTHREAD_COND_INITIALIZER, .same_owner = c->same_owner, .cancel = c->cancel };
 	while (p->n_threads < want && pthread_create(&p->threads[p->n_threads], NULL, copy_worker, p) == 0)
 		p->n_threads++;
 	if (p->n_threads)
 		c->pool = p;
-	else
-		pthread_cond_destroy(&p->room), pthread_cond_destroy(&p->more), pthread_mutex_destroy(&p->mu);
 }
 
 /* Waits for every queued file; returns r, or the first failure of a worker when r is 0. */
