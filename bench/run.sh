@@ -251,7 +251,7 @@ RATE_PORT=$((PORT + 1))
 
 perf_default_rows() {
 	echo floor:gzip floor:zstd floor-disk:gzip ccpull-disk:gzip ccpull-disk-nosync:gzip floor-disk:zstd \
-		ccpull-disk-nosync:zstd ccpull-copy-disk:gzip
+		ccpull-disk-nosync:zstd ccpull-copy-disk:gzip ccpull-unkept:gzip ccpull-unkept-disk:gzip
 	[ "${BENCH_BIG:-0}" = 1 ] && echo ccpull-ranges1:big ccpull-ranges4:big ccpull-ranges8:big containerd:big
 	return 0
 }
@@ -320,6 +320,9 @@ perf_row() { # perf_row TOOL TAG: prints "SECONDS PEAK_RSS_KIB"
 	ccpull-disk) run_ccpull_at "$2" "$DISK" ;;
 	ccpull-disk-nosync) run_ccpull_at "$2" "$DISK" --store-sync none ;;
 	ccpull-copy-disk) run_ccpull_at "$2" "$DISK" --store-sync none --snapshotter copy ;;
+	# the copy snapshotter without keeping the layers: the data written once
+	ccpull-unkept) run_ccpull_at "$2" "$WORK/runs" --snapshotter copy --keep-layers=false ;;
+	ccpull-unkept-disk) run_ccpull_at "$2" "$DISK" --snapshotter copy --keep-layers=false ;;
 	ccpull-ranges*) run_ccpull_at "$2" "$WORK/runs" --parallel-ranges "${1#ccpull-ranges}" ;;
 	*) echo "bench: unknown row $1" >&2; return 1 ;;
 	esac
@@ -332,7 +335,7 @@ perf_summary() { # ratios of the perf rows, for the README table
 		ccpull-disk-nosync:gzip/floor-disk:gzip ccpull-disk-nosync:zstd/floor-disk:zstd \
 		ccpull-copy-disk:gzip/ccpull-disk-nosync:gzip ccpull-ranges4:big/ccpull-ranges1:big \
 		ccpull-ranges8:big/ccpull-ranges1:big ccpull-ranges4:big/containerd:big ccpull-ranges8:big/containerd:big \
-		ccpull-copy:gzip/ccpull:gzip; do
+		ccpull-copy:gzip/ccpull:gzip ccpull-unkept:gzip/ccpull:gzip ccpull-unkept-disk:gzip/ccpull-disk-nosync:gzip; do
 		a=${p%/*} b=${p#*/}
 		[ -n "${T[$a]:-}" ] && [ -n "${T[$b]:-}" ] || continue
 		printf '%-46s %.2f\n' "$a vs $b" "$(echo "${T[$a]} / ${T[$b]}" | bc -l)"

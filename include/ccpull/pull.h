@@ -99,6 +99,18 @@ typedef enum {
 	CCP_STORE_SYNC_FULL = 2     /* ordering and durability: syncfs before each layer's rename */
 } ccp_store_sync;
 
+/*
+ * Whether a pull keeps the layers it makes. The copy snapshotter writes the image's data twice when
+ * it keeps them (into the store, then the copy into the bundle): tmpfs and ext4 cannot share the
+ * data between the two. NONE writes it once: the bottom layers the store holds for this pull are
+ * copied from it, the others are applied in order straight into BUNDLE/rootfs and not kept, so a
+ * later pull fetches them again.
+ */
+typedef enum {
+	CCP_STORE_KEEP_DEFAULT = 0, /* every layer the pull makes is committed to the store */
+	CCP_STORE_KEEP_NONE = 1     /* the store is only read (copy snapshotter only) */
+} ccp_store_keep;
+
 typedef enum {
 	CCP_PROGRESS_LAYER_START = 1, /* a layer begins downloading */
 	CCP_PROGRESS_LAYER_BYTES = 2, /* more bytes of a layer arrived */
@@ -218,6 +230,7 @@ typedef struct ccp_store_options {
 	/* A layer may decompress to at most this many times its blob size once past 512 MiB (a
 	 * decompression bomb fails with CCP_ELAYER); 0 (default): 100. Raise it for sparse-file images. */
 	unsigned int max_decompression_ratio;
+	ccp_store_keep keep;          /* whether the layers the pull makes go into the store (above) */
 } ccp_store_options;
 
 #define CCP_MAX_DECOMPRESSION_RATIO 1000000u /* the largest max_decompression_ratio */
@@ -225,7 +238,8 @@ typedef struct ccp_store_options {
 #define CCP_STORE_OPTIONS_VERSION 1
 #define CCP_STORE_OPTIONS_INIT { .version = CCP_STORE_OPTIONS_VERSION, .dir = NULL, \
 				 .snapshotter = CCP_SNAPSHOTTER_DEFAULT, .sync = CCP_STORE_SYNC_DEFAULT, \
-				 .parallel_layers = 0, .max_decompression_ratio = 0 }
+				 .parallel_layers = 0, .max_decompression_ratio = 0, \
+				 .keep = CCP_STORE_KEEP_DEFAULT }
 
 typedef struct ccp_pull_options {
 	unsigned int version;

@@ -60,10 +60,12 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 		cli_usage_error(command, "unknown option %.*s", option_name_len(arg), arg);
 	}
 	/* podman's form is --tls-verify=false: a separate "false" would be taken as an operand */
-	if (ch == CLI_OPT_TLS_VERIFY && !optarg && optind < argc &&
-	    (strcmp(argv[optind], "false") == 0 || strcmp(argv[optind], "true") == 0))
-		cli_usage_error(command, "--tls-verify takes its value after '=': write --tls-verify=%s, not "
-					 "--tls-verify %s", argv[optind], argv[optind]);
+	if ((ch == CLI_OPT_TLS_VERIFY || ch == CLI_OPT_KEEP_LAYERS) && !optarg && optind < argc &&
+	    (strcmp(argv[optind], "false") == 0 || strcmp(argv[optind], "true") == 0)) {
+		const char *name = ch == CLI_OPT_TLS_VERIFY ? "--tls-verify" : "--keep-layers";
+		cli_usage_error(command, "%s takes its value after '=': write %s=%s, not %s %s", name, name,
+				argv[optind], name, argv[optind]);
+	}
 	return ch;
 }
 
@@ -145,6 +147,7 @@ static unsigned option_group(int ch)
 	case CLI_OPT_STORE_SYNC:
 	case CLI_OPT_PARALLEL_RANGES:
 	case CLI_OPT_PARALLEL_RANGES_MIN:
+	case CLI_OPT_KEEP_LAYERS:
 		return CLI_GROUP_LAYERS;
 	default:
 		return CLI_GROUP_IMAGE;
@@ -169,7 +172,7 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 {
 	ccp_pull_options *o = &c->pull;
 
-	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_PARALLEL_RANGES_MIN)
+	if (ch < CLI_OPT_INSECURE_POLICY || ch > CLI_OPT_KEEP_LAYERS)
 		return 0;
 	if (!(option_group(ch) & groups))
 		cli_usage_error(command, "%s does not apply to %s", option_text(ch), command);
@@ -246,6 +249,9 @@ int cli_image_option(cli_image_opts *c, int ch, const char *arg, unsigned groups
 		if ((o->registry.parallel_ranges = parse_number(command, "--parallel-ranges", arg,
 								 CCP_PARALLEL_RANGES_MAX)) == 0)
 			cli_usage_error(command, "--parallel-ranges expects a number from 1 to %u", CCP_PARALLEL_RANGES_MAX);
+		break;
+	case CLI_OPT_KEEP_LAYERS:
+		o->store.keep = parse_bool(command, "--keep-layers", arg) ? CCP_STORE_KEEP_DEFAULT : CCP_STORE_KEEP_NONE;
 		break;
 	case CLI_OPT_PARALLEL_RANGES_MIN:
 		if ((o->registry.parallel_ranges_min_mib = parse_number(command, "--parallel-ranges-min-mib", arg,

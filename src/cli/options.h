@@ -14,7 +14,7 @@ enum {
 	CLI_OPT_TIMEOUT, CLI_OPT_KBS, CLI_OPT_ATTESTER, CLI_OPT_KBS_CERT, CLI_OPT_KBS_RESOURCES, CLI_OPT_KBS_KEY,
 	CLI_OPT_AA_SOCKET, CLI_OPT_STORE, CLI_OPT_SNAPSHOTTER, CLI_OPT_PARALLEL_LAYERS, CLI_OPT_MAX_DECOMPRESSION_RATIO,
 	CLI_OPT_DECRYPTION_KEY, CLI_OPT_KEYPROVIDER_CONFIG, CLI_OPT_STORE_SYNC,
-	CLI_OPT_PARALLEL_RANGES, CLI_OPT_PARALLEL_RANGES_MIN,
+	CLI_OPT_PARALLEL_RANGES, CLI_OPT_PARALLEL_RANGES_MIN, CLI_OPT_KEEP_LAYERS,
 	CLI_OPT_LOCAL = 512 /* each command numbers its own options from here */
 };
 
@@ -23,7 +23,7 @@ enum {
 #define CLI_GROUP_KBS 2u    /* --kbs, --attester, --kbs-cert, --kbs-resources, --kbs-key, --aa-socket */
 #define CLI_GROUP_LAYERS 4u /* --store, --snapshotter, --parallel-layers, --max-decompression-ratio,
                             * --decryption-key, --keyprovider-config, --store-sync,
-                            * --parallel-ranges, --parallel-ranges-min-mib */
+                            * --parallel-ranges, --parallel-ranges-min-mib, --keep-layers */
 
 /* Entries for a getopt_long table; a command appends its own and the terminating zero entry. */
 #define CLI_SHARED_LONG_OPTIONS                                                          \
@@ -53,7 +53,8 @@ enum {
 	{ "keyprovider-config", required_argument, NULL, CLI_OPT_KEYPROVIDER_CONFIG },   \
 	{ "store-sync", required_argument, NULL, CLI_OPT_STORE_SYNC },                   \
 	{ "parallel-ranges", required_argument, NULL, CLI_OPT_PARALLEL_RANGES },         \
-	{ "parallel-ranges-min-mib", required_argument, NULL, CLI_OPT_PARALLEL_RANGES_MIN }
+	{ "parallel-ranges-min-mib", required_argument, NULL, CLI_OPT_PARALLEL_RANGES_MIN }, \
+	{ "keep-layers", optional_argument, NULL, CLI_OPT_KEEP_LAYERS }
 
 #define CLI_MAX_KEYS 64
 

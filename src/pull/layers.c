@@ -1,7 +1,8 @@
 /*
  * The layers of a pull: each layer's job (blob source, key, limits), the layer tasks that make the
- * missing ones in the store in parallel and commit them in order (ccp_pull_make_layers), the unprivileged
- * path that applies every layer into the rootfs, and the copy of the store's layers into a rootfs.
+ * missing ones in the store in parallel and commit them in order (ccp_pull_make_layers), the path
+ * that applies layers straight into the rootfs (unprivileged, or not keeping them), and the copy of
+ * the store's layers into a rootfs.
  */
 #include "pull/layers.h"
 
@@ -486,13 +487,12 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 	return abandon ? 0 : r;
 }
 
-/* Without mount privileges: apply every layer in order straight into the new rootfs. */
 int ccp_pull_apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pull_options *o, layer_result *lr,
-			  ccp_err *e)
+			    size_t from, ccp_err *e)
 {
 	_Atomic uint64_t image_left = IMAGE_UNCOMPRESSED_MAX;
 
-	for (size_t k = 0; k < rv->man.n_layers; k++) {
+	for (size_t k = from; k < rv->man.n_layers; k++) {
 		ccp_layer_job job;
 		blob_source src;
 		progress_ctx pc = { o, k, rv->man.n_layers, NULL };
@@ -511,6 +511,56 @@ int ccp_pull_apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_p
 		ccp_pull_emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, src.digest, src.size, src.size, 0);
 	}
 	return 0;
+}
+
+/*
+ * Whether the store holds layer k for this pull: the same test as a pull that keeps layers makes
+ * (an encrypted layer's key is unwrapped for it; a layer not yet proven for this blob is not used).
+ */
+static int layer_reusable(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, size_t k,
+			  const ccp_pull_options *o, int *reusable, ccp_err *e)
+{
+	_Atomic uint64_t unused = 0;
+	ccp_layer_job job;
+	blob_source src;
+	progress_ctx pc = { o, k, rv->man.n_layers, NULL };
+	ccp_layer_source ls;
+	char name[512];
+	int r;
+
+	*reusable = 0;
+	if (!ccp_store_has_layer(store, &chain[k]))
+		return 0;
+	if ((r = layer_job(&job, rv, k, &src, &pc, &unused, name, sizeof(name), e)))
+		return r;
+	if ((r = layer_source(&ls, rv, k, job.decrypt, e)) == 0)
+		*reusable = ccp_store_layer_state(store, &chain[k], &ls) == CCP_LAYER_REUSABLE;
+	ccp_layer_crypt_wipe(&src.crypt);
+	return r;
+}
+
+int ccp_pull_copy_unkept(ccp_store *store, const resolved_image *rv, const ccp_digest *chain,
+			 const ccp_pull_options *o, ccp_pull_result *res, int rootfs_fd, ccp_err *e)
+{
+	size_t n = rv->man.n_layers, held = 0;
+	int reusable = 1, r = 0;
+
+	/* the store's gc waits for this pull's shared hold on it: what is found here stays */
+	while (held < n && (r = layer_reusable(store, rv, chain, held, o, &reusable, e)) == 0 && reusable) {
+		const ccp_descriptor *d = &rv->man.layers[held];
+		char digest[CCP_DIGEST_STR_MAX];
+		res->layers[held].reused = 1;
+		ccp_pull_emit(o, CCP_PROGRESS_LAYER_DONE, held, n, ccp_digest_str(&d->digest, digest), d->size, d->size, 1);
+		held++;
+	}
+	if (r)
+		return r;
+	if (held) {
+		ccp_pull_emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
+		if ((r = ccp_pull_assemble_copy(store, chain, held, rootfs_fd, rv->cancel, e)))
+			return r;
+	}
+	return ccp_pull_apply_all_into(rootfs_fd, rv, o, res->layers, held, e);
 }
 
 /* Copies the merged view of the store layers for chain[0..n-1] into rootfs_fd. */

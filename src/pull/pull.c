@@ -277,12 +277,21 @@ static void bundle_end(bundle_state *b, int failed)
 	free(b->bundle);
 }
 
-/* Overlay when asked for, or by default when running as root on a kernel with overlayfs. */
+/*
+ * Overlay when asked for, or by default when running as root on a kernel with overlayfs and keeping
+ * layers (an overlay mount is made of the store's layers).
+ */
 static int choose_snapshotter(const ccp_pull_options *o, int privileged, int *overlay, ccp_err *e)
 {
 	*overlay = 0;
 	if (o->store.snapshotter == CCP_SNAPSHOTTER_COPY)
 		return 0;
+	if (o->store.keep == CCP_STORE_KEEP_NONE) {
+		if (o->store.snapshotter == CCP_SNAPSHOTTER_OVERLAY)
+			return ccp_err_set(e, CCP_EINVALID, "the overlay snapshotter mounts the store's layers: it cannot "
+					   "leave them out of the store; use --snapshotter copy");
+		return 0;
+	}
 	if (o->store.snapshotter == CCP_SNAPSHOTTER_OVERLAY) {
 		if (!privileged)
 			return ccp_err_set(e, CCP_EINVALID, "the overlay snapshotter needs root; use --snapshotter copy");
@@ -355,28 +364,36 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 
 	if (!privileged) {
 		/* Overlay mounts need privileges: no shared store, each pull applies its layers itself. */
-		r = ccp_pull_apply_all_into(b.rootfs_fd, &rv, o, res->layers, &e);
+		r = ccp_pull_apply_all_into(b.rootfs_fd, &rv, o, res->layers, 0, &e);
 	} else {
 		size_t n = rv.man.n_layers;
 		if (!(chain = calloc(n ? n : 1, sizeof(*chain)))) {
 			r = ccp_err_oom(&e);
 			goto done;
 		}
-		if ((r = ccp_pull_chain_ids(chain, &rv.cfg, &e)) || (r = ccp_pull_make_layers(store, &rv, chain, o, res, &e)) ||
-		    (r = ccp_cancel_check(cancel, rv.image, &e)))
+		if ((r = ccp_pull_chain_ids(chain, &rv.cfg, &e)))
 			goto done;
-		ccp_pull_emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
-		if (overlay) {
-			if ((r = ccp_bundle_mount_overlay(store, b.fd, b.bundle, rv.image, chain, n, &b.rootfs_fd, &e)) == 0)
-				b.mounted = 1;
-		} else if (n) {
-			r = ccp_pull_assemble_copy(store, chain, n, b.rootfs_fd, cancel, &e);
+		if (o->store.keep == CCP_STORE_KEEP_NONE) {
+			/* the image's data written once: into the bundle, not into the store first */
+			r = ccp_pull_copy_unkept(store, &rv, chain, o, res, b.rootfs_fd, &e);
+		} else {
+			if ((r = ccp_pull_make_layers(store, &rv, chain, o, res, &e)) ||
+			    (r = ccp_cancel_check(cancel, rv.image, &e)))
+				goto done;
+			ccp_pull_emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
+			if (overlay) {
+				if ((r = ccp_bundle_mount_overlay(store, b.fd, b.bundle, rv.image, chain, n, &b.rootfs_fd,
+								  &e)) == 0)
+					b.mounted = 1;
+			} else if (n) {
+				r = ccp_pull_assemble_copy(store, chain, n, b.rootfs_fd, cancel, &e);
+			}
 		}
 	}
 	if (r == 0)
 		r = bundle_finish(&b, &rv, res, &e);
 	/* The config is kept only for a pull that succeeded; it is only a cache, a failure to keep it is not one. */
-	if (r == 0 && store && !rv.cfg_in_store)
+	if (r == 0 && store && !rv.cfg_in_store && o->store.keep != CCP_STORE_KEEP_NONE)
 		ccp_store_put_blob(store, &rv.man.config.digest, rv.cfg_raw.data, rv.cfg_raw.len, NULL);
 done:
 	bundle_end(&b, r != 0);

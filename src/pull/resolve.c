@@ -450,6 +450,8 @@ int ccp_check_common_options(const ccp_pull_options *o, ccp_err *e)
 	if (o->store.sync != CCP_STORE_SYNC_DEFAULT && o->store.sync != CCP_STORE_SYNC_NONE &&
 	    o->store.sync != CCP_STORE_SYNC_FULL)
 		return ccp_err_set(e, CCP_EINVALID, "invalid store_sync %d", (int)o->store.sync);
+	if (o->store.keep != CCP_STORE_KEEP_DEFAULT && o->store.keep != CCP_STORE_KEEP_NONE)
+		return ccp_err_set(e, CCP_EINVALID, "invalid store keep %d", (int)o->store.keep);
 	if (o->registry.parallel_ranges > CCP_PARALLEL_RANGES_MAX)
 		return ccp_err_set(e, CCP_EINVALID, "parallel_ranges %u is more than %u", o->registry.parallel_ranges,
 				   CCP_PARALLEL_RANGES_MAX);

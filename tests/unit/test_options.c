@@ -32,6 +32,7 @@ static void check_defaults(const ccp_pull_options *o)
 	CHECK(!o->store.dir && o->store.snapshotter == CCP_SNAPSHOTTER_DEFAULT &&
 	      o->store.sync == CCP_STORE_SYNC_DEFAULT);
 	CHECK(o->store.parallel_layers == 0 && o->store.max_decompression_ratio == 0);
+	CHECK(o->store.keep == CCP_STORE_KEEP_DEFAULT);
 }
 
 static void check_inits(void)
@@ -160,6 +161,21 @@ static void check_calls(void)
 		}
 		ccp_config_free(cfg);
 		unlink(path);
+	}
+
+	/* a keep mode the library does not know, and layers left out of an overlay rootfs, are refused
+	 * before the bundle is made */
+	{
+		ccp_pull_options o = with_version(-1, 0);
+		ccp_pull_result *res = NULL;
+
+		o.store.keep = (ccp_store_keep)7;
+		CHECK(ccp_pull(&res, ctx, "127.0.0.1:1/x:y", "/nonexistent/bundle", &o) == CCP_EINVALID);
+		CHECK(res == NULL && strstr(ccp_context_last_error(ctx), "keep 7") != NULL);
+		o.store.keep = CCP_STORE_KEEP_NONE;
+		o.store.snapshotter = CCP_SNAPSHOTTER_OVERLAY;
+		CHECK(ccp_pull(&res, ctx, "127.0.0.1:1/x:y", "/nonexistent/bundle", &o) == CCP_EINVALID);
+		CHECK(res == NULL && strstr(ccp_context_last_error(ctx), "cannot leave them out") != NULL);
 	}
 
 	/* the current versions pass the check: the failure is elsewhere (port 1 is closed; no KBS) */
