@@ -4,7 +4,9 @@
  * pair, a whiteout, an opaque directory, symlinks that point out of the tree). The first byte picks
  * the resolver and the number of lowers; the rest is the tar. Aborts if anything outside the upper
  * directory changes (the lowers, a sentinel beside them), if a whiteout marker survives, or if a
- * finish that asks for the layer to be redone changed the upper directory.
+ * finish that asks for the layer to be redone changed the upper directory. A layer finished against L0
+ * alone is then merged into a plain copy of L0 (ccp_unpack_direct_merge), which must change nothing
+ * outside it and leave no whiteout or opaque marker in it.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -135,10 +137,42 @@ static int marker_cb(const char *p, const struct stat *st, int flag, struct FTW 
 	return 0;
 }
 
+/* The bottom layer's tree under top (L0; P, a plain tree to merge into). */
+static void mk_bottom(const char *top)
+{
+	static const char *const dirs[] = { "", "/d", "/d/sub", "/o", "/gone" };
+	static const char *const files[] = { "/d/sub/x", "/d/y", "/f", "/h1", "/o/hidden", "/gone/z" };
+	char r[64], p[256], q[256];
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(r, sizeof(r), "%s%s", top, dirs[i]);
+		mk_dir(r);
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(r, sizeof(r), "%s%s", top, files[i]);
+		mk_file(r);
+	}
+	snprintf(r, sizeof(r), "%s/ls", top);
+	mk_symlink(r, "d");               /* a symlink to a directory below */
+	snprintf(r, sizeof(r), "%s/h1", top);
+	at(p, sizeof(p), r);
+	snprintf(r, sizeof(r), "%s/d/h2", top);
+	at(q, sizeof(q), r);
+	if (link(p, q) < 0)
+		abort();
+	snprintf(r, sizeof(r), "%s/abs", top);
+	mk_symlink(r, "/");
+	snprintf(r, sizeof(r), "%s/rel", top);
+	mk_symlink(r, "../outside");
+	at(q, sizeof(q), "outside");
+	snprintf(r, sizeof(r), "%s/out", top);
+	mk_symlink(r, q);
+}
+
 /* base: L0 (bottom), L1 over it, outside/sentinel/keep beside them. */
 static void setup(void)
 {
-	char p[256], q[256];
+	char p[256];
 
 	snprintf(g.base, sizeof(g.base), "/tmp/ccp_fuzzd_XXXXXX");
 	if (!mkdtemp(g.base))
@@ -148,26 +182,7 @@ static void setup(void)
 	mk_dir("outside");
 	mk_dir("outside/sentinel");
 	mk_file("outside/sentinel/keep");
-	mk_dir("L0");
-	mk_dir("L0/d");
-	mk_dir("L0/d/sub");
-	mk_file("L0/d/sub/x");
-	mk_file("L0/d/y");
-	mk_file("L0/f");
-	mk_symlink("L0/ls", "d");        /* a symlink to a directory below */
-	mk_file("L0/h1");
-	at(p, sizeof(p), "L0/h1");
-	at(q, sizeof(q), "L0/d/h2");
-	if (link(p, q) < 0)
-		abort();
-	mk_symlink("L0/abs", "/");
-	mk_symlink("L0/rel", "../outside");
-	at(q, sizeof(q), "outside");
-	mk_symlink("L0/out", q);
-	mk_dir("L0/o");
-	mk_file("L0/o/hidden");
-	mk_dir("L0/gone");
-	mk_file("L0/gone/z");
+	mk_bottom("L0");
 	mk_dir("L1");
 	mk_dir("L1/d");
 	mk_file("L1/d/l1");
@@ -196,7 +211,8 @@ static void check_outside(void)
 		abort();
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "L0") ||
-		    !strcmp(de->d_name, "L1") || !strcmp(de->d_name, "outside") || !strcmp(de->d_name, "U"))
+		    !strcmp(de->d_name, "L1") || !strcmp(de->d_name, "outside") || !strcmp(de->d_name, "U") ||
+		    !strcmp(de->d_name, "P"))
 			continue;
 		fprintf(stderr, "%s/%s appeared outside the upper directory\n", g.base, de->d_name);
 		abort();
@@ -206,6 +222,43 @@ static void check_outside(void)
 		fprintf(stderr, "a lower layer or the sentinel under %s changed\n", g.base);
 		abort();
 	}
+}
+
+static int opaque_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	char v[2];
+	(void)f;
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
+		fprintf(stderr, "a whiteout reached the merged tree: %s\n", p);
+		abort();
+	}
+	if (flag == FTW_D && lgetxattr(p, "trusted.overlay.opaque", v, sizeof(v)) >= 0) {
+		fprintf(stderr, "an opaque marker reached the merged tree: %s\n", p);
+		abort();
+	}
+	return 0;
+}
+
+/*
+ * A layer finished against L0 alone, moved into P, a plain copy of L0 (what a pull that does not
+ * keep its layers does): whatever it does, nothing outside P and U changes (check_outside), and no
+ * whiteout or opaque marker reaches P.
+ */
+static void merge_into_plain(int upper_fd, const ccp_unpack_direct *d)
+{
+	char p[256];
+	ccp_err err = CCP_ERR_INIT;
+	int pfd;
+
+	mk_bottom("P");
+	at(p, sizeof(p), "P");
+	if ((pfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		abort();
+	if (ccp_unpack_direct_merge(upper_fd, pfd, d, NULL, &err) == 0)
+		nftw(p, opaque_cb, 32, FTW_PHYS);
+	close(pfd);
+	check_outside();
+	nftw(p, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -245,6 +298,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "finish changed %s and asked for a redo\n", g.upper);
 			abort();
 		}
+		if (redo == 0 && n_lowers == 1)
+			merge_into_plain(fd, &d);
 	}
 	ccp_unpack_direct_free(&d);
 	close(fd);

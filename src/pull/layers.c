@@ -23,17 +23,7 @@
 #include "ocicrypt/ocicrypt.h"
 #include "store/store.h"
 
-typedef struct blob_source {
-	ccp_registry *reg;
-	char digest[CCP_DIGEST_STR_MAX];
-	uint64_t size;
-	ccp_layer_crypt crypt;   /* an encrypted layer's key; wiped after use */
-	uint64_t uncompressed;   /* bytes the layer expanded to */
-	ccp_ranges_opts ranges;  /* a large blob as parallel Range requests */
-} blob_source;
 
-/* Decompressed bytes one image may expand to, all its layers together (a layer alone: 64 GiB). */
-#define IMAGE_UNCOMPRESSED_MAX (128ULL << 30)
 #define LAYER_UNCOMPRESSED_MAX (64ULL << 30)
 
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
@@ -42,11 +32,6 @@ static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_e
 	return ccp_ranges_stream_blob(src->reg, src->digest, src->size, &src->ranges, sink, sink_payload, e);
 }
 
-typedef struct progress_ctx {
-	const ccp_pull_options *o;
-	size_t index, count;
-	const char *digest;
-} progress_ctx;
 
 void ccp_pull_emit(const ccp_pull_options *o, ccp_progress_kind kind, size_t index, size_t count, const char *digest,
 		 uint64_t done, uint64_t total, int reused)
@@ -128,7 +113,7 @@ static int layer_key(ccp_layer_crypt *out, const resolved_image *rv, size_t k, c
 }
 
 /* Layer k's pipeline job; image_left is the image's decompression budget, shared by its layers. */
-static int layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blob_source *src,
+int ccp_pull_layer_job(ccp_layer_job *job, const resolved_image *rv, size_t k, blob_source *src,
 		     progress_ctx *pc, _Atomic uint64_t *image_left, char *name, size_t name_len, ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.layers[k];
@@ -191,7 +176,7 @@ static int layer_key_id(ccp_digest *out, const ccp_layer_crypt *c, const ccp_dig
 }
 
 /* What this pull holds for layer k: its descriptor, diff_id and, when encrypted, its key (crypt). */
-static int layer_source(ccp_layer_source *ls, const resolved_image *rv, size_t k, const ccp_layer_crypt *crypt,
+int ccp_pull_layer_source(ccp_layer_source *ls, const resolved_image *rv, size_t k, const ccp_layer_crypt *crypt,
 			ccp_err *e)
 {
 	const ccp_descriptor *d = &rv->man.layers[k];
@@ -252,20 +237,23 @@ struct layers_run {
 	_Atomic uint64_t image_left; /* what the image's layers may still decompress to */
 };
 
+void ccp_pull_yield_to_largest(void)
+{
+	int nice;
+
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), nice + BACKGROUND_NICE);
+}
+
 static void *apply_thread(void *arg)
 {
 	layer_task *t = arg;
 	layers_run *lr = t->lr;
 
-	/* The largest layer is the critical path: the others yield to it (their pipeline threads inherit
-	 * this thread's nice value) and fill the time it leaves. */
-	if (t->background) {
-		int nice;
-		errno = 0;
-		nice = getpriority(PRIO_PROCESS, (id_t)gettid());
-		if (errno == 0)
-			setpriority(PRIO_PROCESS, (id_t)gettid(), nice + BACKGROUND_NICE);
-	}
+	if (t->background)
+		ccp_pull_yield_to_largest();
 	t->rc = ccp_layer_apply(&t->job, &t->err);
 	pthread_mutex_lock(&lr->mu);
 	t->done = 1;
@@ -275,7 +263,7 @@ static void *apply_thread(void *arg)
 	return NULL;
 }
 
-static size_t parallel_layers(const ccp_pull_options *o)
+size_t ccp_pull_parallel_layers(const ccp_pull_options *o)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -301,9 +289,9 @@ static int task_prepare(layers_run *lr, size_t k, ccp_err *e)
 	 * this pull makes the layer from its own blob; when the store has it already, that only proves
 	 * the plaintext (the diff_id) and the committed layer is used.
 	 */
-	if ((r = layer_job(&t->job, lr->rv, k, &t->src, &t->pc, &lr->image_left, t->name, sizeof(t->name), e)))
+	if ((r = ccp_pull_layer_job(&t->job, lr->rv, k, &t->src, &t->pc, &lr->image_left, t->name, sizeof(t->name), e)))
 		return r;
-	if ((r = layer_source(&t->ls, lr->rv, k, t->job.decrypt, e)))
+	if ((r = ccp_pull_layer_source(&t->ls, lr->rv, k, t->job.decrypt, e)))
 		return r;
 	if (ccp_store_layer_state(lr->store, &lr->chain[k], &t->ls) != CCP_LAYER_REUSABLE) {
 		int state;
@@ -499,7 +487,7 @@ int ccp_pull_apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_p
 		char name[512];
 		int r;
 
-		if ((r = layer_job(&job, rv, k, &src, &pc, &image_left, name, sizeof(name), e)))
+		if ((r = ccp_pull_layer_job(&job, rv, k, &src, &pc, &image_left, name, sizeof(name), e)))
 			return r;
 		ccp_pull_emit(o, CCP_PROGRESS_LAYER_START, k, rv->man.n_layers, src.digest, 0, src.size, 0);
 		job.root_fd = rootfs_fd;
@@ -511,56 +499,6 @@ int ccp_pull_apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_p
 		ccp_pull_emit(o, CCP_PROGRESS_LAYER_DONE, k, rv->man.n_layers, src.digest, src.size, src.size, 0);
 	}
 	return 0;
-}
-
-/*
- * Whether the store holds layer k for this pull: the same test as a pull that keeps layers makes
- * (an encrypted layer's key is unwrapped for it; a layer not yet proven for this blob is not used).
- */
-static int layer_reusable(ccp_store *store, const resolved_image *rv, const ccp_digest *chain, size_t k,
-			  const ccp_pull_options *o, int *reusable, ccp_err *e)
-{
-	_Atomic uint64_t unused = 0;
-	ccp_layer_job job;
-	blob_source src;
-	progress_ctx pc = { o, k, rv->man.n_layers, NULL };
-	ccp_layer_source ls;
-	char name[512];
-	int r;
-
-	*reusable = 0;
-	if (!ccp_store_has_layer(store, &chain[k]))
-		return 0;
-	if ((r = layer_job(&job, rv, k, &src, &pc, &unused, name, sizeof(name), e)))
-		return r;
-	if ((r = layer_source(&ls, rv, k, job.decrypt, e)) == 0)
-		*reusable = ccp_store_layer_state(store, &chain[k], &ls) == CCP_LAYER_REUSABLE;
-	ccp_layer_crypt_wipe(&src.crypt);
-	return r;
-}
-
-int ccp_pull_copy_unkept(ccp_store *store, const resolved_image *rv, const ccp_digest *chain,
-			 const ccp_pull_options *o, ccp_pull_result *res, int rootfs_fd, ccp_err *e)
-{
-	size_t n = rv->man.n_layers, held = 0;
-	int reusable = 1, r = 0;
-
-	/* the store's gc waits for this pull's shared hold on it: what is found here stays */
-	while (held < n && (r = layer_reusable(store, rv, chain, held, o, &reusable, e)) == 0 && reusable) {
-		const ccp_descriptor *d = &rv->man.layers[held];
-		char digest[CCP_DIGEST_STR_MAX];
-		res->layers[held].reused = 1;
-		ccp_pull_emit(o, CCP_PROGRESS_LAYER_DONE, held, n, ccp_digest_str(&d->digest, digest), d->size, d->size, 1);
-		held++;
-	}
-	if (r)
-		return r;
-	if (held) {
-		ccp_pull_emit(o, CCP_PROGRESS_ROOTFS, n, n, NULL, 0, 0, 0);
-		if ((r = ccp_pull_assemble_copy(store, chain, held, rootfs_fd, rv->cancel, e)))
-			return r;
-	}
-	return ccp_pull_apply_all_into(rootfs_fd, rv, o, res->layers, held, e);
 }
 
 /* Copies the merged view of the store layers for chain[0..n-1] into rootfs_fd. */
@@ -614,7 +552,7 @@ int ccp_pull_assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, 
 }
 
 /* Layer indexes, the first n_sorted by blob size, largest first (it takes longest to apply); n <= 256. */
-static void larger_first(size_t *order, const ccp_descriptor *layers, size_t n, size_t n_sorted)
+void ccp_pull_larger_first(size_t *order, const ccp_descriptor *layers, size_t n, size_t n_sorted)
 {
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
@@ -632,7 +570,7 @@ int ccp_pull_make_layers(ccp_store *store, const resolved_image *rv, const ccp_d
 {
 	layers_run lr = { store, rv, chain, o, res, NULL, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
 			  IMAGE_UNCOMPRESSED_MAX };
-	size_t n = rv->man.n_layers, width = parallel_layers(o), prepared = 0, launched = 0, committed = 0;
+	size_t n = rv->man.n_layers, width = ccp_pull_parallel_layers(o), prepared = 0, launched = 0, committed = 0;
 	size_t *order = NULL;
 	char *meta;
 	int r = 0;
@@ -642,7 +580,7 @@ int ccp_pull_make_layers(ccp_store *store, const resolved_image *rv, const ccp_d
 		return ccp_err_oom(e);
 	}
 	/* One at a time they go in layer order, each committed before the next one starts. */
-	larger_first(order, rv->man.layers, n, width > 1 ? n : 0);
+	ccp_pull_larger_first(order, rv->man.layers, n, width > 1 ? n : 0);
 
 	/*
 	 * Largest first, at most width at a time; committed in layer order as soon as each one and all

@@ -375,7 +375,7 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 			goto done;
 		if (o->store.keep == CCP_STORE_KEEP_NONE) {
 			/* the image's data written once: into the bundle, not into the store first */
-			r = ccp_pull_copy_unkept(store, &rv, chain, o, res, b.rootfs_fd, &e);
+			r = ccp_pull_copy_unkept(store, &rv, chain, o, res, b.fd, b.rootfs_fd, &e);
 		} else {
 			if ((r = ccp_pull_make_layers(store, &rv, chain, o, res, &e)) ||
 			    (r = ccp_cancel_check(cancel, rv.image, &e)))

@@ -16,7 +16,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define XATTR_BUF (64 * 1024)
 #define SCAN_DEPTH_MAX 256
 #define LOOKUPS_MAX (16u << 20)
 
@@ -32,6 +31,9 @@ void ccp_unpack_direct_free(ccp_unpack_direct *d)
 	for (size_t i = 0; i < d->n_whiteouts; i++)
 		free(d->whiteouts[i]);
 	free(d->whiteouts);
+	for (size_t i = 0; i < d->n_opaque; i++)
+		free(d->opaque[i]);
+	free(d->opaque);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -213,10 +215,9 @@ static int only_whiteouts(int fd, unsigned depth)
 	return only;
 }
 
-/* Owner, mode, allowed xattrs and times of directory from onto directory to, as a copy-up. */
-static int copy_meta(int from, int to, char *buf, const char *path, ccp_err *e)
+int ccp_unpack_copy_dir_meta(int from, int to, char *buf, const char *path, ccp_err *e)
 {
-	char *names = buf, *val = buf + XATTR_BUF;
+	char *names = buf, *val = buf + CCP_UNPACK_XATTR_BUF;
 	struct timespec ts[2];
 	struct stat st;
 	ssize_t n;
@@ -225,7 +226,7 @@ static int copy_meta(int from, int to, char *buf, const char *path, ccp_err *e)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "stat of /%s in a lower layer", path);
 	if (fchown(to, st.st_uid, st.st_gid) < 0 || fchmod(to, st.st_mode & 07777) < 0)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "setting the owner and mode of /%s", path);
-	n = flistxattr(from, names, XATTR_BUF);
+	n = flistxattr(from, names, CCP_UNPACK_XATTR_BUF);
 	if (n < 0 && errno != ENOTSUP && errno != EOPNOTSUPP)
 		return ccp_err_errno(e, CCP_ESTORAGE, errno, "listing xattrs of /%s in a lower layer", path);
 	for (char *p = names; n > 0 && p < names + n; p += strlen(p) + 1) {
@@ -233,7 +234,7 @@ static int copy_meta(int from, int to, char *buf, const char *path, ccp_err *e)
 
 		if (!ccp_unpack_xattr_allowed(p))
 			continue;
-		if ((vn = fgetxattr(from, p, val, XATTR_BUF)) < 0 || fsetxattr(to, p, val, (size_t)vn, 0) < 0)
+		if ((vn = fgetxattr(from, p, val, CCP_UNPACK_XATTR_BUF)) < 0 || fsetxattr(to, p, val, (size_t)vn, 0) < 0)
 			return ccp_err_errno(e, CCP_ESTORAGE, errno, "copying xattr %s of /%s", p, path);
 	}
 	ts[0] = st.st_atim;
@@ -295,7 +296,7 @@ int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers
 	/* Deepest first: a directory's parent is finished after it (its times stay put). */
 	if (d->n_implicit > 1)
 		qsort(d->implicit, d->n_implicit, sizeof(*d->implicit), deeper_first);
-	if (!(kinds = calloc(d->n_implicit + 1, sizeof(*kinds))) || !(buf = malloc(2 * XATTR_BUF))) {
+	if (!(kinds = calloc(d->n_implicit + 1, sizeof(*kinds))) || !(buf = malloc(2 * CCP_UNPACK_XATTR_BUF))) {
 		rc = ccp_err_oom(e);
 		goto out;
 	}
@@ -352,7 +353,7 @@ int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers
 			close(src);
 			continue;
 		}
-		rc = copy_meta(src, to, buf, path, e);
+		rc = ccp_unpack_copy_dir_meta(src, to, buf, path, e);
 		close(src);
 		close(to);
 		if (rc < 0)

@@ -303,8 +303,13 @@ static int make_dir(unpack *u, int pfd, const char *name, struct archive_entry *
 		return ccp_unpack_io_err(e, errno, "opening", u->full);
 	rc = ccp_unpack_meta_fd(u, fd, ent, u->full, kept, 0, NULL, e);
 	/* Made over a name this layer deleted: overlayfs would make it opaque. */
-	if (rc == 0 && u->direct && replaced && fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
-		rc = ccp_unpack_io_err(e, errno, "marking opaque", u->full);
+	if (rc == 0 && u->direct && replaced) {
+		if (fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
+			rc = ccp_unpack_io_err(e, errno, "marking opaque", u->full);
+		else
+			rc = ccp_unpack_record_path(&u->direct->opaque, &u->direct->n_opaque, &u->direct->cap_opaque,
+						    u->full, e);
+	}
 	/* The entry's metadata is final, not to be taken from below. */
 	if (rc == 0 && u->direct && (rc = ccp_pset_set_implicit(&u->ps, u->full, 0, e)) > 0)
 		rc = 0;
@@ -525,8 +530,12 @@ static int record_made_dir(void *ctx, const char *path, int implicit, ccp_err *e
 	ccp_unpack_direct *d = u->direct;
 	int was = ccp_pset_set_implicit(&u->ps, path, implicit, e);
 
-	if (!implicit || was != 0)
-		return was < 0 ? was : 0; /* made again after a removal: already listed */
+	if (was < 0)
+		return was;
+	if (!implicit) /* made over a whiteout: marked opaque */
+		return ccp_unpack_record_path(&d->opaque, &d->n_opaque, &d->cap_opaque, path, e);
+	if (was != 0)
+		return 0; /* made again after a removal: already listed */
 	return ccp_unpack_record_path(&d->implicit, &d->n_implicit, &d->cap_implicit, path, e);
 }
 

@@ -38,6 +38,8 @@ typedef struct ccp_unpack_direct {
 	size_t n_implicit, cap_implicit;
 	char **whiteouts;     /* resolved paths of the whiteouts it made (those with nothing below go) */
 	size_t n_whiteouts, cap_whiteouts;
+	char **opaque;        /* resolved paths of the directories it marked opaque (for ccp_unpack_direct_merge) */
+	size_t n_opaque, cap_opaque;
 	int needs_lowers;     /* the layer failed because it refers to a file of a lower layer */
 } ccp_unpack_direct;
 
@@ -50,6 +52,18 @@ void ccp_unpack_direct_free(ccp_unpack_direct *d);
  */
 int ccp_unpack_direct_finish(int upper_fd, const int *lower_fds, size_t n_lowers, ccp_unpack_direct *d,
 			     int *redo, ccp_err *e);
+
+/*
+ * Moves a direct-mode layer into the plain tree below it, root_fd (the layer finished against that
+ * tree as its one lower), by renaming, with the result of applying the layer over the tree: each
+ * whiteout removes what it hides; a directory the tree has as a directory (and the layer does not
+ * mark opaque) is merged into it and gives it its metadata; anything else replaces the tree's entry,
+ * a directory moving whole. Opaque markers do not reach the tree. Never follows a symlink of either
+ * tree. What is left in upper_fd (whiteouts, emptied directories) is the caller's to remove; after a
+ * failure the tree holds part of the layer. cancel (may be NULL) is checked per directory.
+ */
+int ccp_unpack_direct_merge(int upper_fd, int root_fd, const ccp_unpack_direct *d, const ccp_cancel *cancel,
+			    ccp_err *e);
 
 typedef struct ccp_unpack_opts {
 	int same_owner;          /* chown to the entry's uid/gid and create device nodes (needs root) */

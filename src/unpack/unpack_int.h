@@ -99,6 +99,13 @@ int ccp_lower_links_each(lower_links *ll, int layer_fd, ino_t ino, int (*fn)(voi
 		     void *ctx, ccp_err *e);
 void ccp_lower_links_free(lower_links *ll);
 
+/*
+ * Owner, mode, allowed xattrs and times of directory from onto directory to, as a copy-up; buf holds
+ * 2 * CCP_UNPACK_XATTR_BUF bytes (direct.c).
+ */
+#define CCP_UNPACK_XATTR_BUF (64 * 1024)
+int ccp_unpack_copy_dir_meta(int from, int to, char *buf, const char *path, ccp_err *e);
+
 /* 1 when st is an overlayfs whiteout (character device 0:0). */
 int ccp_is_whiteout(const struct stat *st);
 

@@ -92,7 +92,8 @@ int ccp_unpack_record_path(char ***v, size_t *n, size_t *cap, const char *path, 
 	return 0;
 }
 
-static int set_opaque_at(int dirfd, const char *name, const char *path, ccp_err *e)
+/* Marks directory name (path) opaque and records it (direct mode). */
+static int set_opaque_at(unpack *u, int dirfd, const char *name, const char *path, ccp_err *e)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
 
@@ -101,7 +102,7 @@ static int set_opaque_at(int dirfd, const char *name, const char *path, ccp_err 
 	if (fsetxattr(fd, OVL_OPAQUE_XATTR, "y", 1, 0) < 0)
 		rc = ccp_unpack_io_err(e, errno, "marking opaque", path);
 	close(fd);
-	return rc;
+	return rc ? rc : ccp_unpack_record_path(&u->direct->opaque, &u->direct->n_opaque, &u->direct->cap_opaque, path, e);
 }
 
 /*
@@ -120,11 +121,11 @@ static int direct_whiteout(unpack *u, int pfd, const char *tname, ccp_err *e)
 		return ccp_err_set(e, CCP_ELAYER, "opaque marker on the root: the lower layers must be in view");
 	}
 	if (!tname)
-		return set_opaque_at(pfd, ".", u->parent_res, e);
+		return set_opaque_at(u, pfd, ".", u->parent_res, e);
 	ccp_unpack_join_path(u->whpath, u->parent_res, tname);
 	if (fstatat(pfd, tname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (ccp_pset_is_upper(&u->ps, u->whpath, strlen(u->whpath)))
-			return S_ISDIR(st.st_mode) ? set_opaque_at(pfd, tname, u->whpath, e) : 0;
+			return S_ISDIR(st.st_mode) ? set_opaque_at(u, pfd, tname, u->whpath, e) : 0;
 		/* A directory made only for whiteouts, or an earlier whiteout: replaced by this one. */
 		if ((rc = ccp_unpack_remove_existing(u, pfd, tname, u->whpath, e)) < 0)
 			return rc;

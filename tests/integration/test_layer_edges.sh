@@ -8,7 +8,8 @@
 # then by a directory in one layer, and a directory entry where the lower has a symlink to a
 # directory. umoci's unpack (every layer applied into one tree) is the oracle; the merged rootfs
 # must equal it with the overlay and with the copy snapshotter, and again for a second bundle of
-# the same store. umoci refuses none of these layers. Beyond treecmp, each case's effect is checked
+# the same store, and with the copy snapshotter not keeping layers (each layer applied on its own
+# and moved into the rootfs), over an empty store, one that holds layer 1 and one that holds all. umoci refuses none of these layers. Beyond treecmp, each case's effect is checked
 # on umoci's tree first (the fixture) and then on ccpull's, with the directories' mtimes and
 # user.* xattrs (where the file system keeps them).
 . "$(dirname "$0")/lib.sh"
@@ -57,6 +58,7 @@ dir realdir mode=0750
 file realdir/inside data=inside
 symlink link2dir target=realdir
 EOF
+umoci tag --image "$OCI:v1" base # layer 1 alone, for a store that holds only it
 
 # Layer 2: one group of entries per case; no parent directory is named unless the case says so.
 mklayer l2 <<'EOF'
@@ -228,6 +230,7 @@ check_bundle() {
 
 start_registry
 push "$OCI:v1" edges/img:v1
+push "$OCI:base" edges/img:base
 OVL_PULL=(pull --insecure-policy --tls-verify=false --json)
 
 log "overlay snapshotter, fresh store"
@@ -252,5 +255,34 @@ log "copy snapshotter, second bundle of the same store"
 expect 0 "$CCPULL" "${OVL_PULL[@]}" --snapshotter copy --store "$T/s-copy" "$REG/edges/img:v1" "$T/c2"
 [ "$(jq '[.layers[] | select(.reused == true)] | length' "$T/out")" = 3 ] || fail "second bundle did not reuse the layers"
 check_bundle "$T/c2/rootfs"
+
+# no_layer_dirs BUNDLE: a pull that does not keep its layers left none of their directories behind
+no_layer_dirs() {
+	local left
+	left=$(find "$1" -mindepth 1 -maxdepth 1 -name '.*' -printf '%f ')
+	[ -z "$left" ] || bad "$1 holds $left"
+}
+
+log "copy snapshotter, layers not kept: all three applied side by side and moved into the rootfs"
+expect 0 "$CCPULL" "${OVL_PULL[@]}" --snapshotter copy --keep-layers=false --store "$T/s-none" \
+	"$REG/edges/img:v1" "$T/n1"
+[ "$(jq '[.layers[] | select(.reused == true)] | length' "$T/out")" = 0 ] || fail "layers reused from an empty store"
+check_bundle "$T/n1/rootfs"
+no_layer_dirs "$T/n1"
+[ -z "$(ls "$T/s-none/layers")" ] || fail "the store kept layers: $(ls "$T/s-none/layers")"
+
+log "copy snapshotter, layers not kept, over a store holding layer 1"
+expect 0 "$CCPULL" "${OVL_PULL[@]}" --snapshotter copy --store "$T/s-part" "$REG/edges/img:base" "$T/b-base"
+expect 0 "$CCPULL" "${OVL_PULL[@]}" --snapshotter copy --keep-layers=false --store "$T/s-part" \
+	"$REG/edges/img:v1" "$T/n2"
+[ "$(jq -c '[.layers[].reused]' "$T/out")" = '[true,false,false]' ] || fail "reused: $(jq -c '[.layers[].reused]' "$T/out")"
+check_bundle "$T/n2/rootfs"
+no_layer_dirs "$T/n2"
+
+log "copy snapshotter, layers not kept, over a store holding all three"
+expect 0 "$CCPULL" "${OVL_PULL[@]}" --snapshotter copy --keep-layers=false --store "$T/s-copy" \
+	"$REG/edges/img:v1" "$T/n3"
+[ "$(jq '[.layers[] | select(.reused == true)] | length' "$T/out")" = 3 ] || fail "the store's layers were not used"
+check_bundle "$T/n3/rootfs"
 
 [ "$FAILS" = 0 ] || fail "$FAILS mismatch(es) with umoci's tree (see MISMATCH lines above)"

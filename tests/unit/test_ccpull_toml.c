@@ -8,6 +8,18 @@
 #include "config/cdh_config.h"
 #include "test.h"
 
+/* Writes text to path: 0, or -1 and a failed check. */
+static int put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ok = f && fputs(text, f) >= 0;
+
+	if (f && fclose(f) != 0)
+		ok = 0;
+	CHECK(ok);
+	return ok ? 0 : -1;
+}
+
 static int parse(ccp_cdh_config *c, const char *s, ccp_err *e)
 {
 	return ccp_cdh_config_parse(c, s, strlen(s), e);
@@ -277,28 +289,23 @@ static void test_public_api(void)
 	ccp_context *ctx = NULL;
 	ccp_config *cfg = NULL;
 	ccp_pull_options o;
-	FILE *f;
 
 	CHECK(mkdtemp(dir) != NULL);
 	setenv("TMPDIR", dir, 1);
 	CHECK(ccp_context_new(&ctx) == 0);
 	snprintf(path, sizeof(path), "%s/cdh.toml", dir);
-	f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (!f)
+	if (put_file(path, "[aa]\naa_socket = \"unix:///run/aa.sock\"\n[kbc]\nname = \"cc_kbc\"\nurl = \"http://kbs:8080\"\n"
+		     "kbs_cert = \"-----BEGIN CERTIFICATE-----\\nK\\n-----END CERTIFICATE-----\\n\"\n"
+		     "[image]\nwork_dir = \"/run/image-rs\"\nimage_security_policy = '{\"default\": []}'\n"
+		     "max_concurrent_layer_downloads_per_image = 3\nmax_decompression_ratio = 5000\n"
+		     "store_sync = \"none\"\nparallel_ranges = 8\nparallel_ranges_min_mib = 64\n"
+		     "sigstore_config = \"default-docker:\\n  sigstore: file:///sig\\n\"\n"
+		     "authenticated_registry_credentials_uri = \"file:///etc/auth.json\"\n"
+		     "registry_configuration_uri = \"/etc/ignored-registries.conf\"\n"
+		     "extra_root_certificates = [\"-----BEGIN CERTIFICATE-----\\nA\\n-----END CERTIFICATE-----\"]\n"
+		     "[image.registry_config]\n[[image.registry_config.registry]]\nlocation = \"r.example\"\ninsecure = true\n"
+	      "[image.image_pull_proxy]\nhttps_proxy = \"http://p:3128\"\n") != 0)
 		return;
-	fputs("[aa]\naa_socket = \"unix:///run/aa.sock\"\n[kbc]\nname = \"cc_kbc\"\nurl = \"http://kbs:8080\"\n"
-	      "kbs_cert = \"-----BEGIN CERTIFICATE-----\\nK\\n-----END CERTIFICATE-----\\n\"\n"
-	      "[image]\nwork_dir = \"/run/image-rs\"\nimage_security_policy = '{\"default\": []}'\n"
-	      "max_concurrent_layer_downloads_per_image = 3\nmax_decompression_ratio = 5000\n"
-	      "store_sync = \"none\"\nparallel_ranges = 8\nparallel_ranges_min_mib = 64\n"
-	      "sigstore_config = \"default-docker:\\n  sigstore: file:///sig\\n\"\n"
-	      "authenticated_registry_credentials_uri = \"file:///etc/auth.json\"\n"
-	      "registry_configuration_uri = \"/etc/ignored-registries.conf\"\n"
-	      "extra_root_certificates = [\"-----BEGIN CERTIFICATE-----\\nA\\n-----END CERTIFICATE-----\"]\n"
-	      "[image.registry_config]\n[[image.registry_config.registry]]\nlocation = \"r.example\"\ninsecure = true\n"
-	      "[image.image_pull_proxy]\nhttps_proxy = \"http://p:3128\"\n", f);
-	fclose(f);
 	CHECK(ccp_config_load(&cfg, ctx, path) == 0);
 	if (!cfg) {
 		fprintf(stderr, "%s\n", ccp_context_last_error(ctx));
@@ -337,13 +344,10 @@ static void test_public_api(void)
 
 	/* kbs:// for every *_uri key, as CDH: kept as URIs, fetched at pull time; offline_fs_kbc's file */
 	snprintf(path, sizeof(path), "%s/kbs.toml", dir);
-	if ((f = fopen(path, "w"))) {
-		fputs("[kbc]\nname = \"offline_fs_kbc\"\n[image]\n"
-		      "sigstore_config_uri = \"kbs:///default/sigstore-config/test\"\n"
-		      "authenticated_registry_credentials_uri = \"kbs:///default/credential/test\"\n"
-		      "registry_configuration_uri = \"kbs:///default/registry-configuration/test\"\n", f);
-		fclose(f);
-	}
+	put_file(path, "[kbc]\nname = \"offline_fs_kbc\"\n[image]\n"
+		 "sigstore_config_uri = \"kbs:///default/sigstore-config/test\"\n"
+		 "authenticated_registry_credentials_uri = \"kbs:///default/credential/test\"\n"
+		 "registry_configuration_uri = \"kbs:///default/registry-configuration/test\"\n");
 	cfg = NULL;
 	CHECK(ccp_config_load(&cfg, ctx, path) == 0 && cfg);
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
@@ -356,17 +360,11 @@ static void test_public_api(void)
 	CHECK(o.kbs.url == NULL);
 	ccp_config_free(cfg);
 	cfg = NULL;
-	if ((f = fopen(path, "w"))) {
-		fputs("[kbc]\nname = \"offline_fs_kbc\"\nurl = \"file:///run/offline.json\"\n[image]\n"
-		      "sigstore_config_uri = \"kbs:///default/sigstore-config\"\n", f);
-		fclose(f);
-	}
+	put_file(path, "[kbc]\nname = \"offline_fs_kbc\"\nurl = \"file:///run/offline.json\"\n[image]\n"
+		 "sigstore_config_uri = \"kbs:///default/sigstore-config\"\n");
 	CHECK(ccp_config_load(&cfg, ctx, path) == CCP_EINVALID && !cfg);
 	CHECK(strstr(ccp_context_last_error(ctx), "sigstore_config_uri") != NULL);
-	if ((f = fopen(path, "w"))) {
-		fputs("[kbc]\nname = \"offline_fs_kbc\"\nurl = \"file:///run/offline.json\"\n", f);
-		fclose(f);
-	}
+	put_file(path, "[kbc]\nname = \"offline_fs_kbc\"\nurl = \"file:///run/offline.json\"\n");
 	CHECK(ccp_config_load(&cfg, ctx, path) == 0 && cfg);
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	if (cfg)
@@ -374,22 +372,16 @@ static void test_public_api(void)
 	CHECK_STR(o.kbs.resources, "/run/offline.json");
 	ccp_config_free(cfg);
 	cfg = NULL;
-	if ((f = fopen(path, "w"))) {
-		fputs("[image]\nimage_security_policy_uri = \"kbs:///default/security-policy/test\"\n"
-		      "registry_configuration_uri = \"https://x/registries.conf\"\n", f);
-		fclose(f);
-	}
+	put_file(path, "[image]\nimage_security_policy_uri = \"kbs:///default/security-policy/test\"\n"
+		 "registry_configuration_uri = \"https://x/registries.conf\"\n");
 	CHECK(ccp_config_load(&cfg, ctx, path) == CCP_EINVALID && !cfg);
 	CHECK(strstr(ccp_context_last_error(ctx), "unsupported URI scheme") != NULL);
 	CHECK(ccp_config_load(&cfg, ctx, "/nonexistent/ccpull.toml") == CCP_EINVALID && !cfg);
 
 	/* the kernel command line; an unreadable one is an empty configuration */
 	snprintf(path, sizeof(path), "%s/cmdline", dir);
-	if ((f = fopen(path, "w"))) {
-		fputs("agent.enable_signature_verification=true agent.image_policy_file=kbs:///default/p/t "
-		      "agent.image_registry_auth=file:///auth.json\n", f);
-		fclose(f);
-	}
+	put_file(path, "agent.enable_signature_verification=true agent.image_policy_file=kbs:///default/p/t "
+		 "agent.image_registry_auth=file:///auth.json\n");
 	CHECK(ccp_config_load_cmdline(&cfg, ctx, path) == 0 && cfg);
 	ccp_pull_options_init(&o, CCP_PULL_OPTIONS_VERSION);
 	if (cfg)
@@ -493,18 +485,15 @@ static void test_public_cdh(void)
 	ccp_context *ctx = NULL;
 	ccp_config *cfg = NULL;
 	ccp_pull_options o;
-	FILE *f;
 
 	CHECK(mkdtemp(dir) != NULL);
 	setenv("TMPDIR", dir, 1);
 	CHECK(ccp_context_new(&ctx) == 0);
 	snprintf(path, sizeof(path), "%s/cdh.toml", dir);
 	snprintf(cmd, sizeof(cmd), "%s/cmdline", dir);
-	if (!(f = fopen(cmd, "w")))
+	if (put_file(cmd, "quiet agent.aa_kbc_params=cc_kbc::http://127.0.0.1:1 cdh.kbs_resources=kbs:///r/t/g::"
+		     CCP_CDH_KBS_DIR "/c\n") != 0)
 		return;
-	fputs("quiet agent.aa_kbc_params=cc_kbc::http://127.0.0.1:1 cdh.kbs_resources=kbs:///r/t/g::"
-	      CCP_CDH_KBS_DIR "/c\n", f);
-	fclose(f);
 
 	/* no file: the command line; the CDH defaults */
 	CHECK(ccp_config_load_cdh(&cfg, ctx, NULL, cmd, NULL) == 0);
@@ -529,11 +518,9 @@ static void test_public_cdh(void)
 	CHECK(strstr(ccp_context_last_error(ctx), "AA_KBC_PARAMS") != NULL);
 
 	/* a file: [kbc] required, its socket and forward_socket, its work_dir, AA_KBC_PARAMS wins */
-	if (!(f = fopen(path, "w")))
+	if (put_file(path, "socket = \"unix:///tmp/x/cdh.sock\"\n[ccpull]\nforward_socket = \"unix:///run/rust-cdh.sock\"\n"
+		     "[kbc]\nname = \"offline_fs_kbc\"\n[image]\nwork_dir = \"/w\"\n") != 0)
 		return;
-	fputs("socket = \"unix:///tmp/x/cdh.sock\"\n[ccpull]\nforward_socket = \"unix:///run/rust-cdh.sock\"\n"
-	      "[kbc]\nname = \"offline_fs_kbc\"\n[image]\nwork_dir = \"/w\"\n", f);
-	fclose(f);
 	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, "cc_kbc::http://127.0.0.1:2") == 0);
 	CHECK_STR(ccp_config_socket(cfg), "/tmp/x/cdh.sock");
 	CHECK_STR(ccp_config_forward_socket(cfg), "/run/rust-cdh.sock");
@@ -544,30 +531,22 @@ static void test_public_cdh(void)
 	CHECK_STR(o.kbs.url, "http://127.0.0.1:2");
 	ccp_config_free(cfg);
 	cfg = NULL;
-	if (!(f = fopen(path, "w")))
+	if (put_file(path, "[image]\nwork_dir = \"/w\"\n") != 0)
 		return;
-	fputs("[image]\nwork_dir = \"/w\"\n", f);
-	fclose(f);
 	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
 	CHECK(strstr(ccp_context_last_error(ctx), "[kbc] is missing") != NULL);
-	if (!(f = fopen(path, "w")))
+	if (put_file(path, "socket = \"/tmp/no-scheme.sock\"\n[kbc]\nname = \"offline_fs_kbc\"\n") != 0)
 		return;
-	fputs("socket = \"/tmp/no-scheme.sock\"\n[kbc]\nname = \"offline_fs_kbc\"\n", f);
-	fclose(f);
 	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
 	CHECK(strstr(ccp_context_last_error(ctx), "unix:///PATH") != NULL);
-	if (!(f = fopen(path, "w")))
+	if (put_file(path, "[kbc]\nname = \"offline_fs_kbc\"\n[[credentials]]\nresource_uri = \"kbs:///a/b/c\"\n"
+		     "path = \"/etc/passwd\"\n") != 0)
 		return;
-	fputs("[kbc]\nname = \"offline_fs_kbc\"\n[[credentials]]\nresource_uri = \"kbs:///a/b/c\"\n"
-	      "path = \"/etc/passwd\"\n", f);
-	fclose(f);
 	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
 	CHECK(strstr(ccp_context_last_error(ctx), "illegal path to put credential") != NULL);
-	if (!(f = fopen(path, "w")))
+	if (put_file(path, "[kbc]\nname = \"offline_fs_kbc\"\n[[credentials]]\nresource_uri = \"file:///etc/shadow\"\n"
+		     "path = \"" CCP_CDH_KBS_DIR "/x\"\n") != 0)
 		return;
-	fputs("[kbc]\nname = \"offline_fs_kbc\"\n[[credentials]]\nresource_uri = \"file:///etc/shadow\"\n"
-	      "path = \"" CCP_CDH_KBS_DIR "/x\"\n", f);
-	fclose(f);
 	CHECK(ccp_config_load_cdh(&cfg, ctx, path, cmd, NULL) == CCP_EINVALID);
 	CHECK(strstr(ccp_context_last_error(ctx), "kbs:///") != NULL);
 	CHECK(cfg == NULL);

@@ -486,6 +486,76 @@ static void snap_tree(const char *root, const char *rel, char *out, size_t cap)
 	free_list(v);
 }
 
+static int g_marked;
+
+static int marked_cb(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	char v[2];
+	(void)st; (void)f;
+	if (flag == FTW_D && lgetxattr(path, OPQ, v, sizeof(v)) >= 0) {
+		fprintf(stderr, "  opaque marker on %s\n", path);
+		g_marked++;
+	}
+	return 0;
+}
+
+/*
+ * The layer applied in direct mode into U2, finished against P, a plain copy of the merged lowers
+ * (what a pull that does not keep its layers has below it), and moved into P by
+ * ccp_unpack_direct_merge: P must equal the reference's merged tree and U2 hold only whiteouts and
+ * directories. Returns the number of differences (-1: setup failed or a redo was asked for).
+ */
+static int merge_diff(cs *c, const unsigned char *tar, size_t len, const char *const *lowers, size_t n)
+{
+	char u2[340], p[340], cmd[1200];
+	const char *lr[4] = { c->r };
+	ccp_unpack_direct d;
+	ccp_unpack_opts o = { 0 };
+	ccp_err e = CCP_ERR_INIT;
+	int ufd, pfd, redo = -1, rc, diffs;
+
+	snprintf(u2, sizeof(u2), "%s/U2", c->dir);
+	snprintf(p, sizeof(p), "%s/P", c->dir);
+	if (mkdir(u2, 0755) < 0 || mkdir(p, 0755) < 0)
+		die("mkdir", u2);
+	/* P: the lowers (merged by overlayfs when there are two), copied as plain files */
+	if (n == 1 ? mount(lowers[0], c->m, NULL, MS_BIND, NULL) < 0 : mount_ovl(c->m, NULL, NULL, lowers, n) < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", c->m, p);
+	rc = system(cmd);
+	umount2(c->m, 0);
+	if (rc != 0)
+		return -1;
+	memset(&d, 0, sizeof(d));
+	o.direct = &d;
+	ufd = open(u2, O_RDONLY | O_DIRECTORY);
+	pfd = open(p, O_RDONLY | O_DIRECTORY);
+	rc = apply(ufd, tar, len, &o, &e);
+	if (rc == 0 && (rc = ccp_unpack_direct_finish(ufd, &pfd, 1, &d, &redo, &e)) == 0 && redo == 0)
+		rc = ccp_unpack_direct_merge(ufd, pfd, &d, NULL, &e);
+	if (rc)
+		fprintf(stderr, "  (merge: %d %s)\n", rc, e.msg);
+	close(ufd);
+	close(pfd);
+	ccp_unpack_direct_free(&d);
+	if (rc || redo != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		lr[i + 1] = lowers[i];
+	if (mount_ovl(c->mr, NULL, NULL, lr, n + 1) < 0)
+		return -1;
+	diffs = tree_diff(p, c->mr, "");
+	umount2(c->mr, 0);
+	/* no opaque marker reached the tree */
+	g_marked = 0;
+	nftw(p, marked_cb, 32, FTW_PHYS);
+	if (g_marked) {
+		fprintf(stderr, "  %d opaque markers reached the merged tree\n", g_marked);
+		diffs += g_marked;
+	}
+	return diffs;
+}
+
 /* Applies the layer in direct mode and finishes it; 0 and redo 0 expected. */
 static void direct_ok(cs *c, const unsigned char *tar, size_t len, const char *const *lowers, size_t n)
 {
@@ -537,6 +607,7 @@ static void test_whiteout(void)
 	CHECK(absent(c.m, "d/g"));
 	CHECK_STR(names(c.m, "d"), "h");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 
@@ -577,6 +648,7 @@ static void test_opaque(void)
 	CHECK_STR(names(c.m, "d"), "c");
 	CHECK_STR(names(c.m, "e"), "y");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 
@@ -614,6 +686,7 @@ static void test_implicit_parent(void)
 	CHECK_STR(names(c.m, "p"), "f,old");
 	CHECK(dir_is(c.m, "p", 0750, 123, 456, LOWER_MTIME));
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 
@@ -664,6 +737,7 @@ static void test_implicit_parent_layers(void)
 	CHECK_STR(names(c.m, "q"), "f");
 	CHECK_STR(names(c.m, "o"), "f");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 2) == 0);
 	free(tar);
 }
 
@@ -699,6 +773,7 @@ static void test_implicit_absent(void)
 	CHECK(merged_begin(&c, lowers, 1) == 0);
 	CHECK_STR(names(c.m, ""), "new,z");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 
@@ -732,6 +807,7 @@ static void test_whiteout_in_own_dir(void)
 	CHECK_STR(names(c.m, "new"), "f");
 	CHECK_STR(names(c.m, "named"), "f");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 
@@ -781,6 +857,7 @@ static void test_mixed(void)
 	CHECK_STR(names(c.m, "p/deep"), "f1,x");
 	CHECK_STR(names(c.m, "m"), "two");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 2) == 0);
 	free(tar);
 }
 
@@ -822,6 +899,7 @@ static void test_dir_over_deleted(void)
 	CHECK_STR(names(c.m, "d"), "e");
 	CHECK_STR(names(c.m, "f"), "n");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 
@@ -894,6 +972,7 @@ static void test_redo(void)
 	CHECK(merged_begin(&c, lowers, 2) == 0);
 	CHECK_STR(names(c.m, "lib"), "x");
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 2) == 0);
 	free(tar);
 }
 
@@ -992,6 +1071,7 @@ static void test_explicit_after_implicit(void)
 	CHECK(apply_reference(&c, tar, len, lowers, 1) == 0);
 	CHECK(merged_begin(&c, lowers, 1) == 0);
 	merged_end(&c);
+	CHECK(merge_diff(&c, tar, len, lowers, 1) == 0);
 	free(tar);
 }
 

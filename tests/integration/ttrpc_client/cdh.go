@@ -13,12 +13,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/ttrpc"
@@ -81,19 +77,7 @@ func init() {
 }
 
 func secureMountServer(sock, logPath string) {
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		die("listen %s: %v", sock, err)
-	}
-	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0644)
-	if err != nil {
-		die("%v", err)
-	}
-	s, err := ttrpc.NewServer()
-	if err != nil {
-		die("%v", err)
-	}
-	var mu sync.Mutex
+	l, s, logLine := loggedServer(sock, logPath)
 	s.Register("api.SecureMountService", map[string]ttrpc.Method{
 		"SecureMount": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var req SecureMountRequest
@@ -104,22 +88,13 @@ func secureMountServer(sock, logPath string) {
 			if flags == nil {
 				flags = []string{}
 			}
-			line, _ := json.Marshal(map[string]interface{}{"volume_type": req.VolumeType, "options": req.Options,
+			logLine(map[string]interface{}{"volume_type": req.VolumeType, "options": req.Options,
 				"flags": flags, "mount_point": req.MountPoint})
-			mu.Lock()
-			_, werr := f.Write(append(line, '\n'))
-			mu.Unlock()
-			if werr != nil {
-				die("%v", werr)
-			}
 			if req.VolumeType == "refuse" {
 				return nil, status.Errorf(codes.PermissionDenied, "stand-in CDH: refused")
 			}
 			return &Empty{}, nil
 		},
 	})
-	fmt.Println("serving")
-	if err := s.Serve(context.Background(), l); err != nil {
-		die("serve: %v", err)
-	}
+	serveOn(s, l)
 }

@@ -110,7 +110,8 @@ func (*GetTeeTypeResponse) ProtoMessage()    {}
 
 // aaServer serves ExtendRuntimeMeasurement, GetTeeType and GetEvidence until killed; the log line is
 // written before the answer.
-func aaServer(sock, logPath, mode string) {
+// loggedServer listens on sock and makes a ttrpc server whose logLine appends one JSON line to logPath.
+func loggedServer(sock, logPath string) (net.Listener, *ttrpc.Server, func(map[string]interface{})) {
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		die("listen %s: %v", sock, err)
@@ -133,20 +134,27 @@ func aaServer(sock, logPath, mode string) {
 			die("%v", werr)
 		}
 	}
+	return l, s, logLine
+}
+
+// serveOn announces the server to the test, then serves until it is killed.
+func serveOn(s *ttrpc.Server, l net.Listener) {
+	fmt.Println("serving")
+	if err := s.Serve(context.Background(), l); err != nil {
+		die("serve: %v", err)
+	}
+}
+
+func aaServer(sock, logPath, mode string) {
+	l, s, logLine := loggedServer(sock, logPath)
 	methods := map[string]ttrpc.Method{
 		"ExtendRuntimeMeasurement": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
 			var req ExtendRuntimeMeasurementRequest
 			if err := unmarshal(&req); err != nil {
 				return nil, err
 			}
-			line, _ := json.Marshal(map[string]interface{}{"domain": req.Domain, "operation": req.Operation,
+			logLine(map[string]interface{}{"domain": req.Domain, "operation": req.Operation,
 				"content": req.Content, "register_index_set": req.RegisterIndex != nil})
-			mu.Lock()
-			_, werr := f.Write(append(line, '\n'))
-			mu.Unlock()
-			if werr != nil {
-				die("%v", werr)
-			}
 			switch mode {
 			case "fail":
 				return nil, status.Errorf(codes.Internal, "test attestation agent: extend refused")
@@ -185,10 +193,7 @@ func aaServer(sock, logPath, mode string) {
 	aaTokenMethods(methods, mode, logLine) // aa_token.go
 	s.Register("attestation_agent.AttestationAgentService", methods)
 	keyproviderService(s, logLine)
-	fmt.Println("serving")
-	if err := s.Serve(context.Background(), l); err != nil {
-		die("serve: %v", err)
-	}
+	serveOn(s, l)
 }
 
 type Empty struct{}
