@@ -76,7 +76,7 @@ run_config build-asan -DCCPULL_SANITIZE=ON
 # file workers of a rootfs copy; ccp_init and ccp_shutdown from many threads). A report makes the
 # process exit 66, which fails its test. No suppressions: none has been needed (the system's libcurl,
 # OpenSSL and gpgme are not instrumented, so TSan sees only our side of them).
-TSAN_TESTS=${TSAN_TESTS-'^(integration_test_(serve.*|pull_.*|concurrent|many_layers|store_reuse|kbs_contexts|ranges|copy_snapshotter)|unit_test_(bundle|lifecycle))$'}
+TSAN_TESTS=${TSAN_TESTS-'^(integration_test_(serve.*|pull_.*|concurrent|many_layers|store_reuse|kbs_contexts|ranges|copy_snapshotter|layer_edges)|unit_test_(bundle|lifecycle))$'}
 if [ -n "$TSAN_TESTS" ]; then
 	echo "=== $SRC/build-tsan: configure and build"
 	cmake -S "$SRC" -B "$SRC/build-tsan" -DCCPULL_WERROR="${CCPULL_WERROR:-OFF}" -DCCPULL_SANITIZE=thread

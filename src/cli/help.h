@@ -46,8 +46,8 @@
 	"  --snapshotter overlay|copy BUNDLE/rootfs as an overlay mount of the store's layers (the default\n" \
 	"                             as root when the kernel has overlayfs) or as a plain directory\n" \
 	"  --keep-layers=false        the store is only read: the bottom layers it holds are copied from it,\n" \
-	"                             the others unpacked straight into BUNDLE/rootfs and not kept (copy\n" \
-	"                             snapshotter; the data is written once, not into the store and again)\n" \
+	"                             the others unpacked into BUNDLE/rootfs and not kept (copy snapshotter;\n" \
+	"                             the data is written once, not into the store and then copied)\n" \
 	"  --store-sync none|full     what a layer's commit guarantees: none (default on tmpfs): whole layers\n" \
 	"                             before they are visible, as long as the machine runs; full (default\n" \
 	"                             elsewhere): also on the disk first (syncfs), surviving a power loss\n" \
