@@ -1,8 +1,7 @@
 /*
  * The layers of a pull: each layer's job (blob source, key, limits), the layer tasks that make the
- * missing ones in the store in parallel and commit them in order (ccp_pull_make_layers), the path
- * that applies layers straight into the rootfs (unprivileged, or not keeping them), and the copy of
- * the store's layers into a rootfs.
+ * missing ones in the store in parallel and commit them in order (ccp_pull_make_layers), the unprivileged
+ * path that applies every layer into the rootfs, and the copy of the store's layers into a rootfs.
  */
 #include "pull/layers.h"
 
@@ -23,7 +22,6 @@
 #include "ocicrypt/ocicrypt.h"
 #include "store/store.h"
 
-
 #define LAYER_UNCOMPRESSED_MAX (64ULL << 30)
 
 static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_err *e)
@@ -31,7 +29,6 @@ static int fetch_blob(void *payload, ccp_sink_fn sink, void *sink_payload, ccp_e
 	blob_source *src = payload;
 	return ccp_ranges_stream_blob(src->reg, src->digest, src->size, &src->ranges, sink, sink_payload, e);
 }
-
 
 void ccp_pull_emit(const ccp_pull_options *o, ccp_progress_kind kind, size_t index, size_t count, const char *digest,
 		 uint64_t done, uint64_t total, int reused)
@@ -475,12 +472,13 @@ static int task_finish(layers_run *lr, size_t k, int abandon, ccp_err *e)
 	return abandon ? 0 : r;
 }
 
+/* Without mount privileges: apply every layer in order straight into the new rootfs. */
 int ccp_pull_apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pull_options *o, layer_result *lr,
-			    size_t from, ccp_err *e)
+			    ccp_err *e)
 {
 	_Atomic uint64_t image_left = IMAGE_UNCOMPRESSED_MAX;
 
-	for (size_t k = from; k < rv->man.n_layers; k++) {
+	for (size_t k = 0; k < rv->man.n_layers; k++) {
 		ccp_layer_job job;
 		blob_source src;
 		progress_ctx pc = { o, k, rv->man.n_layers, NULL };

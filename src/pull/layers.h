@@ -76,18 +76,15 @@ void ccp_pull_emit(const ccp_pull_options *o, ccp_progress_kind kind, size_t ind
 		   uint64_t done, uint64_t total, int reused);
 /* chain[0] = diff_id[0]; chain[k] = sha256("chain[k-1] diff_id[k]") (OCI image spec, config.md). */
 int ccp_pull_chain_ids(ccp_digest *chain, const ccp_image_config *cfg, ccp_err *e);
-/*
- * Applies layers from.. in order straight into the rootfs, which holds the layers below them: every
- * layer without mount privileges (no store), the layers a pull does not keep above the ones copied.
- */
+/* Without mount privileges: apply every layer in order straight into the new rootfs. */
 int ccp_pull_apply_all_into(int rootfs_fd, const resolved_image *rv, const ccp_pull_options *o, layer_result *lr,
-			    size_t from, ccp_err *e);
+			    ccp_err *e);
 /* Copies the merged view of the store layers for chain[0..n-1] into rootfs_fd. */
 int ccp_pull_assemble_copy(ccp_store *store, const ccp_digest *chain, size_t n, int rootfs_fd,
 			   const ccp_cancel *cancel, ccp_err *e);
 /*
- * Makes the rootfs without adding to the store (CCP_STORE_KEEP_NONE): the bottom layers the store
- * holds for this pull are copied from it, the rest applied straight into the rootfs.
+ * Makes the rootfs without adding to the store (CCP_STORE_KEEP_NONE, unkept.c): the bottom layers the
+ * store holds for this pull are copied from it, the rest applied side by side and moved into it.
  */
 int ccp_pull_copy_unkept(ccp_store *store, const resolved_image *rv, const ccp_digest *chain,
 			 const ccp_pull_options *o, ccp_pull_result *res, int bundle_fd, int rootfs_fd, ccp_err *e);

@@ -364,7 +364,7 @@ int ccp_pull(ccp_pull_result **out, ccp_context *ctx, const char *image, const c
 
 	if (!privileged) {
 		/* Overlay mounts need privileges: no shared store, each pull applies its layers itself. */
-		r = ccp_pull_apply_all_into(b.rootfs_fd, &rv, o, res->layers, 0, &e);
+		r = ccp_pull_apply_all_into(b.rootfs_fd, &rv, o, res->layers, &e);
 	} else {
 		size_t n = rv.man.n_layers;
 		if (!(chain = calloc(n ? n : 1, sizeof(*chain)))) {

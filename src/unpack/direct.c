@@ -37,7 +37,7 @@ void ccp_unpack_direct_free(ccp_unpack_direct *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int is_opaque(int fd)
+int ccp_unpack_is_opaque(int fd)
 {
 	char v[2];
 	return fgetxattr(fd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y';
@@ -113,7 +113,7 @@ static int lookup_level(const int *lowers, unsigned char *live, size_t n, char *
 				*src = fd;
 		}
 		found = 1;
-		if (is_opaque(fd))
+		if (ccp_unpack_is_opaque(fd))
 			found = -1; /* nothing below this one shows */
 		if (!src || *src != fd)
 			close(fd);
@@ -155,7 +155,7 @@ static int lookup(int upper_fd, const int *lowers, size_t n, const char *rel, in
 			path[p] = '\0';
 			ufd = open_in(upper_fd, path, O_RDONLY | O_DIRECTORY);
 			path[p] = '/';
-			if (ufd < 0 || is_opaque(ufd)) {
+			if (ufd < 0 || ccp_unpack_is_opaque(ufd)) {
 				if (ufd >= 0)
 					close(ufd);
 				break; /* nothing below shows here */

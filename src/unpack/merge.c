@@ -25,12 +25,6 @@ typedef struct merge_ctx {
 	ccp_err *e;
 } merge_ctx;
 
-static int opaque_fd(int fd)
-{
-	char v[2];
-	return fgetxattr(fd, OVL_OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y';
-}
-
 static int open_dir_at(int dirfd, const char *name)
 {
 	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -60,7 +54,7 @@ static int merge_entry(merge_ctx *m, int ufd, int rfd, const char *name, size_t 
 
 		if (usub < 0)
 			return ccp_err_errno(m->e, CCP_ESTORAGE, errno, "opening /%s", m->path);
-		if (!opaque_fd(usub)) {
+		if (!ccp_unpack_is_opaque(usub)) {
 			if ((rsub = open_dir_at(rfd, name)) < 0)
 				rc = ccp_err_errno(m->e, CCP_ESTORAGE, errno, "opening /%s", m->path);
 			else
@@ -156,28 +150,11 @@ static int merge_dir(merge_ctx *m, int ufd, int rfd, size_t plen, unsigned depth
 /* Takes the opaque marker off directory rel of the tree, if it is there (a directory that moved whole). */
 static int unmark_opaque(int root_fd, const char *rel, ccp_err *e)
 {
-	char comp[CCP_UNPACK_PATH_MAX + 1];
-	const char *p = rel;
-	int fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+	resolver r = { .root_fd = root_fd, .use_openat2 = 1 };
+	int fd = ccp_open_beneath_nofollow(&r, rel, O_RDONLY | O_DIRECTORY), rc = 0;
 
 	if (fd < 0)
-		return ccp_err_errno(e, CCP_ESTORAGE, errno, "opening the rootfs");
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		int next;
-		if (n == 0 || n >= sizeof(comp)) {
-			p += n + (p[n] == '/');
-			continue;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		next = open_dir_at(fd, comp);
-		close(fd);
-		if (next < 0)
-			return 0; /* replaced later in the layer by what is not a directory */
-		fd = next;
-		p += n + (p[n] == '/');
-	}
+		return 0; /* replaced later in the layer by what is not a directory */
 	if (fremovexattr(fd, OVL_OPAQUE_XATTR) < 0 && errno != ENODATA)
 		rc = ccp_err_errno(e, CCP_ESTORAGE, errno, "clearing the opaque marker of /%s", rel);
 	close(fd);

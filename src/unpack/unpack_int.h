@@ -106,6 +106,9 @@ void ccp_lower_links_free(lower_links *ll);
 #define CCP_UNPACK_XATTR_BUF (64 * 1024)
 int ccp_unpack_copy_dir_meta(int from, int to, char *buf, const char *path, ccp_err *e);
 
+/* 1 when directory fd carries the overlayfs opaque marker (direct.c). */
+int ccp_unpack_is_opaque(int fd);
+
 /* 1 when st is an overlayfs whiteout (character device 0:0). */
 int ccp_is_whiteout(const struct stat *st);
 
